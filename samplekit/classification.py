@@ -20,6 +20,41 @@ from samplekit import reference
 _INDICATORS = ("employees", "revenue", "assets")
 
 
+def map_unique(values: pd.Series, func) -> np.ndarray:
+    """Apply ``func`` to each distinct value only (registers have millions of rows, few codes).
+
+    Missing values are passed to ``func`` as ``None``.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = [func(None)] + [func(u) for u in uniques]
+    out = np.empty(len(mapped), dtype=object)
+    out[:] = mapped
+    return out[codes + 1]
+
+
+def map_pairs(first: pd.Series, second: pd.Series, func) -> tuple[list, np.ndarray]:
+    """Apply ``func(a, b)`` to each distinct pair of values only (``None`` for missing).
+
+    Returns the list of results for the distinct pairs and, per row, the index into that list.
+    """
+    a_codes, a_uniques = pd.factorize(first, use_na_sentinel=True)
+    b_codes, b_uniques = pd.factorize(second, use_na_sentinel=True)
+    width = len(b_uniques) + 1
+    pair = (a_codes.astype(np.int64) + 1) * width + (b_codes + 1)
+    pair_uniques, inverse = np.unique(pair, return_inverse=True)
+    results = []
+    for p in pair_uniques.tolist():
+        i, j = divmod(p, width)
+        results.append(func(a_uniques[i - 1] if i else None, b_uniques[j - 1] if j else None))
+    return results, inverse.reshape(-1)
+
+
+def _take(results: list, inverse: np.ndarray, dtype=object) -> np.ndarray:
+    values = np.empty(len(results), dtype=dtype)
+    values[:] = results
+    return values[inverse]
+
+
 @cache
 def _group_tables() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """Section defaults and (section, code prefix, group) rules, longest prefix first."""
@@ -55,21 +90,23 @@ def industry_group(section: pd.Series, division: pd.Series | None = None) -> pd.
         section's groups depend on it, so the section's default group was used).
     """
     defaults, prefixes = _group_tables()
-    sec = section.astype("string")
     if division is None:
-        division = pd.Series(pd.NA, index=section.index, dtype="string")
-    div = division.astype("string")
-    # Longest matching code prefix wins: look up "section:prefix" keys of length 4, 3, then 2.
-    by_key = {f"{psec}:{prefix}": pgroup for psec, prefix, pgroup in prefixes}
-    group = pd.Series(pd.NA, index=section.index, dtype="object")
-    for length in (4, 3, 2):
-        keys = sec + ":" + div.str.slice(0, length)
-        group = group.fillna(keys.map(by_key))
-    group = group.fillna(sec.map(defaults)).astype(object)
-    sections_needing_division = sorted({p[0] for p in prefixes})
-    used_default = (div.isna() & sec.isin(sections_needing_division)).fillna(False)
-    used_default = used_default.to_numpy(dtype=bool)
-    return pd.DataFrame({"industry_group": group.to_numpy(), "used_default": used_default},
+        division = pd.Series(pd.NA, index=section.index, dtype="object")
+    by_prefix = sorted(prefixes, key=lambda t: -len(t[1]))
+    needs_division = {p[0] for p in prefixes}
+
+    def lookup(sec, div):
+        sec, div = ("" if sec is None else str(sec)), ("" if div is None else str(div))
+        match = next((g for ps, prefix, g in by_prefix
+                      if ps == sec and div and div.startswith(prefix)), None)
+        return (match if match is not None else defaults.get(sec),
+                div == "" and sec in needs_division)
+
+    # Only the distinct (section, division) pairs are looked up: millions of rows, few pairs.
+    results, inverse = map_pairs(section, division, lookup)
+    group = _take([r[0] for r in results], inverse)
+    used_default = _take([r[1] for r in results], inverse, dtype=bool)
+    return pd.DataFrame({"industry_group": group, "used_default": used_default},
                         index=section.index)
 
 
@@ -109,19 +146,21 @@ def size_class(frame: pd.DataFrame, groups: pd.Series | None = None) -> pd.Serie
         if ind in frame else np.full(len(frame), np.nan)
         for ind in _INDICATORS
     }
-    g = groups.to_numpy(dtype=object)
-    # Start everyone at "large" and demote when any listed indicator misses a bound.
-    rank = np.zeros(len(frame), dtype=np.int8)  # 0 large, 1 medium, 2 small, 3 micro
-    for group_name, rows in thresholds.groupby("industry_group", sort=False):
-        in_group = g == group_name
-        if not in_group.any():
+    codes, names = pd.factorize(groups)
+    rank = np.full(len(frame), 3, dtype=np.int8)  # 0 large, 1 medium, 2 small, 3 micro
+    for code, name in enumerate(names):
+        rows = thresholds[thresholds["industry_group"] == name]
+        if rows.empty:
             continue
+        idx = np.flatnonzero(codes == code)
+        # Start at "large" and demote when any listed indicator misses a bound; NaN meets none.
+        level = np.zeros(len(idx), dtype=np.int8)
         for row in rows.itertuples():
-            v = values[row.indicator][in_group]
-            level = np.where(v >= row.large_min, 0,
-                             np.where(v >= row.medium_min, 1, np.where(v >= row.small_min, 2, 3)))
-            level = np.where(np.isnan(v), 3, level)
-            rank[in_group] = np.maximum(rank[in_group], level)
+            v = values[row.indicator][idx]
+            missed = ((~(v >= row.large_min)).astype(np.int8) + (~(v >= row.medium_min))
+                      + (~(v >= row.small_min)))
+            level = np.maximum(level, missed)
+        rank[idx] = level
     return pd.Series(np.asarray(reference.SIZE_CLASSES, dtype=object)[rank], index=frame.index,
                      name="size_class")
 
@@ -133,8 +172,9 @@ def ownership(registration_type: pd.Series) -> pd.Series:
     = 140, 150, 159, 160, 170, 190; hmt = 2xx (Hong Kong/Macao/Taiwan-invested); foreign = 3xx.
     Unknown codes give NA (the validator reports them).
     """
-    return registration_type.astype("string").map(reference.ownership_of_code()).rename(
-        "ownership")
+    table = reference.ownership_of_code()
+    return pd.Series(map_unique(registration_type, lambda c: table.get(str(c), pd.NA)),
+                     index=registration_type.index, name="ownership")
 
 
 def sector(section: pd.Series, division: pd.Series | None = None) -> pd.Series:
@@ -144,11 +184,17 @@ def sector(section: pd.Series, division: pd.Series | None = None) -> pd.Series:
     and machinery) count as tertiary although their sections do not.
     """
     secs = reference.sections()
-    base = section.astype(str).map(dict(zip(secs["section"], secs["sector_2012"], strict=True)))
+    of_section = dict(zip(secs["section"], secs["sector_2012"], strict=True))
     exceptions = {d for cell in secs["tertiary_divisions"] for d in cell.split() if d}
-    if division is not None:
-        div2 = division.astype("string").str.slice(0, 2)
-        base = base.where(~div2.isin(list(exceptions)).fillna(False).astype(bool), "tertiary")
+
+    def lookup(sec, div):
+        if div is not None and str(div)[:2] in exceptions:
+            return "tertiary"
+        return of_section.get(str(sec), pd.NA)
+
+    if division is None:
+        division = pd.Series(pd.NA, index=section.index, dtype="object")
+    base = pd.Series(_take(*map_pairs(section, division, lookup)), index=section.index)
     return base.rename("sector")
 
 

@@ -18,7 +18,7 @@ from samplekit import reference
 from samplekit.cities import load_cities, synthetic_columns
 from samplekit.classification import classify
 from samplekit.frame import load_frame
-from samplekit.io import read_table, write_csv
+from samplekit.io import atomic_path, read_table, write_csv
 from samplekit.params import Params
 from samplekit.paths import cache_dir, demo_dir, reference_dir
 
@@ -167,9 +167,10 @@ def _uscc(city_codes: np.ndarray, serial: np.ndarray) -> np.ndarray:
     n = len(serial)
     digits = np.zeros((n, 17), dtype=np.int64)
     digits[:, 0], digits[:, 1] = 9, 1  # registered by market regulation; enterprise
-    admin = np.array([[int(ch) for ch in code + "00"] for code in city_codes.tolist()]
-                     ) if n else np.zeros((0, 6), dtype=np.int64)
-    digits[:, 2:8] = admin
+    codes, uniques = pd.factorize(pd.Series(city_codes))
+    table = np.array([[int(ch) for ch in str(code) + "00"] for code in uniques],
+                     dtype=np.int64).reshape(-1, 6)
+    digits[:, 2:8] = table[codes]
     # Nine characters of organisation code: a bijective scramble of the serial in base 31.
     x = (serial.astype(np.int64) * 1_000_003 + 7_919) % (31 ** 9)
     for pos in range(16, 7, -1):
@@ -177,8 +178,9 @@ def _uscc(city_codes: np.ndarray, serial: np.ndarray) -> np.ndarray:
         x //= 31
     check = (31 - (digits * _USCC_WEIGHTS).sum(axis=1) % 31) % 31
     chars = np.concatenate([digits, check[:, None]], axis=1)
-    letters = _USCC_ALPHABET[chars]
-    return np.array(["".join(row) for row in letters.tolist()], dtype=object) if n else letters
+    ascii_codes = np.frombuffer("".join(_USCC_ALPHABET).encode("ascii"), dtype=np.uint8)[chars]
+    as_bytes = np.ascontiguousarray(ascii_codes).view("S18").ravel()
+    return pd.Series(as_bytes).str.decode("ascii").to_numpy(dtype=object)
 
 
 def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int
@@ -351,9 +353,8 @@ def demo_frame(params: Params | None = None, *, units: int | None = None, seed: 
     if path.exists():
         return pd.read_parquet(path)
     frame = generate_register(cities, units=units, seed=seed)
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # concurrent first calls each write whole files
+        frame.to_parquet(tmp, index=False)
     return frame
 
 

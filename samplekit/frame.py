@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit import reference
-from samplekit.classification import classify
+from samplekit.classification import classify, map_pairs, map_unique
 from samplekit.errors import (
     PROBLEM_COLUMNS,
     InputError,
@@ -103,6 +103,13 @@ def rename_aliases(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     return raw.rename(columns=mapping)
 
 
+def _parse_bool(value) -> float:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return 0.0
+    text = str(value).strip().lower()
+    return 1.0 if text in _TRUE else 0.0 if text in _FALSE else np.nan
+
+
 def _norm(name: str) -> str:
     return name.strip().lower().replace(" ", "").replace("\ufeff", "")
 
@@ -115,7 +122,7 @@ def _problem_rows(file: str, mask: np.ndarray, column: str, values: pd.Series, r
         "file": file,
         "row": idx + 2,  # spreadsheet row: header is row 1
         "column": column,
-        "value": values.iloc[idx].astype("string").fillna("").to_numpy(dtype=object),
+        "value": values.iloc[idx].astype("str").fillna("").to_numpy(dtype=object),
         "rule": rule,
         "message": message,
     }, columns=PROBLEM_COLUMNS)
@@ -154,7 +161,10 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     parts: list[pd.DataFrame] = []
 
     def text(col: str) -> pd.Series:
-        s = df[col].astype("string").str.strip()
+        s = df[col]
+        if not pd.api.types.is_string_dtype(s) or s.dtype == object:
+            s = s.astype("str")
+        s = s.str.strip()
         return s.mask(s == "")
 
     # Required values present.
@@ -194,12 +204,19 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
         div = text("division").str.replace(r"\.0$", "", regex=True)
         div = div.where(div.isna() | (div.str.len() != 1), "0" + div)  # "5" -> "05"
         ranges = sections.set_index("section")
-        first = sec.map(ranges["first_division"]).astype("string")
-        last = sec.map(ranges["last_division"]).astype("string")
-        div2 = div.str.slice(0, 2)
-        ok_form = div.str.fullmatch(r"\d{2,4}").fillna(True).astype(bool)
-        in_range = (div.isna() | first.isna() | ((div2 >= first) & (div2 <= last))).fillna(True)
-        bad = (~ok_form) | (~in_range.astype(bool))
+
+        def division_ok(s, d):
+            if d is None:
+                return True
+            d = str(d)
+            if not (d.isdigit() and 2 <= len(d) <= 4):
+                return False
+            if s is None or s not in ranges.index:
+                return True  # the section itself is reported
+            return ranges.at[s, "first_division"] <= d[:2] <= ranges.at[s, "last_division"]
+
+        results, inverse = map_pairs(sec, div, division_ok)
+        bad = pd.Series(~np.asarray(results, dtype=bool)[inverse], index=df.index)
         parts.append(_problem_rows(file, bad.to_numpy(), "division", df["division"],
                                    "invalid_division",
                                    "expected a 2-digit GB/T 4754-2011 division inside the "
@@ -215,9 +232,13 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
             clean[col] = pd.Series(np.nan, index=df.index)
             continue
         raw_col = df[col]
-        num = pd.to_numeric(raw_col, errors="coerce")
-        present = raw_col.notna() & (raw_col.astype("string").str.strip() != "")
-        present = present.fillna(False).astype(bool)
+        if pd.api.types.is_numeric_dtype(raw_col):
+            num = raw_col.astype(float)
+            present = raw_col.notna()
+        else:
+            num = pd.to_numeric(raw_col, errors="coerce")
+            present = raw_col.notna() & (raw_col.astype("str").str.strip() != "")
+            present = present.fillna(False).astype(bool)
         if required:
             parts.append(_problem_rows(file, (~present).to_numpy(), col, raw_col, "required",
                                        f"'{col}' is empty; every enterprise needs one"))
@@ -237,8 +258,9 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
         clean[col] = num.astype(float)
 
     if "status" in df.columns:
-        st = text("status").fillna("active")
-        mapped = st.str.lower().map(STATUS_ALIASES)
+        st = text("status")
+        mapped = pd.Series(map_unique(st, lambda v: "active" if v is None else
+                                      STATUS_ALIASES.get(str(v).lower(), pd.NA)), index=df.index)
         parts.append(_problem_rows(file, mapped.isna().to_numpy(), "status", df["status"],
                                    "unknown_status",
                                    "expected active/closed/suspended/moved (正常/关闭/停业/迁出)"))
@@ -247,8 +269,9 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
         clean["status"] = pd.Series("active", index=df.index)
     for col in ("in_panel", "in_monthly"):
         if col in df.columns:
-            s = df[col].astype("string").str.strip().str.lower().fillna("")
-            is_true, is_false = s.isin(list(_TRUE)), s.isin(list(_FALSE))
+            parsed = map_unique(df[col], _parse_bool).astype(float)  # 1 true, 0 false, NaN bad
+            is_true = pd.Series(parsed == 1, index=df.index)
+            is_false = pd.Series(parsed == 0, index=df.index)
             parts.append(_problem_rows(file, (~(is_true | is_false)).to_numpy(), col, df[col],
                                        "not_boolean", "expected true/false (是/否, 1/0)"))
             clean[col] = is_true.astype(bool)

@@ -1,0 +1,77 @@
+"""The params loader: strict YAML scalars, unknown keys refused, errors name file and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from samplekit.errors import ParamsError
+from samplekit.params import TOP_LEVEL_KEYS, load_params
+from samplekit.paths import params_dir
+
+
+def write(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_yaml_11_surprises_are_disabled(tmp_path):
+    p = load_params(write(tmp_path, "name: NO\ntitle: 010\nseed: 12\nquarter: \"2013Q4\"\n"))
+    assert p.get("name") == "NO"
+    assert p.get("title") == "010"
+    assert p.get("seed") == 12
+    p = load_params(write(tmp_path, "name: yes\nseed: true\n"))
+    assert p.get("name") == "yes" and p.get("seed") is True
+
+
+def test_unknown_top_level_key(tmp_path):
+    with pytest.raises(ParamsError, match="unknown top-level key 'allocaton'"):
+        load_params(write(tmp_path, "allocaton: {}\n"))
+
+
+def test_errors_name_file_and_key(tmp_path):
+    p = load_params(write(tmp_path, "allocation:\n  total: many\n"))
+    with pytest.raises(ParamsError, match=r"p\.yaml.*allocation\.total.*int"):
+        p.get("allocation.total", types=int)
+    with pytest.raises(ParamsError, match="required key 'allocation.method'"):
+        p.get("allocation.method")
+    with pytest.raises(ParamsError, match="outside"):
+        load_params(write(tmp_path, "seed: 5\n")).number("seed", low=10)
+    with pytest.raises(ParamsError, match="unknown key"):
+        load_params(write(tmp_path, "frame:\n  paht: x\n")).check_keys("frame", {"path", "demo"})
+
+
+def test_bool_is_not_a_number(tmp_path):
+    p = load_params(write(tmp_path, "seed: true\n"))
+    with pytest.raises(ParamsError):
+        p.number("seed")
+
+
+def test_period_and_quarter_format(tmp_path):
+    with pytest.raises(ParamsError, match="period"):
+        load_params(write(tmp_path, "period: 2013-13\n"))
+    with pytest.raises(ParamsError, match="quarter"):
+        load_params(write(tmp_path, "quarter: 2013-Q4\n"))
+    with pytest.raises(ParamsError, match="quarter"):
+        load_params(quarter="2013Q5")
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    with pytest.raises(ParamsError, match="p.yaml: invalid YAML"):
+        load_params(write(tmp_path, "a: [1, 2\n"))
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("path", sorted(params_dir().glob("*.yaml")), ids=lambda p: p.name)
+def test_every_params_file_loads(path):
+    p = load_params(path)
+    assert set(p.data) <= set(TOP_LEVEL_KEYS)
+
+
+def test_overrides_and_digest():
+    base = load_params()
+    other = base.with_overrides(quarter="2013Q3")
+    assert other.get("quarter") == "2013Q3" and base.get("quarter") == "2013Q4"
+    assert base.digest() != other.digest()
+    assert base.digest() == load_params().digest()
