@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from samplekit import reference
 from samplekit.classification import industry_group, ownership, sector, size_class
