@@ -5,3 +5,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Fixture notebooks (some fail on purpose) are inputs of the runner tests, not notebooks to test.
+collect_ignore_glob = ["fixtures/*"]
