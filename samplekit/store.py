@@ -1,0 +1,502 @@
+"""The monthly report store: one DuckDB file holding the panel and the full report history.
+
+Guarantees (tested in ``tests/test_store.py``; schema in ``docs/monthly.md``):
+
+* **atomic** — a file is loaded inside one transaction (``BEGIN`` … ``COMMIT``/``ROLLBACK``):
+  entirely or not at all;
+* **idempotent** — the SHA-256 of the file's bytes is recorded; loading the same bytes again
+  changes nothing;
+* **resubmission with audit** — a row for an enterprise-period already in the store replaces it;
+  the replaced row is copied to ``audit`` with the load that replaced it;
+* **quarantine** — rows with an error go to ``quarantine`` (with their original cells as JSON)
+  and their problems to ``quarantine_problems``; warnings of accepted rows go to
+  ``report_flags``. Nothing is ever lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from samplekit.errors import InputError, Problem, problems_frame
+from samplekit.reports import (
+    CITY_COLUMNS,
+    REASON_COLUMNS,
+    REDUCTION_COLUMNS,
+    REPORT_COLUMNS,
+    ReportFile,
+    ValidationRules,
+    period_of_filename,
+    previous_period,
+    read_report_file,
+    rejected_rows,
+    validate_city_reports,
+    validate_reports,
+)
+
+SCHEMA_VERSION = "1"
+
+PANEL_COLUMNS: list[str] = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
+                            "registration_type", "export_share", "individual"]
+
+_REPORT_DDL = """
+    enterprise_id VARCHAR NOT NULL, period VARCHAR NOT NULL,
+    baseline_employment BIGINT, survey_employment BIGINT, change BIGINT, change_pct DOUBLE,
+    reduction_closure BIGINT, reduction_suspension BIGINT, reduction_layoff BIGINT,
+    reduction_relocation BIGINT, reduction_other BIGINT,
+    reason_1 SMALLINT, reason_2 SMALLINT, reason_3 SMALLINT, remark VARCHAR,
+    load_id INTEGER NOT NULL, source_row INTEGER"""
+_CITY_DDL = """
+    city VARCHAR NOT NULL, period VARCHAR NOT NULL,
+    registered_unemployed_start DOUBLE, registered_unemployed_end DOUBLE,
+    registered_rate_start DOUBLE, registered_rate_end DOUBLE,
+    load_id INTEGER NOT NULL, source_row INTEGER"""
+_PROBLEM_DDL = """
+    load_id INTEGER NOT NULL, file_name VARCHAR, "row" INTEGER, severity VARCHAR,
+    "column" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR"""
+
+SCHEMA: dict[str, str] = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "panel": """enterprise_id VARCHAR PRIMARY KEY, name VARCHAR, city VARCHAR, section VARCHAR,
+        size_class VARCHAR, ownership VARCHAR, registration_type VARCHAR, export_share DOUBLE,
+        individual BOOLEAN""",
+    "files": """load_id INTEGER PRIMARY KEY, file_name VARCHAR, sha256 VARCHAR UNIQUE,
+        kind VARCHAR, layout VARCHAR, periods VARCHAR, rows INTEGER, loaded INTEGER,
+        replaced INTEGER, flagged INTEGER, quarantined INTEGER, loaded_at TIMESTAMP""",
+    "reports": _REPORT_DDL,
+    "audit": _REPORT_DDL + ", replaced_by INTEGER NOT NULL",
+    "report_flags": _PROBLEM_DDL + ", enterprise_id VARCHAR, period VARCHAR",
+    "quarantine": """load_id INTEGER NOT NULL, file_name VARCHAR, "row" INTEGER,
+        enterprise_id VARCHAR, period VARCHAR, rules VARCHAR, cells VARCHAR""",
+    "quarantine_problems": _PROBLEM_DDL,
+    "city_reports": _CITY_DDL,
+    "city_audit": _CITY_DDL + ", replaced_by INTEGER NOT NULL",
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one file did to the store."""
+
+    file: str
+    status: str  # "loaded" | "already_loaded"
+    kind: str
+    rows: int
+    loaded: int
+    replaced: int
+    flagged: int
+    quarantined: int
+    load_id: int | None
+    problems: pd.DataFrame
+
+    def line(self) -> str:
+        """One summary line for the terminal."""
+        if self.status == "already_loaded":
+            return f"{self.file}: already loaded (same content, load {self.load_id}); nothing changed"
+        return (f"{self.file}: {self.rows} rows — loaded {self.loaded}, replaced {self.replaced}, "
+                f"flagged {self.flagged}, quarantined {self.quarantined}")
+
+
+@contextlib.contextmanager
+def connect(store: str | Path, *, read_only: bool = False
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (creating if needed) a store and make sure its tables exist."""
+    path = Path(store)
+    if read_only and not path.exists():
+        raise InputError(f"{path}: store not found; create it with `samplekit ingest ... "
+                         f"--store {path}`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+    try:
+        if not read_only:
+            _ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for table, ddl in SCHEMA.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})").fetchall()
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]).fetchall()
+
+
+# --- panel ----------------------------------------------------------------------------------
+
+def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
+    """Replace the store's panel (the current monitored enterprises) in one transaction.
+
+    Parameters
+    ----------
+    store : path of the DuckDB file
+    panel : DataFrame
+        The sample list (``enterprise_id, name, city, section, size_class, ownership,
+        registration_type`` at least; ``export_share`` and ``individual`` optional — the latter
+        marks urban individual economic organisations for 附表三).
+
+    Returns
+    -------
+    int
+        Number of enterprises in the panel.
+    """
+    required = ["enterprise_id", "city", "section"]
+    missing = [c for c in required if c not in panel.columns]
+    if missing:
+        raise InputError(f"panel: missing column(s) {', '.join(missing)}; found "
+                         f"{', '.join(map(str, panel.columns))}")
+    df = pd.DataFrame({c: panel[c] if c in panel.columns else None for c in PANEL_COLUMNS})
+    df["enterprise_id"] = df["enterprise_id"].astype("str").str.strip()
+    df["export_share"] = pd.to_numeric(df["export_share"], errors="coerce").astype("float64")
+    df["individual"] = df["individual"].map(
+        lambda v: str(v).strip().lower() in ("true", "1", "yes", "是")).astype(bool)
+    for c in ("name", "city", "section", "size_class", "ownership", "registration_type"):
+        df[c] = df[c].astype("str")
+    dups = df.loc[df["enterprise_id"].duplicated(), "enterprise_id"]
+    if len(dups):
+        raise InputError(f"panel: {len(dups)} duplicate enterprise_id(s), e.g. "
+                         f"{', '.join(dups.head(3))}; each enterprise must appear once")
+    with connect(store) as con:
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con.execute("DELETE FROM panel").fetchall()
+            con.register("_panel_df", df)
+            con.execute(f"INSERT INTO panel SELECT {', '.join(PANEL_COLUMNS)} FROM _panel_df").fetchall()
+            con.unregister("_panel_df")
+            con.execute("COMMIT").fetchall()
+        except Exception:
+            con.execute("ROLLBACK").fetchall()
+            raise
+    return len(df)
+
+
+def read_panel(store: str | Path) -> pd.DataFrame:
+    """The store's panel, sorted by enterprise_id."""
+    with connect(store, read_only=True) as con:
+        return con.execute("SELECT * FROM panel ORDER BY enterprise_id").df()
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+def ingest_file(store: str | Path, path: str | Path, *, expected_period: str | None = None,
+                rules: ValidationRules | None = None) -> IngestResult:
+    """Validate one file and load it into the store, atomically and idempotently.
+
+    Parameters
+    ----------
+    store : path of the DuckDB file (created when missing)
+    path : the report file (canonical or 附表一 layout, CSV/XLSX) or a city-table file
+    expected_period : str, optional
+        Every row must be this month; default: the month in the file name, if any.
+    rules : ValidationRules, optional
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    InputError
+        The file cannot be read (nothing is loaded from it).
+
+    Examples
+    --------
+    >>> r = ingest_file("monthly.duckdb", "reports_2013-07.csv")  # doctest: +SKIP
+    >>> r.line()  # doctest: +SKIP
+    'reports_2013-07.csv: 10000 rows — loaded 9998, replaced 0, flagged 41, quarantined 2'
+    """
+    with connect(store) as con:
+        return ingest_into(con, Path(path), expected_period=expected_period, rules=rules)
+
+
+def ingest_into(con: duckdb.DuckDBPyConnection, p: Path, *, expected_period: str | None = None,
+                rules: ValidationRules | None = None) -> IngestResult:
+    """:func:`ingest_file` on an open connection (:func:`connect`), for many files in a row."""
+    from samplekit.io import file_sha256
+
+    expected_period = expected_period or period_of_filename(p)
+    sha = file_sha256(p) if p.exists() else None
+    if sha is not None:
+        hits = con.execute("SELECT load_id, kind FROM files WHERE sha256 = ?",
+                           [sha]).fetchall()
+        hit = hits[0] if hits else None
+        if hit is not None:
+            return IngestResult(p.name, "already_loaded", hit[1], 0, 0, 0, 0, 0, hit[0],
+                                problems_frame([]))
+    panel_ids = con.execute("SELECT enterprise_id FROM panel").df()["enterprise_id"].tolist()
+    rf = read_report_file(p, period=expected_period)
+    previous = _previous_for(con, rf) if rf.kind == "reports" else None
+    if rf.kind == "reports":
+        found = validate_reports(rf.data, file=p.name, panel_ids=panel_ids or None,
+                                 expected_period=expected_period, previous=previous,
+                                 rules=rules)
+        if not panel_ids:
+            found = pd.concat([found, problems_frame([Problem(
+                "warning", p.name, None, "enterprise_id", "", "panel_missing",
+                "存储中没有监测名单,未检查企业是否在名单中;请先用 --panel 载入名单")])],
+                ignore_index=True)
+    else:
+        found = validate_city_reports(rf.data, file=p.name, expected_period=expected_period)
+    parts = [x for x in (rf.problems, found) if len(x)]
+    problems = problems_frame(pd.concat(parts, ignore_index=True)) if parts \
+        else problems_frame([])
+    return _load(con, rf, problems)
+
+
+def _previous_for(con: duckdb.DuckDBPyConnection, rf: ReportFile) -> pd.DataFrame:
+    periods = sorted({str(p) for p in rf.data["period"].dropna().unique()
+                      if len(str(p)) == 7 and str(p)[4] == "-"})
+    prev = sorted({previous_period(p) for p in periods if p[5:7].isdigit()
+                   and 1 <= int(p[5:7]) <= 12})
+    if not prev:
+        return pd.DataFrame(columns=["enterprise_id", "period", "survey_employment"])
+    marks = ", ".join("?" for _ in prev)
+    stored = con.execute(
+        f"SELECT enterprise_id, period, survey_employment FROM reports WHERE period IN ({marks})",
+        prev).df()
+    # Rows of the same file for an earlier month count too (multi-month files).
+    own = rf.data.loc[rf.data["period"].isin(prev), ["enterprise_id", "period",
+                                                      "survey_employment"]]
+    return pd.concat([stored, own], ignore_index=True)
+
+
+def _load(con: duckdb.DuckDBPyConnection, rf: ReportFile, problems: pd.DataFrame
+          ) -> IngestResult:
+    data = rf.data
+    bad = rejected_rows(problems)
+    rejected = data["row"].isin(bad)
+    accepted = data[~rejected]
+    warn = problems[(problems["severity"] == "warning") & problems["row"].notna()]
+    flagged_rows = set(warn["row"].astype(int)) - bad
+    name = rf.path.name
+    periods = ";".join(sorted(set(data["period"].dropna().astype(str))))
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        load_id = int(con.execute("SELECT COALESCE(MAX(load_id), 0) + 1 FROM files").fetchall()[0][0])
+        if rf.kind == "reports":
+            replaced = _insert_reports(con, accepted, load_id)
+        else:
+            replaced = _insert_city(con, accepted, load_id)
+        _insert_flags(con, warn[~warn["row"].isin(bad)], data, load_id, name)
+        _insert_quarantine(con, rf, data[rejected], problems, bad, load_id)
+        con.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [load_id, name, rf.sha256, rf.kind, rf.layout, periods, len(data), len(accepted),
+             replaced, len(flagged_rows), int(rejected.sum())]).fetchall()
+        con.execute("COMMIT").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+    return IngestResult(name, "loaded", rf.kind, len(data), len(accepted), replaced,
+                        len(flagged_rows), int(rejected.sum()), load_id, problems)
+
+
+def _insert_reports(con: duckdb.DuckDBPyConnection, accepted: pd.DataFrame, load_id: int
+                    ) -> int:
+    df = accepted[REPORT_COLUMNS].copy()
+    df["load_id"] = load_id
+    df["source_row"] = accepted["row"].to_numpy()
+    con.register("_new", df)
+    try:
+        replaced = int(con.execute(
+            "SELECT COUNT(*) FROM reports r JOIN _new n USING (enterprise_id, period)"
+        ).fetchall()[0][0])
+        if replaced:
+            con.execute("INSERT INTO audit SELECT r.*, ? FROM reports r "
+                        "SEMI JOIN _new n ON r.enterprise_id = n.enterprise_id "
+                        "AND r.period = n.period", [load_id]).fetchall()
+            con.execute("DELETE FROM reports r USING _new n WHERE r.enterprise_id = "
+                        "n.enterprise_id AND r.period = n.period").fetchall()
+        cols = ", ".join(REPORT_COLUMNS + ["load_id", "source_row"])
+        con.execute(f"INSERT INTO reports ({cols}) SELECT {cols} FROM _new").fetchall()
+    finally:
+        con.unregister("_new")
+    return replaced
+
+
+def _insert_city(con: duckdb.DuckDBPyConnection, accepted: pd.DataFrame, load_id: int) -> int:
+    df = accepted[CITY_COLUMNS].copy()
+    df["load_id"] = load_id
+    df["source_row"] = accepted["row"].to_numpy()
+    con.register("_newc", df)
+    try:
+        replaced = int(con.execute(
+            "SELECT COUNT(*) FROM city_reports r JOIN _newc n USING (city, period)"
+        ).fetchall()[0][0])
+        if replaced:
+            con.execute("INSERT INTO city_audit SELECT r.*, ? FROM city_reports r "
+                        "SEMI JOIN _newc n ON r.city = n.city AND r.period = n.period", [load_id]).fetchall()
+            con.execute("DELETE FROM city_reports r USING _newc n WHERE r.city = n.city "
+                        "AND r.period = n.period").fetchall()
+        cols = ", ".join(CITY_COLUMNS + ["load_id", "source_row"])
+        con.execute(f"INSERT INTO city_reports ({cols}) SELECT {cols} FROM _newc").fetchall()
+    finally:
+        con.unregister("_newc")
+    return replaced
+
+
+def _keyed(problems: pd.DataFrame, data: pd.DataFrame, key: str) -> pd.DataFrame:
+    look = data[["row", key, "period"]].drop_duplicates("row")
+    out = problems.merge(look, on="row", how="left") if len(problems) else problems.assign(
+        **{key: None, "period": None})
+    return out
+
+
+def _insert_flags(con: duckdb.DuckDBPyConnection, warn: pd.DataFrame, data: pd.DataFrame,
+                  load_id: int, name: str) -> None:
+    if not len(warn):
+        return
+    key = "enterprise_id" if "enterprise_id" in data.columns else "city"
+    df = _keyed(warn.assign(row=warn["row"].astype("int64")), data, key)
+    df = pd.DataFrame({
+        "load_id": load_id, "file_name": name, "row": df["row"], "severity": df["severity"],
+        "column": df["column"], "value": df["value"], "rule": df["rule"],
+        "message": df["message"], "enterprise_id": df[key], "period": df["period"]})
+    con.register("_flags", df)
+    try:
+        con.execute("INSERT INTO report_flags SELECT * FROM _flags").fetchall()
+    finally:
+        con.unregister("_flags")
+
+
+def _insert_quarantine(con: duckdb.DuckDBPyConnection, rf: ReportFile, rejected: pd.DataFrame,
+                       problems: pd.DataFrame, bad: set[int], load_id: int) -> None:
+    name = rf.path.name
+    probs = problems[problems["row"].isna() | problems["row"].isin(bad)] if len(problems) \
+        else problems
+    if len(probs):
+        pdf = pd.DataFrame({
+            "load_id": load_id, "file_name": name, "row": probs["row"].astype("Int64"),
+            "severity": probs["severity"], "column": probs["column"],
+            "value": probs["value"].astype("str"), "rule": probs["rule"],
+            "message": probs["message"]})
+        con.register("_qp", pdf)
+        try:
+            con.execute("INSERT INTO quarantine_problems SELECT * FROM _qp").fetchall()
+        finally:
+            con.unregister("_qp")
+    if not len(rejected):
+        return
+    key = "enterprise_id" if "enterprise_id" in rejected.columns else "city"
+    raw = rf.raw.reset_index(drop=True)
+    pos = (rejected.index.to_numpy())  # rf.data and rf.raw share positions
+    err = problems[(problems["severity"] == "error") & problems["row"].isin(bad)]
+    rules_by_row = err.groupby("row")["rule"].agg(lambda s: ";".join(sorted(set(s))))
+    cells = [json.dumps({str(k): (None if pd.isna(v) else str(v)) for k, v in r.items()},
+                        ensure_ascii=False) for r in raw.iloc[pos].to_dict("records")]
+    qdf = pd.DataFrame({
+        "load_id": load_id, "file_name": name, "row": rejected["row"].to_numpy(),
+        "enterprise_id": rejected[key].astype("str").to_numpy(),
+        "period": rejected["period"].astype("str").to_numpy(),
+        "rules": rejected["row"].map(rules_by_row).fillna("").to_numpy(),
+        "cells": np.array(cells, dtype=object)})
+    con.register("_q", qdf)
+    try:
+        con.execute("INSERT INTO quarantine SELECT * FROM _q").fetchall()
+    finally:
+        con.unregister("_q")
+
+
+def ingest_files(store: str | Path, paths: Sequence[str | Path], *,
+                 expected_period: str | None = None, rules: ValidationRules | None = None
+                 ) -> list[IngestResult]:
+    """Ingest files in order (each in its own transaction), on one connection."""
+    with connect(store) as con:
+        return [ingest_into(con, Path(p), expected_period=expected_period, rules=rules)
+                for p in paths]
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def _where_periods(periods: Sequence[str] | None) -> tuple[str, list[str]]:
+    if periods is None:
+        return "", []
+    periods = list(periods)
+    if not periods:
+        return " WHERE FALSE", []
+    return f" WHERE period IN ({', '.join('?' for _ in periods)})", periods
+
+
+def read_reports(store: str | Path, periods: list[str] | None = None) -> pd.DataFrame:
+    """Accepted reports in the canonical layout (docs/architecture.md), sorted by period and id.
+
+    Reductions are non-negative ``Int64`` (0 when not reported); reason codes nullable
+    ``Int64``; ``change_pct`` as reported (``Float64``).
+
+    Examples
+    --------
+    >>> r = read_reports(demo_store_for(load_params()), ["2013-12"])  # doctest: +SKIP
+    """
+    where, args = _where_periods(periods)
+    with connect(store, read_only=True) as con:
+        df = con.execute(f"SELECT {', '.join(REPORT_COLUMNS)} FROM reports{where} "
+                         f"ORDER BY period, enterprise_id", args).df()
+    for c in ("baseline_employment", "survey_employment", "change", *REDUCTION_COLUMNS,
+              *REASON_COLUMNS):
+        df[c] = df[c].astype("Int64")
+    for c in REDUCTION_COLUMNS:
+        df[c] = df[c].fillna(0)
+    df["change_pct"] = df["change_pct"].astype("Float64")
+    df["enterprise_id"] = df["enterprise_id"].astype("str")
+    df["period"] = df["period"].astype("str")
+    return df.reset_index(drop=True)
+
+
+def read_city_reports(store: str | Path, periods: list[str] | None = None) -> pd.DataFrame:
+    """The city table (registered unemployed and rate at both period ends), sorted."""
+    where, args = _where_periods(periods)
+    with connect(store, read_only=True) as con:
+        return con.execute(f"SELECT {', '.join(CITY_COLUMNS)} FROM city_reports{where} "
+                           f"ORDER BY period, city", args).df()
+
+
+def read_table(store: str | Path, table: str) -> pd.DataFrame:
+    """Any store table (``files``, ``audit``, ``quarantine``, …) in a stable order."""
+    if table not in SCHEMA:
+        raise InputError(f"unknown store table '{table}'; tables: {', '.join(SCHEMA)}")
+    order = {"files": "load_id", "panel": "enterprise_id", "meta": "key",
+             "city_reports": "period, city", "city_audit": "replaced_by, period, city"}.get(
+        table, 'load_id, "row"' if table in ("quarantine", "quarantine_problems",
+                                            "report_flags") else "load_id, period, enterprise_id"
+        if table != "audit" else "replaced_by, period, enterprise_id")
+    with connect(store, read_only=True) as con:
+        return con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
+
+
+def store_periods(store: str | Path) -> list[str]:
+    """Months with at least one accepted report."""
+    with connect(store, read_only=True) as con:
+        return [r[0] for r in con.execute(
+            "SELECT DISTINCT period FROM reports ORDER BY period").fetchall()]
+
+
+def table_counts(store: str | Path) -> dict[str, int]:
+    """Row count of every table (handy for atomicity checks and summaries)."""
+    with connect(store, read_only=True) as con:
+        return {t: int(con.execute(f"SELECT COUNT(*) FROM {t}").fetchall()[0][0]) for t in SCHEMA}
+
+
+def quality_summary(store: str | Path, period: str) -> pd.DataFrame:
+    """Per file of ``period``: rows, loaded, replaced, flagged, quarantined, and top rules."""
+    with connect(store, read_only=True) as con:
+        files = con.execute(
+            "SELECT load_id, file_name, kind, layout, rows, loaded, replaced, flagged, quarantined "
+            "FROM files WHERE list_contains(string_split(periods, ';'), ?) ORDER BY load_id",
+            [period]).df()
+        rules = con.execute(
+            "SELECT rule, severity, COUNT(*) AS n FROM ("
+            " SELECT rule, severity FROM quarantine_problems q JOIN files f USING (load_id)"
+            "  WHERE list_contains(string_split(f.periods, ';'), ?)"
+            " UNION ALL SELECT rule, severity FROM report_flags WHERE period = ?)"
+            " GROUP BY rule, severity ORDER BY n DESC, rule", [period, period]).df()
+    files.attrs["rules"] = rules
+    return files

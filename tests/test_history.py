@@ -1,0 +1,162 @@
+"""The demo history: deterministic, valid by the form's rules, seasonal, shocked, ingestible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from samplekit import store
+from samplekit.history import (
+    RESUBMITTED_PERIOD,
+    HistorySettings,
+    ShockSettings,
+    build_demo_store,
+    individual_units,
+    seasonal_profile,
+    simulate_history,
+    synthetic_panel,
+    write_history_files,
+)
+from samplekit.reports import previous_period, rejected_rows, validate_reports
+
+
+@pytest.fixture(scope="module")
+def panel():
+    p = synthetic_panel(400, cities=("东莞", "深圳", "广州"), rng=11)
+    return pd.concat([p, individual_units(p, 6, np.random.default_rng(1))], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def year(panel):
+    return simulate_history(panel, HistorySettings(start="2013-01", end="2013-12", seed=2))
+
+
+def test_same_seed_same_history_other_seed_differs(panel, year):
+    again = simulate_history(panel, HistorySettings(start="2013-01", end="2013-12", seed=2))
+    pd.testing.assert_frame_equal(year[0], again[0])
+    pd.testing.assert_frame_equal(year[1], again[1])
+    other = simulate_history(panel, HistorySettings(start="2013-01", end="2013-12", seed=3))
+    assert not other[0]["survey_employment"].equals(year[0]["survey_employment"])
+
+
+def test_every_simulated_row_meets_the_form_rules(panel, year):
+    reports = year[0].copy()
+    reports["row"] = np.arange(len(reports)) + 2
+    previous = reports.assign(period=reports["period"])[["enterprise_id", "period",
+                                                         "survey_employment"]]
+    problems = validate_reports(reports, panel_ids=panel["enterprise_id"], previous=previous)
+    assert rejected_rows(problems) == set()
+    assert "baseline_break" not in set(problems["rule"])  # baseline = last month's survey
+    # the chain holds: each month's baseline is the previous month's survey
+    r = reports.set_index(["enterprise_id", "period"])["survey_employment"]
+    feb = reports[reports["period"] == "2013-02"]
+    prev = r.loc[list(zip(feb["enterprise_id"], [previous_period("2013-02")] * len(feb),
+                          strict=True))].to_numpy()
+    assert (feb["baseline_employment"].to_numpy() == prev).all()
+
+
+def test_spring_festival_dip_and_return_in_manufacturing(year):
+    reports = year[0]
+    assert seasonal_profile(["2013-01", "2013-02", "2013-03", "2013-04"]).tolist() == [
+        0.0, -1.0, 0.8, 0.2]  # lunar new year 2013-02-10
+    assert seasonal_profile(["2012-01", "2012-02", "2012-03"]).tolist() == [-1.0, 0.5, 0.5]
+    net = reports.groupby("period")[["change", "baseline_employment"]].sum()
+    rate = net["change"] / net["baseline_employment"]
+    assert rate["2013-02"] < -0.005 and rate["2013-03"] > 0.005
+    seasonal = reports[(reports["period"] == "2013-02") & (reports["change"] < 0)]
+    assert (seasonal["reason_1"] == 10).mean() > 0.5  # 季节性用工
+
+
+def test_shock_hits_exposed_enterprises_in_its_months(panel, year):
+    reports = year[0].merge(panel[["enterprise_id", "city", "section", "export_share"]],
+                            on="enterprise_id")
+    s = ShockSettings()
+    exposed = (reports["city"].isin(s.cities) & (reports["section"] == "C")
+               & (reports["export_share"] >= 0.3))
+    shock = reports["period"].between(s.start, s.end)
+    quiet = reports["period"].between("2013-04", "2013-06")
+
+    def loss_rate(mask):
+        g = reports[mask]
+        return (-g["change"].clip(upper=0)).sum() / g["baseline_employment"].sum()
+
+    assert loss_rate(exposed & shock) > 3 * loss_rate(exposed & quiet)
+    assert loss_rate(~exposed & shock) < 2 * loss_rate(~exposed & quiet)
+    fell = reports[exposed & shock & (reports["change"] < 0)]
+    assert (fell["reason_1"] == 4).mean() > 0.8  # 订单不足
+    city = year[1].set_index(["city", "period"])
+    rise = {c: city.loc[(c, "2013-12"), "registered_rate_end"]
+            - city.loc[(c, "2013-06"), "registered_rate_end"] for c in ("东莞", "深圳", "广州")}
+    assert rise["东莞"] > 0.1 and rise["深圳"] > 0.1 and rise["东莞"] > rise["广州"]
+
+
+def test_no_shock_when_disabled(panel):
+    reports, _ = simulate_history(panel, HistorySettings(start="2013-07", end="2013-09", seed=2,
+                                                         shock=None))
+    fell = reports[reports["change"] < 0]
+    assert (fell["reason_1"] == 4).mean() < 0.3
+
+
+def test_files_with_errors_and_resubmission_go_through_ingest(panel, tmp_path):
+    settings = HistorySettings(start="2013-06", end="2013-09", seed=4,
+                               xlsx_periods=("2013-07",))
+    path = build_demo_store(panel, tmp_path, settings=settings)
+    files = store.read_table(path, "files")
+    assert set(files["layout"]) == {"canonical", "form"}
+    assert any(files["file_name"].str.endswith(".xlsx"))
+    assert (files["rows"] == files["loaded"] + files["quarantined"]).all()  # nothing lost
+    bad = files[files["quarantined"] > 0]
+    assert bad["periods"].tolist() == [RESUBMITTED_PERIOD]
+    assert "更正" not in bad["file_name"].iloc[0]
+    assert len(store.read_table(path, "quarantine")) == int(bad["quarantined"].iloc[0])
+    # after the corrected resubmission the month is complete and equals the truth
+    truth, _ = simulate_history(panel, settings)
+    got = store.read_reports(path, [RESUBMITTED_PERIOD]).set_index("enterprise_id")
+    want = truth[truth["period"] == RESUBMITTED_PERIOD].set_index("enterprise_id")
+    assert sorted(got.index) == sorted(want.index)
+    for c in ("baseline_employment", "survey_employment", "change"):
+        assert (got[c] == want.loc[got.index, c]).all()
+    assert len(store.read_table(path, "audit")) == 3  # the three revised rows
+    resub = files[files["file_name"].str.contains("更正")]
+    assert resub["replaced"].tolist() == [3]
+
+
+def test_write_history_files_layouts(panel, year, tmp_path):
+    reports = year[0][year[0]["period"] <= "2013-03"]
+    paths = write_history_files(reports, year[1], panel, tmp_path, rng=0)
+    names = [p.name for p in paths]
+    assert names[0] == "city_table_2013.csv"
+    assert names[1:] == ["reports_2013-01.csv", "附表一_2013-02.csv", "reports_2013-03.csv"]
+    raw = (tmp_path / "附表一_2013-02.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert "建档期期末就业人数" in raw.decode("gbk")
+
+
+def test_store_for_uses_monthly_store_from_params(tmp_path):
+    from samplekit.errors import InputError
+    from samplekit.history import store_for
+    from samplekit.params import load_params
+
+    path = tmp_path / "province.duckdb"
+    store.load_panel(path, synthetic_panel(3, rng=0))
+    params = load_params().with_overrides(monthly={"store": str(path)})
+    assert store_for(params) == path
+    missing = load_params().with_overrides(monthly={"store": str(tmp_path / "none.duckdb")})
+    with pytest.raises(InputError, match="does not exist"):
+        store_for(missing)
+
+
+def test_history_settings_from_params():
+    from samplekit.errors import ParamsError
+    from samplekit.params import load_params
+
+    s = HistorySettings.from_params(load_params())
+    assert (s.start, s.end) == ("2010-01", "2013-12")
+    assert s.shock is not None and s.shock.cities == ("东莞", "深圳", "佛山", "中山")
+    off = load_params().with_overrides(monthly={"demo": {"shock": None}})
+    assert HistorySettings.from_params(off).shock is None
+    bad = load_params().with_overrides(monthly={"demo": {"shok": None}})
+    with pytest.raises(ParamsError, match="shok"):
+        HistorySettings.from_params(bad)

@@ -1,0 +1,180 @@
+"""附表一/二/三 and the lists: hand-computed totals and the form's column relationships."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from samplekit import store
+from samplekit.history import HistorySettings, build_demo_store, individual_units, synthetic_panel
+from samplekit.monthly_tables import (
+    check_identities,
+    main_reasons,
+    mass_layoffs,
+    monthly_tables,
+    reason_distribution,
+    table1,
+    table2,
+    table3,
+    top_industries,
+    write_monthly_tables,
+)
+
+PANEL = pd.DataFrame({
+    "enterprise_id": ["A", "B", "C", "D", "P"],
+    "name": ["甲厂", "乙厂", "丙店", "丁司", "个体户"],
+    "city": ["东莞", "东莞", "深圳", "深圳", "深圳"],
+    "section": ["C", "C", "F", "C", "H"],
+    "registration_type": ["170", "330", "170", "110", ""],
+    "individual": [False, False, False, False, True],
+})
+
+
+def tiny() -> pd.DataFrame:
+    """Hand-made month: A −150 (layoff 120, other 30), B +10, C −5 (other), D 0, P −2."""
+    return pd.DataFrame({
+        "enterprise_id": ["A", "B", "C", "D", "P"], "period": "2013-12",
+        "baseline_employment": [1000, 90, 40, 300, 12],
+        "survey_employment": [850, 100, 35, 300, 10],
+        "change": [-150, 10, -5, 0, -2],
+        "change_pct": [-15.0, 11.1, -12.5, 0.0, -16.7],
+        "reduction_closure": [0, 0, 0, 0, 0], "reduction_suspension": [0, 0, 0, 0, 0],
+        "reduction_layoff": [120, 0, 0, 0, 0], "reduction_relocation": [0, 0, 0, 0, 0],
+        "reduction_other": [30, 0, 5, 0, 2],
+        "reason_1": [4, pd.NA, 6, pd.NA, 10], "reason_2": [9, pd.NA, pd.NA, pd.NA, pd.NA],
+        "reason_3": [pd.NA] * 5, "remark": [pd.NA] * 5,
+    }).astype({f"reason_{k}": "Int64" for k in (1, 2, 3)})
+
+
+def test_table1_hand_totals():
+    t1 = table1(tiny(), PANEL)
+    assert t1["city"].tolist() == ["东莞", "东莞", "东莞", "深圳", "深圳", "深圳"]
+    tot = t1[t1["seq"] == "总计"].set_index("city")
+    assert tot.loc["东莞", "baseline_employment"] == 1090
+    assert tot.loc["东莞", "change"] == -140
+    assert tot.loc["东莞", "change_pct"] == pytest.approx(-12.8)  # −140/1090 = −12.84 %
+    assert tot.loc["东莞", "reduction_layoff"] == -120  # the form's minus sign
+    assert tot.loc["深圳", "reduction_other"] == -5  # individual P is not in 附表一
+    assert tot.loc["东莞", "reasons"] == "4、9"
+    a = t1[t1["enterprise_id"] == "A"].iloc[0]
+    assert a["registration_type_name"] == "私营企业" and a["section_name"] == "制造业"
+    assert check_identities(t1, table2(tiny(), PANEL), table3(tiny(), PANEL)).empty
+
+
+def test_table2_hand_totals():
+    t2 = table2(tiny(), PANEL).set_index(["level", "city", "section"])
+    total = t2.loc[("total", "", "")]
+    assert (total["enterprises"], total["enterprises_reduced"]) == (4, 2)
+    assert (total["baseline_employment"], total["survey_employment"]) == (1430, 1285)
+    assert total["change"] == -145 and total["change_pct"] == pytest.approx(-10.1)
+    assert (total["layoff_enterprises"], total["layoff_persons"]) == (1, -120)
+    assert (total["other_enterprises"], total["other_persons"]) == (2, -35)
+    assert total["reduced_persons"] == -155  # falls of A and C; B's growth is netted in change
+    c = t2.loc[("industry", "", "C")]
+    assert (c["enterprises"], c["baseline_employment"], c["change"]) == (3, 1390, -140)
+    top = top_industries(table2(tiny(), PANEL))
+    assert top["section"].tolist() == ["C", "F"] and top["persons_reduced"].tolist() == [150, 5]
+
+
+def test_table3_individual_organisations():
+    t3 = table3(tiny(), PANEL)
+    assert t3["level"].tolist() == ["total", "city", "city_industry"]
+    assert t3["change"].tolist() == [-2, -2, -2]
+    assert t3["change_pct"].iloc[0] == pytest.approx(-16.7)
+    assert table3(tiny(), PANEL.assign(individual=False)).empty
+
+
+def test_mass_layoffs_thresholds_by_hand():
+    ml = mass_layoffs(tiny(), PANEL)
+    # A: 150 people (15 %) both; C: 5 of 40 = 12.5 % share; P: 2 of 12 = 16.7 % share
+    assert ml["enterprise_id"].tolist() == ["A", "C", "P"]
+    assert ml["criterion"].tolist() == ["both", "share", "share"]
+    assert ml["main_type"].iloc[0] == "经济性裁员"
+    assert mass_layoffs(tiny(), PANEL, min_persons=100, min_share=0.5)["enterprise_id"].tolist() \
+        == ["A"]
+    assert mass_layoffs(tiny(), PANEL, min_persons=200, min_share=0.13)["enterprise_id"].tolist() \
+        == ["A", "P"]
+
+
+def test_reason_distribution_and_main_reasons():
+    rd = reason_distribution(tiny()).set_index("code")
+    assert rd.loc[4, "enterprises_citing"] == 1 and rd.loc[4, "persons_first"] == 150
+    assert rd.loc[9, "enterprises_first"] == 0 and rd.loc[9, "enterprises_citing"] == 1
+    assert rd["enterprises_first"].sum() == 3  # A, C, P fell, each with a first reason
+    g = tiny().assign(fall=[150, 0, 5, 0, 2])
+    # scores: 4 → 450, 9 → 300, 6 → 15, 10 → 6
+    assert main_reasons(g) == "4、9、6"
+
+
+def test_check_identities_catches_a_broken_total():
+    t1, t2, t3 = table1(tiny(), PANEL), table2(tiny(), PANEL), table3(tiny(), PANEL)
+    broken = t1.copy()
+    broken.loc[broken["seq"] == "总计", "survey_employment"] += 1
+    bad = check_identities(broken, t2, t3)
+    assert len(bad) and "Σ rows" in " ".join(bad["check"])
+    t2b = t2.copy()
+    t2b.loc[0, "layoff_persons"] -= 1
+    assert not check_identities(t1, t2b, t3).empty
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    panel = synthetic_panel(500, cities=("东莞", "深圳", "广州", "汕头"), rng=21)
+    panel = pd.concat([panel, individual_units(panel, 8, np.random.default_rng(2))],
+                      ignore_index=True)
+    path = build_demo_store(panel, tmp_path_factory.mktemp("demo"),
+                            settings=HistorySettings(start="2013-09", end="2013-12", seed=9))
+    return path
+
+
+def test_identities_hold_on_the_demo_history_and_match_a_hand_sum(demo):
+    panel = store.read_panel(demo)
+    for period in store.store_periods(demo):
+        reports = store.read_reports(demo, [period])
+        t = monthly_tables(reports, panel)
+        assert check_identities(t["table1"], t["table2"], t["table3"]).empty, period
+        # independent: province total = plain sums over non-individual enterprises
+        firms = reports.merge(panel[["enterprise_id", "individual"]], on="enterprise_id")
+        firms = firms[~firms["individual"]]
+        total = t["table2"].iloc[0]
+        assert total["baseline_employment"] == firms["baseline_employment"].sum()
+        assert total["survey_employment"] == firms["survey_employment"].sum()
+        assert total["layoff_persons"] == -firms["reduction_layoff"].sum()
+        assert total["enterprises_reduced"] == (firms["change"] < 0).sum()
+        ml = t["mass_layoffs"]
+        fall = -firms["change"].clip(upper=0)
+        want = ((fall >= 100) | (fall >= 0.1 * firms["baseline_employment"])) & (fall > 0)
+        assert len(ml[~ml["enterprise_id"].str.startswith("IND")]) == int(want.sum())
+        assert not t["table3"].empty
+
+
+def test_write_monthly_tables_files(demo, tmp_path):
+    paths = write_monthly_tables(demo, "2013-12", tmp_path)
+    names = sorted(p.name for p in paths)
+    assert "monthly_tables_2013-12.xlsx" in names and "table2_2013-12.csv" in names
+    t2 = pd.read_csv(tmp_path / "table2_2013-12.csv", encoding="utf-8-sig")
+    assert t2["level"].iloc[0] == "总计"
+    xl = pd.ExcelFile(tmp_path / "monthly_tables_2013-12.xlsx")
+    assert {"附表一", "附表二", "附表三", "减员前5位行业", "说明"} <= set(xl.sheet_names)
+    head = pd.read_excel(xl, "附表二", header=3).columns
+    assert "其中:就业人数减少企业个数" in head and "经济性裁员:减少人数" in head
+    again = write_monthly_tables(demo, "2013-12", tmp_path / "again")
+    for a, b in zip(sorted(paths), sorted(again), strict=True):
+        assert a.read_bytes() == b.read_bytes()  # byte-identical
+    from samplekit.errors import InputError
+
+    with pytest.raises(InputError, match="no accepted reports"):
+        write_monthly_tables(demo, "2011-01", tmp_path)
+
+
+def test_cli_tables(demo, tmp_path, capsys):
+    from samplekit.cli import main
+
+    assert main(["tables", "--store", str(demo), "--period", "2013-11", "--out",
+                 str(tmp_path)]) == 0
+    assert (tmp_path / "monthly_tables_2013-11.xlsx").exists()
+    assert "table1_2013-11.csv" in capsys.readouterr().out
+    assert main(["tables", "--store", str(demo), "--period", "2010-01", "--out",
+                 str(tmp_path)]) == 1  # no reports that month: a clear error, exit 1
+    assert "no accepted reports" in capsys.readouterr().err
