@@ -1,0 +1,729 @@
+"""Design-based estimation from the monitoring sample: totals, rates and their standard errors.
+
+The sample is a stratified sample of enterprises (strata = allocation cells: city × section ×
+size_class × ownership). Every estimate is a weighted total or a ratio of two weighted totals,
+with a standard error by Taylor linearisation for the stratified design:
+
+* totals :math:`\\hat Y = \\sum_{hi} w_{hi} y_{hi}`;
+* ratios :math:`\\hat R = \\hat Y / \\hat X` with the linearised variable
+  :math:`z_{hi} = (y_{hi} - \\hat R x_{hi}) / \\hat X`;
+* variance of a total of :math:`u_{hi} = w_{hi} z_{hi}`:
+  :math:`v = \\sum_h (1 - n_h/N_h)\\, \\frac{n_h}{n_h - 1} \\sum_i (u_{hi} - \\bar u_h)^2`
+  (with-replacement-within-stratum form with the finite-population correction);
+* domains are sub-populations: :math:`y` is set to zero outside the domain, the strata stay whole.
+
+Non-response is handled by re-weighting within strata (``nonresponse="stratum"``), singleton
+strata by collapsing (``singleton="collapse"``). docs/estimation.md gives the formulas, the
+assumptions and the treatment of each special case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from samplekit.errors import InputError
+
+#: Strata of the sample design (the allocation cells).
+STRATUM_COLUMNS: list[str] = ["city", "section", "size_class", "ownership"]
+
+#: Reduction types of the monthly form, in form order (stored non-negative).
+REDUCTION_TYPES: list[str] = ["closure", "suspension", "layoff", "relocation", "other"]
+REDUCTION_COLUMNS: list[str] = [f"reduction_{t}" for t in REDUCTION_TYPES]
+REASON_COLUMNS: list[str] = ["reason_1", "reason_2", "reason_3"]
+#: Reason codes 1–11 of the monthly form.
+REASON_CODES: list[int] = list(range(1, 12))
+
+#: Indicators returned by :func:`estimate`, in output order.
+INDICATORS: list[str] = (
+    ["baseline_employment", "survey_employment", "net_change_rate", "job_loss_rate",
+     "share_reducing"]
+    + [f"reduced_{t}" for t in REDUCTION_TYPES]
+    + [f"reduced_reason_{k}" for k in REASON_CODES]
+)
+
+#: Chinese names of the indicators (for tables and charts).
+INDICATOR_NAMES_ZH: dict[str, str] = {
+    "baseline_employment": "建档期就业人数",
+    "survey_employment": "调查期就业人数",
+    "net_change_rate": "就业人数净变动率(%)",
+    "job_loss_rate": "岗位流失率(%)",
+    "share_reducing": "减员企业占比(%)",
+    "reduced_closure": "关闭破产减少人数",
+    "reduced_suspension": "停业整顿减少人数",
+    "reduced_layoff": "经济性裁员减少人数",
+    "reduced_relocation": "迁出本市减少人数",
+    "reduced_other": "其他类型减少人数",
+    "reduced_reason_1": "产业结构调整",
+    "reduced_reason_2": "重大技术革新",
+    "reduced_reason_3": "节能减排、淘汰落后产能",
+    "reduced_reason_4": "订单不足",
+    "reduced_reason_5": "原材料涨价",
+    "reduced_reason_6": "工资、社保等用工成本上升",
+    "reduced_reason_7": "劳动力供给不足",
+    "reduced_reason_8": "经营资金困难",
+    "reduced_reason_9": "税收政策变化",
+    "reduced_reason_10": "季节性用工",
+    "reduced_reason_11": "其他原因",
+}
+
+RESULT_COLUMNS: list[str] = ["period", "indicator", "estimate", "se", "ci_low", "ci_high",
+                             "n_reporters", "small_domain"]
+
+Nonresponse = Literal["stratum", "none"]
+Singleton = Literal["collapse", "zero"]
+OutOfSample = Literal["error", "drop"]
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One estimated quantity: ``scale × Σw·numerator / Σw·denominator`` (a total when no
+    denominator)."""
+
+    name: str
+    numerator: str
+    denominator: str | None = None
+    scale: float = 1.0
+
+
+# ---------------------------------------------------------------------------------- periods
+def _month_index(period: str) -> int:
+    m = _MONTH_RE.match(period)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise InputError(f"period {period!r} is not a month YYYY-MM (e.g. '2013-12') "
+                         "or a quarter YYYYQn (e.g. '2013Q4')")
+    return int(m.group(1)) * 12 + int(m.group(2)) - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def resolve_periods(periods: str | Sequence[str]) -> tuple[str, list[str]]:
+    """The label and the consecutive months of a period argument.
+
+    Parameters
+    ----------
+    periods : str or list of str
+        A month ``"2013-12"``, a quarter ``"2013Q4"`` or a list of consecutive months.
+
+    Returns
+    -------
+    label, months
+        ``("2013Q4", ["2013-10", "2013-11", "2013-12"])``; a list that is a whole calendar quarter
+        gets the quarter's label, another run of months ``"first~last"``.
+
+    Examples
+    --------
+    >>> resolve_periods("2013Q4")
+    ('2013Q4', ['2013-10', '2013-11', '2013-12'])
+    """
+    if isinstance(periods, str):
+        q = _QUARTER_RE.match(periods)
+        if q:
+            first = int(q.group(1)) * 12 + (int(q.group(2)) - 1) * 3
+            return periods, [_month_label(first + k) for k in range(3)]
+        _month_index(periods)
+        return periods, [periods]
+    months = [str(p) for p in periods]
+    if not months:
+        raise InputError("periods is an empty list; give a month '2013-12', a quarter '2013Q4' "
+                         "or a list of consecutive months")
+    idx = [_month_index(p) for p in months]
+    if any(b != a + 1 for a, b in zip(idx, idx[1:], strict=False)):
+        raise InputError(f"periods {months} are not consecutive ascending months; a quarter is "
+                         "e.g. ['2013-10', '2013-11', '2013-12'] or '2013Q4'")
+    if len(months) == 1:
+        return months[0], months
+    if len(months) == 3 and idx[0] % 3 == 0:
+        return f"{idx[0] // 12}Q{idx[0] % 12 // 3 + 1}", months
+    return f"{months[0]}~{months[-1]}", months
+
+
+def _normalise_period(series: pd.Series) -> pd.Series:
+    """Reports' period column as 'YYYY-MM' strings (accepts strings, Periods, timestamps)."""
+    if isinstance(series.dtype, pd.PeriodDtype):
+        return series.dt.strftime("%Y-%m")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m")
+    return series.astype(str).str.strip().str.slice(0, 7)
+
+
+# ---------------------------------------------------------------------------------- inputs
+def _check_columns(df: pd.DataFrame, required: Sequence[str], what: str, fix: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lacks column(s) {', '.join(missing)} (found: "
+                         f"{', '.join(map(str, df.columns))}); {fix}")
+
+
+def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
+                   by: Sequence[str] = ()) -> pd.DataFrame:
+    """Validate the sample list and keep what estimation needs.
+
+    Returns one row per enterprise: ``enterprise_id``, the strata columns, the ``by`` columns,
+    ``_w`` (the chosen weight) and ``_N`` (the stratum's frame units :math:`N_h`, NaN when the
+    sample list has no ``cell_frame_units``: then no finite-population correction).
+
+    Raises
+    ------
+    InputError
+        Missing columns, duplicated enterprises, missing or non-positive weights, or a stratum
+        with more sampled units than frame units.
+    """
+    fix = "pass the sample list (sample_list.csv) of the selection step"
+    _check_columns(sample, ["enterprise_id", *STRATUM_COLUMNS, weight], "the sample list", fix)
+    extra = [c for c in by if c not in sample.columns]
+    if extra:
+        raise InputError(f"domain column(s) {', '.join(extra)} are not columns of the sample list "
+                         f"(available: {', '.join(map(str, sample.columns))}); choose "
+                         "'by' among them, e.g. by=['city']")
+    cols = list(dict.fromkeys(["enterprise_id", *STRATUM_COLUMNS, *by]))
+    out = sample[cols].copy()
+    out["enterprise_id"] = out["enterprise_id"].astype(str)
+    dup = out["enterprise_id"].duplicated(keep=False)
+    if dup.any():
+        ids = sorted(out.loc[dup, "enterprise_id"].unique())
+        raise InputError(f"the sample list has {len(ids)} duplicated enterprise_id(s) "
+                         f"(e.g. {', '.join(ids[:3])}); each enterprise must appear once")
+    w = pd.to_numeric(sample[weight], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:5] + 2).tolist()
+        raise InputError(f"the sample list has {int(bad.sum())} row(s) with a missing or "
+                         f"non-positive '{weight}' (spreadsheet rows {rows}); recompute the "
+                         "weights or choose another weight column")
+    out["_w"] = w
+    if "cell_frame_units" in sample.columns:
+        n_frame = pd.to_numeric(sample["cell_frame_units"], errors="coerce").to_numpy(float)
+        out["_N"] = n_frame
+        # one N_h per stratum: the largest value given (they should all be equal)
+        out["_N"] = out.groupby(STRATUM_COLUMNS, observed=True, dropna=False)["_N"].transform(
+            "max")
+        n_sampled = out.groupby(STRATUM_COLUMNS, observed=True, dropna=False)["_w"].transform(
+            "size")
+        over = out["_N"].notna() & (n_sampled > out["_N"])
+        if over.any():
+            first = out.loc[over].iloc[0]
+            raise InputError(
+                f"stratum {tuple(first[STRATUM_COLUMNS])} has {int(n_sampled[over].iloc[0])} "
+                f"sampled enterprises but cell_frame_units = {first['_N']:g}; "
+                "cell_frame_units must be the stratum's frame count N_h ≥ n_h")
+    else:
+        out["_N"] = np.nan
+    return out
+
+
+def prepare_reports(reports: pd.DataFrame, months: Sequence[str] | None = None) -> pd.DataFrame:
+    """Validate reports and derive per-enterprise-month variables.
+
+    Keeps rows of ``months`` (all when None) whose baseline and survey employment are both
+    present (a row without them is not a report). Adds ``reduced`` (sum of the five reduction
+    types; blanks count as 0) and ``reduced_reason_k`` (persons reduced when the first-ranked
+    reason is k, else 0).
+
+    Raises
+    ------
+    InputError
+        Missing columns, duplicated enterprise-months, negative employment or reductions.
+    """
+    fix = "pass reports in the canonical monthly layout (docs/architecture.md)"
+    _check_columns(reports, ["enterprise_id", "period", "baseline_employment",
+                             "survey_employment", *REDUCTION_COLUMNS, "reason_1"],
+                   "the reports table", fix)
+    df = pd.DataFrame({
+        "enterprise_id": reports["enterprise_id"].astype(str).to_numpy(),
+        "period": _normalise_period(reports["period"]).to_numpy(),
+    })
+    if months is not None:
+        keep = df["period"].isin(list(months)).to_numpy()
+    else:
+        keep = np.ones(len(df), dtype=bool)
+    src = reports.loc[keep]
+    df = df.loc[keep].reset_index(drop=True)
+    df["x"] = pd.to_numeric(src["baseline_employment"], errors="coerce").to_numpy(float)
+    df["y"] = pd.to_numeric(src["survey_employment"], errors="coerce").to_numpy(float)
+    red = np.column_stack([
+        pd.to_numeric(src[c], errors="coerce").fillna(0.0).to_numpy(float)
+        for c in REDUCTION_COLUMNS])
+    for name, values in (("baseline_employment", df["x"]), ("survey_employment", df["y"])):
+        neg = values.to_numpy() < 0
+        if neg.any():
+            raise InputError(f"{int(neg.sum())} report(s) have negative {name} (e.g. enterprise "
+                             f"{df.loc[neg, 'enterprise_id'].iloc[0]}, period "
+                             f"{df.loc[neg, 'period'].iloc[0]}); employment counts are ≥ 0")
+    if (red < 0).any():
+        r, c = np.argwhere(red < 0)[0]
+        raise InputError(f"{int((red < 0).any(axis=1).sum())} report(s) have negative reductions "
+                         f"(e.g. enterprise {df['enterprise_id'].iloc[r]}, period "
+                         f"{df['period'].iloc[r]}, column {REDUCTION_COLUMNS[c]}); reductions are "
+                         "stored non-negative — read the form with samplekit.reports, which "
+                         "flips the ministry's minus signs")
+    valid = df["x"].notna().to_numpy() & df["y"].notna().to_numpy()
+    df = df.loc[valid].reset_index(drop=True)
+    red = red[valid]
+    dup = df.duplicated(["enterprise_id", "period"], keep=False)
+    if dup.any():
+        first = df.loc[dup].iloc[0]
+        raise InputError(f"{int(dup.sum())} rows repeat an enterprise and month (e.g. "
+                         f"{first['enterprise_id']} in {first['period']}); keep one accepted "
+                         "report per enterprise and month")
+    for j, t in enumerate(REDUCTION_TYPES):
+        df[f"reduced_{t}"] = red[:, j]
+    df["reduced"] = red.sum(axis=1)
+    reason = pd.to_numeric(src["reason_1"], errors="coerce").to_numpy(float)[valid]
+    for k in REASON_CODES:
+        df[f"reduced_reason_{k}"] = np.where(reason == k, df["reduced"].to_numpy(), 0.0)
+    return df
+
+
+def _derive(df: pd.DataFrame) -> pd.DataFrame:
+    """Indicator variables from x (baseline), y (survey) and reductions."""
+    x, y = df["x"].to_numpy(), df["y"].to_numpy()
+    df["one"] = 1.0
+    df["change"] = y - x
+    df["falling"] = (y < x).astype(float)
+    df["rising"] = (y > x).astype(float)
+    df["unchanged"] = (y == x).astype(float)
+    df["climate"] = df["rising"] + 0.5 * df["unchanged"]
+    return df
+
+
+def _variable_columns() -> list[str]:
+    return (["x", "y", "reduced"] + [f"reduced_{t}" for t in REDUCTION_TYPES]
+            + [f"reduced_reason_{k}" for k in REASON_CODES])
+
+
+def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
+                periods: str | Sequence[str], by: Sequence[str] = (),
+                weight: str = "calibrated_weight", nonresponse: Nonresponse = "stratum",
+                singleton: Singleton = "collapse", out_of_sample: OutOfSample = "error"
+                ) -> pd.DataFrame:
+    """One row per reporting sample enterprise for one period (a month or a run of months).
+
+    For several months an enterprise counts only when it reports in every month: ``x`` is the
+    first month's baseline, ``y`` the last month's survey employment, reductions (by type and by
+    first-ranked reason) are summed over the months. The result carries the design columns used
+    by :func:`linearised_estimates`.
+    """
+    label, months = resolve_periods(periods)
+    rep = prepare_reports(reports, months)
+    design = prepare_sample(sample, weight=weight, by=by)
+    if len(months) == 1:
+        units = rep
+    else:
+        count = rep.groupby("enterprise_id")["period"].transform("size")
+        rep = rep.loc[count == len(months)].sort_values(["enterprise_id", "period"])
+        sums = rep.groupby("enterprise_id", sort=True)[_variable_columns()[2:]].sum()
+        first = rep.groupby("enterprise_id", sort=True)["x"].first()
+        last = rep.groupby("enterprise_id", sort=True)["y"].last()
+        units = sums.assign(x=first, y=last).reset_index()
+    if units.empty:
+        raise InputError(f"no enterprise reported in every month of {label} "
+                         f"({', '.join(months)}); check the period or load those months' reports")
+    units = _derive(units.assign(period=label))
+    return _attach_design(units, design, nonresponse=nonresponse, singleton=singleton,
+                          out_of_sample=out_of_sample)
+
+
+def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: Nonresponse,
+                   singleton: Singleton, out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Join weights and strata; re-weight for non-response; set the variance strata.
+
+    Per period and stratum: ``_w`` becomes ``w × Σ_sample w / Σ_reporters w`` (non-response
+    missing at random within the stratum), ``_n`` is the number of reporters, and the variance
+    stratum ``_vs`` with its factor ``_c = (1 − n_G/N_G)·n_G/(n_G − 1)`` (0 when ``n_G = 1``).
+    """
+    if nonresponse not in ("stratum", "none"):
+        raise InputError(f"nonresponse={nonresponse!r}: use 'stratum' or 'none'")
+    if singleton not in ("collapse", "zero"):
+        raise InputError(f"singleton={singleton!r}: use 'collapse' or 'zero'")
+    h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
+    design = design.assign(_h=h.to_numpy())
+    units = units.merge(design, on="enterprise_id", how="left", validate="many_to_one")
+    unknown = units["_h"].isna().to_numpy()
+    if unknown.any() and out_of_sample == "drop":
+        units = units.loc[~unknown].reset_index(drop=True)
+    elif unknown.any():
+        ids = sorted(units.loc[unknown, "enterprise_id"].unique())
+        raise InputError(f"{len(ids)} reporting enterprise(s) are not in the sample list (e.g. "
+                         f"{', '.join(ids[:3])}); estimation needs their design weights — pass "
+                         "the sample list they were selected in, or pass out_of_sample='drop'")
+    units["_h"] = units["_h"].astype(np.int64)
+    period_code, _ = pd.factorize(units["period"], sort=True)
+    n_strata = int(design["_h"].max()) + 1
+    ph = period_code.astype(np.int64) * n_strata + units["_h"].to_numpy()  # period × stratum
+    ph_code, ph_inv = np.unique(ph, return_inverse=True)
+    w = units["_w"].to_numpy(float)
+    if nonresponse == "stratum":
+        w_sample = np.bincount(design["_h"].to_numpy(), weights=design["_w"].to_numpy(float),
+                               minlength=n_strata)
+        w_rep = np.bincount(ph_inv, weights=w)
+        w = w * w_sample[ph_code % n_strata][ph_inv] / w_rep[ph_inv]
+        units["_w"] = w
+    n_rep = np.bincount(ph_inv)[ph_inv]
+    big_n = units["_N"].to_numpy(float)
+    units["_n"] = n_rep
+    vs = ph_inv.astype(np.int64)
+    n_v = n_rep.astype(float)
+    big_n_v = np.where(np.isnan(big_n), np.inf, big_n)
+    # A stratum with one reporter and other units unobserved has no variance estimate.
+    lonely = (n_rep == 1) & ~(big_n <= 1)
+    units["_singleton"] = lonely
+    if singleton == "collapse" and lonely.any():
+        # Pool singleton strata with each other at the nearest common level (drop ownership,
+        # then size class, then section, then city); a pool of one goes up a level, the last
+        # resort is one province pool.
+        pending = lonely.copy()
+        pool = np.full(len(units), -1, dtype=np.int64)
+        next_id = len(ph_code)
+        for depth in (3, 2, 1, 0):
+            rows = np.flatnonzero(pending)
+            if not len(rows):
+                break
+            cols = ["period", *STRATUM_COLUMNS[:depth]]
+            inv = units.iloc[rows].groupby(cols, observed=True, dropna=False).ngroup()
+            inv = inv.to_numpy()
+            size = np.bincount(inv)[inv]
+            take = size >= 2 if depth else np.ones(len(rows), dtype=bool)
+            pool[rows[take]] = next_id + inv[take]
+            next_id += int(inv.max()) + 1
+            pending[rows[take]] = False
+        vs = np.where(lonely, pool, vs)
+        _, pool_inv = np.unique(pool[lonely], return_inverse=True)
+        n_v[lonely] = np.bincount(pool_inv)[pool_inv]
+        big_n_v[lonely] = np.bincount(pool_inv, weights=big_n_v[lonely])[pool_inv]
+    units["_vs"] = vs
+    units["_nv"] = n_v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fpc = np.clip(1.0 - n_v / big_n_v, 0.0, 1.0)
+        c = np.where(n_v > 1, fpc * n_v / np.maximum(n_v - 1, 1), 0.0)
+    units["_c"] = c
+    return units
+
+
+# ----------------------------------------------------------------------------- the engine
+def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
+                         by: Sequence[str] = (), level: float = 0.95,
+                         min_reporters: int = 5,
+                         domains: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Estimates, Taylor-linearised standard errors and normal CIs for each period × domain.
+
+    Parameters
+    ----------
+    units : DataFrame
+        From :func:`build_units` (or several stacked, one ``period`` each).
+    specs : list of Spec
+        What to estimate.
+    by : list of str
+        Domain columns; none = the whole population.
+    domains : DataFrame, optional
+        The ``by`` combinations to report even without reporters (shown with NaN and
+        ``n_reporters = 0``, flagged small).
+
+    Returns
+    -------
+    DataFrame
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``.
+    """
+    by = list(by)
+    keys = ["period", *by]
+    w = units["_w"].to_numpy()
+    if len(units):
+        grp = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    else:
+        grp = np.zeros(0, dtype=int)
+    n_groups = int(grp.max()) + 1 if len(grp) else 0
+    needed = sorted({s.numerator for s in specs} | {s.denominator for s in specs if s.denominator})
+    totals = {v: np.bincount(grp, weights=w * units[v].to_numpy(float), minlength=n_groups)
+              for v in needed}
+    u = np.empty((len(units), len(specs)))
+    est = np.empty((n_groups, len(specs)))
+    for j, s in enumerate(specs):
+        num = units[s.numerator].to_numpy(float)
+        if s.denominator is None:
+            est[:, j] = totals[s.numerator]
+            u[:, j] = w * num
+        else:
+            den_total = totals[s.denominator]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = totals[s.numerator] / den_total
+                z = (num - ratio[grp] * units[s.denominator].to_numpy(float)) / den_total[grp]
+            est[:, j] = ratio
+            u[:, j] = w * z
+    # Σ_h c_h Σ_i (u_hi − ū_h)² with zeros outside the domain = Σ_h c_h (S2 − S1²/n_h), where the
+    # sums run over the domain's reporters and n_h counts all the stratum's reporters.
+    vs = units["_vs"].to_numpy(np.int64)
+    cell = np.unique(grp.astype(np.int64) * (int(vs.max()) + 1) + vs, return_inverse=True)[1] \
+        if len(units) else grp
+    n_cells = int(cell.max()) + 1 if len(cell) else 0
+    cell_g = np.zeros(n_cells, dtype=int)
+    cell_g[cell] = grp
+    cell_c = np.zeros(n_cells)
+    cell_c[cell] = units["_c"].to_numpy()
+    cell_n = np.ones(n_cells)
+    cell_n[cell] = units["_nv"].to_numpy()
+    var = np.empty((n_groups, len(specs)))
+    for j in range(len(specs)):
+        uj = np.nan_to_num(u[:, j])
+        s1 = np.bincount(cell, weights=uj, minlength=n_cells)
+        s2 = np.bincount(cell, weights=uj * uj, minlength=n_cells)
+        contrib = cell_c * np.maximum(s2 - s1 * s1 / cell_n, 0.0)
+        var[:, j] = np.bincount(cell_g, weights=contrib, minlength=n_groups)
+    se = np.sqrt(var)
+    for j, s in enumerate(specs):
+        est[:, j] *= s.scale
+        se[:, j] *= s.scale
+        if s.denominator is not None:
+            se[~np.isfinite(est[:, j]), j] = np.nan
+    n_rep = np.bincount(grp, minlength=n_groups)
+    if len(units):
+        first = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup()
+        key_frame = units.loc[~first.duplicated(), keys].reset_index(drop=True)
+        key_frame.index = first[~first.duplicated()].to_numpy()
+        key_frame = key_frame.sort_index()
+    else:
+        key_frame = pd.DataFrame(columns=keys)
+    zq = stats.norm.ppf(0.5 + level / 2)
+    names = [s.name for s in specs]
+    out = key_frame.loc[np.repeat(key_frame.index.to_numpy(), len(specs))].reset_index(drop=True)
+    out["indicator"] = np.tile(names, n_groups)
+    out["estimate"] = est.ravel()
+    out["se"] = se.ravel()
+    out["ci_low"] = out["estimate"] - zq * out["se"]
+    out["ci_high"] = out["estimate"] + zq * out["se"]
+    out["n_reporters"] = np.repeat(n_rep, len(specs))
+    if domains is not None and by:
+        periods = pd.DataFrame({"period": pd.unique(units["period"])}) if len(units) else None
+        if periods is not None:
+            grid = domains[by].drop_duplicates().merge(periods, how="cross").merge(
+                pd.DataFrame({"indicator": names}), how="cross")
+            out = grid.merge(out, on=[*by, "period", "indicator"], how="left")
+            out["n_reporters"] = out["n_reporters"].fillna(0)
+    out["n_reporters"] = out["n_reporters"].astype(int)
+    out["small_domain"] = out["n_reporters"] < min_reporters
+    order = {name: i for i, name in enumerate(names)}
+    out = out.assign(_o=out["indicator"].map(order)).sort_values(
+        [*by, "period", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    return out[[*by, *RESULT_COLUMNS]]
+
+
+def indicator_specs() -> list[Spec]:
+    """The :data:`INDICATORS` as estimation specs."""
+    specs = [
+        Spec("baseline_employment", "x"),
+        Spec("survey_employment", "y"),
+        Spec("net_change_rate", "change", "x", 100.0),
+        Spec("job_loss_rate", "reduced", "x", 100.0),
+        Spec("share_reducing", "falling", "one", 100.0),
+    ]
+    specs += [Spec(f"reduced_{t}", f"reduced_{t}") for t in REDUCTION_TYPES]
+    specs += [Spec(f"reduced_reason_{k}", f"reduced_reason_{k}") for k in REASON_CODES]
+    return specs
+
+
+def _specs_for(indicators: Sequence[str] | None) -> list[Spec]:
+    specs = indicator_specs()
+    if indicators is None:
+        return specs
+    known = {s.name: s for s in specs}
+    unknown = [i for i in indicators if i not in known]
+    if unknown:
+        raise InputError(f"unknown indicator(s) {', '.join(unknown)}; "
+                         f"choose among {', '.join(INDICATORS)}")
+    return [known[i] for i in indicators]
+
+
+# ----------------------------------------------------------------------------- public API
+def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list[str],
+             by: list[str] | None = None, weight: str = "calibrated_weight",
+             min_reporters: int = 5, level: float = 0.95,
+             indicators: list[str] | None = None, nonresponse: Nonresponse = "stratum",
+             singleton: Singleton = "collapse",
+             out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Design-based estimates of the monitoring indicators for one period and each domain.
+
+    Parameters
+    ----------
+    reports : DataFrame
+        Monthly reports in the canonical layout (``enterprise_id, period, baseline_employment,
+        survey_employment, reduction_*`` non-negative, ``reason_1..3``).
+    sample : DataFrame
+        The sample list (``enterprise_id``, strata ``city, section, size_class, ownership``, the
+        ``weight`` column, ``cell_frame_units`` = N_h for the finite-population correction).
+    periods : str or list of str
+        ``"2013-12"``, ``"2013Q4"`` or consecutive months. For several months only enterprises
+        reporting in every month count; baseline = the first month's baseline, survey = the last
+        month's survey, reductions are summed.
+    by : list of str, optional
+        Domain columns of the sample list (e.g. ``["city"]``); none = one province row.
+    weight : str
+        Weight column of the sample list.
+    min_reporters : int
+        Domains with fewer reporters are flagged ``small_domain`` (never dropped).
+    level : float
+        Confidence level of the normal-theory interval.
+    indicators : list of str, optional
+        A subset of :data:`INDICATORS` (default all).
+    nonresponse : {"stratum", "none"}
+        "stratum": weights of reporters are scaled up within each stratum to the stratum's
+        sample weight total (missing at random within strata); "none": weights used as given.
+    singleton : {"collapse", "zero"}
+        Strata with a single reporter (and N_h > 1): pooled with other such strata
+        ("collapse"), or contribute zero variance ("zero").
+    out_of_sample : {"error", "drop"}
+        Reports of enterprises missing from the sample list: an error (default), or dropped
+        (e.g. enterprises retired in a December window, when estimating with the new list).
+
+    Returns
+    -------
+    DataFrame
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``;
+        rates in %, totals in persons.
+
+    Examples
+    --------
+    >>> est = estimate(reports, sample, periods="2013Q4", by=["city"])  # doctest: +SKIP
+    >>> est.query("indicator == 'job_loss_rate'")[["city", "estimate", "se"]]  # doctest: +SKIP
+    """
+    by = list(by or [])
+    specs = _specs_for(indicators)
+    units = build_units(reports, sample, periods=periods, by=by, weight=weight,
+                        nonresponse=nonresponse, singleton=singleton,
+                        out_of_sample=out_of_sample)
+    domains = sample[by] if by else None
+    return linearised_estimates(units, specs, by=by, level=level,
+                                min_reporters=min_reporters, domains=domains)
+
+
+def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str,
+                   period_b: str, indicator: str, by: list[str] | None = None,
+                   weight: str = "calibrated_weight", level: float = 0.95,
+                   min_reporters: int = 5, nonresponse: Nonresponse = "stratum",
+                   singleton: Singleton = "collapse",
+                   out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Change of an indicator between two periods on the matched panel.
+
+    Only enterprises reporting in both periods (each a month, a quarter or a run of months)
+    count, with the same weights in both; the difference ``θ_b − θ_a`` is linearised jointly
+    (``z = z_b − z_a`` per enterprise), so the covariance between the periods enters the SE.
+
+    Returns
+    -------
+    DataFrame
+        ``by…, period_a, period_b, indicator, estimate_a, estimate_b, estimate`` (= b − a),
+        ``se, ci_low, ci_high, n_reporters, small_domain``.
+
+    Examples
+    --------
+    >>> change_between(reports, sample, period_a="2013Q3", period_b="2013Q4",
+    ...                indicator="job_loss_rate", by=["city"])  # doctest: +SKIP
+    """
+    by = list(by or [])
+    spec = _specs_for([indicator])[0]
+    ua = build_units(reports, sample, periods=period_a, by=by, weight=weight,
+                     nonresponse="none", singleton=singleton,
+                     out_of_sample=out_of_sample)
+    ub = build_units(reports, sample, periods=period_b, by=by, weight=weight,
+                     nonresponse="none", singleton=singleton,
+                     out_of_sample=out_of_sample)
+    label_a, label_b = resolve_periods(period_a)[0], resolve_periods(period_b)[0]
+    vars_ = sorted({"x", "y", "one", "change", "falling", "rising", "unchanged", "climate",
+                    *_variable_columns()})
+    matched = ua[["enterprise_id", *vars_]].merge(
+        ub[["enterprise_id", *vars_]], on="enterprise_id", suffixes=("_a", "_b"))
+    if matched.empty:
+        raise InputError(f"no enterprise reported in both {label_a} and {label_b}; the change "
+                         "is estimated on the matched panel only")
+    design = prepare_sample(sample, weight=weight, by=by)
+    units = _attach_design(matched.assign(period=f"{label_a}→{label_b}"), design,
+                           nonresponse=nonresponse, singleton=singleton)
+    # Linearised variable of the difference: z_b − z_a (each from its own ratio and total).
+    specs_ab = []
+    for suffix in ("_a", "_b"):
+        specs_ab.append(Spec(f"{spec.name}{suffix}", spec.numerator + suffix,
+                             None if spec.denominator is None else spec.denominator + suffix,
+                             spec.scale))
+    parts = linearised_estimates(units, specs_ab, by=by, level=level,
+                                 min_reporters=min_reporters)
+    diff = _difference_se(units, specs_ab, by=by)
+    wide = parts.pivot_table(index=[*by, "period"] if by else ["period"], columns="indicator",
+                             values="estimate", dropna=False, observed=True)
+    n_rep = parts.drop_duplicates([*by, "period"]).set_index([*by, "period"])["n_reporters"]
+    out = wide.reset_index().rename(columns={specs_ab[0].name: "estimate_a",
+                                             specs_ab[1].name: "estimate_b"})
+    out.columns.name = None
+    out = out.merge(diff, on=[*by, "period"], how="left")
+    out["n_reporters"] = out.set_index([*by, "period"]).index.map(n_rep).to_numpy()
+    out["estimate"] = out["estimate_b"] - out["estimate_a"]
+    zq = stats.norm.ppf(0.5 + level / 2)
+    out["ci_low"] = out["estimate"] - zq * out["se"]
+    out["ci_high"] = out["estimate"] + zq * out["se"]
+    out["period_a"], out["period_b"], out["indicator"] = label_a, label_b, indicator
+    out["n_reporters"] = out["n_reporters"].fillna(0).astype(int)
+    out["small_domain"] = out["n_reporters"] < min_reporters
+    cols = [*by, "period_a", "period_b", "indicator", "estimate_a", "estimate_b", "estimate",
+            "se", "ci_low", "ci_high", "n_reporters", "small_domain"]
+    return out.sort_values(by or ["period_a"], kind="stable").reset_index(drop=True)[cols]
+
+
+def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequence[str]
+                   ) -> pd.DataFrame:
+    """SE of ``θ_b − θ_a``: the linearised variables of both, differenced, as one total."""
+    keys = ["period", *by]
+    grp = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    w = units["_w"].to_numpy()
+    zs = []
+    for s in specs_ab:
+        num = units[s.numerator].to_numpy(float)
+        t_num = np.bincount(grp, weights=w * num)
+        if s.denominator is None:
+            zs.append(num * s.scale)
+        else:
+            den = units[s.denominator].to_numpy(float)
+            t_den = np.bincount(grp, weights=w * den)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = t_num / t_den
+                zs.append(s.scale * (num - ratio[grp] * den) / t_den[grp])
+    tmp = units.assign(_dz=zs[1] - zs[0])
+    res = linearised_estimates(tmp, [Spec("d", "_dz")], by=by)
+    return res[[*by, "period", "se"]]
+
+
+def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: str,
+                   by: list[str] | None = None, weight: str = "calibrated_weight",
+                   level: float = 0.95, min_reporters: int = 5,
+                   nonresponse: Nonresponse = "stratum",
+                   singleton: Singleton = "collapse",
+                   out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Monthly estimates of one indicator for every month in the reports (vectorised).
+
+    Returns
+    -------
+    DataFrame
+        ``period, by…, estimate, se, ci_low, ci_high, n_reporters, small_domain``, sorted by
+        period then domain; the months are those present in ``reports``.
+
+    Examples
+    --------
+    >>> monthly_series(reports, sample, indicator="job_loss_rate", by=["city"])  # doctest: +SKIP
+    """
+    by = list(by or [])
+    spec = _specs_for([indicator])[0]
+    rep = prepare_reports(reports)
+    design = prepare_sample(sample, weight=weight, by=by)
+    units = _attach_design(_derive(rep), design, nonresponse=nonresponse, singleton=singleton,
+                           out_of_sample=out_of_sample)
+    res = linearised_estimates(units, [spec], by=by, level=level, min_reporters=min_reporters,
+                               domains=sample[by] if by else None)
+    cols = ["period", *by, "estimate", "se", "ci_low", "ci_high", "n_reporters", "small_domain"]
+    return res.sort_values(["period", *by], kind="stable").reset_index(drop=True)[cols]
