@@ -1,0 +1,968 @@
+"""Run notebooks with papermill, record provenance, and verify a run by re-executing it.
+
+A *run* executes one or more notebooks against one params file into one output folder::
+
+    OUT/<stem>.ipynb      the executed notebook (kept, partially executed, when it fails)
+    OUT/<stem>.html       a code-hidden HTML copy for readers
+    OUT/...               the tables and figures the notebooks write (they get ``out_dir = OUT``)
+    OUT/provenance.json   what was run, on what, with which code, and what came out
+
+:func:`verify_run` reads a ``provenance.json``, refuses when an input file's hash changed, re-runs
+the same notebooks with the same params into a temporary folder and compares every output table
+(CSV / XLSX / Parquet cell values) with the original run.
+
+Parameters injected into a notebook: ``params_file`` (absolute path), ``out_dir`` (absolute path
+of the run folder) and every other declared parameter taken from the top-level scalar key of the
+same name in the params file (``period``, ``quarter``). A notebook declaring anything else is
+refused before any notebook starts, so the params file stays the single source of a run's settings.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from samplekit import __version__
+from samplekit.errors import InputError, ParamsError
+from samplekit.io import file_sha256
+from samplekit.params import TOP_LEVEL_KEYS, Params, load_params
+from samplekit.paths import (
+    notebooks_dir,
+    params_dir,
+    project_root,
+    reference_dir,
+    reports_dir,
+    resolve,
+)
+
+PROVENANCE_FILE = "provenance.json"
+PROVENANCE_FORMAT = 1
+KERNEL_NAME = "python3"
+#: Default per-cell execution timeout, seconds (a cell running longer is stopped and reported).
+DEFAULT_TIMEOUT = 1800
+#: Parameters every notebook declares; the runner supplies them itself.
+RUNNER_PARAMETERS = ("params_file", "out_dir")
+#: File types compared by :func:`verify_run` (notebooks, HTML and images are not compared).
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+#: Reference-data files hashed as inputs of every run.
+REFERENCE_SUFFIXES = (".csv", ".xlsx", ".parquet", ".yaml", ".json")
+#: Relative tolerance for numeric cells in :func:`compare_grids` (absorbs last-digit float noise).
+RTOL = 1e-9
+ATOL = 1e-12
+#: Versions recorded in provenance (whichever are installed).
+KEY_PACKAGES = (
+    "numpy", "pandas", "scipy", "statsmodels", "duckdb", "openpyxl", "pyarrow", "matplotlib",
+    "pyyaml", "papermill", "nbclient", "nbconvert", "ipykernel", "mplfonts",
+)
+
+PreStep = Callable[[Params, Path], object]
+#: Named steps that may run before the notebooks of a run, ``name -> fn(params, out_dir)``
+#: (e.g. writing sample lists through the CLI code). Provenance records their names, so
+#: :func:`verify_run` re-runs them too.
+PRE_STEPS: dict[str, PreStep] = {}
+#: Pre-steps ``samplekit demo`` runs, in order (none yet).
+DEMO_PRE_STEPS: tuple[str, ...] = ()
+
+Status = Literal["ok", "failed", "not run"]
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class CellFailure:
+    """Where and how a notebook failed.
+
+    ``cell`` is the 1-based position of the failing cell in the source notebook (the cell papermill
+    injects is not counted); ``execution_count`` is the ``In [n]`` number shown in Jupyter.
+    """
+
+    cell: int | None
+    execution_count: int | None
+    first_line: str
+    ename: str
+    evalue: str
+
+    def describe(self) -> str:
+        where = (f"cell {self.cell}" if self.cell is not None
+                 else "start-up, before any cell ran (kernel or notebook)")
+        if self.execution_count is not None:
+            where += f" (In [{self.execution_count}])"
+        line = f" `{self.first_line}`" if self.first_line else ""
+        return f"{where}{line}: {self.ename}: {self.evalue}".rstrip(": ")
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """The outcome of one notebook in a run."""
+
+    notebook: Path
+    output: Path
+    html: Path | None
+    parameters: dict[str, Any]
+    status: Status
+    seconds: float = 0.0
+    failure: CellFailure | None = None
+
+    def message(self) -> str:
+        """One line for the terminal."""
+        if self.status == "ok":
+            return f"{self.notebook.name}: ok ({self.seconds:.1f} s) -> {self.output}"
+        if self.status == "not run":
+            return f"{self.notebook.name}: not run (an earlier notebook failed)"
+        where = self.failure.describe() if self.failure else "an unknown point"
+        kept = (f"partial notebook kept at {self.output}" if self.output.exists()
+                else "no executed notebook was written")
+        return f"notebook {self.notebook} failed at {where}; {kept}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of :func:`run_notebooks`."""
+
+    out_dir: Path
+    provenance: Path
+    notebooks: list[NotebookResult]
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(nb.status == "ok" for nb in self.notebooks)
+
+    @property
+    def failures(self) -> list[NotebookResult]:
+        return [nb for nb in self.notebooks if nb.status == "failed"]
+
+
+# ---------------------------------------------------------------------------- notebook checks
+def read_notebook(path: Path) -> Any:
+    """Read a notebook file (nbformat v4); :class:`InputError` naming it when unreadable."""
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except FileNotFoundError:
+        raise InputError(f"notebook not found: {path}") from None
+    except Exception as exc:  # nbformat's own message, with the file named
+        raise InputError(f"{path}: not a readable Jupyter notebook: {exc}") from exc
+
+
+def parameters_cells(nb: Any) -> list[int]:
+    """Indices of the code cells tagged ``parameters``."""
+    return [i for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])]
+
+
+def parameters_cell_problems(notebook: str | os.PathLike[str]) -> list[str]:
+    """Check the notebook's ``parameters`` cell; return one message per problem (empty: fine).
+
+    Rules: exactly one code cell tagged ``parameters``; it holds only annotated assignments
+    ``name: type = literal`` to a plain name, one per line, with a literal value (what papermill
+    can override and ``papermill --help-notebook`` can list).
+    """
+    path = Path(notebook)
+    nb = read_notebook(path)
+    cells = parameters_cells(nb)
+    if len(cells) != 1:
+        where = ", ".join(str(i + 1) for i in cells) or "none"
+        return [f"{path}: expected exactly one code cell tagged 'parameters', found "
+                f"{len(cells)} (cells {where}); tag the first code cell 'parameters'"]
+    source = nb.cells[cells[0]].source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [f"{path}: parameters cell line {exc.lineno}: syntax error: {exc.msg}"]
+    problems = []
+    lines_seen: set[int] = set()
+    for stmt in tree.body:
+        line = source.splitlines()[stmt.lineno - 1].strip()
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                and stmt.value is not None):
+            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}` is not an "
+                            "annotated assignment `name: type = literal`; move it to the next cell")
+            continue
+        try:
+            ast.literal_eval(stmt.value)
+        except ValueError:
+            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}`: the value is "
+                            "not a literal; compute derived values in the next cell")
+        if stmt.lineno in lines_seen or stmt.end_lineno != stmt.lineno:
+            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}`: one parameter "
+                            "per line, on a single line")
+        lines_seen.add(stmt.lineno)
+    return problems
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Parameters the notebook declares, as reported by ``papermill.inspect_notebook``.
+
+    A notebook saved without ``kernelspec`` metadata (papermill then refuses to guess the
+    language) is read with papermill's Python translator, as the ``python3`` kernel runs it.
+    """
+    import papermill
+
+    path = Path(notebook)
+    nb = read_notebook(path)
+    if nb.metadata.get("kernelspec", {}).get("name"):
+        return papermill.inspect_notebook(str(path))
+    from papermill.translators import PythonTranslator
+
+    cells = parameters_cells(nb)
+    if not cells:
+        return {}
+    return {p.name: p._asdict() for p in PythonTranslator.inspect(nb.cells[cells[0]])}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def plan_parameters(notebook: str | os.PathLike[str], params: Params, out_dir: Path
+                    ) -> dict[str, Any]:
+    """The parameters to inject into ``notebook`` for a run of ``params`` into ``out_dir``.
+
+    Parameters
+    ----------
+    notebook : path
+        The notebook; its declared parameters come from ``papermill.inspect_notebook``.
+    params : Params
+        The validated params file.
+    out_dir : Path
+        The run's output folder (injected as an absolute path).
+
+    Returns
+    -------
+    dict
+        ``params_file`` and ``out_dir`` (absolute paths) and, for every other declared parameter,
+        the top-level scalar value of the same name in the params file.
+
+    Raises
+    ------
+    ParamsError
+        Naming the notebook and every parameter that cannot be supplied: not declared
+        ``params_file`` / ``out_dir``, a declared name that is not a top-level params key, or one
+        the params file lacks or holds as a mapping/list.
+    """
+    path = Path(notebook)
+    declared = notebook_parameters(path)
+    problems = [f"{path}: does not declare parameter '{name}' in its parameters cell; every "
+                f"notebook declares {' and '.join(RUNNER_PARAMETERS)}"
+                for name in RUNNER_PARAMETERS if name not in declared]
+    injected: dict[str, Any] = {"params_file": str(Path(params.path).resolve()),
+                                "out_dir": str(Path(out_dir).resolve())}
+    for name in declared:
+        if name in RUNNER_PARAMETERS:
+            continue
+        if name not in TOP_LEVEL_KEYS:
+            problems.append(
+                f"{path}: declares parameter '{name}', which is neither "
+                f"{' nor '.join(RUNNER_PARAMETERS)} nor a top-level params key "
+                f"({', '.join(TOP_LEVEL_KEYS)}); derive it from the params in the cell after "
+                "the parameters cell")
+            continue
+        value = params.data.get(name)
+        if value is None:
+            problems.append(
+                f"{path}: declares parameter '{name}' but {params.path} has no top-level "
+                f"'{name}'; add `{name}: ...` to the params file")
+        elif not _is_scalar(value):
+            problems.append(
+                f"{path}: declares parameter '{name}' but '{name}' in {params.path} is a "
+                f"{type(value).__name__}, not a single value")
+        else:
+            injected[name] = value
+    if problems:
+        raise ParamsError("\n".join(problems))
+    return injected
+
+
+def locate(path: str | os.PathLike[str]) -> Path:
+    """An absolute path for a user-typed ``path``: relative to the working directory when it
+    exists there, else to the project root (so ``notebooks/…`` and ``params/…`` work anywhere)."""
+    p = Path(path).expanduser()
+    return p.resolve() if p.is_absolute() or p.exists() else resolve(p)
+
+
+# ---------------------------------------------------------------------------- provenance pieces
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _display_path(path: Path) -> str:
+    """Project-relative POSIX path when inside the project (portable to a reviewer's clone)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def git_state(root: Path | None = None) -> dict[str, Any] | None:
+    """``{"commit": sha, "dirty": bool}`` of the project checkout, or None outside git.
+
+    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index.
+    """
+    root = root or project_root()
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=20, check=False)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain"],
+            capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(),
+            "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def code_fingerprint() -> dict[str, Any]:
+    """SHA-256 over the package's source files (path and content hash of each ``*.py``).
+
+    The git commit does not see uncommitted edits; this does, so ``verify`` can tell a table
+    changed by edited code from a non-reproducible one.
+    """
+    import hashlib
+
+    package = Path(__file__).resolve().parent
+    files = sorted(package.rglob("*.py"))
+    h = hashlib.sha256()
+    for path in files:
+        h.update(f"{path.relative_to(package).as_posix()}\0{file_sha256(path)}\n".encode())
+    return {"package_sha256": h.hexdigest(), "files": len(files)}
+
+
+def environment_versions() -> dict[str, Any]:
+    """Python, platform and key package versions."""
+    packages = {"samplekit": __version__}
+    for name in KEY_PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "implementation": sys.implementation.name,
+            "executable": sys.executable, "platform": platform.platform(),
+            "packages": packages}
+
+
+def input_files(params: Params) -> list[dict[str, str]]:
+    """Every existing file named by a string value anywhere in the params, with its key.
+
+    Values are resolved like :meth:`Params.path_of` (relative to the project root). Strings that
+    are not paths of existing files (names, titles, codes) are ignored. The reference tables in
+    ``data/reference/`` follow, keyed ``reference:<file name>``.
+    """
+    found: dict[Path, str] = {}
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{key}[{i}]")
+        elif isinstance(node, str) and node.strip() and "\n" not in node:
+            try:
+                candidate = resolve(node)
+                if candidate.is_file():
+                    found.setdefault(candidate.resolve(), key)
+            except (OSError, ValueError):
+                return
+
+    walk(params.data, "")
+    named = sorted(found.items(), key=lambda kv: kv[1])
+    # The committed reference tables (size thresholds, codes) shape every result without being
+    # named by the params; a change to them must stop `verify` too.
+    reference = [(p.resolve(), f"reference:{p.name}") for p in sorted(reference_dir().glob("*"))
+                 if p.is_file() and p.suffix.lower() in REFERENCE_SUFFIXES
+                 and p.resolve() not in found]
+    return [{"key": key, "path": _display_path(p), "sha256": file_sha256(p)}
+            for p, key in named + reference]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def _outputs_since(folder: Path, before: Mapping[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    """Files new or rewritten in ``folder`` since ``before`` (stale files of older runs excluded)."""
+    rows = []
+    for rel, stamp in sorted(_snapshot(folder).items()):
+        if rel == PROVENANCE_FILE or Path(rel).name.startswith("."):
+            continue
+        if before.get(rel) == stamp:
+            continue
+        rows.append({"path": rel, "sha256": file_sha256(folder / rel), "bytes": stamp[1]})
+    return rows
+
+
+def _failure_from_exception(exc: BaseException, output: Path) -> CellFailure:
+    """Locate the failing cell: papermill's error names it; timeouts are found in the partial
+    notebook (the last cell that started)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    nb = None
+    try:
+        nb = read_notebook(output)
+    except InputError:
+        pass
+    index = getattr(exc, "cell_index", None) if isinstance(exc, PapermillExecutionError) else None
+    if nb is not None and index is None:
+        started = [i for i, c in enumerate(nb.cells)
+                   if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get(
+                       "start_time")]
+        index = started[-1] if started else None
+    cell_number = execution_count = None
+    first_line = ""
+    if nb is not None and index is not None and index < len(nb.cells):
+        cells = nb.cells
+        if isinstance(exc, PapermillExecutionError):
+            # The error's index counts cells before papermill added its two error-marker cells
+            # to the saved file; drop them to index the same list.
+            cells = [c for c in nb.cells
+                     if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+        if index < len(cells):
+            injected_before = sum(
+                "injected-parameters" in c.get("metadata", {}).get("tags", [])
+                for c in cells[:index])
+            cell_number = index - injected_before + 1
+            execution_count = cells[index].get("execution_count")
+            first_line = next((ln.strip() for ln in cells[index].source.splitlines()
+                               if ln.strip()), "")
+    if isinstance(exc, PapermillExecutionError):
+        ename, evalue = exc.ename, exc.evalue
+    else:
+        lines = str(exc).strip().splitlines()
+        ename, evalue = type(exc).__name__, lines[0] if lines else ""
+    return CellFailure(cell=cell_number, execution_count=execution_count,
+                       first_line=first_line[:120], ename=ename, evalue=str(evalue)[:500])
+
+
+@contextlib.contextmanager
+def _this_python_kernel() -> Iterator[None]:
+    """Make kernel ``python3`` resolve to this environment's own kernel spec.
+
+    A ``python3`` spec earlier on the Jupyter path (``$JUPYTER_PATH``, or a user-level one when
+    Jupyter does not prefer the environment) may start another Python without samplekit;
+    putting ``{sys.prefix}/share/jupyter`` first makes the notebooks run with the interpreter
+    that runs samplekit.
+    """
+    own = Path(sys.prefix) / "share" / "jupyter"
+    old = os.environ.get("JUPYTER_PATH")
+    if not (own / "kernels" / KERNEL_NAME).is_dir():
+        yield  # jupyter_client falls back to ipykernel's built-in spec (this interpreter)
+        return
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(own)] + ([old] if old else []))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = old
+
+
+def export_html(notebook: Path, html: Path) -> Path:
+    """Write a code-hidden HTML copy of an executed notebook (inputs and prompts excluded)."""
+    import nbconvert
+
+    exporter = nbconvert.HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                                      exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(read_notebook(notebook))
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def _write_json(data: Mapping[str, Any], path: Path) -> None:
+    from samplekit.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
+                       encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- run
+def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
+                  params_file: str | os.PathLike[str],
+                  out_dir: str | os.PathLike[str], *,
+                  timeout: float | None = DEFAULT_TIMEOUT,
+                  progress: bool = False,
+                  html: bool = True,
+                  keep_going: bool = False,
+                  pre_steps: Sequence[str] = (),
+                  echo: Callable[[str], None] | None = None) -> RunResult:
+    """Execute notebooks with papermill into ``out_dir`` and write ``provenance.json``.
+
+    Parameters
+    ----------
+    notebooks : sequence of paths
+        Notebooks, run in the given order. Each must have exactly one ``parameters`` cell.
+    params_file : path
+        The params YAML; validated with :func:`samplekit.params.load_params` before anything runs
+        (relative paths resolve against the project root).
+    out_dir : path
+        The run folder (created). Executed notebooks are written as ``<stem>.ipynb``.
+    timeout : float or None
+        Per-cell execution timeout in seconds (None: no limit).
+    progress : bool
+        Show papermill's per-cell progress bar (on stderr).
+    html : bool
+        Also write a code-hidden ``<stem>.html`` per notebook.
+    keep_going : bool
+        Run the remaining notebooks after one fails (default: stop; later ones are "not run").
+    pre_steps : sequence of str
+        Names in :data:`PRE_STEPS` to run before the notebooks.
+    echo : callable, optional
+        Receives one status line per notebook (the CLI prints them).
+
+    Returns
+    -------
+    RunResult
+        ``ok`` is False when a notebook failed; its :class:`CellFailure` names the cell. The
+        partial executed notebook and ``provenance.json`` (``status: failed``) are written anyway.
+
+    Raises
+    ------
+    ParamsError, InputError
+        Before any notebook runs: invalid params, unreadable notebook, a malformed parameters
+        cell, a parameter that cannot be supplied, two notebooks with the same name, unknown
+        pre-step.
+
+    Examples
+    --------
+    >>> result = run_notebooks(["notebooks/00_frame_overview.ipynb"],
+    ...                        "params/guangdong_2013.yaml", "reports/overview")  # doctest: +SKIP
+    >>> result.ok  # doctest: +SKIP
+    True
+    """
+    import papermill
+
+    say = echo or (lambda _msg: None)
+    params = load_params(locate(params_file))
+    out = Path(out_dir).expanduser().resolve()
+    paths = [locate(nb) for nb in notebooks]
+    if not paths:
+        raise InputError("no notebooks given to run")
+    # Pre-flight: every problem of every notebook, before anything runs.
+    problems: list[str] = []
+    stems: dict[str, Path] = {}
+    for nb in paths:
+        if not nb.is_file():
+            problems.append(f"notebook not found: {nb}")
+            continue
+        problems += parameters_cell_problems(nb)
+        if nb.stem in stems:
+            problems.append(f"two notebooks named '{nb.stem}' ({stems[nb.stem]} and {nb}) would "
+                            f"write the same {nb.stem}.ipynb; rename one")
+        stems[nb.stem] = nb
+    unknown = [s for s in pre_steps if s not in PRE_STEPS]
+    if unknown:
+        problems.append(f"unknown pre-step(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(PRE_STEPS) or 'none'}")
+    if problems:
+        raise InputError("\n".join(problems))
+    plans = {nb: plan_parameters(nb, params, out) for nb in paths}
+    # Validate the injected values the way the notebook's set-up cell will.
+    for injected in plans.values():
+        load_params(params.path, **{k: v for k, v in injected.items()
+                                    if k not in RUNNER_PARAMETERS})
+
+    out.mkdir(parents=True, exist_ok=True)
+    before = _snapshot(out)
+    started = _utc_now()
+    provenance: dict[str, Any] = {
+        "format": PROVENANCE_FORMAT,
+        "status": "running",
+        "samplekit_version": __version__,
+        "git": git_state(),
+        "code": code_fingerprint(),
+        "started": started,
+        "finished": None,
+        "options": {"kernel": KERNEL_NAME, "timeout": timeout, "html": html,
+                    "keep_going": keep_going, "pre_steps": list(pre_steps)},
+        "params": {"path": _display_path(params.path), "sha256": file_sha256(params.path),
+                   "content": params.data},
+        "inputs": input_files(params) + [
+            {"key": f"notebook:{nb.stem}", "path": _display_path(nb), "sha256": file_sha256(nb)}
+            for nb in paths],
+        "environment": environment_versions(),
+        "notebooks": [],
+        "outputs": [],
+    }
+    results: list[NotebookResult] = []
+    try:
+        for name in pre_steps:
+            say(f"pre-step {name} …")
+            PRE_STEPS[name](params, out)
+        failed = False
+        for i, nb in enumerate(paths, start=1):
+            output = out / f"{nb.stem}.ipynb"
+            html_path = out / f"{nb.stem}.html" if html else None
+            if failed and not keep_going:
+                results.append(NotebookResult(nb, output, None, plans[nb], "not run"))
+                continue
+            say(f"[{i}/{len(paths)}] {_display_path(nb)} …")
+            t0 = time.perf_counter()
+            failure = None
+            try:
+                with _this_python_kernel():
+                    papermill.execute_notebook(
+                        str(nb), str(output), parameters=plans[nb], kernel_name=KERNEL_NAME,
+                        progress_bar=progress, execution_timeout=timeout, cwd=str(out),
+                        request_save_on_cell_execute=True,
+                        # The kernel's own log (a loopback-TCP notice at start, the SIGINT that
+                        # jupyter_client sends at every shutdown) is noise for users: cell
+                        # errors arrive as cell outputs, a dying kernel as DeadKernelError.
+                        extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # papermill errors, cell timeouts, a dead kernel
+                failure = _failure_from_exception(exc, output)
+            seconds = time.perf_counter() - t0
+            if html_path is not None and output.exists():
+                try:
+                    export_html(output, html_path)
+                except Exception as exc:  # a reader's copy must not hide the run's outcome
+                    say(f"{nb.name}: HTML copy not written ({type(exc).__name__}: {exc})")
+                    html_path = None
+            result = NotebookResult(nb, output, html_path if output.exists() else None,
+                                    plans[nb], "failed" if failure else "ok", seconds, failure)
+            failed = failed or failure is not None
+            results.append(result)
+            say(result.message() if failure is None else f"{nb.name}: FAILED")
+    finally:
+        # Written on success, failure and interruption alike.
+        status = ("ok" if results and all(r.status == "ok" for r in results)
+                  and len(results) == len(paths) else "failed")
+        provenance["status"] = status
+        provenance["finished"] = _utc_now()
+        provenance["notebooks"] = [_notebook_record(r, out) for r in results]
+        provenance["outputs"] = _outputs_since(out, before)
+        _write_json(provenance, out / PROVENANCE_FILE)
+    return RunResult(out, out / PROVENANCE_FILE, results,
+                     [row["path"] for row in provenance["outputs"]])
+
+
+def _notebook_record(result: NotebookResult, out: Path) -> dict[str, Any]:
+    return {
+        "name": result.notebook.stem,
+        "source": _display_path(result.notebook),
+        "output": result.output.relative_to(out).as_posix(),
+        "html": result.html.relative_to(out).as_posix() if result.html else None,
+        "parameters": result.parameters,
+        "status": result.status,
+        "seconds": round(result.seconds, 3),
+        "failure": None if result.failure is None else {
+            "cell": result.failure.cell, "execution_count": result.failure.execution_count,
+            "first_line": result.failure.first_line, "ename": result.failure.ename,
+            "evalue": result.failure.evalue},
+    }
+
+
+def demo_notebooks() -> list[Path]:
+    """The project's notebooks in name order (``00_…`` first)."""
+    return sorted(p for p in notebooks_dir().glob("*.ipynb") if not p.name.startswith("."))
+
+
+def run_demo(out_dir: str | os.PathLike[str] | None = None, *, progress: bool = False,
+             timeout: float | None = DEFAULT_TIMEOUT, keep_going: bool = False,
+             echo: Callable[[str], None] | None = None) -> RunResult:
+    """Run every notebook in ``notebooks/`` on ``params/guangdong_2013.yaml``.
+
+    Parameters
+    ----------
+    out_dir : path, optional
+        Default ``reports/demo``.
+    progress, timeout, keep_going, echo
+        As in :func:`run_notebooks`.
+
+    Returns
+    -------
+    RunResult
+    """
+    notebooks = demo_notebooks()
+    if not notebooks:
+        raise InputError(f"no notebooks found in {notebooks_dir()}")
+    return run_notebooks(notebooks, params_dir() / "guangdong_2013.yaml",
+                         out_dir if out_dir is not None else reports_dir() / "demo",
+                         timeout=timeout, progress=progress, keep_going=keep_going,
+                         pre_steps=DEMO_PRE_STEPS, echo=echo)
+
+
+# ---------------------------------------------------------------------------- verify
+def read_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``RUN_DIR/provenance.json``; :class:`InputError` naming it when missing or invalid."""
+    path = Path(run_dir) / PROVENANCE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; is {run_dir} the output folder of "
+                         "`samplekit run` or `samplekit demo`?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    missing = [k for k in ("format", "params", "inputs", "notebooks", "outputs") if k not in data]
+    if missing:
+        raise InputError(f"{path}: missing key(s) {', '.join(missing)}; not a samplekit "
+                         "provenance file")
+    if data["format"] != PROVENANCE_FORMAT:
+        raise InputError(f"{path}: provenance format {data['format']!r} is not supported "
+                         f"(this samplekit reads format {PROVENANCE_FORMAT})")
+    return data
+
+
+def changed_inputs(provenance: Mapping[str, Any]) -> list[str]:
+    """Messages for each recorded input (params file included) that is missing or changed."""
+    entries = [{"key": "params file", **{k: provenance["params"][k] for k in ("path", "sha256")}}]
+    entries += list(provenance["inputs"])
+    problems = []
+    for entry in entries:
+        path = resolve(entry["path"])
+        if not path.is_file():
+            problems.append(f"{path} ({entry['key']}): missing")
+        elif (digest := file_sha256(path)) != entry["sha256"]:
+            problems.append(f"{path} ({entry['key']}): sha256 {digest[:12]}… differs from "
+                            f"the recorded {entry['sha256'][:12]}…")
+    return problems
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    """Comparison of one output table between a run and its re-execution."""
+
+    path: str
+    status: Literal["same", "differs", "missing in re-run", "new in re-run"]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of :func:`verify_run`."""
+
+    run_dir: Path
+    tables: list[TableDiff]
+    rerun: RunResult
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.rerun.ok and all(t.status == "same" for t in self.tables)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"path": t.path, "status": t.status, "detail": t.detail}
+                             for t in self.tables], columns=["path", "status", "detail"])
+
+
+def _read_grids(path: Path) -> dict[str, pd.DataFrame]:
+    """A table file as ``{sheet: grid of cells}`` (CSV/Parquet: one sheet ``""`` with header row
+    kept as data, so renamed columns are differences too)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True, data_only=True)
+        try:
+            return {ws.title: pd.DataFrame(list(ws.iter_rows(values_only=True)), dtype=object)
+                    for ws in wb.worksheets}
+        finally:
+            wb.close()
+    if suffix == ".parquet":
+        df = pd.read_parquet(path)
+    else:
+        from samplekit.io import read_table
+
+        df = read_table(path)
+    header = pd.DataFrame([list(df.columns)], dtype=object)
+    body = pd.DataFrame(df.to_numpy(dtype=object), dtype=object)
+    return {"": pd.concat([header, body], ignore_index=True)}
+
+
+def _cells(grid: pd.DataFrame) -> np.ndarray:
+    """The grid's cells as an object array with every missing value (NaN, NA, None) as None."""
+    cells = grid.to_numpy(dtype=object).copy()
+    cells[pd.isna(cells)] = None
+    return cells
+
+
+def _text(value: Any) -> str:
+    """A cell as text: missing -> "", floats by ``repr`` (so 3 and 3.0 compare numerically)."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
+
+
+def compare_grids(original: pd.DataFrame, rerun: pd.DataFrame, *,
+                  replace: Mapping[str, str] | None = None,
+                  rtol: float = RTOL, atol: float = ATOL) -> list[tuple[int, int, str, str]]:
+    """Cells that differ between two grids of table cells, as ``(row, col, original, rerun)``.
+
+    Cells are compared as text; text that differs but parses as numbers on both sides is equal
+    when ``|a - b| <= atol + rtol * |b|`` (last-digit float noise). ``replace`` rewrites substrings
+    of re-run cells first (the re-run's temporary folder -> the original run folder). A shape
+    difference is reported as one pseudo-cell at ``(-1, -1)``.
+    """
+    if original.shape != rerun.shape:
+        return [(-1, -1, f"{original.shape[0]}×{original.shape[1]} cells",
+                 f"{rerun.shape[0]}×{rerun.shape[1]} cells")]
+    a, b = _cells(original), _cells(rerun)
+    rows, cols = np.nonzero(a != b)
+    diffs = []
+    # Only cells that differ as values need the text, path and numeric comparison (fast path
+    # for large tables: the element-wise comparison runs in C).
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        x, y = _text(a[r, c]), _text(b[r, c])
+        for old, new in (replace or {}).items():
+            y = y.replace(old, new)
+        if x == y:
+            continue
+        try:
+            fx, fy = float(x), float(y)
+        except ValueError:
+            diffs.append((r, c, x, y))
+            continue
+        if not (fx == fy or (math.isnan(fx) and math.isnan(fy))
+                or abs(fx - fy) <= atol + rtol * abs(fy)):
+            diffs.append((r, c, x, y))
+    return diffs
+
+
+def compare_tables(original: Path, rerun: Path, *, replace: Mapping[str, str] | None = None
+                   ) -> str:
+    """Compare two table files cell by cell; return "" when equal, else a short description."""
+    a, b = _read_grids(original), _read_grids(rerun)
+    if list(a) != list(b):
+        return f"sheets differ: {list(a)} vs {list(b)}"
+    parts = []
+    for sheet in a:
+        diffs = compare_grids(a[sheet], b[sheet], replace=replace)
+        if not diffs:
+            continue
+        label = f"sheet '{sheet}': " if sheet else ""
+        r, c, x, y = diffs[0]
+        if r < 0:
+            parts.append(f"{label}shape {x} vs {y}")
+        else:
+            # Spreadsheet coordinates: row 1 is the first line of the file / sheet.
+            parts.append(f"{label}{len(diffs)} cell(s) differ, first at row {r + 1} column "
+                         f"{c + 1}: {x!r} vs {y!r}")
+    return "; ".join(parts)
+
+
+def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
+               keep: str | os.PathLike[str] | None = None,
+               echo: Callable[[str], None] | None = None) -> VerifyReport:
+    """Re-execute a run from its provenance and compare its output tables with the original.
+
+    Parameters
+    ----------
+    run_dir : path
+        The folder holding ``provenance.json``.
+    progress : bool
+        Show papermill's progress bar.
+    keep : path, optional
+        Re-run into this folder and keep it (default: a temporary folder, removed afterwards).
+    echo : callable, optional
+        Receives status lines.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` when the re-run succeeded and every CSV/XLSX/Parquet output table of the original
+        run has the same cell values in the re-run (see :func:`compare_grids`).
+
+    Raises
+    ------
+    InputError
+        ``provenance.json`` is missing or invalid, or the params file or an input file is missing
+        or changed since the run (each one named); a recorded notebook no longer exists.
+    """
+    say = echo or (lambda _msg: None)
+    run = Path(run_dir).resolve()
+    prov = read_provenance(run)
+    problems = changed_inputs(prov)
+    if problems:
+        raise InputError(
+            f"refusing to verify {run}: input files changed since the run, so a re-execution "
+            "would not reproduce it:\n  " + "\n  ".join(problems)
+            + "\nrestore those files (or start a new run)")
+    notes = []
+    if prov.get("status") != "ok":
+        notes.append(f"the original run's status is {prov.get('status')!r}")
+    now_git = git_state()
+    if prov.get("git") and now_git and prov["git"].get("commit") != now_git.get("commit"):
+        notes.append(f"code differs: the run used commit {prov['git']['commit'][:12]}, "
+                     f"this checkout is at {now_git['commit'][:12]}")
+    recorded_code = (prov.get("code") or {}).get("package_sha256")
+    if recorded_code and recorded_code != code_fingerprint()["package_sha256"]:
+        notes.append("the samplekit source files differ from the run's (edited since, committed "
+                     "or not): differing tables may come from the code change, not from "
+                     "non-reproducibility")
+    if prov.get("samplekit_version") != __version__:
+        notes.append(f"samplekit version differs: run {prov.get('samplekit_version')}, "
+                     f"now {__version__}")
+    options = prov.get("options", {})
+    notebooks = [resolve(nb["source"]) for nb in prov["notebooks"]]
+    with tempfile.TemporaryDirectory(prefix="samplekit-verify-") as tmp:
+        target = Path(keep).resolve() if keep is not None else Path(tmp) / "rerun"
+        rerun = run_notebooks(notebooks, resolve(prov["params"]["path"]), target,
+                              timeout=options.get("timeout", DEFAULT_TIMEOUT),
+                              progress=progress, html=False,
+                              keep_going=bool(options.get("keep_going", False)),
+                              pre_steps=options.get("pre_steps", ()), echo=echo)
+        # Tables may quote the run folder (an 说明 sheet); the original quotes the folder the run
+        # was written to, which may since have been moved.
+        recorded_out = next((nb["parameters"].get("out_dir") for nb in prov["notebooks"]
+                             if nb.get("parameters", {}).get("out_dir")), str(run))
+        replace = {str(target): recorded_out}
+        tables = []
+        recorded = {row["path"]: row for row in prov["outputs"]
+                    if Path(row["path"]).suffix.lower() in TABLE_SUFFIXES}
+        rerun_tables = {p for p in rerun.outputs if Path(p).suffix.lower() in TABLE_SUFFIXES}
+        for rel, row in sorted(recorded.items()):
+            original = run / rel
+            if not original.is_file():
+                tables.append(TableDiff(rel, "differs", "missing from the run folder"))
+                continue
+            if rel not in rerun_tables:
+                tables.append(TableDiff(rel, "missing in re-run"))
+                continue
+            detail = compare_tables(original, target / rel, replace=replace)
+            if not detail and file_sha256(original) != row["sha256"]:
+                # Values equal but file edited after the run (formatting only): say so.
+                notes.append(f"{rel}: file changed since the run but its cell values match")
+            tables.append(TableDiff(rel, "differs" if detail else "same", detail))
+        for rel in sorted(rerun_tables - set(recorded)):
+            tables.append(TableDiff(rel, "new in re-run"))
+    say(f"compared {len(tables)} table(s)")
+    return VerifyReport(run, tables, rerun, notes)
+
+
+def list_results(result: RunResult) -> dict[str, list[str]]:
+    """Outputs of a run grouped for the terminal: notebooks, HTML, tables, figures, other."""
+    groups: dict[str, list[str]] = {"notebooks": [], "html": [], "tables": [], "figures": [],
+                                    "other": []}
+    for rel in result.outputs:
+        suffix = Path(rel).suffix.lower()
+        key = ("notebooks" if suffix == ".ipynb" else "html" if suffix == ".html"
+               else "tables" if suffix in TABLE_SUFFIXES
+               else "figures" if suffix in (".png", ".svg", ".pdf") else "other")
+        groups[key].append(rel)
+    return groups
