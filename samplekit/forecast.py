@@ -1,0 +1,547 @@
+"""Forecasts of warning indicators: a small model set chosen by rolling-origin error.
+
+For each monthly series the candidates are the naive (random walk) and seasonal-naive baselines,
+an additive-error seasonal ETS(A,N,A) model (parameters by statsmodels' Holt–Winters) and a seasonal
+ARIMA(1,0,0)(0,1,0)_m with drift (statsmodels ``AutoReg`` on the seasonal differences). Each candidate is scored by its
+out-of-sample RMSE over the last ``origins`` forecast origins and the horizons 1…H (parameters
+estimated once on the data before the first origin, then held fixed while the origin rolls
+forward); the lowest RMSE wins, ties going to the simpler model. The chosen model, with those
+parameters, filters the whole series and is simulated ``simulations`` times: prediction intervals are quantiles of the
+simulated paths, the next quarter's value is the indicator's aggregate of each path, and the
+probability of crossing a line is the share of paths beyond it. See ``docs/warning.md``.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from samplekit.errors import ParamsError
+from samplekit.params import Params
+
+ModelName = Literal["naive", "seasonal_naive", "ets", "arima"]
+MODELS: tuple[str, ...] = ("naive", "seasonal_naive", "ets", "arima")
+MODEL_ZH: dict[str, str] = {"naive": "朴素法", "seasonal_naive": "季节朴素法",
+                            "ets": "指数平滑(ETS)", "arima": "季节ARIMA"}
+Aggregate = Literal["sum", "last", "mean", "compound"]
+
+FORECAST_COLUMNS: list[str] = ["city", "indicator", "kind", "target", "horizon", "model",
+                               "forecast", "pi_low", "pi_high"]
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Forecast settings (``warning.forecast`` in params).
+
+    Parameters
+    ----------
+    models : tuple of model names
+        Candidates, simplest first (ties go to the earlier one).
+    horizon : int
+        Months ahead (3 = the next quarter when the series ends at a quarter's end).
+    season : int
+        Season length (12 for months, 4 for quarters).
+    origins : int
+        Rolling forecast origins used to score the candidates.
+    level : float
+        Prediction-interval level.
+    simulations : int
+        Simulated paths for intervals, quarter aggregates and crossing probabilities.
+    seed : int
+        Seed of the simulations (combined with a hash of each series' key).
+    spring_festival : bool
+        Monthly series: remove the Spring Festival effect (moving between January and February
+        with the lunar calendar) before the candidates see the series, and add it back to the
+        forecasts (:func:`festival_regressors`).
+    """
+
+    models: tuple[str, ...] = MODELS
+    horizon: int = 3
+    season: int = 12
+    origins: int = 6
+    level: float = 0.95
+    simulations: int = 1000
+    seed: int = 0
+    spring_festival: bool = True
+
+    @classmethod
+    def from_params(cls, params: Params, key: str = "warning.forecast") -> ForecastSettings:
+        raw = params.get(key, {})
+        if not isinstance(raw, Mapping):
+            raise ParamsError(f"{params.path}: '{key}' must be a mapping")
+        allowed = {"models", "horizon", "season", "origins", "level", "simulations",
+                   "spring_festival"}
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
+                              f"{', '.join(sorted(allowed))}")
+        models = params.get(f"{key}.models", list(MODELS), types=list)
+        bad = [m for m in models if m not in MODELS]
+        if bad or not models:
+            raise ParamsError(f"{params.path}: '{key}.models' = {models!r}: use one or more of "
+                              f"{', '.join(MODELS)}")
+        return cls(
+            models=tuple(models),
+            horizon=int(params.number(f"{key}.horizon", 3, low=1, high=24)),
+            season=int(params.number(f"{key}.season", 12, low=2, high=52)),
+            origins=int(params.number(f"{key}.origins", 6, low=1, high=60)),
+            level=float(params.number(f"{key}.level", 0.95, low=0.5, high=0.999)),
+            simulations=int(params.number(f"{key}.simulations", 1000, low=100, high=100000)),
+            seed=int(params.get("seed", 0, types=int)),
+            spring_festival=bool(params.get(f"{key}.spring_festival", True, types=bool)),
+        )
+
+
+# ------------------------------------------------------------------------------- models
+class _Fitted:
+    """A model with fixed parameters applied to one series."""
+
+    def forecast(self, h: int) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:  # (n, h)
+        raise NotImplementedError  # pragma: no cover
+
+    def refilter(self, y: np.ndarray) -> _Fitted:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _Naive(_Fitted):
+    def __init__(self, y: np.ndarray, sigma: float | None = None):
+        self.y = y
+        d = np.diff(y)
+        self.sigma = float(sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1
+                                                            else 0.0))
+
+    def forecast(self, h: int) -> np.ndarray:
+        return np.full(h, self.y[-1])
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.y[-1] + np.cumsum(rng.normal(0.0, self.sigma, (n, h)), axis=1)
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _Naive(y, self.sigma)
+
+
+class _SeasonalNaive(_Fitted):
+    def __init__(self, y: np.ndarray, m: int, sigma: float | None = None):
+        self.y, self.m = y, m
+        d = y[m:] - y[:-m]
+        self.sigma = float(sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1
+                                                            else 0.0))
+
+    def forecast(self, h: int) -> np.ndarray:
+        m, n = self.m, len(self.y)
+        # ŷ_{T+h} = y_{T+h-m·k}, k = ⌈h/m⌉ (the same month of the last observed season).
+        return np.array([self.y[n - m + (j % m)] for j in range(h)])
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        # y_t = y_{t-m} + e_t: for h ≤ m each horizon adds one independent error; beyond m the
+        # errors of the same season accumulate.
+        e = rng.normal(0.0, self.sigma, (n, h))
+        for j in range(self.m, h):
+            e[:, j] += e[:, j - self.m]
+        return self.forecast(h) + e
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _SeasonalNaive(y, self.m, self.sigma)
+
+
+class _ETS(_Fitted):
+    """ETS(A,N,A): ŷ_t = l_{t−1} + s_{t−m}; l_t = l_{t−1} + α e_t; s_t = s_{t−m} + γ e_t.
+
+    Parameters (α, γ, initial level and seasonal states) are estimated by statsmodels'
+    Holt–Winters ``ExponentialSmoothing`` (least squares, the point-forecast equations of
+    ETS(A,N,A)); filtering, forecasting and simulation with fixed
+    parameters run the recursions above directly, which is what makes rolling origins cheap.
+    """
+
+    def __init__(self, y: np.ndarray, m: int,
+                 params: tuple[float, float, float, np.ndarray] | None = None):
+        self.y, self.m = y, m
+        if params is None:
+            from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+            model = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=m,
+                                         initialization_method="estimated")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p = model.fit().params
+            params = (float(p["smoothing_level"]), float(p["smoothing_seasonal"]),
+                      float(p["initial_level"]), np.asarray(p["initial_seasons"], dtype=float))
+        self.params = params
+        alpha, gamma, level, seasonal = params
+        season = list(seasonal)
+        errors = np.empty(len(y))
+        for t, value in enumerate(y):
+            e = value - (level + season[t])
+            errors[t] = e
+            level += alpha * e
+            season.append(season[t] + gamma * e)
+        self.level = level
+        self.season = np.array(season[-m:])  # s_{T-m+1} … s_T
+        self.sigma = float(np.sqrt(np.mean(errors**2))) if len(errors) else 0.0
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:
+        n, h = e.shape
+        alpha, gamma = self.params[0], self.params[1]
+        level = np.full(n, self.level)
+        season = np.tile(self.season, (n, 1))
+        out = np.empty((n, h))
+        for j in range(h):
+            s_old = season[:, j]
+            out[:, j] = level + s_old + e[:, j]
+            level = level + alpha * e[:, j]
+            season = np.column_stack([season, s_old + gamma * e[:, j]])
+        return out
+
+    def forecast(self, h: int) -> np.ndarray:
+        return self._paths(np.zeros((1, h)))[0]
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._paths(rng.normal(0.0, self.sigma, (n, h)))
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _ETS(y, self.m, self.params)
+
+
+class _SeasonalAR(_Fitted):
+    """ARIMA(1,0,0)(0,1,0)_m with drift: z_t = y_t − y_{t−m} = c + φ z_{t−1} + e_t.
+
+    Fitted by conditional least squares (statsmodels ``AutoReg`` on the seasonal differences),
+    which is fast enough to score every series by rolling origin.
+    """
+
+    def __init__(self, y: np.ndarray, m: int, params: tuple[float, float, float] | None = None):
+        self.y, self.m = y, m
+        z = y[m:] - y[:-m]
+        if params is None:
+            from statsmodels.tsa.ar_model import AutoReg
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = AutoReg(z, lags=1, trend="c").fit()
+            c, phi = (float(v) for v in res.params)
+            # Keep the AR part stationary so long horizons stay bounded.
+            phi = float(np.clip(phi, -0.98, 0.98))
+            resid = z[1:] - c - phi * z[:-1]
+            sigma = float(np.sqrt(np.sum(resid**2) / max(len(resid) - 2, 1)))
+            params = (c, phi, sigma)
+        self.c, self.phi, self.sigma = params
+        self.z = z
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:
+        n, h = e.shape
+        m = self.m
+        hist = np.tile(self.y, (n, 1))
+        z_prev = np.full(n, self.z[-1])
+        out = np.empty((n, h))
+        for j in range(h):
+            z_prev = self.c + self.phi * z_prev + e[:, j]
+            base = hist[:, len(self.y) - m + j] if j < m else out[:, j - m]
+            out[:, j] = base + z_prev
+        return out
+
+    def forecast(self, h: int) -> np.ndarray:
+        return self._paths(np.zeros((1, h)))[0]
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._paths(rng.normal(0.0, self.sigma, (n, h)))
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _SeasonalAR(y, self.m, (self.c, self.phi, self.sigma))
+
+
+def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int = 12) -> _Fitted:
+    """Fit one candidate model to a series (no missing values).
+
+    Returns an object with ``forecast(h)``, ``simulate(h, n, rng)`` (an ``n × h`` array) and
+    ``refilter(y)`` (the same parameters applied to another stretch of the series).
+    """
+    arr = np.asarray(y, dtype=float)
+    if model == "naive":
+        return _Naive(arr)
+    if model == "seasonal_naive":
+        return _SeasonalNaive(arr, season)
+    if model == "ets":
+        return _ETS(arr, season)
+    if model == "arima":
+        return _SeasonalAR(arr, season)
+    raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+
+
+def min_length(model: str, season: int) -> int:
+    """Shortest training series a candidate is fitted on."""
+    return {"naive": 3, "seasonal_naive": season + 3, "ets": 2 * season + 2,
+            "arima": season + 6}[model]
+
+
+def rolling_origin_errors(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
+                          origins: int, season: int = 12) -> np.ndarray:
+    """See :func:`rolling_origin_fit` (this returns only the errors)."""
+    return rolling_origin_fit(y, model, horizon=horizon, origins=origins, season=season)[0]
+
+
+def rolling_origin_fit(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
+                       origins: int, season: int = 12) -> tuple[np.ndarray, _Fitted | None]:
+    """Out-of-sample errors (actual − forecast) at the last ``origins`` origins.
+
+    Origin ``t`` trains on ``y[:t]`` and forecasts ``y[t : t + horizon]``; origins are
+    ``T − horizon − origins + 1 … T − horizon`` so every horizon is observed. Parameters are
+    estimated on the data before the first origin and held fixed.
+
+    Returns an ``origins × horizon`` array (NaN rows when the training data are too short)
+    and the model fitted before the first origin (None when too short).
+    """
+    arr = np.asarray(y, dtype=float)
+    n = len(arr)
+    first = n - horizon - origins + 1
+    err = np.full((origins, horizon), np.nan)
+    if first < min_length(model, season):
+        return err, None
+    fitted = fit_model(arr[:first], model, season=season)
+    for k in range(origins):
+        t = first + k
+        f = fitted if k == 0 else fitted.refilter(arr[:t])
+        err[k] = arr[t:t + horizon] - f.forecast(horizon)
+    return err, fitted
+
+
+def score_models(y: Sequence[float] | np.ndarray, settings: ForecastSettings) -> pd.DataFrame:
+    """RMSE by model and horizon from :func:`rolling_origin_errors`.
+
+    Returns ``model, horizon, rmse, n`` with ``horizon = 0`` for the pooled RMSE over all
+    horizons (the selection score); models that cannot be fitted have NaN.
+    """
+    return _score_and_fit(y, settings)[0]
+
+
+def _score_and_fit(y: Sequence[float] | np.ndarray, settings: ForecastSettings
+                   ) -> tuple[pd.DataFrame, dict[str, _Fitted]]:
+    rows = []
+    fits: dict[str, _Fitted] = {}
+    for model in settings.models:
+        err, fitted = rolling_origin_fit(y, model, horizon=settings.horizon,  # type: ignore[arg-type]
+                                         origins=settings.origins, season=settings.season)
+        if fitted is not None:
+            fits[model] = fitted
+        ok = ~np.isnan(err).all(axis=1)
+        for h in range(settings.horizon):
+            e = err[ok, h]
+            rows.append({"model": model, "horizon": h + 1,
+                         "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
+                         "n": int(len(e))})
+        e = err[ok].ravel()
+        rows.append({"model": model, "horizon": 0,
+                     "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
+                     "n": int(len(e))})
+    return pd.DataFrame(rows, columns=["model", "horizon", "rmse", "n"]), fits
+
+
+def choose_model(scores: pd.DataFrame, models: Sequence[str]) -> str:
+    """The model with the lowest pooled RMSE; ties (within 1e-12) go to the earlier model."""
+    pooled = scores[scores["horizon"] == 0].set_index("model")["rmse"]
+    best, best_rmse = "naive", np.inf
+    for model in models:
+        r = pooled.get(model, np.nan)
+        if np.isfinite(r) and r < best_rmse - 1e-12:
+            best, best_rmse = model, float(r)
+    return best
+
+
+# ------------------------------------------------------------------------- aggregation
+def aggregate_paths(paths: np.ndarray, how: Aggregate) -> np.ndarray:
+    """The quarter's value of each path (rows) of monthly values.
+
+    ``sum`` (flows, e.g. rates of persons reduced per month), ``last`` (stocks at the period's
+    end), ``mean``, ``compound`` (monthly % changes chained: 100·(Π(1 + r/100) − 1)).
+    """
+    p = np.atleast_2d(paths)
+    if how == "sum":
+        return p.sum(axis=1)
+    if how == "last":
+        return p[:, -1]
+    if how == "mean":
+        return p.mean(axis=1)
+    if how == "compound":
+        return 100.0 * (np.prod(1.0 + p / 100.0, axis=1) - 1.0)
+    raise ValueError(f"unknown aggregate {how!r}")
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """The forecast of one series."""
+
+    model: str
+    scores: pd.DataFrame
+    periods: list[str]
+    mean: np.ndarray
+    paths: np.ndarray  # simulations × horizon
+
+
+#: Month (1 or 2) of the Spring Festival (春节, lunar new year's day), 2000–2030.
+SPRING_FESTIVAL_MONTH: dict[int, int] = {
+    2000: 2, 2001: 1, 2002: 2, 2003: 2, 2004: 1, 2005: 2, 2006: 1, 2007: 2, 2008: 2, 2009: 1,
+    2010: 2, 2011: 2, 2012: 1, 2013: 2, 2014: 1, 2015: 2, 2016: 2, 2017: 1, 2018: 2, 2019: 2,
+    2020: 1, 2021: 2, 2022: 2, 2023: 1, 2024: 2, 2025: 1, 2026: 2, 2027: 2, 2028: 1, 2029: 2,
+    2030: 2,
+}
+
+
+def festival_regressors(periods: Sequence[str]) -> np.ndarray:
+    """Spring Festival dummies for months ``YYYY-MM``: the festival's month and the two months
+    after it (migrant workers leave before the festival and return over the next months).
+
+    Returns an ``n × 3`` array of 0/1 (all zero for quarters or years outside the calendar).
+    """
+    out = np.zeros((len(periods), 3))
+    for i, label in enumerate(periods):
+        if "Q" in str(label):
+            continue
+        p = pd.Period(str(label), freq="M")
+        month = SPRING_FESTIVAL_MONTH.get(p.year)
+        if month is None:
+            continue
+        lag = p.month - month
+        if 0 <= lag <= 2:
+            out[i, lag] = 1.0
+    return out
+
+
+def festival_effects(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Least-squares effects of the festival dummies (with an intercept); zero for dummies that
+    never occur in the series."""
+    beta = np.zeros(x.shape[1])
+    used = x.sum(axis=0) > 0
+    if not used.any():
+        return beta
+    design = np.column_stack([np.ones(len(y)), x[:, used]])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    beta[used] = coef[1:]
+    return beta
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread while fitting: the optimiser's tiny BLAS calls are many times
+    slower when several threads contend for two cores (measured 12 s → 1 s on 66 series)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _rng_for(seed: int, key: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
+
+
+def next_periods(last: str, h: int) -> list[str]:
+    """The ``h`` periods after ``last`` (months ``YYYY-MM`` or quarters ``YYYYQn``)."""
+    freq = "Q" if "Q" in last else "M"
+    p = pd.Period(last, freq=freq)
+    return [str(p + k) for k in range(1, h + 1)]
+
+
+def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str = ""
+                    ) -> SeriesForecast:
+    """Choose a model for one series and forecast it.
+
+    Parameters
+    ----------
+    series : Series
+        Values indexed by period labels in order (``YYYY-MM``); leading/trailing NaN are
+        dropped, inner gaps are filled by linear interpolation (documented).
+    settings : ForecastSettings
+    key : str
+        Identifies the series for its random stream (same key → same simulations).
+
+    Returns
+    -------
+    SeriesForecast
+    """
+    s = pd.Series(series, dtype=float)
+    valid = s.dropna()
+    if valid.empty:
+        raise ValueError(f"series {key!r} has no values")
+    s = s.loc[valid.index[0]:valid.index[-1]].interpolate(limit_area="inside")
+    y = s.to_numpy()
+    future = next_periods(str(s.index[-1]), settings.horizon)
+    effect_future = np.zeros(settings.horizon)
+    if settings.spring_festival and "Q" not in str(s.index[-1]):
+        # The festival moves between January and February: a fixed-month season cannot hold it.
+        x = festival_regressors([str(p) for p in s.index])
+        beta = festival_effects(y, x)
+        y = y - x @ beta
+        effect_future = festival_regressors(future) @ beta
+    with _one_blas_thread():
+        scores, fits = _score_and_fit(y, settings)
+    model = choose_model(scores, settings.models)
+    # The parameters estimated before the first origin are kept; the whole series is filtered
+    # with them (a refit would double the cost for little change on 40-odd months).
+    fitted = (fits[model].refilter(y) if model in fits
+              else fit_model(y, model, season=settings.season))  # type: ignore[arg-type]
+    rng = _rng_for(settings.seed, key)
+    mean = fitted.forecast(settings.horizon) + effect_future
+    paths = fitted.simulate(settings.horizon, settings.simulations, rng) + effect_future
+    return SeriesForecast(model=model, scores=scores, periods=future, mean=mean, paths=paths)
+
+
+def quarter_label(month: str) -> str:
+    return str(pd.Period(month, freq="M").asfreq("Q"))
+
+
+def forecast_table(fc: SeriesForecast, *, city: str, indicator: str, aggregate: Aggregate,
+                   level: float, transform: Callable[[np.ndarray], np.ndarray] | None = None
+                   ) -> pd.DataFrame:
+    """Rows of :data:`FORECAST_COLUMNS`: each month ahead and the next quarter.
+
+    ``transform`` maps the quarter aggregate (e.g. to a year-on-year % change); the quarter row
+    is written only when the horizon covers the three months of one quarter.
+    """
+    a = (1 - level) / 2
+    rows = []
+    for h, period in enumerate(fc.periods):
+        lo, hi = np.quantile(fc.paths[:, h], [a, 1 - a])
+        rows.append({"city": city, "indicator": indicator, "kind": "month", "target": period,
+                     "horizon": h + 1, "model": fc.model, "forecast": float(fc.mean[h]),
+                     "pi_low": float(lo), "pi_high": float(hi)})
+    q = quarter_values(fc, aggregate, transform)
+    if q is not None:
+        label, point, draws = q
+        lo, hi = np.quantile(draws, [a, 1 - a])
+        rows.append({"city": city, "indicator": indicator, "kind": "quarter", "target": label,
+                     "horizon": 1, "model": fc.model, "forecast": point, "pi_low": float(lo),
+                     "pi_high": float(hi)})
+    return pd.DataFrame(rows, columns=FORECAST_COLUMNS)
+
+
+def quarter_values(fc: SeriesForecast, aggregate: Aggregate,
+                   transform: Callable[[np.ndarray], np.ndarray] | None = None
+                   ) -> tuple[str, float, np.ndarray] | None:
+    """(quarter label, point forecast, simulated values) of the first complete quarter ahead."""
+    quarters = [quarter_label(p) for p in fc.periods]
+    for start in range(len(fc.periods) - 2):
+        if fc.periods[start].endswith(("-01", "-04", "-07", "-10")) and len(
+                set(quarters[start:start + 3])) == 1:
+            sl = slice(start, start + 3)
+            draws = aggregate_paths(fc.paths[:, sl], aggregate)
+            point = aggregate_paths(fc.mean[None, sl], aggregate)
+            if transform is not None:
+                draws, point = transform(draws), transform(point)
+            return quarters[start], float(point[0]), draws
+    return None
+
+
+def crossing_probabilities(draws: np.ndarray, lines: Sequence[float], direction: str
+                           ) -> list[float]:
+    """Share of simulated values at or beyond each line (the probability of crossing it)."""
+    sign = 1.0 if direction == "higher_is_worse" else -1.0
+    return [float(np.mean(sign * (draws - line) >= 0)) for line in lines]

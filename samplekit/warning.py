@@ -1,0 +1,1215 @@
+"""Warning indicators, lines and levels, the composite level per city and its hysteresis.
+
+"有警报警、无警提醒": an indicator beyond a warning line raises an alarm at that line's level; an
+indicator within the approach margin of the first line sends a reminder. Everything — the levels,
+each indicator's direction, lines, approach margin and scope, the composite rule and the number of
+quiet periods before a level drops — comes from the ``warning:`` section of the params file.
+
+Ranks: 0 is "no line crossed" (无警); 1 … L are the configured levels from the mildest (default
+IV 蓝色) to the most severe (default I 红色). See ``docs/warning.md`` for the rules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from samplekit.errors import ParamsError
+from samplekit.params import Params
+
+Direction = Literal["higher_is_worse", "lower_is_worse"]
+Source = Literal["estimate", "mass_layoffs", "city"]
+Aggregate = Literal["sum", "last", "mean", "compound"]
+Transform = Literal["level", "yoy_diff", "yoy_pct"]
+Basis = Literal["estimate", "ci"]
+CompositeRule = Literal["worst", "points"]
+
+STATUSES: tuple[str, ...] = ("alarm", "reminder", "normal")
+STATUS_ZH: dict[str, str] = {"alarm": "报警", "reminder": "提醒", "normal": "正常"}
+NO_LEVEL = "none"
+NO_LEVEL_ZH = "无警"
+DIRECTION_ZH: dict[str, str] = {"higher_is_worse": "越高越差", "lower_is_worse": "越低越差"}
+
+#: Column order of the per-indicator levels table (levels.csv).
+LEVEL_COLUMNS: list[str] = [
+    "quarter", "city", "scope", "indicator", "indicator_name", "value", "se", "ci_low", "ci_high",
+    "n_reporters", "small_domain", "line", "level", "level_name", "rank", "status",
+]
+
+#: Chinese headers for the warning tables.
+HEADERS_ZH: dict[str, str] = {
+    "quarter": "季度", "city": "地区", "scope": "范围", "indicator": "指标代码",
+    "indicator_name": "指标", "value": "指标值", "se": "标准误", "ci_low": "95%置信下限",
+    "ci_high": "95%置信上限", "n_reporters": "报送企业数", "small_domain": "样本过少",
+    "line": "对照警戒线", "level": "预警等级", "level_name": "等级名称", "rank": "等级序号",
+    "status": "状态", "raw_rank": "当期等级序号", "composite_rank": "综合等级序号",
+    "composite_level": "综合预警等级", "composite_name": "综合等级名称",
+    "drivers": "触发指标", "quiet_run": "连续平稳期数",
+}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One warning level: code (I–IV), Chinese name and chart colour."""
+
+    code: str
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class IndicatorDef:
+    """One warning indicator, as configured under ``warning.indicators.<key>``.
+
+    ``lines`` hold one line per level, mildest first; ``city_lines`` override them for named
+    cities and ``province_lines`` for the province row.
+    """
+
+    key: str
+    name: str
+    source: Source
+    column: str
+    direction: Direction
+    lines: tuple[float, ...]
+    approach: float = 0.0
+    scope: tuple[str, ...] = ("province", "city")
+    core: bool = False
+    aggregate: Aggregate = "last"
+    transform: Transform = "level"
+    forecast: bool = True
+    weight: float = 1.0
+    unit: str = ""
+    province_lines: tuple[float, ...] | None = None
+    city_lines: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def lines_for(self, city: str, *, province: str) -> tuple[float, ...]:
+        """The lines that apply to ``city`` (the province row uses ``province_lines``)."""
+        if city == province and self.province_lines is not None:
+            return self.province_lines
+        return tuple(self.city_lines.get(city, self.lines))
+
+
+@dataclass(frozen=True)
+class WarningSettings:
+    """The validated ``warning:`` section."""
+
+    levels: tuple[Level, ...]
+    indicators: tuple[IndicatorDef, ...]
+    composite: CompositeRule = "worst"
+    points_lines: tuple[float, ...] = ()
+    hysteresis_periods: int = 2
+    basis: Basis = "estimate"
+    history_quarters: int = 16
+    min_reporters: int = 5
+    city_indicators: str | None = None
+    mass_layoff_persons: int = 100
+    mass_layoff_share: float = 0.10
+    forecast: Mapping[str, Any] = field(default_factory=dict)
+
+    def indicator(self, key: str) -> IndicatorDef:
+        for ind in self.indicators:
+            if ind.key == key:
+                return ind
+        raise KeyError(key)
+
+    @property
+    def level_codes(self) -> list[str]:
+        return [lv.code for lv in self.levels]
+
+    def level_code(self, rank: int) -> str:
+        return NO_LEVEL if rank == 0 else self.levels[rank - 1].code
+
+    def level_name(self, rank: int) -> str:
+        return NO_LEVEL_ZH if rank == 0 else self.levels[rank - 1].name
+
+    def level_color(self, rank: int) -> str:
+        return "#9e9e9e" if rank == 0 else self.levels[rank - 1].color
+
+    @classmethod
+    def from_params(cls, params: Params) -> WarningSettings:
+        """Read and validate ``warning:``; every error names the file and the dotted key."""
+        allowed = {"levels", "indicators", "composite", "hysteresis_periods", "basis",
+                   "history_quarters", "min_reporters", "city_indicators", "mass_layoffs",
+                   "forecast"}
+        params.check_keys("warning", allowed)
+        levels = parse_levels(params.get("warning.levels", None), params, "warning.levels")
+        raw = params.get("warning.indicators", None)
+        if not isinstance(raw, Mapping) or not raw:
+            raise ParamsError(f"{params.path}: 'warning.indicators' must be a non-empty mapping "
+                              "of indicator key -> definition (see docs/warning.md)")
+        indicators = tuple(parse_indicator(str(k), v, params, f"warning.indicators.{k}",
+                                           n_levels=len(levels)) for k, v in raw.items())
+        comp = params.get("warning.composite", {})
+        if not isinstance(comp, Mapping):
+            raise ParamsError(f"{params.path}: 'warning.composite' must be a mapping "
+                              "(rule: worst|points, points_lines: [...])")
+        unknown = sorted(set(comp) - {"rule", "points_lines"})
+        if unknown:
+            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in 'warning.composite'; "
+                              "allowed: points_lines, rule")
+        rule = params.choice("warning.composite.rule", ("worst", "points"), "worst")
+        points_lines: tuple[float, ...] = ()
+        if rule == "points":
+            points_lines = _lines(params.get("warning.composite.points_lines", None), params,
+                                  "warning.composite.points_lines", len(levels),
+                                  "higher_is_worse")
+        if not any(ind.core for ind in indicators):
+            raise ParamsError(f"{params.path}: no indicator under 'warning.indicators' has "
+                              "'core: true'; the composite level needs at least one")
+        ml = params.get("warning.mass_layoffs", {})
+        if not isinstance(ml, Mapping) or set(ml) - {"min_persons", "min_share"}:
+            raise ParamsError(f"{params.path}: 'warning.mass_layoffs' takes min_persons and "
+                              f"min_share, found {ml!r}")
+        fc = params.get("warning.forecast", {})
+        if not isinstance(fc, Mapping):
+            raise ParamsError(f"{params.path}: 'warning.forecast' must be a mapping")
+        city_ind = params.get("warning.city_indicators", None)
+        if city_ind is not None and not isinstance(city_ind, str):
+            raise ParamsError(f"{params.path}: 'warning.city_indicators' must be a path or null, "
+                              f"found {city_ind!r}")
+        return cls(
+            levels=levels,
+            indicators=indicators,
+            composite=rule,  # type: ignore[arg-type]
+            points_lines=points_lines,
+            hysteresis_periods=int(params.number("warning.hysteresis_periods", 2, low=1,
+                                                 high=12)),
+            basis=params.choice("warning.basis", ("estimate", "ci"), "estimate"),  # type: ignore[arg-type]
+            history_quarters=int(params.number("warning.history_quarters", 16, low=1, high=80)),
+            min_reporters=int(params.number("warning.min_reporters", 5, low=1)),
+            city_indicators=city_ind,
+            mass_layoff_persons=int(params.number("warning.mass_layoffs.min_persons", 100,
+                                                  low=1)),
+            mass_layoff_share=float(params.number("warning.mass_layoffs.min_share", 0.10,
+                                                  low=0.0, high=1.0)),
+            forecast=dict(fc),
+        )
+
+
+DEFAULT_LEVELS: tuple[Level, ...] = (
+    Level("IV", "蓝色", "#1f77b4"),
+    Level("III", "黄色", "#e6b800"),
+    Level("II", "橙色", "#ff7f0e"),
+    Level("I", "红色", "#d62728"),
+)
+
+
+def parse_levels(raw: Any, params: Params | None = None, key: str = "levels"
+                 ) -> tuple[Level, ...]:
+    """Levels from a params list of ``{code, name, color}``, mildest first (default IV…I)."""
+    where = f"{params.path}: " if params is not None else ""
+    if raw is None:
+        return DEFAULT_LEVELS
+    if not isinstance(raw, list) or not raw:
+        raise ParamsError(f"{where}'{key}' must be a list of {{code, name, color}}, mildest "
+                          f"first; found {raw!r}")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not {"code", "name"} <= set(item):
+            raise ParamsError(f"{where}'{key}[{i}]' must have 'code' and 'name' (and optionally "
+                              f"'color'); found {item!r}")
+        out.append(Level(str(item["code"]), str(item["name"]), str(item.get("color", "#555555"))))
+    codes = [lv.code for lv in out]
+    if len(set(codes)) != len(codes) or NO_LEVEL in codes:
+        raise ParamsError(f"{where}'{key}': level codes must be unique and not '{NO_LEVEL}', "
+                          f"found {codes}")
+    return tuple(out)
+
+
+def _lines(raw: Any, params: Params | None, key: str, n_levels: int, direction: str
+           ) -> tuple[float, ...]:
+    where = f"{params.path}: " if params is not None else ""
+    if not isinstance(raw, list) or len(raw) != n_levels or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
+        raise ParamsError(f"{where}'{key}' must be a list of {n_levels} numbers (one line per "
+                          f"level, mildest first); found {raw!r}")
+    values = tuple(float(x) for x in raw)
+    steps = np.diff(values)
+    ok = np.all(steps > 0) if direction == "higher_is_worse" else np.all(steps < 0)
+    if not ok:
+        order = "increasing" if direction == "higher_is_worse" else "decreasing"
+        raise ParamsError(f"{where}'{key}' = {list(values)} must be strictly {order} "
+                          f"(direction {direction}: each level's line is worse than the last)")
+    return values
+
+
+def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *,
+                    n_levels: int) -> IndicatorDef:
+    """One indicator definition from its params mapping (see ``docs/warning.md``)."""
+    where = f"{params.path}: " if params is not None else ""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}'{where_key}' must be a mapping, found {raw!r}")
+    allowed = {"name", "source", "column", "direction", "lines", "approach", "scope", "core",
+               "aggregate", "transform", "forecast", "weight", "unit", "province_lines",
+               "city_lines"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ParamsError(f"{where}unknown key(s) {unknown} in '{where_key}'; allowed: "
+                          f"{', '.join(sorted(allowed))}")
+
+    def choice(name: str, options: Sequence[str], default: str | None = None) -> str:
+        value = raw.get(name, default)
+        if value not in options:
+            raise ParamsError(f"{where}'{where_key}.{name}' = {value!r} is not one of "
+                              f"{', '.join(options)}")
+        return str(value)
+
+    direction = choice("direction", ("higher_is_worse", "lower_is_worse"))
+    source = choice("source", ("estimate", "mass_layoffs", "city"))
+    lines = _lines(raw.get("lines"), params, f"{where_key}.lines", n_levels, direction)
+    prov = raw.get("province_lines")
+    province_lines = None if prov is None else _lines(prov, params, f"{where_key}.province_lines",
+                                                      n_levels, direction)
+    city_lines_raw = raw.get("city_lines") or {}
+    if not isinstance(city_lines_raw, Mapping):
+        raise ParamsError(f"{where}'{where_key}.city_lines' must map city -> list of lines")
+    city_lines = {str(c): _lines(v, params, f"{where_key}.city_lines.{c}", n_levels, direction)
+                  for c, v in city_lines_raw.items()}
+    scope_raw = raw.get("scope", ["province", "city"])
+    scope = tuple([scope_raw] if isinstance(scope_raw, str) else scope_raw)
+    if not scope or not set(scope) <= {"province", "city"}:
+        raise ParamsError(f"{where}'{where_key}.scope' = {scope_raw!r}: use a list of "
+                          "'province' and/or 'city'")
+    approach = raw.get("approach", 0.0)
+    if not isinstance(approach, (int, float)) or isinstance(approach, bool) or approach < 0:
+        raise ParamsError(f"{where}'{where_key}.approach' = {approach!r} must be a number ≥ 0 "
+                          "(the reminder margin, in the indicator's units)")
+    weight = raw.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+        raise ParamsError(f"{where}'{where_key}.weight' = {weight!r} must be a number ≥ 0")
+    for flag in ("core", "forecast"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise ParamsError(f"{where}'{where_key}.{flag}' must be true or false, "
+                              f"found {raw[flag]!r}")
+    return IndicatorDef(
+        key=key,
+        name=str(raw.get("name", key)),
+        source=source,  # type: ignore[arg-type]
+        column=str(raw.get("column", key)),
+        direction=direction,  # type: ignore[arg-type]
+        lines=lines,
+        approach=float(approach),
+        scope=scope,
+        core=bool(raw.get("core", False)),
+        aggregate=choice("aggregate", ("sum", "last", "mean", "compound"), "last"),  # type: ignore[arg-type]
+        transform=choice("transform", ("level", "yoy_diff", "yoy_pct"), "level"),  # type: ignore[arg-type]
+        forecast=bool(raw.get("forecast", source != "mass_layoffs")),
+        weight=float(weight),
+        unit=str(raw.get("unit", "")),
+        province_lines=province_lines,
+        city_lines=city_lines,
+    )
+
+
+# ---------------------------------------------------------------------------------- levels
+def classify(value: float, lines: Sequence[float], direction: Direction, approach: float = 0.0
+             ) -> tuple[int, str, float]:
+    """Rank, status and the line that applies, for one value.
+
+    Parameters
+    ----------
+    value : float
+        The indicator value (NaN gives rank 0, status ``normal`` and the first line).
+    lines : sequence of float
+        One line per level, mildest first (increasing when higher is worse).
+    direction : {"higher_is_worse", "lower_is_worse"}
+    approach : float
+        Reminder margin in the indicator's units: a value within ``approach`` of the first line
+        (and not beyond it) is a reminder.
+
+    Returns
+    -------
+    (rank, status, line)
+        ``rank`` 0 when no line is crossed, else the index (1-based) of the most severe line
+        crossed; ``line`` is that line, or the first line when none is crossed.
+
+    Examples
+    --------
+    >>> classify(3.6, [3.0, 3.5, 4.0, 4.5], "higher_is_worse", 0.2)
+    (2, 'alarm', 3.5)
+    >>> classify(2.9, [3.0, 3.5, 4.0, 4.5], "higher_is_worse", 0.2)
+    (0, 'reminder', 3.0)
+    """
+    if value is None or not np.isfinite(value):
+        return 0, "normal", float(lines[0])
+    sign = 1.0 if direction == "higher_is_worse" else -1.0
+    # A line is crossed when the value reaches it (≥ for higher-is-worse, ≤ otherwise); the
+    # tolerance keeps decimal inputs like 2.8 vs 3.0 − 0.2 on the side a reader expects.
+    eps = 1e-9
+    crossed = [i for i, line in enumerate(lines) if sign * (value - line) >= -eps]
+    if crossed:
+        rank = max(crossed) + 1
+        return rank, "alarm", float(lines[rank - 1])
+    if sign * (value - lines[0]) >= -approach - eps:
+        return 0, "reminder", float(lines[0])
+    return 0, "normal", float(lines[0])
+
+
+def assign_levels(values: pd.DataFrame, settings: WarningSettings, *, province: str
+                  ) -> pd.DataFrame:
+    """Level and status of each indicator value.
+
+    Parameters
+    ----------
+    values : DataFrame
+        ``quarter, city, indicator, value`` and optionally ``se, ci_low, ci_high, n_reporters,
+        small_domain``; ``city`` equal to ``province`` marks the province row.
+    settings : WarningSettings
+    province : str
+        The province's name as it appears in ``city``.
+
+    Returns
+    -------
+    DataFrame with :data:`LEVEL_COLUMNS`, sorted by quarter, city, indicator. Rows outside an
+    indicator's scope are dropped. With ``basis: ci`` the bound of the confidence interval nearer
+    to the normal side is compared with the lines (an alarm needs the whole interval beyond the
+    line); indicators without a CI use the value.
+    """
+    df = values.copy()
+    for col in ("se", "ci_low", "ci_high", "n_reporters"):
+        if col not in df:
+            df[col] = np.nan
+    if "small_domain" not in df:
+        df["small_domain"] = False
+    defs = {ind.key: ind for ind in settings.indicators}
+    unknown = sorted(set(df["indicator"]) - set(defs))
+    if unknown:
+        raise ParamsError(f"indicator(s) {unknown} have no definition under 'warning.indicators'")
+    rows = []
+    for rec in df.itertuples(index=False):
+        ind = defs[rec.indicator]
+        scope = "province" if rec.city == province else "city"
+        if scope not in ind.scope:
+            continue
+        lines = ind.lines_for(rec.city, province=province)
+        value = float(rec.value) if pd.notna(rec.value) else np.nan
+        judged = value
+        if settings.basis == "ci" and pd.notna(rec.ci_low) and pd.notna(rec.ci_high):
+            judged = float(rec.ci_low if ind.direction == "higher_is_worse" else rec.ci_high)
+        rank, status, line = classify(judged, lines, ind.direction, ind.approach)
+        rows.append({
+            "quarter": rec.quarter, "city": rec.city, "scope": scope, "indicator": ind.key,
+            "indicator_name": ind.name, "value": value, "se": rec.se, "ci_low": rec.ci_low,
+            "ci_high": rec.ci_high, "n_reporters": rec.n_reporters,
+            "small_domain": bool(rec.small_domain) if pd.notna(rec.small_domain) else False,
+            "line": line, "level": settings.level_code(rank), "level_name": settings.level_name(rank),
+            "rank": rank, "status": status,
+        })
+    out = pd.DataFrame(rows, columns=LEVEL_COLUMNS)
+    out["n_reporters"] = pd.to_numeric(out["n_reporters"], errors="coerce").round().astype("Int64")
+    return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
+
+
+def points_rank(points: float, points_lines: Sequence[float]) -> int:
+    """Composite rank from a points total: the number of points lines reached."""
+    return int(sum(points >= line for line in points_lines))
+
+
+def composite_raw(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFrame:
+    """The composite rank of each city and quarter before hysteresis.
+
+    Rule ``worst``: the highest rank among the core indicators. Rule ``points``: the sum over core
+    indicators of ``weight × rank``, mapped to a level by ``composite.points_lines``.
+
+    Returns ``quarter, city, raw_rank, drivers`` (the core indicators at the raw rank, or at any
+    alarm for ``points``; ``;``-separated).
+    """
+    core = {ind.key: ind for ind in settings.indicators if ind.core}
+    sub = levels[levels["indicator"].isin(core)]
+    rows = []
+    for (quarter, city), grp in sub.groupby(["quarter", "city"], sort=True):
+        if settings.composite == "worst":
+            rank = int(grp["rank"].max())
+            drivers = grp.loc[(grp["rank"] == rank) & (rank > 0), "indicator"]
+        else:
+            points = float(sum(core[k].weight * r for k, r in zip(grp["indicator"], grp["rank"],
+                                                                  strict=True)))
+            rank = points_rank(points, settings.points_lines)
+            drivers = grp.loc[grp["rank"] > 0, "indicator"]
+        rows.append({"quarter": quarter, "city": city, "raw_rank": rank,
+                     "drivers": ";".join(sorted(drivers))})
+    return pd.DataFrame(rows, columns=["quarter", "city", "raw_rank", "drivers"])
+
+
+def apply_hysteresis(raw_ranks: Sequence[int], periods: int) -> tuple[list[int], list[int]]:
+    """Hold a level until ``periods`` consecutive quiet periods have passed.
+
+    A level rises at once. A period is *quiet* when its raw rank is below the level in force; at
+    the ``periods``-th consecutive quiet period the level drops to the highest raw rank seen in
+    those quiet periods (so it never drops below what was observed). ``periods = 1`` means no
+    hysteresis.
+
+    Returns
+    -------
+    (ranks, quiet_run)
+        The rank in force each period and the length of the current quiet run.
+
+    Examples
+    --------
+    >>> apply_hysteresis([0, 3, 1, 0, 0, 2], 2)
+    ([0, 3, 3, 1, 1, 2], [0, 0, 1, 0, 1, 0])
+    """
+    if periods < 1:
+        raise ValueError("periods must be ≥ 1")
+    out: list[int] = []
+    runs: list[int] = []
+    level = 0
+    quiet: list[int] = []
+    for i, raw in enumerate(int(r) for r in raw_ranks):
+        if i == 0 or raw >= level:
+            level, quiet = raw, []
+        else:
+            quiet.append(raw)
+            if len(quiet) >= periods:
+                level, quiet = max(quiet), []
+        out.append(level)
+        runs.append(len(quiet))
+    return out, runs
+
+
+def composite_levels(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFrame:
+    """Composite level per city and quarter, with hysteresis over the quarters given.
+
+    Returns ``quarter, city, raw_rank, composite_rank, composite_level, composite_name,
+    quiet_run, drivers`` sorted by city then quarter.
+    """
+    raw = composite_raw(levels, settings)
+    parts = []
+    for _city, grp in raw.groupby("city", sort=True):
+        grp = grp.sort_values("quarter").copy()
+        ranks, runs = apply_hysteresis(grp["raw_rank"].tolist(), settings.hysteresis_periods)
+        grp["composite_rank"] = ranks
+        grp["quiet_run"] = runs
+        parts.append(grp)
+    cols = ["quarter", "city", "raw_rank", "composite_rank", "composite_level", "composite_name",
+            "quiet_run", "drivers"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    out["composite_level"] = [settings.level_code(r) for r in out["composite_rank"]]
+    out["composite_name"] = [settings.level_name(r) for r in out["composite_rank"]]
+    return out[cols].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------- quarterly values
+def quarter_months(quarter: str) -> list[str]:
+    """The three months ``YYYY-MM`` of a quarter ``YYYYQn``."""
+    q = pd.Period(quarter, freq="Q")
+    return [str(q.asfreq("M", "start") + k) for k in range(3)]
+
+
+def quarters_back(quarter: str, n: int) -> list[str]:
+    """The ``n`` quarters ending with ``quarter``, oldest first."""
+    q = pd.Period(quarter, freq="Q")
+    return [str(q - k) for k in range(n - 1, -1, -1)]
+
+
+def _transform_values(df: pd.DataFrame, transform: str, z: float) -> pd.DataFrame:
+    """Apply a year-on-year transform to ``quarter, city, value, se`` rows (same city, q − 4).
+
+    ``yoy_diff``: value − value a year earlier, se = √(se² + se_ly²) (the two quarters'
+    covariance on the matched panel is ignored, which overstates the se when it is positive);
+    ``yoy_pct``: 100·(value / value_ly − 1), se by the delta method.
+    """
+    if transform == "level":
+        return df
+    prev = df[["quarter", "city", "value", "se"]].copy()
+    prev["quarter"] = [str(pd.Period(q, freq="Q") + 4) for q in prev["quarter"]]
+    m = df.merge(prev, on=["quarter", "city"], how="left", suffixes=("", "_ly"))
+    se, se_ly = m["se"].astype(float), m["se_ly"].astype(float)
+    if transform == "yoy_diff":
+        m["value"] = m["value"] - m["value_ly"]
+        m["se"] = np.sqrt(se**2 + se_ly**2)
+    else:
+        ratio = m["value"] / m["value_ly"].where(m["value_ly"] != 0)
+        m["se"] = 100 * np.sqrt((se / m["value_ly"]) ** 2
+                                + (m["value"] * se_ly / m["value_ly"] ** 2) ** 2)
+        m["value"] = 100 * (ratio - 1)
+    m["ci_low"] = m["value"] - z * m["se"]
+    m["ci_high"] = m["value"] + z * m["se"]
+    return m.drop(columns=["value_ly", "se_ly"])
+
+
+def estimate_quarters(reports: pd.DataFrame, sample: pd.DataFrame, quarters: Sequence[str], *,
+                      province: str, indicators: Sequence[str] | None = None,
+                      min_reporters: int = 5, level: float = 0.95) -> pd.DataFrame:
+    """Design-based estimates (``estimation.estimate``) per city and for the province.
+
+    Returns ``quarter, city, indicator, estimate, se, ci_low, ci_high, n_reporters,
+    small_domain``; the province row has ``city == province``. Quarters without all three months
+    in the reports are skipped.
+    """
+    from samplekit.estimation import estimate
+
+    period = reports["period"].astype(str)
+    have = set(period)
+    parts = []
+    for q in quarters:
+        months = quarter_months(q)
+        if not set(months) <= have:
+            continue
+        # Hand estimation only the quarter's rows: it prepares every row it is given.
+        rep = reports[period.isin(months)]
+        kw = {"periods": months, "min_reporters": min_reporters, "level": level,
+              "indicators": list(indicators) if indicators is not None else None}
+        by_city = estimate(rep, sample, by=["city"], **kw)
+        prov = estimate(rep, sample, **kw).assign(city=province)
+        parts += [by_city.assign(quarter=q), prov.assign(quarter=q)]
+    cols = ["quarter", "city", "indicator", "estimate", "se", "ci_low", "ci_high",
+            "n_reporters", "small_domain"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
+
+
+def city_quarterly(table: pd.DataFrame, column: str, aggregate: str) -> pd.DataFrame:
+    """Quarterly values of a monthly city-table column: ``quarter, city, value``.
+
+    ``sum`` and ``mean`` need the three months; ``last`` takes the quarter's last month.
+    """
+    if column not in table:
+        return pd.DataFrame(columns=["quarter", "city", "value"])
+    df = table[["city", "period", column]].dropna().copy()
+    df["quarter"] = [str(pd.Period(p, freq="M").asfreq("Q")) for p in df["period"]]
+    df = df.sort_values(["city", "period"])
+    g = df.groupby(["quarter", "city"], sort=True)[column]
+    n = g.size()
+    if aggregate == "sum":
+        val = g.sum().where(n == 3)
+    elif aggregate == "mean":
+        val = g.mean().where(n == 3)
+    elif aggregate == "compound":
+        val = g.apply(lambda s: 100 * (np.prod(1 + s / 100) - 1)).where(n == 3)
+    else:
+        last_month = {q: quarter_months(q)[-1] for q in df["quarter"].unique()}
+        df = df[[p == last_month[q] for p, q in zip(df["period"], df["quarter"], strict=True)]]
+        val = df.set_index(["quarter", "city"])[column]
+    return val.rename("value").reset_index().dropna()
+
+
+def mass_layoff_counts(reports: pd.DataFrame, sample: pd.DataFrame, quarters: Sequence[str], *,
+                       province: str, min_persons: int = 100, min_share: float = 0.10
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enterprises of the sample with a mass layoff (≥ min_persons or ≥ min_share of staff cut
+    in a month, seed 002's line) per city and quarter, and the list itself.
+
+    Returns ``(counts: quarter, city, value; list: monthly_tables.mass_layoffs rows + quarter)``.
+    """
+    from samplekit.monthly_tables import mass_layoffs
+
+    months = [m for q in quarters for m in quarter_months(q)]
+    rep = reports[reports["period"].isin(months)]
+    cities = sorted(sample["city"].astype(str).unique())
+    ml = mass_layoffs(rep, sample, min_persons=min_persons, min_share=min_share)
+    ml = ml.assign(quarter=[str(pd.Period(p, freq="M").asfreq("Q")) for p in ml["period"]])
+    distinct = ml.drop_duplicates(["quarter", "enterprise_id"])
+    grid = pd.MultiIndex.from_product([list(quarters), cities], names=["quarter", "city"])
+    counts = distinct.groupby(["quarter", "city"]).size().reindex(grid, fill_value=0)
+    counts = counts.rename("value").reset_index()
+    prov = counts.groupby("quarter", as_index=False)["value"].sum().assign(city=province)
+    out = pd.concat([counts, prov], ignore_index=True)
+    out["value"] = out["value"].astype(float)
+    return out, ml
+
+
+def indicator_values(estimates: pd.DataFrame, city_table: pd.DataFrame | None,
+                     mass_counts: pd.DataFrame | None, settings: WarningSettings, *,
+                     level: float = 0.95) -> pd.DataFrame:
+    """The warning indicators per quarter and city, from their sources and transforms.
+
+    Returns ``quarter, city, indicator, value, se, ci_low, ci_high, n_reporters,
+    small_domain`` (se and CI only for design-based estimates).
+    """
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    parts = []
+    for ind in settings.indicators:
+        if ind.source == "estimate":
+            df = estimates[estimates["indicator"] == ind.column].rename(
+                columns={"estimate": "value"})[
+                ["quarter", "city", "value", "se", "ci_low", "ci_high", "n_reporters",
+                 "small_domain"]]
+        elif ind.source == "city":
+            if city_table is None or ind.column not in city_table:
+                continue
+            df = city_quarterly(city_table, ind.column, ind.aggregate).assign(
+                se=np.nan, ci_low=np.nan, ci_high=np.nan, n_reporters=np.nan,
+                small_domain=False)
+        else:
+            if mass_counts is None:
+                continue
+            df = mass_counts.assign(se=np.nan, ci_low=np.nan, ci_high=np.nan,
+                                    n_reporters=np.nan, small_domain=False)
+        df = _transform_values(df.copy(), ind.transform, z)
+        parts.append(df.assign(indicator=ind.key))
+    cols = ["quarter", "city", "indicator", "value", "se", "ci_low", "ci_high", "n_reporters",
+            "small_domain"]
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------- forecasts
+def monthly_inputs(reports: pd.DataFrame, sample: pd.DataFrame, city_table: pd.DataFrame | None,
+                   settings: WarningSettings, *, province: str, end: str) -> pd.DataFrame:
+    """Monthly series of every forecast indicator: ``city, indicator, period, value`` up to
+    ``end`` (estimates from ``estimation.monthly_series``; city inputs from the table)."""
+    from samplekit.estimation import monthly_series
+
+    parts = []
+    rep = reports[reports["period"].astype(str) <= end]
+    for ind in settings.indicators:
+        if not ind.forecast:
+            continue
+        if ind.source == "estimate":
+            kw = {"indicator": ind.column, "min_reporters": settings.min_reporters}
+            by_city = monthly_series(rep, sample, by=["city"], **kw)
+            prov = monthly_series(rep, sample, **kw).assign(city=province)
+            df = pd.concat([by_city, prov], ignore_index=True).rename(
+                columns={"estimate": "value"})
+        elif ind.source == "city" and city_table is not None and ind.column in city_table:
+            df = city_table[["city", "period", ind.column]].rename(columns={ind.column: "value"})
+            df = df[df["period"] <= end]
+        else:
+            continue
+        parts.append(df[["city", "period", "value"]].assign(indicator=ind.key))
+    cols = ["city", "indicator", "period", "value"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["indicator", "city", "period"], kind="stable").reset_index(drop=True)
+
+
+def _yoy_transform(history: pd.Series, target_months: Sequence[str], ind: IndicatorDef):
+    """The forecast's quarter transform: compare with the same months a year earlier."""
+    from samplekit.forecast import aggregate_paths
+
+    if ind.transform == "level":
+        return None
+    ly = [str(pd.Period(m, freq="M") - 12) for m in target_months]
+    if not set(ly) <= set(history.index):
+        return lambda v: np.full_like(np.asarray(v, dtype=float), np.nan)
+    ref = float(aggregate_paths(history.loc[ly].to_numpy(dtype=float)[None, :],
+                                ind.aggregate)[0])
+    if ind.transform == "yoy_diff":
+        return lambda v: np.asarray(v, dtype=float) - ref
+    return lambda v: 100 * (np.asarray(v, dtype=float) / ref - 1) if ref else np.full_like(
+        np.asarray(v, dtype=float), np.nan)
+
+
+def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsettings: Any, *,
+                        province: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Forecast every (city, indicator) monthly series and the next quarter.
+
+    Returns
+    -------
+    (forecasts, crossing, scores)
+        ``forecasts``: :data:`samplekit.forecast.FORECAST_COLUMNS` — ``kind = month`` rows are
+        the monthly series 1…H months ahead (before any quarterly aggregate or transform),
+        ``kind = quarter`` the next quarter on the indicator's warning scale (what the lines
+        apply to); ``crossing``: ``city, indicator, target,
+        level, line, probability`` — the probability that next quarter's value is at or beyond
+        each line; ``scores``: ``city, indicator, model, horizon, rmse, n, chosen``.
+    """
+    from samplekit.forecast import (
+        FORECAST_COLUMNS,
+        crossing_probabilities,
+        forecast_series,
+        forecast_table,
+        quarter_values,
+    )
+
+    defs = {ind.key: ind for ind in settings.indicators}
+    f_parts, c_rows, s_parts = [], [], []
+    need = 2 * fsettings.season
+    for (indicator, city), grp in monthly.groupby(["indicator", "city"], sort=True):
+        ind = defs[indicator]
+        scope = "province" if city == province else "city"
+        if scope not in ind.scope:
+            continue
+        series = grp.set_index("period")["value"].astype(float)
+        if series.notna().sum() < need:
+            continue
+        fc = forecast_series(series, fsettings, key=f"{city}|{indicator}")
+        months = [m for m in fc.periods if quarter_months(quarter_label_of(m))[0] == m]
+        target = quarter_months(quarter_label_of(months[0])) if months else []
+        transform = _yoy_transform(series, target, ind) if target else None
+        table = forecast_table(fc, city=city, indicator=indicator, aggregate=ind.aggregate,
+                               level=fsettings.level, transform=transform)
+        f_parts.append(table)
+        q = quarter_values(fc, ind.aggregate, transform)
+        if q is not None:
+            label, _point, draws = q
+            lines = ind.lines_for(city, province=province)
+            probs = crossing_probabilities(draws, lines, ind.direction)
+            for k, (line, p) in enumerate(zip(lines, probs, strict=True)):
+                c_rows.append({"city": city, "indicator": indicator, "target": label,
+                               "level": settings.levels[k].code, "line": line,
+                               "probability": p})
+        sc = fc.scores.assign(city=city, indicator=indicator, chosen=fc.scores["model"] == fc.model)
+        s_parts.append(sc)
+    forecasts = (pd.concat(f_parts, ignore_index=True) if f_parts
+                 else pd.DataFrame(columns=FORECAST_COLUMNS))
+    crossing = pd.DataFrame(c_rows, columns=["city", "indicator", "target", "level", "line",
+                                             "probability"])
+    scores = (pd.concat(s_parts, ignore_index=True)[
+        ["city", "indicator", "model", "horizon", "rmse", "n", "chosen"]] if s_parts
+        else pd.DataFrame(columns=["city", "indicator", "model", "horizon", "rmse", "n",
+                                   "chosen"]))
+    return forecasts, crossing, scores
+
+
+def quarter_label_of(month: str) -> str:
+    return str(pd.Period(month, freq="M").asfreq("Q"))
+
+
+# ------------------------------------------------------------------------------------- job
+@dataclass(frozen=True)
+class WarningResult:
+    """Everything ``samplekit warn`` and notebooks 04/05 show for one quarter."""
+
+    quarter: str
+    province: str
+    settings: WarningSettings
+    values: pd.DataFrame       # indicator values, all quarters judged
+    levels: pd.DataFrame       # per indicator, all quarters (LEVEL_COLUMNS)
+    composite: pd.DataFrame    # per city and quarter, with hysteresis
+    estimates: pd.DataFrame    # every estimation indicator for the quarter (province + cities)
+    monthly: pd.DataFrame      # monthly input series (forecast indicators)
+    forecasts: pd.DataFrame
+    crossing: pd.DataFrame
+    scores: pd.DataFrame
+    mass_layoffs: pd.DataFrame  # the list for the quarter
+
+    @property
+    def current_levels(self) -> pd.DataFrame:
+        return self.levels[self.levels["quarter"] == self.quarter].reset_index(drop=True)
+
+    @property
+    def current_composite(self) -> pd.DataFrame:
+        return self.composite[self.composite["quarter"] == self.quarter].reset_index(drop=True)
+
+
+def compute_warning(reports: pd.DataFrame, sample: pd.DataFrame,
+                    city_table: pd.DataFrame | None, settings: WarningSettings, *,
+                    quarter: str, province: str, fsettings: Any = None,
+                    forecasts: bool = True) -> WarningResult:
+    """The warning analysis for ``quarter`` from reports, the sample and the city table (pure).
+
+    Levels are judged for the last ``history_quarters`` quarters (so that hysteresis has a past),
+    with four more quarters estimated for the year-on-year transforms.
+    """
+    from samplekit.estimation import INDICATORS
+    from samplekit.forecast import ForecastSettings
+
+    fsettings = fsettings or ForecastSettings()
+    reports = reports[reports["enterprise_id"].isin(sample["enterprise_id"])]
+    judged = quarters_back(quarter, settings.history_quarters)
+    needed = quarters_back(quarter, settings.history_quarters + 4)
+    est_cols = sorted({ind.column for ind in settings.indicators if ind.source == "estimate"})
+    unknown = [c for c in est_cols if c not in INDICATORS]
+    if unknown:
+        raise ParamsError(f"warning.indicators: column(s) {unknown} are not estimation "
+                          f"indicators; use one of {', '.join(INDICATORS)}")
+    if not set(quarter_months(quarter)) <= set(reports["period"].astype(str)):
+        raise ParamsError(f"quarter {quarter}: the reports do not cover its months "
+                          f"{quarter_months(quarter)} (found "
+                          f"{reports['period'].min()} … {reports['period'].max()})")
+    hist = estimate_quarters(reports, sample, needed[:-1], province=province,
+                             indicators=est_cols, min_reporters=settings.min_reporters)
+    current = estimate_quarters(reports, sample, [quarter], province=province,
+                                min_reporters=settings.min_reporters)
+    est_all = pd.concat([hist, current[current["indicator"].isin(est_cols)]], ignore_index=True)
+    counts, ml = mass_layoff_counts(reports, sample, needed, province=province,
+                                    min_persons=settings.mass_layoff_persons,
+                                    min_share=settings.mass_layoff_share)
+    values = indicator_values(est_all, city_table, counts, settings)
+    values = values[values["quarter"].isin(judged)].reset_index(drop=True)
+    levels = assign_levels(values, settings, province=province)
+    composite = composite_levels(levels, settings)
+    end = quarter_months(quarter)[-1]
+    if forecasts:
+        monthly = monthly_inputs(reports, sample, city_table, settings, province=province,
+                                 end=end)
+        fc, crossing, scores = forecast_indicators(monthly, settings, fsettings,
+                                                   province=province)
+    else:
+        monthly = pd.DataFrame(columns=["city", "indicator", "period", "value"])
+        fc = crossing = scores = pd.DataFrame()
+    return WarningResult(
+        quarter=quarter, province=province, settings=settings, values=values, levels=levels,
+        composite=composite, estimates=current, monthly=monthly, forecasts=fc,
+        crossing=crossing, scores=scores,
+        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True))
+
+
+def load_warning_inputs(params: Params) -> dict[str, Any]:
+    """Reports (store), sample (selection), city table and city indicators for a params file.
+
+    The store is ``monthly.store`` when set, else the demo store
+    (``history.demo_store_for``); the sample is ``selection.sample_for(params).sample``.
+    """
+    from samplekit.cities import load_cities
+    from samplekit.indicators import city_indicators_for
+    from samplekit.selection import sample_for
+    from samplekit.store import read_city_reports, read_reports
+
+    store = params.path_of("monthly.store", None)
+    if store is None:
+        from samplekit.history import demo_store_for
+
+        store = demo_store_for(params)
+    cities_path = params.path_of("province.cities")
+    cities = load_cities(cities_path)
+    reports = read_reports(store)
+    city_reports = read_city_reports(store)
+    sample = sample_for(params).sample
+    table = city_indicators_for(params, cities, city_reports=city_reports)
+    return {"store": store, "reports": reports, "sample": sample, "cities": cities,
+            "city_reports": city_reports, "city_indicators": table}
+
+
+def warning_for(params: Params, quarter: str | None = None, *, inputs: Mapping[str, Any] | None
+                = None, forecasts: bool = True) -> WarningResult:
+    """The warning analysis of a params file for ``quarter`` (default: params ``quarter``)."""
+    from samplekit.forecast import ForecastSettings
+
+    settings = WarningSettings.from_params(params)
+    quarter = quarter or params.get("quarter", types=str)
+    if not isinstance(quarter, str) or not re.match(r"^\d{4}Q[1-4]$", quarter):
+        raise ParamsError(f"quarter {quarter!r} must be like 2013Q4")
+    inputs = inputs or load_warning_inputs(params)
+    province = str(params.get("province.name", "全省"))
+    return compute_warning(inputs["reports"], inputs["sample"], inputs["city_indicators"],
+                           settings, quarter=quarter, province=province,
+                           fsettings=ForecastSettings.from_params(params), forecasts=forecasts)
+
+
+# ----------------------------------------------------------------------------- outputs
+FORECAST_HEADERS_ZH: dict[str, str] = {
+    "city": "地区", "indicator": "指标代码", "indicator_name": "指标", "kind": "类型",
+    "target": "预测期", "horizon": "步长", "model": "模型", "forecast": "预测值",
+    "pi_low": "预测区间下限", "pi_high": "预测区间上限", "level": "预警等级", "line": "警戒线",
+    "probability": "越线概率",
+}
+
+
+def _rounded(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Fixed float precision so the CSV bytes do not depend on the last bits."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(digits)
+    return out
+
+
+def levels_table(result: WarningResult) -> pd.DataFrame:
+    """levels.csv: the quarter's ``city, indicator, value, ci_low, ci_high, line, level,
+    status`` first, then the evidence columns; the province first, then cities by name."""
+    cur = result.current_levels.copy()
+    cur["_p"] = cur["city"] != result.province
+    cur = cur.sort_values(["_p", "city", "indicator"], kind="stable").drop(columns="_p")
+    first = ["city", "indicator", "value", "ci_low", "ci_high", "line", "level", "status"]
+    rest = [c for c in LEVEL_COLUMNS if c not in first]
+    return cur[first + rest].reset_index(drop=True)
+
+
+def composite_table(result: WarningResult) -> pd.DataFrame:
+    """The quarter's composite level per city (province first), with the raw rank and drivers."""
+    comp = result.current_composite.copy()
+    comp["_p"] = comp["city"] != result.province
+    comp = comp.sort_values(["_p", "city"], kind="stable").drop(columns="_p")
+    names = {ind.key: ind.name for ind in result.settings.indicators}
+    comp["drivers_zh"] = [";".join(names.get(k, k) for k in d.split(";") if k)
+                          for d in comp["drivers"]]
+    return comp.reset_index(drop=True)
+
+
+def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
+                  about: Mapping[str, Any] | None = None, figures: bool = True) -> list[Path]:
+    """Write the quarter's warning outputs; returns the paths.
+
+    ``levels.csv`` (per indicator and city), ``composite.csv`` (per city, with hysteresis),
+    ``levels_history.csv`` and ``composite_history.csv`` (every quarter judged),
+    ``estimates.csv`` (all design-based estimates of the quarter), ``forecasts.csv``,
+    ``crossing.csv`` (probability of crossing each line next quarter), ``forecast_scores.csv``
+    (rolling-origin RMSE of every candidate), ``mass_layoffs.csv``, ``warning.xlsx`` (Chinese
+    headers) and the figures ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators.
+    """
+    from samplekit.io import write_csv, write_xlsx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lv = _rounded(levels_table(result))
+    comp = composite_table(result)
+    hist = _rounded(result.levels)
+    comp_hist = result.composite
+    est = _rounded(result.estimates, 6)
+    fc = _rounded(result.forecasts) if len(result.forecasts) else result.forecasts
+    cr = _rounded(result.crossing) if len(result.crossing) else result.crossing
+    sc = _rounded(result.scores, 6) if len(result.scores) else result.scores
+    paths = [
+        write_csv(lv, out / "levels.csv"),
+        write_csv(comp, out / "composite.csv"),
+        write_csv(hist, out / "levels_history.csv"),
+        write_csv(comp_hist, out / "composite_history.csv"),
+        write_csv(est, out / "estimates.csv"),
+        write_csv(fc, out / "forecasts.csv"),
+        write_csv(cr, out / "crossing.csv"),
+        write_csv(sc, out / "forecast_scores.csv"),
+        write_csv(result.mass_layoffs, out / "mass_layoffs.csv"),
+    ]
+    headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标(中文)",
+               "estimate": "估计值", "period": "期别"}
+    paths.append(write_xlsx(
+        {"综合等级": comp, "指标等级": lv, "预测": fc, "越线概率": cr},
+        out / "warning.xlsx", headers=headers,
+        titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
+                "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
+                "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率"},
+        source="企业用工定点监测(设计加权估计)与城市指标表", about=about))
+    if figures:
+        paths.append(_save(plot_levels(result), out / "fig_levels.png"))
+        for ind in result.settings.indicators:
+            if ind.core:
+                paths.append(_save(plot_indicator(result, ind.key), out / f"fig_{ind.key}.png"))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    from samplekit.plotting import save_figure
+
+    return save_figure(fig, path)
+
+
+def plot_levels(result: WarningResult):
+    """Heat map of the quarter's level per city (rows) and indicator (columns)."""
+    from matplotlib.colors import ListedColormap
+
+    from samplekit.plotting import new_figure
+
+    cur = levels_table(result)
+    comp = composite_table(result).set_index("city")["composite_rank"]
+    inds = [ind for ind in result.settings.indicators if ind.key in set(cur["indicator"])]
+    cities = list(dict.fromkeys(cur["city"]))
+    grid = np.full((len(cities), len(inds) + 1), np.nan)
+    piv = cur.pivot(index="city", columns="indicator", values="rank")
+    for i, c in enumerate(cities):
+        grid[i, 0] = comp.get(c, np.nan)
+        for j, ind in enumerate(inds):
+            grid[i, j + 1] = piv.get(ind.key, pd.Series(dtype=float)).get(c, np.nan)
+    colors = [result.settings.level_color(r) for r in range(len(result.settings.levels) + 1)]
+    colors[0] = "#e8f5e9"
+    fig, ax = new_figure(2 + 1.3 * (len(inds) + 1), 0.32 * len(cities) + 1.5)
+    ax.imshow(grid, cmap=ListedColormap(colors), vmin=-0.5,
+              vmax=len(result.settings.levels) + 0.5, aspect="auto")
+    for i in range(len(cities)):
+        for j in range(len(inds) + 1):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, result.settings.level_name(int(grid[i, j])), ha="center",
+                        va="center", fontsize=7)
+    ax.set_xticks(range(len(inds) + 1))
+    ax.set_xticklabels(["综合等级", *[ind.name for ind in inds]], rotation=35, ha="right",
+                       fontsize=8)
+    ax.set_yticks(range(len(cities)))
+    ax.set_yticklabels(cities, fontsize=8)
+    ax.set_title(f"{result.quarter} 各地区预警等级")
+    return fig
+
+
+def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] | None = None):
+    """An indicator's quarterly values with 95% CIs against its lines, and the next quarter's
+    forecast with its prediction interval, for the province and the most severe cities."""
+    from samplekit.plotting import new_figure
+
+    ind = result.settings.indicator(indicator)
+    hist = result.levels[result.levels["indicator"] == indicator]
+    if cities is None:
+        cur = hist[hist["quarter"] == result.quarter]
+        worst = cur[cur["city"] != result.province].sort_values(
+            ["rank", "value"], ascending=[False, ind.direction == "lower_is_worse"])
+        cities = [result.province, *worst["city"].head(4)]
+    quarters = sorted(hist["quarter"].unique())
+    fc = result.forecasts
+    fc = fc[(fc["indicator"] == indicator) & (fc["kind"] == "quarter")] if len(fc) else fc
+    target = fc["target"].iloc[0] if len(fc) else None
+    xlabels = quarters + ([target] if target else [])
+    fig, ax = new_figure(9, 4.8)
+    palette = ["#333333", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]
+    for k, city in enumerate(cities):
+        h = hist[hist["city"] == city].set_index("quarter").reindex(quarters)
+        x = np.arange(len(quarters)) + (k - len(cities) / 2) * 0.06
+        yerr = np.vstack([h["value"] - h["ci_low"], h["ci_high"] - h["value"]])
+        color = palette[k % len(palette)]
+        if np.isfinite(yerr).any():
+            ax.errorbar(x, h["value"], yerr=np.where(np.isfinite(yerr), yerr, 0), color=color,
+                        marker="o", ms=3, lw=1.3, capsize=2, label=city)
+        else:
+            ax.plot(x, h["value"], color=color, marker="o", ms=3, lw=1.3, label=city)
+        f = fc[fc["city"] == city] if len(fc) else fc
+        if len(f):
+            xf = len(quarters) + (k - len(cities) / 2) * 0.06
+            ax.errorbar([xf], f["forecast"], yerr=[[float(f["forecast"].iloc[0] -
+                                                         f["pi_low"].iloc[0])],
+                                                   [float(f["pi_high"].iloc[0] -
+                                                          f["forecast"].iloc[0])]],
+                        color=color, marker="D", ms=4, ls="none", capsize=3, alpha=0.7)
+    for k, lv in enumerate(result.settings.levels):
+        ax.axhline(ind.lines[k], color=lv.color, ls="--", lw=1,
+                   label=f"{lv.code}级({lv.name})警戒线(地市)")
+        if ind.province_lines is not None and result.province in cities:
+            ax.axhline(ind.province_lines[k], color=lv.color, ls=":", lw=1,
+                       label=f"{lv.code}级警戒线(全省)")
+    ax.set_xticks(range(len(xlabels)))
+    ax.set_xticklabels([*quarters, f"{target}(预测)"] if target else quarters, rotation=30,
+                       ha="right", fontsize=8)
+    ax.set_ylabel(ind.name)
+    ax.set_title(f"{ind.name}:季度值(95%置信区间)、警戒线与下季度预测")
+    ax.legend(fontsize=7, ncol=3, loc="best")
+    return fig
+
+
+# ------------------------------------------------------------------------- report helpers
+def quarter_climate(reports: pd.DataFrame, sample: pd.DataFrame, quarter: str, *,
+                    province: str) -> pd.DataFrame:
+    """用工景气指数 of the quarter per city and for the province (``climate.climate_index``):
+    ``city, estimate, se, ci_low, ci_high, n_reporters`` for indicator ``climate_index``."""
+    from samplekit.climate import climate_index
+
+    months = quarter_months(quarter)
+    rep = reports[reports["period"].astype(str).isin(months)
+                  & reports["enterprise_id"].isin(sample["enterprise_id"])]
+    by_city = climate_index(rep, sample, periods=months, by=["city"])
+    prov = climate_index(rep, sample, periods=months).assign(city=province)
+    out = pd.concat([prov, by_city], ignore_index=True)
+    out = out[out["indicator"] == "climate_index"]
+    return out[["city", "estimate", "se", "ci_low", "ci_high", "n_reporters"]].reset_index(
+        drop=True)
+
+
+def ranking_table(result: WarningResult, climate: pd.DataFrame | None = None) -> pd.DataFrame:
+    """季通报 ranking of the cities: composite level (worst first), then the first core
+    indicator from worst to best; one column per indicator value, the climate index if given.
+
+    Returns Chinese-ready columns: ``rank_no, city, composite_level, composite_name,
+    drivers_zh, <indicator keys…>, climate_index``.
+    """
+    comp = composite_table(result)
+    comp = comp[comp["city"] != result.province]
+    cur = result.current_levels
+    wide = cur.pivot(index="city", columns="indicator", values="value")
+    keys = [ind.key for ind in result.settings.indicators if ind.key in wide.columns]
+    df = comp[["city", "composite_rank", "composite_level", "composite_name",
+               "drivers_zh"]].merge(wide[keys].reset_index(), on="city", how="left")
+    if climate is not None:
+        df = df.merge(climate[["city", "estimate"]].rename(columns={"estimate": "climate_index"}),
+                      on="city", how="left")
+    first = next(ind for ind in result.settings.indicators if ind.core)
+    sign = 1.0 if first.direction == "higher_is_worse" else -1.0
+    df["_k"] = -sign * df[first.key]
+    df = df.sort_values(["composite_rank", "_k", "city"], ascending=[False, True, True],
+                        kind="stable").drop(columns=["_k", "composite_rank"])
+    df.insert(0, "rank_no", np.arange(1, len(df) + 1))
+    return df.reset_index(drop=True)
+
+
+REDUCTION_NAMES_ZH: dict[str, str] = {
+    "reduced_closure": "关闭破产", "reduced_suspension": "停业整顿", "reduced_layoff": "经济性裁员",
+    "reduced_relocation": "迁出本市", "reduced_other": "其他",
+}
+
+
+def reduction_table(result: WarningResult, kind: Literal["type", "reason"] = "type"
+                    ) -> pd.DataFrame:
+    """Persons reduced in the quarter (weighted estimates) by reduction type or by first-ranked
+    reason, for the province and each city: ``city, item, name, estimate, se, share_pct``."""
+    from samplekit.estimation import INDICATOR_NAMES_ZH
+
+    est = result.estimates
+    if kind == "type":
+        items = list(REDUCTION_NAMES_ZH)
+        names = REDUCTION_NAMES_ZH
+    else:
+        items = [f"reduced_reason_{k}" for k in range(1, 12)]
+        names = {k: INDICATOR_NAMES_ZH.get(k, k) for k in items}
+    df = est[est["indicator"].isin(items)][["city", "indicator", "estimate", "se"]].copy()
+    df = df.rename(columns={"indicator": "item"})
+    df["name"] = df["item"].map(names)
+    total = df.groupby("city")["estimate"].transform("sum")
+    df["share_pct"] = 100 * df["estimate"] / total.where(total > 0)
+    df["_p"] = df["city"] != result.province
+    df["_o"] = df["item"].map({k: i for i, k in enumerate(items)})
+    df = df.sort_values(["_p", "city", "_o"], kind="stable").drop(columns=["_p", "_o"])
+    return df[["city", "item", "name", "estimate", "se", "share_pct"]].reset_index(drop=True)
+
+
+def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> list[str]:
+    """Written findings in Chinese, generated from the numbers (no fixed wording of results)."""
+    s = result.settings
+    comp = composite_table(result)
+    prov = comp[comp["city"] == result.province]
+    cities = comp[comp["city"] != result.province]
+    lines = []
+    p_rank = int(prov["composite_rank"].iloc[0]) if len(prov) else 0
+    if p_rank:
+        lines.append(f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
+                     f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。")
+    else:
+        lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
+    alarm = cities[cities["composite_rank"] > 0]
+    if len(alarm):
+        parts = [f"{r.city}({r.composite_level}级{r.composite_name})"
+                 for r in alarm.sort_values("composite_rank", ascending=False).itertuples()]
+        lines.append(f"{len(alarm)}个地市处于预警状态:" + "、".join(parts) + "。")
+    else:
+        lines.append("各地市均未触及警戒线。")
+    held = cities[(cities["composite_rank"] > cities["raw_rank"])]
+    if len(held):
+        lines.append("按“连续平稳后降级”规则维持原等级的地市:"
+                     + "、".join(held["city"]) + f"(需连续{s.hysteresis_periods}个季度低于当前等级方可降级)。")
+    cur = result.current_levels
+    rem = cur[(cur["status"] == "reminder") & (cur["city"] != result.province)]
+    if len(rem):
+        lines.append("接近警戒线(提醒):" + "、".join(
+            f"{r.city}{r.indicator_name}{r.value:.2f}" for r in rem.itertuples()) + "。")
+    for ind in s.indicators:
+        if not ind.core:
+            continue
+        row = cur[(cur["indicator"] == ind.key) & (cur["city"] == result.province)]
+        if len(row) and pd.notna(row["value"].iloc[0]):
+            r = row.iloc[0]
+            ci = (f"(95%置信区间{r['ci_low']:.2f}~{r['ci_high']:.2f})"
+                  if pd.notna(r["ci_low"]) else "")
+            lines.append(f"全省{ind.name}为{r['value']:.2f}{ci},对照警戒线{r['line']:g}。")
+    cr = result.crossing
+    if len(cr):
+        first = cr[cr["level"] == s.levels[0].code]
+        risky = first[(first["probability"] >= 0.5) & (first["city"] != result.province)]
+        if len(risky):
+            names = {i.key: i.name for i in s.indicators}
+            top = risky.sort_values("probability", ascending=False).head(6)
+            lines.append(f"预测显示,{top['target'].iloc[0]}越过{s.levels[0].code}级警戒线概率较高的有:"
+                         + "、".join(f"{r.city}{names[r.indicator]}({r.probability:.0%})"
+                                     for r in top.itertuples()) + "。")
+    if climate is not None and len(climate):
+        pc = climate[climate["city"] == result.province]
+        low = climate[(climate["city"] != result.province) & (climate["estimate"] < 50)]
+        if len(pc):
+            lines.append(f"全省用工景气指数为{pc['estimate'].iloc[0]:.1f}(50为荣枯线)"
+                         + (f",低于50的地市有{len(low)}个:" + "、".join(low["city"]) + "。"
+                            if len(low) else ",各地市均不低于50。"))
+    if len(result.mass_layoffs):
+        ml = result.mass_layoffs.groupby("city")["enterprise_id"].nunique().sort_values(
+            ascending=False)
+        lines.append(f"本季度监测企业中规模裁员(单月减员≥{s.mass_layoff_persons}人或≥"
+                     f"{s.mass_layoff_share:.0%})的企业共{int(ml.sum())}家,最多的是"
+                     + "、".join(f"{c}{n}家" for c, n in ml.head(3).items()) + "。")
+    return lines
