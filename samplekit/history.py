@@ -23,7 +23,6 @@ realistic errors, and one corrected resubmission follows; they go through
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -458,29 +457,10 @@ def _names(month: pd.DataFrame, names: pd.Series | None) -> pd.Series:
 
 # --- the demo store ---------------------------------------------------------------------------
 
-def _without_month(params: Any) -> Any:
-    """``params`` with ``period``/``quarter`` as in its file: the demo history and the panel do
-    not depend on which month a notebook reports, so every month shares one cached build."""
-    from samplekit.params import Params, read_yaml
-
-    try:
-        raw = read_yaml(params.path)
-    except Exception:  # params built in memory: keep them as they are
-        return params
-    data = dict(params.data)
-    for key in ("period", "quarter"):
-        if isinstance(raw, dict) and key in raw:
-            data[key] = raw[key]
-        else:
-            data.pop(key, None)
-    return Params(params.path, data)
-
-
 def demo_panel(params: Any) -> pd.DataFrame:
     """The demo panel: the selected sample (``selection.sample_for``) plus individual units."""
     from samplekit.selection import sample_for
 
-    params = _without_month(params)
     settings = HistorySettings.from_params(params)
     sample = sample_for(params).sample
     cols = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
@@ -508,11 +488,10 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
     return store
 
 
-def _source_digest() -> str:
-    h = hashlib.sha256()
-    for mod in ("history.py", "reports.py", "store.py"):
-        h.update(Path(__file__).with_name(mod).read_bytes())
-    return h.hexdigest()[:12]
+#: What the demo store depends on: the params sections and the modules that compute it.
+_CACHE_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection", "monthly")
+_CACHE_MODULES = ("history", "reports", "store", "selection", "calibration", "allocation",
+                  "apportion", "demo", "classification", "frame", "cities")
 
 
 def store_for(params: Any) -> Path:
@@ -539,10 +518,9 @@ def demo_store_for(params: Any) -> Path:
     Path
         The DuckDB store (``read_reports(path)`` etc.).
     """
-    from samplekit.paths import cache_dir
+    from samplekit.paths import cache_dir, cache_key
 
-    params = _without_month(params)
-    final = cache_dir() / f"monthly_{params.digest()[:16]}_{_source_digest()}"
+    final = cache_dir() / f"monthly_{cache_key(params, _CACHE_SECTIONS, _CACHE_MODULES)}"
     store = final / "store.duckdb"
     if store.exists():
         return store

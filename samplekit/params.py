@@ -176,9 +176,11 @@ class Params:
                 f"'{section}'; allowed: {', '.join(sorted(allowed))}"
             )
 
-    def digest(self) -> str:
-        """SHA-256 of the canonical JSON of the data (for caches and provenance)."""
-        blob = json.dumps(self.data, sort_keys=True, ensure_ascii=False, default=str)
+    def digest(self, keys: tuple[str, ...] | None = None) -> str:
+        """SHA-256 of the canonical JSON of the data, or of the top-level ``keys`` only
+        (for caches and provenance)."""
+        data = self.data if keys is None else {k: self.data.get(k) for k in keys}
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def with_overrides(self, **overrides: Any) -> Params:

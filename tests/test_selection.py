@@ -1,0 +1,332 @@
+"""Selection: PRN, per-cell counts, retained panel, inclusion probabilities, weights, reserves,
+monthly subsample, determinism and the files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from samplekit.calibration import CalibrationSettings
+from samplekit.errors import InputError, ParamsError
+from samplekit.params import load_params
+from samplekit.selection import (
+    CELL,
+    SAMPLE_COLUMNS,
+    SelectionSettings,
+    pips,
+    prn,
+    select_sample,
+    synthetic_frame,
+    write_selection,
+)
+
+FAST = CalibrationSettings(margins=("city",), totals=("units",))
+
+
+def _in_cell(df: pd.DataFrame, key: tuple) -> pd.DataFrame:
+    mask = np.ones(len(df), dtype=bool)
+    for col, value in zip(CELL, key, strict=True):
+        mask &= (df[col].astype(str) == str(value)).to_numpy()
+    return df[mask]
+
+
+@pytest.fixture(scope="module")
+def small():
+    frame, cells = synthetic_frame(6000, 80, sample_size=400, panel_share=0.03, rng=11)
+    return frame, cells
+
+
+@pytest.fixture(scope="module")
+def result(small):
+    frame, cells = small
+    return select_sample(frame, cells, SelectionSettings(seed=20130627, reserve_per_cell=3))
+
+
+# ----------------------------------------------------------------------------------------- PRN
+def test_prn_is_a_stable_function_of_id_and_seed():
+    ids = pd.Series([f"91440101MA{k:08d}" for k in range(2000)], dtype="str")
+    u = prn(ids, 20130627)
+    assert ((u > 0) & (u < 1)).all()
+    # independent of row order, of the other ids and of the container type
+    perm = np.random.default_rng(0).permutation(len(ids))
+    np.testing.assert_array_equal(prn(ids.iloc[perm].to_numpy(dtype=object), 20130627), u[perm])
+    np.testing.assert_array_equal(prn(["91440101MA00000007"], 20130627), u[[7]])
+    # different lengths and non-ASCII ids hash the same alone or in a batch
+    mixed = ["a", "企业代码一", "91440101MA00000007", "x" * 41]
+    np.testing.assert_array_equal(prn(mixed, 5), np.concatenate([prn([m], 5) for m in mixed]))
+    # a pinned value: the PRN must never change across versions or platforms
+    assert prn(["914401017082054420"], 20130627)[0] == pytest.approx(0.8535111795716175, abs=1e-15)
+
+
+def test_prn_is_uniform_and_seeds_are_independent():
+    ids = [f"9144{k:014d}" for k in range(20000)]
+    u1, u2 = prn(ids, 1), prn(ids, 2)
+    assert stats.kstest(u1, "uniform").pvalue > 0.001
+    assert stats.kstest(u2, "uniform").pvalue > 0.001
+    assert abs(np.corrcoef(u1, u2)[0, 1]) < 4 / np.sqrt(len(ids))
+
+
+def test_pips_by_hand():
+    # n = 2 of sizes 10,1,1,1,1: unit 0 would get 2·10/14 > 1, so it is taken and the
+    # remaining place is shared equally among the four others.
+    got = pips(np.array([10.0, 1, 1, 1, 1, 3, 1]), np.array([0, 0, 0, 0, 0, 1, 1]),
+               np.array([2, 1]))
+    np.testing.assert_allclose(got, [1, 0.25, 0.25, 0.25, 0.25, 0.75, 0.25])
+
+
+# ------------------------------------------------------------------------------ the sample list
+def test_counts_per_cell_equal_the_allocation(small, result):
+    _, cells = small
+    got = result.sample.groupby(CELL, observed=True).size()
+    want = cells.set_index(CELL)["n"]
+    pd.testing.assert_series_equal(got.reindex(want.index, fill_value=0), want,
+                                   check_names=False)
+    assert list(result.sample.columns) == SAMPLE_COLUMNS
+    assert result.flags.query("flag == 'too_few_eligible'").empty
+
+
+def test_every_active_existing_member_is_retained(small, result):
+    frame, cells = small
+    active_panel = frame[frame["in_panel"] & (frame["status"] == "active")]
+    sample = result.sample.set_index("enterprise_id")
+    assert set(active_panel["enterprise_id"]) <= set(sample.index)
+    assert (sample.loc[active_panel["enterprise_id"], "status"] == "retained").all()
+    inactive = frame[frame["status"] != "active"]["enterprise_id"]
+    assert not sample.index.isin(inactive).any()
+    assert (sample.loc[sample["status"] != "retained"].index.isin(
+        frame.loc[frame["in_panel"], "enterprise_id"])).sum() == 0
+
+
+def test_new_units_are_the_smallest_prns_of_their_cell(small, result):
+    frame, _ = small
+    f = frame[(frame["status"] == "active") & ~frame["in_panel"]].copy()
+    f["prn"] = prn(f["enterprise_id"], 20130627)
+    s = result.sample[result.sample["status"] != "retained"]
+    for key, g in list(s.groupby(CELL, observed=True))[:25]:
+        pool = _in_cell(f, key).sort_values("prn")
+        assert list(g.sort_values("prn")["enterprise_id"]) == list(
+            pool["enterprise_id"].head(len(g)))
+
+
+def test_design_weights_reproduce_cell_units_and_calibration_margins(small, result):
+    frame, cells = small
+    s = result.sample
+    w = s.groupby(CELL, observed=True)["weight"].sum()
+    eligible = frame[frame["status"] == "active"].groupby(CELL, observed=True).size()
+    np.testing.assert_allclose(w.to_numpy(), eligible.reindex(w.index).to_numpy(), rtol=1e-12)
+    assert (s["weight"] * s["inclusion_prob"]).between(1 - 1e-12, 1 + 1e-12).all()
+    np.testing.assert_allclose(s["inclusion_prob"], s["cell_n"] / s["cell_frame_units"])
+    # calibrated weights hit the frame's units and employment per city/section/size/ownership
+    rep = result.representativeness
+    assert result.calibration_converged
+    np.testing.assert_allclose(rep["calibrated_units"], rep["frame_units"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rep["calibrated_employment"], rep["frame_employment"], rtol=1e-6)
+    tot = rep[rep["dimension"] == "total"].iloc[0]
+    assert tot["weighted_units"] == pytest.approx(tot["frame_units"])
+
+
+def test_pps_design_weights_reproduce_cell_employment(small):
+    frame, cells = small
+    res = select_sample(frame, cells, SelectionSettings(seed=3, method="pps", calibration=FAST))
+    s = res.sample
+    emp = (s["weight"] * s["employees"].clip(lower=1)).groupby(
+        [s[c] for c in CELL], observed=True).sum()
+    act = frame[frame["status"] == "active"]
+    want = act["employees"].clip(lower=1).groupby([act[c] for c in CELL], observed=True).sum()
+    np.testing.assert_allclose(emp.to_numpy(), want.reindex(emp.index).to_numpy(), rtol=1e-9)
+    got = s.groupby(CELL, observed=True).size()
+    pd.testing.assert_series_equal(got.reindex(cells.set_index(CELL).index, fill_value=0),
+                                   cells.set_index(CELL)["n"], check_names=False)
+
+
+def test_reserves_follow_the_sample_in_prn_order(small, result):
+    res = result.reserves
+    assert not res["enterprise_id"].isin(result.sample["enterprise_id"]).any()
+    for key, g in list(res.groupby(CELL, observed=True))[:25]:
+        assert list(g["reserve_rank"]) == list(range(1, len(g) + 1))
+        assert g["prn"].is_monotonic_increasing
+        sel = _in_cell(result.sample, key)
+        new = sel[sel["status"] != "retained"]
+        if len(new):
+            assert g["prn"].min() > new["prn"].max()
+    assert res.groupby(CELL, observed=True).size().max() <= 3
+
+
+def test_monthly_subsample_prefers_the_existing_network(small, result):
+    frame, cells = small
+    s = result.sample
+    got = s.groupby(CELL, observed=True)["monthly"].sum()
+    want = cells.set_index(CELL)["n_monthly"]
+    np.testing.assert_array_equal(got.reindex(want.index, fill_value=0).to_numpy(),
+                                  want.to_numpy())
+    old = set(frame.loc[frame["in_monthly"] & (frame["status"] == "active"), "enterprise_id"])
+    in_old = s["enterprise_id"].isin(old)
+    # wherever an existing network member is left out, its cell's monthly places are all taken
+    # by other existing members
+    for key, _g in s[in_old & ~s["monthly"]].groupby(CELL, observed=True):
+        cell = _in_cell(s, key)
+        assert cell["enterprise_id"].isin(old)[cell["monthly"]].all()
+
+
+def test_replacements_stay_in_their_cell(small, result):
+    rep = result.replacements.dropna(subset=["replacement_id"])
+    assert len(rep) > 0
+    s = result.sample.set_index("enterprise_id")
+    for r in rep.itertuples(index=False):
+        assert tuple(s.loc[r.replacement_id, CELL]) == tuple(getattr(r, c) for c in CELL)
+        assert s.loc[r.replacement_id, "status"] == "replacement"
+    assert (result.sample["status"] == "replacement").sum() == len(rep)
+
+
+def test_cell_with_too_few_eligible_units_is_reported(small):
+    frame, cells = small
+    cells = cells.copy()
+    h = cells.index[cells["frame_units"] > 0][0]
+    cells.loc[h, "n"] = cells.loc[h, "frame_units"] + 4
+    res = select_sample(frame, cells, SelectionSettings(seed=1, calibration=FAST))
+    flag = res.flags[res.flags["flag"] == "too_few_eligible"]
+    assert len(flag) == 1 and flag.iloc[0]["value"] == 4
+    assert flag.iloc[0]["city"] == cells.loc[h, "city"]
+    assert "only" in flag.iloc[0]["message"] and "unfilled" in flag.iloc[0]["message"]
+    row = _in_cell(res.cells, tuple(cells.loc[h, CELL])).iloc[0]
+    assert row["sample_n"] == row["eligible_units"] and row["shortfall"] == 4
+
+
+def test_missing_columns_and_bad_params_are_clear_errors(small, tmp_path):
+    frame, cells = small
+    with pytest.raises(InputError, match="missing column.*in_panel"):
+        select_sample(frame.drop(columns="in_panel"), cells, SelectionSettings(seed=1))
+    p = tmp_path / "p.yaml"
+    p.write_text("seed: 1\nselection:\n  method: random\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="selection.method"):
+        SelectionSettings.from_params(load_params(p))
+
+
+# ------------------------------------------------------------------- inclusion probabilities
+def _replicated(sizes: np.ndarray, n: int, reps: int, panel: int = 0):
+    """``reps`` identical cells of len(sizes) units (the first ``panel`` of them existing
+    members), each allocated ``n`` places: one call gives ``reps`` independent draws."""
+    N = len(sizes)
+    frame = pd.DataFrame({
+        "enterprise_id": [f"R{r:05d}U{k:02d}" for r in range(reps) for k in range(N)],
+        "name": "x", "city": "甲市", "section": "C", "size_class": "small",
+        "ownership": [f"o{r:05d}" for r in range(reps) for _ in range(N)],
+        "employees": np.tile(sizes, reps), "status": "active",
+        "in_panel": np.tile(np.arange(N) < panel, reps), "in_monthly": False})
+    cells = pd.DataFrame({"city": "甲市", "section": "C", "size_class": "small",
+                          "ownership": [f"o{r:05d}" for r in range(reps)], "n": n,
+                          "n_monthly": 0})
+    return frame, cells
+
+
+def _frequencies(select, frame, cells, N, seeds):
+    hits = np.zeros(N)
+    for seed in seeds:
+        ids = select(frame, cells, seed)
+        hits += np.bincount(pd.Series(ids).str[-2:].astype(int), minlength=N)
+    return hits / (len(seeds) * len(cells))
+
+
+def _samplekit(method):
+    def select(frame, cells, seed):
+        res = select_sample(frame, cells, SelectionSettings(seed=seed, method=method,
+                                                            calibration=FAST))
+        return res.sample["enterprise_id"]
+    return select
+
+
+def _biased(frame, cells, seed):
+    """A plausible-looking but wrong selector: smallest PRN after favouring bigger units."""
+    f = frame.assign(key=prn(frame["enterprise_id"], seed) / np.sqrt(frame["employees"]))
+    f = f.sort_values(["ownership", "key"])
+    return f.groupby("ownership").head(int(cells["n"].iloc[0]))["enterprise_id"]
+
+
+def _max_z(freq, p, draws):
+    se = np.sqrt(np.maximum(p * (1 - p), 1e-12) / draws)
+    return np.max(np.abs(freq - p) / se)
+
+
+def test_srs_inclusion_frequencies_match_and_a_biased_selector_fails():
+    sizes = np.array([20, 30, 45, 60, 80, 100, 150, 220, 300, 500])
+    frame, cells = _replicated(sizes, n=3, reps=100)
+    seeds = range(20)  # 20 seeds × 100 cells = 2000 draws, fixed: the test is deterministic
+    draws = 20 * 100
+    p = np.full(len(sizes), 0.3)  # stated π = n/N
+    freq = _frequencies(_samplekit("srs"), frame, cells, len(sizes), seeds)
+    chi2 = np.sum((freq - p) ** 2 * draws / (p * (1 - p)))
+    assert _max_z(freq, p, draws) < 3.5
+    assert stats.chi2.sf(chi2, df=len(sizes)) > 0.001
+    biased = _frequencies(_biased, frame, cells, len(sizes), seeds)
+    assert _max_z(biased, p, draws) > 6
+
+
+def test_srs_with_existing_panel_draws_the_rest_at_rate_n_minus_r_over_n_minus_r():
+    sizes = np.arange(1, 11) * 10
+    frame, cells = _replicated(sizes, n=5, reps=100, panel=2)
+    freq = _frequencies(_samplekit("srs"), frame, cells, len(sizes), range(20))
+    np.testing.assert_array_equal(freq[:2], 1.0)
+    p = np.full(8, 3 / 8)
+    assert _max_z(freq[2:], p, 2000) < 3.5
+
+
+def _sps_exact(lam: np.ndarray, n: int, grid: int = 40001) -> np.ndarray:
+    """Exact inclusion probabilities of sequential Poisson sampling (hand integration):
+    π_i = ∫ λ_i P(fewer than n of the others have ξ_j = u_j/λ_j < t) dt over t in (0, 1/λ_i)."""
+    out = np.ones(len(lam))
+    for i in range(len(lam)):
+        if lam[i] >= 1:
+            continue
+        t = np.linspace(0, 1 / lam[i], grid)
+        q = np.minimum(1, np.outer(t, np.delete(lam, i)))  # P(ξ_j < t)
+        dist = np.zeros((grid, n + 1))
+        dist[:, 0] = 1
+        for j in range(q.shape[1]):  # Poisson-binomial counts, truncated at n
+            qj = q[:, [j]]
+            shifted = np.hstack([np.zeros((grid, 1)), dist[:, :-1]])
+            dist = dist * (1 - qj) + shifted * qj
+        out[i] = lam[i] * np.trapezoid(dist[:, :n].sum(axis=1), t)
+    return out
+
+
+def test_pps_inclusion_frequencies_match_sequential_poisson_probabilities():
+    sizes = np.array([20, 30, 45, 60, 80, 100, 150, 220, 300, 500])
+    frame, cells = _replicated(sizes, n=3, reps=100)
+    lam = pips(sizes.astype(float), np.zeros(len(sizes), int), np.array([3]))
+    freq = _frequencies(_samplekit("pps"), frame, cells, len(sizes), range(20))
+    # take-all (500 > 3·x/Σx … after iteration) is always in
+    assert freq[lam >= 1].tolist() == [1.0] * int((lam >= 1).sum())
+    free = lam < 1
+    exact = _sps_exact(lam[free], 3 - int((~free).sum()))
+    assert _max_z(freq[free], exact, 2000) < 3.5
+    # the stated πps probabilities λ approximate the exact ones (Ohlsson 1998) within 15 %
+    np.testing.assert_allclose(exact, lam[free], rtol=0.15)
+    biased = _frequencies(_biased, frame, cells, len(sizes), range(20))
+    assert _max_z(biased[free], exact, 2000) > 6
+
+
+# -------------------------------------------------------------------------- determinism & files
+def test_sample_list_is_byte_identical_whatever_the_row_order(small, tmp_path):
+    frame, cells = small
+    params = load_params()
+    settings = SelectionSettings(seed=20130627)
+    a = select_sample(frame, cells, settings)
+    shuffled = frame.sample(frac=1, random_state=5).reset_index(drop=True)
+    b = select_sample(shuffled, cells.iloc[::-1], settings)
+    write_selection(a, tmp_path / "a", params)
+    write_selection(b, tmp_path / "b", params)
+    for name in ("sample_list.csv", "reserve_list.csv", "representativeness.csv",
+                 "sample_list.xlsx"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    text = (tmp_path / "a" / "sample_list.csv").read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf")  # utf-8-sig for Excel users
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "a" / "sample_list.xlsx")
+    cities = sorted(a.sample["city"].astype(str).unique())
+    assert wb.sheetnames == [*cities, "说明"]
+    ws = wb[cities[0]]
+    headers = [c.value for c in ws[4]]
+    assert "统一社会信用代码" in headers and "企业名称" in headers and "入样状态" in headers
