@@ -36,6 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from samplekit import reference
 from samplekit.apportion import METHODS, METHODS_ZH, Method, apportion
 from samplekit.errors import InfeasibleError, InputError, ParamsError
+from samplekit.io import round_floats
 from samplekit.params import Params
 
 CELL_KEYS: list[str] = ["city", "section", "size_class", "ownership"]
@@ -1230,10 +1231,10 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = {
-        "allocation_city": _rounded(result.city),
-        "allocation_cells": _rounded(result.cells),
-        "rules_report": _rounded(result.rules_report),
-        "precision": _rounded(result.precision),
+        "allocation_city": round_floats(result.city),
+        "allocation_cells": round_floats(result.cells),
+        "rules_report": round_floats(result.rules_report),
+        "precision": round_floats(result.precision),
     }
     paths = {name: write_csv(df, out / f"{name}.csv") for name, df in tables.items()}
     headers = dict(HEADERS_ZH)
@@ -1247,14 +1248,6 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
                                           titles=titles, about=about(result, params),
                                           source="samplekit 样本分配(allocation)")
     return paths
-
-
-def _rounded(df: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
-    return out
 
 
 # ---------------------------------------------------------------------------------- summaries

@@ -30,7 +30,7 @@ from samplekit.errors import (
     summarize_problems,
 )
 from samplekit.forecast import MODELS, ForecastSettings, choose_model, score_models
-from samplekit.io import read_table, write_csv
+from samplekit.io import read_table, round_floats, write_csv
 from samplekit.params import Params
 from samplekit.warning import DEFAULT_LEVELS, Level, _lines, classify, parse_levels
 
@@ -503,24 +503,13 @@ def write_backtest(result: BacktestResult, out_dir: str | os.PathLike[str]) -> l
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [
-        write_csv(_round(result.periods), out / "backtest_periods.csv"),
-        write_csv(_round(result.episodes), out / "backtest_episodes.csv"),
-        write_csv(_round(result.metrics), out / "backtest_metrics.csv"),
-        write_csv(_round(result.forecast), out / "backtest_forecast_rmse.csv"),
+        write_csv(round_floats(result.periods), out / "backtest_periods.csv"),
+        write_csv(round_floats(result.episodes), out / "backtest_episodes.csv"),
+        write_csv(round_floats(result.metrics), out / "backtest_metrics.csv"),
+        write_csv(round_floats(result.forecast), out / "backtest_forecast_rmse.csv"),
         save_figure(plot_backtest(result), out / "backtest.png"),
     ]
     return paths
-
-
-def _round(df: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
-    """Fixed float precision so the CSV bytes do not depend on the last bits."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
-        elif out[col].dtype == object:
-            out[col] = [round(v, digits) if isinstance(v, float) else v for v in out[col]]
-    return out
 
 
 # --------------------------------------------------------------------------- example data

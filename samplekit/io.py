@@ -84,6 +84,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def round_floats(df: pd.DataFrame, digits: int = 6, *,
+                 digits_by_column: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """A copy with float columns (and floats inside object columns) rounded.
+
+    Files written from rounded values have the same bytes whatever the summation order or the
+    platform's last bits; ``digits_by_column`` keeps more digits where they matter (e.g. PRNs).
+    """
+    out = df.copy()
+    for col in out.columns:
+        d = (digits_by_column or {}).get(col, digits)
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(d)
+        elif out[col].dtype == object:
+            out[col] = [round(v, d) if isinstance(v, float) else v for v in out[col]]
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, excel: bool = True) -> Path:
     """Write a CSV atomically and byte-reproducibly (``utf-8-sig`` for Excel users by default).
 

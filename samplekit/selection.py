@@ -18,6 +18,7 @@ import pandas as pd
 
 from samplekit.calibration import CalibrationSettings, calibrate
 from samplekit.errors import InputError, ParamsError
+from samplekit.io import round_floats
 
 CELL: list[str] = ["city", "section", "size_class", "ownership"]
 CELLS_COLUMNS: list[str] = [*CELL, "frame_units", "frame_employment", "existing",
@@ -751,17 +752,6 @@ SAMPLE_HEADERS_ZH: dict[str, str] = {
 }
 
 
-def _rounded(df: pd.DataFrame) -> pd.DataFrame:
-    """Fixed float precision for files (identical bytes whatever the summation order)."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            digits = 12 if col in ("prn", "inclusion_prob", "selection_prob", "frame_share",
-                                   "sample_share", "order_key") else 6
-            out[col] = out[col].round(digits)
-    return out
-
-
 def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -> list[Path]:
     """Write the sample list, reserves, representativeness and the cities' workbook.
 
@@ -777,12 +767,12 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [
-        write_csv(_rounded(result.sample), out / "sample_list.csv"),
-        write_csv(_rounded(result.reserves), out / "reserve_list.csv"),
-        write_csv(_rounded(result.representativeness), out / "representativeness.csv"),
-        write_csv(_rounded(result.cells), out / "selection_cells.csv"),
+        write_csv(_round_sample(result.sample), out / "sample_list.csv"),
+        write_csv(_round_sample(result.reserves), out / "reserve_list.csv"),
+        write_csv(_round_sample(result.representativeness), out / "representativeness.csv"),
+        write_csv(_round_sample(result.cells), out / "selection_cells.csv"),
         write_csv(result.calibration, out / "calibration.csv"),
-        write_csv(_rounded(result.calibration_totals), out / "calibration_totals.csv"),
+        write_csv(_round_sample(result.calibration_totals), out / "calibration_totals.csv"),
         write_csv(result.flags, out / "selection_flags.csv"),
         write_csv(result.replacements, out / "replacement_log.csv"),
     ]
@@ -793,7 +783,7 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -
     zh["ownership"] = zh["ownership"].map(OWNERSHIP_ZH).fillna(zh["ownership"])
     zh["status"] = zh["status"].map(STATUS_ZH)
     zh["monthly"] = np.where(zh["monthly"], "是", "否")
-    zh = _rounded(zh.drop(columns=["selection_prob"]))
+    zh = _round_sample(zh.drop(columns=["selection_prob"]))
     sheets = {str(city): g.drop(columns="city").reset_index(drop=True)
               for city, g in zh.groupby("city", sort=True)}
     titles = {c: f"{c}监测企业名单({len(g)}家)" for c, g in sheets.items()}
@@ -935,3 +925,11 @@ def summary_lines(result: SelectionResult) -> list[str]:
         f"{float(diag.get('calibrated_kish_deff', 'nan')):.2f}",
     ]
     return lines
+
+
+_PRECISE = ("prn", "inclusion_prob", "selection_prob", "frame_share", "sample_share", "order_key")
+
+
+def _round_sample(df: pd.DataFrame) -> pd.DataFrame:
+    """Probabilities keep 12 digits, everything else 6 (identical bytes, exact enough)."""
+    return round_floats(df, 6, digits_by_column=dict.fromkeys(_PRECISE, 12))

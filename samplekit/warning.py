@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import ParamsError
+from samplekit.io import round_floats
 from samplekit.params import Params
 
 Direction = Literal["higher_is_worse", "lower_is_worse"]
@@ -902,15 +903,6 @@ FORECAST_HEADERS_ZH: dict[str, str] = {
 }
 
 
-def _rounded(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """Fixed float precision so the CSV bytes do not depend on the last bits."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
-    return out
-
-
 def levels_table(result: WarningResult) -> pd.DataFrame:
     """levels.csv: the quarter's ``city, indicator, value, ci_low, ci_high, line, level,
     status`` first, then the evidence columns; the province first, then cities by name."""
@@ -948,14 +940,14 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lv = _rounded(levels_table(result))
+    lv = round_floats(levels_table(result), 4)
     comp = composite_table(result)
-    hist = _rounded(result.levels)
+    hist = round_floats(result.levels, 4)
     comp_hist = result.composite
-    est = _rounded(result.estimates, 6)
-    fc = _rounded(result.forecasts) if len(result.forecasts) else result.forecasts
-    cr = _rounded(result.crossing) if len(result.crossing) else result.crossing
-    sc = _rounded(result.scores, 6) if len(result.scores) else result.scores
+    est = round_floats(result.estimates, 6)
+    fc = round_floats(result.forecasts, 4) if len(result.forecasts) else result.forecasts
+    cr = round_floats(result.crossing, 4) if len(result.crossing) else result.crossing
+    sc = round_floats(result.scores, 6) if len(result.scores) else result.scores
     paths = [
         write_csv(lv, out / "levels.csv"),
         write_csv(comp, out / "composite.csv"),
