@@ -417,3 +417,23 @@ def synthetic_note(cities: pd.DataFrame) -> str:
     names = "、".join(CITY_COLUMNS[c][0] for c in cols)
     return (f"注意:城市表中的{names}为按文档化、可复现程序生成的合成数据(演示用),"
             "并非统计年鉴数据;实际使用时请替换为年鉴数据。")
+
+
+def data_note(params: Params) -> str:
+    """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
+
+    Notebooks show it near the top, so no synthetic figure is ever read as a fact.
+    """
+    parts = []
+    cities_path = params.path_of("province.cities", None)
+    if cities_path is not None and cities_path.exists():
+        note = synthetic_note(load_cities(cities_path))
+        if note:
+            parts.append(note)
+    if params.get("frame.path", None) is None:
+        parts.append("企业名录为按固定随机种子生成的合成演示名录(docs/demo_province.md)。")
+    if params.get("monthly.store", None) is None:
+        parts.append("月度监测数据为合成的演示历史数据(2010年1月起,含春节季节性与一次出口冲击)。")
+    if params.get("warning.city_indicators", None) is None:
+        parts.append("城市预警指标(登记失业率、失业保险基金可支撑月数等)为合成演示数据。")
+    return "".join(parts)

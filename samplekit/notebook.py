@@ -29,7 +29,8 @@ class NotebookContext:
         return path
 
 
-def setup(params_file: str, out_dir: str, **overrides: Any) -> NotebookContext:
+def setup(params_file: str, out_dir: str, *, subdir: str | None = None, **overrides: Any
+          ) -> NotebookContext:
     """Validate the notebook's parameters and prepare plotting.
 
     Parameters
@@ -37,7 +38,10 @@ def setup(params_file: str, out_dir: str, **overrides: Any) -> NotebookContext:
     params_file : str
         The params YAML (relative paths resolve against the project root).
     out_dir : str
-        Where the notebook writes its tables and figures.
+        The run's output folder (``samplekit run`` gives every notebook the same one).
+    subdir : str, optional
+        This notebook's folder inside ``out_dir`` (e.g. ``"monthly"``), so a run's outputs are
+        grouped by step.
     **overrides
         Notebook parameters that override top-level params keys (``period``, ``quarter``).
 
@@ -52,6 +56,6 @@ def setup(params_file: str, out_dir: str, **overrides: Any) -> NotebookContext:
     # Third-party chatter (statsmodels convergence notes, pandas future notes) is not for readers.
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    out = resolve(out_dir)
+    out = resolve(out_dir) / subdir if subdir else resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return NotebookContext(params=params, out_dir=out)

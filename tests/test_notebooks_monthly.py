@@ -32,6 +32,7 @@ def test_notebook_runs_with_parameters(tmp_path, monkeypatch):
         str(NOTEBOOK), str(tmp_path / "executed.ipynb"), kernel_name="python3",
         parameters={"out_dir": str(out), "period": "2013-11"}, progress_bar=False,
         execution_timeout=600)
+    out = out / "monthly"  # the notebook's own folder inside the run's out_dir
     t2 = pd.read_csv(out / "table2_2013-11.csv", encoding="utf-8-sig")
     total = t2.iloc[0]
     assert total["level"] == "总计"

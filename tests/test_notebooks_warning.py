@@ -22,7 +22,7 @@ def _run(name: str, tmp_path, **params) -> None:
 @pytest.mark.slow
 def test_quarterly_warning_notebook(tmp_path):
     _run("04_quarterly_warning.ipynb", tmp_path, quarter="2013Q4")
-    out = tmp_path / "out"
+    out = tmp_path / "out" / "warning"
     levels = pd.read_csv(out / "levels.csv", encoding="utf-8-sig")
     assert list(levels.columns[:8]) == ["city", "indicator", "value", "ci_low", "ci_high",
                                         "line", "level", "status"]
@@ -40,7 +40,7 @@ def test_quarterly_warning_notebook(tmp_path):
 @pytest.mark.slow
 def test_quarterly_circular_notebook(tmp_path):
     _run("05_quarterly_circular.ipynb", tmp_path, quarter="2013Q3")
-    out = tmp_path / "out"
+    out = tmp_path / "out" / "circular"
     ranking = pd.read_csv(out / "ranking.csv", encoding="utf-8-sig")
     assert ranking["rank_no"].tolist() == list(range(1, len(ranking) + 1))
     assert len(ranking) == 21 and "广东省" not in set(ranking["city"])
