@@ -282,10 +282,8 @@ def _load(con: duckdb.DuckDBPyConnection, rf: ReportFile, problems: pd.DataFrame
     con.execute("BEGIN TRANSACTION").fetchall()
     try:
         load_id = int(con.execute("SELECT COALESCE(MAX(load_id), 0) + 1 FROM files").fetchall()[0][0])
-        if rf.kind == "reports":
-            replaced = _insert_reports(con, accepted, load_id)
-        else:
-            replaced = _insert_city(con, accepted, load_id)
+        replaced = _replace_rows(con, "reports" if rf.kind == "reports" else "city", accepted,
+                                 load_id)
         _insert_flags(con, warn[~warn["row"].isin(bad)], data, load_id, name)
         _insert_quarantine(con, rf, data[rejected], problems, bad, load_id)
         con.execute(
@@ -300,47 +298,37 @@ def _load(con: duckdb.DuckDBPyConnection, rf: ReportFile, problems: pd.DataFrame
                         len(flagged_rows), int(rejected.sum()), load_id, problems)
 
 
-def _insert_reports(con: duckdb.DuckDBPyConnection, accepted: pd.DataFrame, load_id: int
-                    ) -> int:
-    df = accepted[REPORT_COLUMNS].copy()
+#: kind -> (table, its audit table, key columns, columns)
+_TARGETS = {
+    "reports": ("reports", "audit", ("enterprise_id", "period"), REPORT_COLUMNS),
+    "city": ("city_reports", "city_audit", ("city", "period"), CITY_COLUMNS),
+}
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, kind: str, accepted: pd.DataFrame,
+                  load_id: int) -> int:
+    """Insert accepted rows; rows they supersede (same key) move to the audit table first.
+
+    Returns how many stored rows were replaced.
+    """
+    table, audit, keys, columns = _TARGETS[kind]
+    df = accepted[columns].copy()
     df["load_id"] = load_id
     df["source_row"] = accepted["row"].to_numpy()
+    match = " AND ".join(f"r.{k} = n.{k}" for k in keys)
     con.register("_new", df)
     try:
         replaced = int(con.execute(
-            "SELECT COUNT(*) FROM reports r JOIN _new n USING (enterprise_id, period)"
+            f"SELECT COUNT(*) FROM {table} r JOIN _new n USING ({', '.join(keys)})"
         ).fetchall()[0][0])
         if replaced:
-            con.execute("INSERT INTO audit SELECT r.*, ? FROM reports r "
-                        "SEMI JOIN _new n ON r.enterprise_id = n.enterprise_id "
-                        "AND r.period = n.period", [load_id]).fetchall()
-            con.execute("DELETE FROM reports r USING _new n WHERE r.enterprise_id = "
-                        "n.enterprise_id AND r.period = n.period").fetchall()
-        cols = ", ".join(REPORT_COLUMNS + ["load_id", "source_row"])
-        con.execute(f"INSERT INTO reports ({cols}) SELECT {cols} FROM _new").fetchall()
+            con.execute(f"INSERT INTO {audit} SELECT r.*, ? FROM {table} r "
+                        f"SEMI JOIN _new n ON {match}", [load_id]).fetchall()
+            con.execute(f"DELETE FROM {table} r USING _new n WHERE {match}").fetchall()
+        cols = ", ".join([*columns, "load_id", "source_row"])
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _new").fetchall()
     finally:
         con.unregister("_new")
-    return replaced
-
-
-def _insert_city(con: duckdb.DuckDBPyConnection, accepted: pd.DataFrame, load_id: int) -> int:
-    df = accepted[CITY_COLUMNS].copy()
-    df["load_id"] = load_id
-    df["source_row"] = accepted["row"].to_numpy()
-    con.register("_newc", df)
-    try:
-        replaced = int(con.execute(
-            "SELECT COUNT(*) FROM city_reports r JOIN _newc n USING (city, period)"
-        ).fetchall()[0][0])
-        if replaced:
-            con.execute("INSERT INTO city_audit SELECT r.*, ? FROM city_reports r "
-                        "SEMI JOIN _newc n ON r.city = n.city AND r.period = n.period", [load_id]).fetchall()
-            con.execute("DELETE FROM city_reports r USING _newc n WHERE r.city = n.city "
-                        "AND r.period = n.period").fetchall()
-        cols = ", ".join(CITY_COLUMNS + ["load_id", "source_row"])
-        con.execute(f"INSERT INTO city_reports ({cols}) SELECT {cols} FROM _newc").fetchall()
-    finally:
-        con.unregister("_newc")
     return replaced
 
 
