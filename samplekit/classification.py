@@ -208,7 +208,7 @@ def classify(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         the section's default group because the division was missing.
     """
     groups = industry_group(frame["section"], frame.get("division"))
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the new columns do not touch the input
     out["sector"] = sector(frame["section"], frame.get("division"))
     out["size_class"] = size_class(frame, groups["industry_group"])
     out["ownership"] = ownership(frame["registration_type"])

@@ -24,6 +24,7 @@ import pandas as pd
 
 from samplekit.errors import ParamsError
 from samplekit.params import Params
+from samplekit.periods import next_periods, quarter_label
 
 ModelName = Literal["naive", "seasonal_naive", "ets", "arima"]
 MODELS: tuple[str, ...] = ("naive", "seasonal_naive", "ets", "arima")
@@ -153,7 +154,23 @@ class _SeasonalNaive(_Fitted):
         return _SeasonalNaive(y, self.m, self.sigma)
 
 
-class _ETS(_Fitted):
+class _StateSpace(_Fitted):
+    """A model whose paths follow from its recursions driven by innovations ``e`` (n, h):
+    zero innovations give the point forecast, N(0, σ²) ones simulate the predictive law."""
+
+    sigma: float
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forecast(self, h: int) -> np.ndarray:
+        return self._paths(np.zeros((1, h)))[0]
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._paths(rng.normal(0.0, self.sigma, (n, h)))
+
+
+class _ETS(_StateSpace):
     """ETS(A,N,A): ŷ_t = l_{t−1} + s_{t−m}; l_t = l_{t−1} + α e_t; s_t = s_{t−m} + γ e_t.
 
     Parameters (α, γ, initial level and seasonal states) are estimated by statsmodels'
@@ -201,17 +218,11 @@ class _ETS(_Fitted):
             season = np.column_stack([season, s_old + gamma * e[:, j]])
         return out
 
-    def forecast(self, h: int) -> np.ndarray:
-        return self._paths(np.zeros((1, h)))[0]
-
-    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self._paths(rng.normal(0.0, self.sigma, (n, h)))
-
     def refilter(self, y: np.ndarray) -> _Fitted:
         return _ETS(y, self.m, self.params)
 
 
-class _SeasonalAR(_Fitted):
+class _SeasonalAR(_StateSpace):
     """ARIMA(1,0,0)(0,1,0)_m with drift: z_t = y_t − y_{t−m} = c + φ z_{t−1} + e_t.
 
     Fitted by conditional least squares (statsmodels ``AutoReg`` on the seasonal differences),
@@ -247,12 +258,6 @@ class _SeasonalAR(_Fitted):
             base = hist[:, len(self.y) - m + j] if j < m else out[:, j - m]
             out[:, j] = base + z_prev
         return out
-
-    def forecast(self, h: int) -> np.ndarray:
-        return self._paths(np.zeros((1, h)))[0]
-
-    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self._paths(rng.normal(0.0, self.sigma, (n, h)))
 
     def refilter(self, y: np.ndarray) -> _Fitted:
         return _SeasonalAR(y, self.m, (self.c, self.phi, self.sigma))
@@ -443,13 +448,6 @@ def _rng_for(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
 
 
-def next_periods(last: str, h: int) -> list[str]:
-    """The ``h`` periods after ``last`` (months ``YYYY-MM`` or quarters ``YYYYQn``)."""
-    freq = "Q" if "Q" in last else "M"
-    p = pd.Period(last, freq=freq)
-    return [str(p + k) for k in range(1, h + 1)]
-
-
 def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str = ""
                     ) -> SeriesForecast:
     """Choose a model for one series and forecast it.
@@ -492,10 +490,6 @@ def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str =
     mean = fitted.forecast(settings.horizon) + effect_future
     paths = fitted.simulate(settings.horizon, settings.simulations, rng) + effect_future
     return SeriesForecast(model=model, scores=scores, periods=future, mean=mean, paths=paths)
-
-
-def quarter_label(month: str) -> str:
-    return str(pd.Period(month, freq="M").asfreq("Q"))
 
 
 def forecast_table(fc: SeriesForecast, *, city: str, indicator: str, aggregate: Aggregate,

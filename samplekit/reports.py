@@ -28,6 +28,7 @@ import pandas as pd
 
 from samplekit.errors import PROBLEM_COLUMNS, InputError, problems_frame
 from samplekit.io import ENCODINGS, file_sha256
+from samplekit.periods import previous_period
 
 REDUCTION_TYPES: tuple[str, ...] = ("closure", "suspension", "layoff", "relocation", "other")
 REDUCTION_COLUMNS: list[str] = [f"reduction_{t}" for t in REDUCTION_TYPES]
@@ -520,12 +521,6 @@ def _parse_reasons(cells: pd.DataFrame, rows: pd.Series, file: str
     probs = [d for d in probs if len(d)]
     return out, (pd.concat(probs, ignore_index=True) if probs
                  else pd.DataFrame(columns=PROBLEM_COLUMNS))
-
-
-def previous_period(period: str) -> str:
-    """The month before ``period`` (``2013-01`` -> ``2012-12``)."""
-    y, m = int(period[:4]), int(period[5:7])
-    return f"{y - 1}-12" if m == 1 else f"{y}-{m - 1:02d}"
 
 
 def validate_reports(data: pd.DataFrame, *, file: str = "", panel_ids: Any = None,

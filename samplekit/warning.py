@@ -24,6 +24,7 @@ import pandas as pd
 from samplekit.errors import ParamsError
 from samplekit.io import round_floats
 from samplekit.params import Params
+from samplekit.periods import quarter_label, quarter_months, quarters_back
 
 Direction = Literal["higher_is_worse", "lower_is_worse"]
 Source = Literal["estimate", "mass_layoffs", "city"]
@@ -500,18 +501,6 @@ def composite_levels(levels: pd.DataFrame, settings: WarningSettings) -> pd.Data
 
 
 # ------------------------------------------------------------------------- quarterly values
-def quarter_months(quarter: str) -> list[str]:
-    """The three months ``YYYY-MM`` of a quarter ``YYYYQn``."""
-    q = pd.Period(quarter, freq="Q")
-    return [str(q.asfreq("M", "start") + k) for k in range(3)]
-
-
-def quarters_back(quarter: str, n: int) -> list[str]:
-    """The ``n`` quarters ending with ``quarter``, oldest first."""
-    q = pd.Period(quarter, freq="Q")
-    return [str(q - k) for k in range(n - 1, -1, -1)]
-
-
 def _transform_values(df: pd.DataFrame, transform: str, z: float) -> pd.DataFrame:
     """Apply a year-on-year transform to ``quarter, city, value, se`` rows (same city, q − 4).
 
@@ -740,8 +729,8 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
         if series.notna().sum() < need:
             continue
         fc = forecast_series(series, fsettings, key=f"{city}|{indicator}")
-        months = [m for m in fc.periods if quarter_months(quarter_label_of(m))[0] == m]
-        target = quarter_months(quarter_label_of(months[0])) if months else []
+        months = [m for m in fc.periods if quarter_months(quarter_label(m))[0] == m]
+        target = quarter_months(quarter_label(months[0])) if months else []
         transform = _yoy_transform(series, target, ind) if target else None
         table = forecast_table(fc, city=city, indicator=indicator, aggregate=ind.aggregate,
                                level=fsettings.level, transform=transform)
@@ -766,10 +755,6 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
         else pd.DataFrame(columns=["city", "indicator", "model", "horizon", "rmse", "n",
                                    "chosen"]))
     return forecasts, crossing, scores
-
-
-def quarter_label_of(month: str) -> str:
-    return str(pd.Period(month, freq="M").asfreq("Q"))
 
 
 # ------------------------------------------------------------------------------------- job

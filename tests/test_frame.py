@@ -154,3 +154,14 @@ def test_cli_unreadable_file(tmp_path, capsys):
     path.write_bytes(b"\x00\x01")
     assert main(["frame", "check", str(path), "--out", str(tmp_path)]) == 1
     assert "register.txt.gz" in capsys.readouterr().err
+
+
+def test_padded_cells_are_stripped(tmp_path):
+    rows = [list(r) for r in GOOD]
+    rows[0][COLUMNS.index("city")] = " 广州 "
+    rows[1][COLUMNS.index("section")] = "F "
+    rows[2][COLUMNS.index("enterprise_id")] = " 91441900A00000003X"
+    frame = load_frame(write(tmp_path, rows), cities=CITIES)
+    assert frame["city"].tolist() == ["广州", "深圳", "东莞"]
+    assert frame["section"].tolist() == ["C", "F", "E"]
+    assert frame["enterprise_id"].iloc[2] == "91441900A00000003X"

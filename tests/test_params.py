@@ -75,3 +75,20 @@ def test_overrides_and_digest():
     assert other.get("quarter") == "2013Q3" and base.get("quarter") == "2013Q4"
     assert base.digest() != other.digest()
     assert base.digest() == load_params().digest()
+
+
+def test_periods():
+    from samplekit.periods import (
+        next_periods,
+        previous_period,
+        quarter_label,
+        quarter_months,
+        quarters_back,
+    )
+
+    assert quarter_label("2013-11") == "2013Q4" and quarter_label("2013-01") == "2013Q1"
+    assert quarter_months("2013Q4") == ["2013-10", "2013-11", "2013-12"]
+    assert quarters_back("2013Q1", 3) == ["2012Q3", "2012Q4", "2013Q1"]
+    assert previous_period("2013-01") == "2012-12"
+    assert next_periods("2013-11", 3) == ["2013-12", "2014-01", "2014-02"]
+    assert next_periods("2013Q4", 2) == ["2014Q1", "2014Q2"]
