@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,11 @@ from samplekit.errors import (
 from samplekit.forecast import MODELS, ForecastSettings, choose_model, score_models
 from samplekit.io import read_table, round_floats, write_csv
 from samplekit.params import Params
+from samplekit.periods import MONTH_RE, QUARTER_RE
 from samplekit.warning import DEFAULT_LEVELS, Level, _lines, classify, parse_levels
 
 Signal = Literal["level", "sahm"]
 Mode = Literal["fixed", "realtime"]
-_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 
 
 @dataclass(frozen=True)
@@ -129,9 +127,9 @@ class BacktestRule:
 
 # ---------------------------------------------------------------------------------- inputs
 def _freq_of(label: str) -> str | None:
-    if _MONTH_RE.match(label):
+    if MONTH_RE.match(label):
         return "M"
-    if _QUARTER_RE.match(label):
+    if QUARTER_RE.match(label):
         return "Q"
     return None
 

@@ -19,7 +19,6 @@ assumptions and the treatment of each special case.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from samplekit.errors import InputError
+from samplekit.periods import MONTH_RE, QUARTER_RE
 
 #: Strata of the sample design (the allocation cells).
 STRATUM_COLUMNS: list[str] = ["city", "section", "size_class", "ownership"]
@@ -80,8 +80,6 @@ Nonresponse = Literal["stratum", "none"]
 Singleton = Literal["collapse", "zero"]
 OutOfSample = Literal["error", "drop"]
 
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ class Spec:
 
 # ---------------------------------------------------------------------------------- periods
 def _month_index(period: str) -> int:
-    m = _MONTH_RE.match(period)
+    m = MONTH_RE.match(period)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise InputError(f"period {period!r} is not a month YYYY-MM (e.g. '2013-12') "
                          "or a quarter YYYYQn (e.g. '2013Q4')")
@@ -128,7 +126,7 @@ def resolve_periods(periods: str | Sequence[str]) -> tuple[str, list[str]]:
     ('2013Q4', ['2013-10', '2013-11', '2013-12'])
     """
     if isinstance(periods, str):
-        q = _QUARTER_RE.match(periods)
+        q = QUARTER_RE.match(periods)
         if q:
             first = int(q.group(1)) * 12 + (int(q.group(2)) - 1) * 3
             return periods, [_month_label(first + k) for k in range(3)]

@@ -19,7 +19,6 @@ reported with its row and column.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from samplekit.errors import (
 )
 from samplekit.io import read_table
 from samplekit.params import Params
+from samplekit.periods import MONTH_RE
 
 #: column -> (Chinese header, unit, lower bound, upper bound, integer)
 INDICATOR_COLUMNS: dict[str, tuple[str, str, float, float, bool]] = {
@@ -47,7 +47,6 @@ INDICATOR_COLUMNS: dict[str, tuple[str, str, float, float, bool]] = {
 KEY_COLUMNS: dict[str, str] = {"city": "城市", "period": "月份"}
 HEADERS_ZH: dict[str, str] = {**KEY_COLUMNS, **{k: (f"{v[0]}({v[1]})" if v[1] else v[0])
                                                  for k, v in INDICATOR_COLUMNS.items()}}
-_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None = None,
@@ -114,7 +113,7 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
             add(i + 2, "city", v, "unknown_city",
                 "not a city of the city table nor the province; check the spelling")
     for i, v in out["period"].items():
-        if pd.isna(v) or not _PERIOD_RE.match(str(v)):
+        if pd.isna(v) or not MONTH_RE.match(str(v)):
             add(i + 2, "period", v, "period_format", "period must be a month like 2013-07")
     dup = out.duplicated(["city", "period"], keep=False).to_numpy()
     for i in np.flatnonzero(dup):
@@ -173,7 +172,7 @@ def demo_shock(params: Params) -> dict[str, Any]:
     start = str(shock.get("start", "2013-07"))
     end = str(shock.get("end", "2013-12"))
     for key, value in (("start", start), ("end", end)):
-        if not _PERIOD_RE.match(value):
+        if not MONTH_RE.match(value):
             raise ParamsError(f"{params.path}: 'monthly.demo.shock.{key}' = {value!r} "
                               "must be a month like \"2013-07\"")
     return {"cities": [str(c) for c in cities], "start": start, "end": end,

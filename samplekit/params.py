@@ -23,6 +23,7 @@ import yaml
 
 from samplekit.errors import ParamsError
 from samplekit.paths import params_dir, resolve
+from samplekit.periods import MONTH_RE, QUARTER_RE
 
 #: Allowed top-level keys of a params file, with what each holds.
 TOP_LEVEL_KEYS: dict[str, str] = {
@@ -200,8 +201,6 @@ def _check_top_key(path: Path, key: str) -> None:
         )
 
 
-_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 
 
 def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
@@ -233,9 +232,9 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
         _check_top_key(p, str(key))
     params = Params(p, dict(data)).with_overrides(**overrides)
     period = params.get("period", None)
-    if period is not None and not (isinstance(period, str) and _PERIOD_RE.match(period)):
+    if period is not None and not (isinstance(period, str) and MONTH_RE.match(period)):
         raise ParamsError(f"{p}: key 'period' = {period!r} must be a quoted month like \"2013-12\"")
     quarter = params.get("quarter", None)
-    if quarter is not None and not (isinstance(quarter, str) and _QUARTER_RE.match(quarter)):
+    if quarter is not None and not (isinstance(quarter, str) and QUARTER_RE.match(quarter)):
         raise ParamsError(f"{p}: key 'quarter' = {quarter!r} must be like \"2013Q4\"")
     return params

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+
+#: A month ``YYYY-MM`` (groups: year, month) and a quarter ``YYYYQn`` (groups: year, quarter).
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
 
 def quarter_label(month: str) -> str:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from samplekit.errors import PROBLEM_COLUMNS, InputError, problems_frame
 from samplekit.io import ENCODINGS, file_sha256
-from samplekit.periods import previous_period
+from samplekit.periods import MONTH_RE, previous_period
 
 REDUCTION_TYPES: tuple[str, ...] = ("closure", "suspension", "layoff", "relocation", "other")
 REDUCTION_COLUMNS: list[str] = [f"reduction_{t}" for t in REDUCTION_TYPES]
@@ -107,7 +107,6 @@ _FORM_ALIASES: dict[str, str] = {
 }
 _HEADER_MARKERS = ("baseline_employment", "registered_unemployed_start")
 _TOTAL_LABELS = {"总计", "合计", "总 计", "合 计"}
-_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _FILE_PERIOD_RE = re.compile(r"(?<!\d)(\d{4})[-_年]?(0[1-9]|1[0-2])(?!\d)")
 
 Severity = Literal["error", "warning"]
@@ -589,7 +588,7 @@ def validate_reports(data: pd.DataFrame, *, file: str = "", panel_ids: Any = Non
                                severity, file))
 
     per = d["period"].astype("str")
-    bad_fmt = d["period"].notna() & ~per.str.match(_PERIOD_RE.pattern)
+    bad_fmt = d["period"].notna() & ~per.str.match(MONTH_RE.pattern)
     add(bad_fmt, "period", per, "period_format", "调查期应写作 YYYY-MM,例如 2013-07")
     if expected_period is not None:
         add(d["period"].notna() & ~bad_fmt & (per != expected_period), "period", per,
@@ -694,7 +693,7 @@ def validate_city_reports(data: pd.DataFrame, *, file: str = "",
     d = data.reset_index(drop=True)
     probs: list[pd.DataFrame] = []
     per = d["period"].astype("str")
-    m = ~per.str.match(_PERIOD_RE.pattern)
+    m = ~per.str.match(MONTH_RE.pattern)
     probs.append(_problems(d["row"][m], "period", per[m], "period_format",
                            "调查期应写作 YYYY-MM", "error", file))
     if expected_period is not None:
