@@ -75,7 +75,7 @@ def out_of_sample(inputs: dict) -> None:
     """Chosen models vs naive on the demo history: origins 2012-03 … 2013-03 (before the shock),
     forecasts 1–3 months ahead, every city."""
     from samplekit.estimation import monthly_series
-    from samplekit.forecast import ForecastSettings, forecast_series
+    from samplekit.forecast import ForecastSettings, out_of_sample_rmse
 
     sample = inputs["sample"]
     reports = inputs["reports"]
@@ -83,18 +83,10 @@ def out_of_sample(inputs: dict) -> None:
     s = ForecastSettings(horizon=3, origins=6, simulations=100, seed=1)
     for indicator in ("job_loss_rate", "net_change_rate"):
         ms = monthly_series(reports, sample, indicator=indicator, by=["city"])
-        em, en = [], []
-        for city, g in ms.groupby("city"):
-            y = g.set_index("period")["estimate"]
-            for origin in ("2012-03", "2012-06", "2012-09", "2012-12", "2013-03"):
-                train, test = y[y.index <= origin], y[y.index > origin].iloc[:3].to_numpy()
-                fc = forecast_series(train, s, key=city)
-                em.append(test - fc.mean)
-                en.append(test - train.iloc[-1])
-        rm = float(np.sqrt(np.mean(np.concatenate(em) ** 2)))
-        rn = float(np.sqrt(np.mean(np.concatenate(en) ** 2)))
+        rm, rn, cases = out_of_sample_rmse(ms, s, origins=("2012-03", "2012-06", "2012-09",
+                                                           "2012-12", "2013-03"))
         print(f"demo out-of-sample {indicator}: RMSE chosen {rm:.3f} vs naive {rn:.3f} "
-              f"(ratio {rm / rn:.2f}; {len(em)} city-origins × 3 months)")
+              f"(ratio {rm / rn:.2f}; {cases} city-origins × 3 months)")
 
 
 if __name__ == "__main__":

@@ -492,6 +492,34 @@ def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str =
     return SeriesForecast(model=model, scores=scores, periods=future, mean=mean, paths=paths)
 
 
+def out_of_sample_rmse(series: pd.DataFrame, settings: ForecastSettings, *, origins: Sequence[str],
+                       by: str = "city", value: str = "estimate", horizon: int = 3
+                       ) -> tuple[float, float, int]:
+    """RMSE of the chosen forecasts and of the naive forecast, pooled over groups and origins.
+
+    For each group of ``series`` (columns ``period``, ``by``, ``value``) and each origin, the
+    model is chosen and fitted on the months up to the origin and scored on the next
+    ``horizon`` months; the naive forecast repeats the origin's value.
+
+    Returns
+    -------
+    (rmse_model, rmse_naive, cases)
+        ``cases`` is the number of group × origin forecasts scored.
+    """
+    err_model, err_naive = [], []
+    for key, g in series.groupby(by):
+        y = g.set_index("period")[value]
+        for origin in origins:
+            train = y[y.index <= origin]
+            test = y[y.index > origin].iloc[:horizon].to_numpy()
+            fc = forecast_series(train, settings, key=str(key))
+            err_model.append(test - fc.mean[: len(test)])
+            err_naive.append(test - train.iloc[-1])
+    rmse = float(np.sqrt(np.mean(np.concatenate(err_model) ** 2)))
+    rmse_naive = float(np.sqrt(np.mean(np.concatenate(err_naive) ** 2)))
+    return rmse, rmse_naive, len(err_model)
+
+
 def forecast_table(fc: SeriesForecast, *, city: str, indicator: str, aggregate: Aggregate,
                    level: float, transform: Callable[[np.ndarray], np.ndarray] | None = None
                    ) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from samplekit.forecast import (
     forecast_series,
     forecast_table,
     next_periods,
+    out_of_sample_rmse,
     rolling_origin_errors,
     score_models,
 )
@@ -198,6 +199,10 @@ def test_chosen_forecasts_beat_naive_on_the_demo_like_history():
         rmse = np.sqrt(np.mean(np.concatenate(err_model) ** 2))
         rmse_naive = np.sqrt(np.mean(np.concatenate(err_naive) ** 2))
         assert rmse < rmse_naive, indicator
+        # the library's evaluation (used by benchmarks/warning.py) agrees with this hand loop
+        got = out_of_sample_rmse(ms, s, origins=("2012-03", "2012-06", "2012-09", "2012-12",
+                                                 "2013-03"))
+        assert got == pytest.approx((rmse, rmse_naive, len(err_model)))
 
 
 def test_festival_regressors_follow_the_lunar_calendar():
