@@ -526,13 +526,10 @@ def demo_store_for(params: Any) -> Path:
         return store
     tmp = Path(tempfile.mkdtemp(prefix=".monthly_", dir=cache_dir()))
     try:
-        cities = None
-        try:
-            from samplekit.demo import load_inputs
+        from samplekit.cities import load_cities
 
-            cities, _ = load_inputs(params)
-        except Exception:  # the city table only scales the registered-unemployment rate
-            cities = None
+        # The city table scales the registered-unemployment rate; the register is not needed.
+        cities = load_cities(params.path_of("province.cities"))
         build_demo_store(demo_panel(params), tmp, settings=HistorySettings.from_params(params),
                          cities=cities)
         try:

@@ -531,13 +531,10 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
 def _city_order(params: Any) -> list[str] | None:
     if params is None:
         return None
-    try:
-        path = params.path_of("province.cities", None)
-        if path is None or not Path(path).exists():
-            return None
-        return pd.read_csv(path, usecols=["city"], dtype=str)["city"].tolist()
-    except Exception:  # ordering is cosmetic; fall back to sorted names
-        return None
+    from samplekit.cities import load_cities
+
+    path = params.path_of("province.cities", None)
+    return None if path is None else load_cities(path)["city"].tolist()
 
 
 def monthly_trend(reports: pd.DataFrame, panel: pd.DataFrame | None = None, *,
