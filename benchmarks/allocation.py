@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--cities", type=int, default=340)
     args = parser.parse_args()
 
-    from samplekit.demo import load_inputs
+    from samplekit.jobs import inputs as load_inputs
     from samplekit.params import load_params
 
     params = load_params("params/guangdong_2013.yaml")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from samplekit.history import HistorySettings, simulate_history, synthetic_panel
+from samplekit.demo import HistorySettings, simulate_history, synthetic_panel
 from samplekit.io import write_csv
 from samplekit.reports import read_report_file, to_form, validate_reports
 from samplekit.store import ingest_file, load_panel, table_counts

@@ -1173,7 +1173,7 @@ def allocation_for(params: Params) -> AllocationResult:
 
     Uses ``samplekit.demo.load_inputs(params)`` (the demo province or the user's files).
     """
-    from samplekit.demo import load_inputs
+    from samplekit.jobs import inputs as load_inputs
 
     settings = AllocationSettings.from_params(params)
     cities, frame = load_inputs(params)

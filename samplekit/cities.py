@@ -113,3 +113,13 @@ def synthetic_columns(cities: pd.DataFrame) -> list[str]:
     for cell in cities.get("synthetic", pd.Series(dtype=str)).fillna(""):
         cols.update(c for c in str(cell).split(";") if c)
     return [c for c in CITY_COLUMNS if c in cols]
+
+
+def synthetic_note(cities: pd.DataFrame) -> str:
+    """A Chinese sentence naming the synthetic columns, for notebooks and reports."""
+    cols = synthetic_columns(cities)
+    if not cols:
+        return ""
+    names = "、".join(CITY_COLUMNS[c][0] for c in cols)
+    return (f"注意:城市表中的{names}为按文档化、可复现程序生成的合成数据(演示用),"
+            "并非统计年鉴数据;实际使用时请替换为年鉴数据。")

@@ -347,3 +347,30 @@ def load_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = N
         warnings.warn(f"{path}: {len(result.problems)} warning(s):\n"
                       + summarize_problems(result.problems), SamplekitWarning, stacklevel=2)
     return result.frame
+
+
+def apply_panel(frame: pd.DataFrame, panel: pd.DataFrame, *, file: str) -> pd.DataFrame:
+    """Set ``in_panel``/``in_monthly`` from a list of existing panel members.
+
+    ``panel`` has an ``enterprise_id`` (企业代码) column and optionally ``in_monthly``; ids not in
+    the register are an error naming their rows.
+    """
+    from samplekit.errors import InputError
+
+    panel = rename_aliases(panel, file)
+    if "enterprise_id" not in panel.columns:
+        raise InputError(f"{file}: the panel list needs an 'enterprise_id' (企业代码) column")
+    ids = panel["enterprise_id"].astype(str).str.strip()
+    unknown = ids[~ids.isin(frame["enterprise_id"])]
+    if len(unknown):
+        rows = ", ".join(str(i + 2) for i in unknown.index[:10])
+        raise InputError(f"{file}: {len(unknown)} panel enterprise(s) not in the register "
+                         f"(rows {rows}); fix the ids or add them to the register")
+    out = frame.copy()
+    out["in_panel"] = out["enterprise_id"].isin(ids)
+    if "in_monthly" in panel.columns:
+        monthly = ids[panel["in_monthly"].astype(str).str.lower().isin(["true", "1", "是"])]
+        out["in_monthly"] = out["enterprise_id"].isin(monthly)
+    else:
+        out["in_monthly"] = out["in_monthly"] & out["in_panel"]
+    return out

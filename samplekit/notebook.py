@@ -53,9 +53,31 @@ def setup(params_file: str, out_dir: str, *, subdir: str | None = None, **overri
 
     params = load_params(params_file, **overrides)
     setup_fonts()
-    # Third-party chatter (statsmodels convergence notes, pandas future notes) is not for readers.
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    quiet_third_party_warnings()
     out = resolve(out_dir) / subdir if subdir else resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return NotebookContext(params=params, out_dir=out)
+
+
+def quiet_third_party_warnings() -> None:
+    """Silence third-party noise by category; samplekit's own warnings always reach the reader.
+
+    Library deprecation and future notes (pandas, numpy, nbclient …) and statsmodels' model-fit
+    notes (convergence, frequency inference) are for developers, not for a report. Everything
+    else, and every :class:`~samplekit.errors.SamplekitWarning`, is shown.
+    """
+    from samplekit.errors import SamplekitWarning
+
+    for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    try:
+        from statsmodels.tools import sm_exceptions as sm
+    except ImportError:  # pragma: no cover - statsmodels is a dependency
+        sm = None
+    if sm is not None:
+        for name in ("ConvergenceWarning", "ValueWarning", "EstimationWarning",
+                     "HessianInversionWarning", "ModelWarning"):
+            category = getattr(sm, name, None)
+            if category is not None:
+                warnings.filterwarnings("ignore", category=category)
+    warnings.simplefilter("always", SamplekitWarning)

@@ -203,7 +203,8 @@ def _check_top_key(path: Path, key: str) -> None:
 
 
 
-def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
+def load_params(path: str | Path | None = None, *, validate: bool = True, **overrides: Any
+                ) -> Params:
     """Read a params YAML file and check its top level.
 
     Parameters
@@ -211,6 +212,8 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
     path : str or Path, optional
         The file; relative paths resolve against the project root. Default: the demo params
         ``params/guangdong_2013.yaml``.
+    validate : bool
+        Check every section with the settings class of the step that uses it (default).
     **overrides
         Top-level keys to replace (e.g. ``quarter="2013Q3"`` injected by papermill).
 
@@ -237,4 +240,9 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> Params:
     quarter = params.get("quarter", None)
     if quarter is not None and not (isinstance(quarter, str) and QUARTER_RE.match(quarter)):
         raise ParamsError(f"{p}: key 'quarter' = {quarter!r} must be like \"2013Q4\"")
+    if validate:
+        # Every section now, so a typo deep in the file fails before any step runs.
+        from samplekit.jobs import validate as validate_sections
+
+        validate_sections(params)
     return params

@@ -38,3 +38,8 @@ def next_periods(last: str, h: int) -> list[str]:
     freq = "Q" if "Q" in last else "M"
     p = pd.Period(last, freq=freq)
     return [str(p + k) for k in range(1, h + 1)]
+
+
+def month_range(start: str, end: str) -> list[str]:
+    """Months ``YYYY-MM`` from ``start`` to ``end`` inclusive."""
+    return [str(p) for p in pd.period_range(start, end, freq="M")]

@@ -7,9 +7,7 @@ A *run* executes one or more notebooks against one params file into one output f
     OUT/...               the tables and figures the notebooks write (they get ``out_dir = OUT``)
     OUT/provenance.json   what was run, on what, with which code, and what came out
 
-:func:`verify_run` reads a ``provenance.json``, refuses when an input file's hash changed, re-runs
-the same notebooks with the same params into a temporary folder and compares every output table
-(CSV / XLSX / Parquet cell values) with the original run.
+:mod:`samplekit.verify` re-executes a run from its ``provenance.json`` and compares the tables.
 
 Parameters injected into a notebook: ``params_file`` (absolute path), ``out_dir`` (absolute path
 of the run folder) and every other declared parameter taken from the top-level scalar key of the
@@ -23,12 +21,10 @@ import ast
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,10 +32,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import pandas as pd
-
 from samplekit import __version__
+from samplekit.cache import code_fingerprint
+from samplekit.cache import input_files as cache_input_files
 from samplekit.errors import InputError, ParamsError
 from samplekit.io import file_sha256
 from samplekit.params import TOP_LEVEL_KEYS, Params, load_params
@@ -47,7 +42,6 @@ from samplekit.paths import (
     notebooks_dir,
     params_dir,
     project_root,
-    reference_dir,
     reports_dir,
     resolve,
 )
@@ -61,11 +55,6 @@ DEFAULT_TIMEOUT = 1800
 RUNNER_PARAMETERS = ("params_file", "out_dir")
 #: File types compared by :func:`verify_run` (notebooks, HTML and images are not compared).
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
-#: Reference-data files hashed as inputs of every run.
-REFERENCE_SUFFIXES = (".csv", ".xlsx", ".parquet", ".yaml", ".json")
-#: Relative tolerance for numeric cells in :func:`compare_grids` (absorbs last-digit float noise).
-RTOL = 1e-9
-ATOL = 1e-12
 #: Versions recorded in provenance (whichever are installed).
 KEY_PACKAGES = (
     "numpy", "pandas", "scipy", "statsmodels", "duckdb", "openpyxl", "pyarrow", "matplotlib",
@@ -332,22 +321,6 @@ def git_state(root: Path | None = None) -> dict[str, Any] | None:
             "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
 
 
-def code_fingerprint() -> dict[str, Any]:
-    """SHA-256 over the package's source files (path and content hash of each ``*.py``).
-
-    The git commit does not see uncommitted edits; this does, so ``verify`` can tell a table
-    changed by edited code from a non-reproducible one.
-    """
-    import hashlib
-
-    package = Path(__file__).resolve().parent
-    files = sorted(package.rglob("*.py"))
-    h = hashlib.sha256()
-    for path in files:
-        h.update(f"{path.relative_to(package).as_posix()}\0{file_sha256(path)}\n".encode())
-    return {"package_sha256": h.hexdigest(), "files": len(files)}
-
-
 def environment_versions() -> dict[str, Any]:
     """Python, platform and key package versions."""
     packages = {"samplekit": __version__}
@@ -362,38 +335,10 @@ def environment_versions() -> dict[str, Any]:
 
 
 def input_files(params: Params) -> list[dict[str, str]]:
-    """Every existing file named by a string value anywhere in the params, with its key.
-
-    Values are resolved like :meth:`Params.path_of` (relative to the project root). Strings that
-    are not paths of existing files (names, titles, codes) are ignored. The reference tables in
-    ``data/reference/`` follow, keyed ``reference:<file name>``.
-    """
-    found: dict[Path, str] = {}
-
-    def walk(node: Any, key: str) -> None:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                walk(v, f"{key}.{k}" if key else str(k))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, f"{key}[{i}]")
-        elif isinstance(node, str) and node.strip() and "\n" not in node:
-            try:
-                candidate = resolve(node)
-                if candidate.is_file():
-                    found.setdefault(candidate.resolve(), key)
-            except (OSError, ValueError):
-                return
-
-    walk(params.data, "")
-    named = sorted(found.items(), key=lambda kv: kv[1])
-    # The committed reference tables (size thresholds, codes) shape every result without being
-    # named by the params; a change to them must stop `verify` too.
-    reference = [(p.resolve(), f"reference:{p.name}") for p in sorted(reference_dir().glob("*"))
-                 if p.is_file() and p.suffix.lower() in REFERENCE_SUFFIXES
-                 and p.resolve() not in found]
-    return [{"key": key, "path": _display_path(p), "sha256": file_sha256(p)}
-            for p, key in named + reference]
+    """Every file the params name and every reference table, with its hash (project-relative
+    paths): what :func:`samplekit.cache.input_files` keys caches by, recorded in provenance."""
+    return [{**entry, "path": _display_path(Path(entry["path"]))}
+            for entry in cache_input_files(params)]
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -704,255 +649,6 @@ def run_demo(out_dir: str | os.PathLike[str] | None = None, *, progress: bool = 
                          out_dir if out_dir is not None else reports_dir() / "demo",
                          timeout=timeout, progress=progress, keep_going=keep_going,
                          pre_steps=DEMO_PRE_STEPS, echo=echo)
-
-
-# ---------------------------------------------------------------------------- verify
-def read_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``RUN_DIR/provenance.json``; :class:`InputError` naming it when missing or invalid."""
-    path = Path(run_dir) / PROVENANCE_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; is {run_dir} the output folder of "
-                         "`samplekit run` or `samplekit demo`?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    missing = [k for k in ("format", "params", "inputs", "notebooks", "outputs") if k not in data]
-    if missing:
-        raise InputError(f"{path}: missing key(s) {', '.join(missing)}; not a samplekit "
-                         "provenance file")
-    if data["format"] != PROVENANCE_FORMAT:
-        raise InputError(f"{path}: provenance format {data['format']!r} is not supported "
-                         f"(this samplekit reads format {PROVENANCE_FORMAT})")
-    return data
-
-
-def changed_inputs(provenance: Mapping[str, Any]) -> list[str]:
-    """Messages for each recorded input (params file included) that is missing or changed."""
-    entries = [{"key": "params file", **{k: provenance["params"][k] for k in ("path", "sha256")}}]
-    entries += list(provenance["inputs"])
-    problems = []
-    for entry in entries:
-        path = resolve(entry["path"])
-        if not path.is_file():
-            problems.append(f"{path} ({entry['key']}): missing")
-        elif (digest := file_sha256(path)) != entry["sha256"]:
-            problems.append(f"{path} ({entry['key']}): sha256 {digest[:12]}… differs from "
-                            f"the recorded {entry['sha256'][:12]}…")
-    return problems
-
-
-@dataclass(frozen=True)
-class TableDiff:
-    """Comparison of one output table between a run and its re-execution."""
-
-    path: str
-    status: Literal["same", "differs", "missing in re-run", "new in re-run"]
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The outcome of :func:`verify_run`."""
-
-    run_dir: Path
-    tables: list[TableDiff]
-    rerun: RunResult
-    notes: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return self.rerun.ok and all(t.status == "same" for t in self.tables)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"path": t.path, "status": t.status, "detail": t.detail}
-                             for t in self.tables], columns=["path", "status", "detail"])
-
-
-def _read_grids(path: Path) -> dict[str, pd.DataFrame]:
-    """A table file as ``{sheet: grid of cells}`` (CSV/Parquet: one sheet ``""`` with header row
-    kept as data, so renamed columns are differences too)."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        wb = load_workbook(path, read_only=True, data_only=True)
-        try:
-            return {ws.title: pd.DataFrame(list(ws.iter_rows(values_only=True)), dtype=object)
-                    for ws in wb.worksheets}
-        finally:
-            wb.close()
-    if suffix == ".parquet":
-        df = pd.read_parquet(path)
-    else:
-        from samplekit.io import read_table
-
-        df = read_table(path)
-    header = pd.DataFrame([list(df.columns)], dtype=object)
-    body = pd.DataFrame(df.to_numpy(dtype=object), dtype=object)
-    return {"": pd.concat([header, body], ignore_index=True)}
-
-
-def _cells(grid: pd.DataFrame) -> np.ndarray:
-    """The grid's cells as an object array with every missing value (NaN, NA, None) as None."""
-    cells = grid.to_numpy(dtype=object).copy()
-    cells[pd.isna(cells)] = None
-    return cells
-
-
-def _text(value: Any) -> str:
-    """A cell as text: missing -> "", floats by ``repr`` (so 3 and 3.0 compare numerically)."""
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    return str(value)
-
-
-def compare_grids(original: pd.DataFrame, rerun: pd.DataFrame, *,
-                  replace: Mapping[str, str] | None = None,
-                  rtol: float = RTOL, atol: float = ATOL) -> list[tuple[int, int, str, str]]:
-    """Cells that differ between two grids of table cells, as ``(row, col, original, rerun)``.
-
-    Cells are compared as text; text that differs but parses as numbers on both sides is equal
-    when ``|a - b| <= atol + rtol * |b|`` (last-digit float noise). ``replace`` rewrites substrings
-    of re-run cells first (the re-run's temporary folder -> the original run folder). A shape
-    difference is reported as one pseudo-cell at ``(-1, -1)``.
-    """
-    if original.shape != rerun.shape:
-        return [(-1, -1, f"{original.shape[0]}×{original.shape[1]} cells",
-                 f"{rerun.shape[0]}×{rerun.shape[1]} cells")]
-    a, b = _cells(original), _cells(rerun)
-    rows, cols = np.nonzero(a != b)
-    diffs = []
-    # Only cells that differ as values need the text, path and numeric comparison (fast path
-    # for large tables: the element-wise comparison runs in C).
-    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-        x, y = _text(a[r, c]), _text(b[r, c])
-        for old, new in (replace or {}).items():
-            y = y.replace(old, new)
-        if x == y:
-            continue
-        try:
-            fx, fy = float(x), float(y)
-        except ValueError:
-            diffs.append((r, c, x, y))
-            continue
-        if not (fx == fy or (math.isnan(fx) and math.isnan(fy))
-                or abs(fx - fy) <= atol + rtol * abs(fy)):
-            diffs.append((r, c, x, y))
-    return diffs
-
-
-def compare_tables(original: Path, rerun: Path, *, replace: Mapping[str, str] | None = None
-                   ) -> str:
-    """Compare two table files cell by cell; return "" when equal, else a short description."""
-    a, b = _read_grids(original), _read_grids(rerun)
-    if list(a) != list(b):
-        return f"sheets differ: {list(a)} vs {list(b)}"
-    parts = []
-    for sheet in a:
-        diffs = compare_grids(a[sheet], b[sheet], replace=replace)
-        if not diffs:
-            continue
-        label = f"sheet '{sheet}': " if sheet else ""
-        r, c, x, y = diffs[0]
-        if r < 0:
-            parts.append(f"{label}shape {x} vs {y}")
-        else:
-            # Spreadsheet coordinates: row 1 is the first line of the file / sheet.
-            parts.append(f"{label}{len(diffs)} cell(s) differ, first at row {r + 1} column "
-                         f"{c + 1}: {x!r} vs {y!r}")
-    return "; ".join(parts)
-
-
-def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
-               keep: str | os.PathLike[str] | None = None,
-               echo: Callable[[str], None] | None = None) -> VerifyReport:
-    """Re-execute a run from its provenance and compare its output tables with the original.
-
-    Parameters
-    ----------
-    run_dir : path
-        The folder holding ``provenance.json``.
-    progress : bool
-        Show papermill's progress bar.
-    keep : path, optional
-        Re-run into this folder and keep it (default: a temporary folder, removed afterwards).
-    echo : callable, optional
-        Receives status lines.
-
-    Returns
-    -------
-    VerifyReport
-        ``ok`` when the re-run succeeded and every CSV/XLSX/Parquet output table of the original
-        run has the same cell values in the re-run (see :func:`compare_grids`).
-
-    Raises
-    ------
-    InputError
-        ``provenance.json`` is missing or invalid, or the params file or an input file is missing
-        or changed since the run (each one named); a recorded notebook no longer exists.
-    """
-    say = echo or (lambda _msg: None)
-    run = Path(run_dir).resolve()
-    prov = read_provenance(run)
-    problems = changed_inputs(prov)
-    if problems:
-        raise InputError(
-            f"refusing to verify {run}: input files changed since the run, so a re-execution "
-            "would not reproduce it:\n  " + "\n  ".join(problems)
-            + "\nrestore those files (or start a new run)")
-    notes = []
-    if prov.get("status") != "ok":
-        notes.append(f"the original run's status is {prov.get('status')!r}")
-    now_git = git_state()
-    if prov.get("git") and now_git and prov["git"].get("commit") != now_git.get("commit"):
-        notes.append(f"code differs: the run used commit {prov['git']['commit'][:12]}, "
-                     f"this checkout is at {now_git['commit'][:12]}")
-    recorded_code = (prov.get("code") or {}).get("package_sha256")
-    if recorded_code and recorded_code != code_fingerprint()["package_sha256"]:
-        notes.append("the samplekit source files differ from the run's (edited since, committed "
-                     "or not): differing tables may come from the code change, not from "
-                     "non-reproducibility")
-    if prov.get("samplekit_version") != __version__:
-        notes.append(f"samplekit version differs: run {prov.get('samplekit_version')}, "
-                     f"now {__version__}")
-    options = prov.get("options", {})
-    notebooks = [resolve(nb["source"]) for nb in prov["notebooks"]]
-    with tempfile.TemporaryDirectory(prefix="samplekit-verify-") as tmp:
-        target = Path(keep).resolve() if keep is not None else Path(tmp) / "rerun"
-        rerun = run_notebooks(notebooks, resolve(prov["params"]["path"]), target,
-                              timeout=options.get("timeout", DEFAULT_TIMEOUT),
-                              progress=progress, html=False,
-                              keep_going=bool(options.get("keep_going", False)),
-                              pre_steps=options.get("pre_steps", ()), echo=echo)
-        # Tables may quote the run folder (an 说明 sheet); the original quotes the folder the run
-        # was written to, which may since have been moved.
-        recorded_out = next((nb["parameters"].get("out_dir") for nb in prov["notebooks"]
-                             if nb.get("parameters", {}).get("out_dir")), str(run))
-        replace = {str(target): recorded_out}
-        tables = []
-        recorded = {row["path"]: row for row in prov["outputs"]
-                    if Path(row["path"]).suffix.lower() in TABLE_SUFFIXES}
-        rerun_tables = {p for p in rerun.outputs if Path(p).suffix.lower() in TABLE_SUFFIXES}
-        for rel, row in sorted(recorded.items()):
-            original = run / rel
-            if not original.is_file():
-                tables.append(TableDiff(rel, "differs", "missing from the run folder"))
-                continue
-            if rel not in rerun_tables:
-                tables.append(TableDiff(rel, "missing in re-run"))
-                continue
-            detail = compare_tables(original, target / rel, replace=replace)
-            if not detail and file_sha256(original) != row["sha256"]:
-                # Values equal but file edited after the run (formatting only): say so.
-                notes.append(f"{rel}: file changed since the run but its cell values match")
-            tables.append(TableDiff(rel, "differs" if detail else "same", detail))
-        for rel in sorted(rerun_tables - set(recorded)):
-            tables.append(TableDiff(rel, "new in re-run"))
-    say(f"compared {len(tables)} table(s)")
-    return VerifyReport(run, tables, rerun, notes)
 
 
 def list_results(result: RunResult) -> dict[str, list[str]]:

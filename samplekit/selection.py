@@ -723,7 +723,7 @@ def sample_for(params: Any, *, cache: bool = True) -> SelectionResult:
         except Exception:  # a stale or partial cache file is rebuilt
             pass
     from samplekit.allocation import allocation_for
-    from samplekit.demo import load_inputs
+    from samplekit.jobs import inputs as load_inputs
 
     _, frame = load_inputs(params)
     cells = allocation_for(params).cells

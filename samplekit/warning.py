@@ -850,7 +850,7 @@ def load_warning_inputs(params: Params) -> dict[str, Any]:
 
     store = params.path_of("monthly.store", None)
     if store is None:
-        from samplekit.history import demo_store_for
+        from samplekit.demo.history import demo_store_for
 
         store = demo_store_for(params)
     cities_path = params.path_of("province.cities")

@@ -1,6 +1,6 @@
 """Monte Carlo study of the design-based estimators (samplekit.estimation, samplekit.climate).
 
-On the demo register (``samplekit.demo.load_inputs(params)``) every enterprise gets a simulated
+On the demo register (``samplekit.jobs.inputs(params)``) every enterprise gets a simulated
 month of employment change — so the population value of each indicator is known — and then,
 replicate after replicate:
 
@@ -199,7 +199,7 @@ def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 10
     The summary has one row per domain and indicator: ``truth, mean_estimate, rel_bias_pct,
     coverage_pct, se_ratio`` (mean SE / empirical SD) and ``replicates``.
     """
-    from samplekit.demo import load_inputs
+    from samplekit.jobs import inputs as load_inputs
 
     rng = np.random.default_rng(seed)
     _, frame = load_inputs(load_params(params_file))

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from samplekit.classification import classify
-from samplekit.demo import demo_cities, generate_register, load_inputs
+from samplekit.demo import demo_cities, generate_register
+from samplekit.jobs import inputs as load_inputs
 from samplekit.params import load_params
 
 
@@ -76,19 +77,3 @@ def test_load_inputs_default_params():
     assert len(cities) == 21
     assert len(frame) == load_params().get("frame.demo.units")
     assert frame["in_panel"].sum() == 3000
-
-
-def test_data_note_marks_every_demo_input(tmp_path):
-    from samplekit.demo import data_note
-
-    note = data_note(load_params())
-    for word in ("年末人口", "合成演示名录", "演示历史数据", "城市预警指标"):
-        assert word in note
-    cities = tmp_path / "cities.csv"
-    demo_cities().drop(columns="synthetic").to_csv(cities, index=False)
-    real = tmp_path / "real.yaml"
-    real.write_text(
-        f"province: {{cities: {cities}}}\nframe: {{path: register.csv}}\n"
-        "monthly: {store: store.duckdb}\nwarning: {city_indicators: ind.csv}\n",
-        encoding="utf-8")
-    assert data_note(load_params(real)) == ""

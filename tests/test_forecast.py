@@ -176,8 +176,8 @@ def test_chosen_forecasts_beat_naive_on_the_demo_like_history():
     """City series from the monthly demo generator (Spring Festival by the lunar calendar, no
     shock): over rolling origins in 2012–2013Q1, forecasts 1–3 months ahead by the chosen models
     have a lower RMSE than the naive baseline, for both core indicators."""
+    from samplekit.demo import HistorySettings, simulate_history, synthetic_panel
     from samplekit.estimation import monthly_series
-    from samplekit.history import HistorySettings, simulate_history, synthetic_panel
 
     panel = synthetic_panel(4000, rng=8)  # ~570 per city, like the demo panel (~480)
     reports, _ = simulate_history(panel, HistorySettings(start="2010-01", end="2013-06",

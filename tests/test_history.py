@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from samplekit import store
-from samplekit.history import (
+from samplekit.demo.history import (
     RESUBMITTED_PERIOD,
     HistorySettings,
     ShockSettings,
@@ -132,20 +132,6 @@ def test_write_history_files_layouts(panel, year, tmp_path):
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
     assert "建档期期末就业人数" in raw.decode("gbk")
-
-
-def test_store_for_uses_monthly_store_from_params(tmp_path):
-    from samplekit.errors import InputError
-    from samplekit.history import store_for
-    from samplekit.params import load_params
-
-    path = tmp_path / "province.duckdb"
-    store.load_panel(path, synthetic_panel(3, rng=0))
-    params = load_params().with_overrides(monthly={"store": str(path)})
-    assert store_for(params) == path
-    missing = load_params().with_overrides(monthly={"store": str(tmp_path / "none.duckdb")})
-    with pytest.raises(InputError, match="does not exist"):
-        store_for(missing)
 
 
 def test_history_settings_from_params():

@@ -6,16 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from samplekit.demo import demo_city_indicators
 from samplekit.errors import ValidationError
 from samplekit.indicators import (
     HEADERS_ZH,
-    city_indicators_for,
-    demo_city_indicators,
-    demo_shock,
     load_city_indicators,
     validate_city_indicators,
 )
-from samplekit.params import load_params
 
 CITIES = ["东莞", "深圳", "广州", "汕头"]
 SHOCK = {"cities": ["东莞", "深圳"], "start": "2013-07", "end": "2013-12"}
@@ -104,13 +101,3 @@ def test_store_rates_replace_the_generated_ones():
     reports = pd.DataFrame({"city": ["广州"], "period": ["2013-05"], "registered_rate_end": [4.44]})
     a = _demo(city_reports=reports)
     assert a.set_index(["city", "period"]).loc[("广州", "2013-05"), "registered_rate"] == 4.44
-
-
-def test_params_wiring():
-    params = load_params()
-    shock = demo_shock(params)
-    assert shock["start"] <= shock["end"] and len(shock["cities"]) >= 1
-    cities = pd.DataFrame({"city": ["东莞", "广州"], "employed": [500.0, 800.0]})
-    table = city_indicators_for(params, cities)
-    assert set(table["city"]) == {"东莞", "广州", params.get("province.name")}
-    assert table["period"].min() <= "2010-01" and table["period"].max() >= "2013-12"

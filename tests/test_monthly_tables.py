@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from samplekit import store
-from samplekit.history import HistorySettings, build_demo_store, individual_units, synthetic_panel
+from samplekit.demo import HistorySettings, build_demo_store, individual_units, synthetic_panel
 from samplekit.monthly_tables import (
     check_identities,
     main_reasons,

@@ -30,7 +30,7 @@ def test_unknown_top_level_key(tmp_path):
 
 
 def test_errors_name_file_and_key(tmp_path):
-    p = load_params(write(tmp_path, "allocation:\n  total: many\n"))
+    p = load_params(write(tmp_path, "allocation:\n  total: many\n"), validate=False)
     with pytest.raises(ParamsError, match=r"p\.yaml.*allocation\.total.*int"):
         p.get("allocation.total", types=int)
     with pytest.raises(ParamsError, match="required key 'allocation.method'"):
@@ -38,7 +38,8 @@ def test_errors_name_file_and_key(tmp_path):
     with pytest.raises(ParamsError, match="outside"):
         load_params(write(tmp_path, "seed: 5\n")).number("seed", low=10)
     with pytest.raises(ParamsError, match="unknown key"):
-        load_params(write(tmp_path, "frame:\n  paht: x\n")).check_keys("frame", {"path", "demo"})
+        load_params(write(tmp_path, "frame:\n  paht: x\n"), validate=False).check_keys(
+            "frame", {"path", "demo"})
 
 
 def test_bool_is_not_a_number(tmp_path):
@@ -92,3 +93,34 @@ def test_periods():
     assert previous_period("2013-01") == "2012-12"
     assert next_periods("2013-11", 3) == ["2013-12", "2014-01", "2014-02"]
     assert next_periods("2013Q4", 2) == ["2014Q1", "2014Q2"]
+
+
+# ---------------------------------------------------------------- every section at load time
+DEMO = (params_dir() / "guangdong_2013.yaml").read_text(encoding="utf-8")
+
+
+def test_every_section_is_validated_when_the_file_loads(tmp_path):
+    # A typo deep under warning: fails at load, naming the file and the dotted key.
+    bad = DEMO.replace("    hysteresis_periods: 2", "    hysteresis_period: 2").replace(
+        "  hysteresis_periods: 2", "  hysteresis_perods: 2")
+    assert bad != DEMO
+    with pytest.raises(ParamsError, match=r"p\.yaml.*hysteresis_perods.*'warning'"):
+        load_params(write(tmp_path, bad))
+    bad = DEMO.replace("method: srs", "method: systematic")
+    with pytest.raises(ParamsError, match=r"p\.yaml.*selection\.method"):
+        load_params(write(tmp_path, bad))
+    bad = DEMO.replace("swing_pct: 50", "swing_pct: -5")
+    with pytest.raises(ParamsError, match=r"p\.yaml.*monthly\.validation\.swing_pct"):
+        load_params(write(tmp_path, bad))
+
+
+def test_missing_input_file_and_unknown_city_are_refused_at_load(tmp_path):
+    bad = DEMO.replace("cities: data/demo/guangdong_cities.csv", "cities: data/demo/nowhere.csv")
+    with pytest.raises(ParamsError, match=r"p\.yaml.*province\.cities.*nowhere\.csv"):
+        load_params(write(tmp_path, bad))
+    bad = DEMO.replace("tilt: {广州: 1.05, 深圳: 1.05}", "tilt: {杭州: 1.05}")
+    with pytest.raises(ParamsError, match=r"allocation\.tilt\.杭州.*杭州"):
+        load_params(write(tmp_path, bad))
+    bad = DEMO.replace("cities: [东莞, 深圳, 佛山, 中山]", "cities: [东莞, 宁波]")
+    with pytest.raises(ParamsError, match=r"monthly\.demo\.shock\.cities\[1\].*宁波"):
+        load_params(write(tmp_path, bad))

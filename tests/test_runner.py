@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from samplekit import runner
+from samplekit import runner, verify
+from samplekit.cache import REFERENCE_SUFFIXES
 from samplekit.cli import main
-from samplekit.cli_runner import show_progress
+from samplekit.cli.runner import show_progress
 from samplekit.errors import InputError, ParamsError
 from samplekit.params import load_params
+from samplekit.paths import reference_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OK_NB = FIXTURES / "runner_ok.ipynb"
@@ -123,14 +125,14 @@ def test_input_files_walks_nested_paths(tmp_path):
                  f"  folder: {tmp_path}\ntitle: 标题\n")
     p = tmp_path / "p.yaml"
     p.write_text(yaml_text, encoding="utf-8")
-    found = runner.input_files(load_params(p))
+    found = runner.input_files(load_params(p, validate=False))
     assert found[:2] == [
         {"key": "frame.files[0]", "path": str(b), "sha256": sha256(b)},
         {"key": "province.cities", "path": str(a), "sha256": sha256(a)},
     ]
     # Then every reference table, project-relative.
-    reference = sorted(f for f in runner.reference_dir().iterdir()
-                       if f.suffix.lower() in runner.REFERENCE_SUFFIXES)
+    reference = sorted(f for f in reference_dir().iterdir()
+                       if f.suffix.lower() in REFERENCE_SUFFIXES)
     assert reference and {e["path"]: e["sha256"] for e in found[2:]} == {
         f"data/reference/{f.name}": sha256(f) for f in reference}
 
@@ -138,24 +140,24 @@ def test_input_files_walks_nested_paths(tmp_path):
 # ------------------------------------------------------------------ comparing tables
 def test_compare_grids_tolerance_and_positions():
     a = pd.DataFrame([["city", "share"], ["广州市", 0.1 + 0.2], ["深圳市", 1e6]], dtype=object)
-    assert runner.compare_grids(a, a.copy()) == []
+    assert verify.compare_grids(a, a.copy()) == []
     noise = a.copy()
     noise.iloc[1, 1] = 0.3  # 0.30000000000000004 vs 0.3: last-digit noise
     noise.iloc[2, 1] = 1e6 * (1 + 1e-12)
-    assert runner.compare_grids(a, noise) == []
+    assert verify.compare_grids(a, noise) == []
     real = a.copy()
     real.iloc[2, 1] = 1e6 + 1
     real.iloc[1, 0] = "珠海市"
-    assert runner.compare_grids(a, real) == [(1, 0, "广州市", "珠海市"),
+    assert verify.compare_grids(a, real) == [(1, 0, "广州市", "珠海市"),
                                              (2, 1, "1000000.0", "1000001.0")]
-    assert runner.compare_grids(a, a.iloc[:2])[0][0] == -1  # shape difference
+    assert verify.compare_grids(a, a.iloc[:2])[0][0] == -1  # shape difference
     with_path = a.copy()
     with_path.iloc[0, 0] = "/tmp/rerun/x"
     orig = a.copy()
     orig.iloc[0, 0] = "/runs/one/x"
-    assert runner.compare_grids(orig, with_path, replace={"/tmp/rerun": "/runs/one"}) == []
+    assert verify.compare_grids(orig, with_path, replace={"/tmp/rerun": "/runs/one"}) == []
     nan = pd.DataFrame([[np.nan, None]], dtype=object)
-    assert runner.compare_grids(nan, pd.DataFrame([[None, np.nan]], dtype=object)) == []
+    assert verify.compare_grids(nan, pd.DataFrame([[None, np.nan]], dtype=object)) == []
 
 
 # ------------------------------------------------------------------ real runs
@@ -270,7 +272,7 @@ def test_verify_refuses_when_an_input_changed(ok_run, tmp_path, capsys):
         if entry["key"] == "province.cities":
             entry["path"] = str(cities)
     prov_path.write_text(json.dumps(prov, ensure_ascii=False), encoding="utf-8")
-    assert runner.changed_inputs(prov) == []
+    assert verify.changed_inputs(prov) == []
     cities.write_text(CITIES.read_text(encoding="utf-8").replace("300", "301"), encoding="utf-8")
     code = main(["verify", str(copy), "--no-progress"])
     err = capsys.readouterr().err
@@ -337,13 +339,13 @@ def test_compare_tables_parquet_and_xlsx_files(tmp_path):
     df.to_parquet(tmp_path / "a.parquet")
     df.assign(n=[3, 5]).to_parquet(tmp_path / "b.parquet")
     df.to_parquet(tmp_path / "c.parquet")
-    assert runner.compare_tables(tmp_path / "a.parquet", tmp_path / "c.parquet") == ""
-    assert runner.compare_tables(tmp_path / "a.parquet", tmp_path / "b.parquet") == \
+    assert verify.compare_tables(tmp_path / "a.parquet", tmp_path / "c.parquet") == ""
+    assert verify.compare_tables(tmp_path / "a.parquet", tmp_path / "b.parquet") == \
         "1 cell(s) differ, first at row 3 column 2: '4' vs '5'"
     write_xlsx({"汇总": df}, tmp_path / "a.xlsx", titles={"汇总": "标题"})
     write_xlsx({"汇总": df}, tmp_path / "b.xlsx", titles={"汇总": "另一个标题"})
     write_xlsx({"明细": df}, tmp_path / "c.xlsx", titles={"明细": "标题"})
-    assert runner.compare_tables(tmp_path / "a.xlsx", tmp_path / "b.xlsx") == \
+    assert verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "b.xlsx") == \
         "sheet '汇总': 1 cell(s) differ, first at row 1 column 1: '标题' vs '另一个标题'"
-    assert runner.compare_tables(tmp_path / "a.xlsx", tmp_path / "c.xlsx").startswith(
+    assert verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "c.xlsx").startswith(
         "sheets differ")

@@ -9,8 +9,8 @@ import pytest
 
 from samplekit import store
 from samplekit.cli import main
+from samplekit.demo import HistorySettings, simulate_history, synthetic_panel
 from samplekit.errors import InputError
-from samplekit.history import HistorySettings, simulate_history, synthetic_panel
 from samplekit.io import write_csv
 from samplekit.reports import CITY_COLUMNS, REDUCTION_COLUMNS, REPORT_COLUMNS
 

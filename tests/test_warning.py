@@ -247,9 +247,13 @@ def test_quarter_helpers():
 @pytest.fixture(scope="module")
 def synthetic_result():
     """A small simulated panel with the default shock (C's history generator) and weights."""
+    from samplekit.demo import (
+        HistorySettings,
+        demo_city_indicators,
+        simulate_history,
+        synthetic_panel,
+    )
     from samplekit.forecast import ForecastSettings
-    from samplekit.history import HistorySettings, simulate_history, synthetic_panel
-    from samplekit.indicators import demo_city_indicators
 
     panel = synthetic_panel(2400, rng=5)
     reports, city = simulate_history(panel, HistorySettings(start="2011-01"), rng=11)

@@ -85,8 +85,9 @@ def read_cells(path: Path) -> pd.DataFrame:
 
 
 def _load(params: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from samplekit.demo import apply_panel, load_inputs
+    from samplekit.frame import apply_panel
     from samplekit.io import read_table
+    from samplekit.jobs import inputs as load_inputs
 
     if args.frame is not None:
         from samplekit.cities import load_cities

@@ -33,12 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_warn(args: argparse.Namespace) -> int:
-    from samplekit import __version__
+    from samplekit import __version__, jobs
     from samplekit.params import load_params
-    from samplekit.warning import composite_table, warning_for, write_warning
+    from samplekit.warning import composite_table, write_warning
 
     params = load_params(args.params, quarter=args.quarter)
-    result = warning_for(params, params.get("quarter", types=str))
+    result = jobs.warning(params, params.get("quarter", types=str))
     out = resolve(args.out)
     about = {"参数文件": str(params.path), "季度": result.quarter, "samplekit": __version__,
              "参数摘要(SHA-256)": params.digest()}

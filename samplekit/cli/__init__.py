@@ -1,6 +1,6 @@
 """The ``samplekit`` command line.
 
-Each command family lives in its own ``cli_<area>.py`` module exposing ``register(subparsers)``;
+Each command family lives in its own module of this package exposing ``register(subparsers)``;
 handlers return an exit code. User errors (:class:`~samplekit.errors.SamplekitError`) are printed
 as one clear message and mapped to their exit code — never a traceback.
 
@@ -20,12 +20,12 @@ from samplekit.errors import SamplekitError
 
 #: Modules that register sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "samplekit.cli_frame",
-    "samplekit.cli_allocation",
-    "samplekit.cli_selection",
-    "samplekit.cli_monthly",
-    "samplekit.cli_warning",
-    "samplekit.cli_runner",
+    "samplekit.cli.frame",
+    "samplekit.cli.allocation",
+    "samplekit.cli.selection",
+    "samplekit.cli.monthly",
+    "samplekit.cli.warning",
+    "samplekit.cli.runner",
 )
 
 

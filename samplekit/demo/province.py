@@ -8,19 +8,16 @@ See ``docs/demo_province.md`` for the procedure and its assumptions.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from samplekit import reference
-from samplekit.cities import load_cities, synthetic_columns
+from samplekit.cities import load_cities
 from samplekit.classification import classify
-from samplekit.frame import load_frame
-from samplekit.io import atomic_path, read_table, write_csv
-from samplekit.params import Params
-from samplekit.paths import cache_dir, demo_dir, reference_dir
+from samplekit.io import write_csv
+from samplekit.paths import demo_dir, reference_dir
 
 GENERATOR_VERSION = "1"
 
@@ -326,114 +323,3 @@ def _draw_existing_panel(frame: pd.DataFrame, cities: pd.DataFrame, rng: np.rand
     mquota = frame["city"].map(dict(zip(cities["city"], cities["existing_monthly"], strict=True)))
     frame["in_monthly"] = (rank2.to_numpy() <= mquota.to_numpy()) & active_panel
     return frame
-
-
-def demo_frame(params: Params | None = None, *, units: int | None = None, seed: int | None = None
-               ) -> pd.DataFrame:
-    """The demo register for ``params`` (``frame.demo.units``, ``frame.demo.seed``), cached.
-
-    The first call generates it (about 300k units by default) and stores a Parquet copy under
-    ``data/demo/cache/``; later calls read the copy. The cache key covers the city table, the
-    size, the seed and the generator version.
-    """
-    if params is not None:
-        params.check_keys("frame", {"path", "demo"})
-        units = units or int(params.number("frame.demo.units", 300_000, low=1000))
-        seed = seed if seed is not None else int(params.number("frame.demo.seed", 2013))
-        cities_path = params.path_of("province.cities", str(demo_cities_path()))
-    else:
-        cities_path = demo_cities_path()
-    units = units or 300_000
-    seed = 2013 if seed is None else seed
-    cities = load_cities(cities_path)
-    key = hashlib.sha256(
-        (cities.to_csv(index=False) + f"|{units}|{seed}|{GENERATOR_VERSION}").encode()
-    ).hexdigest()[:16]
-    path = cache_dir() / f"demo_register_{units}_{seed}_{key}.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
-    frame = generate_register(cities, units=units, seed=seed)
-    with atomic_path(path) as tmp:  # concurrent first calls each write whole files
-        frame.to_parquet(tmp, index=False)
-    return frame
-
-
-def load_inputs(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The city table and the classified register for a job.
-
-    ``province.cities`` names the city table; ``frame.path`` the register (null: the demo
-    register); ``panel.path`` an optional list of existing panel members (a file with an
-    ``enterprise_id`` column, optional ``in_monthly``) that overrides the register's ``in_panel``.
-
-    Returns
-    -------
-    (cities, frame)
-    """
-    params.check_keys("province", {"name", "cities", "synthetic"})
-    params.check_keys("panel", {"path"})
-    cities = load_cities(params.path_of("province.cities"))
-    frame_path = params.path_of("frame.path", None)
-    if frame_path is None:
-        frame = demo_frame(params)
-    else:
-        frame = load_frame(frame_path, cities=cities["city"])
-    panel_path = params.path_of("panel.path", None)
-    if panel_path is not None:
-        frame = apply_panel(frame, read_table(panel_path), file=panel_path.name)
-    return cities, frame
-
-
-def apply_panel(frame: pd.DataFrame, panel: pd.DataFrame, *, file: str) -> pd.DataFrame:
-    """Set ``in_panel``/``in_monthly`` from a panel list; unknown ids are an error."""
-    from samplekit.errors import InputError
-    from samplekit.frame import rename_aliases
-
-    panel = rename_aliases(panel, file)
-    if "enterprise_id" not in panel.columns:
-        raise InputError(f"{file}: the panel list needs an 'enterprise_id' (企业代码) column")
-    ids = panel["enterprise_id"].astype(str).str.strip()
-    unknown = ids[~ids.isin(frame["enterprise_id"])]
-    if len(unknown):
-        rows = ", ".join(str(i + 2) for i in unknown.index[:10])
-        raise InputError(f"{file}: {len(unknown)} panel enterprise(s) not in the register "
-                         f"(rows {rows}); fix the ids or add them to the register")
-    out = frame.copy()
-    out["in_panel"] = out["enterprise_id"].isin(ids)
-    if "in_monthly" in panel.columns:
-        monthly = ids[panel["in_monthly"].astype(str).str.lower().isin(["true", "1", "是"])]
-        out["in_monthly"] = out["enterprise_id"].isin(monthly)
-    else:
-        out["in_monthly"] = out["in_monthly"] & out["in_panel"]
-    return out
-
-
-def synthetic_note(cities: pd.DataFrame) -> str:
-    """A Chinese sentence naming the synthetic columns, for notebooks and reports."""
-    cols = synthetic_columns(cities)
-    if not cols:
-        return ""
-    from samplekit.cities import CITY_COLUMNS
-
-    names = "、".join(CITY_COLUMNS[c][0] for c in cols)
-    return (f"注意:城市表中的{names}为按文档化、可复现程序生成的合成数据(演示用),"
-            "并非统计年鉴数据;实际使用时请替换为年鉴数据。")
-
-
-def data_note(params: Params) -> str:
-    """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
-
-    Notebooks show it near the top, so no synthetic figure is ever read as a fact.
-    """
-    parts = []
-    cities_path = params.path_of("province.cities", None)
-    if cities_path is not None and cities_path.exists():
-        note = synthetic_note(load_cities(cities_path))
-        if note:
-            parts.append(note)
-    if params.get("frame.path", None) is None:
-        parts.append("企业名录为按固定随机种子生成的合成演示名录(docs/demo_province.md)。")
-    if params.get("monthly.store", None) is None:
-        parts.append("月度监测数据为合成的演示历史数据(2010年1月起,含春节季节性与一次出口冲击)。")
-    if params.get("warning.city_indicators", None) is None:
-        parts.append("城市预警指标(登记失业率、失业保险基金可支撑月数等)为合成演示数据。")
-    return "".join(parts)

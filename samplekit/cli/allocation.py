@@ -28,18 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    from samplekit.allocation import (
-        HEADERS_ZH,
-        allocation_for,
-        write_allocation,
-    )
+    from samplekit import jobs
+    from samplekit.allocation import HEADERS_ZH, write_allocation
     from samplekit.io import write_csv, write_xlsx
     from samplekit.params import load_params
 
     params = load_params(args.params)
     out: Path = args.out
     try:
-        result = allocation_for(params)
+        result = jobs.allocation(params)
     except InfeasibleError as exc:
         if exc.diagnosis is not None:
             out.mkdir(parents=True, exist_ok=True)

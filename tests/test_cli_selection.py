@@ -1,41 +1,21 @@
-"""Notebook 02 (sample selection) under papermill, and the `select` / `maintain` commands."""
+"""The `select` / `maintain` commands on a user's register file."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
 
 from samplekit import cli
-from samplekit.paths import notebooks_dir, project_root
+from samplekit.paths import project_root
 
 DEMO = project_root() / "params" / "guangdong_2013.yaml"
-
-
-def test_sample_selection_notebook_runs_under_papermill(tmp_path):
-    out_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(notebooks_dir() / "02_sample_selection.ipynb"), str(tmp_path / "02.ipynb"),
-        kernel_name="python3", parameters={"params_file": str(DEMO), "out_dir": str(out_dir)},
-        cwd=str(tmp_path), progress_bar=False, execution_timeout=300)
-    sample = pd.read_csv(out_dir / "selection" / "sample_list.csv", encoding="utf-8-sig",
-                         dtype={"enterprise_id": str})
-    assert len(sample) == 10000 and sample["enterprise_id"].is_unique
-    assert set(sample["status"]) <= {"retained", "new", "replacement"}
-    assert sample["monthly"].sum() == 1000
-    rep = pd.read_csv(out_dir / "selection" / "representativeness.csv", encoding="utf-8-sig")
-    city = rep[rep["dimension"] == "city"]
-    np.testing.assert_allclose(city["calibrated_units"], city["frame_units"], rtol=1e-6)
-    assert (out_dir / "selection" / "sample_list.xlsx").stat().st_size > 0
-    for name in ("sample_by_city_status", "sample_vs_frame_shares", "calibration_g_weights"):
-        assert (out_dir / "figures" / f"{name}.png").stat().st_size > 10_000
 
 
 @pytest.fixture(scope="module")
 def small_register(tmp_path_factory):
     """A 4000-unit slice of the demo register as a user's CSV file, and a cells table."""
-    from samplekit.demo import load_inputs
+    from samplekit.jobs import inputs as load_inputs
     from samplekit.params import load_params
     from samplekit.selection import CELL
 

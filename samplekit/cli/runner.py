@@ -15,8 +15,8 @@ from samplekit.runner import (
     list_results,
     run_demo,
     run_notebooks,
-    verify_run,
 )
+from samplekit.verify import verify_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,7 @@
+"""``python -m samplekit.cli``."""
+
+import sys
+
+from samplekit.cli import main
+
+sys.exit(main())

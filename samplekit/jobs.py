@@ -1,0 +1,368 @@
+"""The job layer: a params file in, the inputs and results of every step out.
+
+This is the only module that resolves the paths a params file names, decides that a null path
+means the embedded demo (:func:`uses_demo`), and caches slow results (through
+:mod:`samplekit.cache`, keyed by content). Domain modules never read files or params; the CLI and
+the notebooks call the functions here and then the domain writers.
+
+The chain, with the store in the middle::
+
+    register ──► allocation ──► selection ──► store: panel of record (windows)
+                                                 │
+                        monthly reports ──► store: reports ──► tables / estimates ──► warning
+
+Only :func:`allocation` and :func:`selection` run the design chain. Every later step reads the
+panel in force for each month back from the store (:func:`membership`), never re-derives it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from samplekit.cache import cached_dir, cached_file, cached_object, content_key
+from samplekit.errors import InputError
+from samplekit.params import Params
+
+#: Inputs that fall back to the embedded demo when their params key is null.
+DemoInput = Literal["frame", "store", "city_indicators"]
+_DEMO_KEYS: dict[str, str] = {
+    "frame": "frame.path",
+    "store": "monthly.store",
+    "city_indicators": "warning.city_indicators",
+}
+#: What each cached result depends on (top-level params sections; files are always hashed).
+_REGISTER_SECTIONS = ("province", "frame")
+_DESIGN_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection")
+_STORE_SECTIONS = (*_DESIGN_SECTIONS, "monthly")
+
+
+def uses_demo(params: Params, what: DemoInput) -> bool:
+    """True when ``what`` comes from the embedded demo (its params key is null or absent).
+
+    The one place that decides it: every loader below asks here.
+    """
+    return params.get(_DEMO_KEYS[what], None) is None
+
+
+# ------------------------------------------------------------------------------ inputs
+def cities(params: Params) -> pd.DataFrame:
+    """The validated city table named by ``province.cities``."""
+    from samplekit.cities import load_cities
+
+    return load_cities(params.path_of("province.cities"))
+
+
+def register(params: Params, *, city_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The classified register: ``frame.path``, or the seeded demo register (cached)."""
+    from samplekit.frame import load_frame
+
+    table = cities(params) if city_table is None else city_table
+    if not uses_demo(params, "frame"):
+        return load_frame(params.path_of("frame.path"), cities=table["city"])
+    from samplekit.demo import generate_register
+
+    units = int(params.get("frame.demo.units", 300_000))
+    seed = int(params.get("frame.demo.seed", 2013))
+
+    def build(path: Path) -> None:
+        generate_register(table, units=units, seed=seed).to_parquet(path, index=False)
+
+    key = content_key("demo_register", params=params, sections=_REGISTER_SECTIONS)
+    return pd.read_parquet(cached_file(key, ".parquet", build))
+
+
+def inputs(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(cities, frame)``: the city table and the register with ``panel.path`` applied.
+
+    ``panel.path`` names an optional list of existing panel members (``enterprise_id``, optional
+    ``in_monthly``) that overrides the register's ``in_panel`` column.
+    """
+    from samplekit.frame import apply_panel
+    from samplekit.io import read_table
+
+    table = cities(params)
+    frame = register(params, city_table=table)
+    panel_path = params.path_of("panel.path", None)
+    if panel_path is not None:
+        frame = apply_panel(frame, read_table(panel_path), file=panel_path.name)
+    return table, frame
+
+
+# ------------------------------------------------------------------------------ design
+def allocation(params: Params) -> Any:
+    """The allocation (:class:`samplekit.allocation.AllocationResult`) of a params file."""
+    from samplekit.allocation import AllocationSettings, allocate
+
+    table, frame = inputs(params)
+    return allocate(table, frame, AllocationSettings.from_params(params))
+
+
+def selection(params: Params) -> Any:
+    """The selection (:class:`samplekit.selection.SelectionResult`) of a params file (cached).
+
+    Keyed by the design sections of the params, the bytes of every file they name and the code.
+    """
+    from samplekit.selection import SelectionSettings, select_sample
+
+    def build() -> Any:
+        _, frame = inputs(params)
+        cells = allocation(params).cells
+        return select_sample(frame, cells, SelectionSettings.from_params(params))
+
+    return cached_object(content_key("selection", params=params, sections=_DESIGN_SECTIONS), build)
+
+
+# ------------------------------------------------------------------------------ the store
+def store(params: Params) -> Path:
+    """The DuckDB store of the job: ``monthly.store``, or the demo store (built once, cached).
+
+    The demo store holds the demo's panel of record (its windows) and the monthly reports of the
+    demo history, ingested through the real ingest path.
+    """
+    if not uses_demo(params, "store"):
+        path = params.path_of("monthly.store")
+        if not path.exists():
+            raise InputError(
+                f"{params.path}: monthly.store = {path} 不存在;请先用 `samplekit select ... "
+                f"--store {path}` 写入样本名单(或用 `samplekit ingest ... --store {path}` 建库),"
+                "或将其设为 null 使用演示数据"
+            )
+        return path
+
+    def build(folder: Path) -> None:
+        from samplekit.demo import HistorySettings, build_demo_store
+
+        build_demo_store(
+            demo_panel(params),
+            folder,
+            settings=HistorySettings.from_params(params),
+            cities=cities(params),
+        )
+
+    key = content_key("demo_store", params=params, sections=_STORE_SECTIONS)
+    return cached_dir(key, build) / "store.duckdb"
+
+
+def demo_panel(params: Params) -> pd.DataFrame:
+    """The demo's first panel: the selected sample plus urban individual units (附表三)."""
+    import numpy as np
+
+    from samplekit.demo import HistorySettings, individual_units
+
+    settings = HistorySettings.from_params(params)
+    cols = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
+            "registration_type", "employees", "export_share"]
+    panel = selection(params).sample[cols].assign(individual=False)
+    extra = individual_units(panel, settings.individual_units,
+                             np.random.default_rng(settings.seed + 7))
+    return pd.concat([panel, extra], ignore_index=True)
+
+
+def membership(params: Params) -> pd.DataFrame:
+    """Every panel-membership row of the store (the panel of record over time)."""
+    from samplekit.store import read_membership
+
+    return read_membership(store(params))
+
+
+def panel_in_force(params: Params, period: str) -> pd.DataFrame:
+    """The members in force in month ``period`` (sample-list layout with that window's weights)."""
+    from samplekit.store import panel_in_force as in_force
+
+    return in_force(store(params), period)
+
+
+def reports(params: Params, periods: list[str] | None = None) -> pd.DataFrame:
+    """Accepted monthly reports of the store (canonical layout)."""
+    from samplekit.store import read_reports
+
+    return read_reports(store(params), periods)
+
+
+def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The city indicators table: ``warning.city_indicators``, or the seeded demo table."""
+    from samplekit.indicators import load_city_indicators, validate_city_indicators
+
+    table = cities(params)
+    province = str(params.get("province.name", "全省"))
+    allowed = [*table["city"].astype(str), province]
+    if not uses_demo(params, "city_indicators"):
+        return load_city_indicators(params.path_of("warning.city_indicators"), cities=allowed)
+    from samplekit.demo import HistorySettings, demo_city_indicators
+
+    history = HistorySettings.from_params(params)
+    shock = history.shock
+    demo = demo_city_indicators(
+        table,
+        province=province,
+        start=history.start,
+        end=history.end,
+        shock=None
+        if shock is None
+        else {"cities": list(shock.cities), "start": shock.start, "end": shock.end},
+        city_reports=city_reports,
+        rng=int(params.get("seed", 0, types=int)) + 606,
+    )
+    return validate_city_indicators(demo, cities=allowed, file="演示城市指标表")
+
+
+def warning_inputs(params: Params) -> dict[str, Any]:
+    """Reports, the panel of record, the city table and the city indicators of a job."""
+    from samplekit.store import read_city_reports, read_membership, read_reports
+
+    path = store(params)
+    city_reports = read_city_reports(path)
+    return {
+        "store": path,
+        "reports": read_reports(path),
+        "membership": read_membership(path),
+        "cities": cities(params),
+        "city_reports": city_reports,
+        "city_indicators": city_indicators(params, city_reports=city_reports),
+    }
+
+
+def warning(
+    params: Params,
+    quarter: str | None = None,
+    *,
+    inputs: dict[str, Any] | None = None,
+    forecasts: bool = True,
+) -> Any:
+    """The quarter's warning analysis (:class:`samplekit.warning.WarningResult`)."""
+    from samplekit.forecast import ForecastSettings
+    from samplekit.warning import WarningSettings, compute_warning
+
+    quarter = quarter or params.get("quarter", types=str)
+    data = inputs or warning_inputs(params)
+    return compute_warning(
+        data["reports"],
+        data["membership"],
+        data["city_indicators"],
+        WarningSettings.from_params(params),
+        quarter=quarter,
+        province=str(params.get("province.name", "全省")),
+        fsettings=ForecastSettings.from_params(params),
+        forecasts=forecasts,
+    )
+
+
+# ------------------------------------------------------------------------------ notes
+def data_note(params: Params) -> str:
+    """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
+
+    Notebooks, workbooks and reports show it, so no synthetic figure is ever read as a fact.
+    """
+    from samplekit.cities import synthetic_note
+
+    parts = []
+    note = synthetic_note(cities(params))
+    if note:
+        parts.append(note)
+    if uses_demo(params, "frame"):
+        parts.append("企业名录为按固定随机种子生成的合成演示名录(docs/demo_province.md)。")
+    if uses_demo(params, "store"):
+        parts.append(
+            "月度监测数据与样本轮换窗口为合成的演示历史数据(2010年1月起,含春节季节性、"
+            "每年12月的样本轮换与一次出口冲击)。"
+        )
+    if uses_demo(params, "city_indicators"):
+        parts.append("城市预警指标(登记失业率、失业保险基金可支撑月数等)为合成演示数据。")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------ validation
+#: Params keys that name input files which must exist when they are set.
+_FILE_KEYS = ("province.cities", "frame.path", "panel.path", "warning.city_indicators")
+
+
+def validate(params: Params) -> None:
+    """Check every section of a params file now, before any step runs.
+
+    Each present section is parsed by the settings class of the step that uses it, so a typo under
+    ``warning:`` is reported when the file loads, not after notebooks 00–03 have run. Files the
+    params name must exist; cities named in rules must be cities of the city table. Every error
+    names the file and the dotted key (:class:`~samplekit.errors.ParamsError`).
+    """
+    from samplekit.errors import ParamsError
+
+    present = set(params.data)
+    if "province" in present:
+        params.check_keys("province", {"name", "cities", "synthetic"})
+    if "frame" in present:
+        params.check_keys("frame", {"path", "demo"})
+        demo = params.get("frame.demo", {})
+        if not isinstance(demo, dict) or set(demo) - {"units", "seed"}:
+            raise ParamsError(
+                f"{params.path}: 'frame.demo' takes units and seed only, found {demo!r}"
+            )
+        params.number("frame.demo.units", 300_000, low=1000)
+        params.number("frame.demo.seed", 2013)
+    if "panel" in present:
+        params.check_keys("panel", {"path"})
+    for key in _FILE_KEYS:
+        path = params.path_of(key, None)
+        if path is not None and not path.is_file():
+            raise ParamsError(f"{params.path}: key '{key}' = {path}: 文件不存在 (file not found)")
+    if "allocation" in present:
+        from samplekit.allocation import AllocationSettings
+
+        AllocationSettings.from_params(params)
+    if "selection" in present:
+        from samplekit.maintenance import MaintenanceSettings
+        from samplekit.selection import SelectionSettings
+
+        SelectionSettings.from_params(params)
+        MaintenanceSettings.from_params(params)
+    if "monthly" in present:
+        from samplekit.demo import HistorySettings
+        from samplekit.reports import ValidationRules
+
+        ValidationRules.from_params(params)
+        HistorySettings.from_params(params)
+        store = params.get("monthly.store", None)
+        if store is not None and not isinstance(store, str):
+            raise ParamsError(f"{params.path}: key 'monthly.store' must be a path or null")
+    if "warning" in present:
+        from samplekit.forecast import ForecastSettings
+        from samplekit.warning import WarningSettings
+
+        WarningSettings.from_params(params)
+        ForecastSettings.from_params(params)
+    if "backtest" in present:
+        from samplekit.backtest import BacktestRule
+
+        BacktestRule.from_params(params)
+    _check_city_names(params)
+
+
+def _check_city_names(params: Params) -> None:
+    """Cities named in params (tilt, pillar industries, monthly cities, the demo shock) must be
+    cities of the city table: a params file copied from another province is refused here."""
+    from samplekit.errors import ParamsError
+
+    named: list[tuple[str, Any]] = []
+    tilt = params.get("allocation.tilt", {})
+    if isinstance(tilt, dict):
+        named += [(f"allocation.tilt.{c}", c) for c in tilt]
+    pillar = params.get("allocation.sections.pillar", {})
+    if isinstance(pillar, dict):
+        named += [(f"allocation.sections.pillar.{c}", c) for c in pillar if c != "all"]
+    monthly_cities = params.get("allocation.monthly.cities", None)
+    if isinstance(monthly_cities, list):
+        named += [(f"allocation.monthly.cities[{i}]", c) for i, c in enumerate(monthly_cities)]
+    shock = params.get("monthly.demo.shock.cities", None)
+    if isinstance(shock, list):
+        named += [(f"monthly.demo.shock.cities[{i}]", c) for i, c in enumerate(shock)]
+    if not named or params.get("province.cities", None) is None:
+        return
+    known = set(cities(params)["city"].astype(str))
+    for key, city in named:
+        if str(city) not in known:
+            raise ParamsError(
+                f"{params.path}: key '{key}' names city {city!r}, which is not in the city table "
+                f"{params.get('province.cities')} (cities: {'、'.join(sorted(known))})"
+            )

@@ -1,0 +1,72 @@
+"""The job layer: params in, inputs and results out; demo for null paths; caches keyed by content."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from samplekit import jobs, store
+from samplekit.demo import demo_cities, synthetic_panel
+from samplekit.errors import InputError
+from samplekit.params import load_params
+from samplekit.paths import params_dir
+
+
+def test_data_note_marks_every_demo_input(tmp_path):
+    note = jobs.data_note(load_params())
+    for word in ("年末人口", "合成演示名录", "演示历史数据", "城市预警指标"):
+        assert word in note
+    cities = tmp_path / "cities.csv"
+    demo_cities().drop(columns="synthetic").to_csv(cities, index=False)
+    for name in ("register.csv", "ind.csv"):
+        (tmp_path / name).write_text("x\n", encoding="utf-8")
+    real = tmp_path / "real.yaml"
+    real.write_text(
+        f"province: {{cities: {cities}}}\nframe: {{path: {tmp_path / 'register.csv'}}}\n"
+        f"monthly: {{store: {tmp_path / 'store.duckdb'}}}\n"
+        f"warning: {{city_indicators: {tmp_path / 'ind.csv'}}}\n",
+        encoding="utf-8")
+    assert jobs.data_note(load_params(real, validate=False)) == ""
+    assert not any(jobs.uses_demo(load_params(real, validate=False), w)
+                   for w in ("frame", "store", "city_indicators"))
+
+
+def test_store_uses_monthly_store_from_params(tmp_path):
+    path = tmp_path / "province.duckdb"
+    store.load_panel(path, synthetic_panel(3, rng=0))
+    params = load_params().with_overrides(monthly={"store": str(path)})
+    assert jobs.store(params) == path
+    missing = load_params().with_overrides(monthly={"store": str(tmp_path / "none.duckdb")})
+    with pytest.raises(InputError, match="不存在"):
+        jobs.store(missing)
+
+
+def test_demo_city_indicators_follow_the_params():
+    params = load_params()
+    table = jobs.city_indicators(params)
+    cities = set(jobs.cities(params)["city"])
+    assert set(table["city"]) == cities | {params.get("province.name")}
+    assert table["period"].min() <= "2010-01" and table["period"].max() >= "2013-12"
+
+
+def test_editing_an_input_file_in_place_changes_the_result(tmp_path):
+    """Caches are keyed by file content: a corrected city table is never served stale."""
+    cities = tmp_path / "cities.csv"
+    shutil.copy(params_dir().parent / "data" / "demo" / "guangdong_cities.csv", cities)
+    text = (params_dir() / "guangdong_2013.yaml").read_text(encoding="utf-8")
+    text = text.replace("cities: data/demo/guangdong_cities.csv", f"cities: {cities}")
+    text = text.replace("units: 300000", "units: 20000")
+    p = tmp_path / "p.yaml"
+    p.write_text(text, encoding="utf-8")
+    first = jobs.register(load_params(p))
+    table = pd.read_csv(cities)
+    gz = table["city"] == "广州"  # corrected in place: more of its employment is secondary
+    moved = table.loc[gz, "employed_tertiary"] * 0.5
+    table.loc[gz, "employed_secondary"] += moved
+    table.loc[gz, "employed_tertiary"] -= moved
+    table.to_csv(cities, index=False)
+    second = jobs.register(load_params(p))
+    share = [((f["city"] == "广州") & (f["section"] == "C")).mean() for f in (first, second)]
+    assert share[1] > share[0]
