@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 PROVINCE = "全省"
 SCOPE_ZH: dict[str, str] = {"sample": "全部样本", "monthly": "月度子样本"}
 
+
 # ---------------------------------------------------------------------------------- the model
 @dataclass
 class _Model:
@@ -51,8 +52,14 @@ class _Rows:
         self.ub: list[float] = []
         self.info: list[dict[str, Any]] = []
 
-    def add(self, cols: np.ndarray, vals: np.ndarray, lb: float, ub: float,
-            info: dict[str, Any] | None = None) -> None:
+    def add(
+        self,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lb: float,
+        ub: float,
+        info: dict[str, Any] | None = None,
+    ) -> None:
         i = len(self.lb)
         self.r.append(np.full(len(cols), i, dtype=np.int64))
         self.c.append(np.asarray(cols, dtype=np.int64))
@@ -61,8 +68,9 @@ class _Rows:
         self.ub.append(ub)
         self.info.append(info or {})
 
-    def add_block(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, lb: np.ndarray,
-                  ub: np.ndarray) -> None:
+    def add_block(
+        self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, lb: np.ndarray, ub: np.ndarray
+    ) -> None:
         """Many rows at once (``rows`` relative to the block); no descriptions."""
         start = len(self.lb)
         count = len(lb)
@@ -85,12 +93,16 @@ def city_index(cells: pd.DataFrame) -> dict[str, np.ndarray]:
     codes, uniques = pd.factorize(cells["city"], sort=True)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(u): order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniques)}
+    return {str(u): order[bounds[i] : bounds[i + 1]] for i, u in enumerate(uniques)}
 
 
-def _rule_groups(rule: Rule, cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings,
-                 by_city: dict[str, np.ndarray] | None = None
-                 ) -> list[tuple[str, np.ndarray, int]]:
+def _rule_groups(
+    rule: Rule,
+    cells: pd.DataFrame,
+    city: pd.DataFrame,
+    settings: AllocationSettings,
+    by_city: dict[str, np.ndarray] | None = None,
+) -> list[tuple[str, np.ndarray, int]]:
     """(group name, cell indices, base total) for each province/city group a rule applies to."""
     mask = rule.mask(cells)
     monthly = rule.scope == "monthly"
@@ -126,8 +138,9 @@ def rule_bounds(rule: Rule, base: int) -> tuple[float, float]:
     return 0.0, float(math.floor(rule.value + 1e-9))
 
 
-def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings,
-                 *, relax: bool = False) -> _Model:
+def _build_model(
+    cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings, *, relax: bool = False
+) -> _Model:
     """Variables: n (k), m (k), then either deviations dn, dm and shortfall s (solve), or one
     slack per relaxable row (``relax=True``, the diagnosis)."""
     k = len(cells)
@@ -149,8 +162,13 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
             relaxable.append((i, -1))
 
     # m <= n
-    rows.add_block(np.concatenate([idx, idx]), np.concatenate([idx + k, idx]),
-                   np.concatenate([np.ones(k), -np.ones(k)]), np.full(k, -np.inf), np.zeros(k))
+    rows.add_block(
+        np.concatenate([idx, idx]),
+        np.concatenate([idx + k, idx]),
+        np.concatenate([np.ones(k), -np.ones(k)]),
+        np.full(k, -np.inf),
+        np.zeros(k),
+    )
     # sector totals per city (secondary, tertiary); primary is fixed by bounds
     city_codes = cells["city"].to_numpy()
     sector = cells["sector"].to_numpy()
@@ -161,28 +179,43 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
         for s in ("secondary", "tertiary"):
             cols = pos[sector[pos] == s]
             total = int(getattr(r, s))
-            info = {"rule": "sector_split", "scope": "sample", "city": r.city,
-                    "label": f"{reference.SECTORS_ZH[s]}样本数 = {total}", "base": total,
-                    "source": "province"}
+            info = {
+                "rule": "sector_split",
+                "scope": "sample",
+                "city": r.city,
+                "label": f"{reference.SECTORS_ZH[s]}样本数 = {total}",
+                "base": total,
+                "source": "province",
+            }
             add_relaxable(cols, np.ones(len(cols)), total, total, info)
         if r.monitored:
             cols = pos + k
-            info = {"rule": "monthly_city_total", "scope": "monthly", "city": r.city,
-                    "label": f"月度子样本 = {int(r.monthly_subsample)}",
-                    "base": int(r.monthly_subsample), "source": "province"}
-            add_relaxable(cols, np.ones(len(cols)), r.monthly_subsample, r.monthly_subsample,
-                          info)
+            info = {
+                "rule": "monthly_city_total",
+                "scope": "monthly",
+                "city": r.city,
+                "label": f"月度子样本 = {int(r.monthly_subsample)}",
+                "base": int(r.monthly_subsample),
+                "source": "province",
+            }
+            add_relaxable(cols, np.ones(len(cols)), r.monthly_subsample, r.monthly_subsample, info)
     # rules
     for rule in settings.rules:
         offset = k if rule.scope == "monthly" else 0
         for group, cols, base in _rule_groups(rule, cells, city, settings, by_city):
             lo, hi = rule_bounds(rule, base)
-            info = {"rule": rule.name, "scope": rule.scope, "city": group,
-                    "label": rule.describe(), "base": base, "source": rule.source,
-                    "kind": rule.kind, "existing": int(existing[cols].sum()),
-                    "capacity": int(upper[cols].sum())}
-            add_relaxable(cols + offset, np.ones(len(cols)), lo if lo > 0 else -math.inf, hi,
-                          info)
+            info = {
+                "rule": rule.name,
+                "scope": rule.scope,
+                "city": group,
+                "label": rule.describe(),
+                "base": base,
+                "source": rule.source,
+                "kind": rule.kind,
+                "existing": int(existing[cols].sum()),
+                "capacity": int(upper[cols].sum()),
+            }
+            add_relaxable(cols + offset, np.ones(len(cols)), lo if lo > 0 else -math.inf, hi, info)
     if not relax:
         return _segment_model(cells, rows, settings, existing, upper, m_upper, ex_monthly)
     # relaxed model: slack per relaxable row, and per kept existing member (n >= existing - s);
@@ -192,11 +225,17 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
         rows.add(pos, np.ones(len(pos)), float(r.allocated), float(r.allocated))
     keep = np.flatnonzero(existing > 0)
     for i in keep:
-        info = {"rule": "keep_existing", "scope": "sample", "city": city_codes[i],
-                "label": f"保留现有监测企业 {cells['section'].iat[i]}/"
-                         f"{reference.SIZE_CLASSES_ZH.get(cells['size_class'].iat[i])}/"
-                         f"{reference.OWNERSHIP_ZH.get(cells['ownership'].iat[i])}",
-                "base": int(existing[i]), "source": "province", "cell": i}
+        info = {
+            "rule": "keep_existing",
+            "scope": "sample",
+            "city": city_codes[i],
+            "label": f"保留现有监测企业 {cells['section'].iat[i]}/"
+            f"{reference.SIZE_CLASSES_ZH.get(cells['size_class'].iat[i])}/"
+            f"{reference.OWNERSHIP_ZH.get(cells['ownership'].iat[i])}",
+            "base": int(existing[i]),
+            "source": "province",
+            "cell": i,
+        }
         rows.add(np.array([i]), np.ones(1), existing[i], math.inf, info)
         relaxable.append((len(rows.lb) - 1, -1))
     nslack = len(relaxable)
@@ -210,14 +249,14 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
     out = _Rows()
     base_coo = A_base.tocoo()
     row_of_slack: dict[tuple[int, int], int] = {
-        (r, int(d)): 2 * k + j for j, (r, d) in enumerate(zip(slack_rows, slack_dirs,
-                                                                strict=True))}
+        (r, int(d)): 2 * k + j for j, (r, d) in enumerate(zip(slack_rows, slack_dirs, strict=True))
+    }
     order = np.argsort(base_coo.row, kind="stable")
     rr, cc, vv = base_coo.row[order], base_coo.col[order], base_coo.data[order]
     starts = np.searchsorted(rr, np.arange(len(lb_arr) + 1))
     infos = []
     for i in range(len(lb_arr)):
-        cols, vals = cc[starts[i]:starts[i + 1]], vv[starts[i]:starts[i + 1]]
+        cols, vals = cc[starts[i] : starts[i + 1]], vv[starts[i] : starts[i + 1]]
         up_slack = row_of_slack.get((i, 1))
         lo_slack = row_of_slack.get((i, -1))
         if up_slack is None and lo_slack is None:
@@ -236,8 +275,9 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
                 out.add(cols, vals, lb_arr[i], math.inf)
     # dropping an existing panel member weighs twice a change of one in a rule's bound: the
     # province keeps its panel, so the diagnosis prefers relaxing rules
-    weight = np.array([2.0 if rows.info[r].get("rule") == "keep_existing" else 1.0
-                       for r, _ in relaxable])
+    weight = np.array(
+        [2.0 if rows.info[r].get("rule") == "keep_existing" else 1.0 for r, _ in relaxable]
+    )
     c = np.concatenate([np.zeros(2 * k), weight])
     lb = np.concatenate([np.zeros(k), np.zeros(k), np.zeros(nslack)])
     ub = np.concatenate([upper, m_upper, np.full(nslack, np.inf)])
@@ -249,9 +289,13 @@ def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSe
         info["lb"], info["ub"] = lb_arr[r], ub_arr[r]
         slack_info.append(info)
     A = out.matrix(nvar)
-    return _Model(c=c, integrality=integrality, bounds=Bounds(lb, ub),
-                  constraints=LinearConstraint(A, np.array(out.lb), np.array(out.ub)),
-                  rows=slack_info)
+    return _Model(
+        c=c,
+        integrality=integrality,
+        bounds=Bounds(lb, ub),
+        constraints=LinearConstraint(A, np.array(out.lb), np.array(out.ub)),
+        rows=slack_info,
+    )
 
 
 def solve_model(model: _Model, settings: AllocationSettings) -> Any:
@@ -259,25 +303,37 @@ def solve_model(model: _Model, settings: AllocationSettings) -> Any:
     segment formulation makes integral in practice — an integral LP optimum is optimal for the
     MILP too; otherwise HiGHS branch-and-bound with ``settings.mip_gap``."""
     integer = model.integrality > 0
-    lp = milp(model.c, integrality=None, bounds=model.bounds, constraints=model.constraints,
-              options={"time_limit": settings.time_limit, "presolve": False})
-    if lp.x is not None and np.abs(lp.x[integer] - np.round(lp.x[integer])).max(
-            initial=0.0) < 1e-6:
+    lp = milp(
+        model.c,
+        integrality=None,
+        bounds=model.bounds,
+        constraints=model.constraints,
+        options={"time_limit": settings.time_limit, "presolve": False},
+    )
+    if lp.x is not None and np.abs(lp.x[integer] - np.round(lp.x[integer])).max(initial=0.0) < 1e-6:
         lp.method = "lp_integral"
         return lp
     if lp.status == 2:  # the relaxation is infeasible, so is the MILP
         lp.method = "lp_infeasible"
         return lp
-    res = milp(model.c, integrality=model.integrality, bounds=model.bounds,
-               constraints=model.constraints,
-               options={"mip_rel_gap": settings.mip_gap, "time_limit": settings.time_limit,
-                        "presolve": True})
+    res = milp(
+        model.c,
+        integrality=model.integrality,
+        bounds=model.bounds,
+        constraints=model.constraints,
+        options={
+            "mip_rel_gap": settings.mip_gap,
+            "time_limit": settings.time_limit,
+            "presolve": True,
+        },
+    )
     res.method = "branch_and_bound"
     return res
 
 
-def _segments(t: np.ndarray, lower: np.ndarray, upper: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _segments(
+    t: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split ``x`` in ``[lower, upper]`` as ``x = b + p1 + p2 − q`` around the integer base
     ``b = clip(floor(t), lower, upper)`` so that ``|x − t|`` is linear in each piece.
 
@@ -295,9 +351,15 @@ def _segments(t: np.ndarray, lower: np.ndarray, upper: np.ndarray
     return b, p1_ub, p2_ub, q_ub, cost_p1, cost_q
 
 
-def _segment_model(cells: pd.DataFrame, rows: _Rows, settings: AllocationSettings,
-                   existing: np.ndarray, upper: np.ndarray, m_upper: np.ndarray,
-                   ex_monthly: np.ndarray) -> _Model:
+def _segment_model(
+    cells: pd.DataFrame,
+    rows: _Rows,
+    settings: AllocationSettings,
+    existing: np.ndarray,
+    upper: np.ndarray,
+    m_upper: np.ndarray,
+    ex_monthly: np.ndarray,
+) -> _Model:
     """The allocation MILP with the weighted L1 deviation written as convex pieces.
 
     ``rows`` holds the structural constraints over ``x = (n, m)``; here ``n`` and ``m`` are
@@ -326,34 +388,61 @@ def _segment_model(cells: pd.DataFrame, rows: _Rows, settings: AllocationSetting
     sr = sparse.csc_array((np.ones(npref), (np.arange(npref), pref)), shape=(npref, k))
     zero_n = sparse.csc_array((npref, k))
     top = sparse.hstack([An, An, -An, Am, Am, -Am, sparse.csc_array((A0.shape[0], npref))])
-    bottom = sparse.hstack([zero_n, zero_n, zero_n, sr, sr, -sr,
-                            sparse.identity(npref, format="csc")])
+    bottom = sparse.hstack(
+        [zero_n, zero_n, zero_n, sr, sr, -sr, sparse.identity(npref, format="csc")]
+    )
     A = sparse.vstack([top, bottom]).tocsr()
     lb = np.concatenate([lb, ex_monthly[pref] - bm[pref]])
     ub = np.concatenate([ub, np.full(npref, np.inf)])
-    c = np.concatenate([a * cp1n, a, a * cqn, w_m * cp1m, w_m, w_m * cqm,
-                        np.full(npref, settings.prefer_existing_monthly)])
+    c = np.concatenate(
+        [
+            a * cp1n,
+            a,
+            a * cqn,
+            w_m * cp1m,
+            w_m,
+            w_m * cqm,
+            np.full(npref, settings.prefer_existing_monthly),
+        ]
+    )
     var_lb = np.zeros(6 * k + npref)
     var_ub = np.concatenate([p1n, p2n, qn, p1m, p2m, qm, np.full(npref, np.inf)])
     integrality = np.concatenate([np.ones(6 * k), np.zeros(npref)])
 
     def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = np.round(x[:6 * k])
-        n = bn + x[:k] + x[k:2 * k] - x[2 * k:3 * k]
-        m = bm + x[3 * k:4 * k] + x[4 * k:5 * k] - x[5 * k:6 * k]
+        x = np.round(x[: 6 * k])
+        n = bn + x[:k] + x[k : 2 * k] - x[2 * k : 3 * k]
+        m = bm + x[3 * k : 4 * k] + x[4 * k : 5 * k] - x[5 * k : 6 * k]
         return n.astype(np.int64), m.astype(np.int64)
 
-    return _Model(c=c, integrality=integrality, bounds=Bounds(var_lb, var_ub),
-                  constraints=LinearConstraint(A, lb, ub), rows=rows.info, decode=decode)
+    return _Model(
+        c=c,
+        integrality=integrality,
+        bounds=Bounds(var_lb, var_ub),
+        constraints=LinearConstraint(A, lb, ub),
+        rows=rows.info,
+        decode=decode,
+    )
 
 
 # ---------------------------------------------------------------------------------- diagnosis
-DIAGNOSIS_COLUMNS = ["rule", "label", "source", "scope", "city", "base", "required",
-                     "achievable", "slack", "existing", "capacity", "message"]
+DIAGNOSIS_COLUMNS = [
+    "rule",
+    "label",
+    "source",
+    "scope",
+    "city",
+    "base",
+    "required",
+    "achievable",
+    "slack",
+    "existing",
+    "capacity",
+    "message",
+]
 
 
-def diagnose(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings
-             ) -> pd.DataFrame:
+def diagnose(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings) -> pd.DataFrame:
     """The smallest relaxation that makes the rule set feasible.
 
     Solves the allocation model with one non-negative slack per rule row, per sector and
@@ -362,18 +451,36 @@ def diagnose(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettin
     required bound, the nearest achievable count, and a sentence with the numbers.
     """
     model = _build_model(cells, city, settings, relax=True)
-    res = milp(model.c, integrality=model.integrality, bounds=model.bounds,
-               constraints=model.constraints,
-               options={"time_limit": settings.time_limit, "mip_rel_gap": 0.0})
+    res = milp(
+        model.c,
+        integrality=model.integrality,
+        bounds=model.bounds,
+        constraints=model.constraints,
+        options={"time_limit": settings.time_limit, "mip_rel_gap": 0.0},
+    )
     if res.x is None:
-        return pd.DataFrame([{
-            "rule": "frame", "label": "名录容量", "source": "", "scope": "sample",
-            "city": PROVINCE, "base": np.nan, "required": np.nan, "achievable": np.nan,
-            "slack": np.nan, "existing": np.nan, "capacity": np.nan,
-            "message": f"no relaxation of the rules helps ({res.message}); the frame itself "
-                       "cannot hold the city totals"}], columns=DIAGNOSIS_COLUMNS)
+        return pd.DataFrame(
+            [
+                {
+                    "rule": "frame",
+                    "label": "名录容量",
+                    "source": "",
+                    "scope": "sample",
+                    "city": PROVINCE,
+                    "base": np.nan,
+                    "required": np.nan,
+                    "achievable": np.nan,
+                    "slack": np.nan,
+                    "existing": np.nan,
+                    "capacity": np.nan,
+                    "message": f"no relaxation of the rules helps ({res.message}); the frame itself "
+                    "cannot hold the city totals",
+                }
+            ],
+            columns=DIAGNOSIS_COLUMNS,
+        )
     k = len(cells)
-    slacks = np.round(res.x[2 * k:], 6)
+    slacks = np.round(res.x[2 * k :], 6)
     merged: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     for s, info in zip(slacks, model.rows, strict=True):
         if s <= 1e-6:
@@ -387,19 +494,28 @@ def diagnose(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettin
             merged[key]["achievable"] += achievable
             merged[key]["slack"] += s
             continue
-        merged[key] = {"rule": info["rule"], "label": info.get("label", ""),
-                       "source": info.get("source", ""), "scope": info["scope"],
-                       "city": info["city"], "base": info.get("base", np.nan),
-                       "required": required, "achievable": achievable, "slack": s,
-                       "existing": info.get("existing", np.nan),
-                       "capacity": info.get("capacity", np.nan), "direction": d}
+        merged[key] = {
+            "rule": info["rule"],
+            "label": info.get("label", ""),
+            "source": info.get("source", ""),
+            "scope": info["scope"],
+            "city": info["city"],
+            "base": info.get("base", np.nan),
+            "required": required,
+            "achievable": achievable,
+            "slack": s,
+            "existing": info.get("existing", np.nan),
+            "capacity": info.get("capacity", np.nan),
+            "direction": d,
+        }
     rows = []
     for row in merged.values():
         row["message"] = _slack_message(row)
         rows.append(row)
     df = pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
-    return df.sort_values(["slack", "rule", "city"], ascending=[False, True, True],
-                          kind="stable").reset_index(drop=True)
+    return df.sort_values(
+        ["slack", "rule", "city"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _slack_message(row: Mapping[str, Any]) -> str:
@@ -408,32 +524,42 @@ def _slack_message(row: Mapping[str, Any]) -> str:
     sample = SCOPE_ZH.get(row["scope"], row["scope"])
     where = city_name
     if rule == "keep_existing":
-        return (f"{where}: {s:.0f} existing panel member(s) cannot keep their places "
-                f"({sample}); the other rules leave room for only {ach:.0f} of {req:.0f}")
+        return (
+            f"{where}: {s:.0f} existing panel member(s) cannot keep their places "
+            f"({sample}); the other rules leave room for only {ach:.0f} of {req:.0f}"
+        )
     if rule in ("sector_split", "monthly_city_total"):
-        return (f"{where}: {row['label']} cannot be met; the nearest feasible is {ach:.0f} "
-                f"({s:+.0f} if relaxed)")
+        return (
+            f"{where}: {row['label']} cannot be met; the nearest feasible is {ach:.0f} "
+            f"({s:+.0f} if relaxed)"
+        )
     label = row["label"]
     base = row["base"]
     existing = row.get("existing")
     capacity = row.get("capacity")
     if row.get("direction", 1) > 0:
-        text = (f"{where}: {label} of {base:.0f} ({sample}) allows {req:.0f}, but at least "
-                f"{ach:.0f} are needed")
+        text = (
+            f"{where}: {label} of {base:.0f} ({sample}) allows {req:.0f}, but at least "
+            f"{ach:.0f} are needed"
+        )
         if row["scope"] == "sample" and isinstance(existing, (int, float)) and existing > req:
             text += f"; the existing panel already holds {existing:.0f} there"
         return text + f" — relax the rule by {s:.0f} enterprise(s) (rule '{rule}')"
-    text = (f"{where}: {label} of {base:.0f} ({sample}) requires {req:.0f}, but at most "
-            f"{ach:.0f} can be reached")
+    text = (
+        f"{where}: {label} of {base:.0f} ({sample}) requires {req:.0f}, but at most "
+        f"{ach:.0f} can be reached"
+    )
     if isinstance(capacity, (int, float)) and not math.isnan(capacity) and capacity < req:
         text += f"; the eligible frame has only {capacity:.0f} such units there"
     return text + f" — relax the rule by {s:.0f} enterprise(s) (rule '{rule}')"
 
 
 def _diagnosis_message(diagnosis: pd.DataFrame, limit: int = 8) -> str:
-    lines = [f"the allocation rules cannot all hold; the smallest relaxation changes "
-             f"{len(diagnosis)} rule bound(s) by {diagnosis['slack'].sum():.0f} enterprise(s) "
-             "in total:"]
+    lines = [
+        f"the allocation rules cannot all hold; the smallest relaxation changes "
+        f"{len(diagnosis)} rule bound(s) by {diagnosis['slack'].sum():.0f} enterprise(s) "
+        "in total:"
+    ]
     lines += [f"  - {m}" for m in diagnosis["message"].head(limit)]
     if len(diagnosis) > limit:
         lines.append(f"  … and {len(diagnosis) - limit} more (see the diagnosis table)")
