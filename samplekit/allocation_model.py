@@ -103,21 +103,37 @@ def _rule_groups(
     settings: AllocationSettings,
     by_city: dict[str, np.ndarray] | None = None,
 ) -> list[tuple[str, np.ndarray, int]]:
-    """(group name, cell indices, base total) for each province/city group a rule applies to."""
+    """(group name, cell indices, base total) for each province/city group a rule applies to.
+
+    A rule naming cities counts only their cells: ``per: province`` makes one group of the
+    named cities together (base = their total), ``per: city`` one group per named city.
+    """
     mask = rule.mask(cells)
     monthly = rule.scope == "monthly"
-    if rule.per == "province":
+    named = set(rule.cities)
+    if rule.per == "province" and not named:
         base = settings.monthly_total if monthly else settings.total
         return [(PROVINCE, np.flatnonzero(mask), int(base))]
     groups = []
     index = city_index(cells) if by_city is None else by_city
     empty = np.zeros(0, dtype=np.int64)
+    joint: list[np.ndarray] = []
+    joint_base = 0
     for r in city.itertuples(index=False):
+        if named and r.city not in named:
+            continue
         base = int(r.monthly_subsample) if monthly else int(r.allocated)
         if monthly and not r.monitored:
             continue
         pos = index.get(r.city, empty)
-        groups.append((r.city, pos[mask[pos]], base))
+        if rule.per == "province":
+            joint.append(pos[mask[pos]])
+            joint_base += base
+        else:
+            groups.append((r.city, pos[mask[pos]], base))
+    if rule.per == "province":
+        cols = np.sort(np.concatenate(joint)) if joint else empty
+        return [("、".join(sorted(named)), cols, joint_base)]
     return groups
 
 
@@ -185,7 +201,7 @@ def _build_model(
                 "city": r.city,
                 "label": f"{reference.SECTORS_ZH[s]}样本数 = {total}",
                 "base": total,
-                "source": "province",
+                "source": "city_totals" if getattr(r, "given", False) else "province_plan_2013",
             }
             add_relaxable(cols, np.ones(len(cols)), total, total, info)
         if r.monitored:
@@ -196,7 +212,7 @@ def _build_model(
                 "city": r.city,
                 "label": f"月度子样本 = {int(r.monthly_subsample)}",
                 "base": int(r.monthly_subsample),
-                "source": "province",
+                "source": "province_plan_2013",
             }
             add_relaxable(cols, np.ones(len(cols)), r.monthly_subsample, r.monthly_subsample, info)
     # rules
@@ -233,7 +249,7 @@ def _build_model(
             f"{reference.SIZE_CLASSES_ZH.get(cells['size_class'].iat[i])}/"
             f"{reference.OWNERSHIP_ZH.get(cells['ownership'].iat[i])}",
             "base": int(existing[i]),
-            "source": "province",
+            "source": "province_plan_2013",
             "cell": i,
         }
         rows.add(np.array([i]), np.ones(1), existing[i], math.inf, info)
