@@ -141,9 +141,7 @@ class Rule:
             lo, hi = self.employees
             parts.append(f"从业人数 {lo:g}–{hi:g} 人企业" if math.isfinite(hi)
                          else f"从业人数 ≥ {lo:g} 人企业")
-        what = "、".join(parts)
-        if self.cities:
-            what = f"{'、'.join(self.cities)}:{what}"
+        what = "、".join(parts)  # the cities are the rule's groups (rules report, diagnosis)
         if self.kind == "max_share":
             return f"{what}占比 ≤ {self.value:.0%}"
         if self.kind == "min_share":
@@ -900,7 +898,7 @@ def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: Allocat
 
     precision = precision_table(cells, PrecisionSettings.from_mapping(settings.precision))
     out_cells = cells.rename(columns={"target": "target_n"})
-    band_cols = [BAND_KEY] if BAND_KEY in out_cells.columns else []
+    band_cols = [BAND_KEY, "band_lo", "band_hi"] if BAND_KEY in out_cells.columns else []
     out_cells = out_cells[CELL_KEYS + band_cols + [
         "sector", "allowed", "frame_units", "frame_employment", "existing", "existing_monthly",
         "target_n", "n", "target_monthly", "n_monthly"]]
