@@ -185,7 +185,7 @@ class SelectionSettings:
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
         """Read and check the ``selection`` section (every key optional)."""
-        params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd",
+        params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd", "contacts",
                                         "flag_min_retained", "calibration", "maintenance"})
         seed = params.get("seed", types=int)
         return cls(
@@ -377,6 +377,10 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     """
     _check_columns(frame, FRAME_COLUMNS, "frame")
     _check_columns(cells, [*CELL, "n", "n_monthly"], "allocation cells")
+    if "employees_band" in cells.columns and cells.duplicated(CELL).any():
+        raise InputError("allocation cells are split by employee band (a rule with "
+                         "where.employees); selection does not yet select within bands, so the "
+                         "band rule would not hold in the sample — see docs/allocation.md §4")
     cells = cells.sort_values(CELL, kind="stable").reset_index(drop=True)
     H = len(cells)
     n_alloc = cells["n"].to_numpy(dtype=np.int64)
@@ -700,7 +704,7 @@ def representativeness(sample: pd.DataFrame, population: pd.DataFrame) -> pd.Dat
 # ------------------------------------------------------------------------------ params & files
 #: What a selection depends on: the params sections and the modules that compute it.
 _CACHE_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection")
-_CACHE_MODULES = ("selection", "calibration", "allocation", "apportion", "demo",
+_CACHE_MODULES = ("selection", "calibration", "allocation", "allocation_model", "apportion", "demo",
                   "classification", "frame", "cities")
 
 
