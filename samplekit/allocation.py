@@ -30,10 +30,19 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from samplekit import reference
+from samplekit.allocation_model import (
+    PROVINCE,
+    SCOPE_ZH,
+    _build_model,
+    _diagnosis_message,
+    _rule_groups,
+    city_index,
+    diagnose,
+    rule_bounds,
+    solve_model,
+)
 from samplekit.apportion import METHODS, METHODS_ZH, Method, apportion
 from samplekit.errors import InfeasibleError, InputError, ParamsError
 from samplekit.io import round_floats
@@ -45,7 +54,6 @@ RULE_SCOPES: tuple[str, ...] = ("sample", "monthly")
 RULE_PER: tuple[str, ...] = ("province", "city")
 RULE_WHERE_KEYS: tuple[str, ...] = ("section", "size_class", "ownership", "sector")
 TARGET_BASES: tuple[str, ...] = ("employment", "units")
-PROVINCE = "全省"
 
 #: Chinese headers for the output tables.
 HEADERS_ZH: dict[str, str] = {
@@ -63,13 +71,40 @@ HEADERS_ZH: dict[str, str] = {
     "kind": "规则类型", "scope": "适用范围", "per": "层级", "value": "规定值",
     "required": "要求(家)", "achieved": "实际(家)", "binding": "是否约束生效",
     "base": "基数(家)", "achievable": "可达到(家)", "slack": "需放宽(家)", "message": "说明",
+    "note": "依据说明", "source_document": "依据文件", "cities": "适用城市",
+    "employees": "从业人数区间", "where": "条件", "employees_band": "从业人数区间",
+    "given_total": "给定任务数", "formula_total": "公式分配数", "fitted_target": "拟合权数应分数",
+    "difference": "公式减给定", "relative_difference": "相对差异", "given_secondary": "给定第二产业",
+    "given_tertiary": "给定第三产业", "formula_secondary": "公式第二产业",
+    "formula_tertiary": "公式第三产业", "secondary_difference": "第二产业公式减给定",
+    "parameter": "参数", "params_value": "参数文件取值", "fitted": "拟合值",
+    "rmse_params": "均方根误差(参数值)", "rmse_fitted": "均方根误差(拟合值)",
+    "mean_abs_params": "平均绝对差(参数值)", "mean_abs_fitted": "平均绝对差(拟合值)",
+    "mean_abs_formula": "平均绝对差(公式分配数)",
 }
 
 KIND_ZH: dict[str, str] = {
     "max_share": "占比上限", "min_share": "占比下限", "exclude": "排除",
     "min_count": "数量下限", "max_count": "数量上限",
 }
-SCOPE_ZH: dict[str, str] = {"sample": "全部样本", "monthly": "月度子样本"}
+
+
+#: Where a rule's number comes from (params ``source``). Every rule names one; ``assumption``
+#: and ``document`` need a one-line ``note`` (the reason, or the document's number and title).
+RULE_SOURCES: dict[str, str] = {
+    "province_plan_2013": "广东省人社厅《全省企业用工定点监测扩面组织实施方案》(2013-06-27)",
+    "mohrss_2011_308": "人社部函〔2011〕308号《关于进一步做好失业动态监测工作有关问题的通知》",
+    "mohrss_2009_152": "人社部发〔2009〕152号《关于做好失业动态监测工作有关问题的通知》及附件2"
+                       "《关于开展失业动态监测工作的实施方案》",
+    "document": "其他文件(见说明)",
+    "assumption": "假设(无文件规定此数值,理由见说明)",
+}
+#: Sources that need a ``note``.
+NOTE_REQUIRED: tuple[str, ...] = ("assumption", "document")
+#: Source of the structural rows (city totals given in a file).
+GIVEN_SOURCE = "city_totals"
+
+BAND_KEY = "employees_band"
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -78,7 +113,11 @@ class Rule:
     """One rule of the rule set (data, from params).
 
     ``where`` maps a cell attribute (section, size_class, ownership, sector) to the values it
-    constrains; ``per`` says whether the rule holds province-wide or in each city.
+    constrains; ``employees`` restricts it to enterprises with ``lo <= employees <= hi``
+    (an employee band, e.g. 50–300; ``hi`` may be infinite); ``cities`` restricts it to the
+    named cities (key-industry emphasis); ``per`` says whether the rule holds province-wide
+    (over the named cities, when given) or in each (named) city. ``source`` is a key of
+    :data:`RULE_SOURCES`; ``note`` says why (required for ``assumption`` and ``document``).
     """
 
     name: str
@@ -89,12 +128,20 @@ class Rule:
     value: float = 0.0
     source: str = ""
     label: str = ""
+    employees: tuple[float, float] | None = None
+    cities: tuple[str, ...] = ()
+    note: str = ""
 
     def describe(self) -> str:
         """A Chinese description, e.g. ``制造业(C)占比 ≤ 40%``."""
         if self.label:
             return self.label
-        what = "、".join(_describe_where(k, v) for k, v in self.where)
+        parts = [_describe_where(k, v) for k, v in self.where]
+        if self.employees is not None:
+            lo, hi = self.employees
+            parts.append(f"从业人数 {lo:g}–{hi:g} 人企业" if math.isfinite(hi)
+                         else f"从业人数 ≥ {lo:g} 人企业")
+        what = "、".join(parts)  # the cities are the rule's groups (rules report, diagnosis)
         if self.kind == "max_share":
             return f"{what}占比 ≤ {self.value:.0%}"
         if self.kind == "min_share":
@@ -106,11 +153,46 @@ class Rule:
         return f"{what} ≤ {self.value:g} 家"
 
     def mask(self, cells: pd.DataFrame) -> np.ndarray:
-        """Boolean mask of the cells the rule counts."""
+        """Boolean mask of the cells the rule counts (the named cities only, when given).
+
+        An employee range needs the band columns of :func:`frame_cells` (``band_lo``,
+        ``band_hi``): a band is counted when it lies inside the range (the bands are cut at
+        every range's ends, so a band never straddles one).
+        """
         out = np.ones(len(cells), dtype=bool)
         for key, values in self.where:
             out &= cells[key].isin(values).to_numpy()
+        if self.employees is not None:
+            if "band_lo" not in cells.columns:
+                raise InputError(f"rule '{self.name}': the cells carry no employee bands; "
+                                 "build them with frame_cells(frame, bands=employee_bands(rules))")
+            lo, hi = self.employees
+            out &= (cells["band_lo"].to_numpy() >= lo) & (cells["band_hi"].to_numpy() <= hi)
+        if self.cities:
+            out &= cells["city"].isin(self.cities).to_numpy()
         return out
+
+
+def employee_bands(rules: tuple[Rule, ...] | list[Rule]) -> tuple[float, ...]:
+    """The cut points of the employee bands the rules need (sorted; empty: no band rule).
+
+    A range ``[lo, hi]`` of whole persons cuts at ``lo`` and ``hi + 1``; band *k* holds the
+    enterprises with ``cut[k-1] <= employees < cut[k]``.
+
+    Examples
+    --------
+    >>> employee_bands([Rule("b", "min_share", (), employees=(50.0, 300.0), value=0.3)])
+    (50.0, 301.0)
+    """
+    cuts: set[float] = set()
+    for r in rules:
+        if r.employees is not None:
+            lo, hi = r.employees
+            if lo > 0:
+                cuts.add(float(lo))
+            if math.isfinite(hi):
+                cuts.add(float(hi) + 1.0)
+    return tuple(sorted(cuts))
 
 
 def _describe_where(key: str, values: tuple[str, ...]) -> str:
@@ -134,6 +216,8 @@ class Floors:
 
     municipality: int = 300
     by_population: tuple[tuple[float, int], ...] = ((100.0, 60), (50.0, 45), (0.0, 30))
+    source: str = "mohrss_2011_308"
+    note: str = ""
 
     def minimum(self, population: float, municipality: bool) -> int:
         if municipality:
@@ -167,6 +251,9 @@ class AllocationSettings:
     mip_gap: float = 1e-4
     time_limit: float = 60.0
     precision: Mapping[str, Any] = field(default_factory=dict)
+    city_totals: str | None = None
+    compare_with: str | None = None
+    given_primary: Literal["secondary", "tertiary"] = "tertiary"
 
     @classmethod
     def from_params(cls, params: Params) -> AllocationSettings:
@@ -177,7 +264,7 @@ class AllocationSettings:
 _ALLOWED_KEYS = {
     "total", "method", "employment_weight", "tilt", "floors", "cap_to_frame",
     "sector_employment_weight", "sections", "target_basis", "rules", "monthly", "precision",
-    "solver",
+    "solver", "city_totals", "compare_with", "given_primary",
 }
 
 
@@ -187,10 +274,11 @@ def _floors_from(params: Params, key: str, default: Floors) -> Floors:
         return default
     if not isinstance(node, Mapping):
         raise ParamsError(f"{params.path}: key '{key}' must be a mapping, found {node!r}")
-    unknown = set(node) - {"municipality", "by_population"}
+    unknown = set(node) - {"municipality", "by_population", "source", "note"}
     if unknown:
         raise ParamsError(f"{params.path}: unknown key(s) {sorted(unknown)} in '{key}'; allowed: "
-                          "municipality, by_population")
+                          "municipality, by_population, source, note")
+    source, note = _source_from(params, key, node, default.source)
     municipality = int(params.number(f"{key}.municipality", default.municipality, low=0))
     classes = params.get(f"{key}.by_population", None, types=list)
     if classes is None:
@@ -210,14 +298,40 @@ def _floors_from(params: Params, key: str, default: Floors) -> Floors:
                                   f"{item!r}")
             pairs_list.append((float(bound), int(minimum)))
         pairs = tuple(pairs_list)
-    return Floors(municipality=municipality, by_population=pairs)
+    return Floors(municipality=municipality, by_population=pairs, source=source, note=note)
+
+
+def _source_from(params: Params, where_key: str, item: Mapping[str, Any], default: str | None
+                 ) -> tuple[str, str]:
+    """``source`` (a key of RULE_SOURCES) and ``note`` of a rule or floors mapping."""
+    source = item.get("source", default)
+    allowed = ", ".join(RULE_SOURCES)
+    if source is None:
+        raise ParamsError(f"{params.path}: '{where_key}.source' is missing; say where the number "
+                          f"comes from: one of {allowed} (see docs/allocation.md)")
+    if source not in RULE_SOURCES:
+        hint = (" ('province' and 'ministry' are too vague: name the document)"
+                if source in ("province", "ministry") else "")
+        raise ParamsError(f"{params.path}: '{where_key}.source' = {source!r} is not one of "
+                          f"{allowed}{hint}")
+    note = item.get("note", "")
+    if not isinstance(note, str):
+        raise ParamsError(f"{params.path}: '{where_key}.note' must be a one-line text, found "
+                          f"{note!r}")
+    if source in NOTE_REQUIRED and not note.strip():
+        raise ParamsError(f"{params.path}: '{where_key}.source' = {source} needs a one-line "
+                          "'note' (why this value, or which document)")
+    if "\n" in note.strip():
+        raise ParamsError(f"{params.path}: '{where_key}.note' must be one line")
+    return str(source), note.strip()
 
 
 def _rule_from(params: Params, i: int, item: Any) -> Rule:
     where_key = f"allocation.rules[{i}]"
     if not isinstance(item, Mapping):
         raise ParamsError(f"{params.path}: '{where_key}' must be a mapping, found {item!r}")
-    allowed = {"name", "kind", "where", "scope", "per", "value", "source", "label"}
+    allowed = {"name", "kind", "where", "scope", "per", "value", "source", "label", "cities",
+               "note"}
     unknown = set(item) - allowed
     if unknown:
         raise ParamsError(f"{params.path}: unknown key(s) {sorted(unknown)} in '{where_key}'; "
@@ -239,9 +353,10 @@ def _rule_from(params: Params, i: int, item: Any) -> Rule:
         raise ParamsError(f"{params.path}: '{where_key}.per' = {per!r} is not one of "
                           f"{', '.join(RULE_PER)}")
     where = item.get("where")
+    keys = ", ".join((*RULE_WHERE_KEYS, "employees"))
     if not isinstance(where, Mapping) or not where:
-        raise ParamsError(f"{params.path}: '{where_key}.where' must map one of "
-                          f"{', '.join(RULE_WHERE_KEYS)} to a list of values, found {where!r}")
+        raise ParamsError(f"{params.path}: '{where_key}.where' must map one of {keys} to a list "
+                          f"of values, found {where!r}")
     valid = {
         "section": set(reference.section_names()),
         "size_class": set(reference.SIZE_CLASSES),
@@ -249,10 +364,13 @@ def _rule_from(params: Params, i: int, item: Any) -> Rule:
         "sector": set(reference.SECTORS_ZH),
     }
     where_items = []
+    employees: tuple[float, float] | None = None
     for key in sorted(where):
+        if key == "employees":
+            employees = _employee_range(params, f"{where_key}.where.employees", where[key])
+            continue
         if key not in valid:
-            raise ParamsError(f"{params.path}: '{where_key}.where' has key {key!r}; use "
-                              f"{', '.join(RULE_WHERE_KEYS)}")
+            raise ParamsError(f"{params.path}: '{where_key}.where' has key {key!r}; use {keys}")
         values = where[key]
         values = [values] if isinstance(values, str) else values
         if not isinstance(values, list) or not values:
@@ -263,6 +381,14 @@ def _rule_from(params: Params, i: int, item: Any) -> Rule:
             raise ParamsError(f"{params.path}: '{where_key}.where.{key}' has {bad!r}; expected "
                               f"values from {', '.join(sorted(valid[key]))}")
         where_items.append((key, tuple(values)))
+    cities = item.get("cities", [])
+    cities = [cities] if isinstance(cities, str) else cities
+    if not isinstance(cities, list) or any(not isinstance(c, str) or not c.strip()
+                                           for c in cities) or ("cities" in item and not cities):
+        raise ParamsError(f"{params.path}: '{where_key}.cities' must be a non-empty list of city "
+                          f"names (e.g. [深圳, 东莞]), found {item.get('cities')!r}")
+    if len(set(cities)) != len(cities):
+        raise ParamsError(f"{params.path}: '{where_key}.cities' names a city twice: {cities!r}")
     value = item.get("value", 0 if kind == "exclude" else None)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise ParamsError(f"{params.path}: '{where_key}.value' must be a non-negative number, "
@@ -270,10 +396,24 @@ def _rule_from(params: Params, i: int, item: Any) -> Rule:
     if kind in ("max_share", "min_share") and value > 1:
         raise ParamsError(f"{params.path}: '{where_key}.value' = {value} is a share and must "
                           "be in [0, 1] (write 0.4 for 40%)")
-    source = item.get("source", "")
+    source, note = _source_from(params, where_key, item, None)
     label = item.get("label", "")
     return Rule(name=name, kind=kind, where=tuple(where_items), scope=scope, per=per,
-                value=float(value), source=str(source), label=str(label))
+                value=float(value), source=source, label=str(label), employees=employees,
+                cities=tuple(c.strip() for c in cities), note=note)
+
+
+def _employee_range(params: Params, key: str, value: Any) -> tuple[float, float]:
+    """``[lo, hi]`` (whole persons, inclusive; ``hi`` null = no upper end)."""
+    ok = (isinstance(value, list) and len(value) == 2
+          and isinstance(value[0], int) and not isinstance(value[0], bool) and value[0] >= 0
+          and (value[1] is None or (isinstance(value[1], int) and not isinstance(value[1], bool)
+                                    and value[1] >= value[0])))
+    if not ok:
+        raise ParamsError(f"{params.path}: '{key}' must be [lo, hi] in whole persons with "
+                          f"0 <= lo <= hi (hi null for no upper end), e.g. [50, 300]; found "
+                          f"{value!r}")
+    return float(value[0]), math.inf if value[1] is None else float(value[1])
 
 
 def _settings_from_params(params: Params) -> AllocationSettings:
@@ -339,7 +479,19 @@ def _settings_from_params(params: Params) -> AllocationSettings:
                           "'allocation.solver'; allowed: mip_gap, time_limit")
     gap = params.number("allocation.solver.mip_gap", d.mip_gap, low=0, high=1)
     limit = params.number("allocation.solver.time_limit", d.time_limit, low=1)
+    given: dict[str, str | None] = {}
+    for key in ("city_totals", "compare_with"):
+        value = params.get(f"allocation.{key}", None)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ParamsError(f"{params.path}: key 'allocation.{key}' must be a file path (CSV or "
+                              f"XLSX with columns city, total[, secondary, tertiary]), found "
+                              f"{value!r}")
+        given[key] = value
+    given_primary = params.choice("allocation.given_primary", ("secondary", "tertiary"),
+                                  d.given_primary)
     settings = AllocationSettings(
+        city_totals=given["city_totals"], compare_with=given["compare_with"],
+        given_primary=given_primary,
         total=total, method=method, employment_weight=float(w),
         tilt={str(k): float(v) for k, v in tilt.items()}, floors=floors, cap_to_frame=cap,
         sector_employment_weight=float(sw), top_sections=top, pillar_sections=pillar,
@@ -367,11 +519,14 @@ class AllocationResult:
     precision: pd.DataFrame
     settings: AllocationSettings
     solver: Mapping[str, Any] = field(default_factory=dict)
+    comparison: pd.DataFrame | None = None
+    weight_fit: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------------------------- cells
-def frame_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Count the eligible frame per cell city × section × size_class × ownership.
+def frame_cells(frame: pd.DataFrame, *, bands: tuple[float, ...] = ()) -> pd.DataFrame:
+    """Count the eligible frame per cell city × section × size_class × ownership (× employee
+    band, when ``bands`` is given).
 
     Parameters
     ----------
@@ -409,18 +564,44 @@ def frame_cells(frame: pd.DataFrame) -> pd.DataFrame:
         c, u = pd.factorize(frame[key], sort=True)
         codes.append(c)
         uniques.append(np.asarray(u, dtype=object))
-    df = pd.DataFrame(dict(zip(CELL_KEYS, codes, strict=True)))
-    df["frame_units"] = active.astype(np.int64)
+    keys = list(CELL_KEYS)
     employees = pd.to_numeric(frame["employees"]).to_numpy(dtype=float, na_value=0.0)
+    if bands:
+        cuts = np.asarray(sorted(bands), dtype=float)
+        band = np.searchsorted(cuts, np.floor(employees + 1e-9), side="right")
+        labels = np.asarray(band_labels(tuple(cuts)), dtype=object)
+        codes.append(band)
+        uniques.append(labels)
+        keys.append(BAND_KEY)
+    df = pd.DataFrame(dict(zip(keys, codes, strict=True)))
+    df["frame_units"] = active.astype(np.int64)
     df["frame_employment"] = np.where(active, employees, 0.0)
     df["existing"] = in_panel.astype(np.int64)
     df["existing_monthly"] = in_monthly.astype(np.int64)
     df = df[active]
-    out = df.groupby(CELL_KEYS, sort=True).sum().reset_index()
-    for key, u in zip(CELL_KEYS, uniques, strict=True):
+    out = df.groupby(keys, sort=True).sum().reset_index()
+    if bands:
+        b = out[BAND_KEY].to_numpy()
+        lo = np.concatenate([[0.0], cuts])
+        hi = np.concatenate([cuts - 1.0, [np.inf]])
+        out["band_lo"], out["band_hi"] = lo[b], hi[b]
+    for key, u in zip(keys, uniques, strict=True):
         out[key] = pd.Series(u[out[key].to_numpy()], dtype=object).astype(str)
     out["frame_employment"] = np.round(out["frame_employment"]).astype(np.int64)
-    return out.sort_values(CELL_KEYS, kind="stable").reset_index(drop=True)
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def band_labels(cuts: tuple[float, ...]) -> list[str]:
+    """Labels of the employee bands cut at ``cuts``: ``0-49``, ``50-300``, ``301+``."""
+    lo = [0.0, *cuts]
+    hi = [c - 1.0 for c in cuts] + [math.inf]
+    return [f"{a:g}-{b:g}" if math.isfinite(b) else f"{a:g}+" for a, b in zip(lo, hi,
+                                                                              strict=True)]
+
+
+def cell_keys(cells: pd.DataFrame) -> list[str]:
+    """The cell keys of a cell table: CELL_KEYS, plus the employee band when present."""
+    return CELL_KEYS + ([BAND_KEY] if BAND_KEY in cells.columns else [])
 
 
 def _bool_col(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -463,9 +644,147 @@ def _section_sector() -> dict[str, str]:
     return dict(zip(s["section"], s["sector_2012"], strict=True))
 
 
+# ---------------------------------------------------------------------------------- given totals
+GIVEN_ALIASES: dict[str, str] = {
+    "城市": "city", "target_10000": "total", "合计": "total", "目标任务": "total",
+    "第二产业": "secondary", "第三产业": "tertiary",
+}
+
+
+def check_given_totals(table: pd.DataFrame, *, file: str, cities: list[str] | None = None
+                       ) -> pd.DataFrame:
+    """Validate a table of given city totals (the province's own task table).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``city``, ``total`` and optionally both ``secondary`` and ``tertiary``
+        (aliases: 城市, target_10000/合计/目标任务, 第二产业, 第三产业); other columns are
+        ignored. Cells may be strings (as read from CSV).
+    file : str
+        Name used in messages.
+    cities : list of str, optional
+        The cities of the city table: every one must appear once, no other.
+
+    Returns
+    -------
+    DataFrame
+        ``city, total, secondary, tertiary`` (integers; the split columns are absent when the
+        table has none), sorted by city.
+
+    Raises
+    ------
+    InputError
+        Naming the file, row (header = row 1) and column of each problem.
+    """
+    t = table.rename(columns={k: v for k, v in GIVEN_ALIASES.items() if k in table.columns})
+    t = t.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in ("city", "total") if c not in t.columns]
+    if missing:
+        raise InputError(f"{file}: missing column(s) {', '.join(missing)}; expected city, total "
+                         f"and optionally secondary, tertiary (found {', '.join(map(str, t.columns))})")
+    split = [c for c in ("secondary", "tertiary") if c in t.columns]
+    if len(split) == 1:
+        raise InputError(f"{file}: column '{split[0]}' without its partner; give both secondary "
+                         "and tertiary, or neither")
+    cols = ["city", "total", *split]
+    out = t[cols].copy().reset_index(drop=True)
+    out["city"] = out["city"].astype(str).str.strip()
+    problems = []
+    for col in cols[1:]:
+        raw = out[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() | (num < 0) | (num != np.floor(num))
+        for i in np.flatnonzero(bad.to_numpy()):
+            problems.append(f"row {i + 2}, column '{col}': {raw.iat[i]!r} is not a whole number "
+                            ">= 0")
+        out[col] = num.fillna(0).astype(np.int64)
+    dup = out["city"].duplicated(keep="first").to_numpy()
+    for i in np.flatnonzero(dup):
+        problems.append(f"row {i + 2}, column 'city': {out['city'].iat[i]} appears twice")
+    if cities is not None:
+        known = set(cities)
+        for i, name in enumerate(out["city"]):
+            if name not in known:
+                problems.append(f"row {i + 2}, column 'city': {name} is not in the city table")
+        absent = sorted(known - set(out["city"]))
+        if absent:
+            problems.append(f"no row for {', '.join(absent)}")
+    if split and not problems:
+        wrong = out["secondary"] + out["tertiary"] != out["total"]
+        for i in np.flatnonzero(wrong.to_numpy()):
+            r = out.iloc[i]
+            problems.append(f"row {i + 2}: secondary + tertiary = {r.secondary + r.tertiary} "
+                            f"differs from total {r.total}")
+    if problems:
+        raise InputError(f"{file}: " + "; ".join(problems[:10])
+                         + (f"; … {len(problems) - 10} more" if len(problems) > 10 else ""))
+    return out.sort_values("city", kind="stable").reset_index(drop=True)
+
+
+def employment_score(city: pd.DataFrame, w: float) -> np.ndarray:
+    """City score ``tilt · (w · employment share + (1 − w) · GDP share)``, normalised."""
+    raw = (w * city["employment_share"].to_numpy() + (1 - w) * city["gdp_share"].to_numpy()) \
+        * city["tilt"].to_numpy()
+    return raw / raw.sum()
+
+
+def fit_employment_weight(city: pd.DataFrame, given: np.ndarray) -> dict[str, float]:
+    """The employment weight *w* whose proportional shares come nearest to given city totals.
+
+    Least squares over cities: minimise Σ (G · score_i(w) − given_i)² for w in [0, 1], with
+    G = Σ given and ``score`` as :func:`employment_score` (tilt included, floors and rounding
+    left out, so the fit is smooth). ``city`` needs employment_share, gdp_share, tilt.
+
+    Returns
+    -------
+    dict
+        ``weight`` (fitted w), ``rmse`` and ``mean_abs`` (enterprises) of the fitted shares.
+    """
+    from scipy.optimize import minimize_scalar
+
+    given = np.asarray(given, dtype=float)
+    total = given.sum()
+
+    def loss(w: float) -> float:
+        return float(np.sum((total * employment_score(city, w) - given) ** 2))
+
+    # the loss is smooth in w on [0, 1]; a grid start avoids a local dip near an end
+    grid = np.linspace(0, 1, 101)
+    w0 = grid[int(np.argmin([loss(w) for w in grid]))]
+    lo, hi = max(0.0, w0 - 0.01), min(1.0, w0 + 0.01)
+    res = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    w = float(res.x) if loss(float(res.x)) <= loss(w0) else float(w0)
+    resid = total * employment_score(city, w) - given
+    return {"weight": w, "rmse": float(np.sqrt(np.mean(resid ** 2))),
+            "mean_abs": float(np.mean(np.abs(resid)))}
+
+
+def fit_sector_weight(city: pd.DataFrame, total: np.ndarray, secondary: np.ndarray
+                      ) -> dict[str, float]:
+    """The sector weight *w_s* whose secondary shares come nearest to a given split.
+
+    Secondary share ``s_i = w_s · E_sec/(E_sec + E_ter) + (1 − w_s) · G_sec/(G_sec + G_ter)``
+    is linear in *w_s*, so min Σ (T_i s_i − S_i)² has the closed form
+    ``w_s = Σ T_i d_i (S_i − T_i g_i) / Σ (T_i d_i)²`` (``d = e − g``), clipped to [0, 1].
+    """
+    e = (city["employed_secondary"] / (city["employed_secondary"] + city["employed_tertiary"])
+         ).to_numpy(dtype=float)
+    g = (city["gdp_secondary"] / (city["gdp_secondary"] + city["gdp_tertiary"])
+         ).to_numpy(dtype=float)
+    t = np.asarray(total, dtype=float)
+    sec = np.asarray(secondary, dtype=float)
+    d = t * (e - g)
+    w = float(np.clip(np.sum(d * (sec - t * g)) / max(np.sum(d * d), 1e-300), 0.0, 1.0))
+    resid = t * (w * e + (1 - w) * g) - sec
+    return {"weight": w, "rmse": float(np.sqrt(np.mean(resid ** 2))),
+            "mean_abs": float(np.mean(np.abs(resid)))}
+
+
 # ---------------------------------------------------------------------------------- allocate
 def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: AllocationSettings, *,
-             cells: pd.DataFrame | None = None) -> AllocationResult:
+             cells: pd.DataFrame | None = None, city_totals: pd.DataFrame | None = None,
+             compare_with: pd.DataFrame | None = None) -> AllocationResult:
     """Allocate the sample to cities, sectors and cells under every rule at once.
 
     Parameters
@@ -477,7 +796,14 @@ def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: Allocat
     settings : AllocationSettings
         From :meth:`AllocationSettings.from_params`.
     cells : DataFrame, optional
-        Pre-computed :func:`frame_cells` (benchmarks, large registers).
+        Pre-computed :func:`frame_cells` (benchmarks, large registers); with employee-band
+        rules they must carry the bands of :func:`employee_bands`.
+    city_totals : DataFrame, optional
+        Given city totals (``city, total[, secondary, tertiary]``, :func:`check_given_totals`)
+        imposed instead of the formula; the cells are allocated inside them.
+    compare_with : DataFrame, optional
+        A table of the same form to compare the formula with (and fit the weights to); the
+        default comparison is with ``city_totals`` when given.
 
     Returns
     -------
@@ -486,33 +812,59 @@ def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: Allocat
     Raises
     ------
     InfeasibleError
-        When the rules, floors and caps cannot all hold; ``diagnosis`` names the rules, cities
-        and numbers and the smallest relaxation.
+        When the rules, floors and caps cannot all hold (or a given city total breaks one);
+        ``diagnosis`` names the rules, cities and numbers and the smallest relaxation.
     """
     t0 = time.perf_counter()
+    bands = employee_bands(settings.rules)
     if cells is None:
         if frame is None:
             raise InputError("allocate needs the register (frame) or its cells")
-        cells = frame_cells(frame)
+        cells = frame_cells(frame, bands=bands)
     else:
         cells = cells.copy()
+    keys = cell_keys(cells)
     cities = _check_cities(cities, cells)
+    _check_rule_cities(settings, cities)
+    names = cities["city"].tolist()
+    given = (None if city_totals is None else
+             check_given_totals(city_totals, file=settings.city_totals or "city_totals",
+                                cities=names))
+    compare = (None if compare_with is None else
+               check_given_totals(compare_with, file=settings.compare_with or "compare_with",
+                                  cities=names))
+    if given is not None and int(given["total"].sum()) != settings.total:
+        raise InputError(f"{settings.city_totals or 'city_totals'}: the given city totals add up "
+                         f"to {int(given['total'].sum())}, but allocation.total is "
+                         f"{settings.total}; make them agree")
     sector_of = _section_sector()
     cells["sector"] = cells["section"].map(sector_of).fillna("tertiary")
-    cells = cells.sort_values(CELL_KEYS, kind="stable").reset_index(drop=True)
+    cells = cells.sort_values(keys, kind="stable").reset_index(drop=True)
     cells["allowed"] = _allowed_sections(cells, settings)
     excluded = np.zeros(len(cells), dtype=bool)
     for rule in settings.rules:
-        if rule.kind == "exclude" and rule.scope == "sample":
+        if rule.kind == "exclude" and rule.scope == "sample" and not rule.cities:
             excluded |= rule.mask(cells)
     cells["upper"] = np.where(cells["allowed"] & ~excluded & (cells["sector"] != "primary"),
                               cells["frame_units"], cells["existing"]).astype(np.int64)
     city = _city_totals(cities, cells, settings)
     cells = cells.merge(city[["city"]], on="city", how="inner")
-    split = _sector_split(city, cells, settings)
+    if given is None:
+        formula_split = _sector_split(city, cells, settings)
+    else:
+        try:  # the formula's own split, for the comparison only
+            formula_split = _sector_split(city, cells, settings)
+        except InfeasibleError:
+            formula_split = None
+        city = _impose_given(city, given, settings)
+        split = _given_split(city, given, cells, settings)
+    if given is None:
+        city["given"] = False
+        split = formula_split
     city = city.merge(split, on="city", how="left")
     monthly = _monthly_totals(city, settings)
     city = city.merge(monthly, on="city", how="left")
+    _check_monthly_rule_cities(settings, city)
     cells = _cell_targets(cells, city, settings=settings)
     # cells that can hold nobody (excluded, outside the city's sections, no existing member)
     # stay at zero; leaving them out halves the model
@@ -537,15 +889,19 @@ def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: Allocat
     cells["n"] = n_all
     cells["n_monthly"] = m_all
     t_solve = time.perf_counter() - t0 - t_build
+    reference_table = compare if compare is not None else given
+    comparison, weight_fit = (None, None) if reference_table is None else _compare(
+        city, formula_split, reference_table, settings)
     city = _finish_city(city, cells)
     report = _rules_report(cells, city, settings)
     from samplekit.precision import PrecisionSettings, precision_table
 
     precision = precision_table(cells, PrecisionSettings.from_mapping(settings.precision))
     out_cells = cells.rename(columns={"target": "target_n"})
-    out_cells = out_cells[CELL_KEYS + ["sector", "allowed", "frame_units", "frame_employment",
-                                       "existing", "existing_monthly", "target_n", "n",
-                                       "target_monthly", "n_monthly"]]
+    band_cols = [BAND_KEY, "band_lo", "band_hi"] if BAND_KEY in out_cells.columns else []
+    out_cells = out_cells[CELL_KEYS + band_cols + [
+        "sector", "allowed", "frame_units", "frame_employment", "existing", "existing_monthly",
+        "target_n", "n", "target_monthly", "n_monthly"]]
     out_cells = out_cells[(out_cells["frame_units"] > 0) | (out_cells["n"] > 0)]
     solver = {"status": int(res.status), "message": str(res.message),
               "method": getattr(res, "method", ""),
@@ -554,7 +910,136 @@ def allocate(cities: pd.DataFrame, frame: pd.DataFrame | None, settings: Allocat
               "build_seconds": t_build, "solve_seconds": t_solve}
     return AllocationResult(city=city, cells=out_cells.reset_index(drop=True),
                             rules_report=report, precision=precision, settings=settings,
-                            solver=solver)
+                            solver=solver, comparison=comparison, weight_fit=weight_fit)
+
+
+def _check_rule_cities(settings: AllocationSettings, cities: pd.DataFrame) -> None:
+    known = set(cities["city"])
+    for i, rule in enumerate(settings.rules):
+        unknown = [c for c in rule.cities if c not in known]
+        if unknown:
+            raise ParamsError(f"allocation.rules[{i}] ({rule.name}).cities names "
+                              f"{', '.join(unknown)}, not in the city table")
+
+
+def _check_monthly_rule_cities(settings: AllocationSettings, city: pd.DataFrame) -> None:
+    monitored = set(city.loc[city["monitored"], "city"])
+    for i, rule in enumerate(settings.rules):
+        off = [c for c in rule.cities if c not in monitored]
+        if rule.scope == "monthly" and off:
+            raise ParamsError(f"allocation.rules[{i}] ({rule.name}) is a monthly rule but names "
+                              f"{', '.join(off)}, not monitored monthly (allocation.monthly."
+                              "cities)")
+
+
+def _impose_given(city: pd.DataFrame, given: pd.DataFrame, settings: AllocationSettings
+                  ) -> pd.DataFrame:
+    """Replace the formula's city totals by the given ones; a given total below the existing
+    panel or the population minimum, or above what the city's cells can hold, is reported as
+    an infeasibility naming the city and the rule it breaks."""
+    city = city.copy()
+    file = settings.city_totals or "city_totals"
+    city["formula"] = city["allocated"]
+    city["allocated"] = city["city"].map(given.set_index("city")["total"]).astype(np.int64)
+    city["given"] = True
+    rows = []
+    source_floor = settings.floors.source
+    for r in city.itertuples(index=False):
+        checks = [
+            ("keep_existing", "现有监测企业全部保留", "province_plan_2013", int(r.existing), +1,
+             "the existing panel there"),
+            ("city_floor", "城市最低样本数(人口规模)", source_floor, int(r.floor), +1,
+             "the population minimum"),
+            ("city_cap", "城市样本上限(可入样名录企业数)", "frame", int(r.cap), -1,
+             "what the city's eligible cells can hold"),
+        ]
+        for rule, label, source, bound, direction, what in checks:
+            short = (bound - r.allocated) * direction
+            if short <= 0:
+                continue
+            verb = "below" if direction > 0 else "above"
+            rows.append({
+                "rule": rule, "label": label, "source": source, "scope": "sample",
+                "city": r.city, "base": int(r.allocated), "required": bound,
+                "achievable": int(r.allocated), "slack": float(short), "existing":
+                int(r.existing), "capacity": int(r.cap),
+                "message": f"{r.city}: the given city total {int(r.allocated)} ({file}) is "
+                           f"{verb} {what} ({bound}) — change it by {short} (rule '{rule}')"})
+    if rows:
+        from samplekit.allocation_model import DIAGNOSIS_COLUMNS
+
+        diagnosis = pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
+        raise InfeasibleError(_diagnosis_message(diagnosis), diagnosis=diagnosis)
+    return city
+
+
+def _given_split(city: pd.DataFrame, given: pd.DataFrame, cells: pd.DataFrame,
+                 settings: AllocationSettings) -> pd.DataFrame:
+    """Secondary and tertiary places of the cells: the given split (existing primary-sector
+    members counted in ``given_primary``), or the formula split of the given total."""
+    g = given.set_index("city")
+    rows = []
+    has_split = "secondary" in g.columns
+    for r in city.itertuples(index=False):
+        if has_split:
+            sec, ter = int(g.at[r.city, "secondary"]), int(g.at[r.city, "tertiary"])
+            if settings.given_primary == "secondary":
+                sec -= int(r.primary)
+            else:
+                ter -= int(r.primary)
+            rows.append({"city": r.city, "secondary_score": np.nan, "secondary": sec,
+                         "tertiary": ter})
+    if has_split:
+        return pd.DataFrame(rows)
+    return _sector_split(city, cells, settings)
+
+
+def _compare(city: pd.DataFrame, formula_split: pd.DataFrame | None, table: pd.DataFrame,
+             settings: AllocationSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """City by city: the formula's allocation against a given table, and the weights that
+    reproduce the table best."""
+    g = table.set_index("city").reindex(city["city"])
+    formula = city["formula"] if "formula" in city.columns else city["allocated"]
+    given = g["total"].to_numpy(dtype=float)
+    fit = fit_employment_weight(city, given)
+    out = pd.DataFrame({
+        "city": city["city"].to_numpy(),
+        "given_total": g["total"].to_numpy(dtype=np.int64),
+        "formula_total": formula.to_numpy(dtype=np.int64),
+        "target": (given.sum() * employment_score(city, settings.employment_weight)),
+        "fitted_target": given.sum() * employment_score(city, fit["weight"]),
+    })
+    out["difference"] = out["formula_total"] - out["given_total"]
+    out["relative_difference"] = out["difference"] / out["given_total"].clip(lower=1)
+    resid_params = out["target"] - given
+    fits = [{"parameter": "employment_weight", "params_value": settings.employment_weight,
+             "fitted": fit["weight"], "rmse_params": float(np.sqrt(np.mean(resid_params ** 2))),
+             "rmse_fitted": fit["rmse"], "mean_abs_params": float(np.mean(np.abs(resid_params))),
+             "mean_abs_fitted": fit["mean_abs"],
+             "mean_abs_formula": float(np.mean(np.abs(out["difference"])))}]
+    if "secondary" in g.columns and formula_split is not None:
+        fs = formula_split.set_index("city").reindex(city["city"])
+        out["given_secondary"] = g["secondary"].to_numpy(dtype=np.int64)
+        out["given_tertiary"] = g["tertiary"].to_numpy(dtype=np.int64)
+        prim = city["primary"].to_numpy(dtype=np.int64)
+        counted = {"secondary": fs["secondary"].to_numpy(dtype=np.int64),
+                   "tertiary": fs["tertiary"].to_numpy(dtype=np.int64)}
+        counted[settings.given_primary] = counted[settings.given_primary] + prim
+        out["formula_secondary"] = counted["secondary"]
+        out["formula_tertiary"] = counted["tertiary"]
+        out["secondary_difference"] = out["formula_secondary"] - out["given_secondary"]
+        sf = fit_sector_weight(city, g["total"].to_numpy(dtype=float),
+                               g["secondary"].to_numpy(dtype=float))
+        e = city["employed_secondary"] / (city["employed_secondary"] + city["employed_tertiary"])
+        gg = city["gdp_secondary"] / (city["gdp_secondary"] + city["gdp_tertiary"])
+        w = settings.sector_employment_weight
+        r0 = (given * (w * e + (1 - w) * gg)).to_numpy() - g["secondary"].to_numpy(dtype=float)
+        fits.append({"parameter": "sector_employment_weight", "params_value": w,
+                     "fitted": sf["weight"], "rmse_params": float(np.sqrt(np.mean(r0 ** 2))),
+                     "rmse_fitted": sf["rmse"], "mean_abs_params": float(np.mean(np.abs(r0))),
+                     "mean_abs_fitted": sf["mean_abs"],
+                     "mean_abs_formula": float(np.mean(np.abs(out["secondary_difference"])))})
+    return out, pd.DataFrame(fits)
 
 
 def _allowed_sections(cells: pd.DataFrame, settings: AllocationSettings) -> np.ndarray:
@@ -700,417 +1185,6 @@ def _cell_targets(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationS
     return cells
 
 
-# ---------------------------------------------------------------------------------- the model
-@dataclass
-class _Model:
-    c: np.ndarray
-    integrality: np.ndarray
-    bounds: Bounds
-    constraints: LinearConstraint
-    rows: list[dict[str, Any]]
-    decode: Any = None  # solution vector -> (n, m)
-
-
-class _Rows:
-    """Accumulates sparse constraint rows ``lb <= a · x <= ub`` with a description each."""
-
-    def __init__(self) -> None:
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-        self.lb: list[float] = []
-        self.ub: list[float] = []
-        self.info: list[dict[str, Any]] = []
-
-    def add(self, cols: np.ndarray, vals: np.ndarray, lb: float, ub: float,
-            info: dict[str, Any] | None = None) -> None:
-        i = len(self.lb)
-        self.r.append(np.full(len(cols), i, dtype=np.int64))
-        self.c.append(np.asarray(cols, dtype=np.int64))
-        self.v.append(np.asarray(vals, dtype=float))
-        self.lb.append(lb)
-        self.ub.append(ub)
-        self.info.append(info or {})
-
-    def add_block(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, lb: np.ndarray,
-                  ub: np.ndarray) -> None:
-        """Many rows at once (``rows`` relative to the block); no descriptions."""
-        start = len(self.lb)
-        count = len(lb)
-        self.r.append(start + np.asarray(rows, dtype=np.int64))
-        self.c.append(np.asarray(cols, dtype=np.int64))
-        self.v.append(np.asarray(vals, dtype=float))
-        self.lb.extend(np.asarray(lb, dtype=float).tolist())
-        self.ub.extend(np.asarray(ub, dtype=float).tolist())
-        self.info.extend([{}] * count)
-
-    def matrix(self, ncols: int) -> sparse.csr_array:
-        r = np.concatenate(self.r) if self.r else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(self.c) if self.c else np.zeros(0, dtype=np.int64)
-        v = np.concatenate(self.v) if self.v else np.zeros(0)
-        return sparse.csr_array((v, (r, c)), shape=(len(self.lb), ncols))
-
-
-def city_index(cells: pd.DataFrame) -> dict[str, np.ndarray]:
-    """City -> positions of its cells (sorted), computed once per model."""
-    codes, uniques = pd.factorize(cells["city"], sort=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(u): order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniques)}
-
-
-def _rule_groups(rule: Rule, cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings,
-                 by_city: dict[str, np.ndarray] | None = None
-                 ) -> list[tuple[str, np.ndarray, int]]:
-    """(group name, cell indices, base total) for each province/city group a rule applies to."""
-    mask = rule.mask(cells)
-    monthly = rule.scope == "monthly"
-    if rule.per == "province":
-        base = settings.monthly_total if monthly else settings.total
-        return [(PROVINCE, np.flatnonzero(mask), int(base))]
-    groups = []
-    index = city_index(cells) if by_city is None else by_city
-    empty = np.zeros(0, dtype=np.int64)
-    for r in city.itertuples(index=False):
-        base = int(r.monthly_subsample) if monthly else int(r.allocated)
-        if monthly and not r.monitored:
-            continue
-        pos = index.get(r.city, empty)
-        groups.append((r.city, pos[mask[pos]], base))
-    return groups
-
-
-def rule_bounds(rule: Rule, base: int) -> tuple[float, float]:
-    """The count bounds ``(lo, hi)`` a rule puts on its cells in a group of ``base`` units.
-
-    Shares are turned into counts with the group total fixed: ``max_share v`` allows
-    ``floor(v · base)``, ``min_share v`` requires ``ceil(v · base)``.
-    """
-    if rule.kind == "max_share":
-        return 0.0, float(math.floor(rule.value * base + 1e-9))
-    if rule.kind == "min_share":
-        return float(math.ceil(rule.value * base - 1e-9)), math.inf
-    if rule.kind == "exclude":
-        return 0.0, 0.0
-    if rule.kind == "min_count":
-        return float(math.ceil(rule.value - 1e-9)), math.inf
-    return 0.0, float(math.floor(rule.value + 1e-9))
-
-
-def _build_model(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings,
-                 *, relax: bool = False) -> _Model:
-    """Variables: n (k), m (k), then either deviations dn, dm and shortfall s (solve), or one
-    slack per relaxable row (``relax=True``, the diagnosis)."""
-    k = len(cells)
-    idx = np.arange(k)
-    existing = cells["existing"].to_numpy().astype(float)
-    upper = cells["upper"].to_numpy().astype(float)
-    ex_monthly = np.minimum(cells["existing_monthly"].to_numpy(), cells["upper"].to_numpy())
-    monitored = cells["city"].map(city.set_index("city")["monitored"]).to_numpy().astype(bool)
-    m_upper = np.where(monitored, upper, 0.0)
-    rows = _Rows()
-    relaxable: list[tuple[int, int]] = []  # (row index, direction: +1 raise ub / -1 lower lb)
-
-    def add_relaxable(cols, vals, lb, ub, info):
-        rows.add(cols, vals, lb, ub, info)
-        i = len(rows.lb) - 1
-        if np.isfinite(ub):
-            relaxable.append((i, +1))
-        if np.isfinite(lb) and lb > -math.inf and (lb > 0 or not np.isfinite(ub)):
-            relaxable.append((i, -1))
-
-    # m <= n
-    rows.add_block(np.concatenate([idx, idx]), np.concatenate([idx + k, idx]),
-                   np.concatenate([np.ones(k), -np.ones(k)]), np.full(k, -np.inf), np.zeros(k))
-    # sector totals per city (secondary, tertiary); primary is fixed by bounds
-    city_codes = cells["city"].to_numpy()
-    sector = cells["sector"].to_numpy()
-    by_city = city_index(cells)
-    empty = np.zeros(0, dtype=np.int64)
-    for r in city.itertuples(index=False):
-        pos = by_city.get(r.city, empty)
-        for s in ("secondary", "tertiary"):
-            cols = pos[sector[pos] == s]
-            total = int(getattr(r, s))
-            info = {"rule": "sector_split", "scope": "sample", "city": r.city,
-                    "label": f"{reference.SECTORS_ZH[s]}样本数 = {total}", "base": total,
-                    "source": "province"}
-            add_relaxable(cols, np.ones(len(cols)), total, total, info)
-        if r.monitored:
-            cols = pos + k
-            info = {"rule": "monthly_city_total", "scope": "monthly", "city": r.city,
-                    "label": f"月度子样本 = {int(r.monthly_subsample)}",
-                    "base": int(r.monthly_subsample), "source": "province"}
-            add_relaxable(cols, np.ones(len(cols)), r.monthly_subsample, r.monthly_subsample,
-                          info)
-    # rules
-    for rule in settings.rules:
-        offset = k if rule.scope == "monthly" else 0
-        for group, cols, base in _rule_groups(rule, cells, city, settings, by_city):
-            lo, hi = rule_bounds(rule, base)
-            info = {"rule": rule.name, "scope": rule.scope, "city": group,
-                    "label": rule.describe(), "base": base, "source": rule.source,
-                    "kind": rule.kind, "existing": int(existing[cols].sum()),
-                    "capacity": int(upper[cols].sum())}
-            add_relaxable(cols + offset, np.ones(len(cols)), lo if lo > 0 else -math.inf, hi,
-                          info)
-    if not relax:
-        return _segment_model(cells, rows, settings, existing, upper, m_upper, ex_monthly)
-    # relaxed model: slack per relaxable row, and per kept existing member (n >= existing - s);
-    # the city totals stay fixed, so a relaxed sector split moves places between sectors
-    for r in city.itertuples(index=False):
-        pos = by_city.get(r.city, empty)
-        rows.add(pos, np.ones(len(pos)), float(r.allocated), float(r.allocated))
-    keep = np.flatnonzero(existing > 0)
-    for i in keep:
-        info = {"rule": "keep_existing", "scope": "sample", "city": city_codes[i],
-                "label": f"保留现有监测企业 {cells['section'].iat[i]}/"
-                         f"{reference.SIZE_CLASSES_ZH.get(cells['size_class'].iat[i])}/"
-                         f"{reference.OWNERSHIP_ZH.get(cells['ownership'].iat[i])}",
-                "base": int(existing[i]), "source": "province", "cell": i}
-        rows.add(np.array([i]), np.ones(1), existing[i], math.inf, info)
-        relaxable.append((len(rows.lb) - 1, -1))
-    nslack = len(relaxable)
-    nvar = 2 * k + nslack
-    slack_rows = np.array([r for r, _ in relaxable], dtype=np.int64)
-    slack_dirs = np.array([d for _, d in relaxable], dtype=float)
-    # a row lb <= a·x <= ub with slack: a·x - s <= ub (dir +1) or a·x + s >= lb (dir -1);
-    # split equality rows into two so each side gets its own slack
-    A_base = rows.matrix(nvar)
-    lb_arr, ub_arr = np.array(rows.lb), np.array(rows.ub)
-    out = _Rows()
-    base_coo = A_base.tocoo()
-    row_of_slack: dict[tuple[int, int], int] = {
-        (r, int(d)): 2 * k + j for j, (r, d) in enumerate(zip(slack_rows, slack_dirs,
-                                                                strict=True))}
-    order = np.argsort(base_coo.row, kind="stable")
-    rr, cc, vv = base_coo.row[order], base_coo.col[order], base_coo.data[order]
-    starts = np.searchsorted(rr, np.arange(len(lb_arr) + 1))
-    infos = []
-    for i in range(len(lb_arr)):
-        cols, vals = cc[starts[i]:starts[i + 1]], vv[starts[i]:starts[i + 1]]
-        up_slack = row_of_slack.get((i, 1))
-        lo_slack = row_of_slack.get((i, -1))
-        if up_slack is None and lo_slack is None:
-            out.add(cols, vals, lb_arr[i], ub_arr[i])
-            infos.append(None)
-            continue
-        if np.isfinite(ub_arr[i]):
-            if up_slack is not None:
-                out.add(np.append(cols, up_slack), np.append(vals, -1.0), -math.inf, ub_arr[i])
-            else:
-                out.add(cols, vals, -math.inf, ub_arr[i])
-        if np.isfinite(lb_arr[i]):
-            if lo_slack is not None:
-                out.add(np.append(cols, lo_slack), np.append(vals, 1.0), lb_arr[i], math.inf)
-            else:
-                out.add(cols, vals, lb_arr[i], math.inf)
-    # dropping an existing panel member weighs twice a change of one in a rule's bound: the
-    # province keeps its panel, so the diagnosis prefers relaxing rules
-    weight = np.array([2.0 if rows.info[r].get("rule") == "keep_existing" else 1.0
-                       for r, _ in relaxable])
-    c = np.concatenate([np.zeros(2 * k), weight])
-    lb = np.concatenate([np.zeros(k), np.zeros(k), np.zeros(nslack)])
-    ub = np.concatenate([upper, m_upper, np.full(nslack, np.inf)])
-    integrality = np.concatenate([np.ones(2 * k), np.zeros(nslack)])
-    slack_info = []
-    for r, d in relaxable:
-        info = dict(rows.info[r])
-        info["direction"] = int(d)
-        info["lb"], info["ub"] = lb_arr[r], ub_arr[r]
-        slack_info.append(info)
-    A = out.matrix(nvar)
-    return _Model(c=c, integrality=integrality, bounds=Bounds(lb, ub),
-                  constraints=LinearConstraint(A, np.array(out.lb), np.array(out.ub)),
-                  rows=slack_info)
-
-
-def solve_model(model: _Model, settings: AllocationSettings) -> Any:
-    """Solve the allocation MILP: first its LP relaxation (simplex, a vertex), which the
-    segment formulation makes integral in practice — an integral LP optimum is optimal for the
-    MILP too; otherwise HiGHS branch-and-bound with ``settings.mip_gap``."""
-    integer = model.integrality > 0
-    lp = milp(model.c, integrality=None, bounds=model.bounds, constraints=model.constraints,
-              options={"time_limit": settings.time_limit, "presolve": False})
-    if lp.x is not None and np.abs(lp.x[integer] - np.round(lp.x[integer])).max(
-            initial=0.0) < 1e-6:
-        lp.method = "lp_integral"
-        return lp
-    if lp.status == 2:  # the relaxation is infeasible, so is the MILP
-        lp.method = "lp_infeasible"
-        return lp
-    res = milp(model.c, integrality=model.integrality, bounds=model.bounds,
-               constraints=model.constraints,
-               options={"mip_rel_gap": settings.mip_gap, "time_limit": settings.time_limit,
-                        "presolve": True})
-    res.method = "branch_and_bound"
-    return res
-
-
-def _segments(t: np.ndarray, lower: np.ndarray, upper: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split ``x`` in ``[lower, upper]`` as ``x = b + p1 + p2 − q`` around the integer base
-    ``b = clip(floor(t), lower, upper)`` so that ``|x − t|`` is linear in each piece.
-
-    ``p1 ∈ [0, 1]`` costs ``|b + 1 − t| − |b − t|`` (between −1 and 1), each unit of ``p2``
-    and ``q`` costs 1. The pieces are convex, so the LP relaxation pays exactly the cost of the
-    integer points (the convex hull of each cell's cost) and is nearly always integral.
-    Returns ``b, p1_ub, p2_ub, q_ub, cost_p1, cost_q``.
-    """
-    b = np.clip(np.floor(t), lower, upper)
-    p1_ub = np.minimum(1.0, upper - b)
-    p2_ub = np.maximum(upper - b - 1.0, 0.0)
-    q_ub = b - lower
-    cost_p1 = np.abs(b + 1.0 - t) - np.abs(b - t)
-    cost_q = np.abs(b - 1.0 - t) - np.abs(b - t)
-    return b, p1_ub, p2_ub, q_ub, cost_p1, cost_q
-
-
-def _segment_model(cells: pd.DataFrame, rows: _Rows, settings: AllocationSettings,
-                   existing: np.ndarray, upper: np.ndarray, m_upper: np.ndarray,
-                   ex_monthly: np.ndarray) -> _Model:
-    """The allocation MILP with the weighted L1 deviation written as convex pieces.
-
-    ``rows`` holds the structural constraints over ``x = (n, m)``; here ``n`` and ``m`` are
-    replaced by their pieces (columns p1, p2, q for n, then for m), the constants moved to the
-    row bounds, and a shortfall ``s >= existing_monthly − m`` added for cells with members of
-    the monthly network.
-    """
-    k = len(cells)
-    tgt = cells["target"].to_numpy(dtype=float)
-    tgt_m = cells["target_monthly"].to_numpy(dtype=float)
-    # weight 1/sqrt(t): between absolute (L1) and relative deviation, so a miss of one
-    # enterprise counts more in a small cell than in a large one
-    a = 1.0 / np.sqrt(np.maximum(tgt, 1.0))
-    w_m = 1.0 / np.sqrt(np.maximum(tgt_m, 1.0))
-    bn, p1n, p2n, qn, cp1n, cqn = _segments(tgt, existing, upper)
-    bm, p1m, p2m, qm, cp1m, cqm = _segments(tgt_m, np.zeros(k), m_upper)
-    A0 = rows.matrix(2 * k).tocsc()
-    An, Am = A0[:, :k], A0[:, k:]
-    base = np.concatenate([bn, bm])
-    shift = A0 @ base
-    lb = np.array(rows.lb) - shift
-    ub = np.array(rows.ub) - shift
-    pref = np.flatnonzero(ex_monthly > 0)
-    # shortfall rows: s_j + m_j >= em_j  with m_j = bm + p1 + p2 - q
-    npref = len(pref)
-    sr = sparse.csc_array((np.ones(npref), (np.arange(npref), pref)), shape=(npref, k))
-    zero_n = sparse.csc_array((npref, k))
-    top = sparse.hstack([An, An, -An, Am, Am, -Am, sparse.csc_array((A0.shape[0], npref))])
-    bottom = sparse.hstack([zero_n, zero_n, zero_n, sr, sr, -sr,
-                            sparse.identity(npref, format="csc")])
-    A = sparse.vstack([top, bottom]).tocsr()
-    lb = np.concatenate([lb, ex_monthly[pref] - bm[pref]])
-    ub = np.concatenate([ub, np.full(npref, np.inf)])
-    c = np.concatenate([a * cp1n, a, a * cqn, w_m * cp1m, w_m, w_m * cqm,
-                        np.full(npref, settings.prefer_existing_monthly)])
-    var_lb = np.zeros(6 * k + npref)
-    var_ub = np.concatenate([p1n, p2n, qn, p1m, p2m, qm, np.full(npref, np.inf)])
-    integrality = np.concatenate([np.ones(6 * k), np.zeros(npref)])
-
-    def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = np.round(x[:6 * k])
-        n = bn + x[:k] + x[k:2 * k] - x[2 * k:3 * k]
-        m = bm + x[3 * k:4 * k] + x[4 * k:5 * k] - x[5 * k:6 * k]
-        return n.astype(np.int64), m.astype(np.int64)
-
-    return _Model(c=c, integrality=integrality, bounds=Bounds(var_lb, var_ub),
-                  constraints=LinearConstraint(A, lb, ub), rows=rows.info, decode=decode)
-
-
-# ---------------------------------------------------------------------------------- diagnosis
-DIAGNOSIS_COLUMNS = ["rule", "label", "source", "scope", "city", "base", "required",
-                     "achievable", "slack", "existing", "capacity", "message"]
-
-
-def diagnose(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings
-             ) -> pd.DataFrame:
-    """The smallest relaxation that makes the rule set feasible.
-
-    Solves the allocation model with one non-negative slack per rule row, per sector and
-    monthly city total, and per kept existing member, minimising the total slack (in
-    enterprises). Each non-zero slack becomes one row: the rule, its scope and city, the
-    required bound, the nearest achievable count, and a sentence with the numbers.
-    """
-    model = _build_model(cells, city, settings, relax=True)
-    res = milp(model.c, integrality=model.integrality, bounds=model.bounds,
-               constraints=model.constraints,
-               options={"time_limit": settings.time_limit, "mip_rel_gap": 0.0})
-    if res.x is None:
-        return pd.DataFrame([{
-            "rule": "frame", "label": "名录容量", "source": "", "scope": "sample",
-            "city": PROVINCE, "base": np.nan, "required": np.nan, "achievable": np.nan,
-            "slack": np.nan, "existing": np.nan, "capacity": np.nan,
-            "message": f"no relaxation of the rules helps ({res.message}); the frame itself "
-                       "cannot hold the city totals"}], columns=DIAGNOSIS_COLUMNS)
-    k = len(cells)
-    slacks = np.round(res.x[2 * k:], 6)
-    merged: dict[tuple[str, str, str, int], dict[str, Any]] = {}
-    for s, info in zip(slacks, model.rows, strict=True):
-        if s <= 1e-6:
-            continue
-        d = info["direction"]
-        required = info["ub"] if d > 0 else info["lb"]
-        achievable = required + s if d > 0 else required - s
-        key = (info["rule"], info["scope"], info["city"], d)
-        if info["rule"] == "keep_existing" and key in merged:
-            merged[key]["required"] += required
-            merged[key]["achievable"] += achievable
-            merged[key]["slack"] += s
-            continue
-        merged[key] = {"rule": info["rule"], "label": info.get("label", ""),
-                       "source": info.get("source", ""), "scope": info["scope"],
-                       "city": info["city"], "base": info.get("base", np.nan),
-                       "required": required, "achievable": achievable, "slack": s,
-                       "existing": info.get("existing", np.nan),
-                       "capacity": info.get("capacity", np.nan), "direction": d}
-    rows = []
-    for row in merged.values():
-        row["message"] = _slack_message(row)
-        rows.append(row)
-    df = pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
-    return df.sort_values(["slack", "rule", "city"], ascending=[False, True, True],
-                          kind="stable").reset_index(drop=True)
-
-
-def _slack_message(row: Mapping[str, Any]) -> str:
-    rule, city_name, s = row["rule"], row["city"], row["slack"]
-    req, ach = row["required"], row["achievable"]
-    sample = SCOPE_ZH.get(row["scope"], row["scope"])
-    where = city_name
-    if rule == "keep_existing":
-        return (f"{where}: {s:.0f} existing panel member(s) cannot keep their places "
-                f"({sample}); the other rules leave room for only {ach:.0f} of {req:.0f}")
-    if rule in ("sector_split", "monthly_city_total"):
-        return (f"{where}: {row['label']} cannot be met; the nearest feasible is {ach:.0f} "
-                f"({s:+.0f} if relaxed)")
-    label = row["label"]
-    base = row["base"]
-    existing = row.get("existing")
-    capacity = row.get("capacity")
-    if row.get("direction", 1) > 0:
-        text = (f"{where}: {label} of {base:.0f} ({sample}) allows {req:.0f}, but at least "
-                f"{ach:.0f} are needed")
-        if row["scope"] == "sample" and isinstance(existing, (int, float)) and existing > req:
-            text += f"; the existing panel already holds {existing:.0f} there"
-        return text + f" — relax the rule by {s:.0f} enterprise(s) (rule '{rule}')"
-    text = (f"{where}: {label} of {base:.0f} ({sample}) requires {req:.0f}, but at most "
-            f"{ach:.0f} can be reached")
-    if isinstance(capacity, (int, float)) and not math.isnan(capacity) and capacity < req:
-        text += f"; the eligible frame has only {capacity:.0f} such units there"
-    return text + f" — relax the rule by {s:.0f} enterprise(s) (rule '{rule}')"
-
-
-def _diagnosis_message(diagnosis: pd.DataFrame, limit: int = 8) -> str:
-    lines = [f"the allocation rules cannot all hold; the smallest relaxation changes "
-             f"{len(diagnosis)} rule bound(s) by {diagnosis['slack'].sum():.0f} enterprise(s) "
-             "in total:"]
-    lines += [f"  - {m}" for m in diagnosis["message"].head(limit)]
-    if len(diagnosis) > limit:
-        lines.append(f"  … and {len(diagnosis) - limit} more (see the diagnosis table)")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------- reports
 def _finish_city(city: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     got = cells.groupby("city", sort=True).agg(n=("n", "sum"), n_monthly=("n_monthly", "sum"))
@@ -1140,25 +1214,28 @@ def _rules_report(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationS
             achieved = int(x[idx].sum())
             required = hi if rule.kind in ("max_share", "max_count", "exclude") else lo
             rows.append({"rule": rule.name, "label": rule.describe(), "source": rule.source,
-                         "kind": rule.kind, "scope": rule.scope, "per": rule.per,
+                         "note": rule.note, "kind": rule.kind, "scope": rule.scope, "per": rule.per,
                          "city": group, "value": rule.value, "base": base,
                          "required": int(required), "achieved": achieved,
                          "binding": achieved == required})
     for r in city.itertuples(index=False):
         rows.append({"rule": "city_floor", "label": "城市最低样本数(现有样本与人口规模取大)",
-                     "source": "ministry", "kind": "min_count", "scope": "sample",
+                     "source": settings.floors.source, "note": settings.floors.note, "kind": "min_count", "scope": "sample",
                      "per": "city", "city": r.city, "value": r.floor, "base": r.allocated,
                      "required": int(r.floor), "achieved": int(r.allocated),
                      "binding": int(r.allocated) == int(r.floor)})
         if r.monitored:
             rows.append({"rule": "monthly_city_floor", "label": "月度监测城市最低样本数",
-                         "source": "ministry", "kind": "min_count", "scope": "monthly",
+                         "source": settings.monthly_floors.source,
+                         "note": settings.monthly_floors.note, "kind": "min_count", "scope": "monthly",
                          "per": "city", "city": r.city, "value": r.monthly_floor,
                          "base": r.monthly_subsample, "required": int(r.monthly_floor),
                          "achieved": int(r.monthly_subsample),
                          "binding": int(r.monthly_subsample) == int(r.monthly_floor)})
     kept = int(np.minimum(cells["n"], cells["existing"]).sum())
-    rows.append({"rule": "keep_existing", "label": "现有监测企业全部保留", "source": "province",
+    rows.append({"rule": "keep_existing", "label": "现有监测企业全部保留",
+                 "source": "province_plan_2013",
+                 "note": "扩面是在现有 3000 家基础上增加到 10000 家",
                  "kind": "min_count", "scope": "sample", "per": "province", "city": PROVINCE,
                  "value": int(cells["existing"].sum()), "base": int(cells["n"].sum()),
                  "required": int(cells["existing"].sum()), "achieved": kept, "binding": True})
@@ -1167,17 +1244,24 @@ def _rules_report(cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationS
     return report
 
 
-# ---------------------------------------------------------------------------------- jobs
-def allocation_for(params: Params) -> AllocationResult:
-    """Load the inputs named by ``params`` and allocate.
-
-    Uses ``samplekit.demo.load_inputs(params)`` (the demo province or the user's files).
-    """
-    from samplekit.jobs import inputs as load_inputs
-
-    settings = AllocationSettings.from_params(params)
-    cities, frame = load_inputs(params)
-    return allocate(cities, frame, settings)
+def rule_table(settings: AllocationSettings) -> pd.DataFrame:
+    """One row per rule (and per floor set) with its source document and note, for the design
+    report: name, label, kind, scope, per, cities, value, source, source_document, note."""
+    rows = []
+    for r in settings.rules:
+        rows.append({"rule": r.name, "label": r.describe(), "kind": r.kind, "scope": r.scope,
+                     "per": r.per, "cities": "、".join(r.cities), "value": r.value,
+                     "source": r.source, "source_document": RULE_SOURCES.get(r.source, ""),
+                     "note": r.note})
+    for name, label, fl, scope in (
+            ("city_floor", "各市最低样本数(按人口规模)", settings.floors, "sample"),
+            ("monthly_city_floor", "月度监测城市最低样本数", settings.monthly_floors, "monthly")):
+        classes = ";".join(f"≥{b:g}万人 {m}" for b, m in fl.by_population)
+        rows.append({"rule": name, "label": f"{label}:直辖市 {fl.municipality};{classes}",
+                     "kind": "min_count", "scope": scope, "per": "city", "cities": "",
+                     "value": np.nan, "source": fl.source,
+                     "source_document": RULE_SOURCES.get(fl.source, ""), "note": fl.note})
+    return pd.DataFrame(rows)
 
 
 def about(result: AllocationResult, params: Params | None = None) -> dict[str, Any]:
@@ -1198,8 +1282,14 @@ def about(result: AllocationResult, params: Params | None = None) -> dict[str, A
         "月度子样本总量": s.monthly_total,
         "规则数": len(s.rules),
         **{f"规则 {r.name}": f"{r.describe()};{SCOPE_ZH[r.scope]};"
-                             f"{'各市' if r.per == 'city' else '全省'};依据 {r.source or '-'}"
+                             f"{'各市' if r.per == 'city' else '全省'};"
+                             f"依据 {RULE_SOURCES.get(r.source, r.source or '-')}"
+                             + (f"({r.note})" if r.note else "")
            for r in s.rules},
+        "各市样本总量": (f"给定任务表 {s.city_totals}(二三产业划分按表;现有第一产业监测企业计入"
+                         f"{reference.SECTORS_ZH[s.given_primary]})" if s.city_totals
+                         else "按得分公式分配"),
+        "对比任务表": s.compare_with or (s.city_totals or "无"),
         "月度子样本城市": "已有月度监测企业的城市" if s.monthly_cities is None
         else "、".join(s.monthly_cities),
         "求解器": "scipy.optimize.milp (HiGHS)",
@@ -1221,7 +1311,9 @@ def about(result: AllocationResult, params: Params | None = None) -> dict[str, A
 def write_allocation(result: AllocationResult, out_dir: str | Path,
                      params: Params | None = None) -> dict[str, Path]:
     """Write ``allocation_city.csv``, ``allocation_cells.csv``, ``rules_report.csv``,
-    ``precision.csv`` and ``allocation.xlsx`` (Chinese headers, 说明 sheet) into ``out_dir``.
+    ``rules.csv`` (rules and their sources), ``precision.csv``, with a comparison table
+    ``comparison.csv`` and ``weight_fit.csv`` (when a task table is given) and
+    ``allocation.xlsx`` (Chinese headers, 说明 sheet) into ``out_dir``.
 
     Floats are rounded to fixed decimals so the same inputs give byte-identical files.
     """
@@ -1236,14 +1328,25 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
         "rules_report": round_floats(result.rules_report),
         "precision": round_floats(result.precision),
     }
+    tables["rules"] = round_floats(rule_table(result.settings))
+    if result.comparison is not None:
+        tables["comparison"] = round_floats(result.comparison)
+        tables["weight_fit"] = round_floats(result.weight_fit)
     paths = {name: write_csv(df, out / f"{name}.csv") for name, df in tables.items()}
     headers = dict(HEADERS_ZH)
     headers.update(PRECISION_HEADERS_ZH)
     sheets = {"城市分配": tables["allocation_city"], "单元分配": tables["allocation_cells"],
-              "规则检查": tables["rules_report"], "精度估计": tables["precision"]}
+              "规则检查": tables["rules_report"], "规则依据": tables["rules"],
+              "精度估计": tables["precision"]}
     titles = {"城市分配": "各市样本分配", "单元分配": "城市×行业×规模×所有制单元分配",
               "规则检查": "抽样规则检查(要求、实际、是否约束生效)",
+              "规则依据": "抽样规则及其依据文件(假设另注理由)",
               "精度估计": "月度就业变动率估计的预期变异系数"}
+    if result.comparison is not None:
+        sheets["任务表对比"] = tables["comparison"]
+        sheets["权数拟合"] = tables["weight_fit"]
+        titles["任务表对比"] = "公式分配与给定任务表逐市对比"
+        titles["权数拟合"] = "最接近给定任务表的从业人员权数(单参数最小二乘)"
     paths["allocation_xlsx"] = write_xlsx(sheets, out / "allocation.xlsx", headers=headers,
                                           titles=titles, about=about(result, params),
                                           source="samplekit 样本分配(allocation)")

@@ -95,9 +95,14 @@ def inputs(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
 def allocation(params: Params) -> Any:
     """The allocation (:class:`samplekit.allocation.AllocationResult`) of a params file."""
     from samplekit.allocation import AllocationSettings, allocate
+    from samplekit.io import read_table
 
     table, frame = inputs(params)
-    return allocate(table, frame, AllocationSettings.from_params(params))
+    given = {}
+    for key in ("city_totals", "compare_with"):  # the province's task table, imposed or compared
+        path = params.path_of(f"allocation.{key}", None)
+        given[key] = None if path is None else read_table(path)
+    return allocate(table, frame, AllocationSettings.from_params(params), **given)
 
 
 def selection(params: Params) -> Any:
@@ -113,6 +118,35 @@ def selection(params: Params) -> Any:
         return select_sample(frame, cells, SelectionSettings.from_params(params))
 
     return cached_object(content_key("selection", params=params, sections=_DESIGN_SECTIONS), build)
+
+
+def list_form(
+    params: Params, *, monthly_only: bool = False
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """The monitored-enterprise list (失业动态监测城市监测企业名单 layout) of a params file.
+
+    Contacts come from the register's ``contact_*`` columns and from ``selection.contacts``;
+    returns the lists (per city and the province), the bureau liaisons and the warnings about
+    malformed phones and e-mails (kept, not dropped).
+    """
+    from samplekit import list_form as lf
+    from samplekit.io import read_table
+
+    result = selection(params)
+    _, frame = inputs(params)
+    sample, warn_reg = lf.attach_contacts(
+        result.sample, lf.register_contacts(frame), file="register"
+    )
+    path = params.path_of("selection.contacts", None)
+    contacts = None
+    warn_file = pd.DataFrame(columns=lf.WARNING_COLUMNS)
+    if path is not None:
+        contacts, _ = lf.check_contacts(read_table(path), file=path.name)
+        sample, warn_file = lf.attach_contacts(sample, contacts, file=path.name)
+    warnings = pd.concat(
+        [w for w in (warn_reg, warn_file) if len(w)] or [warn_reg], ignore_index=True
+    )
+    return lf.list_form(sample, monthly_only=monthly_only), lf.bureau_contacts(contacts), warnings
 
 
 # ------------------------------------------------------------------------------ the store

@@ -56,16 +56,3 @@ def resolve(path: str | os.PathLike[str], base: Path | None = None) -> Path:
     if p.is_absolute():
         return p
     return ((base or project_root()) / p).resolve()
-
-
-def cache_key(params, sections: tuple[str, ...], modules: tuple[str, ...]) -> str:
-    """Key of a cached result: the params ``sections`` it depends on and its modules' source.
-
-    Editing an unrelated section (say ``warning``) keeps the cache; editing the code rebuilds it.
-    """
-    import hashlib
-
-    h = hashlib.sha256(params.digest(keys=sections).encode())
-    for name in modules:
-        h.update((PACKAGE_DIR / f"{name}.py").read_bytes())
-    return h.hexdigest()[:20]

@@ -8,7 +8,6 @@ register rows take seconds. See ``docs/selection.md`` for the methods and their 
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -185,7 +184,7 @@ class SelectionSettings:
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
         """Read and check the ``selection`` section (every key optional)."""
-        params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd",
+        params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd", "contacts",
                                         "flag_min_retained", "calibration", "maintenance"})
         seed = params.get("seed", types=int)
         return cls(
@@ -377,6 +376,10 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     """
     _check_columns(frame, FRAME_COLUMNS, "frame")
     _check_columns(cells, [*CELL, "n", "n_monthly"], "allocation cells")
+    if "employees_band" in cells.columns and cells.duplicated(CELL).any():
+        raise InputError("allocation cells are split by employee band (a rule with "
+                         "where.employees); selection does not yet select within bands, so the "
+                         "band rule would not hold in the sample — see docs/allocation.md §4")
     cells = cells.sort_values(CELL, kind="stable").reset_index(drop=True)
     H = len(cells)
     n_alloc = cells["n"].to_numpy(dtype=np.int64)
@@ -698,42 +701,6 @@ def representativeness(sample: pd.DataFrame, population: pd.DataFrame) -> pd.Dat
 
 
 # ------------------------------------------------------------------------------ params & files
-#: What a selection depends on: the params sections and the modules that compute it.
-_CACHE_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection")
-_CACHE_MODULES = ("selection", "calibration", "allocation", "apportion", "demo",
-                  "classification", "frame", "cities")
-
-
-def sample_for(params: Any, *, cache: bool = True) -> SelectionResult:
-    """The selection for a params file: its frame, its allocation, its settings (cached).
-
-    Loads ``(cities, frame)`` with :func:`samplekit.demo.load_inputs`, the cells with
-    :func:`samplekit.allocation.allocation_for`, and runs :func:`select_sample`. The result is
-    cached under :func:`samplekit.paths.cache_dir` keyed by the params digest and the code.
-    """
-    from samplekit.paths import cache_dir, cache_key
-
-    settings = SelectionSettings.from_params(params)
-    key = cache_key(params, _CACHE_SECTIONS, _CACHE_MODULES)
-    path = cache_dir() / f"selection_{key}.pkl"
-    if cache and path.exists():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # a stale or partial cache file is rebuilt
-            pass
-    from samplekit.allocation import allocation_for
-    from samplekit.jobs import inputs as load_inputs
-
-    _, frame = load_inputs(params)
-    cells = allocation_for(params).cells
-    result = select_sample(frame, cells, settings)
-    if cache:
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    return result
 
 
 SAMPLE_HEADERS_ZH: dict[str, str] = {

@@ -15,15 +15,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from samplekit.allocation import (
+    RULE_SOURCES,
     AllocationSettings,
     Floors,
     Rule,
     allocate,
+    check_given_totals,
+    employee_bands,
+    fit_employment_weight,
+    fit_sector_weight,
     frame_cells,
     rule_bounds,
+    rule_table,
     write_allocation,
 )
-from samplekit.errors import InfeasibleError, ParamsError
+from samplekit.apportion import apportion
+from samplekit.errors import InfeasibleError, InputError, ParamsError
 from samplekit.params import Params, load_params
 
 SECTIONS = ("A", "C", "E", "F", "G")
@@ -117,13 +124,21 @@ def check_all_constraints(result, frame_cells_df, settings):
     assert len(cells) == len(frame_cells_df)
     for rule in settings.rules:
         col = "n_monthly" if rule.scope == "monthly" else "n"
-        groups = [("全省", cells)] if rule.per == "province" else list(cells.groupby("city"))
+        col_base = "monthly_subsample" if rule.scope == "monthly" else "allocated"
+        named = list(rule.cities)
+        if rule.per == "province" and named:
+            groups = [("+".join(named), cells[cells["city"].isin(named)])]
+        elif rule.per == "province":
+            groups = [("全省", cells)]
+        else:
+            groups = [(k, g) for k, g in cells.groupby("city") if not named or k in named]
         for name, g in groups:
-            if rule.per == "province":
+            if rule.per == "province" and named:
+                base = int(c.loc[named, col_base].sum())
+            elif rule.per == "province":
                 base = settings.monthly_total if rule.scope == "monthly" else settings.total
             else:
-                base = int(c.loc[name, "monthly_subsample" if rule.scope == "monthly"
-                                 else "allocated"])
+                base = int(c.loc[name, col_base])
             count = int(g.loc[rule.mask(g), col].sum())
             if rule.kind == "max_share":
                 assert count <= rule.value * base + 1e-9, (rule.name, name)
@@ -370,3 +385,272 @@ def test_bad_params_name_the_key(tmp_path, allocation, needle):
     with pytest.raises(ParamsError) as err:
         AllocationSettings.from_params(_params(tmp_path, allocation))
     assert needle in str(err.value)
+
+
+# ------------------------------------------------------------------ given city totals (issue 17)
+def _given_table(result, shift: int = 6) -> pd.DataFrame:
+    """A task table unlike the formula: ``shift`` places move from the largest city's tertiary
+    sector to the smallest city's, and 2 secondary places of the city with the most room move to
+    its tertiary sector (primary members counted in tertiary)."""
+    city = result.city.sort_values("allocated").reset_index(drop=True)
+    cells = result.cells
+    total = city["allocated"].to_numpy().copy()
+    total[0] += shift
+    total[-1] -= shift
+    sec = city["secondary"].to_numpy().copy()
+    ex_sec = cells[cells["sector"] == "secondary"].groupby("city")["existing"].sum()
+    room = sec - ex_sec.reindex(city["city"], fill_value=0).to_numpy()
+    sec[int(np.argmax(room))] -= 2
+    return pd.DataFrame({"city": city["city"], "total": total.astype(str),
+                         "secondary": sec.astype(str), "tertiary": (total - sec).astype(str)})
+
+
+def test_imposed_city_totals_are_met_with_every_rule(case, result):
+    cities, frame = case
+    given = _given_table(result)
+    res = allocate(cities, frame, small_settings(), city_totals=given)
+    out = res.cells.groupby("city")[["n"]].sum()["n"]
+    g = given.set_index("city").astype(int)
+    # city totals from the cell table, the split counting primary members in tertiary
+    assert (out[g.index] == g["total"]).all()
+    sec = res.cells[res.cells["sector"] == "secondary"].groupby("city")["n"].sum()
+    assert (sec.reindex(g.index, fill_value=0) == g["secondary"]).all()
+    rest = res.cells[res.cells["sector"] != "secondary"].groupby("city")["n"].sum()
+    assert (rest.reindex(g.index, fill_value=0) == g["tertiary"]).all()
+    check_all_constraints(res, frame_cells(frame), res.settings)
+    # the comparison is with the given table; the formula's own totals are kept there
+    comp = res.comparison.set_index("city")
+    assert (comp["given_total"] == g["total"][comp.index]).all()
+    assert (comp["formula_total"] == result.city.set_index("city")["allocated"][comp.index]).all()
+
+
+def test_given_total_below_the_existing_panel_is_diagnosed(case, result):
+    cities, frame = case
+    given = _given_table(result)
+    city = result.city.set_index("city")
+    name = given["city"].iat[0]
+    existing = int(city.loc[name, "existing"])
+    given["total"] = given["total"].astype(int)
+    given.loc[0, "total"] = existing - 2
+    given.loc[1, "total"] += int(given["total"].sum()) * 0 + (180 - int(given["total"].sum()))
+    given = given.drop(columns=["secondary", "tertiary"])
+    with pytest.raises(InfeasibleError) as err:
+        allocate(cities, frame, small_settings(), city_totals=given)
+    diag = err.value.diagnosis
+    row = diag[(diag["rule"] == "keep_existing") & (diag["city"] == name)].iloc[0]
+    assert row["slack"] == 2 and row["required"] == existing
+    assert err.value.exit_code == 2 and f"{name}: the given city total" in str(err.value)
+
+
+@pytest.mark.parametrize("table, needle", [
+    (pd.DataFrame({"city": ["城0", "城1", "城2"], "total": ["60", "x", "60"]}),
+     "row 3, column 'total'"),
+    (pd.DataFrame({"city": ["城0", "城1", "城9"], "total": ["60", "60", "60"]}),
+     "row 4, column 'city': 城9"),
+    (pd.DataFrame({"city": ["城0", "城1", "城2"], "total": ["60"] * 3, "secondary": ["30"] * 3,
+                   "tertiary": ["30", "31", "30"]}), "row 3: secondary + tertiary = 61"),
+    (pd.DataFrame({"城市": ["城0", "城1", "城2"], "target_10000": ["60"] * 3,
+                   "secondary": ["30"] * 3}), "without its partner"),
+])
+def test_given_table_errors_name_row_and_column(table, needle):
+    with pytest.raises(InputError) as err:
+        check_given_totals(table, file="task.csv", cities=["城0", "城1", "城2"])
+    assert needle in str(err.value) and "task.csv" in str(err.value)
+
+
+def _score(cities: pd.DataFrame, w: float, tilt: np.ndarray) -> np.ndarray:
+    e = cities["employed"] / cities["employed"].sum()
+    g = cities["gdp"] / cities["gdp"].sum()
+    raw = tilt * (w * e + (1 - w) * g)
+    return (raw / raw.sum()).to_numpy()
+
+
+@pytest.mark.parametrize("w0", [0.0, 0.3, 0.72, 1.0])
+def test_weight_fit_recovers_a_known_weight(w0):
+    rng = np.random.default_rng(11)
+    cities = make_cities(21, rng)
+    tilt = np.where(np.arange(21) < 2, 1.05, 1.0)
+    city = pd.DataFrame({"employment_share": cities["employed"] / cities["employed"].sum(),
+                         "gdp_share": cities["gdp"] / cities["gdp"].sum(), "tilt": tilt})
+    exact = fit_employment_weight(city, 10000 * _score(cities, w0, tilt))
+    assert exact["weight"] == pytest.approx(w0, abs=1e-6) and exact["rmse"] < 1e-4
+    # a whole-number table (largest remainders of 100000 places) still gives the weight
+    whole = apportion(_score(cities, w0, tilt), 100000, method="largest_remainder")
+    assert fit_employment_weight(city, whole)["weight"] == pytest.approx(w0, abs=2e-3)
+    # the sector weight: secondary = total · (w e + (1 − w) g) with e ≠ g
+    cities["gdp_secondary"] = cities["gdp"] * rng.uniform(0.3, 0.6, 21)
+    cities["gdp_tertiary"] = cities["gdp"] - cities["gdp_secondary"]
+    total = np.full(21, 400.0)
+    e = cities["employed_secondary"] / (cities["employed_secondary"] + cities["employed_tertiary"])
+    g = cities["gdp_secondary"] / (cities["gdp_secondary"] + cities["gdp_tertiary"])
+    sec = total * (w0 * e + (1 - w0) * g)
+    fit = fit_sector_weight(cities, total, sec.to_numpy())
+    assert fit["weight"] == pytest.approx(w0, abs=1e-9)
+
+
+def test_compare_with_keeps_the_formula(case, result):
+    cities, frame = case
+    given = _given_table(result)
+    res = allocate(cities, frame, small_settings(), compare_with=given)
+    assert res.city["allocated"].tolist() == result.city["allocated"].tolist()
+    comp = res.comparison.set_index("city")
+    g = given.set_index("city").astype(int)
+    assert (comp["difference"] == comp["formula_total"] - g["total"][comp.index]).all()
+    assert sorted(comp["difference"].abs())[-1] == 6
+    fit = res.weight_fit.set_index("parameter")
+    assert 0 <= fit.loc["employment_weight", "fitted"] <= 1
+    assert fit.loc["employment_weight", "rmse_fitted"] <= \
+        fit.loc["employment_weight", "rmse_params"] + 1e-9
+
+
+# ------------------------------------------------------------------ band and city rules
+def test_employee_bands_of_the_cells_match_the_frame(case):
+    _, frame = case
+    rule = Rule("band_50_300", "min_share", (), employees=(50.0, 300.0), value=0.45)
+    cells = frame_cells(frame, bands=employee_bands([rule]))
+    active = frame[frame["status"] == "active"]
+    inside = active[(active["employees"] >= 50) & (active["employees"] <= 300)]
+    got = cells.loc[cells["employees_band"] == "50-300"].groupby("city")["frame_units"].sum()
+    assert (got == inside.groupby("city").size()[got.index]).all()
+    assert set(cells["employees_band"]) <= {"0-49", "50-300", "301+"}
+    assert cells["frame_units"].sum() == len(active)
+
+
+def test_band_rule_and_city_rule_hold(case):
+    cities, frame = case
+    # without the rules: the band's share and city 城2's share of section E
+    base = allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (
+        Rule("band_50_300", "min_count", (), employees=(50.0, 300.0), value=0),)))
+    band0 = base.cells.loc[base.cells["employees_band"] == "50-300", "n"].sum() / 180
+    c1 = base.cells[(base.cells["city"] == "城2") & base.cells["allowed"]
+                    & (base.cells["size_class"] != "micro") & (base.cells["sector"] != "primary")]
+    by_sec = c1.groupby("section")[["frame_units", "n"]].sum()
+    sec = (by_sec["frame_units"] - by_sec["n"]).idxmax()  # the section with most room
+    e0 = by_sec.loc[sec, "n"] / base.city.set_index("city").loc["城2", "allocated"]
+    band = Rule("band_50_300", "min_share", (), employees=(50.0, 300.0),
+                value=round(band0 + 0.1, 2))
+    city = Rule("key_industry_city2", "min_share", (("section", (sec,)),), per="city",
+                value=round(e0 + 0.05, 2), cities=("城2",))
+    res = allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (band, city)))
+    # independent counts from the output cells (bands checked against the frame above)
+    got_band = res.cells.loc[res.cells["employees_band"] == "50-300", "n"].sum()
+    assert got_band >= math.ceil(band.value * 180) > band0 * 180
+    c1 = res.cells[res.cells["city"] == "城2"]
+    total1 = int(res.city.set_index("city").loc["城2", "allocated"])
+    assert c1["n"].sum() == total1
+    assert c1.loc[c1["section"] == sec, "n"].sum() >= math.ceil(city.value * total1) \
+        > by_sec.loc[sec, "n"]
+    check_all_constraints(res, frame_cells(frame, bands=(50.0, 301.0)), res.settings)
+    report = res.rules_report
+    assert set(report.loc[report["rule"] == "key_industry_city2", "city"]) == {"城2"}
+
+
+def test_province_rule_over_named_cities_counts_them_together(case):
+    cities, frame = case
+    rule = Rule("e_two", "min_count", (("section", ("E",)),), value=25, cities=("城0", "城2"))
+    res = allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (rule,)))
+    both = res.cells[res.cells["city"].isin(["城0", "城2"]) & (res.cells["section"] == "E")]
+    assert both["n"].sum() >= 25
+    row = res.rules_report[res.rules_report["rule"] == "e_two"]
+    assert len(row) == 1 and row["city"].item() == "城0、城2"
+
+
+def test_infeasible_band_and_city_rules_are_named(case):
+    cities, frame = case
+    band = Rule("band_50_300", "min_share", (), employees=(50.0, 300.0), value=0.99)
+    city = Rule("key_e_city1", "min_share", (("section", ("E",)),), per="city", value=0.95,
+                cities=("城1",))
+    with pytest.raises(InfeasibleError) as err:
+        allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (band, city)))
+    diag = err.value.diagnosis
+    assert {"band_50_300", "key_e_city1"} <= set(diag["rule"])
+    assert set(diag.loc[diag["rule"] == "key_e_city1", "city"]) == {"城1"}
+    assert err.value.exit_code == 2
+
+
+def test_rule_naming_an_unknown_city_is_refused(case):
+    cities, frame = case
+    rule = Rule("x", "min_share", (("section", ("E",)),), value=0.1, cities=("深圳",))
+    with pytest.raises(ParamsError, match="深圳, not in the city table"):
+        allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (rule,)))
+
+
+@pytest.mark.parametrize("rule, needle", [
+    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4,
+      "source": "province"}, "name the document"),
+    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4},
+     "'allocation.rules[0] (r).source' is missing"),
+    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4,
+      "source": "assumption"}, "needs a one-line 'note'"),
+    ({"name": "r", "kind": "min_share", "where": {"employees": [300, 50]}, "value": 0.4,
+      "source": "mohrss_2011_308"}, "0 <= lo <= hi"),
+    ({"name": "r", "kind": "min_share", "where": {"section": ["I"]}, "cities": [],
+      "value": 0.1, "source": "assumption", "note": "x"}, "non-empty list of city names"),
+])
+def test_rule_sources_bands_and_cities_are_validated(tmp_path, rule, needle):
+    with pytest.raises(ParamsError) as err:
+        AllocationSettings.from_params(_params(tmp_path, {"total": 100, "rules": [rule]}))
+    assert needle in str(err.value)
+
+
+def test_every_shipped_rule_names_a_documented_source():
+    for path in ("params/guangdong_2013.yaml", "params/infeasible_example.yaml"):
+        s = AllocationSettings.from_params(load_params(path))
+        table = rule_table(s)
+        assert set(table["source"]) <= set(RULE_SOURCES) - {""}
+        assert (table.loc[table["source"] == "assumption", "note"].str.len() > 5).all()
+        # the ministry's numbers are labelled with the ministry's document, not the province
+        src = dict(zip(table["rule"], table["source"], strict=True))
+        assert src["m_manufacturing_max"] == "mohrss_2011_308"
+        assert src["large_max"] == "assumption"
+        assert src["monthly_city_floor"] == "mohrss_2009_152"
+
+
+# ------------------------------------------------------------------ the official task table (demo)
+def test_demo_with_the_official_task_table_reproduces_it(tmp_path):
+    from samplekit.cli import main
+
+    out = tmp_path / "given"
+    code = main(["allocate", "params/guangdong_2013.yaml", "--city-totals",
+                 "data/reference/guangdong_2013_task_table.csv", "--out", str(out)])
+    assert code == 0
+    official = pd.read_csv("data/reference/guangdong_2013_task_table.csv").set_index("city")
+    cells = pd.read_csv(out / "allocation_cells.csv")
+    n = cells.groupby("city")["n"].sum()
+    assert len(n) == 21 and (n[official.index] == official["target_10000"]).all()
+    sec = cells[cells["sector"] == "secondary"].groupby("city")["n"].sum()
+    assert (sec[official.index] == official["secondary"]).all()
+    assert sec.sum() == 5311 and n.sum() - sec.sum() == 4689
+    report = pd.read_csv(out / "rules_report.csv")
+    assert (report["achieved"] >= 0).all()
+    for r in report.itertuples(index=False):
+        if r.rule in ("keep_existing",):
+            assert r.achieved == r.required
+        elif r.kind in ("max_share", "max_count", "exclude"):
+            assert r.achieved <= r.required, r
+        else:
+            assert r.achieved >= r.required, r
+    fit = pd.read_csv(out / "weight_fit.csv").set_index("parameter")
+    assert 0 <= fit.loc["employment_weight", "fitted"] <= 1
+
+
+def test_demo_cli_exits_2_naming_infeasible_band_and_city_rules(tmp_path):
+    import yaml
+
+    from samplekit.cli import main
+
+    data = yaml.safe_load(Path("params/guangdong_2013.yaml").read_text(encoding="utf-8"))
+    data["allocation"]["rules"] += [
+        {"name": "band_50_300", "kind": "min_share", "where": {"employees": [50, 300]},
+         "value": 0.95, "source": "province_plan_2013", "note": "演示:不可行"},
+        {"name": "sz_key_industry", "kind": "min_share", "where": {"section": ["I"]},
+         "cities": ["深圳"], "per": "city", "value": 0.9, "source": "assumption",
+         "note": "演示:不可行"},
+    ]
+    data["allocation"]["compare_with"] = None
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["allocate", str(path), "--out", str(tmp_path / "out")]) == 2
+    diag = pd.read_csv(tmp_path / "out" / "diagnosis.csv")
+    assert {"band_50_300", "sz_key_industry"} <= set(diag["rule"])
+    assert set(diag.loc[diag["rule"] == "sz_key_industry", "city"]) == {"深圳"}

@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("params", type=Path, help="params YAML (e.g. params/guangdong_2013.yaml)")
     p.add_argument("--out", type=Path, default=Path("reports/allocation"),
                    help="output folder (default: reports/allocation)")
+    p.add_argument("--city-totals", type=str, default=None, metavar="FILE",
+                   help="impose the city totals of FILE (city, total[, secondary, tertiary]), "
+                   "e.g. data/reference/guangdong_2013_task_table.csv; overrides "
+                   "allocation.city_totals")
     p.set_defaults(handler=_allocate)
 
 
@@ -34,6 +38,12 @@ def _allocate(args: argparse.Namespace) -> int:
     from samplekit.params import load_params
 
     params = load_params(args.params)
+    if args.city_totals is not None:
+        from samplekit.params import Params
+
+        data = dict(params.data)
+        data["allocation"] = {**params.section("allocation"), "city_totals": args.city_totals}
+        params = Params(params.path, data)
     out: Path = args.out
     try:
         result = jobs.allocation(params)
@@ -51,6 +61,19 @@ def _allocate(args: argparse.Namespace) -> int:
     print(f"allocated {int(city['allocated'].sum())} enterprises to {len(city)} cities "
           f"({int(city['monthly_subsample'].sum())} in the monthly subsample); "
           f"solver: {result.solver.get('message', '')}")
+    if result.settings.city_totals:
+        sec = int(city["secondary"].sum()) + (
+            int(city["primary"].sum()) if result.settings.given_primary == "secondary" else 0)
+        ter = int(city["tertiary"].sum()) + (
+            int(city["primary"].sum()) if result.settings.given_primary == "tertiary" else 0)
+        print(f"city totals imposed from {result.settings.city_totals}: secondary {sec}, "
+              f"tertiary {ter} (existing primary-sector members counted in "
+              f"{result.settings.given_primary})")
+    if result.weight_fit is not None:
+        for r in result.weight_fit.itertuples(index=False):
+            print(f"{r.parameter}: params {r.params_value:g}, best fit to the given table "
+                  f"{r.fitted:.3f} (RMSE {r.rmse_params:.1f} -> {r.rmse_fitted:.1f}); formula vs "
+                  f"given: mean |difference| {r.mean_abs_formula:.1f}")
     binding = result.rules_report[result.rules_report["binding"] == "是"]
     print(f"{len(binding)} of {len(result.rules_report)} rule checks are binding")
     for path in paths.values():

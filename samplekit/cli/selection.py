@@ -102,9 +102,9 @@ def _load(params: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataF
     if args.cells is not None:
         cells = read_cells(args.cells)
     elif args.frame is None and args.panel is None:
-        from samplekit.allocation import allocation_for
+        from samplekit import jobs
 
-        cells = allocation_for(params).cells
+        cells = jobs.allocation(params).cells
     else:
         from samplekit.allocation import AllocationSettings, allocate
 
