@@ -48,7 +48,7 @@ def tiny() -> pd.DataFrame:
 
 
 def test_table1_hand_totals():
-    t1 = table1(tiny(), PANEL)
+    t1 = table1(tiny(), PANEL, network="province")
     assert t1["city"].tolist() == ["东莞", "东莞", "东莞", "深圳", "深圳", "深圳"]
     tot = t1[t1["seq"] == "总计"].set_index("city")
     assert tot.loc["东莞", "baseline_employment"] == 1090
@@ -59,11 +59,11 @@ def test_table1_hand_totals():
     assert tot.loc["东莞", "reasons"] == "4、9"
     a = t1[t1["enterprise_id"] == "A"].iloc[0]
     assert a["registration_type_name"] == "私营企业" and a["section_name"] == "制造业"
-    assert check_identities(t1, table2(tiny(), PANEL), table3(tiny(), PANEL)).empty
+    assert check_identities(t1, table2(tiny(), PANEL, network="province"), table3(tiny(), PANEL, network="province")).empty
 
 
 def test_table2_hand_totals():
-    t2 = table2(tiny(), PANEL).set_index(["level", "city", "section"])
+    t2 = table2(tiny(), PANEL, network="province").set_index(["level", "city", "section"])
     total = t2.loc[("total", "", "")]
     assert (total["enterprises"], total["enterprises_reduced"]) == (4, 2)
     assert (total["baseline_employment"], total["survey_employment"]) == (1430, 1285)
@@ -73,27 +73,27 @@ def test_table2_hand_totals():
     assert total["reduced_persons"] == -155  # falls of A and C; B's growth is netted in change
     c = t2.loc[("industry", "", "C")]
     assert (c["enterprises"], c["baseline_employment"], c["change"]) == (3, 1390, -140)
-    top = top_industries(table2(tiny(), PANEL))
+    top = top_industries(table2(tiny(), PANEL, network="province"))
     assert top["section"].tolist() == ["C", "F"] and top["persons_reduced"].tolist() == [150, 5]
 
 
 def test_table3_individual_organisations():
-    t3 = table3(tiny(), PANEL)
+    t3 = table3(tiny(), PANEL, network="province")
     assert t3["level"].tolist() == ["total", "city", "city_industry"]
     assert t3["change"].tolist() == [-2, -2, -2]
     assert t3["change_pct"].iloc[0] == pytest.approx(-16.7)
-    assert table3(tiny(), PANEL.assign(individual=False)).empty
+    assert table3(tiny(), PANEL.assign(individual=False), network="province").empty
 
 
 def test_mass_layoffs_thresholds_by_hand():
-    ml = mass_layoffs(tiny(), PANEL)
+    ml = mass_layoffs(tiny(), PANEL, network="province")
     # A: 150 people (15 %) both; C: 5 of 40 = 12.5 % share; P: 2 of 12 = 16.7 % share
     assert ml["enterprise_id"].tolist() == ["A", "C", "P"]
     assert ml["criterion"].tolist() == ["both", "share", "share"]
     assert ml["main_type"].iloc[0] == "经济性裁员"
-    assert mass_layoffs(tiny(), PANEL, min_persons=100, min_share=0.5)["enterprise_id"].tolist() \
+    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=100, min_share=0.5)["enterprise_id"].tolist() \
         == ["A"]
-    assert mass_layoffs(tiny(), PANEL, min_persons=200, min_share=0.13)["enterprise_id"].tolist() \
+    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=200, min_share=0.13)["enterprise_id"].tolist() \
         == ["A", "P"]
 
 
@@ -108,7 +108,7 @@ def test_reason_distribution_and_main_reasons():
 
 
 def test_check_identities_catches_a_broken_total():
-    t1, t2, t3 = table1(tiny(), PANEL), table2(tiny(), PANEL), table3(tiny(), PANEL)
+    t1, t2, t3 = table1(tiny(), PANEL, network="province"), table2(tiny(), PANEL, network="province"), table3(tiny(), PANEL, network="province")
     broken = t1.copy()
     broken.loc[broken["seq"] == "总计", "survey_employment"] += 1
     bad = check_identities(broken, t2, t3)
@@ -132,7 +132,7 @@ def test_identities_hold_on_the_demo_history_and_match_a_hand_sum(demo):
     panel = store.read_panel(demo)
     for period in store.store_periods(demo):
         reports = store.read_reports(demo, [period])
-        t = monthly_tables(reports, panel)
+        t = monthly_tables(reports, panel, network="province")
         assert check_identities(t["table1"], t["table2"], t["table3"]).empty, period
         # independent: province total = plain sums over non-individual enterprises
         firms = reports.merge(panel[["enterprise_id", "individual"]], on="enterprise_id")
@@ -150,31 +150,31 @@ def test_identities_hold_on_the_demo_history_and_match_a_hand_sum(demo):
 
 
 def test_write_monthly_tables_files(demo, tmp_path):
-    paths = write_monthly_tables(demo, "2013-12", tmp_path)
+    paths = write_monthly_tables(demo, "2013-12", tmp_path, network="province")
     names = sorted(p.name for p in paths)
-    assert "monthly_tables_2013-12.xlsx" in names and "table2_2013-12.csv" in names
-    t2 = pd.read_csv(tmp_path / "table2_2013-12.csv", encoding="utf-8-sig")
+    assert "monthly_tables_province_2013-12.xlsx" in names and "table2_province_2013-12.csv" in names
+    t2 = pd.read_csv(tmp_path / "table2_province_2013-12.csv", encoding="utf-8-sig")
     assert t2["level"].iloc[0] == "总计"
-    xl = pd.ExcelFile(tmp_path / "monthly_tables_2013-12.xlsx")
+    xl = pd.ExcelFile(tmp_path / "monthly_tables_province_2013-12.xlsx")
     assert {"附表一", "附表二", "附表三", "减员前5位行业", "说明"} <= set(xl.sheet_names)
     head = pd.read_excel(xl, "附表二", header=3).columns
     assert "其中:就业人数减少企业个数" in head and "经济性裁员:减少人数" in head
-    again = write_monthly_tables(demo, "2013-12", tmp_path / "again")
+    again = write_monthly_tables(demo, "2013-12", tmp_path / "again", network="province")
     for a, b in zip(sorted(paths), sorted(again), strict=True):
         assert a.read_bytes() == b.read_bytes()  # byte-identical
     from samplekit.errors import InputError
 
     with pytest.raises(InputError, match="no accepted reports"):
-        write_monthly_tables(demo, "2011-01", tmp_path)
+        write_monthly_tables(demo, "2011-01", tmp_path, network="province")
 
 
 def test_cli_tables(demo, tmp_path, capsys):
     from samplekit.cli import main
 
     assert main(["tables", "--store", str(demo), "--period", "2013-11", "--out",
-                 str(tmp_path)]) == 0
-    assert (tmp_path / "monthly_tables_2013-11.xlsx").exists()
-    assert "table1_2013-11.csv" in capsys.readouterr().out
+                 str(tmp_path), "--network", "province"]) == 0
+    assert (tmp_path / "monthly_tables_province_2013-11.xlsx").exists()
+    assert "table1_province_2013-11.csv" in capsys.readouterr().out
     assert main(["tables", "--store", str(demo), "--period", "2010-01", "--out",
-                 str(tmp_path)]) == 1  # no reports that month: a clear error, exit 1
+                 str(tmp_path), "--network", "province"]) == 1  # no reports that month: a clear error, exit 1
     assert "no accepted reports" in capsys.readouterr().err
