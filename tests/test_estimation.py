@@ -685,8 +685,8 @@ def test_change_across_windows_uses_each_periods_own_design_rows():
     ua = _hand_period(rep, Q2_2013, matched)
     ub = _hand_period(rep, ["2014-04", "2014-05", "2014-06"], matched)
     # each period's weights, scaled in its strata to its own design's weight total
-    w_a = {**{e: 20 / 3 for e in ("a1", "a2", "a3")}, **{e: 3.0 for e in ("b1", "b2", "b3")}}
-    w_b = {**{e: 22 / 3 for e in ("a1", "a2", "a3")}, **{e: 3.0 for e in ("b1", "b2", "b3")}}
+    w_a = {**dict.fromkeys(("a1", "a2", "a3"), 20 / 3), **dict.fromkeys(("b1", "b2", "b3"), 3.0)}
+    w_b = {**dict.fromkeys(("a1", "a2", "a3"), 22 / 3), **dict.fromkeys(("b1", "b2", "b3"), 3.0)}
     strata = {e: W1[e][0] for e in matched}
     ta, _ = _strat({e: u[1] for e, u in ua.items()}, w_a, strata, BIG_N)
     tb, _ = _strat({e: u[1] for e, u in ub.items()}, w_b, strata, BIG_N)
