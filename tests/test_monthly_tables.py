@@ -178,3 +178,95 @@ def test_cli_tables(demo, tmp_path, capsys):
     assert main(["tables", "--store", str(demo), "--period", "2010-01", "--out",
                  str(tmp_path), "--network", "province"]) == 1  # no reports that month: a clear error, exit 1
     assert "no accepted reports" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ two networks (issue 9)
+# The ministry's monthly network: A (东莞) and C (深圳) and the individual unit P (深圳).
+MEMBERS = PANEL.assign(ministry=[True, False, True, False, True], valid_from="2013-01",
+                       valid_to=None)
+
+
+def test_ministry_tables_count_only_ministry_members():
+    from samplekit.monthly_tables import network_panel
+
+    t2 = table2(tiny(), MEMBERS, network="ministry").set_index(["level", "city", "section"])
+    total = t2.loc[("total", "", "")]
+    # by hand: A (1000 → 850) and C (40 → 35); B, D are province-only members
+    assert total["enterprises"] == 2 and total["enterprises_reduced"] == 2
+    assert total["baseline_employment"] == 1040 and total["survey_employment"] == 885
+    assert total["reduced_persons"] == -155 and total["layoff_persons"] == -120
+    assert t2.loc[("city", "东莞", ""), "enterprises"] == 1
+    t1 = table1(tiny(), MEMBERS, network="ministry")
+    assert set(t1["enterprise_id"]) == {"A", "C", ""}
+    t3 = table3(tiny(), MEMBERS, network="ministry")
+    assert t3.iloc[0]["baseline_employment"] == 12
+    province = table2(tiny(), MEMBERS, network="province")
+    assert province.iloc[0]["enterprises"] == 4  # every non-individual member, as before
+    ml = mass_layoffs(tiny(), MEMBERS, network="ministry")
+    # B rose, D flat (province only); C −12.5 % and P −16.7 % ≥ 10 %
+    assert ml["enterprise_id"].tolist() == ["A", "C", "P"]
+    assert sorted(network_panel(MEMBERS, network="ministry", period="2013-12")[
+        "enterprise_id"]) == ["A", "C", "P"]
+    with pytest.raises(Exception, match="ministry"):
+        table2(tiny(), PANEL)  # the default network needs the flag
+
+
+def test_tables_use_the_member_row_in_force_that_month():
+    # D left at a window (row closed 2013-11); A's 2012 row (another city) is not in force
+    rows = pd.concat([
+        MEMBERS.assign(valid_to=[None, None, None, "2013-11", None]),
+        MEMBERS.iloc[[0]].assign(city="深圳", valid_from="2012-01", valid_to="2012-12"),
+    ], ignore_index=True)
+    t2 = table2(tiny(), rows, network="province").set_index(["level", "city"])
+    assert t2.loc[("city", "东莞"), "enterprises"] == 2  # A (its 2013 row) and B
+    assert t2.loc[("city", "(名单外)"), "enterprises"] == 1  # D reports but is not a member
+
+
+def test_monthly_trend_counts_the_networks_members_in_force_each_month():
+    from samplekit.monthly_tables import monthly_trend
+
+    both = pd.concat([tiny().assign(period="2013-11"), tiny()], ignore_index=True)
+    rows = MEMBERS.assign(valid_from=["2013-01", "2013-01", "2013-12", "2013-01", "2013-01"])
+    trend = monthly_trend(both, rows, network="ministry").set_index("period")
+    # by hand: November A only (C's row starts in December); December A and C
+    assert trend["enterprises"].tolist() == [1, 2]
+    assert trend.loc["2013-11", "baseline_employment"] == 1000
+    assert trend.loc["2013-12", "baseline_employment"] == 1040
+    assert trend.loc["2013-12", "reduced_persons"] == 155
+    province = monthly_trend(both, rows, network="province").set_index("period")
+    assert province["enterprises"].tolist() == [4, 4]  # C shown as (名单外) in November
+
+
+def _flagged_panel(demo):
+    """The demo store's panel with every 5th enterprise (and every individual unit) in the
+    ministry's monthly network, as store.panel_in_force returns it."""
+    panel = store.read_panel(demo)
+    return panel.assign(ministry=(np.arange(len(panel)) % 5 == 0) | panel["individual"])
+
+
+def test_ministry_tables_on_the_demo_store_and_cli(demo, tmp_path, monkeypatch, capsys):
+    from samplekit import monthly_tables as mt
+    from samplekit.cli import main
+
+    panel = _flagged_panel(demo)
+    reports = store.read_reports(demo, ["2013-12"])
+    tables = mt.tables_for(demo, "2013-12", network="ministry", panel=panel)
+    assert check_identities(tables["table1"], tables["table2"], tables["table3"]).empty
+    mine = reports.merge(panel, on="enterprise_id")
+    firms = mine[mine["ministry"] & ~mine["individual"]]
+    total = tables["table2"].iloc[0]
+    assert total["enterprises"] == len(firms) < len(mine[~mine["individual"]]) / 4
+    assert total["baseline_employment"] == firms["baseline_employment"].sum()
+    assert set(tables["table1"]["enterprise_id"]) - {""} == set(firms["enterprise_id"])
+    monkeypatch.setattr(mt, "_store_panel", lambda store_path, period: panel)
+    assert main(["tables", "--store", str(demo), "--period", "2013-12", "--out",
+                 str(tmp_path)]) == 0  # default: the ministry's network
+    out = capsys.readouterr().out
+    assert "table2_ministry_2013-12.csv" in out and "monthly_tables_ministry_2013-12.xlsx" in out
+    t2 = pd.read_csv(tmp_path / "table2_ministry_2013-12.csv", encoding="utf-8-sig")
+    assert t2["enterprises"].iloc[0] == len(firms)
+    xl = pd.ExcelFile(tmp_path / "monthly_tables_ministry_2013-12.xlsx")
+    title = pd.read_excel(xl, "附表二", header=None).iloc[0, 0]
+    assert "失业动态监测(人社部月报网络)" in title
+    with pytest.raises(Exception, match="network"):
+        mt.write_monthly_tables(demo, "2013-12", tmp_path, network="province", tables=tables)
