@@ -20,6 +20,7 @@ from samplekit.estimation import (
     build_units,
     linearised_estimates,
     network_members,
+    network_reports,
 )
 
 #: Indicators returned by :func:`climate_index`, in output order.
@@ -75,6 +76,7 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
     >>> climate_index(reports, sample, periods="2013Q4", by=["city"])  # doctest: +SKIP
     """
     by = list(by or [])
+    reports = network_reports(reports, sample, network=network)
     sample = network_members(sample, network=network)
     units = build_units(reports, sample, periods=periods, by=by, weight=weight,
                         nonresponse=nonresponse, singleton=singleton,

@@ -433,13 +433,7 @@ def network_members(membership: pd.DataFrame, *, network: Network = "province",
         return membership
     if network != "ministry":
         raise InputError(f"network={network!r}: use 'province' or 'ministry'")
-    flag = "ministry" if "ministry" in membership.columns else (
-        "monthly" if "monthly" in membership.columns else None)
-    if flag is None:
-        raise InputError("the membership table has no 'ministry' column (the ministry's monthly "
-                         "network flag, 失业动态监测); load a panel that keeps it, or use "
-                         "network='province'")
-    on = _flag(membership[flag])
+    on = _flag(membership[_ministry_column(membership)])
     window = [c for c in ("window_id", "valid_from") if c in membership.columns][:1]
     keys = [*window, *STRATUM_COLUMNS]
     out = membership.loc[on].copy()
@@ -452,6 +446,54 @@ def network_members(membership: pd.DataFrame, *, network: Network = "province",
                                         dropna=False).transform("sum")
         out[col] = (w * total / part)[on].to_numpy()
     return out.reset_index(drop=True)
+
+
+def _ministry_column(membership: pd.DataFrame) -> str:
+    for c in ("ministry", "monthly"):
+        if c in membership.columns:
+            return c
+    raise InputError("the membership table has no 'ministry' column (the ministry's monthly "
+                     "network flag, 失业动态监测); load a panel that keeps it, or use "
+                     "network='province'")
+
+
+def network_reports(reports: pd.DataFrame, membership: pd.DataFrame, *,
+                    network: Network = "province") -> pd.DataFrame:
+    """The reports of one network's members.
+
+    "province": all reports. "ministry": leaves out the reports of members whose row in force
+    that month is not in the ministry's network (they report to the province's network only,
+    so they are neither out of sample nor non-response); reports of non-members are kept, for
+    ``out_of_sample`` to judge.
+    """
+    if network == "province":
+        return reports
+    if network != "ministry":
+        raise InputError(f"network={network!r}: use 'province' or 'ministry'")
+    flag = _ministry_column(membership)
+    other = membership.loc[~_flag(membership[flag])]
+    ids = reports["enterprise_id"].astype(str).str.strip()
+    if not is_membership(membership):
+        return reports[~ids.isin(set(other["enterprise_id"].astype(str).str.strip())).to_numpy()]
+    rows = pd.DataFrame({
+        "enterprise_id": membership["enterprise_id"].astype(str).str.strip().to_numpy(),
+        "_from": _month_codes(membership["valid_from"], "valid_from", allow_open=False),
+        "_to": (_month_codes(membership["valid_to"], "valid_to", allow_open=True)
+                if "valid_to" in membership.columns else _OPEN),
+        "_in": _flag(membership[flag]),
+    }).sort_values("_from", kind="stable")
+    period = _normalise_period(reports["period"])
+    ok = period.str.match(MONTH_RE.pattern).to_numpy(bool)
+    left = pd.DataFrame({"enterprise_id": ids.to_numpy(), "_pos": np.arange(len(reports))})
+    left = left.loc[ok]
+    left["_m"] = _month_codes(period[ok], "period", allow_open=False)
+    hit = pd.merge_asof(left.sort_values("_m", kind="stable"), rows, left_on="_m",
+                        right_on="_from", by="enterprise_id", direction="backward")
+    drop = hit.loc[hit["_from"].notna() & (hit["_m"] <= hit["_to"]) & ~hit["_in"].astype(
+        "boolean").fillna(True).astype(bool), "_pos"].to_numpy()
+    keep = np.ones(len(reports), dtype=bool)
+    keep[drop] = False
+    return reports[keep]
 
 
 def _closure_reports(reports: pd.DataFrame, months: Sequence[str]) -> pd.DataFrame:

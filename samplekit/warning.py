@@ -602,7 +602,8 @@ def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters
     002's line) per city and quarter, and the list itself.
 
     Each month counts the members in force that month (``membership``: the panel of record, or a
-    one-window sample list); reports of non-members are left out of the list.
+    one-window sample list); reports of non-members and of individual organisations are left
+    out of the list.
     Returns ``(counts: quarter, city, value; list: monthly_tables.mass_layoffs rows + quarter)``.
     """
     from samplekit.monthly_tables import mass_layoffs
@@ -613,6 +614,11 @@ def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters
     ml = mass_layoffs(rep, membership, min_persons=min_persons, min_share=min_share,
                       network="province")
     ml = ml[ml["city"].isin(cities)]
+    if "individual" in membership.columns:  # 附表三 units are not part of the design
+        from samplekit.estimation import _flag
+
+        ind = membership.loc[_flag(membership["individual"]), "enterprise_id"]
+        ml = ml[~ml["enterprise_id"].isin(set(ind.astype(str)))]
     ml = ml.assign(quarter=[str(pd.Period(p, freq="M").asfreq("Q")) for p in ml["period"]])
     distinct = ml.drop_duplicates(["quarter", "enterprise_id"])
     grid = pd.MultiIndex.from_product([list(quarters), cities], names=["quarter", "city"])
@@ -830,10 +836,13 @@ def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
     Levels are judged for the last ``history_quarters`` quarters (so that hysteresis has a past),
     with four more quarters estimated for the year-on-year transforms.
     """
-    from samplekit.estimation import INDICATORS, network_members
+    from samplekit.estimation import INDICATORS, network_members, network_reports
     from samplekit.forecast import ForecastSettings
 
     fsettings = fsettings or ForecastSettings()
+    # Every member's reports count in its months in force (no filter on today's members); the
+    # ministry network leaves out the reports of province-only members.
+    reports = network_reports(reports, membership, network=network)
     membership = network_members(membership, network=network)
     judged = quarters_back(quarter, settings.history_quarters)
     needed = quarters_back(quarter, settings.history_quarters + 4)

@@ -487,7 +487,8 @@ PANEL_MONTHS = [str(p) for p in pd.period_range("2012-04", "2014-06", freq="M")]
 
 def _row(eid, cell, w, big_n, valid_from, valid_to, window, individual=False, ministry=False):
     city, section, size, owner = cell
-    return {"enterprise_id": eid, "city": city, "section": section, "size_class": size,
+    return {"enterprise_id": eid, "name": f"企业{eid}", "city": city, "section": section,
+            "size_class": size,
             "ownership": owner, "weight": w, "calibrated_weight": w, "cell_frame_units": big_n,
             "cell_n": 4 if cell == S1 else 3, "valid_from": valid_from, "valid_to": valid_to,
             "window_id": window, "individual": individual, "ministry": ministry,
