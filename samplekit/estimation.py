@@ -939,12 +939,18 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
         Monthly reports in the canonical layout (``enterprise_id, period, baseline_employment,
         survey_employment, reduction_*`` non-negative, ``reason_1..3``).
     sample : DataFrame
-        The sample list (``enterprise_id``, strata ``city, section, size_class, ownership``, the
-        ``weight`` column, ``cell_frame_units`` = N_h for the finite-population correction).
+        The membership (panel of record: one row per enterprise × window with ``valid_from``,
+        ``valid_to``; each month is estimated from the members in force in it, with their rows'
+        weights and strata — docs/estimation.md, "A panel with windows") or a one-window sample
+        list (``enterprise_id``, strata ``city, section, size_class, ownership``, the ``weight``
+        column, ``cell_frame_units`` = N_h for the finite-population correction), in force in
+        every month. A member whose latest earlier report shows 0 employed and who does not
+        report counts as a reporter with x = y = 0 (a closure, not non-response).
     periods : str or list of str
-        ``"2013-12"``, ``"2013Q4"`` or consecutive months. For several months only enterprises
-        reporting in every month count; baseline = the first month's baseline, survey = the last
-        month's survey, reductions are summed.
+        ``"2013-12"``, ``"2013Q4"`` or consecutive months. For several months only members in
+        force and reporting in every month count, with the rows in force at the first month
+        (:class:`WindowStraddleWarning` when a window takes effect inside the run); baseline =
+        the first month's baseline, survey = the last month's survey, reductions are summed.
     by : list of str, optional
         Domain columns of the sample list (e.g. ``["city"]``); none = one province row.
     weight : str
@@ -962,8 +968,8 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
         Strata with a single reporter (and N_h > 1): pooled with other such strata
         ("collapse"), or contribute zero variance ("zero").
     out_of_sample : {"error", "drop"}
-        Reports of enterprises missing from the sample list: an error (default), or dropped
-        (e.g. enterprises retired in a December window, when estimating with the new list).
+        Reports of enterprises that are not members in force in their month (missing from the
+        sample list): an error (default), or dropped.
 
     Returns
     -------
@@ -994,9 +1000,12 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
                    out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Change of an indicator between two periods on the matched panel.
 
-    Only enterprises reporting in both periods (each a month, a quarter or a run of months)
-    count, with the same weights in both; the difference ``θ_b − θ_a`` is linearised jointly
-    (``z = z_b − z_a`` per enterprise), so the covariance between the periods enters the SE.
+    Only enterprises that are units of both periods (each a month, a quarter or a run of months)
+    count. With a one-window sample list they have the same weights in both; with a membership
+    each period keeps its own design rows (weights scaled within that period's strata to its
+    members in force; strata, domains and variance strata of period a). The difference
+    ``θ_b − θ_a`` is linearised jointly (``u = w_b z_b − w_a z_a`` per enterprise), so the
+    covariance between the periods enters the SE.
 
     Returns
     -------
@@ -1096,6 +1105,9 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
                    singleton: Singleton = "collapse",
                    out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Monthly estimates of one indicator for every month in the reports (vectorised).
+
+    Each month from its members in force (``sample`` as in :func:`estimate`: a membership or a
+    one-window sample list), closures counting as reporters with 0 employed.
 
     Returns
     -------

@@ -548,14 +548,17 @@ def estimate_quarters(reports: pd.DataFrame, membership: pd.DataFrame, quarters:
 
     period = reports["period"].astype(str)
     have = set(period)
+    # A member that closed before a quarter (last report: 0 employed) counts as a reporter with
+    # 0, not as non-response: the quarter's rows plus the earlier rows of enterprises that ever
+    # reported 0 employed (enough to find each one's latest earlier report).
+    zero = pd.to_numeric(reports["survey_employment"], errors="coerce") == 0
+    ever_zero = reports["enterprise_id"].isin(set(reports.loc[zero, "enterprise_id"]))
     parts = []
     for q in quarters:
         months = quarter_months(q)
         if not set(months) <= have:
             continue
-        # The quarter's rows and the earlier ones: a member that closed before the quarter
-        # (last report: 0 employed) counts as a reporter with 0, not as non-response.
-        rep = reports[period <= months[-1]]
+        rep = reports[period.isin(months) | ((period < months[0]) & ever_zero)]
         kw = {"periods": months, "min_reporters": min_reporters, "level": level,
               "indicators": list(indicators) if indicators is not None else None,
               "out_of_sample": out_of_sample}

@@ -361,6 +361,10 @@ def test_quarters_and_mass_layoffs_use_the_membership_in_force():
     pd.testing.assert_frame_equal(before, after)
     prov = after[(after["city"] == "全省") & (after["indicator"] == "job_loss_rate")]
     assert prov["n_reporters"].iloc[0] == 7  # a4, closed in 2013-05, is still counted
+    # in 2013Q3 too (its survey-0 report is in the quarter before): 0 employed, not missing
+    q3 = estimate_quarters(panel_reports(True), membership(True), ["2013Q3"], **kw)
+    q3 = q3[(q3["city"] == "全省") & (q3["indicator"] == "job_loss_rate")]
+    assert q3["n_reporters"].iloc[0] == 7
     counts, ml = mass_layoff_counts(panel_reports(True), membership(True), ["2013Q2"],
                                     province="全省")
     # by hand: members (not individual units) that cut ≥ 100 or ≥ 10 % in a month of 2013Q2
