@@ -12,12 +12,15 @@ from __future__ import annotations
 import pandas as pd
 
 from samplekit.estimation import (
+    Network,
     Nonresponse,
     OutOfSample,
     Singleton,
     Spec,
     build_units,
     linearised_estimates,
+    network_members,
+    network_reports,
 )
 
 #: Indicators returned by :func:`climate_index`, in output order.
@@ -44,15 +47,22 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
                   min_reporters: int = 5, level: float = 0.95,
                   nonresponse: Nonresponse = "stratum",
                   singleton: Singleton = "collapse",
-                  out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+                  out_of_sample: OutOfSample = "error",
+                  network: Network = "province") -> pd.DataFrame:
     """Employment climate index with its standard error, by domain.
 
     Parameters
     ----------
-    reports, sample, periods, by, weight, min_reporters, level, nonresponse, singleton, out_of_sample
+    reports, periods, by, weight, min_reporters, level, nonresponse, singleton, out_of_sample
         As in :func:`samplekit.estimation.estimate`. For a quarter, an enterprise's change is
-        its last month's survey employment against its first month's baseline (enterprises
-        reporting in every month only).
+        its last month's survey employment against its first month's baseline (members in force
+        and reporting in every month only; a closed member counts with employment 0).
+    sample : DataFrame
+        The membership (panel of record, ``valid_from``/``valid_to``: each period from the
+        members in force in it, with that window's weights) or a one-window sample list.
+    network : {"province", "ministry"}
+        The monitoring network (:func:`samplekit.estimation.network_members`): the province's
+        whole panel (default) or the ministry's monthly network.
 
     Returns
     -------
@@ -66,6 +76,8 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
     >>> climate_index(reports, sample, periods="2013Q4", by=["city"])  # doctest: +SKIP
     """
     by = list(by or [])
+    reports = network_reports(reports, sample, network=network)
+    sample = network_members(sample, network=network)
     units = build_units(reports, sample, periods=periods, by=by, weight=weight,
                         nonresponse=nonresponse, singleton=singleton,
                         out_of_sample=out_of_sample)

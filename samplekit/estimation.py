@@ -19,6 +19,7 @@ assumptions and the treatment of each special case.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from samplekit.errors import InputError
+from samplekit.errors import InputError, SamplekitWarning
 from samplekit.periods import MONTH_RE, QUARTER_RE
 
 #: Strata of the sample design (the allocation cells).
@@ -79,7 +80,16 @@ RESULT_COLUMNS: list[str] = ["period", "indicator", "estimate", "se", "ci_low", 
 Nonresponse = Literal["stratum", "none"]
 Singleton = Literal["collapse", "zero"]
 OutOfSample = Literal["error", "drop"]
+Network = Literal["province", "ministry"]
 
+#: Columns that make a table a membership (panel of record, docs/estimation.md "A panel with
+#: windows"); a table without them is a one-window sample list, in force in every month.
+VALIDITY_COLUMNS: list[str] = ["valid_from", "valid_to"]
+
+
+class WindowStraddleWarning(SamplekitWarning):
+    """A run of months (e.g. a quarter) crosses a window of the panel: the run's units are the
+    members in force in every month, weighted by the rows in force at its first month."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +231,312 @@ def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
     return out
 
 
+# ------------------------------------------------------------------------- panel with windows
+#: Month code of an open row (``valid_to`` null): later than any month.
+_OPEN = 10**7
+
+
+def is_membership(sample: pd.DataFrame) -> bool:
+    """True when ``sample`` is a membership table (has ``valid_from``), not a sample list."""
+    return "valid_from" in sample.columns
+
+
+def _flag(values: pd.Series) -> np.ndarray:
+    """A yes/no column as booleans (bool, 0/1, true/false, 是/否; missing = False)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(False).to_numpy(dtype=bool)
+    text = values.astype("string").str.strip().str.lower()
+    return text.isin(["true", "1", "1.0", "yes", "y", "是"]).fillna(False).to_numpy(dtype=bool)
+
+
+def _month_codes(values: pd.Series, column: str, *, allow_open: bool) -> np.ndarray:
+    """``YYYY-MM`` → year·12 + month − 1; null/empty → :data:`_OPEN` when ``allow_open``."""
+    raw = pd.Series(values).reset_index(drop=True)
+    if isinstance(raw.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(raw):
+        raw = _normalise_period(raw).where(raw.notna(), None)
+    # Few distinct months: parse each once.
+    inv, uniq = pd.factorize(raw, use_na_sentinel=True)
+    parsed = np.full(len(uniq) + 1, -1, dtype=np.int64)  # last slot: missing
+    for k, v in enumerate(uniq):
+        text = str(v).strip()
+        if text in ("", "None", "nan", "NaN", "NaT", "<NA>"):
+            continue
+        m = MONTH_RE.match(text[:7] if len(text) > 7 and text[7] in " T" else text)
+        parsed[k] = int(m.group(1)) * 12 + int(m.group(2)) - 1 if m else -2
+    code = parsed[np.where(inv < 0, len(uniq), inv)]
+    missing = code == -1
+    bad = (code == -2) | (missing & (not allow_open))
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:5] + 2).tolist()
+        raise InputError(f"the membership table has {int(bad.sum())} row(s) whose '{column}' is "
+                         f"not a month YYYY-MM (spreadsheet rows {rows}, e.g. "
+                         f"{raw.iloc[np.flatnonzero(bad)[0]]!r})"
+                         + ("; leave it empty for a row still open" if allow_open else ""))
+    return np.where(missing, _OPEN, code)
+
+
+def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_weight",
+                       by: Sequence[str] = ()) -> tuple[pd.DataFrame, set[str]]:
+    """Validate the membership table (panel of record) and keep what estimation needs.
+
+    Parameters
+    ----------
+    membership : DataFrame
+        One row per enterprise × window (``store.read_membership``): ``enterprise_id``, the
+        strata, the weight column, ``valid_from`` (YYYY-MM), ``valid_to`` (YYYY-MM or empty =
+        open), ``cell_frame_units`` (N_h of the row's window), optionally ``individual``.
+    weight, by
+        As in :func:`prepare_sample`.
+
+    Returns
+    -------
+    rows, individual_ids
+        ``rows``: one row per design row — ``enterprise_id``, strata, ``by`` columns, ``_w``,
+        ``_N`` (this row's N_h, NaN without ``cell_frame_units``), ``_from``, ``_to`` (month
+        codes); ``individual_ids``: enterprises that are urban individual economic organisations
+        (附表三 only, not part of the design; their reports are left out of estimation).
+
+    Raises
+    ------
+    InputError
+        Missing columns, bad months, ``valid_from`` after ``valid_to``, overlapping rows of one
+        enterprise, missing or non-positive weights.
+    """
+    fix = "pass the panel membership (store.read_membership) or a one-window sample list"
+    _check_columns(membership, ["enterprise_id", *STRATUM_COLUMNS, weight, "valid_from"],
+                   "the membership table", fix)
+    extra = [c for c in by if c not in membership.columns]
+    if extra:
+        raise InputError(f"domain column(s) {', '.join(extra)} are not columns of the membership "
+                         f"table (available: {', '.join(map(str, membership.columns))}); choose "
+                         "'by' among them, e.g. by=['city']")
+    src = membership.reset_index(drop=True)
+    ids = src["enterprise_id"].astype(str).str.strip()
+    individual = (_flag(src["individual"]) if "individual" in src.columns
+                  else np.zeros(len(src), dtype=bool))
+    start = _month_codes(src["valid_from"], "valid_from", allow_open=False)
+    end = (_month_codes(src["valid_to"], "valid_to", allow_open=True)
+           if "valid_to" in src.columns else np.full(len(src), _OPEN, dtype=np.int64))
+    rows_of = np.flatnonzero(start > end)
+    if len(rows_of):
+        r = rows_of[0]
+        raise InputError(f"the membership table has {len(rows_of)} row(s) with valid_from after "
+                         f"valid_to (e.g. spreadsheet row {r + 2}, enterprise {ids.iloc[r]}: "
+                         f"{src['valid_from'].iloc[r]} > {src['valid_to'].iloc[r]}); such rows "
+                         "are never written — check the store")
+    order = np.lexsort((start, ids.to_numpy()))
+    sid, sst, sen = ids.to_numpy()[order], start[order], end[order]
+    overlap = np.flatnonzero((sid[1:] == sid[:-1]) & (sst[1:] <= sen[:-1]))
+    if len(overlap):
+        k = overlap[0]
+        raise InputError(f"the membership table has {len(overlap)} overlapping row pair(s) of one "
+                         f"enterprise (e.g. {sid[k]}: spreadsheet rows {order[k] + 2} and "
+                         f"{order[k + 1] + 2}); an enterprise has one row in force per month")
+    keep = ~individual
+    cols = list(dict.fromkeys(["enterprise_id", *STRATUM_COLUMNS, *by]))
+    out = src.loc[keep, cols].copy()
+    out["enterprise_id"] = ids[keep].to_numpy()
+    w = pd.to_numeric(src[weight], errors="coerce").to_numpy(dtype=float)
+    bad = keep & (~np.isfinite(w) | (w <= 0))
+    if bad.any():
+        rows = (np.flatnonzero(bad)[:5] + 2).tolist()
+        raise InputError(f"the membership table has {int(bad.sum())} design row(s) with a missing "
+                         f"or non-positive '{weight}' (spreadsheet rows {rows}); every member "
+                         "that is not an individual organisation needs a weight for its window")
+    out["_w"] = w[keep]
+    out["_N"] = (pd.to_numeric(src["cell_frame_units"], errors="coerce").to_numpy(float)[keep]
+                 if "cell_frame_units" in src.columns else np.nan)
+    out["_from"], out["_to"] = start[keep], end[keep]
+    return out.reset_index(drop=True), set(ids[individual].tolist())
+
+
+def _finish_design(design: pd.DataFrame) -> pd.DataFrame:
+    """One N_h per period × stratum (the largest given) and the check n_h ≤ N_h."""
+    keys = ["period", *STRATUM_COLUMNS]
+    g = design.groupby(keys, observed=True, dropna=False, sort=False)
+    design["_N"] = g["_N"].transform("max")
+    n_sampled = g["_w"].transform("size")
+    over = design["_N"].notna() & (n_sampled > design["_N"])
+    if over.any():
+        first = design.loc[over].iloc[0]
+        raise InputError(
+            f"stratum {tuple(first[STRATUM_COLUMNS])} has {int(n_sampled[over].iloc[0])} "
+            f"members in force in {first['period']} but cell_frame_units = {first['_N']:g}; "
+            "cell_frame_units must be the stratum's frame count N_h ≥ n_h of the window")
+    return design.drop(columns=["_from", "_to"], errors="ignore")
+
+
+def design_by_month(rows: pd.DataFrame, months: Sequence[str]) -> pd.DataFrame:
+    """The design rows in force in each month: one row per member × month (``period``).
+
+    ``rows`` is the first result of :func:`prepare_membership`. A row is in force in month m
+    when ``valid_from ≤ m ≤ valid_to`` (open rows: from ``valid_from`` on).
+    """
+    labels = np.array(sorted(set(months)), dtype=object)
+    codes = np.array([_month_index(m) for m in labels], dtype=np.int64)
+    lo = np.searchsorted(codes, rows["_from"].to_numpy(), side="left")
+    hi = np.searchsorted(codes, rows["_to"].to_numpy(), side="right")
+    count = np.maximum(hi - lo, 0)
+    which = np.repeat(np.arange(len(rows)), count)
+    offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    design = rows.iloc[which].reset_index(drop=True)
+    design.insert(0, "period", labels[np.repeat(lo, count) + offset])
+    return _finish_design(design)
+
+
+def design_for_run(rows: pd.DataFrame, months: Sequence[str], label: str) -> pd.DataFrame:
+    """The design of a run of months (a quarter): the members in force in **every** month, with
+    the rows in force at the first month. Warns (:class:`WindowStraddleWarning`) when a row
+    starts or ends inside the run, i.e. a window took effect within it."""
+    first, last = _month_index(months[0]), _month_index(months[-1])
+    start, end = rows["_from"].to_numpy(), rows["_to"].to_numpy()
+    covered = np.maximum(np.minimum(end, last) - np.maximum(start, first) + 1, 0)
+    touching = covered > 0
+    inside = touching & ((start > first) | (end < last))
+    if inside.any():
+        ids = sorted(rows.loc[inside, "enterprise_id"].unique())
+        warnings.warn(WindowStraddleWarning(
+            f"{label}: {len(ids)} member(s) have a row starting or ending inside the run "
+            f"{months[0]}…{months[-1]} (e.g. {', '.join(ids[:3])}): a window took effect within "
+            "it. The run's units are the members in force in every month, weighted by the rows "
+            "in force at its first month (docs/estimation.md, 'A panel with windows')"),
+            stacklevel=3)
+    full = pd.Series(covered, index=rows.index).groupby(rows["enterprise_id"]).transform("sum")
+    keep = (start <= first) & (end >= first) & (full.to_numpy() == len(months))
+    design = rows.loc[keep].reset_index(drop=True)
+    design.insert(0, "period", label)
+    return _finish_design(design)
+
+
+def network_members(membership: pd.DataFrame, *, network: Network = "province",
+                    weights: Sequence[str] = ("weight", "calibrated_weight")) -> pd.DataFrame:
+    """The members of one monitoring network (两网合并: one sample, two networks).
+
+    Parameters
+    ----------
+    membership : DataFrame
+        A membership table or a sample list; the ministry flag is the ``ministry`` column
+        (a sample list's ``monthly`` column is accepted in its place).
+    network : {"province", "ministry"}
+        "province" (企业用工定点监测, 全省): every member, returned unchanged. "ministry"
+        (失业动态监测, 人社部月报网络): the members with the flag set; their ``weights`` are
+        scaled within each stratum (and window) so that the network keeps the stratum's weight
+        total — the network is treated as a subsample within strata. Strata without a ministry
+        member drop out (docs/estimation.md).
+
+    Returns
+    -------
+    DataFrame
+        The network's rows, same columns.
+    """
+    if network == "province":
+        return membership
+    if network != "ministry":
+        raise InputError(f"network={network!r}: use 'province' or 'ministry'")
+    on = _flag(membership[_ministry_column(membership)])
+    window = [c for c in ("window_id", "valid_from") if c in membership.columns][:1]
+    keys = [*window, *STRATUM_COLUMNS]
+    out = membership.loc[on].copy()
+    for col in weights:
+        if col not in membership.columns:
+            continue
+        w = pd.to_numeric(membership[col], errors="coerce")
+        total = w.groupby([membership[k] for k in keys], dropna=False).transform("sum")
+        part = w.where(on, 0.0).groupby([membership[k] for k in keys],
+                                        dropna=False).transform("sum")
+        out[col] = (w * total / part)[on].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _ministry_column(membership: pd.DataFrame) -> str:
+    for c in ("ministry", "monthly"):
+        if c in membership.columns:
+            return c
+    raise InputError("the membership table has no 'ministry' column (the ministry's monthly "
+                     "network flag, 失业动态监测); load a panel that keeps it, or use "
+                     "network='province'")
+
+
+def network_reports(reports: pd.DataFrame, membership: pd.DataFrame, *,
+                    network: Network = "province") -> pd.DataFrame:
+    """The reports of one network's members.
+
+    "province": all reports. "ministry": leaves out the reports of members whose row in force
+    that month is not in the ministry's network (they report to the province's network only,
+    so they are neither out of sample nor non-response); reports of non-members are kept, for
+    ``out_of_sample`` to judge.
+    """
+    if network == "province":
+        return reports
+    if network != "ministry":
+        raise InputError(f"network={network!r}: use 'province' or 'ministry'")
+    flag = _ministry_column(membership)
+    other = membership.loc[~_flag(membership[flag])]
+    ids = reports["enterprise_id"].astype(str).str.strip()
+    if not is_membership(membership):
+        return reports[~ids.isin(set(other["enterprise_id"].astype(str).str.strip())).to_numpy()]
+    rows = pd.DataFrame({
+        "enterprise_id": membership["enterprise_id"].astype(str).str.strip().to_numpy(),
+        "_from": _month_codes(membership["valid_from"], "valid_from", allow_open=False),
+        "_to": (_month_codes(membership["valid_to"], "valid_to", allow_open=True)
+                if "valid_to" in membership.columns else _OPEN),
+        "_in": _flag(membership[flag]),
+    }).sort_values("_from", kind="stable")
+    period = _normalise_period(reports["period"])
+    ok = period.str.match(MONTH_RE.pattern).to_numpy(bool)
+    left = pd.DataFrame({"enterprise_id": ids.to_numpy(), "_pos": np.arange(len(reports))})
+    left = left.loc[ok]
+    left["_m"] = _month_codes(period[ok], "period", allow_open=False)
+    hit = pd.merge_asof(left.sort_values("_m", kind="stable"), rows, left_on="_m",
+                        right_on="_from", by="enterprise_id", direction="backward")
+    drop = hit.loc[hit["_from"].notna() & (hit["_m"] <= hit["_to"]) & ~hit["_in"].astype(
+        "boolean").fillna(True).astype(bool), "_pos"].to_numpy()
+    keep = np.ones(len(reports), dtype=bool)
+    keep[drop] = False
+    return reports[keep]
+
+
+def _closure_reports(reports: pd.DataFrame, months: Sequence[str]) -> pd.DataFrame:
+    """Closures as structural zeros: for each month of ``months`` in which an enterprise has no
+    report and its latest earlier report shows survey employment 0, a report row with
+    x = y = 0 and nothing reduced (the layout of :func:`prepare_reports`)."""
+    y = pd.to_numeric(reports["survey_employment"], errors="coerce").to_numpy(float)
+    x = pd.to_numeric(reports["baseline_employment"], errors="coerce").to_numpy(float)
+    cols = ["enterprise_id", "period", "x", "y", *[f"reduced_{t}" for t in REDUCTION_TYPES],
+            "reduced", *[f"reduced_reason_{k}" for k in REASON_CODES]]
+    zero = (y == 0) & np.isfinite(x)
+    if not zero.any() or not len(months):
+        return pd.DataFrame(columns=cols)
+    ids = np.unique(reports["enterprise_id"].astype(str).to_numpy()[zero])
+    sub = reports[reports["enterprise_id"].astype(str).isin(ids)]
+    period = _normalise_period(sub["period"])
+    ok = period.str.match(MONTH_RE.pattern).to_numpy(bool) & np.isfinite(
+        pd.to_numeric(sub["survey_employment"], errors="coerce").to_numpy(float)) & np.isfinite(
+        pd.to_numeric(sub["baseline_employment"], errors="coerce").to_numpy(float))
+    sub_ids = sub["enterprise_id"].astype(str).to_numpy()[ok]
+    sub_m = _month_codes(period[ok], "period", allow_open=False)
+    sub_y = pd.to_numeric(sub["survey_employment"], errors="coerce").to_numpy(float)[ok]
+    eid = np.searchsorted(ids, sub_ids)
+    big = _OPEN + 1
+    key = eid.astype(np.int64) * big + sub_m
+    order = np.argsort(key, kind="stable")
+    key, sub_y = key[order], sub_y[order]
+    targets = np.array(sorted({_month_index(m) for m in months}), dtype=np.int64)
+    g_eid = np.repeat(np.arange(len(ids), dtype=np.int64), len(targets))
+    g_m = np.tile(targets, len(ids))
+    g_key = g_eid * big + g_m
+    pos = np.searchsorted(key, g_key, side="left")
+    reported = (pos < len(key)) & (key[np.minimum(pos, len(key) - 1)] == g_key)
+    prior = pos - 1
+    has_prior = (prior >= 0) & (key[np.maximum(prior, 0)] // big == g_eid)
+    closed = ~reported & has_prior & (sub_y[np.maximum(prior, 0)] == 0)
+    out = pd.DataFrame({"enterprise_id": ids[g_eid[closed]],
+                        "period": [_month_label(int(m)) for m in g_m[closed]]})
+    for c in cols[2:]:
+        out[c] = 0.0
+    return out[cols]
+
+
 def prepare_reports(reports: pd.DataFrame, months: Sequence[str] | None = None) -> pd.DataFrame:
     """Validate reports and derive per-enterprise-month variables.
 
@@ -306,16 +622,66 @@ def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
                 weight: str = "calibrated_weight", nonresponse: Nonresponse = "stratum",
                 singleton: Singleton = "collapse", out_of_sample: OutOfSample = "error"
                 ) -> pd.DataFrame:
-    """One row per reporting sample enterprise for one period (a month or a run of months).
+    """One row per reporting member for one period (a month or a run of months).
 
-    For several months an enterprise counts only when it reports in every month: ``x`` is the
+    ``sample`` is a membership table (``valid_from``/``valid_to``: the members in force in the
+    period, with their rows' weights and strata) or a one-window sample list (in force always).
+    A member whose latest earlier report shows survey employment 0 and who does not report
+    counts as a reporter with x = y = 0 (a closure, not non-response). For several months an
+    enterprise counts only when it is a member in force and reports in every month: ``x`` is the
     first month's baseline, ``y`` the last month's survey employment, reductions (by type and by
-    first-ranked reason) are summed over the months. The result carries the design columns used
-    by :func:`linearised_estimates`.
+    first-ranked reason) are summed over the months; its design row is the one in force at the
+    first month. The result carries the design columns used by :func:`linearised_estimates`.
     """
+    return _units_and_design(reports, sample, periods=periods, by=by, weight=weight,
+                             nonresponse=nonresponse, singleton=singleton,
+                             out_of_sample=out_of_sample)[0]
+
+
+def _not_in_force(rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: OutOfSample
+                  ) -> pd.DataFrame:
+    """Reports must come from members in force that month: an error, or dropped with "drop"
+    (imputed closure rows of non-members are dropped silently)."""
+    if "period" in design.columns:
+        here = pd.MultiIndex.from_arrays([rep["period"], rep["enterprise_id"]]).isin(
+            pd.MultiIndex.from_arrays([design["period"], design["enterprise_id"]]))
+    else:
+        here = rep["enterprise_id"].isin(design["enterprise_id"]).to_numpy()
+    closed = rep["_closed"].to_numpy(bool)
+    outside = ~here & ~closed
+    if outside.any() and out_of_sample != "drop":
+        bad = rep.loc[outside].sort_values(["period", "enterprise_id"])
+        ids = list(dict.fromkeys(bad["enterprise_id"]))
+        raise InputError(f"{len(ids)} reporting enterprise(s) are not members in force in the "
+                         f"month they report (e.g. {bad['enterprise_id'].iloc[0]} in "
+                         f"{bad['period'].iloc[0]}); estimation needs their design weights — "
+                         "pass the membership (or the sample list they were selected in), or "
+                         "pass out_of_sample='drop'")
+    return rep.loc[here].drop(columns="_closed").reset_index(drop=True)
+
+
+def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
+                      periods: str | Sequence[str], by: Sequence[str], weight: str,
+                      nonresponse: Nonresponse, singleton: Singleton,
+                      out_of_sample: OutOfSample) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`build_units` and the design it used (with ``period`` for a membership)."""
     label, months = resolve_periods(periods)
     rep = prepare_reports(reports, months)
-    design = prepare_sample(sample, weight=weight, by=by)
+    closures = _closure_reports(reports, months)
+    if is_membership(sample):
+        rows, individual = prepare_membership(sample, weight=weight, by=by)
+        in_force = design_by_month(rows, months)
+        design = in_force if len(months) == 1 else design_for_run(rows, months, label)
+        rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
+                        ignore_index=True) if len(closures) else rep.assign(_closed=False)
+        if individual:
+            rep = rep.loc[~rep["enterprise_id"].isin(individual)]
+        rep = _not_in_force(rep, in_force, out_of_sample=out_of_sample)
+    else:
+        design = prepare_sample(sample, weight=weight, by=by)
+        closures = closures.loc[closures["enterprise_id"].isin(design["enterprise_id"])]
+        if len(closures):
+            rep = pd.concat([rep, closures], ignore_index=True)
     if len(months) == 1:
         units = rep
     else:
@@ -325,12 +691,16 @@ def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
         first = rep.groupby("enterprise_id", sort=True)["x"].first()
         last = rep.groupby("enterprise_id", sort=True)["y"].last()
         units = sums.assign(x=first, y=last).reset_index()
+        if is_membership(sample):
+            # Members of only part of the run (a window within it) are not units of the run.
+            units = units.loc[units["enterprise_id"].isin(design["enterprise_id"])]
     if units.empty:
         raise InputError(f"no enterprise reported in every month of {label} "
                          f"({', '.join(months)}); check the period or load those months' reports")
-    units = _derive(units.assign(period=label))
-    return _attach_design(units, design, nonresponse=nonresponse, singleton=singleton,
-                          out_of_sample=out_of_sample)
+    units = _derive(units.assign(period=label).reset_index(drop=True))
+    units = _attach_design(units, design, nonresponse=nonresponse, singleton=singleton,
+                           out_of_sample=out_of_sample)
+    return units, design
 
 
 def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: Nonresponse,
@@ -347,26 +717,39 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
         raise InputError(f"singleton={singleton!r}: use 'collapse' or 'zero'")
     h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
     design = design.assign(_h=h.to_numpy())
-    units = units.merge(design, on="enterprise_id", how="left", validate="many_to_one")
+    # A membership's design has one row per period × member (the rows in force); a sample
+    # list's one row per member, in force in every period.
+    per_period = "period" in design.columns
+    on = ["period", "enterprise_id"] if per_period else "enterprise_id"
+    units = units.merge(design, on=on, how="left", validate="many_to_one")
     unknown = units["_h"].isna().to_numpy()
     if unknown.any() and out_of_sample == "drop":
         units = units.loc[~unknown].reset_index(drop=True)
     elif unknown.any():
         ids = sorted(units.loc[unknown, "enterprise_id"].unique())
-        raise InputError(f"{len(ids)} reporting enterprise(s) are not in the sample list (e.g. "
+        where = "members in force in the period" if per_period else "in the sample list"
+        raise InputError(f"{len(ids)} reporting enterprise(s) are not {where} (e.g. "
                          f"{', '.join(ids[:3])}); estimation needs their design weights — pass "
                          "the sample list they were selected in, or pass out_of_sample='drop'")
     units["_h"] = units["_h"].astype(np.int64)
-    period_code, _ = pd.factorize(units["period"], sort=True)
+    period_code, period_labels = pd.factorize(units["period"], sort=True)
     n_strata = int(design["_h"].max()) + 1
     ph = period_code.astype(np.int64) * n_strata + units["_h"].to_numpy()  # period × stratum
     ph_code, ph_inv = np.unique(ph, return_inverse=True)
     w = units["_w"].to_numpy(float)
     if nonresponse == "stratum":
-        w_sample = np.bincount(design["_h"].to_numpy(), weights=design["_w"].to_numpy(float),
-                               minlength=n_strata)
+        if per_period:
+            d_code = pd.Index(period_labels).get_indexer(design["period"])
+            mine = d_code >= 0
+            w_sample = np.bincount(d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
+                                   weights=design["_w"].to_numpy(float)[mine],
+                                   minlength=len(period_labels) * n_strata)[ph_code]
+        else:
+            w_sample = np.bincount(design["_h"].to_numpy(),
+                                   weights=design["_w"].to_numpy(float),
+                                   minlength=n_strata)[ph_code % n_strata]
         w_rep = np.bincount(ph_inv, weights=w)
-        w = w * w_sample[ph_code % n_strata][ph_inv] / w_rep[ph_inv]
+        w = w * w_sample[ph_inv] / w_rep[ph_inv]
         units["_w"] = w
     n_rep = np.bincount(ph_inv)[ph_inv]
     big_n = units["_N"].to_numpy(float)
@@ -556,12 +939,18 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
         Monthly reports in the canonical layout (``enterprise_id, period, baseline_employment,
         survey_employment, reduction_*`` non-negative, ``reason_1..3``).
     sample : DataFrame
-        The sample list (``enterprise_id``, strata ``city, section, size_class, ownership``, the
-        ``weight`` column, ``cell_frame_units`` = N_h for the finite-population correction).
+        The membership (panel of record: one row per enterprise × window with ``valid_from``,
+        ``valid_to``; each month is estimated from the members in force in it, with their rows'
+        weights and strata — docs/estimation.md, "A panel with windows") or a one-window sample
+        list (``enterprise_id``, strata ``city, section, size_class, ownership``, the ``weight``
+        column, ``cell_frame_units`` = N_h for the finite-population correction), in force in
+        every month. A member whose latest earlier report shows 0 employed and who does not
+        report counts as a reporter with x = y = 0 (a closure, not non-response).
     periods : str or list of str
-        ``"2013-12"``, ``"2013Q4"`` or consecutive months. For several months only enterprises
-        reporting in every month count; baseline = the first month's baseline, survey = the last
-        month's survey, reductions are summed.
+        ``"2013-12"``, ``"2013Q4"`` or consecutive months. For several months only members in
+        force and reporting in every month count, with the rows in force at the first month
+        (:class:`WindowStraddleWarning` when a window takes effect inside the run); baseline =
+        the first month's baseline, survey = the last month's survey, reductions are summed.
     by : list of str, optional
         Domain columns of the sample list (e.g. ``["city"]``); none = one province row.
     weight : str
@@ -579,8 +968,8 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
         Strata with a single reporter (and N_h > 1): pooled with other such strata
         ("collapse"), or contribute zero variance ("zero").
     out_of_sample : {"error", "drop"}
-        Reports of enterprises missing from the sample list: an error (default), or dropped
-        (e.g. enterprises retired in a December window, when estimating with the new list).
+        Reports of enterprises that are not members in force in their month (missing from the
+        sample list): an error (default), or dropped.
 
     Returns
     -------
@@ -611,9 +1000,12 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
                    out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Change of an indicator between two periods on the matched panel.
 
-    Only enterprises reporting in both periods (each a month, a quarter or a run of months)
-    count, with the same weights in both; the difference ``θ_b − θ_a`` is linearised jointly
-    (``z = z_b − z_a`` per enterprise), so the covariance between the periods enters the SE.
+    Only enterprises that are units of both periods (each a month, a quarter or a run of months)
+    count. With a one-window sample list they have the same weights in both; with a membership
+    each period keeps its own design rows (weights scaled within that period's strata to its
+    members in force; strata, domains and variance strata of period a). The difference
+    ``θ_b − θ_a`` is linearised jointly (``u = w_b z_b − w_a z_a`` per enterprise), so the
+    covariance between the periods enters the SE.
 
     Returns
     -------
@@ -628,12 +1020,10 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     """
     by = list(by or [])
     spec = _specs_for([indicator])[0]
-    ua = build_units(reports, sample, periods=period_a, by=by, weight=weight,
-                     nonresponse="none", singleton=singleton,
-                     out_of_sample=out_of_sample)
-    ub = build_units(reports, sample, periods=period_b, by=by, weight=weight,
-                     nonresponse="none", singleton=singleton,
-                     out_of_sample=out_of_sample)
+    kw = {"by": by, "weight": weight, "nonresponse": "none", "singleton": singleton,
+          "out_of_sample": out_of_sample}
+    ua, design_a = _units_and_design(reports, sample, periods=period_a, **kw)
+    ub, design_b = _units_and_design(reports, sample, periods=period_b, **kw)
     label_a, label_b = resolve_periods(period_a)[0], resolve_periods(period_b)[0]
     vars_ = sorted({"x", "y", "one", "change", "falling", "rising", "unchanged", "climate",
                     *_variable_columns()})
@@ -642,9 +1032,20 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     if matched.empty:
         raise InputError(f"no enterprise reported in both {label_a} and {label_b}; the change "
                          "is estimated on the matched panel only")
-    design = prepare_sample(sample, weight=weight, by=by)
-    units = _attach_design(matched.assign(period=f"{label_a}→{label_b}"), design,
-                           nonresponse=nonresponse, singleton=singleton)
+    label = f"{label_a}→{label_b}"
+    if is_membership(sample):
+        # Each period keeps its own design rows: strata, domains and variance strata of the
+        # change are period a's; period b enters through its weights, w_b = r · w_a.
+        units = _attach_design(matched.assign(period=label), design_a.assign(period=label),
+                               nonresponse=nonresponse, singleton=singleton)
+        w_b = _attach_design(matched.assign(period=label), design_b.assign(period=label),
+                             nonresponse=nonresponse, singleton=singleton)["_w"].to_numpy()
+        ratio = w_b / units["_w"].to_numpy()
+        for v in vars_:
+            units[f"{v}_b"] = units[f"{v}_b"].to_numpy(float) * ratio
+    else:
+        units = _attach_design(matched.assign(period=label), design_a,
+                               nonresponse=nonresponse, singleton=singleton)
     # Linearised variable of the difference: z_b − z_a (each from its own ratio and total).
     specs_ab = []
     for suffix in ("_a", "_b"):
@@ -705,6 +1106,9 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
                    out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Monthly estimates of one indicator for every month in the reports (vectorised).
 
+    Each month from its members in force (``sample`` as in :func:`estimate`: a membership or a
+    one-window sample list), closures counting as reporters with 0 employed.
+
     Returns
     -------
     DataFrame
@@ -718,7 +1122,24 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
     by = list(by or [])
     spec = _specs_for([indicator])[0]
     rep = prepare_reports(reports)
-    design = prepare_sample(sample, weight=weight, by=by)
+    months = sorted(pd.unique(rep["period"]))
+    closures = _closure_reports(reports, months)
+    if is_membership(sample):
+        rows, individual = prepare_membership(sample, weight=weight, by=by)
+        design = design_by_month(rows, months)
+        if len(closures):
+            rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
+                            ignore_index=True)
+            if individual:
+                rep = rep.loc[~rep["enterprise_id"].isin(individual)]
+            rep = _not_in_force(rep, design, out_of_sample=out_of_sample)
+        elif individual:
+            rep = rep.loc[~rep["enterprise_id"].isin(individual)].reset_index(drop=True)
+    else:
+        design = prepare_sample(sample, weight=weight, by=by)
+        closures = closures.loc[closures["enterprise_id"].isin(design["enterprise_id"])]
+        if len(closures):
+            rep = pd.concat([rep, closures], ignore_index=True)
     units = _attach_design(_derive(rep), design, nonresponse=nonresponse, singleton=singleton,
                            out_of_sample=out_of_sample)
     res = linearised_estimates(units, [spec], by=by, level=level, min_reporters=min_reporters,

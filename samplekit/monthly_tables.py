@@ -21,12 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from samplekit.reports import REASON_COLUMNS, REDUCTION_COLUMNS, REDUCTION_TYPES, change_pct
+
+Network = Literal["ministry", "province"]
+
+#: The two networks of one sample (两网合并): the ministry's monthly network in the monitored
+#: cities (its 附表一/二/三 go to the ministry) and the province's whole panel.
+NETWORK_ZH: dict[str, str] = {"ministry": "失业动态监测(人社部月报网络)",
+                              "province": "企业用工定点监测(全省)"}
 
 TYPE_ZH: dict[str, str] = {"closure": "关闭破产", "suspension": "停业整顿", "layoff": "经济性裁员",
                            "relocation": "企业迁出本市", "other": "其他"}
@@ -80,23 +87,122 @@ def _names() -> tuple[dict[str, str], dict[str, str]]:
     return section_names(), dict(zip(rt["code"], rt["name"], strict=True))
 
 
-def _join(reports: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
-    """Reports with panel attributes; reductions signed like the form (≤ 0)."""
+def _ministry_flag(panel: pd.DataFrame) -> str:
+    """The column that marks the ministry's monthly network (``ministry``; a sample list's
+    ``monthly``)."""
+    from samplekit.errors import InputError
+
+    for c in ("ministry", "monthly"):
+        if c in panel.columns:
+            return c
+    raise InputError("the panel has no 'ministry' column (member of the ministry's monthly "
+                     "network, 失业动态监测), so the ministry's tables cannot be told apart; load "
+                     "the panel of record (store.panel_in_force) or use network='province' "
+                     "(samplekit tables --network province)")
+
+
+def _truthy(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(False).astype(bool)
+    text = values.astype("string").str.strip().str.lower()
+    return text.isin(["true", "1", "1.0", "yes", "是"]).fillna(False).astype(bool)
+
+
+def network_panel(panel: pd.DataFrame, *, network: Network = "ministry",
+                  period: str | None = None) -> pd.DataFrame:
+    """The members of a network in force in ``period``.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        The membership (``valid_from``/``valid_to``: then ``period`` is needed) or the panel in
+        force (``store.panel_in_force``), with ``ministry`` (or a sample list's ``monthly``).
+    network : {"ministry", "province"}
+        "ministry": members with the ministry flag (the monthly network; its cities are the
+        monitored cities); "province": every member.
+    period : str, optional
+        ``YYYY-MM``; required for a membership table.
+    """
+    from samplekit.errors import InputError
+
+    if network not in NETWORK_ZH:
+        raise InputError(f"network={network!r}: use 'ministry' or 'province'")
+    out = panel
+    if "valid_from" in panel.columns:
+        if period is None:
+            raise InputError("a membership table (valid_from/valid_to) needs the month: "
+                             "network_panel(panel, period='2013-12')")
+        out = out[_in_force(out, pd.Series(period, index=out.index))]
+    if network == "ministry":
+        out = out[_truthy(out[_ministry_flag(out)]).to_numpy()]
+    return out.reset_index(drop=True)
+
+
+def _in_force(rows: pd.DataFrame, period: pd.Series) -> np.ndarray:
+    """valid_from ≤ period ≤ valid_to (an empty valid_to is open); months compare as text."""
+    start = rows["valid_from"].astype("string").str.strip().str.slice(0, 7)
+    end = (rows["valid_to"].astype("string").str.strip().str.slice(0, 7)
+           if "valid_to" in rows.columns else pd.Series(pd.NA, index=rows.index, dtype="string"))
+    open_ = end.isna() | end.isin(["", "None", "nan", "NaN", "NaT", "<NA>"])
+    p = period.astype("string").str.slice(0, 7)
+    return ((start <= p) & (open_ | (p <= end))).fillna(False).to_numpy(bool)
+
+
+def _join(reports: pd.DataFrame, panel: pd.DataFrame, network: Network = "province"
+          ) -> pd.DataFrame:
+    """Reports with the attributes of the member row in force that month; reductions signed
+    like the form (≤ 0). "ministry" keeps the reports of ministry-network members only;
+    "province" keeps every report (non-members shown as "(名单外)")."""
+    from samplekit.errors import InputError
+
+    if network not in NETWORK_ZH:
+        raise InputError(f"network={network!r}: use 'ministry' or 'province'")
+    flag = [_ministry_flag(panel)] if network == "ministry" else []
     cols = [c for c in ("enterprise_id", "name", "city", "section", "registration_type",
                         "individual") if c in panel.columns]
-    d = reports.merge(panel[cols].drop_duplicates("enterprise_id"), on="enterprise_id",
-                      how="left", validate="m:1")
+    members = panel[list(dict.fromkeys([*cols, *flag]))].assign(_member=True)
+    if "valid_from" in panel.columns:
+        # The row in force in each report's month (rows of one enterprise never overlap).
+        pos = reports[["enterprise_id", "period"]].reset_index(drop=True)
+        pos["_pos"] = np.arange(len(pos))
+        cand = pos.merge(members.assign(valid_from=panel["valid_from"].to_numpy(),
+                                        valid_to=panel["valid_to"].to_numpy()
+                                        if "valid_to" in panel.columns else None),
+                         on="enterprise_id", how="inner")
+        cand = cand[_in_force(cand, cand["period"])].drop_duplicates("_pos")
+        attrs = cand.set_index("_pos").drop(columns=["enterprise_id", "period", "valid_from",
+                                                     "valid_to"])
+        d = reports.reset_index(drop=True).join(attrs, how="left")
+    else:
+        d = reports.merge(members.drop_duplicates("enterprise_id"), on="enterprise_id",
+                          how="left", validate="m:1")
+    d["_member"] = d["_member"].astype("boolean").fillna(False).astype(bool)
+    if network == "ministry":
+        d = d[d["_member"].to_numpy() & _truthy(d[flag[0]]).to_numpy()].reset_index(drop=True)
+        d = d.drop(columns=flag)
+    d = d.drop(columns="_member")
     d["city"] = d["city"].fillna("(名单外)")
     d["section"] = d["section"].fillna("?")
     if "individual" not in d.columns:
         d["individual"] = False
-    d["individual"] = d["individual"].fillna(False).astype(bool)
+    d["individual"] = _truthy(d["individual"])
     for c in ("baseline_employment", "survey_employment", "change", *REDUCTION_COLUMNS):
         d[c] = d[c].astype("Int64").fillna(0).astype("int64")
     for c in REDUCTION_COLUMNS:
         d[c] = -d[c].abs()
     d["fall"] = np.where(d["change"] < 0, -d["change"], 0)
     return d
+
+
+def network_reports(reports: pd.DataFrame, panel: pd.DataFrame, *,
+                    network: Network = "ministry") -> pd.DataFrame:
+    """The reports of the network's members in force that month ("province": all reports)."""
+    if network == "province":
+        return reports
+    d = _join(reports, panel, network)
+    mine = pd.MultiIndex.from_arrays([reports["enterprise_id"], reports["period"]]).isin(
+        pd.MultiIndex.from_arrays([d["enterprise_id"], d["period"]]))
+    return reports[mine]
 
 
 def main_reasons(group: pd.DataFrame, k: int = 3) -> str:
@@ -119,7 +225,8 @@ def _reasons_cell(d: pd.DataFrame) -> pd.Series:
 
 
 def table1(reports: pd.DataFrame, panel: pd.DataFrame, *,
-           city_order: Sequence[str] | None = None) -> pd.DataFrame:
+           city_order: Sequence[str] | None = None, network: Network = "ministry"
+           ) -> pd.DataFrame:
     """附表一: per monitored city, every enterprise with all columns, then the city's total row.
 
     Parameters
@@ -127,10 +234,17 @@ def table1(reports: pd.DataFrame, panel: pd.DataFrame, *,
     reports : DataFrame
         One month of reports (canonical layout, e.g. :func:`samplekit.store.read_reports`).
     panel : DataFrame
-        ``enterprise_id, name, city, section, registration_type`` (``individual`` rows — urban
-        individual economic organisations — go to 附表三, not here).
+        The members: the membership (``valid_from``/``valid_to``; each report is matched to the
+        row in force in its month) or the panel in force (``store.panel_in_force``), with
+        ``enterprise_id, name, city, section, registration_type``, ``ministry`` (the ministry's
+        monthly network) and ``individual`` (urban individual economic organisations go to
+        附表三, not here).
     city_order : list of str, optional
         Order of the cities (default: by name).
+    network : {"ministry", "province"}
+        "ministry" (default, 失业动态监测): the members of the ministry's monthly network in the
+        monitored cities (the cities with ministry members); "province" (企业用工定点监测):
+        every member (reports of non-members shown under "(名单外)").
 
     Returns
     -------
@@ -138,7 +252,7 @@ def table1(reports: pd.DataFrame, panel: pd.DataFrame, *,
         :data:`TABLE1_COLUMNS`; ``seq`` is 1, 2, … per city and "总计" on the total row.
     """
     sec_names, rt_names = _names()
-    d = _join(reports, panel)
+    d = _join(reports, panel, network)
     d = d[~d["individual"]]
     cities = _ordered(d["city"].unique(), city_order)
     parts = []
@@ -201,7 +315,8 @@ def _summary_row(g: pd.DataFrame) -> dict[str, Any]:
 
 
 def table2(reports: pd.DataFrame, panel: pd.DataFrame, *,
-           city_order: Sequence[str] | None = None) -> pd.DataFrame:
+           city_order: Sequence[str] | None = None, network: Network = "ministry"
+           ) -> pd.DataFrame:
     """附表二: provincial summary — total, each city, each industry (section).
 
     Per row: enterprises, of which with a fall, employment at both ends, change, change %,
@@ -209,7 +324,7 @@ def table2(reports: pd.DataFrame, panel: pd.DataFrame, *,
     ``reduced_persons`` (Σ falls, negative) against which the types add up.
     """
     sec_names, _ = _names()
-    d = _join(reports, panel)
+    d = _join(reports, panel, network)
     d = d[~d["individual"]]
     rows = [{"level": "total", "city": "", "section": "", "section_name": "",
              **_summary_row(d)}]
@@ -226,13 +341,14 @@ def table2(reports: pd.DataFrame, panel: pd.DataFrame, *,
 
 
 def table3(reports: pd.DataFrame, panel: pd.DataFrame, *,
-           city_order: Sequence[str] | None = None) -> pd.DataFrame:
+           city_order: Sequence[str] | None = None, network: Network = "ministry"
+           ) -> pd.DataFrame:
     """附表三: urban individual economic organisations — total, per city, per city × industry.
 
     Empty (no rows) when no individual organisations reported this month.
     """
     sec_names, _ = _names()
-    d = _join(reports, panel)
+    d = _join(reports, panel, network)
     d = d[d["individual"]]
     if d.empty:
         return pd.DataFrame(columns=TABLE3_COLUMNS)
@@ -268,7 +384,7 @@ def top_industries(table2_df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 
 def mass_layoffs(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: int = 100,
-                 min_share: float = 0.10) -> pd.DataFrame:
+                 min_share: float = 0.10, network: Network = "ministry") -> pd.DataFrame:
     """Enterprises cutting at least ``min_persons`` people or ``min_share`` of their baseline.
 
     Parameters
@@ -276,9 +392,11 @@ def mass_layoffs(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: int
     reports : DataFrame
         Reports of one or more months (canonical layout).
     panel : DataFrame
-        ``enterprise_id, name, city, section``.
+        ``enterprise_id, name, city, section`` (the membership or the panel in force).
     min_persons, min_share
         Seed 002's reporting line (≥100 people or ≥10 %); ``monthly.validation`` in params.
+    network : {"ministry", "province"}
+        Whose enterprises (see :func:`table1`).
 
     Returns
     -------
@@ -294,7 +412,7 @@ def mass_layoffs(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: int
     >>> ml.groupby("city").size()  # doctest: +SKIP
     """
     sec_names, _ = _names()
-    d = _join(reports, panel)
+    d = _join(reports, panel, network)
     share = d["fall"] / d["baseline_employment"].where(d["baseline_employment"] > 0)
     by_persons = d["fall"] >= min_persons
     by_share = (d["fall"] > 0) & (share >= min_share - 1e-12)
@@ -414,17 +532,25 @@ def _rows_identities(t: pd.DataFrame, table: str, key: str, need: Any) -> None:
 
 
 def monthly_tables(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: int = 100,
-                   min_share: float = 0.10, city_order: Sequence[str] | None = None
-                   ) -> dict[str, pd.DataFrame]:
-    """All tables of one month, keyed ``table1, table2, table3, top_industries, mass_layoffs,
-    reasons``."""
-    t1 = table1(reports, panel, city_order=city_order)
-    t2 = table2(reports, panel, city_order=city_order)
-    t3 = table3(reports, panel, city_order=city_order)
-    return {"table1": t1, "table2": t2, "table3": t3, "top_industries": top_industries(t2),
-            "mass_layoffs": mass_layoffs(reports, panel, min_persons=min_persons,
-                                         min_share=min_share),
-            "reasons": reason_distribution(reports)}
+                   min_share: float = 0.10, city_order: Sequence[str] | None = None,
+                   network: Network = "ministry") -> dict[str, pd.DataFrame]:
+    """All tables of one month for one network, keyed ``table1, table2, table3,
+    top_industries, mass_layoffs, reasons``; each table's ``attrs["network"]`` is the network.
+
+    ``network="ministry"`` (default): the ministry's 附表一/二/三 from its monthly network;
+    ``"province"``: the province's own tables from every member (see :func:`table1`).
+    """
+    kw = {"city_order": city_order, "network": network}
+    t1, t2, t3 = table1(reports, panel, **kw), table2(reports, panel, **kw), \
+        table3(reports, panel, **kw)
+    tables = {"table1": t1, "table2": t2, "table3": t3, "top_industries": top_industries(t2),
+              "mass_layoffs": mass_layoffs(reports, panel, min_persons=min_persons,
+                                           min_share=min_share, network=network),
+              "reasons": reason_distribution(network_reports(reports, panel,
+                                                             network=network))}
+    for df in tables.values():
+        df.attrs["network"] = network
+    return tables
 
 
 SHEETS_ZH: dict[str, str] = {
@@ -450,9 +576,25 @@ def _for_file(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def tables_for(store: str | Path, period: str, *, params: Any = None
+def _store_panel(store: str | Path, period: str) -> pd.DataFrame:
+    """The members in force in ``period``: ``store.panel_in_force`` (the panel of record, issue
+    9), or the store's single panel where that is not available yet."""
+    from samplekit import store as st
+
+    if hasattr(st, "panel_in_force"):
+        return st.panel_in_force(store, period)
+    return st.read_panel(store)
+
+
+def tables_for(store: str | Path, period: str, *, params: Any = None,
+               network: Network = "ministry", panel: pd.DataFrame | None = None
                ) -> dict[str, pd.DataFrame]:
-    """All tables of ``period`` from a store (plus ``city``: the city table of that month).
+    """All tables of ``period`` for one network from a store (plus ``city``: the city table of
+    that month).
+
+    ``network``: "ministry" (default) — the ministry's 附表一/二/三 and top-5 industries from its
+    monthly network; "province" — the province's own tables from every member. ``panel``: the
+    members to use (default: the members in force in ``period`` read from the store).
 
     Raises
     ------
@@ -463,7 +605,7 @@ def tables_for(store: str | Path, period: str, *, params: Any = None
     """
     from samplekit.errors import InputError
     from samplekit.reports import ValidationRules
-    from samplekit.store import read_city_reports, read_panel, read_reports, store_periods
+    from samplekit.store import read_city_reports, read_reports, store_periods
 
     rules = ValidationRules.from_params(params)
     reports = read_reports(store, [period])
@@ -471,10 +613,13 @@ def tables_for(store: str | Path, period: str, *, params: Any = None
         have = store_periods(store)
         raise InputError(f"{store}: no accepted reports for period {period}; the store has "
                          f"{have[0] + ' … ' + have[-1] if have else 'no reports'}")
-    panel = read_panel(store)
+    if panel is None:
+        panel = _store_panel(store, period)
     tables = monthly_tables(reports, panel, min_persons=rules.mass_layoff_persons,
-                            min_share=rules.mass_layoff_share, city_order=_city_order(params))
+                            min_share=rules.mass_layoff_share, city_order=_city_order(params),
+                            network=network)
     tables["city"] = read_city_reports(store, [period])
+    tables["city"].attrs["network"] = network
     bad = check_identities(tables["table1"], tables["table2"], tables["table3"])
     if len(bad):
         raise RuntimeError(f"monthly tables for {period} break the form's relationships:\n"
@@ -483,8 +628,8 @@ def tables_for(store: str | Path, period: str, *, params: Any = None
 
 
 def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
-                         params: Any = None, tables: dict[str, pd.DataFrame] | None = None
-                         ) -> list[Path]:
+                         params: Any = None, tables: dict[str, pd.DataFrame] | None = None,
+                         network: Network = "ministry") -> list[Path]:
     """Write one month's tables as CSV (utf-8-sig) and one Chinese XLSX laid out like the forms.
 
     Parameters
@@ -495,36 +640,46 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
     params : Params, optional
         ``monthly.validation.mass_layoff_persons/share`` and the city order of the province.
     tables : dict, optional
-        Tables already computed by :func:`tables_for` (saves recomputing them).
+        Tables already computed by :func:`tables_for` for the same ``network`` (saves
+        recomputing them).
+    network : {"ministry", "province"}
+        Whose tables (see :func:`tables_for`); in every file name, title and note.
 
     Returns
     -------
     list of Path
-        ``<table>_<period>.csv`` for each table and ``monthly_tables_<period>.xlsx``.
+        ``<table>_<network>_<period>.csv`` for each table (e.g. ``table2_ministry_2013-12.csv``)
+        and ``monthly_tables_<network>_<period>.xlsx``.
     """
+    from samplekit.errors import InputError
     from samplekit.io import write_csv, write_xlsx
 
     if tables is None:
-        tables = tables_for(store, period, params=params)
+        tables = tables_for(store, period, params=params, network=network)
+    made_for = tables["table2"].attrs.get("network", network)
+    if made_for != network:
+        raise InputError(f"the tables were computed for network={made_for!r} but are written "
+                         f"as network={network!r}; pass the same network to both")
     n_reports = int(tables["table2"]["enterprises"].iloc[0]) if len(tables["table2"]) else 0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for key, df in tables.items():
-        paths.append(write_csv(_for_file(df), out / f"{key}_{period}.csv"))
+        paths.append(write_csv(_for_file(df), out / f"{key}_{network}_{period}.csv"))
     from samplekit import __version__
 
-    about = {"调查期": period, "存储": str(Path(store).name), "监测企业数": n_reports,
+    about = {"调查期": period, "监测网络": NETWORK_ZH[network], "存储": str(Path(store).name),
+             "监测企业数": n_reports,
              "版本": f"samplekit {__version__}",
              "符号约定": "减少人数和减少类型以负数表示(填表说明(七))",
              "栏目关系": "已逐项核对填表说明(十)的栏目关系,全部满足"}
     # The workbook shows names, not codes (the CSV keeps both): fewer cells to write.
     sheets = {SHEETS_ZH[k]: _for_file(v.drop(columns=["registration_type", "section"])
                                       if k == "table1" else v) for k, v in tables.items()}
-    titles = {SHEETS_ZH[k]: f"{TITLES_ZH[k]}({period})" for k in tables}
-    paths.append(write_xlsx(sheets, out / f"monthly_tables_{period}.xlsx",
+    titles = {SHEETS_ZH[k]: f"{TITLES_ZH[k]}({period},{NETWORK_ZH[network]})" for k in tables}
+    paths.append(write_xlsx(sheets, out / f"monthly_tables_{network}_{period}.xlsx",
                             headers=HEADERS_ZH, titles=titles, about=about,
-                            source="企业用工定点监测直报数据"))
+                            source=f"{NETWORK_ZH[network]}直报数据"))
     return paths
 
 
@@ -538,13 +693,22 @@ def _city_order(params: Any) -> list[str] | None:
 
 
 def monthly_trend(reports: pd.DataFrame, panel: pd.DataFrame | None = None, *,
-                  by: str | None = None) -> pd.DataFrame:
+                  by: str | None = None, network: Network = "ministry") -> pd.DataFrame:
     """Per month (and ``by`` group, e.g. ``city``): employment at both ends, net change %, and
-    the job-loss rate (persons reduced ÷ baseline × 100) of the enterprises that reported.
+    the job-loss rate (persons reduced ÷ baseline × 100) of the network's enterprises that
+    reported.
 
-    Individual economic organisations are left out (they are reported in 附表三).
+    Each month counts the members in force that month (``panel``: the membership, or the panel
+    in force); ``network`` as in :func:`table1` (without ``panel`` only "province": every
+    report). Individual economic organisations are left out (they are reported in 附表三).
     """
-    d = _join(reports, panel) if panel is not None else reports.assign(
+    if panel is None and network == "ministry":
+        from samplekit.errors import InputError
+
+        raise InputError("monthly_trend(network='ministry') needs the panel (membership) to "
+                         "tell the ministry's monthly network apart; pass panel=…, or "
+                         "network='province'")
+    d = _join(reports, panel, network) if panel is not None else reports.assign(
         fall=-reports["change"].astype("Int64").fillna(0).clip(upper=0), individual=False)
     d = d[~d["individual"]]
     keys = ["period"] + ([by] if by else [])
@@ -571,6 +735,7 @@ def key_figures(tables: dict[str, pd.DataFrame], period: str) -> dict[str, Any]:
     top = tables["top_industries"]
     return {
         "period": period,
+        "network": t2.attrs.get("network"),
         "enterprises": int(total["enterprises"]),
         "enterprises_reduced": int(total["enterprises_reduced"]),
         "baseline": int(total["baseline_employment"]),
@@ -596,8 +761,10 @@ def analysis_text(fig: dict[str, Any], trend: pd.DataFrame | None = None) -> lis
     """Paragraphs of the 月度失业动态监测分析报告 written from the key figures (Chinese)."""
     y, m = fig["period"][:4], int(fig["period"][5:7])
     direction = "减少" if fig["change"] < 0 else "增加"
+    where = {"ministry": "人社部月报网络(失业动态监测)", "province": "全省企业用工定点监测网络"
+             }.get(fig.get("network") or "", "全省")
     paras = [
-        f"{y}年{m}月,全省{fig['enterprises']}家监测企业调查期期末就业人数为{fig['survey']}人,"
+        f"{y}年{m}月,{where}{fig['enterprises']}家监测企业调查期期末就业人数为{fig['survey']}人,"
         f"比建档期期末{direction}{abs(fig['change'])}人,增减幅度为{fig['change_pct']:.2f}%。"
         f"其中{fig['enterprises_reduced']}家企业就业人数减少,共减少{fig['reduced_persons']}人,"
         f"岗位流失率为{fig['job_loss_rate_pct']:.2f}%。"

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from samplekit.io import round_floats
 from samplekit.params import Params
 from samplekit.periods import quarter_label, quarter_months, quarters_back
 
+if TYPE_CHECKING:  # estimation (scipy) is imported where it is used: the CLI starts faster
+    from samplekit.estimation import Network, OutOfSample
+
 Direction = Literal["higher_is_worse", "lower_is_worse"]
 Source = Literal["estimate", "mass_layoffs", "city"]
 Aggregate = Literal["sum", "last", "mean", "compound"]
@@ -34,6 +37,9 @@ Basis = Literal["estimate", "ci"]
 CompositeRule = Literal["worst", "points"]
 
 STATUSES: tuple[str, ...] = ("alarm", "reminder", "normal")
+#: The two monitoring networks (两网合并: one sample, two networks).
+NETWORK_ZH: dict[str, str] = {"province": "企业用工定点监测(全省)",
+                              "ministry": "失业动态监测(人社部月报网络)"}
 STATUS_ZH: dict[str, str] = {"alarm": "报警", "reminder": "提醒", "normal": "正常"}
 NO_LEVEL = "none"
 NO_LEVEL_ZH = "无警"
@@ -527,30 +533,37 @@ def _transform_values(df: pd.DataFrame, transform: str, z: float) -> pd.DataFram
     return m.drop(columns=["value_ly", "se_ly"])
 
 
-def estimate_quarters(reports: pd.DataFrame, sample: pd.DataFrame, quarters: Sequence[str], *,
-                      province: str, indicators: Sequence[str] | None = None,
-                      min_reporters: int = 5, level: float = 0.95) -> pd.DataFrame:
+def estimate_quarters(reports: pd.DataFrame, membership: pd.DataFrame, quarters: Sequence[str],
+                      *, province: str, indicators: Sequence[str] | None = None,
+                      min_reporters: int = 5, level: float = 0.95,
+                      out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Design-based estimates (``estimation.estimate``) per city and for the province.
 
-    Returns ``quarter, city, indicator, estimate, se, ci_low, ci_high, n_reporters,
-    small_domain``; the province row has ``city == province``. Quarters without all three months
-    in the reports are skipped.
+    ``membership`` is the panel of record (each quarter is estimated from the members in force
+    in it, with that window's weights) or a one-window sample list. Returns ``quarter, city,
+    indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``; the province row has
+    ``city == province``. Quarters without all three months in the reports are skipped.
     """
     from samplekit.estimation import estimate
 
     period = reports["period"].astype(str)
     have = set(period)
+    # A member that closed before a quarter (last report: 0 employed) counts as a reporter with
+    # 0, not as non-response: the quarter's rows plus the earlier rows of enterprises that ever
+    # reported 0 employed (enough to find each one's latest earlier report).
+    zero = pd.to_numeric(reports["survey_employment"], errors="coerce") == 0
+    ever_zero = reports["enterprise_id"].isin(set(reports.loc[zero, "enterprise_id"]))
     parts = []
     for q in quarters:
         months = quarter_months(q)
         if not set(months) <= have:
             continue
-        # Hand estimation only the quarter's rows: it prepares every row it is given.
-        rep = reports[period.isin(months)]
+        rep = reports[period.isin(months) | ((period < months[0]) & ever_zero)]
         kw = {"periods": months, "min_reporters": min_reporters, "level": level,
-              "indicators": list(indicators) if indicators is not None else None}
-        by_city = estimate(rep, sample, by=["city"], **kw)
-        prov = estimate(rep, sample, **kw).assign(city=province)
+              "indicators": list(indicators) if indicators is not None else None,
+              "out_of_sample": out_of_sample}
+        by_city = estimate(rep, membership, by=["city"], **kw)
+        prov = estimate(rep, membership, **kw).assign(city=province)
         parts += [by_city.assign(quarter=q), prov.assign(quarter=q)]
     cols = ["quarter", "city", "indicator", "estimate", "se", "ci_low", "ci_high",
             "n_reporters", "small_domain"]
@@ -585,20 +598,30 @@ def city_quarterly(table: pd.DataFrame, column: str, aggregate: str) -> pd.DataF
     return val.rename("value").reset_index().dropna()
 
 
-def mass_layoff_counts(reports: pd.DataFrame, sample: pd.DataFrame, quarters: Sequence[str], *,
-                       province: str, min_persons: int = 100, min_share: float = 0.10
+def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters: Sequence[str],
+                       *, province: str, min_persons: int = 100, min_share: float = 0.10
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Enterprises of the sample with a mass layoff (≥ min_persons or ≥ min_share of staff cut
-    in a month, seed 002's line) per city and quarter, and the list itself.
+    """Members with a mass layoff (≥ min_persons or ≥ min_share of staff cut in a month, seed
+    002's line) per city and quarter, and the list itself.
 
+    Each month counts the members in force that month (``membership``: the panel of record, or a
+    one-window sample list); reports of non-members and of individual organisations are left
+    out of the list.
     Returns ``(counts: quarter, city, value; list: monthly_tables.mass_layoffs rows + quarter)``.
     """
     from samplekit.monthly_tables import mass_layoffs
 
     months = [m for q in quarters for m in quarter_months(q)]
-    rep = reports[reports["period"].isin(months)]
-    cities = sorted(sample["city"].astype(str).unique())
-    ml = mass_layoffs(rep, sample, min_persons=min_persons, min_share=min_share)
+    rep = reports[reports["period"].astype(str).isin(months)]
+    cities = sorted(membership["city"].astype(str).unique())
+    ml = mass_layoffs(rep, membership, min_persons=min_persons, min_share=min_share,
+                      network="province")
+    ml = ml[ml["city"].isin(cities)]
+    if "individual" in membership.columns:  # 附表三 units are not part of the design
+        from samplekit.estimation import _flag
+
+        ind = membership.loc[_flag(membership["individual"]), "enterprise_id"]
+        ml = ml[~ml["enterprise_id"].isin(set(ind.astype(str)))]
     ml = ml.assign(quarter=[str(pd.Period(p, freq="M").asfreq("Q")) for p in ml["period"]])
     distinct = ml.drop_duplicates(["quarter", "enterprise_id"])
     grid = pd.MultiIndex.from_product([list(quarters), cities], names=["quarter", "city"])
@@ -648,10 +671,12 @@ def indicator_values(estimates: pd.DataFrame, city_table: pd.DataFrame | None,
 
 
 # ------------------------------------------------------------------------------- forecasts
-def monthly_inputs(reports: pd.DataFrame, sample: pd.DataFrame, city_table: pd.DataFrame | None,
-                   settings: WarningSettings, *, province: str, end: str) -> pd.DataFrame:
+def monthly_inputs(reports: pd.DataFrame, membership: pd.DataFrame,
+                   city_table: pd.DataFrame | None, settings: WarningSettings, *, province: str,
+                   end: str, out_of_sample: OutOfSample = "error") -> pd.DataFrame:
     """Monthly series of every forecast indicator: ``city, indicator, period, value`` up to
-    ``end`` (estimates from ``estimation.monthly_series``; city inputs from the table)."""
+    ``end`` (estimates from ``estimation.monthly_series``, each month from the members in force
+    in it; city inputs from the table)."""
     from samplekit.estimation import monthly_series
 
     parts = []
@@ -660,9 +685,10 @@ def monthly_inputs(reports: pd.DataFrame, sample: pd.DataFrame, city_table: pd.D
         if not ind.forecast:
             continue
         if ind.source == "estimate":
-            kw = {"indicator": ind.column, "min_reporters": settings.min_reporters}
-            by_city = monthly_series(rep, sample, by=["city"], **kw)
-            prov = monthly_series(rep, sample, **kw).assign(city=province)
+            kw = {"indicator": ind.column, "min_reporters": settings.min_reporters,
+                  "out_of_sample": out_of_sample}
+            by_city = monthly_series(rep, membership, by=["city"], **kw)
+            prov = monthly_series(rep, membership, **kw).assign(city=province)
             df = pd.concat([by_city, prov], ignore_index=True).rename(
                 columns={"estimate": "value"})
         elif ind.source == "city" and city_table is not None and ind.column in city_table:
@@ -774,6 +800,12 @@ class WarningResult:
     crossing: pd.DataFrame
     scores: pd.DataFrame
     mass_layoffs: pd.DataFrame  # the list for the quarter
+    network: str = "province"  # the monitoring network estimated (estimation.network_members)
+
+    @property
+    def network_zh(self) -> str:
+        """The network in words, for titles and notes."""
+        return NETWORK_ZH.get(self.network, self.network)
 
     @property
     def current_levels(self) -> pd.DataFrame:
@@ -784,20 +816,37 @@ class WarningResult:
         return self.composite[self.composite["quarter"] == self.quarter].reset_index(drop=True)
 
 
-def compute_warning(reports: pd.DataFrame, sample: pd.DataFrame,
+def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
                     city_table: pd.DataFrame | None, settings: WarningSettings, *,
                     quarter: str, province: str, fsettings: Any = None,
-                    forecasts: bool = True) -> WarningResult:
-    """The warning analysis for ``quarter`` from reports, the sample and the city table (pure).
+                    forecasts: bool = True, network: Network = "province",
+                    out_of_sample: OutOfSample = "error") -> WarningResult:
+    """The warning analysis for ``quarter`` from reports, the membership and the city table
+    (pure).
+
+    Parameters
+    ----------
+    membership : DataFrame
+        The panel of record (``store.read_membership``): every month and quarter is estimated
+        from the members in force in it, with that window's weights, so a later window never
+        changes an earlier quarter. A one-window sample list is accepted (in force always).
+    network : {"province", "ministry"}
+        The monitoring network estimated (default the province's whole panel); "ministry" keeps
+        the ministry's monthly network (``estimation.network_members``). Said in the result.
+    out_of_sample : {"error", "drop"}
+        Reports of enterprises that are not members in force that month.
 
     Levels are judged for the last ``history_quarters`` quarters (so that hysteresis has a past),
     with four more quarters estimated for the year-on-year transforms.
     """
-    from samplekit.estimation import INDICATORS
+    from samplekit.estimation import INDICATORS, network_members, network_reports
     from samplekit.forecast import ForecastSettings
 
     fsettings = fsettings or ForecastSettings()
-    reports = reports[reports["enterprise_id"].isin(sample["enterprise_id"])]
+    # Every member's reports count in its months in force (no filter on today's members); the
+    # ministry network leaves out the reports of province-only members.
+    reports = network_reports(reports, membership, network=network)
+    membership = network_members(membership, network=network)
     judged = quarters_back(quarter, settings.history_quarters)
     needed = quarters_back(quarter, settings.history_quarters + 4)
     est_cols = sorted({ind.column for ind in settings.indicators if ind.source == "estimate"})
@@ -809,12 +858,14 @@ def compute_warning(reports: pd.DataFrame, sample: pd.DataFrame,
         raise ParamsError(f"quarter {quarter}: the reports do not cover its months "
                           f"{quarter_months(quarter)} (found "
                           f"{reports['period'].min()} … {reports['period'].max()})")
-    hist = estimate_quarters(reports, sample, needed[:-1], province=province,
-                             indicators=est_cols, min_reporters=settings.min_reporters)
-    current = estimate_quarters(reports, sample, [quarter], province=province,
-                                min_reporters=settings.min_reporters)
+    hist = estimate_quarters(reports, membership, needed[:-1], province=province,
+                             indicators=est_cols, min_reporters=settings.min_reporters,
+                             out_of_sample=out_of_sample)
+    current = estimate_quarters(reports, membership, [quarter], province=province,
+                                min_reporters=settings.min_reporters,
+                                out_of_sample=out_of_sample)
     est_all = pd.concat([hist, current[current["indicator"].isin(est_cols)]], ignore_index=True)
-    counts, ml = mass_layoff_counts(reports, sample, needed, province=province,
+    counts, ml = mass_layoff_counts(reports, membership, needed, province=province,
                                     min_persons=settings.mass_layoff_persons,
                                     min_share=settings.mass_layoff_share)
     values = indicator_values(est_all, city_table, counts, settings)
@@ -823,8 +874,8 @@ def compute_warning(reports: pd.DataFrame, sample: pd.DataFrame,
     composite = composite_levels(levels, settings)
     end = quarter_months(quarter)[-1]
     if forecasts:
-        monthly = monthly_inputs(reports, sample, city_table, settings, province=province,
-                                 end=end)
+        monthly = monthly_inputs(reports, membership, city_table, settings, province=province,
+                                 end=end, out_of_sample=out_of_sample)
         fc, crossing, scores = forecast_indicators(monthly, settings, fsettings,
                                                    province=province)
     else:
@@ -834,7 +885,7 @@ def compute_warning(reports: pd.DataFrame, sample: pd.DataFrame,
         quarter=quarter, province=province, settings=settings, values=values, levels=levels,
         composite=composite, estimates=current, monthly=monthly, forecasts=fc,
         crossing=crossing, scores=scores,
-        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True))
+        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True), network=network)
 
 
 def load_warning_inputs(params: Params) -> dict[str, Any]:
@@ -874,9 +925,16 @@ def warning_for(params: Params, quarter: str | None = None, *, inputs: Mapping[s
         raise ParamsError(f"quarter {quarter!r} must be like 2013Q4")
     inputs = inputs or load_warning_inputs(params)
     province = str(params.get("province.name", "全省"))
-    return compute_warning(inputs["reports"], inputs["sample"], inputs["city_indicators"],
+    from samplekit.estimation import is_membership
+
+    membership = inputs.get("membership", inputs["sample"])
+    # A one-window sample list does not list every reporter (individual units, members retired
+    # at a window): their reports are left out, as before the panel of record (issue 9).
+    out_of_sample = "error" if is_membership(membership) else "drop"
+    return compute_warning(inputs["reports"], membership, inputs["city_indicators"],
                            settings, quarter=quarter, province=province,
-                           fsettings=ForecastSettings.from_params(params), forecasts=forecasts)
+                           fsettings=ForecastSettings.from_params(params), forecasts=forecasts,
+                           out_of_sample=out_of_sample)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -952,7 +1010,8 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
         titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
                 "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
                 "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率"},
-        source="企业用工定点监测(设计加权估计)与城市指标表", about=about))
+        source=f"{result.network_zh}(设计加权估计)与城市指标表",
+        about={"监测网络": result.network_zh, **(about or {})}))
     if figures:
         paths.append(_save(plot_levels(result), out / "fig_levels.png"))
         for ind in result.settings.indicators:
@@ -1055,21 +1114,30 @@ def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] 
 
 
 # ------------------------------------------------------------------------- report helpers
-def quarter_climate(reports: pd.DataFrame, sample: pd.DataFrame, quarter: str, *,
-                    province: str) -> pd.DataFrame:
+def quarter_climate(reports: pd.DataFrame, membership: pd.DataFrame, quarter: str, *,
+                    province: str, network: Network = "province",
+                    out_of_sample: OutOfSample | None = None) -> pd.DataFrame:
     """用工景气指数 of the quarter per city and for the province (``climate.climate_index``):
-    ``city, estimate, se, ci_low, ci_high, n_reporters`` for indicator ``climate_index``."""
+    ``city, estimate, se, ci_low, ci_high, n_reporters, network`` for indicator
+    ``climate_index``, from the members of ``network`` in force in the quarter.
+
+    ``out_of_sample`` defaults to "error" for a membership and "drop" for a one-window sample
+    list (which does not list every reporter, e.g. individual units).
+    """
     from samplekit.climate import climate_index
+    from samplekit.estimation import is_membership
 
     months = quarter_months(quarter)
-    rep = reports[reports["period"].astype(str).isin(months)
-                  & reports["enterprise_id"].isin(sample["enterprise_id"])]
-    by_city = climate_index(rep, sample, periods=months, by=["city"])
-    prov = climate_index(rep, sample, periods=months).assign(city=province)
+    rep = reports[reports["period"].astype(str) <= months[-1]]
+    if out_of_sample is None:
+        out_of_sample = "error" if is_membership(membership) else "drop"
+    kw = {"periods": months, "network": network, "out_of_sample": out_of_sample}
+    by_city = climate_index(rep, membership, by=["city"], **kw)
+    prov = climate_index(rep, membership, **kw).assign(city=province)
     out = pd.concat([prov, by_city], ignore_index=True)
-    out = out[out["indicator"] == "climate_index"]
-    return out[["city", "estimate", "se", "ci_low", "ci_high", "n_reporters"]].reset_index(
-        drop=True)
+    out = out[out["indicator"] == "climate_index"].assign(network=network)
+    return out[["city", "estimate", "se", "ci_low", "ci_high", "n_reporters",
+                "network"]].reset_index(drop=True)
 
 
 def ranking_table(result: WarningResult, climate: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -1141,6 +1209,7 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
                      f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。")
     else:
         lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
+    lines.append(f"估计所用监测网络:{result.network_zh},各月按当月在册样本及其权重估计。")
     alarm = cities[cities["composite_rank"] > 0]
     if len(alarm):
         parts = [f"{r.city}({r.composite_level}级{r.composite_name})"

@@ -61,3 +61,27 @@ def test_climate_index_by_domain_and_quarter():
     q = climate_index(quarter_reports(), sample, periods="2013Q4")
     assert set(q["period"]) == {"2013Q4"} and (q["n_reporters"] == 11).all()
     assert 0 <= row(q, "climate_index")["estimate"] <= 100
+
+
+def test_climate_index_with_the_membership_in_force():
+    from test_estimation import W1, W2, membership, panel_reports
+
+    before = climate_index(panel_reports(False), membership(False), periods="2013Q2")
+    after = climate_index(panel_reports(True), membership(True), periods="2013Q2")
+    assert before.equals(after)
+    # 2014-01 by hand: window 2 members (r1 in, a4 gone) with window 2 weights
+    rep = panel_reports(True)
+    jan = rep[rep["period"] == "2014-01"].set_index("enterprise_id")
+    w = {e: v[1] for e, v in W2.items()}
+    score = {e: 1.0 if jan.loc[e, "survey_employment"] > jan.loc[e, "baseline_employment"]
+             else 0.5 if jan.loc[e, "survey_employment"] == jan.loc[e, "baseline_employment"]
+             else 0.0 for e in W2}
+    want = 100 * sum(w[e] * score[e] for e in W2) / sum(w.values())
+    got = row(climate_index(rep, membership(True), periods="2014-01"), "climate_index")
+    assert got["estimate"] == pytest.approx(want) and got["n_reporters"] == len(W2)
+    # the ministry's network: a1 and a2 only (S1's weight total 22 on two members)
+    mini = row(climate_index(rep, membership(True), periods="2014-01", network="ministry"),
+               "climate_index")
+    assert mini["n_reporters"] == 2
+    assert mini["estimate"] == pytest.approx(100 * (score["a1"] + score["a2"]) / 2)
+    assert set(W1) - set(W2) == {"a4"}

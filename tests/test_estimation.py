@@ -468,3 +468,273 @@ def test_out_of_sample_reports_can_be_dropped():
     both = pd.concat([reports, extra])
     dropped = estimate(both, sample, periods="2013-12", out_of_sample="drop")
     pd.testing.assert_frame_equal(dropped, estimate(reports, sample, periods="2013-12"))
+
+
+# ------------------------------------------------------------ a panel with windows (issue 9)
+# Window 1 (design, effective 2012-01): S1 = 甲市/C/medium/private, N = 20, a1…a4 (w = 5);
+# S2 = 乙市/G/small/private, N = 9, b1…b3 (w = 3); p1 an individual organisation (附表三, no
+# weight). a4 closes in 2013-05 (survey 0, all reduced as 关闭破产) and reports no more.
+# Window 2 (held 2013-12, effective 2014-01): every row closed at 2013-12 (a4: closed), rows
+# re-issued from 2014-01 with new weights — S1 N = 22, a1…a3 + replacement r1 (w = 5.5).
+S1 = ("甲市", "C", "medium", "private")
+S2 = ("乙市", "G", "small", "private")
+W1 = {"a1": (S1, 5.0, 20), "a2": (S1, 5.0, 20), "a3": (S1, 5.0, 20), "a4": (S1, 5.0, 20),
+      "b1": (S2, 3.0, 9), "b2": (S2, 3.0, 9), "b3": (S2, 3.0, 9)}
+W2 = {"a1": (S1, 5.5, 22), "a2": (S1, 5.5, 22), "a3": (S1, 5.5, 22), "r1": (S1, 5.5, 22),
+      "b1": (S2, 3.0, 9), "b2": (S2, 3.0, 9), "b3": (S2, 3.0, 9)}
+PANEL_MONTHS = [str(p) for p in pd.period_range("2012-04", "2014-06", freq="M")]
+
+
+def _row(eid, cell, w, big_n, valid_from, valid_to, window, individual=False, ministry=False):
+    city, section, size, owner = cell
+    return {"enterprise_id": eid, "name": f"企业{eid}", "city": city, "section": section,
+            "size_class": size,
+            "ownership": owner, "weight": w, "calibrated_weight": w, "cell_frame_units": big_n,
+            "cell_n": 4 if cell == S1 else 3, "valid_from": valid_from, "valid_to": valid_to,
+            "window_id": window, "individual": individual, "ministry": ministry,
+            "entry_reason": "existing", "exit_reason": None}
+
+
+def membership(after: bool) -> pd.DataFrame:
+    """The panel of record before (window 1 open) and after the December 2013 window."""
+    end = "2013-12" if after else None
+    rows = [_row(e, c, w, n, "2012-01", end, 1, ministry=e in ("a1", "a2"))
+            for e, (c, w, n) in W1.items()]
+    rows.append(_row("p1", S2, np.nan, np.nan, "2012-01", end, 1, individual=True))
+    if after:
+        rows[3]["exit_reason"] = "closed"
+        rows += [_row(e, c, w, n, "2014-01", None, 2, ministry=e in ("a1", "a2"))
+                 for e, (c, w, n) in W2.items()]
+        rows[-4]["entry_reason"] = "replacement"
+        rows.append(_row("p1", S2, np.nan, np.nan, "2014-01", None, 2, individual=True))
+    return pd.DataFrame(rows)
+
+
+def panel_reports(after: bool) -> pd.DataFrame:
+    """Reports 2012-04 … 2013-12 (before) or … 2014-06 (after; r1 from 2014-01)."""
+    rng = np.random.default_rng(7)
+    base = {"a1": 400, "a2": 250, "a3": 120, "a4": 80, "b1": 60, "b2": 45, "b3": 30, "r1": 90,
+            "p1": 8}
+    rows = []
+    for m in PANEL_MONTHS:
+        for eid, x0 in base.items():
+            change = int(rng.integers(-12, 8))
+            if eid == "r1" and m < "2014-01":
+                continue
+            if eid == "a4" and m > "2013-05":
+                continue  # closed: no report after its last one (survey 0)
+            x = x0 + int(rng.integers(-5, 6))
+            y = max(x + change, 0)
+            closure = 0
+            if eid == "a4" and m == "2013-05":
+                y, closure = 0, x
+            rows.append({"enterprise_id": eid, "period": m, "baseline_employment": x,
+                         "survey_employment": y, "change": y - x,
+                         "change_pct": 100 * (y - x) / x, "reduction_closure": closure,
+                         "reduction_suspension": 0,
+                         "reduction_layoff": max(x - y, 0) - closure,
+                         "reduction_relocation": 0, "reduction_other": 0,
+                         "reason_1": 4 if y < x else None, "reason_2": None, "reason_3": None,
+                         "remark": ""})
+    rep = pd.DataFrame(rows)
+    return rep if after else rep[rep["period"] <= "2013-12"].reset_index(drop=True)
+
+
+def _strat(units, weights, strata, big_n):
+    """Plain loops: t = Σ w v and v(t) = Σ_h (1 − n_h/N_h) n_h/(n_h − 1) Σ_i (u_hi − ū_h)²
+    for u = w·v per unit (units: {id: value})."""
+    total, var = 0.0, 0.0
+    for h in sorted(set(strata.values())):
+        ids = [i for i in units if strata[i] == h]
+        u = np.array([weights[i] * units[i] for i in ids])
+        total += u.sum()
+        n = len(ids)
+        if n > 1:
+            var += (1 - n / big_n[h]) * n / (n - 1) * ((u - u.mean()) ** 2).sum()
+    return total, var
+
+
+def _hand_period(rep, months, members):
+    """Per member of ``members``: (x first month, y last month, Σ reductions), a closed member
+    counting x = y = 0 in the months after its survey-0 report."""
+    out = {}
+    for eid in members:
+        g = rep[(rep["enterprise_id"] == eid)].set_index("period")
+        xs, ys, rs = [], [], []
+        for m in months:
+            if m in g.index:
+                r = g.loc[m]
+                xs.append(r["baseline_employment"])
+                ys.append(r["survey_employment"])
+                rs.append(r["reduction_closure"] + r["reduction_layoff"])
+            else:
+                before = g[g.index < m]
+                assert len(before) and before["survey_employment"].iloc[-1] == 0
+                xs.append(0), ys.append(0), rs.append(0)
+        out[eid] = (xs[0], ys[-1], sum(rs))
+    return out
+
+
+def _hand_rate(units, w, strata, big_n, num, den):
+    """100·Σw num / Σw den and its linearised SE (z = (num − R den)/X̂)."""
+    t_num, _ = _strat({i: num(u) for i, u in units.items()}, w, strata, big_n)
+    t_den, _ = _strat({i: den(u) for i, u in units.items()}, w, strata, big_n)
+    r = t_num / t_den
+    _, v = _strat({i: (num(u) - r * den(u)) / t_den for i, u in units.items()}, w, strata, big_n)
+    return 100 * r, 100 * math.sqrt(v)
+
+
+Q2_2013 = ["2013-04", "2013-05", "2013-06"]
+Q2_2012 = ["2012-04", "2012-05", "2012-06"]
+BIG_N = {S1: 20, S2: 9}
+
+
+def test_quarter_estimates_do_not_change_when_a_later_window_replaces_closed_firms():
+    before = estimate(panel_reports(False), membership(False), periods="2013Q2")
+    after = estimate(panel_reports(True), membership(True), periods="2013Q2")
+    pd.testing.assert_frame_equal(before, after)
+    # hand computation: all seven members, a4 with its May closure (x = April baseline, y = 0)
+    rep = panel_reports(True)
+    units = _hand_period(rep, Q2_2013, list(W1))
+    assert units["a4"][1] == 0 and units["a4"][2] > 0
+    w = {e: v[1] for e, v in W1.items()}
+    strata = {e: v[0] for e, v in W1.items()}
+    rate, se = _hand_rate(units, w, strata, BIG_N, lambda u: u[2], lambda u: u[0])
+    got = row(after, "job_loss_rate")
+    assert got["estimate"] == pytest.approx(rate) and got["se"] == pytest.approx(se)
+    assert got["n_reporters"] == 7
+    total, var = _strat({e: u[1] for e, u in units.items()}, w, strata, BIG_N)
+    assert row(after, "survey_employment")["estimate"] == pytest.approx(total)
+    assert row(after, "survey_employment")["se"] == pytest.approx(math.sqrt(var))
+    # the old way (reports of current members only) loses a4 and its job loss: a survivors' rate
+    survivors = {e: u for e, u in units.items() if e != "a4"}
+    w_surv = {**w, "a1": 20 / 3, "a2": 20 / 3, "a3": 20 / 3}
+    old, _ = _hand_rate(survivors, w_surv, strata, BIG_N, lambda u: u[2], lambda u: u[0])
+    assert got["estimate"] > old + 1
+
+
+def test_year_on_year_change_does_not_change_with_a_later_window():
+    kw = {"period_a": "2012Q2", "period_b": "2013Q2", "indicator": "job_loss_rate"}
+    before = change_between(panel_reports(False), membership(False), **kw)
+    after = change_between(panel_reports(True), membership(True), **kw)
+    pd.testing.assert_frame_equal(before, after)
+    rep = panel_reports(True)
+    ua, ub = _hand_period(rep, Q2_2012, list(W1)), _hand_period(rep, Q2_2013, list(W1))
+    w = {e: v[1] for e, v in W1.items()}
+    strata = {e: v[0] for e, v in W1.items()}
+    ra, _ = _hand_rate(ua, w, strata, BIG_N, lambda u: u[2], lambda u: u[0])
+    rb, _ = _hand_rate(ub, w, strata, BIG_N, lambda u: u[2], lambda u: u[0])
+    xa, _ = _strat({e: u[0] for e, u in ua.items()}, w, strata, BIG_N)
+    xb, _ = _strat({e: u[0] for e, u in ub.items()}, w, strata, BIG_N)
+    dz = {e: (ub[e][2] - rb / 100 * ub[e][0]) / xb - (ua[e][2] - ra / 100 * ua[e][0]) / xa
+          for e in W1}
+    _, v = _strat(dz, w, strata, BIG_N)
+    r = after.iloc[0]
+    assert r["estimate_a"] == pytest.approx(ra) and r["estimate_b"] == pytest.approx(rb)
+    assert r["estimate"] == pytest.approx(rb - ra) and r["se"] == pytest.approx(100 * math.sqrt(v))
+    assert r["n_reporters"] == 7
+
+
+def test_a_closure_is_a_reported_zero_not_nonresponse():
+    est = estimate(panel_reports(True), membership(True), periods="2013-06",
+                   indicators=["survey_employment", "share_reducing"])
+    rep = panel_reports(True)
+    june = rep[rep["period"] == "2013-06"].set_index("enterprise_id")["survey_employment"]
+    closure = 5 * (june["a1"] + june["a2"] + june["a3"] + 0) + 3 * june[["b1", "b2", "b3"]].sum()
+    nonresponse = 20 / 3 * (june["a1"] + june["a2"] + june["a3"]) + 3 * june[
+        ["b1", "b2", "b3"]].sum()
+    got = row(est, "survey_employment")
+    assert got["estimate"] == pytest.approx(closure) and got["n_reporters"] == 7
+    assert abs(closure - nonresponse) > 100
+    # a4 stays a reporter (x = y = 0, not falling) until its row closes
+    dec = estimate(panel_reports(True), membership(True), periods="2013-12",
+                   indicators=["survey_employment"])
+    assert row(dec, "survey_employment")["n_reporters"] == 7
+
+
+def test_a_replacement_contributes_from_its_valid_from():
+    rep = panel_reports(True)
+    series = monthly_series(rep, membership(True), indicator="survey_employment")
+    s = series.set_index("period")
+    for m in ("2013-12", "2014-01", "2014-06"):
+        month = rep[rep["period"] == m].set_index("enterprise_id")["survey_employment"]
+        if m < "2014-01":  # window 1: a4 closed (0), no r1
+            want = 5 * month[["a1", "a2", "a3"]].sum() + 3 * month[["b1", "b2", "b3"]].sum()
+        else:  # window 2: r1 in, new S1 weights 22/4
+            want = 5.5 * month[["a1", "a2", "a3", "r1"]].sum() + 3 * month[
+                ["b1", "b2", "b3"]].sum()
+        assert s.loc[m, "estimate"] == pytest.approx(want), m
+        assert s.loc[m, "n_reporters"] == 7
+    # a report of r1 before its valid_from is not a member's report
+    early = pd.concat([rep, rep[(rep["enterprise_id"] == "r1") & (rep["period"] == "2014-01")]
+                       .assign(period="2013-12")], ignore_index=True)
+    with pytest.raises(InputError, match="not members in force"):
+        estimate(early, membership(True), periods="2013-12")
+    dropped = estimate(early, membership(True), periods="2013-12", out_of_sample="drop")
+    pd.testing.assert_frame_equal(dropped, estimate(rep, membership(True), periods="2013-12"))
+    # monthly_series agrees with month-by-month estimate across the window
+    for m in ("2013-06", "2014-02"):
+        one = row(estimate(rep, membership(True), periods=m), "survey_employment")
+        assert s.loc[m, "se"] == pytest.approx(one["se"])
+
+
+def test_change_across_windows_uses_each_periods_own_design_rows():
+    ch = change_between(panel_reports(True), membership(True), period_a="2013Q2",
+                        period_b="2014Q2", indicator="survey_employment").iloc[0]
+    rep = panel_reports(True)
+    matched = ["a1", "a2", "a3", "b1", "b2", "b3"]  # a4 left, r1 entered
+    ua = _hand_period(rep, Q2_2013, matched)
+    ub = _hand_period(rep, ["2014-04", "2014-05", "2014-06"], matched)
+    # each period's weights, scaled in its strata to its own design's weight total
+    w_a = {**dict.fromkeys(("a1", "a2", "a3"), 20 / 3), **dict.fromkeys(("b1", "b2", "b3"), 3.0)}
+    w_b = {**dict.fromkeys(("a1", "a2", "a3"), 22 / 3), **dict.fromkeys(("b1", "b2", "b3"), 3.0)}
+    strata = {e: W1[e][0] for e in matched}
+    ta, _ = _strat({e: u[1] for e, u in ua.items()}, w_a, strata, BIG_N)
+    tb, _ = _strat({e: u[1] for e, u in ub.items()}, w_b, strata, BIG_N)
+    _, v = _strat({e: w_b[e] * ub[e][1] - w_a[e] * ua[e][1] for e in matched},
+                  dict.fromkeys(matched, 1.0), strata, BIG_N)
+    assert ch["estimate_a"] == pytest.approx(ta) and ch["estimate_b"] == pytest.approx(tb)
+    assert ch["estimate"] == pytest.approx(tb - ta) and ch["se"] == pytest.approx(math.sqrt(v))
+    assert ch["n_reporters"] == 6
+
+
+def test_a_run_straddling_a_window_warns_and_uses_its_first_months_rows():
+    from samplekit.estimation import WindowStraddleWarning
+
+    m = membership(False)
+    second = m.assign(valid_from="2013-05", window_id=2, calibrated_weight=m["weight"] * 2)
+    mid = pd.concat([m.assign(valid_to="2013-04"), second], ignore_index=True)
+    rep = panel_reports(False)
+    with pytest.warns(WindowStraddleWarning, match="2013Q2"):
+        est = estimate(rep, mid, periods="2013Q2", indicators=["survey_employment"])
+    plain = estimate(rep, membership(False), periods="2013Q2", indicators=["survey_employment"])
+    assert row(est, "survey_employment")["estimate"] == pytest.approx(
+        row(plain, "survey_employment")["estimate"])
+
+
+def test_membership_errors_name_the_rows():
+    m = membership(True)
+    bad = m.copy()
+    bad.loc[0, "valid_to"] = "2014-02"  # a1's first row now overlaps its 2014-01 row
+    with pytest.raises(InputError, match="overlapping"):
+        estimate(panel_reports(True), bad, periods="2013-12")
+    bad = m.copy()
+    bad.loc[1, "valid_from"] = "2014-05"
+    with pytest.raises(InputError, match="valid_from after valid_to"):
+        estimate(panel_reports(True), bad, periods="2013-12")
+    bad = m.copy()
+    bad.loc[2, "valid_from"] = "2012/01"
+    with pytest.raises(InputError, match="valid_from.*not a month"):
+        estimate(panel_reports(True), bad, periods="2013-12")
+
+
+def test_ministry_network_keeps_its_members_with_stratum_weight_totals():
+    from samplekit.estimation import network_members
+
+    net = network_members(membership(False), network="ministry")
+    assert sorted(net["enterprise_id"]) == ["a1", "a2"]
+    # S1 weight total 20 carried by the two ministry members; S2 has none (drops out)
+    assert net["calibrated_weight"].tolist() == [10.0, 10.0]
+    assert network_members(membership(False), network="province") is not None
+    with pytest.raises(InputError, match="ministry"):
+        network_members(make_sample(), network="ministry")

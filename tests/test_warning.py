@@ -351,3 +351,58 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
     assert main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q5",
                  "--out", str(tmp_path)]) == 1
     assert "quarter" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- the panel of record (issue 9)
+def test_quarters_and_mass_layoffs_use_the_membership_in_force():
+    from test_estimation import membership, panel_reports
+
+    from samplekit.warning import estimate_quarters, mass_layoff_counts
+
+    kw = {"province": "全省", "indicators": ["job_loss_rate", "net_change_rate"]}
+    before = estimate_quarters(panel_reports(False), membership(False), ["2013Q2"], **kw)
+    after = estimate_quarters(panel_reports(True), membership(True), ["2013Q2"], **kw)
+    pd.testing.assert_frame_equal(before, after)
+    prov = after[(after["city"] == "全省") & (after["indicator"] == "job_loss_rate")]
+    assert prov["n_reporters"].iloc[0] == 7  # a4, closed in 2013-05, is still counted
+    # in 2013Q3 too (its survey-0 report is in the quarter before): 0 employed, not missing
+    q3 = estimate_quarters(panel_reports(True), membership(True), ["2013Q3"], **kw)
+    q3 = q3[(q3["city"] == "全省") & (q3["indicator"] == "job_loss_rate")]
+    assert q3["n_reporters"].iloc[0] == 7
+    counts, ml = mass_layoff_counts(panel_reports(True), membership(True), ["2013Q2"],
+                                    province="全省")
+    # by hand: members (not individual units) that cut ≥ 100 or ≥ 10 % in a month of 2013Q2
+    rep = panel_reports(True)
+    rep = rep[rep["period"].isin(quarter_months("2013Q2")) & (rep["enterprise_id"] != "p1")]
+    fall = (rep["baseline_employment"] - rep["survey_employment"]).clip(lower=0)
+    hit = rep[(fall >= 100) | ((fall > 0) & (fall >= 0.1 * rep["baseline_employment"]))]
+    assert "a4" in set(ml["enterprise_id"])
+    assert counts.set_index("city").loc["全省", "value"] == hit["enterprise_id"].nunique()
+
+
+def test_warning_says_which_network_it_estimates(synthetic_result):
+    from samplekit.warning import findings_zh
+
+    assert synthetic_result.network == "province"
+    assert any("企业用工定点监测(全省)" in line for line in findings_zh(synthetic_result))
+
+
+def test_warning_on_the_ministry_network():
+    from samplekit.history import HistorySettings, simulate_history, synthetic_panel
+
+    panel = synthetic_panel(600, rng=5)
+    reports, _ = simulate_history(panel, HistorySettings(start="2012-01"), rng=11)
+    n_h = panel.groupby(["city", "section"])["enterprise_id"].transform("size")
+    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0,
+                          calibrated_weight=5.0, ministry=np.arange(len(panel)) % 3 == 0)
+    settings = _settings(history_quarters=2)
+    kw = {"quarter": "2013Q4", "province": "全省", "forecasts": False}
+    res = compute_warning(reports, sample, None, settings, network="ministry", **kw)
+    assert res.network == "ministry" and res.network_zh == "失业动态监测(人社部月报网络)"
+    est = res.estimates
+    n_prov = est.loc[(est["city"] == "全省") & (est["indicator"] == "job_loss_rate"),
+                     "n_reporters"].iloc[0]
+    assert n_prov == int(sample["ministry"].sum())  # everyone reports in the simulation
+    prov = compute_warning(reports, sample, None, settings, **kw).estimates
+    assert prov.loc[(prov["city"] == "全省") & (prov["indicator"] == "job_loss_rate"),
+                    "n_reporters"].iloc[0] == len(sample)

@@ -49,11 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write 附表一 (per city, every enterprise and a total), 附表二 (provincial "
         "summary by city and industry), 附表三 (individual economic organisations), the top 5 "
         "industries by persons reduced, the mass-layoff list and the reason distribution as "
-        "CSV and one Chinese XLSX.")
+        "CSV and one Chinese XLSX, for one network (--network) from the members in force that "
+        "month.")
     t.add_argument("--store", required=True, metavar="PATH")
     t.add_argument("--period", required=True, metavar="YYYY-MM")
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--params", metavar="FILE", help="params YAML (layoff thresholds, city order)")
+    t.add_argument("--network", choices=["ministry", "province"], default="ministry",
+                   help="ministry (default): the ministry's tables from its monthly network "
+                   "(失业动态监测) in the monitored cities; province: the province's own tables "
+                   "from every member (企业用工定点监测). File names carry the network, e.g. "
+                   "table2_ministry_2013-12.csv")
     t.set_defaults(handler=run_tables)
 
 
@@ -149,7 +155,8 @@ def run_tables(args: argparse.Namespace) -> int:
     from samplekit.monthly_tables import write_monthly_tables
 
     params = _params(args.params)
-    paths = write_monthly_tables(args.store, args.period, args.out, params=params)
+    paths = write_monthly_tables(args.store, args.period, args.out, params=params,
+                                 network=args.network)
     for p in paths:
         print(p)
     return 0
