@@ -1,6 +1,6 @@
 """Speed of the warning analysis: forecasts for 22 areas × 3 indicators, and the whole quarter.
 
-Usage: python benchmarks/warning.py [--demo]   (--demo also times `warning_for` on the demo params)
+Usage: python benchmarks/warning.py [--demo]   (--demo also times `jobs.warning` on the demo params)
 Prints figures; asserts nothing.
 """
 
@@ -56,7 +56,8 @@ def main() -> None:
           f"{dt:.1f} s ({1000 * dt / n:.0f} ms per series); chosen {chosen}")
     if args.demo:
         from samplekit.params import load_params
-        from samplekit.warning import load_warning_inputs, warning_for
+        from samplekit.jobs import warning as warning_for
+        from samplekit.jobs import warning_inputs as load_warning_inputs
 
         params = load_params()
         t0 = time.perf_counter()

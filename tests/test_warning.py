@@ -24,11 +24,10 @@ from samplekit.warning import (
     composite_levels,
     composite_raw,
     compute_warning,
-    levels_table,
     quarter_months,
     quarters_back,
-    write_warning,
 )
+from samplekit.warning_report import levels_table, write_warning
 
 LINES_UP = [3.0, 3.5, 4.0, 4.5]
 LINES_DOWN = [-1.0, -2.0, -3.0, -4.0]
@@ -330,16 +329,16 @@ def test_job_forecasts_and_crossing(synthetic_result, tmp_path):
 
 def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, capsys):
     """The CLI glue: params validated, results written, alarms and a summary printed."""
-    import samplekit.warning as wn
+    from samplekit import jobs
     from samplekit.cli import main
 
     seen = {}
 
-    def fake_warning_for(params, quarter=None, **kw):
+    def fake_warning(params, quarter=None, **kw):
         seen["quarter"] = quarter
         return synthetic_result
 
-    monkeypatch.setattr(wn, "warning_for", fake_warning_for)
+    monkeypatch.setattr(jobs, "warning", fake_warning)
     code = main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q4",
                  "--out", str(tmp_path), "--no-figures"])
     assert code == 0 and seen["quarter"] == "2013Q4"
@@ -381,7 +380,7 @@ def test_quarters_and_mass_layoffs_use_the_membership_in_force():
 
 
 def test_warning_says_which_network_it_estimates(synthetic_result):
-    from samplekit.warning import findings_zh
+    from samplekit.warning_report import findings_zh
 
     assert synthetic_result.network == "province"
     assert any("企业用工定点监测(全省)" in line for line in findings_zh(synthetic_result))

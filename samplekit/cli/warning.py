@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_warn(args: argparse.Namespace) -> int:
     from samplekit import __version__, jobs
     from samplekit.params import load_params
-    from samplekit.warning import composite_table, write_warning
+    from samplekit.warning_report import composite_table, write_warning
 
     params = load_params(args.params, quarter=args.quarter)
     result = jobs.warning(params, params.get("quarter", types=str))

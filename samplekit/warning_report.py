@@ -1,0 +1,320 @@
+"""The quarterly warning's tables, figures and findings: what ``samplekit warn`` writes and
+notebooks 04/05 show (Chinese headers, the network named in every workbook).
+
+The computation is :mod:`samplekit.warning`; this module only turns a
+:class:`~samplekit.warning.WarningResult` into tables, figures and sentences.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from samplekit.io import round_floats
+from samplekit.warning import (
+    HEADERS_ZH,
+    LEVEL_COLUMNS,
+    WarningResult,
+)
+
+# ----------------------------------------------------------------------------- outputs
+FORECAST_HEADERS_ZH: dict[str, str] = {
+    "city": "地区", "indicator": "指标代码", "indicator_name": "指标", "kind": "类型",
+    "target": "预测期", "horizon": "步长", "model": "模型", "forecast": "预测值",
+    "pi_low": "预测区间下限", "pi_high": "预测区间上限", "level": "预警等级", "line": "警戒线",
+    "probability": "越线概率",
+}
+
+
+def levels_table(result: WarningResult) -> pd.DataFrame:
+    """levels.csv: the quarter's ``city, indicator, value, ci_low, ci_high, line, level,
+    status`` first, then the evidence columns; the province first, then cities by name."""
+    cur = result.current_levels.copy()
+    cur["_p"] = cur["city"] != result.province
+    cur = cur.sort_values(["_p", "city", "indicator"], kind="stable").drop(columns="_p")
+    first = ["city", "indicator", "value", "ci_low", "ci_high", "line", "level", "status"]
+    rest = [c for c in LEVEL_COLUMNS if c not in first]
+    return cur[first + rest].reset_index(drop=True)
+
+
+def composite_table(result: WarningResult) -> pd.DataFrame:
+    """The quarter's composite level per city (province first), with the raw rank and drivers."""
+    comp = result.current_composite.copy()
+    comp["_p"] = comp["city"] != result.province
+    comp = comp.sort_values(["_p", "city"], kind="stable").drop(columns="_p")
+    names = {ind.key: ind.name for ind in result.settings.indicators}
+    comp["drivers_zh"] = [";".join(names.get(k, k) for k in d.split(";") if k)
+                          for d in comp["drivers"]]
+    return comp.reset_index(drop=True)
+
+
+def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
+                  about: Mapping[str, Any] | None = None, figures: bool = True) -> list[Path]:
+    """Write the quarter's warning outputs; returns the paths.
+
+    ``levels.csv`` (per indicator and city), ``composite.csv`` (per city, with hysteresis),
+    ``levels_history.csv`` and ``composite_history.csv`` (every quarter judged),
+    ``estimates.csv`` (all design-based estimates of the quarter), ``forecasts.csv``,
+    ``crossing.csv`` (probability of crossing each line next quarter), ``forecast_scores.csv``
+    (rolling-origin RMSE of every candidate), ``mass_layoffs.csv``, ``warning.xlsx`` (Chinese
+    headers) and the figures ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators.
+    """
+    from samplekit.io import write_csv, write_xlsx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lv = round_floats(levels_table(result), 4)
+    comp = composite_table(result)
+    hist = round_floats(result.levels, 4)
+    comp_hist = result.composite
+    est = round_floats(result.estimates, 6)
+    fc = round_floats(result.forecasts, 4) if len(result.forecasts) else result.forecasts
+    cr = round_floats(result.crossing, 4) if len(result.crossing) else result.crossing
+    sc = round_floats(result.scores, 6) if len(result.scores) else result.scores
+    paths = [
+        write_csv(lv, out / "levels.csv"),
+        write_csv(comp, out / "composite.csv"),
+        write_csv(hist, out / "levels_history.csv"),
+        write_csv(comp_hist, out / "composite_history.csv"),
+        write_csv(est, out / "estimates.csv"),
+        write_csv(fc, out / "forecasts.csv"),
+        write_csv(cr, out / "crossing.csv"),
+        write_csv(sc, out / "forecast_scores.csv"),
+        write_csv(result.mass_layoffs, out / "mass_layoffs.csv"),
+    ]
+    headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标(中文)",
+               "estimate": "估计值", "period": "期别"}
+    paths.append(write_xlsx(
+        {"综合等级": comp, "指标等级": lv, "预测": fc, "越线概率": cr},
+        out / "warning.xlsx", headers=headers,
+        titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
+                "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
+                "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率"},
+        source=f"{result.network_zh}(设计加权估计)与城市指标表",
+        about={"监测网络": result.network_zh, **(about or {})}))
+    if figures:
+        paths.append(_save(plot_levels(result), out / "fig_levels.png"))
+        for ind in result.settings.indicators:
+            if ind.core:
+                paths.append(_save(plot_indicator(result, ind.key), out / f"fig_{ind.key}.png"))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    from samplekit.plotting import save_figure
+
+    return save_figure(fig, path)
+
+
+def plot_levels(result: WarningResult):
+    """Heat map of the quarter's level per city (rows) and indicator (columns)."""
+    from matplotlib.colors import ListedColormap
+
+    from samplekit.plotting import new_figure
+
+    cur = levels_table(result)
+    comp = composite_table(result).set_index("city")["composite_rank"]
+    inds = [ind for ind in result.settings.indicators if ind.key in set(cur["indicator"])]
+    cities = list(dict.fromkeys(cur["city"]))
+    grid = np.full((len(cities), len(inds) + 1), np.nan)
+    piv = cur.pivot(index="city", columns="indicator", values="rank")
+    for i, c in enumerate(cities):
+        grid[i, 0] = comp.get(c, np.nan)
+        for j, ind in enumerate(inds):
+            grid[i, j + 1] = piv.get(ind.key, pd.Series(dtype=float)).get(c, np.nan)
+    colors = [result.settings.level_color(r) for r in range(len(result.settings.levels) + 1)]
+    colors[0] = "#e8f5e9"
+    fig, ax = new_figure(2 + 1.3 * (len(inds) + 1), 0.32 * len(cities) + 1.5)
+    ax.imshow(grid, cmap=ListedColormap(colors), vmin=-0.5,
+              vmax=len(result.settings.levels) + 0.5, aspect="auto")
+    for i in range(len(cities)):
+        for j in range(len(inds) + 1):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, result.settings.level_name(int(grid[i, j])), ha="center",
+                        va="center", fontsize=7)
+    ax.set_xticks(range(len(inds) + 1))
+    ax.set_xticklabels(["综合等级", *[ind.name for ind in inds]], rotation=35, ha="right",
+                       fontsize=8)
+    ax.set_yticks(range(len(cities)))
+    ax.set_yticklabels(cities, fontsize=8)
+    ax.set_title(f"{result.quarter} 各地区预警等级")
+    return fig
+
+
+def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] | None = None):
+    """An indicator's quarterly values with 95% CIs against its lines, and the next quarter's
+    forecast with its prediction interval, for the province and the most severe cities."""
+    from samplekit.plotting import new_figure
+
+    ind = result.settings.indicator(indicator)
+    hist = result.levels[result.levels["indicator"] == indicator]
+    if cities is None:
+        cur = hist[hist["quarter"] == result.quarter]
+        worst = cur[cur["city"] != result.province].sort_values(
+            ["rank", "value"], ascending=[False, ind.direction == "lower_is_worse"])
+        cities = [result.province, *worst["city"].head(4)]
+    quarters = sorted(hist["quarter"].unique())
+    fc = result.forecasts
+    fc = fc[(fc["indicator"] == indicator) & (fc["kind"] == "quarter")] if len(fc) else fc
+    target = fc["target"].iloc[0] if len(fc) else None
+    xlabels = quarters + ([target] if target else [])
+    fig, ax = new_figure(9, 4.8)
+    palette = ["#333333", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]
+    for k, city in enumerate(cities):
+        h = hist[hist["city"] == city].set_index("quarter").reindex(quarters)
+        x = np.arange(len(quarters)) + (k - len(cities) / 2) * 0.06
+        yerr = np.vstack([h["value"] - h["ci_low"], h["ci_high"] - h["value"]])
+        color = palette[k % len(palette)]
+        if np.isfinite(yerr).any():
+            ax.errorbar(x, h["value"], yerr=np.where(np.isfinite(yerr), yerr, 0), color=color,
+                        marker="o", ms=3, lw=1.3, capsize=2, label=city)
+        else:
+            ax.plot(x, h["value"], color=color, marker="o", ms=3, lw=1.3, label=city)
+        f = fc[fc["city"] == city] if len(fc) else fc
+        if len(f):
+            xf = len(quarters) + (k - len(cities) / 2) * 0.06
+            ax.errorbar([xf], f["forecast"], yerr=[[float(f["forecast"].iloc[0] -
+                                                         f["pi_low"].iloc[0])],
+                                                   [float(f["pi_high"].iloc[0] -
+                                                          f["forecast"].iloc[0])]],
+                        color=color, marker="D", ms=4, ls="none", capsize=3, alpha=0.7)
+    for k, lv in enumerate(result.settings.levels):
+        ax.axhline(ind.lines[k], color=lv.color, ls="--", lw=1,
+                   label=f"{lv.code}级({lv.name})警戒线(地市)")
+        if ind.province_lines is not None and result.province in cities:
+            ax.axhline(ind.province_lines[k], color=lv.color, ls=":", lw=1,
+                       label=f"{lv.code}级警戒线(全省)")
+    ax.set_xticks(range(len(xlabels)))
+    ax.set_xticklabels([*quarters, f"{target}(预测)"] if target else quarters, rotation=30,
+                       ha="right", fontsize=8)
+    ax.set_ylabel(ind.name)
+    ax.set_title(f"{ind.name}:季度值(95%置信区间)、警戒线与下季度预测")
+    ax.legend(fontsize=7, ncol=3, loc="best")
+    return fig
+
+
+# ------------------------------------------------------------------------- report helpers
+def ranking_table(result: WarningResult, climate: pd.DataFrame | None = None) -> pd.DataFrame:
+    """季通报 ranking of the cities: composite level (worst first), then the first core
+    indicator from worst to best; one column per indicator value, the climate index if given.
+
+    Returns Chinese-ready columns: ``rank_no, city, composite_level, composite_name,
+    drivers_zh, <indicator keys…>, climate_index``.
+    """
+    comp = composite_table(result)
+    comp = comp[comp["city"] != result.province]
+    cur = result.current_levels
+    wide = cur.pivot(index="city", columns="indicator", values="value")
+    keys = [ind.key for ind in result.settings.indicators if ind.key in wide.columns]
+    df = comp[["city", "composite_rank", "composite_level", "composite_name",
+               "drivers_zh"]].merge(wide[keys].reset_index(), on="city", how="left")
+    if climate is not None:
+        df = df.merge(climate[["city", "estimate"]].rename(columns={"estimate": "climate_index"}),
+                      on="city", how="left")
+    first = next(ind for ind in result.settings.indicators if ind.core)
+    sign = 1.0 if first.direction == "higher_is_worse" else -1.0
+    df["_k"] = -sign * df[first.key]
+    df = df.sort_values(["composite_rank", "_k", "city"], ascending=[False, True, True],
+                        kind="stable").drop(columns=["_k", "composite_rank"])
+    df.insert(0, "rank_no", np.arange(1, len(df) + 1))
+    return df.reset_index(drop=True)
+
+
+REDUCTION_NAMES_ZH: dict[str, str] = {
+    "reduced_closure": "关闭破产", "reduced_suspension": "停业整顿", "reduced_layoff": "经济性裁员",
+    "reduced_relocation": "迁出本市", "reduced_other": "其他",
+}
+
+
+def reduction_table(result: WarningResult, kind: Literal["type", "reason"] = "type"
+                    ) -> pd.DataFrame:
+    """Persons reduced in the quarter (weighted estimates) by reduction type or by first-ranked
+    reason, for the province and each city: ``city, item, name, estimate, se, share_pct``."""
+    from samplekit.estimation import INDICATOR_NAMES_ZH
+
+    est = result.estimates
+    if kind == "type":
+        items = list(REDUCTION_NAMES_ZH)
+        names = REDUCTION_NAMES_ZH
+    else:
+        items = [f"reduced_reason_{k}" for k in range(1, 12)]
+        names = {k: INDICATOR_NAMES_ZH.get(k, k) for k in items}
+    df = est[est["indicator"].isin(items)][["city", "indicator", "estimate", "se"]].copy()
+    df = df.rename(columns={"indicator": "item"})
+    df["name"] = df["item"].map(names)
+    total = df.groupby("city")["estimate"].transform("sum")
+    df["share_pct"] = 100 * df["estimate"] / total.where(total > 0)
+    df["_p"] = df["city"] != result.province
+    df["_o"] = df["item"].map({k: i for i, k in enumerate(items)})
+    df = df.sort_values(["_p", "city", "_o"], kind="stable").drop(columns=["_p", "_o"])
+    return df[["city", "item", "name", "estimate", "se", "share_pct"]].reset_index(drop=True)
+
+
+def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> list[str]:
+    """Written findings in Chinese, generated from the numbers (no fixed wording of results)."""
+    s = result.settings
+    comp = composite_table(result)
+    prov = comp[comp["city"] == result.province]
+    cities = comp[comp["city"] != result.province]
+    lines = []
+    p_rank = int(prov["composite_rank"].iloc[0]) if len(prov) else 0
+    if p_rank:
+        lines.append(f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
+                     f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。")
+    else:
+        lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
+    lines.append(f"估计所用监测网络:{result.network_zh},各月按当月在册样本及其权重估计。")
+    alarm = cities[cities["composite_rank"] > 0]
+    if len(alarm):
+        parts = [f"{r.city}({r.composite_level}级{r.composite_name})"
+                 for r in alarm.sort_values("composite_rank", ascending=False).itertuples()]
+        lines.append(f"{len(alarm)}个地市处于预警状态:" + "、".join(parts) + "。")
+    else:
+        lines.append("各地市均未触及警戒线。")
+    held = cities[(cities["composite_rank"] > cities["raw_rank"])]
+    if len(held):
+        lines.append("按“连续平稳后降级”规则维持原等级的地市:"
+                     + "、".join(held["city"]) + f"(需连续{s.hysteresis_periods}个季度低于当前等级方可降级)。")
+    cur = result.current_levels
+    rem = cur[(cur["status"] == "reminder") & (cur["city"] != result.province)]
+    if len(rem):
+        lines.append("接近警戒线(提醒):" + "、".join(
+            f"{r.city}{r.indicator_name}{r.value:.2f}" for r in rem.itertuples()) + "。")
+    for ind in s.indicators:
+        if not ind.core:
+            continue
+        row = cur[(cur["indicator"] == ind.key) & (cur["city"] == result.province)]
+        if len(row) and pd.notna(row["value"].iloc[0]):
+            r = row.iloc[0]
+            ci = (f"(95%置信区间{r['ci_low']:.2f}~{r['ci_high']:.2f})"
+                  if pd.notna(r["ci_low"]) else "")
+            lines.append(f"全省{ind.name}为{r['value']:.2f}{ci},对照警戒线{r['line']:g}。")
+    cr = result.crossing
+    if len(cr):
+        first = cr[cr["level"] == s.levels[0].code]
+        risky = first[(first["probability"] >= 0.5) & (first["city"] != result.province)]
+        if len(risky):
+            names = {i.key: i.name for i in s.indicators}
+            top = risky.sort_values("probability", ascending=False).head(6)
+            lines.append(f"预测显示,{top['target'].iloc[0]}越过{s.levels[0].code}级警戒线概率较高的有:"
+                         + "、".join(f"{r.city}{names[r.indicator]}({r.probability:.0%})"
+                                     for r in top.itertuples()) + "。")
+    if climate is not None and len(climate):
+        pc = climate[climate["city"] == result.province]
+        low = climate[(climate["city"] != result.province) & (climate["estimate"] < 50)]
+        if len(pc):
+            lines.append(f"全省用工景气指数为{pc['estimate'].iloc[0]:.1f}(50为荣枯线)"
+                         + (f",低于50的地市有{len(low)}个:" + "、".join(low["city"]) + "。"
+                            if len(low) else ",各地市均不低于50。"))
+    if len(result.mass_layoffs):
+        ml = result.mass_layoffs.groupby("city")["enterprise_id"].nunique().sort_values(
+            ascending=False)
+        lines.append(f"本季度监测企业中规模裁员(单月减员≥{s.mass_layoff_persons}人或≥"
+                     f"{s.mass_layoff_share:.0%})的企业共{int(ml.sum())}家,最多的是"
+                     + "、".join(f"{c}{n}家" for c, n in ml.head(3).items()) + "。")
+    return lines
