@@ -55,9 +55,9 @@ def main() -> None:
     print(f"forecasts: {n} series × 48 months, 4 candidate models, 6 origins, 1000 paths: "
           f"{dt:.1f} s ({1000 * dt / n:.0f} ms per series); chosen {chosen}")
     if args.demo:
-        from samplekit.params import load_params
         from samplekit.jobs import warning as warning_for
         from samplekit.jobs import warning_inputs as load_warning_inputs
+        from samplekit.params import load_params
 
         params = load_params()
         t0 = time.perf_counter()

@@ -387,7 +387,7 @@ def test_warning_says_which_network_it_estimates(synthetic_result):
 
 
 def test_warning_on_the_ministry_network():
-    from samplekit.history import HistorySettings, simulate_history, synthetic_panel
+    from samplekit.demo import HistorySettings, simulate_history, synthetic_panel
 
     panel = synthetic_panel(600, rng=5)
     reports, _ = simulate_history(panel, HistorySettings(start="2012-01"), rng=11)
