@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli_frame",
     "samplekit.cli_allocation",
     "samplekit.cli_selection",
+    "samplekit.cli_panel",
     "samplekit.cli_monthly",
     "samplekit.cli_warning",
     "samplekit.cli_runner",

@@ -90,8 +90,9 @@ def membership_rows(members: pd.DataFrame, *, effective: str, window_id: int,
         First month of the rows (``YYYY-MM``).
     window_id : int
     existing_ids : set of str
-        Members in force before the window; a member without ``status`` is ``existing`` if it is
-        among them and ``new`` otherwise.
+        Members in force before the window: their entry_reason is ``existing``; the others take
+        ``entry_reason`` or ``status`` (retained → existing: a member of the panel before the
+        store kept it; new; replacement; birth) and default to ``new``.
     file : str
         Name used in error messages.
 
@@ -131,16 +132,16 @@ def membership_rows(members: pd.DataFrame, *, effective: str, window_id: int,
         ministry = np.zeros(n, dtype=bool)
     individual = _as_bool(members["individual"]) if "individual" in members.columns \
         else np.zeros(n, dtype=bool)
-    if "entry_reason" in members.columns:
-        entry = members["entry_reason"].astype("str").reset_index(drop=True)
-    elif "status" in members.columns:
-        entry = members["status"].astype("str").map(_STATUS_ENTRY).reset_index(drop=True)
-    else:
-        entry = pd.Series([None] * n, dtype=object)
-    was = ids.isin(list(existing_ids))
-    fallback = np.where(was, "existing", "new")
-    entry = pd.Series(np.where(entry.isna() | ~entry.isin(ENTRY_REASONS), fallback, entry),
-                      dtype=object)
+    entry = pd.Series([None] * n, dtype=object)
+    if "status" in members.columns:
+        entry = members["status"].astype(object).map(_STATUS_ENTRY).reset_index(drop=True)
+    if "entry_reason" in members.columns:  # given reasons win over the selection status
+        given = members["entry_reason"].astype(object).reset_index(drop=True)
+        entry = given.where(given.isin(ENTRY_REASONS), entry)
+    # A member in force before the window continues ("existing") whatever its status says.
+    was = ids.isin(list(existing_ids)).to_numpy()
+    entry = entry.where(entry.isin(ENTRY_REASONS), "new")
+    entry = pd.Series(np.where(was, "existing", entry), dtype=object)
 
     def num(name: str) -> pd.Series:
         return pd.to_numeric(col(name), errors="coerce").astype("float64")
@@ -378,3 +379,39 @@ def not_in_panel_problems(data: pd.DataFrame, membership: pd.DataFrame, *,
                      "信用代码,或查看名单调整记录(samplekit panel)")
              for r in bad.itertuples(index=False)]
     return problems_frame(probs)
+
+
+NETWORK_ZH = {"ministry": "失业动态监测(部级月报)", "province": "省级监测", "individual": "个体经济组织"}
+
+
+def network_of(members: pd.DataFrame) -> pd.Series:
+    """Network of each member: ``individual`` (附表三), ``ministry`` (the ~1000 of the ministry's
+    monthly network) or ``province`` (the rest of the provincial panel)."""
+    ind = members["individual"].astype(bool).to_numpy()
+    mini = members["ministry"].astype(bool).to_numpy()
+    return pd.Series(np.where(ind, "individual", np.where(mini, "ministry", "province")),
+                     index=members.index, dtype=object)
+
+
+def panel_counts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts of a panel in force: by city × network (with a 合计 row) and by cell (stratum).
+
+    Returns
+    -------
+    (by_city, by_cell)
+        ``by_city``: ``city, ministry, province, individual, total``; ``by_cell``: the stratum
+        columns, ``members``, ``ministry``, ``cell_n``, ``cell_frame_units`` (design members).
+    """
+    net = network_of(members)
+    by_city = pd.crosstab(members["city"], net).reindex(
+        columns=["ministry", "province", "individual"], fill_value=0)
+    by_city["total"] = by_city.sum(axis=1)
+    by_city = by_city.reset_index().rename_axis(columns=None)
+    total = by_city.drop(columns="city").sum().to_frame().T.assign(city="合计")
+    by_city = pd.concat([by_city, total[by_city.columns]], ignore_index=True)
+    design = members[~members["individual"].astype(bool)]
+    by_cell = design.groupby(STRATUM, sort=True).agg(
+        members=("enterprise_id", "size"), ministry=("ministry", "sum"),
+        cell_n=("cell_n", "max"), cell_frame_units=("cell_frame_units", "max")).reset_index()
+    by_cell["ministry"] = by_cell["ministry"].astype("int64")
+    return by_city, by_cell
