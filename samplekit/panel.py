@@ -369,6 +369,8 @@ def not_in_panel_problems(data: pd.DataFrame, membership: pd.DataFrame, *,
         return problems_frame([])
     m = membership[["enterprise_id", "valid_from", "valid_to"]].astype(object)
     m = m.assign(valid_to=m["valid_to"].fillna("9999-12"))
+    lo, hi = d["period"].min(), d["period"].max()  # only rows that can cover the file's months
+    m = m[((m["valid_from"] <= hi) & (m["valid_to"] >= lo)).to_numpy(dtype=bool)]
     j = d.reset_index().merge(m, on="enterprise_id", how="left")
     cover = (j["valid_from"].notna() & (j["valid_from"] <= j["period"])
              & (j["period"] <= j["valid_to"]))
