@@ -228,6 +228,12 @@ def _maintain(args: argparse.Namespace) -> int:
     individuals = None
     if args.panel is not None:
         panel = read_table(args.panel)
+        if args.store is not None and Path(args.store).exists():
+            from samplekit.store import read_membership
+
+            m = read_membership(args.store)
+            # individual units are not in a sample list: carry the store's over unchanged
+            individuals = m[m["valid_to"].isna() & m["individual"]].reset_index(drop=True)
     elif args.store is not None:
         panel, individuals = _panel_from_store(args.store)
     else:
@@ -246,7 +252,8 @@ def _maintain(args: argparse.Namespace) -> int:
     if args.store is not None:
         members = result.selection.sample
         if individuals is not None and len(individuals):  # not part of the design: carried
-            members = pd.concat([members.assign(individual=False), individuals],
+            keep = ~individuals["enterprise_id"].isin(set(members["enterprise_id"].astype(str)))
+            members = pd.concat([members.assign(individual=False), individuals[keep]],
                                 ignore_index=True)
         code = max(code, _write_window(args, params, members, kind="maintenance",
                                        period=period, changes=result.changes))

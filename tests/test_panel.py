@@ -337,6 +337,11 @@ def test_cli_select_and_maintain_write_windows(small_register, tmp_path, capsys)
                                                                   "weight"], sample["weight"],
                                rtol=1e-6)  # the CSV holds weights to 6 decimals
 
+    # two individual units (附表三) join in a forced window; maintain carries them over
+    ind = members(["IND1", "IND2"]).drop(columns=["weight"]).assign(individual=True)
+    store.write_window(db, members=pd.concat([jan, ind], ignore_index=True),
+                       window_month="2014-03", force=True, kind="import")
+
     # next December: three members closed; the current panel comes from the store
     closed = sorted(sample["enterprise_id"].iloc[:3])
     new = frame.copy()
@@ -346,16 +351,17 @@ def test_cli_select_and_maintain_write_windows(small_register, tmp_path, capsys)
     b = tmp_path / "b"
     assert main(["maintain", str(params), "--store", str(db), "--frame", str(tmp_path / "new.csv"),
                  "--out", str(b), "--period", "2014-12"]) == 0
-    assert "名单版本 2" in capsys.readouterr().out
+    assert "名单版本 3" in capsys.readouterr().out
     m = store.read_membership(db)
     gone = m[m["exit_reason"].notna()]
     assert sorted(gone["enterprise_id"]) == closed and set(gone["exit_reason"]) == {"closed"}
     assert set(gone["valid_to"]) == {"2014-12"}
     assert overlaps(m).empty
     after = store.panel_in_force(db, "2015-01")
-    assert len(after) == len(sample) and not set(closed) & set(after["enterprise_id"])
+    assert len(after) == len(sample) + 2 and not set(closed) & set(after["enterprise_id"])
+    assert after.loc[after["individual"], "enterprise_id"].tolist() == ["IND1", "IND2"]
     log = store.read_panel_changes(db)
-    assert sorted(log.loc[(log["window_id"] == 2) & (log["action"] == "retired"),
+    assert sorted(log.loc[(log["window_id"] == 3) & (log["action"] == "retired"),
                           "enterprise_id"]) == closed
 
     # the same window again: refused by the store (exit 1), the store unchanged
@@ -373,7 +379,7 @@ def test_cli_select_and_maintain_write_windows(small_register, tmp_path, capsys)
     assert main(["select", str(params), "--frame", str(reg), "--cells", str(cells), "--out",
                  str(tmp_path / "d"), "--store", str(db), "--period", "2015-06",
                  "--force"]) == 0
-    assert store.read_windows(db)["forced"].tolist() == [False, False, True]
+    assert store.read_windows(db)["forced"].tolist() == [False, False, False, True]
     # maintain with neither --panel nor --store: a clear error
     assert main(["maintain", str(params), "--frame", str(reg), "--out", str(c)]) == 1
     assert "--panel" in capsys.readouterr().err
