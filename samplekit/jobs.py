@@ -167,32 +167,22 @@ def store(params: Params) -> Path:
         return path
 
     def build(folder: Path) -> None:
-        from samplekit.demo import HistorySettings, build_demo_store
+        from samplekit.demo import HistorySettings, build_demo_store, demo_panel
+        from samplekit.selection import SelectionSettings
 
+        settings = HistorySettings.from_params(params)
+        table, frame = inputs(params)  # the register: reserves and statuses for the windows
         build_demo_store(
-            demo_panel(params),
+            demo_panel(selection(params).sample, settings),
             folder,
-            settings=HistorySettings.from_params(params),
-            cities=cities(params),
+            settings=settings,
+            cities=table,
+            frame=frame,
+            selection=SelectionSettings.from_params(params),
         )
 
     key = content_key("demo_store", params=params, sections=_STORE_SECTIONS)
     return cached_dir(key, build) / "store.duckdb"
-
-
-def demo_panel(params: Params) -> pd.DataFrame:
-    """The demo's first panel: the selected sample plus urban individual units (附表三)."""
-    import numpy as np
-
-    from samplekit.demo import HistorySettings, individual_units
-
-    settings = HistorySettings.from_params(params)
-    cols = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
-            "registration_type", "employees", "export_share"]
-    panel = selection(params).sample[cols].assign(individual=False)
-    extra = individual_units(panel, settings.individual_units,
-                             np.random.default_rng(settings.seed + 7))
-    return pd.concat([panel, extra], ignore_index=True)
 
 
 def membership(params: Params) -> pd.DataFrame:

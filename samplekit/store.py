@@ -1,4 +1,8 @@
-"""The monthly report store: one DuckDB file holding the panel and the full report history.
+"""The monthly report store: one DuckDB file holding the panel of record and the report history.
+
+The panel of record is dated (``panel_membership``, ``panel_windows``, ``panel_changes``;
+rules in ``samplekit.panel``): each window closes the open rows and opens new ones, and a report
+is accepted only for an enterprise in force in the report's month.
 
 Guarantees (tested in ``tests/test_store.py``; schema in ``docs/monthly.md``):
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +29,25 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from samplekit.errors import InputError, Problem, problems_frame
+from samplekit.errors import InputError, Problem, ValidationError, problems_frame
+from samplekit.panel import (
+    CHANGE_LOG_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    OPEN_START,
+    WindowKind,
+    WindowPlan,
+    apply_plan,
+    check_no_overlap,
+    exits_from_changes,
+    in_force,
+    membership_rows,
+    next_month,
+    not_in_panel_problems,
+    plan_window,
+    sample_layout,
+    validate_window,
+)
+from samplekit.periods import MONTH_RE
 from samplekit.reports import (
     CITY_COLUMNS,
     REASON_COLUMNS,
@@ -41,7 +63,7 @@ from samplekit.reports import (
     validate_reports,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 PANEL_COLUMNS: list[str] = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
                             "registration_type", "export_share", "individual"]
@@ -64,9 +86,18 @@ _PROBLEM_DDL = """
 
 SCHEMA: dict[str, str] = {
     "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
-    "panel": """enterprise_id VARCHAR PRIMARY KEY, name VARCHAR, city VARCHAR, section VARCHAR,
-        size_class VARCHAR, ownership VARCHAR, registration_type VARCHAR, export_share DOUBLE,
-        individual BOOLEAN""",
+    "panel_membership": """enterprise_id VARCHAR NOT NULL, name VARCHAR, city VARCHAR,
+        section VARCHAR, size_class VARCHAR, ownership VARCHAR, registration_type VARCHAR,
+        employees BIGINT, export_share DOUBLE, individual BOOLEAN, valid_from VARCHAR NOT NULL,
+        valid_to VARCHAR, inclusion_prob DOUBLE, weight DOUBLE, calibrated_weight DOUBLE,
+        cell_frame_units BIGINT, cell_n BIGINT, ministry BOOLEAN, entry_reason VARCHAR,
+        exit_reason VARCHAR, window_id INTEGER NOT NULL""",
+    "panel_windows": """window_id INTEGER PRIMARY KEY, run_id VARCHAR, kind VARCHAR,
+        window_month VARCHAR, effective VARCHAR, made_at TIMESTAMP, params_sha256 VARCHAR,
+        members INTEGER, entered INTEGER, exited INTEGER, forced BOOLEAN, note VARCHAR""",
+    "panel_changes": """window_id INTEGER NOT NULL, enterprise_id VARCHAR, name VARCHAR,
+        city VARCHAR, section VARCHAR, size_class VARCHAR, ownership VARCHAR, action VARCHAR,
+        reason VARCHAR, replaces VARCHAR, note VARCHAR""",
     "files": """load_id INTEGER PRIMARY KEY, file_name VARCHAR, sha256 VARCHAR UNIQUE,
         kind VARCHAR, layout VARCHAR, periods VARCHAR, rows INTEGER, loaded INTEGER,
         replaced INTEGER, flagged INTEGER, quarantined INTEGER, loaded_at TIMESTAMP""",
@@ -129,60 +160,327 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, ddl in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})").fetchall()
     con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]).fetchall()
+    old = con.execute("SELECT COUNT(*) FROM information_schema.tables "
+                      "WHERE table_name = 'panel'").fetchall()[0][0]
+    if old:  # schema 1: one current list -> an import window in force since always
+        panel = con.execute("SELECT * FROM panel").df()
+        windows = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
+        if len(panel) and not windows:
+            _write_window(con, members=panel, window_month=OPEN_START, effective=OPEN_START,
+                          kind="import", run_id="", params_sha256="", changes=None,
+                          exits=None, force=False, note="migrated from schema 1 table panel")
+        con.execute("DROP TABLE panel").fetchall()
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    [SCHEMA_VERSION]).fetchall()
 
 
-# --- panel ----------------------------------------------------------------------------------
+# --- panel of record ---------------------------------------------------------------------
 
-def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
-    """Replace the store's panel (the current monitored enterprises) in one transaction.
+@dataclass(frozen=True)
+class WindowResult:
+    """What one window did to the panel of record."""
+
+    window_id: int
+    kind: str
+    window_month: str
+    effective: str
+    members: int
+    entered: int
+    exited: int
+    continued: int
+    forced: bool
+
+    def line(self) -> str:
+        """One summary line for the terminal (Chinese)."""
+        kind = {"design": "抽样设计", "maintenance": "年度调整", "import": "导入名单"}[self.kind]
+        forced = ";窗口外强制调整,已记录" if self.forced else ""
+        return (f"名单版本 {self.window_id}({kind},{self.window_month} 调整,"
+                f"{self.effective} 起生效):监测企业 {self.members} 家,保留 {self.continued},"
+                f"新入 {self.entered},退出 {self.exited}{forced}")
+
+
+def _membership(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    df = con.execute(f"SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM panel_membership "
+                     "ORDER BY enterprise_id, valid_from").df()
+    for c in ("enterprise_id", "valid_from", "valid_to", "entry_reason", "exit_reason"):
+        df[c] = df[c].astype(object)
+        df.loc[df[c].isna(), c] = None
+    for c in ("employees", "cell_frame_units", "cell_n"):
+        df[c] = df[c].astype("Int64")
+    for c in ("individual", "ministry"):
+        df[c] = df[c].fillna(False).astype(bool)
+    df["window_id"] = df["window_id"].astype("int64")
+    return df
+
+
+def _change_log_of(plan: WindowPlan, previous: pd.DataFrame, window_id: int) -> pd.DataFrame:
+    """A change log when the caller gave none: who entered and who left, and why."""
+    old = previous.drop_duplicates("enterprise_id", keep="last").set_index("enterprise_id")
+    gone = plan.closing[plan.closing["exit_reason"].notna()]
+    rows = [{"enterprise_id": r.enterprise_id, **{c: old.at[r.enterprise_id, c] for c in
+             ("name", "city", "section", "size_class", "ownership")},
+             "action": "retired", "reason": r.exit_reason, "replaces": "", "note": ""}
+            for r in gone.itertuples(index=False)]
+    new = plan.opening[plan.opening["entry_reason"] != "existing"]
+    rows += [{"enterprise_id": r.enterprise_id, "name": r.name, "city": r.city,
+              "section": r.section, "size_class": r.size_class, "ownership": r.ownership,
+              "action": r.entry_reason, "reason": "", "replaces": "", "note": ""}
+             for r in new.itertuples(index=False)]
+    out = pd.DataFrame(rows, columns=CHANGE_LOG_COLUMNS[1:])
+    return out.assign(window_id=window_id)[CHANGE_LOG_COLUMNS]
+
+
+def _orphaned_reports(con: duckdb.DuckDBPyConnection, after: pd.DataFrame, effective: str
+                      ) -> pd.DataFrame:
+    """Stored reports from ``effective`` on whose enterprise would no longer be in force."""
+    stored = con.execute("SELECT enterprise_id, period FROM reports WHERE period >= ?",
+                         [effective]).df()
+    if not len(stored):
+        return stored
+    stored["row"] = np.arange(len(stored))
+    probs = not_in_panel_problems(stored, after)
+    return stored[stored["row"].isin(set(probs["row"].astype(int)))]
+
+
+def write_window(store: str | Path, *, members: pd.DataFrame, window_month: str,
+                 effective: str | None = None, kind: WindowKind = "maintenance",
+                 run_id: str = "", params_sha256: str = "",
+                 changes: pd.DataFrame | None = None,
+                 exits: Mapping[str, str] | None = None, force: bool = False,
+                 note: str = "") -> WindowResult:
+    """Write a new version of the panel of record, in one transaction.
+
+    Every open row is closed at ``effective − 1`` and every member of ``members`` gets a new row
+    from ``effective`` (new weights for everyone); leavers' closed rows carry their
+    ``exit_reason``. Rows are closed, never overwritten or deleted.
+
+    Parameters
+    ----------
+    store : path of the DuckDB file (created when missing)
+    members : DataFrame
+        The new panel in the sample-list layout (``enterprise_id``, ``city``, ``section``,
+        ``size_class``, ``ownership``; ``weight``, ``inclusion_prob``, ``calibrated_weight``,
+        ``cell_frame_units``, ``cell_n``; ``monthly`` or ``ministry``; ``status``
+        retained/new/replacement → ``entry_reason``; ``individual`` for 附表三 units).
+    window_month : str
+        Month the window is held (``YYYY-MM``; December unless ``force``).
+    effective : str, optional
+        First month of the new rows; default the month after ``window_month``.
+    kind : {"design", "maintenance", "import"}
+    run_id, params_sha256, note : str
+        Provenance recorded in ``panel_windows``.
+    changes : DataFrame, optional
+        The change log of the window (``maintenance.CHANGE_COLUMNS``), stored in
+        ``panel_changes``; retired / rebalanced members take their exit reason from it.
+        Without it a log of entries and exits is derived.
+    exits : mapping, optional
+        ``enterprise_id -> exit_reason`` (overrides ``changes``); leavers with no reason get
+        ``removed``.
+    force : bool
+        Allow a design or maintenance window outside December (recorded as ``forced``).
+
+    Returns
+    -------
+    WindowResult
+
+    Raises
+    ------
+    InputError
+        Bad months, kind or columns.
+    ValidationError
+        A rule is broken (not December without force; effective not after the last window's;
+        duplicate ids; weights ≤ 0; overlapping rows; stored reports of a leaver after it
+        leaves). The store is unchanged.
+
+    Examples
+    --------
+    >>> write_window("m.duckdb", members=result.selection.sample, window_month="2012-12",
+    ...              changes=result.changes)  # doctest: +SKIP
+    """
+    effective = effective or (next_month(window_month) if MONTH_RE.match(str(window_month))
+                              else window_month)
+    with connect(store) as con:
+        return _write_window(con, members=members, window_month=window_month,
+                             effective=effective, kind=kind, run_id=run_id,
+                             params_sha256=params_sha256, changes=changes, exits=exits,
+                             force=force, note=note)
+
+
+def _write_window(con: duckdb.DuckDBPyConnection, *, members: pd.DataFrame, window_month: str,
+                  effective: str, kind: str, run_id: str, params_sha256: str,
+                  changes: pd.DataFrame | None, exits: Mapping[str, str] | None, force: bool,
+                  note: str) -> WindowResult:
+    membership = _membership(con)
+    windows = con.execute("SELECT * FROM panel_windows ORDER BY window_id").df()
+    window_id = int(windows["window_id"].max()) + 1 if len(windows) else 1
+    open_rows = membership[membership["valid_to"].isna()]
+    opening = membership_rows(members, effective=effective, window_id=window_id,
+                              existing_ids=set(open_rows["enterprise_id"]))
+    validate_window(membership, windows, opening, kind=kind, window_month=window_month,
+                    effective=effective, force=force)
+    plan = plan_window(open_rows, opening, effective=effective,
+                       exits={**exits_from_changes(changes), **dict(exits or {})})
+    after = apply_plan(membership, plan)
+    check_no_overlap(after)
+    orphans = _orphaned_reports(con, after, effective)
+    if len(orphans):
+        r = orphans.iloc[0]
+        raise ValidationError(
+            f"名单未写入:{len(orphans)} 条已入库的报表将不属于当月有效的监测企业(例如 "
+            f"{r['enterprise_id']} 的 {r['period']});请先处理这些报表,或调整生效月份",
+            problems_frame([Problem("error", "panel_membership", None, "enterprise_id",
+                                    str(x.enterprise_id), "report_outside_membership",
+                                    f"{x.enterprise_id} 在 {x.period} 有报表但不在名单中")
+                            for x in orphans.head(1000).itertuples(index=False)]))
+    if changes is not None:
+        log = changes.reindex(columns=CHANGE_LOG_COLUMNS[1:]).assign(window_id=window_id)
+        log = log[CHANGE_LOG_COLUMNS].astype(dict.fromkeys(CHANGE_LOG_COLUMNS[1:], object))
+        log = log.where(log.notna(), "")
+    else:
+        log = _change_log_of(plan, membership, window_id)
+    forced = bool(force and kind != "import" and window_month[5:7] != "12")
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        if len(plan.closing):
+            con.register("_closing", plan.closing)
+            con.execute("UPDATE panel_membership AS t SET valid_to = c.valid_to, "
+                        "exit_reason = c.exit_reason FROM _closing c "
+                        "WHERE t.enterprise_id = c.enterprise_id "
+                        "AND t.valid_from = c.valid_from AND t.valid_to IS NULL").fetchall()
+            con.unregister("_closing")
+        con.register("_opening", plan.opening)
+        con.execute(f"INSERT INTO panel_membership SELECT {', '.join(MEMBERSHIP_COLUMNS)} "
+                    "FROM _opening").fetchall()
+        con.unregister("_opening")
+        con.execute("INSERT INTO panel_windows VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                    [window_id, run_id, kind, window_month, effective, params_sha256,
+                     len(plan.opening), plan.entered, plan.exited, forced, note]).fetchall()
+        if len(log):
+            con.register("_log", log)
+            con.execute(f"INSERT INTO panel_changes SELECT {', '.join(CHANGE_LOG_COLUMNS)} "
+                        "FROM _log").fetchall()
+            con.unregister("_log")
+        con.execute("COMMIT").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+    return WindowResult(window_id, kind, window_month, effective, len(plan.opening),
+                        plan.entered, plan.exited, plan.continued, forced)
+
+
+def seed_from_sample_list(store: str | Path, sample: str | Path | pd.DataFrame, *,
+                          effective: str = OPEN_START, run_id: str = "",
+                          note: str = "") -> WindowResult:
+    """Start the panel of record of a store from an existing sample list (kind ``import``).
 
     Parameters
     ----------
     store : path of the DuckDB file
-    panel : DataFrame
-        The sample list (``enterprise_id, name, city, section, size_class, ownership,
-        registration_type`` at least; ``export_share`` and ``individual`` optional — the latter
-        marks urban individual economic organisations for 附表三).
+    sample : path of a sample list (CSV/XLSX) or a DataFrame in that layout
+    effective : str
+        First month the list is in force; default ``0001-01`` ("since before any report").
+
+    Raises
+    ------
+    ValidationError
+        The store already has a panel of record (use :func:`write_window`), or the list breaks a
+        rule (duplicate ids).
+    """
+    from samplekit.io import read_table as read_any
+
+    name = "sample list"
+    if not isinstance(sample, pd.DataFrame):
+        name = Path(sample).name
+        sample = read_any(sample)
+    with connect(store) as con:
+        n = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
+        if n:
+            raise ValidationError(f"{store}: 已有 {n} 个名单版本;导入只用于尚无名单的存储,"
+                                  "更换名单请用 samplekit maintain --store", problems_frame([]))
+        return _write_window(con, members=sample, window_month=effective, effective=effective,
+                             kind="import", run_id=run_id, params_sha256="", changes=None,
+                             exits=None, force=False, note=note or f"imported from {name}")
+
+
+def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
+    """Compatibility: seed the panel of record from a sample list (``ingest --panel``).
+
+    On a store without a panel of record the list is imported (in force from ``0001-01``).
+    On a store that has one, the same members again change nothing; a different list is refused
+    (a new panel is a window: ``samplekit maintain --store`` or :func:`write_window`).
 
     Returns
     -------
     int
         Number of enterprises in the panel.
     """
-    required = ["enterprise_id", "city", "section"]
-    missing = [c for c in required if c not in panel.columns]
-    if missing:
-        raise InputError(f"panel: missing column(s) {', '.join(missing)}; found "
+    if "enterprise_id" not in panel.columns:
+        raise InputError(f"panel: missing column enterprise_id; found "
                          f"{', '.join(map(str, panel.columns))}")
-    df = pd.DataFrame({c: panel[c] if c in panel.columns else None for c in PANEL_COLUMNS})
-    df["enterprise_id"] = df["enterprise_id"].astype("str").str.strip()
-    df["export_share"] = pd.to_numeric(df["export_share"], errors="coerce").astype("float64")
-    df["individual"] = df["individual"].map(
-        lambda v: str(v).strip().lower() in ("true", "1", "yes", "是")).astype(bool)
-    for c in ("name", "city", "section", "size_class", "ownership", "registration_type"):
-        df[c] = df[c].astype("str")
-    dups = df.loc[df["enterprise_id"].duplicated(), "enterprise_id"]
+    ids = panel["enterprise_id"].astype("str").str.strip()
+    dups = ids[ids.duplicated()]
     if len(dups):
-        raise InputError(f"panel: {len(dups)} duplicate enterprise_id(s), e.g. "
-                         f"{', '.join(dups.head(3))}; each enterprise must appear once")
+            raise InputError(f"panel: {len(dups)} duplicate enterprise_id(s), e.g. "
+                             f"{', '.join(dups.head(3))}; each enterprise must appear once")
     with connect(store) as con:
-        con.execute("BEGIN TRANSACTION").fetchall()
-        try:
-            con.execute("DELETE FROM panel").fetchall()
-            con.register("_panel_df", df)
-            con.execute(f"INSERT INTO panel SELECT {', '.join(PANEL_COLUMNS)} FROM _panel_df").fetchall()
-            con.unregister("_panel_df")
-            con.execute("COMMIT").fetchall()
-        except Exception:
-            con.execute("ROLLBACK").fetchall()
-            raise
-    return len(df)
+        has = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
+        if not has:
+            return _write_window(con, members=panel, window_month=OPEN_START,
+                                 effective=OPEN_START, kind="import", run_id="", params_sha256="",
+                                 changes=None, exits=None, force=False,
+                                 note="loaded with load_panel").members
+        current = set(con.execute("SELECT enterprise_id FROM panel_membership "
+                                  "WHERE valid_to IS NULL").df()["enterprise_id"])
+    if set(ids) == current:
+        return len(current)
+    raise ValidationError(
+        f"{store}: 存储中已有监测名单记录({len(current)} 家),与载入的名单不同;名单只能通过"
+        "12月调整窗口更换(samplekit maintain --store),不能整体覆盖", problems_frame([]))
+
+
+def read_membership(store: str | Path) -> pd.DataFrame:
+    """Every membership row (``panel.MEMBERSHIP_COLUMNS``), sorted by enterprise_id, valid_from."""
+    with connect(store, read_only=True) as con:
+        return _membership(con).reset_index(drop=True)
+
+
+def panel_in_force(store: str | Path, period: str) -> pd.DataFrame:
+    """Members in force in month ``period``, in the sample-list layout estimation takes.
+
+    Columns ``panel.IN_FORCE_COLUMNS``: the stratum, weights and fpc counts of the row in force,
+    ``ministry`` (and its alias ``monthly``), ``individual``, ``window_id``, ``valid_from``,
+    ``valid_to``. Sorted by enterprise_id.
+    """
+    if not MONTH_RE.match(str(period)):
+        raise InputError(f"period '{period}' 不是有效月份;应写作 YYYY-MM,例如 2013-12")
+    return sample_layout(in_force(read_membership(store), str(period)))
+
+
+def read_windows(store: str | Path) -> pd.DataFrame:
+    """The windows (``panel.WINDOW_COLUMNS``), in order."""
+    with connect(store, read_only=True) as con:
+        return con.execute("SELECT * FROM panel_windows ORDER BY window_id").df()
+
+
+def read_panel_changes(store: str | Path) -> pd.DataFrame:
+    """The replacement log of every window (``panel.CHANGE_LOG_COLUMNS``)."""
+    with connect(store, read_only=True) as con:
+        return con.execute("SELECT * FROM panel_changes ORDER BY window_id, city, section, "
+                           "size_class, ownership, action, enterprise_id").df()
 
 
 def read_panel(store: str | Path) -> pd.DataFrame:
-    """The store's panel, sorted by enterprise_id."""
-    with connect(store, read_only=True) as con:
-        return con.execute("SELECT * FROM panel ORDER BY enterprise_id").df()
+    """Every enterprise of record with its latest membership row, sorted by enterprise_id.
+
+    Compatibility reader for attribute look-ups (name, city, section, individual …) of any
+    stored report: an enterprise that left the panel keeps its last row (``valid_to`` set);
+    the current members are the rows with ``valid_to`` null. For the members in force in a
+    month use :func:`panel_in_force`.
+    """
+    m = read_membership(store)
+    last = m.drop_duplicates("enterprise_id", keep="last")
+    cols = [*PANEL_COLUMNS, *[c for c in MEMBERSHIP_COLUMNS if c not in PANEL_COLUMNS]]
+    return last[cols].reset_index(drop=True)
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -232,14 +530,18 @@ def ingest_into(con: duckdb.DuckDBPyConnection, p: Path, *, expected_period: str
         if hit is not None:
             return IngestResult(p.name, "already_loaded", hit[1], 0, 0, 0, 0, 0, hit[0],
                                 problems_frame([]))
-    panel_ids = con.execute("SELECT enterprise_id FROM panel").df()["enterprise_id"].tolist()
+    membership = con.execute("SELECT enterprise_id, valid_from, valid_to "
+                             "FROM panel_membership").df()
     rf = read_report_file(p, period=expected_period)
     previous = _previous_for(con, rf) if rf.kind == "reports" else None
     if rf.kind == "reports":
-        found = validate_reports(rf.data, file=p.name, panel_ids=panel_ids or None,
+        found = validate_reports(rf.data, file=p.name, panel_ids=None,
                                  expected_period=expected_period, previous=previous,
                                  rules=rules)
-        if not panel_ids:
+        if len(membership):  # by month: the members in force in each row's month
+            found = pd.concat([found, not_in_panel_problems(rf.data, membership, file=p.name)],
+                              ignore_index=True)
+        else:
             found = pd.concat([found, problems_frame([Problem(
                 "warning", p.name, None, "enterprise_id", "", "panel_missing",
                 "存储中没有监测名单,未检查企业是否在名单中;请先用 --panel 载入名单")])],
@@ -451,7 +753,10 @@ def read_table(store: str | Path, table: str) -> pd.DataFrame:
     """Any store table (``files``, ``audit``, ``quarantine``, …) in a stable order."""
     if table not in SCHEMA:
         raise InputError(f"unknown store table '{table}'; tables: {', '.join(SCHEMA)}")
-    order = {"files": "load_id", "panel": "enterprise_id", "meta": "key",
+    order = {"files": "load_id", "panel_membership": "enterprise_id, valid_from",
+             "panel_windows": "window_id",
+             "panel_changes": "window_id, city, section, size_class, ownership, action, "
+                              "enterprise_id", "meta": "key",
              "city_reports": "period, city", "city_audit": "replaced_by, period, city"}.get(
         table, 'load_id, "row"' if table in ("quarantine", "quarantine_problems",
                                             "report_flags") else "load_id, period, enterprise_id"

@@ -146,3 +146,100 @@ def test_history_settings_from_params():
     bad = load_params().with_overrides(monthly={"demo": {"shok": None}})
     with pytest.raises(ParamsError, match="shok"):
         HistorySettings.from_params(bad)
+
+
+# --- the demo with December windows: the store as the panel of record -----------------------
+@pytest.fixture(scope="module")
+def windowed(tmp_path_factory):
+    """A small design with December windows 2010–2013 and frequent closures and relocations."""
+    from samplekit.calibration import CalibrationSettings
+    from samplekit.selection import SelectionSettings, select_sample, synthetic_frame
+
+    frame, cells = synthetic_frame(6000, 40, sample_size=400, panel_share=0.02,
+                                   inactive_share=0.02, rng=5)
+    sel = SelectionSettings(seed=31, calibration=CalibrationSettings(margins=("city",)))
+    design = select_sample(frame, cells, sel).sample.assign(individual=False)
+    panel = pd.concat([design, individual_units(design, 4, np.random.default_rng(3))],
+                      ignore_index=True)
+    settings = HistorySettings(start="2010-01", end="2013-12", seed=8, closure_prob=0.004,
+                               relocation_prob=0.003, xlsx_periods=())
+    path = build_demo_store(panel, tmp_path_factory.mktemp("windowed"), settings=settings,
+                            frame=frame, selection=sel)
+    return path, panel, frame, sel, settings
+
+
+def test_demo_store_holds_december_windows_without_overlaps(windowed):
+    from samplekit.panel import overlaps
+
+    path, panel, *_ = windowed
+    w = store.read_windows(path)
+    assert w["kind"].tolist() == ["design"] + ["maintenance"] * 4
+    assert w["window_month"].tolist() == ["2009-12", "2010-12", "2011-12", "2012-12", "2013-12"]
+    assert w["effective"].tolist() == ["2010-01", "2011-01", "2012-01", "2013-01", "2014-01"]
+    assert (w["members"] == len(panel)).all()  # every place refilled
+    assert w["exited"].iloc[1:].sum() >= 20 and (w["exited"].iloc[1:] > 0).all()
+    m = store.read_membership(path)
+    assert overlaps(m).empty
+    # each exit is explained by the simulated history and replaced in its cell
+    log = store.read_panel_changes(path)
+    retired = log[log["action"] == "retired"]
+    assert set(retired["reason"]) <= {"closed", "moved", "not_in_frame"}
+    assert {"closed", "moved", "not_in_frame"} <= set(retired["reason"])
+    reps = log[(log["action"] == "replacement") & (log["replaces"] != "")]
+    assert len(reps) >= 20
+    cell = ["city", "section", "size_class", "ownership"]
+    old = retired.set_index("enterprise_id")[cell]
+    assert (old.loc[reps["replaces"]].to_numpy() == reps[cell].to_numpy()).all()
+    gone = m[m["exit_reason"].notna()]
+    assert set(gone["exit_reason"]) == {"closed", "moved", "bankrupt"}
+    assert len(gone) == len(retired)
+
+
+def test_every_stored_report_belongs_to_a_member_in_force(windowed):
+    path, *_ = windowed
+    m = store.read_membership(path)
+    reports = store.read_reports(path)
+    j = reports[["enterprise_id", "period"]].reset_index().merge(
+        m[["enterprise_id", "valid_from", "valid_to"]], on="enterprise_id", how="left")
+    inside = (j["valid_from"] <= j["period"]) & (
+        j["valid_to"].isna() | (j["valid_to"].fillna("") >= j["period"]))
+    assert inside.groupby(j["index"]).sum().eq(1).all()  # exactly one row in force
+    # and each member in force reports every month it is in force (none lost to quarantine
+    # except the deliberately corrupted rows, resubmitted or not)
+    q = store.read_table(path, "quarantine")
+    for period in ("2010-06", "2011-01", "2012-07", "2013-12"):
+        want = set(store.panel_in_force(path, period)["enterprise_id"])
+        got = set(reports.loc[reports["period"] == period, "enterprise_id"])
+        assert got <= want
+        assert want - got <= set(q.loc[q["period"] == period, "enterprise_id"])
+
+
+def test_retired_stop_and_replacements_start_at_the_window(windowed):
+    path, *_ = windowed
+    m = store.read_membership(path)
+    reports = store.read_reports(path)
+    last = reports.groupby("enterprise_id")["period"].max()
+    first = reports.groupby("enterprise_id")["period"].min()
+    gone = m[m["exit_reason"].notna()]
+    assert (last.loc[gone["enterprise_id"]].to_numpy() <= gone["valid_to"].to_numpy()).all()
+    closed = gone[gone["exit_reason"].isin(["closed", "bankrupt"])]
+    final = reports.set_index(["enterprise_id", "period"])["survey_employment"]
+    # a closure is a reported fall to zero, reported until the window
+    assert (final.loc[list(zip(closed["enterprise_id"], closed["valid_to"],
+                               strict=True))] == 0).all()
+    new = m[(m["entry_reason"] == "replacement") & (m["valid_from"] > "2010-01")
+            & (m["valid_from"] <= "2013-12")]
+    assert len(new) >= 20
+    assert (first.loc[new["enterprise_id"]].to_numpy() == new["valid_from"].to_numpy()).all()
+
+
+def test_windowed_history_is_deterministic(windowed):
+    from samplekit.demo.history import simulate_panel_history
+
+    _, panel, frame, sel, settings = windowed
+    a = simulate_panel_history(panel, frame, sel, settings)
+    b = simulate_panel_history(panel, frame, sel, settings)
+    pd.testing.assert_frame_equal(a.reports, b.reports)
+    pd.testing.assert_frame_equal(a.city_reports, b.city_reports)
+    for x, y in zip(a.windows, b.windows, strict=True):
+        pd.testing.assert_frame_equal(x.members, y.members)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +71,39 @@ def test_editing_an_input_file_in_place_changes_the_result(tmp_path):
     second = jobs.register(load_params(p))
     share = [((f["city"] == "广州") & (f["section"] == "C")).mean() for f in (first, second)]
     assert share[1] > share[0]
+
+
+def test_the_demo_store_is_the_panel_of_record():
+    """The demo (params/guangdong_2013.yaml): ≥ 3 December windows, a few dozen replacements
+    each, no overlapping rows, every stored report from a member in force in its month."""
+    from samplekit.panel import not_in_panel_problems, overlaps
+
+    path = jobs.store(load_params())
+    w = store.read_windows(path)
+    dec = w[(w["kind"] == "maintenance") & w["window_month"].str.endswith("-12")]
+    assert len(dec) >= 3 and (dec["exited"] >= 24).all() and not w["forced"].any()
+    m = store.read_membership(path)
+    assert overlaps(m).empty
+    reports = store.read_reports(path).assign(row=lambda d: np.arange(len(d)) + 2)
+    assert not_in_panel_problems(reports, m).empty
+    assert len(store.panel_in_force(path, "2013-12")) == 10040
+
+
+def test_ministry_tables_count_only_the_ministry_network():
+    """`samplekit tables --network ministry` for 2013-12: about 1000 firms, all ministry members."""
+    from samplekit import monthly_tables as mt
+
+    path = jobs.store(load_params())
+    members = store.panel_in_force(path, "2013-12")
+    reports = store.read_reports(path, ["2013-12"])
+    ministry_ids = set(members.loc[members["ministry"].astype(bool), "enterprise_id"])
+    expected = int(reports["enterprise_id"].isin(ministry_ids).sum())
+    tables = mt.tables_for(path, "2013-12", network="ministry")
+    total = tables["table2"].iloc[0]
+    assert total["enterprises"] == expected
+    assert 900 <= expected <= 1100
+    t1 = tables["table1"]
+    listed = set(t1["enterprise_id"].dropna()) - {""} if "enterprise_id" in t1 else ministry_ids
+    assert listed <= ministry_ids
+    province = mt.tables_for(path, "2013-12", network="province")["table2"].iloc[0]
+    assert province["enterprises"] > 9000

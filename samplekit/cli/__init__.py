@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.frame",
     "samplekit.cli.allocation",
     "samplekit.cli.selection",
+    "samplekit.cli.panel",
     "samplekit.cli.monthly",
     "samplekit.cli.warning",
     "samplekit.cli.runner",

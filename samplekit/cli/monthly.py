@@ -118,17 +118,28 @@ def run_check(args: argparse.Namespace) -> int:
     previous = None
     if args.panel:
         panel_ids = _read_panel_file(args.panel)["enterprise_id"].astype(str).str.strip().tolist()
+    membership = None
     if args.store:
-        from samplekit.store import read_panel, read_reports
+        from samplekit.store import read_membership, read_reports
 
-        if panel_ids is None:
-            panel_ids = read_panel(args.store)["enterprise_id"].tolist() or None
+        if panel_ids is None:  # by month: the members in force in each row's month
+            membership = read_membership(args.store)
+            membership = membership if len(membership) else None
         rf = read_report_file(args.file, period=args.period)
         prev = sorted({previous_period(p) for p in rf.data["period"].dropna().unique()
                        if isinstance(p, str) and len(p) == 7})
         previous = read_reports(args.store, prev)
     rf, problems = check_file(args.file, panel_ids=panel_ids, expected_period=args.period,
                               previous=previous, rules=rules)
+    if membership is not None:
+        import pandas as pd
+
+        from samplekit.errors import problems_frame
+        from samplekit.panel import not_in_panel_problems
+
+        extra = not_in_panel_problems(rf.data, membership, file=rf.path.name)
+        if len(extra):
+            problems = problems_frame(pd.concat([problems, extra], ignore_index=True))
     src = Path(args.file)
     out = Path(args.out) if args.out else src.parent
     stem = f"{src.stem}_problems"

@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="allocation_cells.csv from `samplekit allocate` (default: allocate now)")
     p.add_argument("--method", choices=("srs", "pps"), default=None,
                    help="override selection.method")
+    _store_flags(p, "write the sample list into this DuckDB store as a new design window "
+                 "(panel of record)")
     p.set_defaults(handler=_select)
 
     m = sub.add_parser(
@@ -49,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "given, keeping every active member a place allows. Writes the new sample list and "
         "change_log.csv. Outside the window month nothing changes unless params force it.")
     m.add_argument("params", type=Path, help="params YAML (seed and selection settings)")
-    m.add_argument("--panel", type=Path, required=True,
-                   help="current panel: the sample_list.csv of the last select/maintain run")
+    m.add_argument("--panel", type=Path, default=None,
+                   help="current panel: the sample_list.csv of the last select/maintain run "
+                   "(default with --store: the members in force in the store)")
     m.add_argument("--frame", type=Path, required=True, help="the new register file")
     m.add_argument("--out", type=Path, required=True, help="output folder")
     m.add_argument("--cells", type=Path, default=None,
@@ -59,7 +62,60 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "period)")
     m.add_argument("--force", action="store_true",
                    help="allow changes outside the window month (recorded in the summary)")
+    m.add_argument("--store", type=Path, default=None, metavar="PATH",
+                   help="DuckDB store: take the current panel from it (when --panel is omitted) "
+                   "and write the new panel as a maintenance window")
+    m.add_argument("--effective", default=None, metavar="YYYY-MM",
+                   help="first month of the new panel (default: the month after --period)")
     m.set_defaults(handler=_maintain)
+
+
+def _store_flags(p: argparse.ArgumentParser, help_store: str) -> None:
+    p.add_argument("--store", type=Path, default=None, metavar="PATH", help=help_store)
+    p.add_argument("--period", default=None, metavar="YYYY-MM",
+                   help="month the window is held (default: params period; December unless "
+                   "--force)")
+    p.add_argument("--effective", default=None, metavar="YYYY-MM",
+                   help="first month of the new panel (default: the month after --period)")
+    p.add_argument("--force", action="store_true",
+                   help="allow writing the window outside December (recorded as forced)")
+
+
+def _write_window(args: argparse.Namespace, params: Any, members: pd.DataFrame, *, kind: str,
+                  period: str | None, changes: pd.DataFrame | None) -> int:
+    """Write the new panel into ``--store``; a refusal leaves the store unchanged (exit 1)."""
+    from samplekit.errors import SamplekitError
+    from samplekit.store import write_window
+
+    if period is None:
+        print("samplekit: 未写入存储:请用 --period YYYY-MM 指明调整月份(或在 params 中设 period)",
+              file=sys.stderr)
+        return 1
+    try:
+        r = write_window(args.store, members=members, window_month=str(period),
+                         effective=args.effective, kind=kind,  # type: ignore[arg-type]
+                         run_id=f"{args.command}-{period}", params_sha256=params.digest(),
+                         changes=changes, force=bool(args.force), note=str(args.params))
+    except SamplekitError as exc:
+        print(f"samplekit {args.command}: 名单文件已写入 {args.out},但未写入存储 {args.store}"
+              f"(存储未改变):{exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"{args.store}: {r.line()}")
+    return 0
+
+
+def _panel_from_store(store: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The design members and the individual units open in ``store`` (the current panel)."""
+    from samplekit.store import read_membership
+
+    m = read_membership(store)
+    if not len(m):
+        raise InputError(f"{store}: 存储中没有监测名单记录;请先用 samplekit select --store 写入"
+                         "抽样设计,或用 --panel 指定当前名单")
+    open_rows = m[m["valid_to"].isna()].assign(monthly=lambda d: d["ministry"])
+    individual = open_rows["individual"].astype(bool)
+    return open_rows[~individual].reset_index(drop=True), open_rows[individual].reset_index(
+        drop=True)
 
 
 def read_cells(path: Path) -> pd.DataFrame:
@@ -148,7 +204,12 @@ def _select(args: argparse.Namespace) -> int:
           f"calibration: {result.calibration_message}")
     print(f"written to {args.out}/sample_list.csv, sample_list.xlsx, reserve_list.csv, "
           "representativeness.csv")
-    return _report_flags(result)
+    code = _report_flags(result)
+    if args.store is not None:
+        period = args.period or params.get("period", None)
+        code = max(code, _write_window(args, params, s, kind="design", period=period,
+                                       changes=None))
+    return code
 
 
 def _maintain(args: argparse.Namespace) -> int:
@@ -165,7 +226,20 @@ def _maintain(args: argparse.Namespace) -> int:
     period = args.period or params.get("period", None)
     cities = load_cities(params.path_of("province.cities"))
     frame = load_frame(args.frame, cities=cities["city"])
-    panel = read_table(args.panel)
+    individuals = None
+    if args.panel is not None:
+        panel = read_table(args.panel)
+        if args.store is not None and Path(args.store).exists():
+            from samplekit.store import read_membership
+
+            m = read_membership(args.store)
+            # individual units are not in a sample list: carry the store's over unchanged
+            individuals = m[m["valid_to"].isna() & m["individual"]].reset_index(drop=True)
+    elif args.store is not None:
+        panel, individuals = _panel_from_store(args.store)
+    else:
+        raise InputError("samplekit maintain: 请用 --panel 指定当前名单(sample_list.csv),"
+                         "或用 --store 从存储中读取当前名单")
     cells = read_cells(args.cells) if args.cells is not None else None
     result = maintain(panel, frame, settings, cells=cells, period=period, window=window)
     if not result.in_window:
@@ -175,4 +249,13 @@ def _maintain(args: argparse.Namespace) -> int:
     write_csv(result.changes, args.out / "change_log.csv")
     write_csv(result.summary, args.out / "maintenance_summary.csv")
     print(f"{result.message}; change log: {args.out / 'change_log.csv'}")
-    return _report_flags(result.selection)
+    code = _report_flags(result.selection)
+    if args.store is not None:
+        members = result.selection.sample
+        if individuals is not None and len(individuals):  # not part of the design: carried
+            keep = ~individuals["enterprise_id"].isin(set(members["enterprise_id"].astype(str)))
+            members = pd.concat([members.assign(individual=False), individuals[keep]],
+                                ignore_index=True)
+        code = max(code, _write_window(args, params, members, kind="maintenance",
+                                       period=period, changes=result.changes))
+    return code

@@ -23,9 +23,6 @@ realistic errors, and one corrected resubmission follows; they go through
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +191,37 @@ def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = Non
     s = settings or HistorySettings()
     rng = np.random.default_rng(s.seed if rng is None else rng)
     periods = months(s.start, s.end)
+    run = _simulate_run(panel, periods, s, rng)
+    reports = _reports_of(panel, periods, run, rng)
+    names, e_sum, l_sum = _city_sums(panel, run)
+    city_table = _city_table(names, e_sum, l_sum, e_sum[0], periods, cities, rng)
+    return reports, city_table
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One simulated run of months for one panel (arrays: months × enterprises)."""
+
+    emp: np.ndarray  # (T+1, n): employment at the start of each month, and at the end
+    kind: np.ndarray  # (T, n): 0 ordinary 1 closure 2 suspension 3 relocation 4 layoff
+    shock_loss: np.ndarray  # (T, n)
+    exposed: np.ndarray
+    shock_on: np.ndarray
+    season: np.ndarray
+    state: pd.DataFrame  # per enterprise_id, where the run ends (to continue it)
+
+
+_STATE_COLUMNS = ["emp", "closed", "susp_left", "susp_level", "drift", "sigma", "dip"]
+
+
+def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
+                  rng: np.random.Generator, state: pd.DataFrame | None = None) -> _Run:
+    """Evolve the panel's employment over ``periods``.
+
+    ``state`` (indexed by enterprise_id, ``_STATE_COLUMNS``) continues enterprises from where an
+    earlier run ended (employment, closure, suspension, their own drift, noise and dip); the
+    others start from their frame size with fresh draws.
+    """
     T, n = len(periods), len(panel)
     section = panel["section"].astype(str).to_numpy()
     city = panel["city"].astype(str).to_numpy()
@@ -204,6 +232,21 @@ def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = Non
     drift = rng.normal(s.trend, 0.002, n)
     sigma = s.noise * np.clip((e0 / 100.0) ** -0.25, 0.4, 1.6)
     dip = np.array([_DIP.get(x, _DIP_OTHER) for x in section]) * rng.uniform(0.3, 1.7, n)
+    start = np.round(e0)
+    closed = np.zeros(n, bool)
+    susp_left = np.zeros(n, int)
+    susp_level = np.zeros(n)
+    if state is not None and len(state):
+        pos = state.index.get_indexer(panel["enterprise_id"].astype(str))
+        had = pos >= 0
+        st = state.iloc[pos[had]]
+        start[had] = st["emp"].to_numpy(dtype=float)
+        closed[had] = st["closed"].to_numpy(dtype=bool)
+        susp_left[had] = st["susp_left"].to_numpy(dtype=int)
+        susp_level[had] = st["susp_level"].to_numpy(dtype=float)
+        drift[had] = st["drift"].to_numpy(dtype=float)
+        sigma[had] = st["sigma"].to_numpy(dtype=float)
+        dip[had] = st["dip"].to_numpy(dtype=float)
     season = seasonal_profile(periods)
     if s.shock is not None:
         exposed = (np.isin(city, s.shock.cities) & np.isin(section, s.shock.sections)
@@ -213,11 +256,8 @@ def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = Non
         exposed, shock_on = np.zeros(n, bool), np.zeros(T, bool)
 
     emp = np.zeros((T + 1, n))
-    emp[0] = np.round(e0)
-    closed = np.zeros(n, bool)
-    susp_left = np.zeros(n, int)
-    susp_level = np.zeros(n)
-    kind = np.zeros((T, n), dtype=np.int8)  # 0 ordinary 1 closure 2 suspension 3 reloc 4 layoff
+    emp[0] = start
+    kind = np.zeros((T, n), dtype=np.int8)
     shock_loss = np.zeros((T, n))
     for t in range(T):
         prev = emp[t]
@@ -249,13 +289,24 @@ def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = Non
         closed |= ev_close
         emp[t + 1] = np.maximum(new, 0)
         kind[t] = np.select([ev_close, ev_susp, ev_reloc, ev_lay], [1, 2, 3, 4], 0)
+    end = pd.DataFrame({"emp": emp[T], "closed": closed, "susp_left": susp_left,
+                        "susp_level": susp_level, "drift": drift, "sigma": sigma, "dip": dip},
+                       index=pd.Index(panel["enterprise_id"].astype(str).to_numpy(),
+                                      name="enterprise_id"))
+    return _Run(emp, kind, shock_loss, exposed, shock_on, season, end)
 
+
+def _reports_of(panel: pd.DataFrame, periods: list[str], run: _Run,
+                rng: np.random.Generator) -> pd.DataFrame:
+    """The canonical reports of a run: changes, reduction types and reasons by cause."""
+    T, n = len(periods), len(panel)
+    emp, kind, season = run.emp, run.kind, run.season
     base = emp[:-1].ravel()
     surv = emp[1:].ravel()
     chg = surv - base
     fall = np.where(chg < 0, -chg, 0)
     k = kind.ravel()
-    hit_all = (exposed[None, :] & shock_on[:, None]).ravel()
+    hit_all = (run.exposed[None, :] & run.shock_on[:, None]).ravel()
     seasonal_dip = np.repeat(season < 0, n)
     red = {c: np.zeros(T * n) for c in REDUCTION_COLUMNS}
     red["reduction_closure"] = np.where(k == 1, fall, 0)
@@ -285,9 +336,19 @@ def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = Non
     reports["reason_3"] = pd.array(r3, dtype="Int64")
     reports["remark"] = pd.Series(np.where(k == 1, "关闭", np.where(k == 2, "停业整顿", "")),
                                   dtype="str").replace("", pd.NA)
-    city_table = _city_table(panel, emp, shock_loss, periods, cities, rng)
     return reports.sort_values(["period", "enterprise_id"], kind="stable").reset_index(
-        drop=True), city_table
+        drop=True)
+
+
+def _city_sums(panel: pd.DataFrame, run: _Run) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per city: panel employment at the start of each month (T+1 × C) and shock loss (T × C)."""
+    names = sorted(panel["city"].astype(str).unique())
+    city = panel["city"].astype(str).to_numpy()
+    code = pd.Index(names).get_indexer(city)
+    def per_city(a: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(code, weights=row, minlength=len(names)) for row in a])
+
+    return names, per_city(run.emp), per_city(run.shock_loss)
 
 
 def _reasons(kind: np.ndarray, fell: np.ndarray, shock: np.ndarray, seasonal: np.ndarray,
@@ -321,26 +382,27 @@ def _reasons(kind: np.ndarray, fell: np.ndarray, shock: np.ndarray, seasonal: np
             np.where(na | (third == 0), np.nan, third))
 
 
-def _city_table(panel: pd.DataFrame, emp: np.ndarray, shock_loss: np.ndarray,
-                periods: list[str], cities: pd.DataFrame | None, rng: np.random.Generator
-                ) -> pd.DataFrame:
+def _city_table(names: list[str], emp: np.ndarray, shock_loss: np.ndarray,
+                base: np.ndarray, periods: list[str], cities: pd.DataFrame | None,
+                rng: np.random.Generator) -> pd.DataFrame:
     """Registered unemployed: mean-reverting noise around the starting level, pushed up by the
-    shock's job loss in the city's panel (elasticity 8: the panel is a small part of the city)."""
-    names = sorted(panel["city"].astype(str).unique())
-    city = panel["city"].astype(str).to_numpy()
-    idx = {c: np.flatnonzero(city == c) for c in names}
+    shock's job loss in the city's panel (elasticity 8: the panel is a small part of the city).
+
+    ``emp`` (T+1 × C) is the panel's employment per city at the start of each month, ``base``
+    (C) at the start of the history, ``shock_loss`` (T × C) the shock's job loss.
+    """
     if cities is not None and "employed" in cities.columns:
         employed = dict(zip(cities["city"], cities["employed"].astype(float) * 1e4, strict=False))
     else:
         employed = {}
     rows = []
-    for c in names:
-        e = employed.get(c, emp[0, idx[c]].sum() * 20.0)
+    for j, c in enumerate(names):
+        e = employed.get(c, base[j] * 20.0)
         rate0 = rng.uniform(2.2, 2.7) / 100
         u = u0 = e * rate0 / (1 - rate0)
-        base_emp = max(emp[0, idx[c]].sum(), 1.0)
+        base_emp = max(base[j], 1.0)
         for t, p in enumerate(periods):
-            loss = shock_loss[t, idx[c]].sum() / max(emp[t, idx[c]].sum(), base_emp * 0.1)
+            loss = shock_loss[t, j] / max(emp[t, j], base_emp * 0.1)
             u_new = u * np.exp(0.1 * np.log(u0 / u) + rng.normal(0.0, 0.006) + 8.0 * loss)
             rows.append((c, p, round(u), round(u_new), round(100 * u / (u + e), 2),
                          round(100 * u_new / (u_new + e), 2)))
@@ -457,87 +519,191 @@ def _names(month: pd.DataFrame, names: pd.Series | None) -> pd.Series:
 
 # --- the demo store ---------------------------------------------------------------------------
 
-def demo_panel(params: Any) -> pd.DataFrame:
-    """The demo panel: the selected sample (``selection.sample_for``) plus individual units."""
-    from samplekit.selection import sample_for
-
-    settings = HistorySettings.from_params(params)
-    sample = sample_for(params).sample
-    cols = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
-            "registration_type", "employees", "export_share"]
-    panel = sample[cols].assign(individual=False)
+def demo_panel(sample: pd.DataFrame, settings: HistorySettings) -> pd.DataFrame:
+    """The demo's first panel: the selected sample (with its weights and ``monthly`` network)
+    plus the individual units (``individual = True``, no weights)."""
+    panel = sample.drop(columns=[c for c in ("individual",) if c in sample.columns]).assign(
+        individual=False)
     extra = individual_units(panel, settings.individual_units,
                              np.random.default_rng(settings.seed + 7))
     return pd.concat([panel, extra], ignore_index=True)
 
 
-def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
-                     settings: HistorySettings | None = None,
-                     cities: pd.DataFrame | None = None) -> Path:
-    """Simulate, write the files, load the panel and ingest every file into ``store.duckdb``."""
-    from samplekit.store import ingest_files, load_panel
+@dataclass(frozen=True)
+class DemoWindow:
+    """One window of the demo history: the panel in force from ``effective`` and its log."""
+
+    kind: str
+    window_month: str
+    effective: str
+    members: pd.DataFrame
+    changes: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class PanelHistory:
+    """The demo history with its panel of record.
+
+    ``windows`` in order (the first design, then each December window); ``reports`` and
+    ``city_reports`` the true values (no errors); ``everyone`` one row per enterprise that was
+    ever a member (names for the files).
+    """
+
+    windows: list[DemoWindow]
+    reports: pd.DataFrame
+    city_reports: pd.DataFrame
+    everyone: pd.DataFrame
+
+
+#: Share of the demo's closures that leave the register (bankrupt, deregistered).
+BANKRUPT_SHARE = 0.5
+
+
+def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: Any,
+                           settings: HistorySettings | None = None, *,
+                           cities: pd.DataFrame | None = None,
+                           windows: tuple[str, ...] | None = None) -> PanelHistory:
+    """Simulate the demo year by year with a December window at the end of each year.
+
+    Each year the members in force report (continuing members from where they were, new ones
+    from their frame size). In each December window members that closed in the simulation are
+    retired — half of them also left the register (bankrupt: ``not_in_frame``), the others are
+    ``closed`` in it — and members that relocated are ``moved``; the real
+    :func:`samplekit.maintenance.maintain` replaces them from their cell's reserves (PRN order)
+    against the register with those statuses, and recomputes every weight. Individual units
+    (``individual = True``) stay members throughout (not part of the design).
+
+    Parameters
+    ----------
+    panel : DataFrame
+        The first panel (:func:`demo_panel`: the design sample with weights plus individual
+        units), in force from ``settings.start``.
+    frame : DataFrame
+        The classified register the design was selected from (``status`` etc.).
+    selection : SelectionSettings
+        The settings of the design (the PRN seed).
+    settings : HistorySettings, optional
+    cities : DataFrame, optional
+    windows : tuple of str, optional
+        Window months; default every December from the first year to ``settings.end``.
+
+    Returns
+    -------
+    PanelHistory
+    """
+    from samplekit.maintenance import MaintenanceSettings, maintain
+    from samplekit.panel import next_month, previous_month
 
     s = settings or HistorySettings()
-    d = Path(directory)
-    reports, city = simulate_history(panel, s, cities=cities)
-    files = write_history_files(reports, city, panel, d / "files", xlsx_periods=s.xlsx_periods,
-                                rng=s.seed + 1)
-    store = d / "store.duckdb"
-    load_panel(store, panel)
-    ingest_files(store, files)
-    return store
+    rng = np.random.default_rng(s.seed)
+    periods = months(s.start, s.end)
+    if windows is None:
+        windows = tuple(f"{y}-12" for y in range(int(s.start[:4]), int(s.end[:4]) + 1)
+                        if s.start <= f"{y}-12" <= s.end)
+    indiv = panel["individual"].astype(bool).to_numpy() if "individual" in panel.columns \
+        else np.zeros(len(panel), bool)
+    individuals = panel[indiv].reset_index(drop=True)
+    design = panel[~indiv].reset_index(drop=True)
+    out = [DemoWindow("design", previous_month(s.start), s.start, panel.reset_index(drop=True),
+                      None)]
+    register = frame.copy()
+    register["enterprise_id"] = register["enterprise_id"].astype(str)
+    rule = MaintenanceSettings(retire_statuses=("closed", "moved"))
+    state: pd.DataFrame | None = None
+    parts: list[pd.DataFrame] = []
+    sums: list[tuple[np.ndarray, np.ndarray]] = []
+    everyone = [panel]
+    names: list[str] | None = None
+    base: np.ndarray | None = None
+    edges = [s.start, *[next_month(w) for w in windows], next_month(s.end)]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        seg = [p for p in periods if lo <= p < hi]
+        if not seg:
+            continue
+        members = pd.concat([design, individuals], ignore_index=True)
+        run = _simulate_run(members, seg, s, rng, state)
+        parts.append(_reports_of(members, seg, run, rng))
+        n_city, e_sum, l_sum = _city_sums(members, run)
+        if names is None:
+            names, base = n_city, e_sum[0]
+        sums.append((_align(e_sum[:-1], n_city, names), _align(l_sum, n_city, names)))
+        state = run.state if state is None else pd.concat(
+            [state[~state.index.isin(run.state.index)], run.state])
+        window = previous_month(hi)
+        if window not in windows:
+            continue
+        # The register of the window: closures and relocations of the year are recorded.
+        ids = members["enterprise_id"].astype(str).to_numpy()
+        closed = run.state["closed"].to_numpy(dtype=bool) & ~indiv_of(members)
+        moved = (run.kind == 3).any(axis=0) & ~closed & ~indiv_of(members)
+        bankrupt = closed & (rng.random(len(ids)) < BANKRUPT_SHARE)
+        status = register.set_index("enterprise_id")["status"].copy()
+        status.loc[status.index.intersection(ids[closed & ~bankrupt])] = "closed"
+        status.loc[status.index.intersection(ids[moved])] = "moved"
+        register["status"] = status.to_numpy()
+        register = register[~register["enterprise_id"].isin(ids[bankrupt])]
+        result = maintain(design, register, selection, period=window, window=rule)
+        design = result.selection.sample.assign(individual=False)
+        new = pd.concat([design, individuals], ignore_index=True)
+        out.append(DemoWindow("maintenance", window, next_month(window), new, result.changes))
+        everyone.append(design)
+    reports = pd.concat(parts, ignore_index=True).sort_values(
+        ["period", "enterprise_id"], kind="stable").reset_index(drop=True)
+    e_all = np.vstack([e for e, _ in sums] + [np.zeros((1, len(names or [])))])
+    l_all = np.vstack([x for _, x in sums])
+    city = _city_table(names or [], e_all, l_all, base, periods, cities, rng)
+    who = pd.concat(everyone, ignore_index=True).drop_duplicates("enterprise_id", keep="first")
+    return PanelHistory(out, reports, city, who.reset_index(drop=True))
 
 
-#: What the demo store depends on: the params sections and the modules that compute it.
-_CACHE_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection", "monthly")
-_CACHE_MODULES = ("history", "reports", "store", "selection", "calibration", "allocation",
-                  "apportion", "demo", "classification", "frame", "cities")
+def indiv_of(members: pd.DataFrame) -> np.ndarray:
+    """The ``individual`` flag of a panel as a bool array (False when absent)."""
+    if "individual" not in members.columns:
+        return np.zeros(len(members), bool)
+    return members["individual"].astype(bool).to_numpy()
 
 
-def store_for(params: Any) -> Path:
-    """The store named by ``monthly.store`` in params, or the demo store when it is null."""
-    from samplekit.errors import InputError
-
-    path = params.path_of("monthly.store", None)
-    if path is None:
-        return demo_store_for(params)
-    if not path.exists():
-        raise InputError(f"{params.path}: monthly.store = {path} does not exist; create it with "
-                         f"`samplekit ingest FILE... --store {path}` or set it to null for the demo")
-    return path
+def _align(values: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
+    """Columns ``have`` reordered to ``want`` (a city that vanished counts 0)."""
+    out = np.zeros((values.shape[0], len(want)))
+    pos = pd.Index(have).get_indexer(want)
+    out[:, pos >= 0] = values[:, pos[pos >= 0]]
+    return out
 
 
-def demo_store_for(params: Any) -> Path:
-    """The demo store for ``params`` (built once; cached by params digest and code version).
+def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
+                     settings: HistorySettings | None = None,
+                     cities: pd.DataFrame | None = None,
+                     frame: pd.DataFrame | None = None, selection: Any = None) -> Path:
+    """Simulate, write the files, write the panel of record and ingest every file.
 
-    Builds the demo history files (both layouts, some with errors, one resubmission) under
-    ``samplekit.paths.cache_dir()`` and ingests them through the real ingest path.
+    Without ``frame``/``selection`` the panel is one imported list in force throughout. With
+    them (the demo) the history runs year by year with December windows
+    (:func:`simulate_panel_history`): the store holds the first design and one maintenance
+    window per December, and every report belongs to a member in force in its month.
 
     Returns
     -------
     Path
-        The DuckDB store (``read_reports(path)`` etc.).
+        ``directory/store.duckdb``.
     """
-    from samplekit.paths import cache_dir, cache_key
+    from samplekit.store import ingest_files, load_panel, write_window
 
-    final = cache_dir() / f"monthly_{cache_key(params, _CACHE_SECTIONS, _CACHE_MODULES)}"
-    store = final / "store.duckdb"
-    if store.exists():
-        return store
-    tmp = Path(tempfile.mkdtemp(prefix=".monthly_", dir=cache_dir()))
-    try:
-        from samplekit.cities import load_cities
-
-        # The city table scales the registered-unemployment rate; the register is not needed.
-        cities = load_cities(params.path_of("province.cities"))
-        build_demo_store(demo_panel(params), tmp, settings=HistorySettings.from_params(params),
-                         cities=cities)
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished first: use its store
-            if not store.exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    s = settings or HistorySettings()
+    d = Path(directory)
+    store = d / "store.duckdb"
+    if frame is None or selection is None:
+        reports, city = simulate_history(panel, s, cities=cities)
+        files = write_history_files(reports, city, panel, d / "files",
+                                    xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
+        load_panel(store, panel)
+    else:
+        hist = simulate_panel_history(panel, frame, selection, s, cities=cities)
+        files = write_history_files(hist.reports, hist.city_reports, hist.everyone, d / "files",
+                                    xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
+        for w in hist.windows:
+            write_window(store, members=w.members, window_month=w.window_month,
+                         effective=w.effective, kind=w.kind, changes=w.changes,
+                         run_id=f"demo-{w.window_month}", note="demo history")
+    ingest_files(store, files)
     return store
