@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from samplekit import store
-from samplekit.demo.history import (
+from samplekit.demo import (
     RESUBMITTED_PERIOD,
     HistorySettings,
     ShockSettings,
