@@ -417,3 +417,51 @@ def panel_counts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         cell_n=("cell_n", "max"), cell_frame_units=("cell_frame_units", "max")).reset_index()
     by_cell["ministry"] = by_cell["ministry"].astype("int64")
     return by_city, by_cell
+
+
+def window_summary(windows: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """One row per window: when it was held and took effect, members, and the moves by reason.
+
+    Columns (Chinese, for reports): 窗口, 类型, 调整月份, 生效月份, 在册企业, 新进, 退出 and one
+    column per exit reason (关闭破产, 迁出, 已注销(名录中无) …), 同层替换, 邻近层补入.
+    """
+    from samplekit.maintenance import REASONS_ZH
+
+    kinds = {"design": "抽样设计", "maintenance": "年度轮换(12月)", "import": "导入名单"}
+    out = pd.DataFrame({
+        "窗口": windows["window_id"].astype(int),
+        "类型": windows["kind"].map(kinds).fillna(windows["kind"]),
+        "调整月份": windows["window_month"],
+        "生效月份": windows["effective"],
+        "在册企业": windows["members"].astype(int),
+        "新进": windows["entered"].astype(int),
+        "退出": windows["exited"].astype(int),
+    })
+    retired = changes[changes["action"].isin(["retired", "rebalanced_out"])]
+    if len(retired):
+        by_reason = (retired.assign(r=retired["reason"].map(REASONS_ZH).fillna(retired["reason"]))
+                     .pivot_table(index="window_id", columns="r", values="enterprise_id",
+                                  aggfunc="count", fill_value=0))
+        out = out.merge(by_reason, left_on="窗口", right_index=True, how="left")
+    for action, label in (("replacement", "同层替换"), ("borrowed", "邻近层补入")):
+        n = changes[changes["action"] == action].groupby("window_id").size()
+        out[label] = out["窗口"].map(n).fillna(0).astype(int)
+    out = out.fillna(0)
+    counts = [c for c in out.columns if c not in ("类型", "调整月份", "生效月份")]
+    out[counts] = out[counts].astype(int)
+    return out.reset_index(drop=True)
+
+
+def changes_by_city(changes: pd.DataFrame, *, kind: str = "maintenance",
+                    windows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Members retired and replaced per city over the windows of ``kind`` (Chinese headers)."""
+    if windows is not None:
+        keep = windows.loc[windows["kind"] == kind, "window_id"]
+        changes = changes[changes["window_id"].isin(keep)]
+    out = pd.DataFrame({
+        "退出": changes[changes["action"].isin(["retired", "rebalanced_out"])].groupby(
+            "city").size(),
+        "替换入样": changes[changes["action"].isin(["replacement", "borrowed"])].groupby(
+            "city").size(),
+    }).fillna(0).astype(int)
+    return out.rename_axis("城市").reset_index()
