@@ -471,9 +471,10 @@ def read_register(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarra
             top = pd.read_excel(p, header=None, dtype=str, nrows=20, engine="openpyxl")
         except Exception as exc:
             raise InputError(f"{p}: cannot be read as XLSX: {exc}") from exc
-        head = [[c for c in r] for r in top.itertuples(index=False)]
+        head = [list(r) for r in top.itertuples(index=False)]
     else:
-        return read_table(p), None  # read_table names the unknown type
+        raw = read_table(p)  # names the unknown type
+        return raw, np.arange(len(raw), dtype=np.int64) + 2
     scores = [_header_score(r) for r in head]
     header_idx = next((i for i, sc in enumerate(scores) if sc >= 3), None)
     if header_idx is None:
