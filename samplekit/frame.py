@@ -505,7 +505,26 @@ def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = 
                 ) -> FrameCheck:
     """Read and validate a register file (see :func:`read_register`, :func:`validate_frame`)."""
     raw, rows = read_register(path)  # registers are big: pyarrow; the validator strips text
-    return validate_frame(raw, file=Path(path).name, cities=cities, rows=rows)
+    result = validate_frame(raw, file=Path(path).name, cities=cities, rows=rows)
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
+        from samplekit.io import xlsx_formulas_without_values
+
+        found = xlsx_formulas_without_values(path)
+        if found:
+            cols = list(raw.columns)
+            named = rename_aliases(raw.head(0), Path(path).name).columns
+            probs = pd.DataFrame([{
+                "severity": "error", "file": Path(path).name, "row": r,
+                "column": str(named[c - 1]) if c - 1 < len(cols) else str(c), "value": f,
+                "rule": "formula_no_value",
+                "message": "公式单元格没有计算结果(文件由程序生成、未在 Excel 中保存);"
+                           "请在 Excel 中打开并保存,或填写数值"}
+                for (r, c), f in sorted(found.items()) if r > int(rows[0]) - 1],
+                columns=PROBLEM_COLUMNS)
+            if len(probs):
+                result = FrameCheck(None, problems_frame(pd.concat(
+                    [result.problems, probs], ignore_index=True)))
+    return result
 
 
 def load_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None

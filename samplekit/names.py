@@ -29,9 +29,26 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("有限责任公司", "有限公司"),
     ("(有限公司)", "有限公司"),
 )
-_BRACKETS = str.maketrans({"[": "(", "]": ")", "{": "(", "}": ")", "【": "(", "】": ")",
-                           "〔": "(", "〕": ")", "［": "(", "］": ")", "<": "(", ">": ")",
-                           "《": "(", "》": ")", "〈": "(", "〉": ")"})
+_BRACKETS = str.maketrans(
+    {
+        "[": "(",
+        "]": ")",
+        "{": "(",
+        "}": ")",
+        "【": "(",
+        "】": ")",
+        "〔": "(",
+        "〕": ")",
+        "［": "(",
+        "］": ")",
+        "<": "(",
+        ">": ")",
+        "《": "(",
+        "》": ")",
+        "〈": "(",
+        "〉": ")",
+    }
+)
 _DROP = re.compile(r"[\s\u00b7\u30fb\u2022\"'“”‘’]+")
 
 
@@ -72,9 +89,15 @@ class NameMatch:
     suggestions: pd.Series
 
 
-def match_names(names: pd.Series, *, panel: pd.DataFrame, city: pd.Series | str | None = None,
-                mapping: Mapping[str, str] | None = None, ids: pd.Series | None = None,
-                suggestions: int = 3) -> NameMatch:
+def match_names(
+    names: pd.Series,
+    *,
+    panel: pd.DataFrame,
+    city: pd.Series | str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    ids: pd.Series | None = None,
+    suggestions: int = 3,
+) -> NameMatch:
     """Match report rows to panel members by normalised name, never guessing.
 
     Parameters
@@ -156,12 +179,16 @@ def match_names(names: pd.Series, *, panel: pd.DataFrame, city: pd.Series | str 
         if found:
             close = found[:suggestions]
         else:
-            ranked = difflib.get_close_matches(key, [k for k, _ in pool_keys], n=suggestions,
-                                               cutoff=0.5)
+            ranked = difflib.get_close_matches(
+                key, [k for k, _ in pool_keys], n=suggestions, cutoff=0.5
+            )
             close = [e for k in ranked for kk, e in pool_keys if kk == k][:suggestions]
         hint[i] = ";".join(f"{label[e]}({e})" for e in close)
-    return NameMatch(pd.Series(out_id, dtype=object), pd.Series(status, dtype=object),
-                     pd.Series(hint, dtype=object))
+    return NameMatch(
+        pd.Series(out_id, dtype=object),
+        pd.Series(status, dtype=object),
+        pd.Series(hint, dtype=object),
+    )
 
 
 def read_name_mapping(frame: pd.DataFrame, *, file: str = "<mapping>") -> dict[str, str]:
@@ -176,19 +203,29 @@ def read_name_mapping(frame: pd.DataFrame, *, file: str = "<mapping>") -> dict[s
 
     cols = {str(c).strip(): c for c in frame.columns}
     name_col = next((cols[c] for c in ("name", "单位名称", "企业名称") if c in cols), None)
-    id_col = next((cols[c] for c in ("enterprise_id", "统一社会信用代码", "企业代码",
-                                     "组织机构代码") if c in cols), None)
+    id_col = next(
+        (
+            cols[c]
+            for c in ("enterprise_id", "统一社会信用代码", "企业代码", "组织机构代码")
+            if c in cols
+        ),
+        None,
+    )
     if name_col is None or id_col is None:
-        raise InputError(f"{file}: 名称对照表需要“单位名称”和“统一社会信用代码”两列;"
-                         f"现有列:{', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"{file}: 名称对照表需要“单位名称”和“统一社会信用代码”两列;"
+            f"现有列:{', '.join(map(str, frame.columns))}"
+        )
     out: dict[str, str] = {}
     for i, (nm, eid) in enumerate(zip(frame[name_col], frame[id_col], strict=True), start=2):
         key = normalize_name(nm)
         if not key or eid is None or pd.isna(eid) or not str(eid).strip():
             continue
         if key in out and out[key] != str(eid).strip():
-            raise InputError(f"{file}: 第{i}行 单位名称“{nm}”对应两个代码"
-                             f"({out[key]} 与 {str(eid).strip()});请只保留一个")
+            raise InputError(
+                f"{file}: 第{i}行 单位名称“{nm}”对应两个代码"
+                f"({out[key]} 与 {str(eid).strip()});请只保留一个"
+            )
         out[key] = str(eid).strip()
     return out
 

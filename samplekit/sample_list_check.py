@@ -28,20 +28,40 @@ _OWN = set(reference.OWNERSHIP_GROUPS)
 _BOOL = {"true", "false", "1", "0", "yes", "no", "是", "否", "", "nan", "none"}
 
 
-def _rows(mask: np.ndarray, column: str, values: pd.Series, rule: str, message: str,
-          file: str, severity: str = "error", rows: np.ndarray | None = None) -> pd.DataFrame:
+def _rows(
+    mask: np.ndarray,
+    column: str,
+    values: pd.Series,
+    rule: str,
+    message: str,
+    file: str,
+    severity: str = "error",
+    rows: np.ndarray | None = None,
+) -> pd.DataFrame:
     idx = np.flatnonzero(mask)
-    return pd.DataFrame({
-        "severity": severity, "file": file,
-        "row": (rows[idx] if rows is not None else idx + 2),
-        "column": column, "value": values.iloc[idx].astype("str").to_numpy(dtype=object),
-        "rule": rule, "message": message}, columns=PROBLEM_COLUMNS)
+    return pd.DataFrame(
+        {
+            "severity": severity,
+            "file": file,
+            "row": (rows[idx] if rows is not None else idx + 2),
+            "column": column,
+            "value": values.iloc[idx].astype("str").to_numpy(dtype=object),
+            "rule": rule,
+            "message": message,
+        },
+        columns=PROBLEM_COLUMNS,
+    )
 
 
-def validate_panel(panel: pd.DataFrame, *, file: str = "<panel>",
-                   stored_ids: Iterable[str] | None = None,
-                   cities: Iterable[str] | None = None, force: bool = False,
-                   max_change: float = MAX_PANEL_CHANGE) -> pd.DataFrame:
+def validate_panel(
+    panel: pd.DataFrame,
+    *,
+    file: str = "<panel>",
+    stored_ids: Iterable[str] | None = None,
+    cities: Iterable[str] | None = None,
+    force: bool = False,
+    max_change: float = MAX_PANEL_CHANGE,
+) -> pd.DataFrame:
     """Every problem of a sample list meant to become the panel.
 
     Parameters
@@ -71,11 +91,22 @@ def validate_panel(panel: pd.DataFrame, *, file: str = "<panel>",
     """
     missing = [c for c in PANEL_REQUIRED if c not in panel.columns]
     if missing:
-        return problems_frame(pd.DataFrame({
-            "severity": "error", "file": file, "row": None, "column": missing, "value": "",
-            "rule": "missing_column",
-            "message": [f"名单缺少列 {c};现有列:{', '.join(map(str, panel.columns))}"
-                        for c in missing]}))
+        return problems_frame(
+            pd.DataFrame(
+                {
+                    "severity": "error",
+                    "file": file,
+                    "row": None,
+                    "column": missing,
+                    "value": "",
+                    "rule": "missing_column",
+                    "message": [
+                        f"名单缺少列 {c};现有列:{', '.join(map(str, panel.columns))}"
+                        for c in missing
+                    ],
+                }
+            )
+        )
     d = panel.reset_index(drop=True)
     parts: list[pd.DataFrame] = []
 
@@ -84,56 +115,131 @@ def validate_panel(panel: pd.DataFrame, *, file: str = "<panel>",
 
     ids = text("enterprise_id")
     for c in PANEL_REQUIRED:
-        parts.append(_rows((text(c) == "").to_numpy(), c, d[c], "required",
-                           f"必填项 {c} 为空", file))
+        parts.append(
+            _rows((text(c) == "").to_numpy(), c, d[c], "required", f"必填项 {c} 为空", file)
+        )
     dup = ids.duplicated(keep=False) & (ids != "")
-    parts.append(_rows(dup.to_numpy(), "enterprise_id", d["enterprise_id"], "duplicate_id",
-                       "同一企业代码出现在多行", file))
-    parts.append(_rows(ids.str.contains(r"\s", regex=True).to_numpy(), "enterprise_id",
-                       d["enterprise_id"], "id_format", "企业代码中含有空格", file))
+    parts.append(
+        _rows(
+            dup.to_numpy(),
+            "enterprise_id",
+            d["enterprise_id"],
+            "duplicate_id",
+            "同一企业代码出现在多行",
+            file,
+        )
+    )
+    parts.append(
+        _rows(
+            ids.str.contains(r"\s", regex=True).to_numpy(),
+            "enterprise_id",
+            d["enterprise_id"],
+            "id_format",
+            "企业代码中含有空格",
+            file,
+        )
+    )
     sec = text("section").str.upper()
     known = set(reference.sections()["section"])
-    parts.append(_rows(((sec != "") & ~sec.isin(known)).to_numpy(), "section", d["section"],
-                       "unknown_section", "应为 GB/T 4754-2011 门类字母 A–T(列是否错位?)", file))
+    parts.append(
+        _rows(
+            ((sec != "") & ~sec.isin(known)).to_numpy(),
+            "section",
+            d["section"],
+            "unknown_section",
+            "应为 GB/T 4754-2011 门类字母 A–T(列是否错位?)",
+            file,
+        )
+    )
     if cities is not None:
         allowed = set(cities)
         city = text("city")
-        parts.append(_rows(((city != "") & ~city.isin(allowed)).to_numpy(), "city", d["city"],
-                           "unknown_city", "不是城市表中的城市(列是否错位?)", file))
+        parts.append(
+            _rows(
+                ((city != "") & ~city.isin(allowed)).to_numpy(),
+                "city",
+                d["city"],
+                "unknown_city",
+                "不是城市表中的城市(列是否错位?)",
+                file,
+            )
+        )
     if "registration_type" in d.columns:
         lookup = reference.registration_type_lookup()
         rt = text("registration_type").str.replace(r"\.0$", "", regex=True)
-        parts.append(_rows(((rt != "") & ~rt.isin(list(lookup))).to_numpy(),
-                           "registration_type", d["registration_type"],
-                           "unknown_registration_type", "不是登记注册类型代码(列是否错位?)", file))
-    for col, allowed_values, label in (("size_class", _SIZE, "large/medium/small/micro"),
-                                       ("ownership", _OWN, "state/collective/private/hmt/"
-                                                           "foreign")):
+        parts.append(
+            _rows(
+                ((rt != "") & ~rt.isin(list(lookup))).to_numpy(),
+                "registration_type",
+                d["registration_type"],
+                "unknown_registration_type",
+                "不是登记注册类型代码(列是否错位?)",
+                file,
+            )
+        )
+    for col, allowed_values, label in (
+        ("size_class", _SIZE, "large/medium/small/micro"),
+        ("ownership", _OWN, "state/collective/private/hmt/foreign"),
+    ):
         if col in d.columns:
             v = text(col)
-            parts.append(_rows(((v != "") & ~v.isin(allowed_values)).to_numpy(), col, d[col],
-                               f"unknown_{col}", f"应为 {label}(列是否错位?)", file))
+            parts.append(
+                _rows(
+                    ((v != "") & ~v.isin(allowed_values)).to_numpy(),
+                    col,
+                    d[col],
+                    f"unknown_{col}",
+                    f"应为 {label}(列是否错位?)",
+                    file,
+                )
+            )
     if "export_share" in d.columns:
         v = text("export_share")
         num = pd.to_numeric(v.where(v != ""), errors="coerce")
         bad = ((v != "") & (num.isna() | (num < 0) | (num > 1))).to_numpy()
-        parts.append(_rows(bad, "export_share", d["export_share"], "out_of_range",
-                           "出口比重应为0–1之间的数(列是否错位?)", file))
+        parts.append(
+            _rows(
+                bad,
+                "export_share",
+                d["export_share"],
+                "out_of_range",
+                "出口比重应为0–1之间的数(列是否错位?)",
+                file,
+            )
+        )
     if "individual" in d.columns:
         v = text("individual").str.lower()
-        parts.append(_rows((~v.isin(_BOOL)).to_numpy(), "individual", d["individual"],
-                           "not_boolean", "应为 是/否(true/false)", file))
+        parts.append(
+            _rows(
+                (~v.isin(_BOOL)).to_numpy(),
+                "individual",
+                d["individual"],
+                "not_boolean",
+                "应为 是/否(true/false)",
+                file,
+            )
+        )
     stored = {str(x) for x in (stored_ids or [])}
     if stored and not force:
         new = set(ids[ids != ""])
         gone, added = len(stored - new), len(new - stored)
         if gone > max_change * len(stored) or added > max_change * len(stored):
-            parts.append(pd.DataFrame([{
-                "severity": "error", "file": file, "row": None, "column": "enterprise_id",
-                "value": f"-{gone}/+{added}", "rule": "panel_change",
-                "message": f"与存储中的名单({len(stored)}家)相比移出{gone}家、新增{added}家,"
-                           f"超过{max_change:.0%};确认是新名单请加 --force"}],
-                columns=PROBLEM_COLUMNS))
+            parts.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "severity": "error",
+                            "file": file,
+                            "row": None,
+                            "column": "enterprise_id",
+                            "value": f"-{gone}/+{added}",
+                            "rule": "panel_change",
+                            "message": f"与存储中的名单({len(stored)}家)相比移出{gone}家、新增{added}家,"
+                            f"超过{max_change:.0%};确认是新名单请加 --force",
+                        }
+                    ],
+                    columns=PROBLEM_COLUMNS,
+                )
+            )
     parts = [p for p in parts if len(p)]
-    return problems_frame(pd.concat(parts, ignore_index=True)) if parts \
-        else problems_frame([])
+    return problems_frame(pd.concat(parts, ignore_index=True)) if parts else problems_frame([])
