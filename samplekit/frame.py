@@ -365,44 +365,81 @@ _USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10
 _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
 
 
+def _weighted(vals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ weight × value over the leading columns (column by column: no big int64 copy)."""
+    total = np.zeros(len(vals), dtype=np.int32)
+    for j, w in enumerate(weights.tolist()):
+        total += np.maximum(vals[:, j], 0).astype(np.int32) * w
+    return total
+
+
 def id_check_ok(ids: pd.Series) -> np.ndarray:
     """True where an id's check character is right, or where the id is neither an 18-character
     统一社会信用代码 (GB 32100-2015) nor a 9-character 组织机构代码 (GB 11714-1997, ``XXXXXXXX-X``
-    or without the hyphen); other ids are not checked (any unique string is accepted).
+    or without the hyphen); other ids (and ids with non-ASCII characters) are not checked: any
+    unique string is accepted.
+
+    Works on the Arrow bytes of the column (no Python string per row: 10M ids in a second).
 
     Examples
     --------
     >>> id_check_ok(pd.Series(["91350100M000100Y43", "91350100M000100Y44", "D2143569-X"])).tolist()
     [True, False, True]
     """
-    s = ids.astype("str").str.upper().str.replace("-", "", regex=False)
-    ok = np.ones(len(s), dtype=bool)
-    table = np.full(256, -1, dtype=np.int64)
+    import pyarrow as pa
+
+    arr = pa.array(ids, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    ok = np.ones(n, dtype=bool)
+    bufs = arr.buffers()
+    if n == 0 or bufs[2] is None:
+        return ok
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset: arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8)
+    lengths = np.diff(offsets)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+
+    def chars(idx: np.ndarray, length: int) -> np.ndarray:
+        if len(idx) == n and offsets[-1] - offsets[0] == n * length:  # all this long: a reshape
+            return data[offsets[0]: offsets[-1]].reshape(n, length)
+        return data[offsets[idx].astype(np.int64)[:, None] + np.arange(length)]
+
+    # Byte -> value tables (lower case accepted); -1 not allowed, -2 non-ASCII (not checked).
+    uscc = np.full(256, -1, dtype=np.int16)
+    uscc[128:] = -2
     for v, ch in enumerate(_USCC_ALPHABET):
-        table[ord(ch)] = v
-    for length in (18, 9):
-        idx = np.flatnonzero((s.str.len() == length).to_numpy())
+        uscc[ord(ch)] = uscc[ord(ch.lower())] = v
+    org = np.full(256, -1, dtype=np.int16)
+    org[128:] = -2
+    for v, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        org[ord(ch)] = org[ord(ch.lower())] = v
+    idx = np.flatnonzero(valid & (lengths == 18))
+    if len(idx):
+        vals = uscc[chars(idx, 18)]
+        checked = ~(vals == -2).any(axis=1)
+        allowed = (vals >= 0).all(axis=1)
+        check = (31 - _weighted(vals, _USCC_WEIGHTS) % 31) % 31
+        ok[idx] = ~checked | (allowed & (check == vals[:, 17]))
+    for length in (9, 10):
+        idx = np.flatnonzero(valid & (lengths == length))
         if not len(idx):
             continue
-        raw = s.iloc[idx].to_numpy(dtype=object)
-        try:
-            codes = np.frombuffer("".join(raw).encode("ascii"), dtype=np.uint8)
-        except UnicodeEncodeError:
-            codes = np.frombuffer("".join(raw).encode("ascii", "replace"), dtype=np.uint8)
-        chars = codes.reshape(len(idx), length).astype(np.int64)
-        if length == 18:
-            vals = table[chars]
-            valid = (vals >= 0).all(axis=1)
-            check = (31 - (vals[:, :17] * _USCC_WEIGHTS).sum(axis=1) % 31) % 31
-            ok[idx] = valid & (check == vals[:, 17])
-        else:
-            # 0-9 -> 0-9, A-Z -> 10-35; check 11 - (Σ mod 11): 10 is 'X', 11 is '0'
-            digit = np.where((chars >= 48) & (chars <= 57), chars - 48,
-                             np.where((chars >= 65) & (chars <= 90), chars - 55, -1))
-            valid = (digit[:, :8] >= 0).all(axis=1)
-            c9 = 11 - (digit[:, :8] * _ORG_WEIGHTS).sum(axis=1) % 11
-            want = np.where(c9 == 10, 88, np.where(c9 == 11, 48, c9 + 48))
-            ok[idx] = valid & (want == chars[:, 8])
+        mat = chars(idx, length)
+        if length == 10:  # XXXXXXXX-X
+            keep = mat[:, 8] == ord("-")
+            idx, mat = idx[keep], np.delete(mat[keep], 8, axis=1)
+        digit = org[mat]
+        checked = ~(digit == -2).any(axis=1)
+        # check = 11 - (Σ mod 11): 10 is 'X' (33), 11 is '0'
+        c9 = 11 - _weighted(digit, _ORG_WEIGHTS) % 11
+        want = np.where(c9 == 10, 33, np.where(c9 == 11, 0, c9))
+        good = (digit[:, :8] >= 0).all(axis=1) & (want == digit[:, 8])
+        ok[idx] = ~checked | good
     return ok
 
 
@@ -465,7 +502,7 @@ def read_register(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarra
         raw = read_table(p)
         return raw, np.arange(len(raw), dtype=np.int64) + 2
     if suffix in (".csv", ".txt"):
-        head = csv_head(p, csv_encoding(p))
+        head = csv_head(p, csv_encoding(p, whole=False))  # the reader names a later bad line
     elif suffix in (".xlsx", ".xlsm"):
         try:
             top = pd.read_excel(p, header=None, dtype=str, nrows=20, engine="openpyxl")

@@ -363,8 +363,11 @@ def utf8_problem(path: str | os.PathLike[str]) -> tuple[int, bool] | None:
     return None
 
 
-def csv_encoding(path: str | os.PathLike[str]) -> str:
+def csv_encoding(path: str | os.PathLike[str], *, whole: bool = True) -> str:
     """``utf-8-sig`` or ``gb18030`` for a CSV; refuses empty and mixed-encoding files.
+
+    ``whole=False`` looks at the first 64 KiB only (big registers: the reader then fails on a
+    later non-UTF-8 line and :func:`read_table` names it).
 
     Raises
     ------
@@ -374,6 +377,16 @@ def csv_encoding(path: str | os.PathLike[str]) -> str:
     p = Path(path)
     if p.stat().st_size == 0:
         raise InputError(f"{p}: 文件为空(0 字节);请重新导出后报送")
+    if not whole:
+        import codecs
+
+        with open(p, "rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
     where = utf8_problem(p)
     if where is None:
         return "utf-8-sig"
