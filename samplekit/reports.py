@@ -4,8 +4,11 @@ Two layouts are read (``docs/monthly.md``):
 
 * the canonical layout of ``docs/architecture.md`` (English keys, reductions non-negative);
 * the ministry's 附表一 as cities fill it in: Chinese headers (title rows above the header are
-  skipped), reductions entered as negative numbers, the main reasons in one cell (``4、8``) or in
-  three columns, a 总计 row (skipped), UTF-8 or GBK CSV, or XLSX.
+  read for the month and the city), the printed two-level header with 就业人数减少类型 merged over
+  its five columns, the 甲/1…12 row, reductions entered as negative numbers, the main reasons in
+  one cell (``4、8``) or in three columns, a 总计 row (checked against the column sums, not
+  loaded), rows given by 单位名称 only (matched to the panel: :func:`match_report_names`), UTF-8
+  or GBK CSV, or XLSX.
 
 A file of the city table (registered unemployed and rate at both period ends) is recognised by its
 columns in either language.
@@ -177,6 +180,10 @@ class ReportFile:
     problems : DataFrame
         Problems found while reading cells (bad numbers, missing required cells, signs).
     sha256 : str
+    expected_period : str or None
+        The month agreed by ``--period``, the title and the file name (:func:`resolve_period`).
+    title : str
+        The text above the header (title, 填报单位 and unit lines).
     """
 
     path: Path
