@@ -49,8 +49,38 @@ def section_names() -> dict[str, str]:
 
 @cache
 def registration_types() -> pd.DataFrame:
-    """Registration types (国统字〔1998〕200号, with 151/159 of the 2011 revision) and ownership."""
+    """Registration types of 国统字〔1998〕200号 (the 16 types and their subtypes 141–149,
+    151/159, 171–174, each with its ``parent``) and the ownership group."""
     return _read("registration_types.csv")
+
+
+@cache
+def market_regulation_types() -> pd.DataFrame:
+    """Four-digit enterprise-type codes of market-regulation registers and the registration type
+    each maps to (empty where the code does not decide one); source in ``SOURCES.md``."""
+    return _read("market_regulation_enterprise_types.csv")
+
+
+@cache
+def registration_type_lookup() -> dict[str, str]:
+    """Every accepted spelling of a registration type -> its three-digit code.
+
+    Codes themselves, the Chinese names (compared after :func:`samplekit.names.normalize_name`,
+    so full-width brackets and spaces do not matter) and the four-digit market-regulation codes
+    that map to one type. Four-digit codes that do not decide a type are absent (see
+    :func:`market_regulation_types`).
+    """
+    from samplekit.names import normalize_name
+
+    rt = registration_types()
+    out = {c: c for c in rt["code"]}
+    for code, name in zip(rt["code"], rt["name"], strict=True):
+        out[normalize_name(name)] = code
+    mr = market_regulation_types()
+    for code, target in zip(mr["code"], mr["registration_type"], strict=True):
+        if target:
+            out[code] = target
+    return out
 
 
 @cache

@@ -4,8 +4,11 @@ Two layouts are read (``docs/monthly.md``):
 
 * the canonical layout of ``docs/architecture.md`` (English keys, reductions non-negative);
 * the ministry's 附表一 as cities fill it in: Chinese headers (title rows above the header are
-  skipped), reductions entered as negative numbers, the main reasons in one cell (``4、8``) or in
-  three columns, a 总计 row (skipped), UTF-8 or GBK CSV, or XLSX.
+  read for the month and the city), the printed two-level header with 就业人数减少类型 merged over
+  its five columns, the 甲/1…12 row, reductions entered as negative numbers, the main reasons in
+  one cell (``4、8``) or in three columns, a 总计 row (checked against the column sums, not
+  loaded), rows given by 单位名称 only (matched to the panel: :func:`match_report_names`), UTF-8
+  or GBK CSV, or XLSX.
 
 A file of the city table (registered unemployed and rate at both period ends) is recognised by its
 columns in either language.
@@ -17,7 +20,6 @@ returns one :class:`~samplekit.errors.Problem`-shaped row per problem: ``error``
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import PROBLEM_COLUMNS, InputError, problems_frame
-from samplekit.io import ENCODINGS, file_sha256
+from samplekit.io import file_sha256
 from samplekit.periods import MONTH_RE, previous_period
 
 REDUCTION_TYPES: tuple[str, ...] = ("closure", "suspension", "layoff", "relocation", "other")
@@ -107,6 +109,8 @@ _FORM_ALIASES: dict[str, str] = {
 }
 _HEADER_MARKERS = ("baseline_employment", "registered_unemployed_start")
 _TOTAL_LABELS = {"总计", "合计", "总 计", "合 计"}
+#: Largest count (persons) accepted in a cell; a larger one is a ``number`` error.
+MAX_COUNT = 100_000_000
 _FILE_PERIOD_RE = re.compile(r"(?<!\d)(\d{4})[-_年]?(0[1-9]|1[0-2])(?!\d)")
 
 Severity = Literal["error", "warning"]
@@ -176,6 +180,10 @@ class ReportFile:
     problems : DataFrame
         Problems found while reading cells (bad numbers, missing required cells, signs).
     sha256 : str
+    expected_period : str or None
+        The month agreed by ``--period``, the title and the file name (:func:`resolve_period`).
+    title : str
+        The text above the header (title, 填报单位 and unit lines).
     """
 
     path: Path
@@ -185,6 +193,8 @@ class ReportFile:
     problems: pd.DataFrame
     sha256: str
     raw: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    expected_period: str | None = None
+    title: str = ""
 
 
 def _norm_header(text: Any) -> str:
@@ -219,8 +229,27 @@ def period_of_filename(path: str | Path) -> str | None:
     return f"{m.group(1)}-{m.group(2)}" if m else None
 
 
-def _read_cells(path: Path) -> tuple[pd.DataFrame, int, str]:
-    """Read a file as strings; find the header row. Returns (cells, header_row_1based, layout)."""
+@dataclass
+class _Cells:
+    """A report file's cells under its (one- or two-level) header, before typing."""
+
+    cells: pd.DataFrame
+    rows: pd.Series  # file line (CSV) or sheet row (XLSX) of each record
+    header_row: int
+    layout: Literal["canonical", "form"]
+    title: str
+    formulas: dict[tuple[int, str], str]  # (row, column key) -> formula without a value
+
+
+_LABEL_ROW = {"甲", "乙", "甲栏", "栏次", "栏序号", "甲栏序号"}
+_FOOTER_RE = re.compile(r"^(补充资料|报出日期|填报日期|填表人|填报人|单位负责人|负责人|审核人|"
+                        r"统计负责人|联系电话|说明|注[::])")
+
+
+def _read_cells(path: Path) -> _Cells:
+    """Read a file as strings; find the header (one or two rows) and the title above it."""
+    from samplekit.io import csv_encoding, csv_head, guess_delimiter
+
     suffix = path.suffix.lower()
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -228,11 +257,14 @@ def _read_cells(path: Path) -> tuple[pd.DataFrame, int, str]:
         raise InputError(f"{path}: unknown file type '{suffix}'; use .csv or .xlsx")
     try:
         if suffix in (".xlsx", ".xlsm"):
+            if path.stat().st_size == 0:
+                raise InputError(f"{path}: 文件为空(0 字节);请重新导出后报送")
             head = pd.read_excel(path, header=None, dtype=str, nrows=20, engine="openpyxl")
             lines = [list(r) for r in head.itertuples(index=False)]
             encoding = None
         else:
-            encoding, lines = _csv_head(path)
+            encoding = csv_encoding(path)
+            lines = csv_head(path, encoding)
     except InputError:
         raise
     except Exception as exc:
@@ -244,41 +276,68 @@ def _read_cells(path: Path) -> tuple[pd.DataFrame, int, str]:
             header_idx = i
             break
     if header_idx is None:
+        delim = guess_delimiter(lines) if encoding else None
+        if delim is not None:
+            raise InputError(f"{path}: 第{delim[0]}行似乎以{delim[1]}分隔;请另存为逗号分隔的"
+                             f" CSV(或 XLSX)后重新报送")
         raise InputError(
             f"{path}: no header row found in the first {len(lines)} rows; expected the "
             f"canonical columns (enterprise_id, period, baseline_employment, …) or the form's "
             f"Chinese headers (建档期期末就业人数, 调查期期末就业人数, …)")
+    title = " ".join(str(c).strip() for line in lines[:header_idx] for c in line
+                     if c is not None and str(c).strip() and str(c) != "nan")
     try:
         if encoding is None:
-            cells = pd.read_excel(path, header=header_idx, dtype=str, engine="openpyxl")
+            grid = pd.read_excel(path, header=None, dtype=str, engine="openpyxl",
+                                 skiprows=header_idx)
         else:
-            cells = pd.read_csv(path, header=0, skiprows=header_idx, dtype=str, encoding=encoding,
-                                keep_default_na=False, na_values=[""], skipinitialspace=True)
+            grid = pd.read_csv(path, header=None, skiprows=header_idx, dtype=str,
+                               encoding=encoding, keep_default_na=False, na_values=[""],
+                               skipinitialspace=True, skip_blank_lines=False)
     except Exception as exc:
+        if encoding is not None:
+            from samplekit.io import field_count_problem
+
+            bad = field_count_problem(path, encoding, header_idx + 1)
+            if bad is not None:
+                raise InputError(
+                    f"{path}: 第{bad[0]}行有{bad[1]}列,表头有{bad[2]}列(常见原因:名称中含有未加"
+                    f"引号的逗号);请修正该行后重新报送") from exc
         raise InputError(f"{path}: cannot be read past its header (row {header_idx + 1}): {exc}"
                          ) from exc
-    layout = "canonical" if any(str(c).strip() in _HEADER_MARKERS for c in cells.columns) \
-        else "form"
-    return cells, header_idx + 1, layout
+    top = [("" if pd.isna(v) else str(v)) for v in grid.iloc[0]]
+    levels = 1
+    if len(grid) > 1:
+        second = [("" if pd.isna(v) else str(v)) for v in grid.iloc[1]]
+        sub = {_header_key(c) for c in second} & set(REDUCTION_COLUMNS)
+        if len(sub) >= 2:  # the printed form: 就业人数减少类型 merged over its five columns
+            levels = 2
+            names = [b if b.strip() else t for t, b in zip(top, second, strict=True)]
+        else:
+            names = top
+    else:
+        names = top
+    # Blank header cells get a placeholder; repeated names keep their first occurrence.
+    names = [n if n.strip() else f"_blank_{j}" for j, n in enumerate(names)]
+    seen: dict[str, int] = {}
+    cols = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        cols.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    cells = grid.iloc[levels:].reset_index(drop=True)
+    cells.columns = cols
+    header_row = header_idx + levels  # last header line (1-based)
+    rows = pd.Series(np.arange(len(cells)) + header_row + 1, name="row")
+    layout: Literal["canonical", "form"] = "canonical" if any(
+        str(c).strip() in _HEADER_MARKERS for c in cols) else "form"
+    formulas: dict[tuple[int, str], str] = {}
+    if encoding is None:
+        from samplekit.io import xlsx_formulas_without_values
 
-
-def _csv_head(path: Path) -> tuple[str, list[list[str]]]:
-    last: Exception | None = None
-    for enc in ENCODINGS:
-        try:
-            with open(path, encoding=enc, newline="") as fh:
-                fh.read()  # decode the whole file once: a GBK file must not pass as UTF-8 halfway
-                fh.seek(0)
-                reader = csv.reader(fh)
-                lines = []
-                for i, line in enumerate(reader):
-                    lines.append(line)
-                    if i >= 19:
-                        break
-            return enc, lines
-        except UnicodeDecodeError as exc:
-            last = exc
-    raise InputError(f"{path}: cannot decode as UTF-8 or GBK ({last}); save it as UTF-8 CSV")
+        for (r, c), f in xlsx_formulas_without_values(path).items():
+            if r > header_row and c - 1 < len(cols):
+                formulas[(r, cols[c - 1])] = f
+    return _Cells(cells, rows, header_row, layout, title, formulas)
 
 
 def _problems_if(mask: pd.Series, rows: pd.Series, column: str, values: pd.Series | str,
@@ -337,7 +396,79 @@ def _decimals(s: pd.Series) -> pd.Series:
     return n.fillna(0).astype("int64")
 
 
-def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFile:
+def resolve_period(*, argument: str | None = None, title: str | None = None,
+                   file_name: str | None = None, today: str | None = None,
+                   allow_future: bool = False, file: str = "") -> str | None:
+    """The month a report file must be: ``--period``, the title and the file name must agree.
+
+    Parameters
+    ----------
+    argument : str, optional
+        ``--period`` (``YYYY-MM``).
+    title : str, optional
+        The month written in the form's title (``2013年6月``).
+    file_name : str, optional
+        The month in the file name (``…2013-07…``).
+    today : str, optional
+        The current month ``YYYY-MM`` (default: the clock); a later month is refused unless
+        ``allow_future``.
+    allow_future : bool
+    file : str
+        Named in the messages.
+
+    Returns
+    -------
+    str or None
+        The agreed month, or None when none of the three gives one.
+
+    Raises
+    ------
+    InputError
+        When two sources disagree, or the month is in the future.
+
+    Examples
+    --------
+    >>> resolve_period(argument="2013-07", file_name="2013-07", today="2014-01")
+    '2013-07'
+    """
+    named = {"--period": argument, "标题": title, "文件名": file_name}
+    given = {k: _norm_period(v) for k, v in named.items() if v}
+    if len(set(given.values())) > 1:
+        raise InputError(f"{file}: 调查期不一致(" + ",".join(
+            f"{k} {v}" for k, v in given.items()) + ");请核对后用正确的 --period 或更正文件")
+    period = next(iter(given.values()), None)
+    if period is not None and not allow_future:
+        now = today or pd.Timestamp.now().strftime("%Y-%m")
+        if MONTH_RE.match(period) and period > now:
+            raise InputError(f"{file}: 调查期 {period} 晚于当前月份 {now};确需载入请加 "
+                             f"--allow-future")
+    return period
+
+
+_TITLE_PERIOD_RE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d{1,2}\s*日)")
+_DATE_LABELS = ("报出日期", "填报日期", "报送日期", "制表日期", "日期")
+
+
+def title_period(title: str) -> str | None:
+    """The month named in a form's title rows (``2013年6月``), ignoring 报出日期-like dates.
+
+    Examples
+    --------
+    >>> title_period("监测城市就业人员变化情况表(2013年6月) 报出日期:2013年7月5日")
+    '2013-06'
+    """
+    found = set()
+    for part in re.split(r"\s+", title):
+        if any(lbl in part for lbl in _DATE_LABELS):
+            continue
+        for m in _TITLE_PERIOD_RE.finditer(part):
+            if 1 <= int(m.group(2)) <= 12:
+                found.add(f"{m.group(1)}-{int(m.group(2)):02d}")
+    return found.pop() if len(found) == 1 else None
+
+
+def read_report_file(path: str | Path, *, period: str | None = None,
+                     allow_future: bool = False, today: str | None = None) -> ReportFile:
     """Read one monthly report file (either layout) or one city-table file.
 
     Parameters
@@ -345,8 +476,11 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
     path : str or Path
         CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX.
     period : str, optional
-        The month (``YYYY-MM``) for files without a period column (the ministry form carries it
-        in its title); otherwise taken from the file name (``..._2013-07.csv``).
+        The month (``YYYY-MM``, ``--period``). It must agree with the month in the form's title
+        and in the file name (:func:`resolve_period`); the agreed month is
+        ``ReportFile.expected_period``.
+    allow_future, today
+        See :func:`resolve_period`.
 
     Returns
     -------
@@ -355,8 +489,9 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
     Raises
     ------
     InputError
-        The file is missing, cannot be decoded, or has no recognisable header; or a required
-        column is missing (the message lists what was found).
+        The file is missing, empty, cannot be decoded, has no recognisable header or no data
+        row; the period sources disagree or the month is in the future; or a required column is
+        missing (the message lists what was found).
 
     Examples
     --------
@@ -364,35 +499,54 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
     >>> rf.data[["enterprise_id", "change"]].head()  # doctest: +SKIP
     """
     p = Path(path)
-    cells, header_row, layout = _read_cells(p)
+    got = _read_cells(p)
+    cells, rows, header_row, layout = got.cells, got.rows, got.header_row, got.layout
     name = p.name
     keys: dict[str, str] = {}
     for col in cells.columns:
         key = _header_key(col)
         if key is not None and key not in keys.values():
             keys[col] = key
+    formulas = {(r, keys[c]): f for (r, c), f in got.formulas.items() if c in keys}
     cells = cells.rename(columns=keys)[list(keys.values())]
     cells.index = pd.RangeIndex(len(cells))
-    rows = pd.Series(np.arange(len(cells)) + header_row + 1, name="row")
+    cells = cells.apply(_unescape)
     is_city = "registered_unemployed_start" in cells.columns and "baseline_employment" \
         not in cells.columns
     probs: list[pd.DataFrame] = []
 
-    # Drop 总计/合计 rows and fully empty rows (a total row is the form's, not a report).
+    # The printed form's 甲/1…12 column-number row, footer lines (补充资料, 报出日期 …), 总计/合计
+    # rows and empty rows are not reports; the total row is kept to check the column sums.
     label_cols = [c for c in ("seq", "name", "enterprise_id", "city") if c in cells.columns]
     is_total = pd.Series(False, index=cells.index)
+    is_label = pd.Series(False, index=cells.index)
+    is_footer = pd.Series(False, index=cells.index)
+    counts_empty = cells[[c for c in ("baseline_employment", "survey_employment")
+                          if c in cells.columns]].isna().all(axis=1)
     for c in label_cols:
-        is_total |= cells[c].astype("str").str.strip().str.replace(" ", "").isin(_TOTAL_LABELS)
+        text = cells[c].astype("str").str.strip().str.replace(r"[\s\u3000]", "", regex=True)
+        is_total |= text.isin(_TOTAL_LABELS)
+        is_label |= text.isin(_LABEL_ROW)
+        is_footer |= text.str.match(_FOOTER_RE.pattern).fillna(False).astype(bool) \
+            & counts_empty
+    is_label |= _column_number_row(cells)
     empty = cells.isna().all(axis=1)
-    keep = ~(is_total | empty)
+    totals = cells[is_total & ~empty]
+    total_rows = rows[(is_total & ~empty).to_numpy()]
+    keep = ~(is_total | empty | is_label | is_footer)
     cells, rows = cells[keep].reset_index(drop=True), rows[keep.to_numpy()].reset_index(drop=True)
+    if not len(cells):
+        raise InputError(f"{p}: 只有表头(到第{header_row}行),没有数据行")
 
-    file_period = period or period_of_filename(p)
+    in_title = title_period(got.title) if got.title else None
+    file_period = resolve_period(argument=period, title=in_title,
+                                 file_name=period_of_filename(p), today=today,
+                                 allow_future=allow_future, file=str(p))
     if "period" not in cells.columns:
         if file_period is None:
             raise InputError(
-                f"{p}: no period column (调查期/period) and no month in the file name; "
-                f"pass --period YYYY-MM or name the file like 'reports_2013-07.csv'")
+                f"{p}: no period column (调查期/period) and no month in the title or the file "
+                f"name; pass --period YYYY-MM or name the file like 'reports_2013-07.csv'")
         cells["period"] = file_period
     per = cells["period"].astype("str")
     cells["period"] = per.map({v: _norm_period(v) for v in per.dropna().unique()})
@@ -400,13 +554,21 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
     if is_city:
         required = list(CITY_COLUMNS)
     else:
-        required = ["enterprise_id", "baseline_employment", "survey_employment"]
+        required = ["baseline_employment", "survey_employment"]
+        if "enterprise_id" not in cells.columns and "name" not in cells.columns:
+            required.insert(0, "enterprise_id")
     missing = [c for c in required if c not in cells.columns]
     if missing:
         zh = CITY_HEADERS_ZH if is_city else REPORT_HEADERS_ZH
         raise InputError(
             f"{p}: missing column(s) {', '.join(f'{c} ({zh.get(c, c)})' for c in missing)} "
             f"(header in row {header_row}); found: {', '.join(map(str, cells.columns))}")
+    if not is_city and "enterprise_id" not in cells.columns:
+        cells["enterprise_id"] = pd.Series([None] * len(cells), dtype=object)
+    for (r, key), f in sorted(formulas.items()):
+        probs.append(_problems(pd.Series([r]), key, f, "formula_no_value",
+                               "公式单元格没有计算结果(文件由程序生成、未在 Excel 中保存);"
+                               "请在 Excel 中打开并保存,或填写数值", "error", name))
 
     out = pd.DataFrame({"row": rows.astype("int64")})
     if is_city:
@@ -423,7 +585,7 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
         out.loc[cells["enterprise_id"].isna(), "enterprise_id"] = pd.NA
         out["period"] = cells["period"]
         if "name" in cells.columns:
-            out["name"] = cells["name"].astype("str").str.strip()
+            out["name"] = cells["name"].astype("str").str.strip().where(cells["name"].notna())
         for c in COUNT_COLUMNS:
             if c not in cells.columns:
                 out[c] = pd.array([pd.NA] * len(cells), dtype="Int64")
@@ -433,7 +595,10 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
             probs.append(_problems_if(bad | frac, rows, c, cells[c], "number",
                                       "不是整数人数;请填写整数(不要千分位逗号、单位或文字)",
                                       "error", name))
-            num = num.where(~frac)
+            big = num.abs() > MAX_COUNT
+            probs.append(_problems_if(big, rows, c, cells[c], "number",
+                                      f"数值过大(绝对值超过{MAX_COUNT:,});请核对", "error", name))
+            num = num.where(~(frac | big))
             if c in REDUCTION_COLUMNS:
                 if layout == "form":
                     pos = num > 0
@@ -451,6 +616,9 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
                 [], dtype="Int64")
         if "change_pct" in cells.columns:
             num, bad = _to_number(cells["change_pct"])
+            big = num.abs() > MAX_COUNT
+            bad = bad | big
+            num = num.where(~big)
             probs.append(_problems_if(bad, rows, "change_pct", cells["change_pct"], "number",
                                       "增减幅度不是数字", "error", name))
             out["change_pct"] = pd.array(num, dtype="Float64")
@@ -466,14 +634,71 @@ def read_report_file(path: str | Path, *, period: str | None = None) -> ReportFi
             else pd.Series([pd.NA] * len(cells), dtype="str")
         for c in ("enterprise_id", "period", "baseline_employment", "survey_employment"):
             miss = out[c].isna() & ~_row_in(rows, probs, c)
+            if c == "enterprise_id" and "name" in out.columns:
+                miss &= out["name"].isna()  # a name is matched to the panel instead
             probs.append(_problems_if(miss.to_numpy(), rows, c, "", "required",
                                       f"必填项 {REPORT_HEADERS_ZH[c]} 为空", "error", name))
         kind = "reports"
     probs = [d for d in probs if len(d)]
     problems = problems_frame(pd.concat(probs, ignore_index=True)) if probs \
         else problems_frame([])
-    return ReportFile(path=p, kind=kind, layout=layout, data=out, problems=problems,
-                      sha256=file_sha256(p), raw=cells)
+    rf = ReportFile(path=p, kind=kind, layout=layout, data=out, problems=problems,
+                    sha256=file_sha256(p), raw=cells, expected_period=file_period,
+                    title=got.title)
+    if kind == "reports" and len(totals):
+        rf.problems = _with(rf.problems, _check_total_row(rf, totals, total_rows, layout))
+    return rf
+
+
+def _unescape(s: pd.Series) -> pd.Series:
+    from samplekit.io import unescape_formulas
+
+    return unescape_formulas(s)
+
+
+def _with(problems: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    parts = [x for x in (problems, more) if len(x)]
+    return problems_frame(pd.concat(parts, ignore_index=True)) if parts else problems
+
+
+def _column_number_row(cells: pd.DataFrame) -> pd.Series:
+    """The printed form's 栏次 row: its filled cells are 1, 2, 3, … left to right (≥ 5 of them)."""
+    def is_numbering(row: pd.Series) -> bool:
+        vals = [str(v).strip() for v in row if v is not None and not pd.isna(v)
+                and str(v).strip()]
+        vals = [v for v in vals if v not in _LABEL_ROW]
+        return len(vals) >= 5 and vals == [str(i) for i in range(1, len(vals) + 1)]
+
+    head = cells.head(3)  # it sits right under the header
+    out = pd.Series(False, index=cells.index)
+    for i, row in head.iterrows():
+        out.iloc[i] = is_numbering(row)
+    return out
+
+
+def _check_total_row(rf: ReportFile, totals: pd.DataFrame, total_rows: pd.Series,
+                     layout: str) -> pd.DataFrame:
+    """File-level warning when the 总计 row differs from the column sums (naming the columns)."""
+    d = rf.data
+    diffs = []
+    for c in COUNT_COLUMNS:
+        if c not in totals.columns:
+            continue
+        num, bad = _to_number(totals[c].iloc[[0]])
+        if bad.any() or num.isna().all():
+            continue
+        stated = float(num.iloc[0])
+        if c in REDUCTION_COLUMNS and layout == "form":
+            stated = abs(stated)
+        summed = float(d[c].astype("Float64").sum()) if c in d.columns else 0.0
+        if stated != summed:
+            diffs.append(f"{REPORT_HEADERS_ZH[c]} 总计 {stated:g} ≠ 各行合计 {summed:g}")
+    if not diffs:
+        return problems_frame([])
+    line = int(total_rows.iloc[0])
+    return _problems(pd.Series([pd.NA]), "总计", ";".join(diffs), "total_row",
+                     f"第{line}行总计与各行合计不符:" + ";".join(diffs)
+                     + "(总计行不入库;请核对各行或总计)", "warning", rf.path.name)
 
 
 def _row_in(rows: pd.Series, probs: list[pd.DataFrame], column: str) -> pd.Series:
@@ -715,20 +940,89 @@ def validate_city_reports(data: pd.DataFrame, *, file: str = "",
 
 
 def check_file(path: str | Path, *, panel_ids: Any = None, expected_period: str | None = None,
-               previous: pd.DataFrame | None = None, rules: ValidationRules | None = None
+               previous: pd.DataFrame | None = None, rules: ValidationRules | None = None,
+               panel: pd.DataFrame | None = None, mapping: dict[str, str] | None = None,
+               allow_future: bool = False, today: str | None = None
                ) -> tuple[ReportFile, pd.DataFrame]:
-    """Read and validate one file; returns the file and all its problems (reading + rules)."""
-    rf = read_report_file(path, period=expected_period)
+    """Read and validate one file; returns the file and all its problems (reading + rules).
+
+    ``expected_period`` is ``--period``; the month checked is the one agreed with the title and
+    the file name (:func:`resolve_period`), exactly as ``ingest`` decides it. ``panel``
+    (``enterprise_id, name, city``) is used to match rows given by name only; its ids are the
+    membership list when ``panel_ids`` is not given.
+    """
+    rf = read_report_file(path, period=expected_period, allow_future=allow_future, today=today)
     if rf.kind == "city":
         found = validate_city_reports(rf.data, file=rf.path.name,
-                                      expected_period=expected_period)
+                                      expected_period=rf.expected_period)
     else:
+        rf = match_report_names(rf, panel=panel, mapping=mapping)
+        if panel_ids is None and panel is not None and len(panel):
+            panel_ids = panel["enterprise_id"].astype(str).tolist()
         found = validate_reports(rf.data, file=rf.path.name, panel_ids=panel_ids,
-                                 expected_period=expected_period, previous=previous, rules=rules)
-    parts = [p for p in (rf.problems, found) if len(p)]
-    problems = problems_frame(pd.concat(parts, ignore_index=True)) if parts \
-        else problems_frame([])
-    return rf, problems
+                                 expected_period=rf.expected_period, previous=previous,
+                                 rules=rules)
+    return rf, _with(rf.problems, found)
+
+
+def match_report_names(rf: ReportFile, *, panel: pd.DataFrame | None,
+                       mapping: dict[str, str] | None = None) -> ReportFile:
+    """Fill ``enterprise_id`` of rows that give only a 单位名称, from the panel in force.
+
+    Rows with an id keep it. A name is matched within the file's city — a ``city`` column, else
+    the one panel city named in the title (填报单位:广州市人力资源和社会保障局), else the whole
+    panel — by :func:`samplekit.names.match_names` (normalised, never guessed; the city's
+    ``mapping`` first). Unmatched and ambiguous names become ``name_unmatched`` /
+    ``name_ambiguous`` errors suggesting the closest panel names.
+
+    Parameters
+    ----------
+    rf : ReportFile
+    panel : DataFrame or None
+        Panel members in force for the file's city and month: ``enterprise_id, name, city``.
+        None: no panel, so a row without an id cannot be matched (an error).
+    mapping : dict, optional
+        Name → enterprise_id sent back by the city (:func:`samplekit.names.read_name_mapping`).
+    """
+    from samplekit.names import cities_in_text, match_names
+
+    if rf.kind != "reports" or "name" not in rf.data.columns:
+        return rf
+    d = rf.data.copy()
+    need = d["enterprise_id"].isna() & d["name"].notna()
+    if not need.any():
+        return rf
+    file = rf.path.name
+    if panel is None or not len(panel):
+        rows = d.loc[need, "row"].reset_index(drop=True)
+        more = _problems(rows, "name", d.loc[need, "name"].reset_index(drop=True),
+                         "name_unmatched", "没有监测名单,无法按单位名称匹配企业;请先载入名单或填写"
+                         "统一社会信用代码", "error", file)
+        return ReportFile(rf.path, rf.kind, rf.layout, d, _with(rf.problems, more), rf.sha256,
+                          rf.raw, rf.expected_period, rf.title)
+    if "city" in d.columns:
+        city: pd.Series | str | None = d["city"]
+    else:
+        named = cities_in_text(rf.title, panel["city"].astype(str).unique())
+        city = named[0] if len(named) == 1 else None
+    m = match_names(d["name"], panel=panel, city=city, mapping=mapping, ids=d["enterprise_id"])
+    d["enterprise_id"] = m.enterprise_id.where(m.enterprise_id.notna(), None).to_numpy()
+    d["match"] = m.status.to_numpy()
+    parts = []
+    for status, rule, text in (
+            ("unmatched", "name_unmatched", "单位名称在监测名单中找不到"),
+            ("ambiguous", "name_ambiguous", "单位名称在监测名单中对应多个企业")):
+        hit = (m.status == status).to_numpy()
+        if hit.any():
+            rows = d.loc[hit, "row"].reset_index(drop=True)
+            msg = pd.Series([f"{text}" + (f";最接近的名单企业:{h}" if h else "")
+                             + ";请填写统一社会信用代码,或报送名称对照表(单位名称→统一社会信用代码)"
+                             for h in m.suggestions[hit]])
+            parts.append(_problems(rows, "name", d.loc[hit, "name"].reset_index(drop=True),
+                                   rule, msg, "error", file))
+    more = problems_frame(pd.concat(parts, ignore_index=True)) if parts else problems_frame([])
+    return ReportFile(rf.path, rf.kind, rf.layout, d, _with(rf.problems, more), rf.sha256,
+                      rf.raw, rf.expected_period, rf.title)
 
 
 def rejected_rows(problems: pd.DataFrame) -> set[int]:

@@ -55,7 +55,6 @@ from samplekit.reports import (
     REPORT_COLUMNS,
     ReportFile,
     ValidationRules,
-    period_of_filename,
     previous_period,
     read_report_file,
     rejected_rows,
@@ -126,19 +125,62 @@ class IngestResult:
     quarantined: int
     load_id: int | None
     problems: pd.DataFrame
+    #: accepted rows identical to the stored row (kept as stored: not replaced, not audited)
+    unchanged: int = 0
+    #: rejected rows already quarantined with the same cells and rules (not stored again)
+    already_quarantined: int = 0
 
     def line(self) -> str:
         """One summary line for the terminal."""
         if self.status == "already_loaded":
             return f"{self.file}: already loaded (same content, load {self.load_id}); nothing changed"
+        extra = (f", unchanged {self.unchanged}" if self.unchanged else "") + (
+            f" (of which already quarantined {self.already_quarantined})"
+            if self.already_quarantined else "")
         return (f"{self.file}: {self.rows} rows — loaded {self.loaded}, replaced {self.replaced}, "
-                f"flagged {self.flagged}, quarantined {self.quarantined}")
+                f"flagged {self.flagged}, quarantined {self.quarantined}{extra}")
+
+
+class StoreError(InputError):
+    """The store itself failed (lock held, disk full, damaged file): one message naming the
+    store and the cause; the file being loaded was not loaded."""
+
+
+def store_failure(store: str | Path, exc: BaseException, doing: str = "写入") -> StoreError:
+    """One clear message for a DuckDB error: which store, what happened, what to do."""
+    text = str(exc)
+    low = text.lower()
+    if "lock" in low:
+        cause = "存储文件被另一个进程占用(可能另一个 ingest 或 notebook 正在使用);请等它结束后重试"
+    elif "no space" in low or "disk full" in low or "enospc" in low or "out of space" in low:
+        cause = "磁盘空间不足;请清理磁盘后重试"
+    elif "read-only" in low or "permission" in low:
+        cause = "没有写入权限"
+    else:
+        cause = "数据库错误"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return StoreError(f"存储 {Path(store)} {doing}失败:{cause}。(DuckDB:{first})")
+
+
+def _store_path(con: duckdb.DuckDBPyConnection) -> str:
+    try:
+        rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                           "current_database()").fetchall()
+        return str(rows[0][0]) if rows and rows[0][0] else "(内存)"
+    except duckdb.Error:
+        return "(未知)"
 
 
 @contextlib.contextmanager
 def connect(store: str | Path, *, read_only: bool = False
             ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open (creating if needed) a store and make sure its tables exist."""
+    """Open (creating if needed) a store and make sure its tables exist.
+
+    Raises
+    ------
+    StoreError
+        The store cannot be opened (lock held by another process, no space, no permission).
+    """
     path = Path(store)
     if read_only and not path.exists():
         raise InputError(f"{path}: store not found; create it with `samplekit ingest ... "
@@ -147,10 +189,13 @@ def connect(store: str | Path, *, read_only: bool = False
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot open the DuckDB store: {exc}") from exc
+        raise store_failure(path, exc, "打开") from exc
     try:
         if not read_only:
-            _ensure_schema(con)
+            try:
+                _ensure_schema(con)
+            except duckdb.Error as exc:
+                raise store_failure(path, exc, "初始化") from exc
         yield con
     finally:
         con.close()
@@ -160,6 +205,9 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, ddl in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})").fetchall()
     con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]).fetchall()
+    # Added after schema 1 (a resubmission's identical rows): older stores get the column.
+    con.execute("ALTER TABLE files ADD COLUMN IF NOT EXISTS unchanged INTEGER DEFAULT 0"
+                ).fetchall()
     old = con.execute("SELECT COUNT(*) FROM information_schema.tables "
                       "WHERE table_name = 'panel'").fetchall()[0][0]
     if old:  # schema 1: one current list -> an import window in force since always
@@ -486,7 +534,8 @@ def read_panel(store: str | Path) -> pd.DataFrame:
 # --- ingest ---------------------------------------------------------------------------------
 
 def ingest_file(store: str | Path, path: str | Path, *, expected_period: str | None = None,
-                rules: ValidationRules | None = None) -> IngestResult:
+                rules: ValidationRules | None = None, mapping: dict[str, str] | None = None,
+                allow_future: bool = False) -> IngestResult:
     """Validate one file and load it into the store, atomically and idempotently.
 
     Parameters
@@ -494,8 +543,13 @@ def ingest_file(store: str | Path, path: str | Path, *, expected_period: str | N
     store : path of the DuckDB file (created when missing)
     path : the report file (canonical or 附表一 layout, CSV/XLSX) or a city-table file
     expected_period : str, optional
-        Every row must be this month; default: the month in the file name, if any.
+        ``--period``; it must agree with the month in the title and the file name
+        (:func:`samplekit.reports.resolve_period`), and every row must be that month.
     rules : ValidationRules, optional
+    mapping : dict, optional
+        The city's name → enterprise_id answers for rows given by name only.
+    allow_future : bool
+        Accept a month after the current one.
 
     Returns
     -------
@@ -505,6 +559,8 @@ def ingest_file(store: str | Path, path: str | Path, *, expected_period: str | N
     ------
     InputError
         The file cannot be read (nothing is loaded from it).
+    StoreError
+        The store failed (lock, disk full); nothing is loaded from the file.
 
     Examples
     --------
@@ -513,30 +569,52 @@ def ingest_file(store: str | Path, path: str | Path, *, expected_period: str | N
     'reports_2013-07.csv: 10000 rows — loaded 9998, replaced 0, flagged 41, quarantined 2'
     """
     with connect(store) as con:
-        return ingest_into(con, Path(path), expected_period=expected_period, rules=rules)
+        return ingest_into(con, Path(path), expected_period=expected_period, rules=rules,
+                           mapping=mapping, allow_future=allow_future)
+
+
+def panel_members(con: duckdb.DuckDBPyConnection, period: str | None) -> pd.DataFrame:
+    """The members in force in ``period`` (``enterprise_id, name, city``): the one place ingest
+    and check ask whom a city's rows may name. Without a period (a file of several months),
+    every enterprise ever a member, with its latest row."""
+    if period is not None:
+        return con.execute(
+            "SELECT enterprise_id, name, city FROM panel_membership WHERE valid_from <= ? "
+            "AND (valid_to IS NULL OR valid_to >= ?) ORDER BY enterprise_id",
+            [period, period]).df()
+    return con.execute(
+        "SELECT enterprise_id, name, city FROM (SELECT *, row_number() OVER (PARTITION BY "
+        "enterprise_id ORDER BY valid_from DESC) AS k FROM panel_membership) WHERE k = 1 "
+        "ORDER BY enterprise_id").df()
 
 
 def ingest_into(con: duckdb.DuckDBPyConnection, p: Path, *, expected_period: str | None = None,
-                rules: ValidationRules | None = None) -> IngestResult:
+                rules: ValidationRules | None = None, mapping: dict[str, str] | None = None,
+                allow_future: bool = False) -> IngestResult:
     """:func:`ingest_file` on an open connection (:func:`connect`), for many files in a row."""
     from samplekit.io import file_sha256
+    from samplekit.reports import match_report_names
 
-    expected_period = expected_period or period_of_filename(p)
-    sha = file_sha256(p) if p.exists() else None
-    if sha is not None:
-        hits = con.execute("SELECT load_id, kind FROM files WHERE sha256 = ?",
-                           [sha]).fetchall()
-        hit = hits[0] if hits else None
-        if hit is not None:
-            return IngestResult(p.name, "already_loaded", hit[1], 0, 0, 0, 0, 0, hit[0],
-                                problems_frame([]))
-    membership = con.execute("SELECT enterprise_id, valid_from, valid_to "
-                             "FROM panel_membership").df()
-    rf = read_report_file(p, period=expected_period)
-    previous = _previous_for(con, rf) if rf.kind == "reports" else None
+    try:
+        sha = file_sha256(p) if p.exists() else None
+        if sha is not None:
+            hits = con.execute("SELECT load_id, kind FROM files WHERE sha256 = ?",
+                               [sha]).fetchall()
+            hit = hits[0] if hits else None
+            if hit is not None:
+                return IngestResult(p.name, "already_loaded", hit[1], 0, 0, 0, 0, 0, hit[0],
+                                    problems_frame([]))
+        rf = read_report_file(p, period=expected_period, allow_future=allow_future)
+        membership = con.execute("SELECT enterprise_id, valid_from, valid_to "
+                                 "FROM panel_membership").df()
+        members = panel_members(con, rf.expected_period) if rf.kind == "reports" else None
+        previous = _previous_for(con, rf) if rf.kind == "reports" else None
+    except duckdb.Error as exc:
+        raise store_failure(_store_path(con), exc, "读取") from exc
     if rf.kind == "reports":
+        rf = match_report_names(rf, panel=members, mapping=mapping)
         found = validate_reports(rf.data, file=p.name, panel_ids=None,
-                                 expected_period=expected_period, previous=previous,
+                                 expected_period=rf.expected_period, previous=previous,
                                  rules=rules)
         if len(membership):  # by month: the members in force in each row's month
             found = pd.concat([found, not_in_panel_problems(rf.data, membership, file=p.name)],
@@ -547,7 +625,7 @@ def ingest_into(con: duckdb.DuckDBPyConnection, p: Path, *, expected_period: str
                 "存储中没有监测名单,未检查企业是否在名单中;请先用 --panel 载入名单")])],
                 ignore_index=True)
     else:
-        found = validate_city_reports(rf.data, file=p.name, expected_period=expected_period)
+        found = validate_city_reports(rf.data, file=p.name, expected_period=rf.expected_period)
     parts = [x for x in (rf.problems, found) if len(x)]
     problems = problems_frame(pd.concat(parts, ignore_index=True)) if parts \
         else problems_frame([])
@@ -578,26 +656,36 @@ def _load(con: duckdb.DuckDBPyConnection, rf: ReportFile, problems: pd.DataFrame
     rejected = data["row"].isin(bad)
     accepted = data[~rejected]
     warn = problems[(problems["severity"] == "warning") & problems["row"].notna()]
-    flagged_rows = set(warn["row"].astype(int)) - bad
     name = rf.path.name
     periods = ";".join(sorted(set(data["period"].dropna().astype(str))))
-    con.execute("BEGIN TRANSACTION").fetchall()
     try:
+        con.execute("BEGIN TRANSACTION").fetchall()
         load_id = int(con.execute("SELECT COALESCE(MAX(load_id), 0) + 1 FROM files").fetchall()[0][0])
-        replaced = _replace_rows(con, "reports" if rf.kind == "reports" else "city", accepted,
-                                 load_id)
-        _insert_flags(con, warn[~warn["row"].isin(bad)], data, load_id, name)
-        _insert_quarantine(con, rf, data[rejected], problems, bad, load_id)
+        replaced, same_rows = _replace_rows(con, "reports" if rf.kind == "reports" else "city",
+                                            accepted, load_id)
+        # Rows identical to what is stored were flagged when first loaded: not again.
+        warn = warn[~warn["row"].isin(bad | same_rows)]
+        flagged_rows = set(warn["row"].astype(int))
+        _insert_flags(con, warn, data, load_id, name)
+        again = _insert_quarantine(con, rf, data[rejected], problems, bad, load_id)
         con.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "INSERT INTO files (load_id, file_name, sha256, kind, layout, periods, rows, loaded, "
+            "replaced, flagged, quarantined, loaded_at, unchanged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
             [load_id, name, rf.sha256, rf.kind, rf.layout, periods, len(data), len(accepted),
-             replaced, len(flagged_rows), int(rejected.sum())]).fetchall()
+             replaced, len(flagged_rows), int(rejected.sum()), len(same_rows)]).fetchall()
         con.execute("COMMIT").fetchall()
-    except BaseException:
-        con.execute("ROLLBACK").fetchall()
+    except BaseException as exc:
+        # After a fatal error (disk full) DuckDB has already aborted the transaction and a
+        # ROLLBACK fails with "no transaction is active": that is not the cause to report.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK").fetchall()
+        if isinstance(exc, duckdb.Error):
+            raise store_failure(_store_path(con), exc, f"写入 {name} 时") from exc
         raise
     return IngestResult(name, "loaded", rf.kind, len(data), len(accepted), replaced,
-                        len(flagged_rows), int(rejected.sum()), load_id, problems)
+                        len(flagged_rows), int(rejected.sum()), load_id, problems,
+                        unchanged=len(same_rows), already_quarantined=again)
 
 
 #: kind -> (table, its audit table, key columns, columns)
@@ -608,18 +696,35 @@ _TARGETS = {
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, kind: str, accepted: pd.DataFrame,
-                  load_id: int) -> int:
-    """Insert accepted rows; rows they supersede (same key) move to the audit table first.
+                  load_id: int) -> tuple[int, set[int]]:
+    """Insert accepted rows; stored rows they change (same key, other values) move to the
+    audit table first. Rows identical to the stored row are left alone (not re-inserted, not
+    audited).
 
-    Returns how many stored rows were replaced.
+    Returns how many stored rows were replaced and the source rows that were unchanged.
     """
     table, audit, keys, columns = _TARGETS[kind]
     df = accepted[columns].copy()
     df["load_id"] = load_id
     df["source_row"] = accepted["row"].to_numpy()
     match = " AND ".join(f"r.{k} = n.{k}" for k in keys)
+    values = [c for c in columns if c not in keys]
+    # Reductions are stored as reported (NULL or a number); NULL and 0 are the same report.
+    def same(c: str) -> str:
+        if c in REDUCTION_COLUMNS:
+            return f"COALESCE(r.{c}, 0) = COALESCE(n.{c}, 0)"
+        return f"r.{c} IS NOT DISTINCT FROM n.{c}"
+
+    identical = " AND ".join(same(c) for c in values)
     con.register("_new", df)
     try:
+        same_rows = {int(r[0]) for r in con.execute(
+            f"SELECT n.source_row FROM _new n JOIN {table} r ON {match} AND {identical}"
+        ).fetchall()}
+        if same_rows:
+            con.unregister("_new")
+            df = df[~df["source_row"].isin(same_rows)]
+            con.register("_new", df)
         replaced = int(con.execute(
             f"SELECT COUNT(*) FROM {table} r JOIN _new n USING ({', '.join(keys)})"
         ).fetchall()[0][0])
@@ -631,7 +736,7 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, kind: str, accepted: pd.DataFr
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _new").fetchall()
     finally:
         con.unregister("_new")
-    return replaced
+    return replaced, same_rows
 
 
 def _keyed(problems: pd.DataFrame, data: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -659,7 +764,9 @@ def _insert_flags(con: duckdb.DuckDBPyConnection, warn: pd.DataFrame, data: pd.D
 
 
 def _insert_quarantine(con: duckdb.DuckDBPyConnection, rf: ReportFile, rejected: pd.DataFrame,
-                       problems: pd.DataFrame, bad: set[int], load_id: int) -> None:
+                       problems: pd.DataFrame, bad: set[int], load_id: int) -> int:
+    """Store rejected rows and their problems; returns how many were already quarantined
+    identically (same key, cells and rules) and so were not stored again."""
     name = rf.path.name
     probs = problems[problems["row"].isna() | problems["row"].isin(bad)] if len(problems) \
         else problems
@@ -675,7 +782,7 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, rf: ReportFile, rejected:
         finally:
             con.unregister("_qp")
     if not len(rejected):
-        return
+        return 0
     key = "enterprise_id" if "enterprise_id" in rejected.columns else "city"
     raw = rf.raw.reset_index(drop=True)
     pos = (rejected.index.to_numpy())  # rf.data and rf.raw share positions
@@ -685,23 +792,35 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, rf: ReportFile, rejected:
                         ensure_ascii=False) for r in raw.iloc[pos].to_dict("records")]
     qdf = pd.DataFrame({
         "load_id": load_id, "file_name": name, "row": rejected["row"].to_numpy(),
-        "enterprise_id": rejected[key].astype("str").to_numpy(),
+        "enterprise_id": np.array([None if pd.isna(v) else str(v) for v in rejected[key]],
+                                  dtype=object),
         "period": rejected["period"].astype("str").to_numpy(),
         "rules": rejected["row"].map(rules_by_row).fillna("").to_numpy(),
         "cells": np.array(cells, dtype=object)})
     con.register("_q", qdf)
     try:
-        con.execute("INSERT INTO quarantine SELECT * FROM _q").fetchall()
+        again = int(con.execute(
+            "SELECT COUNT(*) FROM _q n WHERE EXISTS (SELECT 1 FROM quarantine q WHERE "
+            "q.enterprise_id IS NOT DISTINCT FROM n.enterprise_id AND q.period IS NOT "
+            "DISTINCT FROM n.period AND q.rules = n.rules AND q.cells = n.cells)").fetchall()[0][0])
+        con.execute(
+            "INSERT INTO quarantine SELECT * FROM _q n WHERE NOT EXISTS (SELECT 1 FROM "
+            "quarantine q WHERE q.enterprise_id IS NOT DISTINCT FROM n.enterprise_id AND "
+            "q.period IS NOT DISTINCT FROM n.period AND q.rules = n.rules AND "
+            "q.cells = n.cells)").fetchall()
     finally:
         con.unregister("_q")
+    return again
 
 
 def ingest_files(store: str | Path, paths: Sequence[str | Path], *,
-                 expected_period: str | None = None, rules: ValidationRules | None = None
+                 expected_period: str | None = None, rules: ValidationRules | None = None,
+                 mapping: dict[str, str] | None = None, allow_future: bool = False
                  ) -> list[IngestResult]:
     """Ingest files in order (each in its own transaction), on one connection."""
     with connect(store) as con:
-        return [ingest_into(con, Path(p), expected_period=expected_period, rules=rules)
+        return [ingest_into(con, Path(p), expected_period=expected_period, rules=rules,
+                            mapping=mapping, allow_future=allow_future)
                 for p in paths]
 
 

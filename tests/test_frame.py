@@ -14,9 +14,9 @@ from samplekit.frame import check_frame, load_frame
 CITIES = ["广州", "深圳", "东莞"]
 GOOD = [
     # enterprise_id, name, city, section, division, registration_type, employees, revenue, assets
-    ("91440100A00000001X", "广州市甲制造有限公司", "广州", "C", "39", "170", "350", "2500", ""),
-    ("91440300A00000002X", "深圳市乙贸易有限公司", "深圳", "F", "51", "330", "25", "6000", ""),
-    ("91441900A00000003X", "东莞市丙建设有限公司", "东莞", "E", "48", "110", "80", "7000", "6000"),
+    ("91440100A00000001Q", "广州市甲制造有限公司", "广州", "C", "39", "170", "350", "2500", ""),
+    ("91440300A000000026", "深圳市乙贸易有限公司", "深圳", "F", "51", "330", "25", "6000", ""),
+    ("91441900A00000003L", "东莞市丙建设有限公司", "东莞", "E", "48", "110", "80", "7000", "6000"),
 ]
 COLUMNS = ["enterprise_id", "name", "city", "section", "division", "registration_type",
            "employees", "revenue", "assets"]
@@ -47,7 +47,7 @@ def test_good_file_loads_and_classifies(tmp_path):
     ("employees", "2.5", "not_integer"),
     ("revenue", "", "required"),
     ("name", "", "required"),
-    ("enterprise_id", "91440100A00000001X", "duplicate_id"),
+    ("enterprise_id", "91440100A00000001Q", "duplicate_id"),
 ])
 def test_each_problem_kind_is_reported(tmp_path, column, bad, rule):
     rows = [list(r) for r in GOOD]
@@ -123,7 +123,7 @@ def test_missing_division_warns_with_default_group(tmp_path):
     rows = [list(r) for r in GOOD]
     rows[1][COLUMNS.index("division")] = ""
     path = write(tmp_path, rows)
-    with pytest.warns(SamplekitWarning, match="default industry group"):
+    with pytest.warns(SamplekitWarning, match="division_missing"):
         frame = load_frame(path, cities=CITIES)
     assert len(frame) == 3
 
@@ -160,8 +160,8 @@ def test_padded_cells_are_stripped(tmp_path):
     rows = [list(r) for r in GOOD]
     rows[0][COLUMNS.index("city")] = " 广州 "
     rows[1][COLUMNS.index("section")] = "F "
-    rows[2][COLUMNS.index("enterprise_id")] = " 91441900A00000003X"
+    rows[2][COLUMNS.index("enterprise_id")] = " 91441900A00000003L"
     frame = load_frame(write(tmp_path, rows), cities=CITIES)
     assert frame["city"].tolist() == ["广州", "深圳", "东莞"]
     assert frame["section"].tolist() == ["C", "F", "E"]
-    assert frame["enterprise_id"].iloc[2] == "91441900A00000003X"
+    assert frame["enterprise_id"].iloc[2] == "91441900A00000003L"

@@ -54,3 +54,44 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
             raise RuntimeError("boom")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_formula_text_escaped_in_csv_and_kept_as_text_in_xlsx(tmp_path):
+    from openpyxl import load_workbook
+
+    from samplekit.io import formula_text
+
+    values = ["=1+2", "+A1", "-A1+1", "@SUM(A1)", "\tx", "\rx", "-5", "+3.5", "-1e3", "普通"]
+    assert [formula_text(v) for v in values] == [True] * 6 + [False] * 4
+    values.remove("\rx")  # (a bare CR inside a cell is a CSV problem of its own)
+    df = pd.DataFrame({"name": values, "n": range(len(values))})
+    write_csv(df, tmp_path / "a.csv")
+    raw = pd.read_csv(tmp_path / "a.csv", dtype=str, encoding="utf-8-sig",
+                      keep_default_na=False)["name"].tolist()
+    assert raw[:5] == ["'=1+2", "'+A1", "'-A1+1", "'@SUM(A1)", "'\tx"]
+    assert raw[5:] == values[5:]  # numbers untouched
+    assert read_table(tmp_path / "a.csv")["name"].tolist()[:4] == values[:4]  # round trip
+    write_xlsx({"表": df}, tmp_path / "a.xlsx", titles={"表": "=标题"}, about={"=k": "=v"})
+    wb = load_workbook(tmp_path / "a.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if c.value is not None]
+    assert not any(c.data_type == "f" for c in cells)
+    assert {"=1+2", "=标题", "=k", "=v"} <= {c.value for c in cells}
+
+
+def test_mixed_encoding_and_ragged_rows_named_with_line(tmp_path):
+    mixed = tmp_path / "m.csv"
+    mixed.write_bytes("城市,代码\n广州,1\n".encode() + "深圳,2\n".encode("gbk"))
+    with pytest.raises(InputError, match="第3行"):
+        read_table(mixed)
+    gbk = tmp_path / "g.csv"
+    gbk.write_bytes("城市,代码\n广州,1\n深圳,2\n".encode("gbk"))  # all GBK: fine
+    assert read_table(gbk)["城市"].tolist() == ["广州", "深圳"]
+    ragged = tmp_path / "r.csv"
+    ragged.write_text("城市,代码\n广州,1\n深圳,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="第3行有3列"):
+        read_table(ragged)
+    empty = tmp_path / "e.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="文件为空"):
+        read_table(empty)

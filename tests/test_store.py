@@ -200,3 +200,112 @@ def test_cli_ingest_exit_codes_and_check(db, history, tmp_path, capsys):
     assert {"严重程度", "行号", "规则"} <= set(headers)
     assert main(["check", str(good), "--panel", str(panel_csv), "--out",
                  str(tmp_path / "chk")]) == 0
+
+
+def test_resubmission_replaces_and_audits_only_changed_rows(db, history, tmp_path):
+    _, reports, _ = history
+    month = reports[reports["period"] == "2013-06"].reset_index(drop=True)
+    store.ingest_file(db, month_file(reports, "2013-06", tmp_path / "r_2013-06.csv"))
+    fixed = month.copy()
+    fixed.loc[:2, "remark"] = "更正"  # three rows change, 57 are sent again unchanged
+    write_csv(fixed, tmp_path / "r_2013-06_更正.csv", excel=False)
+    flags_before = len(store.read_table(db, "report_flags"))
+    r = store.ingest_file(db, tmp_path / "r_2013-06_更正.csv")
+    assert (r.rows, r.loaded, r.replaced, r.unchanged, r.quarantined) == (60, 60, 3, 57, 0)
+    assert "unchanged 57" in r.line()
+    audit = store.read_table(db, "audit")
+    assert sorted(audit["enterprise_id"]) == sorted(month.loc[:2, "enterprise_id"])
+    files = store.read_table(db, "files").iloc[-1]
+    assert (files["replaced"], files["unchanged"]) == (3, 57)
+    got = store.read_table(db, "reports").set_index("enterprise_id")
+    # unchanged rows keep the load that first brought them
+    assert (got.loc[month.loc[3:, "enterprise_id"], "load_id"] == 1).all()
+    assert (got.loc[month.loc[:2, "enterprise_id"], "load_id"] == r.load_id).all()
+    # their warnings were flagged once, not again
+    assert len(store.read_table(db, "report_flags")) == flags_before + len(
+        r.problems[(r.problems["severity"] == "warning")
+                   & r.problems["row"].isin([2, 3, 4])])
+
+
+def test_identical_rejected_row_is_not_quarantined_again(db, history, tmp_path):
+    _, reports, _ = history
+    month = reports[reports["period"] == "2013-07"].reset_index(drop=True)
+    month.loc[0, "change"] = month.loc[0, "change"] + 7
+    write_csv(month, tmp_path / "r_2013-07.csv", excel=False)
+    store.ingest_file(db, tmp_path / "r_2013-07.csv")
+    again = month.copy()
+    again.loc[5, "remark"] = "更正"  # other bytes: a resubmission with the same bad row
+    write_csv(again, tmp_path / "r_2013-07_b.csv", excel=False)
+    r = store.ingest_file(db, tmp_path / "r_2013-07_b.csv")
+    assert (r.quarantined, r.already_quarantined) == (1, 1)
+    assert r.rows == r.loaded + r.quarantined
+    q = store.read_table(db, "quarantine")
+    assert len(q) == 1 and q["row"].tolist() == [2]
+
+
+@pytest.fixture()
+def panel_store(tmp_path, history):
+    panel = history[0]
+    path = tmp_path / "p.duckdb"
+    store.load_panel(path, panel)
+    return path, panel
+
+
+def test_panel_file_with_unquoted_comma_refused_store_unchanged(panel_store, tmp_path, capsys):
+    path, panel = panel_store
+    f = tmp_path / "sample_list.csv"
+    write_csv(panel, f, excel=False)
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[4] = lines[4].replace("企业3", "企业3,广州分厂")  # one unquoted comma in a name
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = store.read_panel(path)
+    good = tmp_path / "r_2013-05.csv"
+    write_csv(history_month(panel), good, excel=False)
+    code = main(["ingest", str(good), "--store", str(path), "--panel", str(f)])
+    out = capsys.readouterr()
+    assert code == 1 and "第5行" in out.err and "未加引号的逗号" in out.err
+    pd.testing.assert_frame_equal(store.read_panel(path), before)
+    assert store.table_counts(path)["reports"] == 0  # nothing else ran either
+
+
+def history_month(panel):
+    return pd.DataFrame({"enterprise_id": panel["enterprise_id"], "period": "2013-05",
+                         "baseline_employment": 10, "survey_employment": 10})
+
+
+@pytest.mark.parametrize("edit, rule", [
+    (lambda p: p.assign(section=p["section"].where(p.index != 7, "湛江")), "unknown_section"),
+    (lambda p: p.assign(enterprise_id=p["enterprise_id"].where(p.index != 9, "")), "required"),
+    (lambda p: p.assign(size_class=p["size_class"].where(p.index != 3, "0.35")),
+     "unknown_size_class"),
+    (lambda p: p.iloc[:30], "panel_change"),
+])
+def test_panel_file_validated_in_full_before_it_changes_the_store(panel_store, tmp_path, capsys,
+                                                                  edit, rule):
+    path, panel = panel_store
+    f = tmp_path / "sample_list.csv"
+    write_csv(edit(panel.copy()), f, excel=False)
+    before = store.read_panel(path)
+    code = main(["ingest", str(f), "--store", str(path), "--panel", str(f)])
+    assert code == 1 and rule in capsys.readouterr().err
+    pd.testing.assert_frame_equal(store.read_panel(path), before)
+    if rule == "panel_change":  # a deliberate new list goes in with --force
+        assert main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel",
+                     str(f), "--force"]) == 1  # the report file is missing, the panel loads
+        assert len(store.read_panel(path)) == 30
+
+
+def test_panel_names_that_look_like_formulas_round_trip(panel_store, tmp_path, capsys):
+    path, panel = panel_store
+    p = panel.copy()
+    p.loc[0, "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
+    p.loc[1, "name"] = "@SUM(A1)"
+    f = tmp_path / "sample_list.csv"
+    write_csv(p, f)
+    text = f.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@SUM" in text  # escaped for Excel
+    assert main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel",
+                 str(f)]) == 1
+    got = store.read_panel(path).set_index("enterprise_id")["name"]
+    assert got[p.loc[0, "enterprise_id"]] == p.loc[0, "name"]  # stored as the city wrote it
+    assert got[p.loc[1, "enterprise_id"]] == "@SUM(A1)"

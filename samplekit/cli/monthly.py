@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samplekit.errors import PROBLEM_HEADERS_ZH, InputError, summarize_problems
+from samplekit.errors import PROBLEM_HEADERS_ZH, summarize_problems
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--period", metavar="YYYY-MM", help="expected month of every row "
                    "(default: the month in each file name)")
     p.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
+    p.add_argument("--names", metavar="FILE", help="a city's name mapping (单位名称, "
+                   "统一社会信用代码) for rows given by name only")
+    p.add_argument("--allow-future", action="store_true", help="accept a month after the "
+                   "current one")
+    p.add_argument("--force", action="store_true", help="accept a --panel list that changes "
+                   "more than a quarter of the stored panel")
     p.set_defaults(handler=run_ingest)
 
     c = subparsers.add_parser(
@@ -42,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--out", metavar="DIR", help="where to write the problem list "
                    "(default: next to FILE)")
     c.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
+    c.add_argument("--names", metavar="FILE", help="a city's name mapping (单位名称, "
+                   "统一社会信用代码) for rows given by name only")
+    c.add_argument("--allow-future", action="store_true", help="accept a month after the "
+                   "current one")
     c.set_defaults(handler=run_check)
 
     t = subparsers.add_parser(
@@ -77,21 +87,68 @@ def _read_panel_file(path: str):
     return read_table(path)
 
 
+def _mapping(path: str | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    from samplekit.io import read_table
+    from samplekit.names import read_name_mapping
+
+    return read_name_mapping(read_table(path), file=path)
+
+
+def _cities(params) -> list[str] | None:
+    if params is None or params.get("province.cities", None) is None:
+        return None
+    from samplekit.cities import load_cities
+
+    return load_cities(params.path_of("province.cities"))["city"].tolist()
+
+
+def _checked_panel(args: argparse.Namespace, params) -> object:
+    """Read the --panel file and validate it in full against the stored panel; refuse (the
+    store untouched) on any error."""
+    from samplekit.errors import ValidationError
+    from samplekit.sample_list_check import validate_panel
+
+    panel = _read_panel_file(args.panel)
+    stored = None
+    if Path(args.store).exists():
+        from samplekit.store import connect
+
+        with connect(args.store, read_only=True) as con:
+            if con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE "
+                           "table_name = 'panel'").fetchall()[0][0]:
+                stored = [r[0] for r in con.execute("SELECT enterprise_id FROM panel"
+                                                    ).fetchall()]
+    problems = validate_panel(panel, file=Path(args.panel).name, stored_ids=stored,
+                              cities=_cities(params), force=args.force)
+    errors = problems[problems["severity"] == "error"]
+    if len(errors):
+        raise ValidationError(
+            f"{args.panel}: 名单有 {len(errors)} 个问题,未载入,存储中的名单未改变:\n"
+            + summarize_problems(errors), problems)
+    return panel
+
+
 def run_ingest(args: argparse.Namespace) -> int:
+    from samplekit.errors import SamplekitError
     from samplekit.reports import ValidationRules
     from samplekit.store import connect, ingest_into, load_panel
 
-    rules = ValidationRules.from_params(_params(args.params))
+    params = _params(args.params)
+    rules = ValidationRules.from_params(params)
+    mapping = _mapping(args.names)
     if args.panel:
-        n = load_panel(args.store, _read_panel_file(args.panel))
+        n = load_panel(args.store, _checked_panel(args, params))
         print(f"panel: {n} enterprises loaded from {args.panel}")
     unreadable = 0
-    totals = {"loaded": 0, "replaced": 0, "flagged": 0, "quarantined": 0}
+    totals = {"loaded": 0, "replaced": 0, "unchanged": 0, "flagged": 0, "quarantined": 0}
     with connect(args.store) as con:
         for f in args.files:
             try:
-                r = ingest_into(con, Path(f), expected_period=args.period, rules=rules)
-            except InputError as exc:
+                r = ingest_into(con, Path(f), expected_period=args.period, rules=rules,
+                                mapping=mapping, allow_future=args.allow_future)
+            except SamplekitError as exc:  # one bad file never stops the others
                 unreadable += 1
                 print(f"{f}: NOT LOADED — {exc}")
                 continue
@@ -101,8 +158,12 @@ def run_ingest(args: argparse.Namespace) -> int:
             if r.quarantined:
                 err = r.problems[r.problems["severity"] == "error"]
                 print("  " + summarize_problems(err).replace("\n", "\n  "))
+            file_level = r.problems[r.problems["row"].isna()]
+            for msg in file_level["message"]:
+                print(f"  注意:{msg}")
     print(f"total: loaded {totals['loaded']}, replaced {totals['replaced']}, "
-          f"flagged {totals['flagged']}, quarantined {totals['quarantined']}"
+          f"unchanged {totals['unchanged']}, flagged {totals['flagged']}, "
+          f"quarantined {totals['quarantined']}"
           + (f"; {unreadable} file(s) could not be read" if unreadable else ""))
     if unreadable:
         return 1
@@ -114,32 +175,28 @@ def run_check(args: argparse.Namespace) -> int:
     from samplekit.reports import ValidationRules, check_file, previous_period, read_report_file
 
     rules = ValidationRules.from_params(_params(args.params))
-    panel_ids = None
+    mapping = _mapping(args.names)
+    panel = None
     previous = None
+    # The month is decided as ingest decides it (--period, title and file name must agree).
+    rf = read_report_file(args.file, period=args.period, allow_future=args.allow_future)
     if args.panel:
-        panel_ids = _read_panel_file(args.panel)["enterprise_id"].astype(str).str.strip().tolist()
-    membership = None
+        raw = _read_panel_file(args.panel)
+        panel = raw.reindex(columns=["enterprise_id", "name", "city"])
+        panel["enterprise_id"] = panel["enterprise_id"].astype(str).str.strip()
     if args.store:
-        from samplekit.store import read_membership, read_reports
+        from samplekit.store import connect, panel_members, read_reports
 
-        if panel_ids is None:  # by month: the members in force in each row's month
-            membership = read_membership(args.store)
-            membership = membership if len(membership) else None
-        rf = read_report_file(args.file, period=args.period)
+        if panel is None:
+            with connect(args.store, read_only=True) as con:
+                panel = panel_members(con, rf.expected_period)
         prev = sorted({previous_period(p) for p in rf.data["period"].dropna().unique()
                        if isinstance(p, str) and len(p) == 7})
         previous = read_reports(args.store, prev)
-    rf, problems = check_file(args.file, panel_ids=panel_ids, expected_period=args.period,
-                              previous=previous, rules=rules)
-    if membership is not None:
-        import pandas as pd
-
-        from samplekit.errors import problems_frame
-        from samplekit.panel import not_in_panel_problems
-
-        extra = not_in_panel_problems(rf.data, membership, file=rf.path.name)
-        if len(extra):
-            problems = problems_frame(pd.concat([problems, extra], ignore_index=True))
+    panel = panel if panel is not None and len(panel) else None
+    rf, problems = check_file(args.file, expected_period=args.period, previous=previous,
+                              rules=rules, panel=panel, mapping=mapping,
+                              allow_future=args.allow_future)
     src = Path(args.file)
     out = Path(args.out) if args.out else src.parent
     stem = f"{src.stem}_problems"
@@ -148,6 +205,7 @@ def run_check(args: argparse.Namespace) -> int:
                            headers=PROBLEM_HEADERS_ZH,
                            titles={"问题清单": f"{src.name} 数据审核问题清单"},
                            about={"文件": src.name, "行数": len(rf.data),
+                                  "调查期": rf.expected_period or "",
                                   "错误": int((problems["severity"] == "error").sum()),
                                   "警告": int((problems["severity"] == "warning").sum()),
                                   "说明": "错误(error)的行不会入库;警告(warning)的行入库并标记待核实"})
