@@ -44,6 +44,7 @@ from samplekit.panel import (
     next_month,
     not_in_panel_problems,
     plan_window,
+    previous_month,
     sample_layout,
     validate_window,
 )
@@ -450,12 +451,17 @@ def seed_from_sample_list(store: str | Path, sample: str | Path | pd.DataFrame, 
                              exits=None, force=False, note=note or f"imported from {name}")
 
 
-def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
-    """Compatibility: seed the panel of record from a sample list (``ingest --panel``).
+def load_panel(store: str | Path, panel: pd.DataFrame, *, force: bool = False,
+               effective: str | None = None) -> int:
+    """Seed the panel of record from a sample list (``ingest --panel``).
 
     On a store without a panel of record the list is imported (in force from ``0001-01``).
-    On a store that has one, the same members again change nothing; a different list is refused
-    (a new panel is a window: ``samplekit maintain --store`` or :func:`write_window`).
+    On a store that has one, the same members again change nothing. A different list is a new
+    version of the panel, never an overwrite: it is refused unless ``force`` (a deliberate
+    change, already checked for its size by the caller) and ``effective`` (the month it takes
+    effect) are given, and then written as an ``import`` window whose rows close the current
+    ones. The usual way to change the panel is the December window (``samplekit maintain
+    --store``).
 
     Returns
     -------
@@ -468,8 +474,8 @@ def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
     ids = panel["enterprise_id"].astype("str").str.strip()
     dups = ids[ids.duplicated()]
     if len(dups):
-            raise InputError(f"panel: {len(dups)} duplicate enterprise_id(s), e.g. "
-                             f"{', '.join(dups.head(3))}; each enterprise must appear once")
+        raise InputError(f"panel: {len(dups)} duplicate enterprise_id(s), e.g. "
+                         f"{', '.join(dups.head(3))}; each enterprise must appear once")
     with connect(store) as con:
         has = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
         if not has:
@@ -479,11 +485,17 @@ def load_panel(store: str | Path, panel: pd.DataFrame) -> int:
                                  note="loaded with load_panel").members
         current = set(con.execute("SELECT enterprise_id FROM panel_membership "
                                   "WHERE valid_to IS NULL").df()["enterprise_id"])
-    if set(ids) == current:
-        return len(current)
+        if set(ids) == current:
+            return len(current)
+        if force and effective is not None:
+            return _write_window(con, members=panel, window_month=previous_month(effective),
+                                 effective=effective, kind="import", run_id="",
+                                 params_sha256="", changes=None, exits=None, force=True,
+                                 note="new list loaded with --force").members
     raise ValidationError(
         f"{store}: 存储中已有监测名单记录({len(current)} 家),与载入的名单不同;名单只能通过"
-        "12月调整窗口更换(samplekit maintain --store),不能整体覆盖", problems_frame([]))
+        "12月调整窗口更换(samplekit maintain --store),不能整体覆盖;确需整体更换时用 --force "
+        "并以 --period 指定新名单生效月份(作为新版本写入,原记录关闭而不删除)", problems_frame([]))
 
 
 def read_membership(store: str | Path) -> pd.DataFrame:

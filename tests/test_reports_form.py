@@ -441,11 +441,11 @@ def test_names_that_look_like_formulas_stay_text_in_problem_lists_and_tables(tmp
     assert code == 0, out
     assert (
         main(
-            ["tables", "--store", str(db), "--period", "2013-06", "--out", str(tmp_path / "tables")]
+            ["tables", "--store", str(db), "--period", "2013-06", "--out", str(tmp_path / "tables"), "--network", "province"]
         )
         == 0
     )
-    wb = load_workbook(tmp_path / "tables" / "monthly_tables_2013-06.xlsx")
+    wb = load_workbook(tmp_path / "tables" / "monthly_tables_province_2013-06.xlsx")
     cells = [
         c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None
     ]

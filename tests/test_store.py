@@ -291,12 +291,15 @@ def test_panel_file_validated_in_full_before_it_changes_the_store(panel_store, t
     pd.testing.assert_frame_equal(store.read_panel(path), before)
     if rule == "panel_change":  # a deliberate new list goes in with --force
         assert main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel",
-                     str(f), "--force"]) == 1  # the report file is missing, the panel loads
-        assert len(store.read_panel(path)) == 30
+                     str(f), "--force", "--period", "2014-01"]) == 1  # no report file; list in
+        # A new version of the panel, never an overwrite: the old rows are closed, not deleted.
+        assert len(store.panel_in_force(path, "2014-01")) == 30
+        assert len(store.panel_in_force(path, "2013-12")) == 60
 
 
 def test_panel_names_that_look_like_formulas_round_trip(panel_store, tmp_path, capsys):
-    path, panel = panel_store
+    _, panel = panel_store
+    path = tmp_path / "fresh.duckdb"  # a new store: the list is its first panel of record
     p = panel.copy()
     p.loc[0, "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
     p.loc[1, "name"] = "@SUM(A1)"

@@ -117,9 +117,10 @@ def _checked_panel(args: argparse.Namespace, params) -> object:
 
         with connect(args.store, read_only=True) as con:
             if con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE "
-                           "table_name = 'panel'").fetchall()[0][0]:
-                stored = [r[0] for r in con.execute("SELECT enterprise_id FROM panel"
-                                                    ).fetchall()]
+                           "table_name = 'panel_membership'").fetchall()[0][0]:
+                stored = [r[0] for r in con.execute(
+                    "SELECT enterprise_id FROM panel_membership WHERE valid_to IS NULL"
+                ).fetchall()] or None
     problems = validate_panel(panel, file=Path(args.panel).name, stored_ids=stored,
                               cities=_cities(params), force=args.force)
     errors = problems[problems["severity"] == "error"]
@@ -139,7 +140,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     rules = ValidationRules.from_params(params)
     mapping = _mapping(args.names)
     if args.panel:
-        n = load_panel(args.store, _checked_panel(args, params))
+        n = load_panel(args.store, _checked_panel(args, params), force=args.force,
+                       effective=args.period)
         print(f"panel: {n} enterprises loaded from {args.panel}")
     unreadable = 0
     totals = {"loaded": 0, "replaced": 0, "unchanged": 0, "flagged": 0, "quarantined": 0}
