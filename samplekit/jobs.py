@@ -323,6 +323,7 @@ def validate(params: Params) -> None:
 
         ValidationRules.from_params(params)
         HistorySettings.from_params(params)
+        _validate_network(params)
         store = params.get("monthly.store", None)
         if store is not None and not isinstance(store, str):
             raise ParamsError(f"{params.path}: key 'monthly.store' must be a path or null")
@@ -336,7 +337,24 @@ def validate(params: Params) -> None:
         from samplekit.backtest import BacktestRule
 
         BacktestRule.from_params(params)
+    if "evaluation" in present:
+        from samplekit.evaluation import EvaluationSettings
+
+        EvaluationSettings.from_params(params)
     _check_city_names(params)
+
+
+def _validate_network(params: Params) -> None:
+    """The network's sections of ``monthly`` (calendar, events, special notes, insurance)."""
+    from samplekit.calendar import CalendarSettings
+    from samplekit.events import EventSettings
+    from samplekit.insurance import InsuranceSettings
+    from samplekit.special_notes import NoteSettings
+
+    CalendarSettings.from_params(params)
+    EventSettings.from_params(params)
+    NoteSettings.from_params(params)
+    InsuranceSettings.from_params(params)
 
 
 def _check_city_names(params: Params) -> None:
@@ -366,3 +384,64 @@ def _check_city_names(params: Params) -> None:
                 f"{params.path}: key '{key}' names city {city!r}, which is not in the city table "
                 f"{params.get('province.cities')} (cities: {'、'.join(sorted(known))})"
             )
+
+
+# ------------------------------------------------------------------------------ the network
+# Issue 13: the reporting calendar, supplementary records, special notes, the insurance
+# cross-check and the city evaluation. These take a store path (the CLI's --store) or params.
+def members_expected(store_path: Path | str, period: str) -> pd.DataFrame:
+    """The members expected to report in ``period``: the panel of record in force then
+    (``store.panel_in_force``) when the store has windows, else the store's current panel."""
+    import samplekit.store as st
+
+    in_force = getattr(st, "panel_in_force", None)
+    if in_force is not None:
+        try:
+            members = in_force(store_path, period)
+        except (InputError, LookupError):  # a store without windows
+            members = None
+        if members is not None and len(members):
+            return members
+    return st.read_panel(store_path)
+
+
+def reporting_status(store_path: Path | str, periods: list[str], *,
+                     settings: Any = None) -> pd.DataFrame:
+    """:func:`samplekit.calendar.member_status` of each month, from the store."""
+    from samplekit.calendar import CalendarSettings, closed_before, member_status
+    from samplekit.store import read_deliveries, read_network_table, read_reports
+
+    settings = settings or CalendarSettings()
+    deliveries = read_deliveries(store_path, periods)
+    receipts = read_network_table(store_path, "receipts")
+    history = read_reports(store_path)
+    history = history[history["period"] < max(periods)]
+    parts = []
+    for period in periods:
+        closed = closed_before(history, period)  # a closure is a fall to zero, not nonresponse
+        parts.append(member_status(members_expected(store_path, period), deliveries, receipts,
+                                   period=period, settings=settings, closed=closed))
+    return pd.concat(parts, ignore_index=True)
+
+
+def city_evaluation(store_path: Path | str, quarter: str, *, calendar: Any = None,
+                    evaluation: Any = None, cities: list[str] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, scores)`` of the quarterly city evaluation from a store."""
+    from samplekit.calendar import CalendarSettings, analysis_status
+    from samplekit.evaluation import EvaluationSettings, city_metrics, score_cities
+    from samplekit.periods import quarter_months
+    from samplekit.store import read_deliveries, read_network_table, read_panel, read_row_problems
+
+    calendar = calendar or CalendarSettings()
+    months = quarter_months(quarter)
+    status = reporting_status(store_path, months, settings=calendar)
+    panel = read_panel(store_path)
+    names = cities or sorted(status["city"].astype(str).unique())
+    analysis = analysis_status(read_network_table(store_path, "receipts"), cities=names,
+                               quarter=quarter, settings=calendar)
+    metrics = city_metrics(status, read_deliveries(store_path, months),
+                           read_row_problems(store_path, months),
+                           read_network_table(store_path, "insurance_warnings"), analysis,
+                           panel, quarter=quarter, cities=names)
+    return metrics, score_cities(metrics, settings=evaluation or EvaluationSettings())
