@@ -28,6 +28,7 @@ from samplekit.errors import ParamsError
 from samplekit.sidefiles import (
     Problems,
     SideFile,
+    blank,
     credit_code_problem,
     parse_date,
     parse_float,
@@ -177,7 +178,7 @@ def validate_events(data: pd.DataFrame, *, file: str = "", cities: Sequence[str]
             d[c] = None
     probs = Problems(d, file)
     probs.required(REQUIRED)
-    kind = d["record_type"].map(lambda v: None if v is None else _RECORD_ALIASES.get(
+    kind = d["record_type"].map(lambda v: None if blank(v) else _RECORD_ALIASES.get(
         re.sub(r"\s", "", str(v)).lower()))
     probs.add(d["record_type"].notna() & kind.isna(), "record_type", "record_type",
               "记录类型应为 补充数据(supplementary) 或 裁员方案报告(notice)")
@@ -185,7 +186,7 @@ def validate_events(data: pd.DataFrame, *, file: str = "", cities: Sequence[str]
         known = set(map(str, cities))
         probs.add(d["city"].notna() & ~d["city"].isin(known), "city", "city_unknown",
                   "城市不在本省城市表中")
-    code = d["credit_code"].map(lambda v: None if v is None else str(v).strip().upper())
+    code = d["credit_code"].map(lambda v: None if blank(v) else str(v).strip().upper())
     rule = code.map(credit_code_problem)
     probs.add(rule == "credit_code_format", "credit_code", "credit_code_format",
               "统一社会信用代码应为18位(数字和大写字母,不含I、O、Z、S、V)")
@@ -204,17 +205,17 @@ def validate_events(data: pd.DataFrame, *, file: str = "", cities: Sequence[str]
     persons_s, staff_s, share_s = pd.Series(persons), pd.Series(staff), pd.Series(share)
     probs.add(persons_s.notna() & (persons_s < 1), "persons", "persons_positive",
               "涉及人数应不少于1人")
-    probs.add(share_s.notna() & ((share_s <= 0) | (share_s > 100)), "share_pct", "share_range",
-              "占职工比例应在0–100(%)之间")
+    out_of_range = share_s.notna() & ((share_s <= 0) | (share_s > 100))
+    probs.add(out_of_range, "share_pct", "share_range", "占职工比例应在0–100(%)之间")
     probs.add(persons_s.notna() & staff_s.notna() & (persons_s > staff_s), "staff",
               "staff_persons", "涉及人数不能多于职工总数")
     exact = 100.0 * persons_s.astype("Float64") / staff_s.astype("Float64").where(staff_s > 0)
-    probs.add(share_s.notna() & exact.notna() & ((share_s - exact).abs()
+    probs.add(share_s.notna() & ~out_of_range & exact.notna() & ((share_s - exact).abs()
                                                  > s.share_tolerance_pct),
               "share_pct", "share_consistency",
               "占职工比例与 涉及人数 ÷ 职工总数 × 100 不符,请核对", "warning")
     share_s = share_s.fillna(exact)
-    etype = d["type"].map(lambda v: None if v is None else _TYPE_ALIASES.get(
+    etype = d["type"].map(lambda v: None if blank(v) else _TYPE_ALIASES.get(
         re.sub(r"\s", "", str(v)).lower()))
     probs.add(d["type"].notna() & etype.isna(), "type", "type_code",
               "类型应为 关闭破产、停业整顿、经济性裁员、企业迁出本市 或 其他")
@@ -226,7 +227,7 @@ def validate_events(data: pd.DataFrame, *, file: str = "", cities: Sequence[str]
         ids = set(map(str, panel_ids))
         probs.add(supp & code.isin(ids), "credit_code", "in_panel",
                   "该企业是监测企业,其减员应在月度报表中填报,不作为补充数据")
-    period = date.map(lambda v: None if v is None else v[:7])
+    period = date.map(lambda v: None if blank(v) else v[:7])
     if expected_period is not None:
         probs.add(period.notna() & (period != expected_period), "event_date", "period_expected",
                   f"本文件应为 {expected_period} 的记录")

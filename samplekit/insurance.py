@@ -26,6 +26,7 @@ from samplekit.errors import ParamsError
 from samplekit.sidefiles import (
     Problems,
     SideFile,
+    blank,
     credit_code_problem,
     parse_int,
     parse_period,
@@ -120,7 +121,7 @@ def validate_insured(data: pd.DataFrame, *, file: str = "") -> tuple[pd.DataFram
         d["name"] = None
     probs = Problems(d, file)
     probs.required(REQUIRED)
-    code = d["credit_code"].map(lambda v: None if v is None else str(v).strip().upper())
+    code = d["credit_code"].map(lambda v: None if blank(v) else str(v).strip().upper())
     rule = code.map(credit_code_problem)
     probs.add(rule == "credit_code_format", "credit_code", "credit_code_format",
               "统一社会信用代码应为18位(数字和大写字母,不含I、O、Z、S、V)")

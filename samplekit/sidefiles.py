@@ -51,6 +51,11 @@ class SideFile:
     problems: pd.DataFrame = field(default_factory=lambda: problems_frame([]))
 
 
+def blank(v: Any) -> bool:
+    """True for None, NaN and pandas' NA (what an empty cell becomes)."""
+    return v is None or (not isinstance(v, str) and bool(pd.isna(v)))
+
+
 def norm_header(text: Any) -> str:
     """A header cell without spaces, full-width brackets or units: for matching aliases."""
     s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
@@ -128,7 +133,7 @@ def read_side_file(path: str | Path, *, aliases: dict[str, str], required: list[
     data = pd.DataFrame({k: cells[c].astype("object").where(cells[c].notna(), None)
                          for c, k in mapping.items()})
     for c in data.columns:
-        data[c] = data[c].map(lambda v: None if v is None or str(v).strip() == ""
+        data[c] = data[c].map(lambda v: None if blank(v) or str(v).strip() == ""
                               else str(v).strip())
     data["row"] = row_numbers
     return SideFile(path=p, data=data.reset_index(drop=True), raw=cells, sha256=file_sha256(p))
@@ -195,7 +200,7 @@ def parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Text -> Float64 (a trailing % is allowed); also the mask of bad non-empty cells."""
-    t = s.map(lambda v: None if v is None else str(v).rstrip("%").strip())
+    t = s.map(lambda v: None if blank(v) else str(v).rstrip("%").strip())
     num = pd.to_numeric(t, errors="coerce").astype("float64")
     bad = s.notna() & num.isna()
     return pd.array(num, dtype="Float64"), bad
@@ -204,7 +209,7 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """'2013-07-04', '2013/7/4', '2013年7月4日' -> 'YYYY-MM-DD'; also the mask of bad cells."""
     def one(v: Any) -> str | None:
-        if v is None:
+        if blank(v):
             return None
         m = _DATE_RE.match(str(v).strip().split(" ")[0].split("T")[0])
         if not m:
@@ -235,7 +240,7 @@ def parse_datetime(value: Any) -> pd.Timestamp | None:
 def parse_period(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """'2013-07', '2013/7', '2013年7月', '201307' -> 'YYYY-MM'; also the mask of bad cells."""
     def one(v: Any) -> str | None:
-        if v is None:
+        if blank(v):
             return None
         t = str(v).strip()
         m = re.match(r"^(\d{4})(?:[-/.年](\d{1,2})月?|(\d{2}))$", t)
@@ -263,7 +268,7 @@ def credit_code_check(code: str) -> str | None:
 def credit_code_problem(code: Any) -> str | None:
     """``None`` when ``code`` is a well-formed credit code; else the rule it breaks
     (``credit_code_format`` or ``credit_code_check``)."""
-    if code is None:
+    if blank(code):
         return None
     c = str(code).strip().upper()
     if len(c) != 18 or any(ch not in _CREDIT_CHARS for ch in c):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import ParamsError
-from samplekit.sidefiles import Problems, SideFile, parse_date, parse_period, read_side_file
+from samplekit.sidefiles import Problems, SideFile, blank, parse_date, parse_period, read_side_file
 
 REQUIRED: list[str] = ["enterprise_id", "period", "text"]
 ALIASES: dict[str, str] = {
@@ -100,7 +100,7 @@ def validate_notes(data: pd.DataFrame, *, file: str = "",
     probs.add(bad_p, "period", "period_format", "调查期应写作 YYYY-MM")
     date, bad_d = parse_date(d["note_date"])
     probs.add(bad_d, "note_date", "date_format", "日期应写作 YYYY-MM-DD")
-    ids = d["enterprise_id"].map(lambda v: None if v is None else str(v).strip())
+    ids = d["enterprise_id"].map(lambda v: None if blank(v) else str(v).strip())
     if panel_ids is not None:
         probs.add(ids.notna() & ~ids.isin(set(map(str, panel_ids))), "enterprise_id",
                   "not_in_panel", "该企业不在监测名单中;专项说明只针对监测企业")
