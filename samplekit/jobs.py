@@ -437,7 +437,9 @@ def city_evaluation(store_path: Path | str, quarter: str, *, calendar: Any = Non
     months = quarter_months(quarter)
     status = reporting_status(store_path, months, settings=calendar)
     panel = read_panel(store_path)
-    names = cities or sorted(status["city"].astype(str).unique())
+    present = set(status["city"].astype(str))
+    # Province order when the city table is given; cities without members are not scored.
+    names = [c for c in cities if c in present] if cities else sorted(present)
     analysis = analysis_status(read_network_table(store_path, "receipts"), cities=names,
                                quarter=quarter, settings=calendar)
     metrics = city_metrics(status, read_deliveries(store_path, months),
