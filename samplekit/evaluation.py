@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,3 +274,41 @@ def circular_text(scores: pd.DataFrame, *, quarter: str, province: str = "全省
     if no_an:
         lines.append("未按时报送季度分析报告的城市:" + "、".join(no_an) + "。")
     return lines
+
+
+def write_circular(scores: pd.DataFrame, *, quarter: str, out_dir: str | Path,
+                   province: str = "全省", settings: EvaluationSettings | None = None,
+                   note: str = "") -> list[Path]:
+    """Write the circular: ``city_evaluation_<quarter>.csv`` and ``考核通报_<quarter>.xlsx``
+    (ranking, the figures behind it, the text; an 说明 sheet with the weights and penalties).
+
+    Same scores → byte-identical files.
+    """
+    from samplekit.io import write_csv, write_xlsx
+
+    s = settings or EvaluationSettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shown = scores.assign(analysis=scores["analysis"].map(ANALYSIS_ZH)).round(2)
+    text = circular_text(scores, quarter=quarter, province=province)
+    score_cols = ["rank", "city", "total", "grade", "timeliness", "quality", "analysis_score"]
+    detail_cols = ["city", "due", "on_time", "late", "missing", "on_time_rate",
+                   "mean_days_late", "rows_delivered", "quarantined_rows", "rules_broken",
+                   "resubmitted_rows", "identity_failures", "members", "insurance_warnings",
+                   "analysis"]
+    about = {"季度": quarter, "权重": ";".join(f"{k}={v:g}" for k, v in s.weights.items()),
+             "扣分": ";".join(f"{k}={v:g}" for k, v in s.penalties.items()),
+             "逾期分析报告得分比例": f"{s.late_analysis_credit:g}",
+             "等次": ";".join(f"{n}≥{m:g}" for m, n in s.grades),
+             "计算方法": "docs/network.md", "数据说明": note or "—"}
+    return [
+        write_csv(scores.round(4), out / f"city_evaluation_{quarter}.csv"),
+        write_xlsx(
+            {"考核得分排名": shown[score_cols], "分项指标": shown[detail_cols],
+             "通报正文": pd.DataFrame({"text": text})},
+            out / f"考核通报_{quarter}.xlsx", headers={**HEADERS_ZH, "text": "通报内容"},
+            titles={"考核得分排名": f"{province}就业失业动态监测工作考核通报({quarter})",
+                    "分项指标": f"各市监测数据上报情况分项指标({quarter})",
+                    "通报正文": f"考核通报({quarter})"},
+            about=about, source="企业用工定点监测直报数据、报送登记、社保比对"),
+    ]

@@ -447,3 +447,17 @@ def city_evaluation(store_path: Path | str, quarter: str, *, calendar: Any = Non
                            read_network_table(store_path, "insurance_warnings"), analysis,
                            panel, quarter=quarter, cities=names)
     return metrics, score_cities(metrics, settings=evaluation or EvaluationSettings())
+
+
+def evaluation(params: Params, quarter: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, scores)`` of the quarter's city evaluation of a job (cities in the city
+    table's order; weights from ``evaluation:``, deadlines from ``monthly.calendar``)."""
+    from samplekit.calendar import CalendarSettings
+    from samplekit.evaluation import EvaluationSettings
+
+    quarter = quarter or params.get("quarter", types=str)
+    names = cities(params)["city"].astype(str).tolist() \
+        if params.get("province.cities", None) is not None else None
+    return city_evaluation(store(params), quarter,
+                           calendar=CalendarSettings.from_params(params),
+                           evaluation=EvaluationSettings.from_params(params), cities=names)

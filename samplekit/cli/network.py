@@ -319,64 +319,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if not QUARTER_RE.match(args.quarter):
         raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
+    import importlib.util
+
+    from samplekit import jobs
+    from samplekit.evaluation import EvaluationSettings, write_circular
+
     params = _params(args.params)
-    paths, scores = write_evaluation(params, args.quarter, args.out)
+    _, scores = jobs.evaluation(params, args.quarter)
+    paths = write_circular(scores, quarter=args.quarter, out_dir=args.out,
+                           province=str(params.get("province.name", "全省")),
+                           settings=EvaluationSettings.from_params(params),
+                           note=jobs.data_note(params))
+    if importlib.util.find_spec("samplekit.documents") is None:
+        print("note: samplekit.documents is not available; the circular is written as Excel "
+              "and CSV only (no Word)")
     top, bottom = scores.iloc[0], scores.iloc[-1]
     print(f"{args.quarter}: {len(scores)} cities; first {top['city']} ({top['total']:.1f}), "
           f"last {bottom['city']} ({bottom['total']:.1f})")
     for p in paths:
         print(p)
     return 0
-
-
-def write_evaluation(params: Any, quarter: str, out_dir: str | Path) -> tuple[list[Path], Any]:
-    """Compute the quarter's city evaluation of a job and write the circular (Excel + CSV)."""
-    import importlib.util
-
-    from samplekit import jobs
-    from samplekit.calendar import CalendarSettings
-    from samplekit.evaluation import (
-        ANALYSIS_ZH,
-        HEADERS_ZH,
-        EvaluationSettings,
-        circular_text,
-    )
-    from samplekit.io import write_csv, write_xlsx
-
-    store = jobs.store(params)
-    names = jobs.cities(params)["city"].astype(str).tolist() \
-        if params.get("province.cities", None) is not None else None
-    _, scores = jobs.city_evaluation(store, quarter,
-                                     calendar=CalendarSettings.from_params(params),
-                                     evaluation=EvaluationSettings.from_params(params),
-                                     cities=names)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    province = str(params.get("province.name", "全省"))
-    shown = scores.assign(analysis=scores["analysis"].map(ANALYSIS_ZH)).round(2)
-    text = circular_text(scores, quarter=quarter, province=province)
-    import pandas as pd
-
-    paths = [write_csv(scores.round(4), out / f"city_evaluation_{quarter}.csv")]
-    score_cols = ["rank", "city", "total", "grade", "timeliness", "quality", "analysis_score"]
-    detail_cols = ["city", "due", "on_time", "late", "missing", "on_time_rate",
-                   "mean_days_late", "rows_delivered", "quarantined_rows", "rules_broken",
-                   "resubmitted_rows", "identity_failures", "members", "insurance_warnings",
-                   "analysis"]
-    s = EvaluationSettings.from_params(params)
-    about = {"季度": quarter, "权重": ";".join(f"{k}={v:g}" for k, v in s.weights.items()),
-             "扣分": ";".join(f"{k}={v:g}" for k, v in s.penalties.items()),
-             "等次": ";".join(f"{n}≥{m:g}" for m, n in s.grades),
-             "数据说明": jobs.data_note(params) or "—"}
-    paths.append(write_xlsx(
-        {"考核得分排名": shown[score_cols], "分项指标": shown[detail_cols],
-         "通报正文": pd.DataFrame({"段落": text})},
-        out / f"考核通报_{quarter}.xlsx", headers={**HEADERS_ZH, "段落": "通报内容"},
-        titles={"考核得分排名": f"{province}就业失业动态监测工作考核通报({quarter})",
-                "分项指标": f"各市监测数据上报情况分项指标({quarter})",
-                "通报正文": f"考核通报({quarter})"},
-        about=about, source="企业用工定点监测直报数据、报送登记、社保比对"))
-    if importlib.util.find_spec("samplekit.documents") is None:
-        print("note: samplekit.documents is not available; the circular is written as Excel "
-              "and CSV only (no Word)")
-    return paths, scores
