@@ -250,3 +250,42 @@ def test_store_receipts_and_status(tmp_path):
     assert st["status"].to_dict() == {"a": "on_time", "b": "missing", "c": "late"}
     assert st.loc["c", "days_late"] == 2
     assert len(read_network_table(store, "receipts")) == 2
+
+
+# ----------------------------------------------------------------------------------- CLI
+def test_cli_receive_never_guesses_the_time_and_chase_writes_the_list(tmp_path, capsys):
+    from samplekit.cli import main
+    from samplekit.store import load_panel, read_network_table, read_table
+
+    store = tmp_path / "s.duckdb"
+    load_panel(store, pd.DataFrame({"enterprise_id": ["a", "b", "c"], "name": ["A", "B", "C"],
+                                    "city": ["甲市", "甲市", "乙市"], "section": "C"}))
+    plain = write_csv(_report_rows(["a"], PERIOD), tmp_path / f"甲市_{PERIOD}.csv", excel=False)
+    assert main(["receive", str(plain), "--store", str(store)]) == 1
+    assert "no receipt time" in capsys.readouterr().out
+    assert read_table(store, "files").empty  # refused before loading
+    assert main(["receive", str(plain), "--store", str(store), "--city", "甲市",
+                 "--received", "2013-10-09 08:30"]) == 0
+    stamped = _report_rows(["c"], PERIOD).assign(报送时间="2013-10-08 17:00")
+    stamped_path = write_csv(stamped, tmp_path / f"乙市_{PERIOD}.csv", excel=False)
+    assert main(["receive", str(stamped_path), "--store", str(store)]) == 0
+    receipts = read_network_table(store, "receipts")
+    assert receipts["load_id"].tolist() == [1, 2]
+    assert receipts["source"].tolist() == ["argument", "file"]
+    assert receipts["city"].iloc[0] == "甲市" and pd.isna(receipts["city"].iloc[1])
+    assert receipts["received_at"].iloc[1] == pd.Timestamp("2013-10-08 17:00")
+    assert main(["receipt", "--store", str(store), "--city", "甲市", "--quarter", "2013Q3",
+                 "--received", "2013-10-05"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "chase"
+    assert main(["chase", "--store", str(store), "--period", PERIOD, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "expected 3, reported 2" in printed and "no contact columns" in printed
+    chase = pd.read_csv(out / f"chase_{PERIOD}.csv", encoding="utf-8-sig")
+    assert chase["enterprise_id"].tolist() == ["b"]
+    status = pd.read_csv(out / f"reporting_status_{PERIOD}.csv", encoding="utf-8-sig")
+    # a: received 10-09 > provincial deadline 10-08 -> late 1 day; c: 10-08 -> on time
+    row = status.set_index("city").loc["甲市"]
+    assert (row["late"], row["missing"], row["max_days_late"]) == (1, 1, 1)
+    assert status.set_index("city").loc["乙市", "on_time"] == 1
+    assert (out / f"催报名单_{PERIOD}.xlsx").exists()

@@ -113,3 +113,45 @@ def test_evaluation_params(tmp_path):
     s = EvaluationSettings.from_params(load_params(p))
     assert s.weights["timeliness"] == 0.5 and s.penalties["days_late"] == 2.0
     assert s.penalties["rules"] == 2.0  # default kept
+
+
+def test_cli_evaluate_writes_the_circular_reproducibly(tmp_path, capsys):
+    from samplekit.cli import main
+    from samplekit.io import write_csv
+    from samplekit.reports import REPORT_COLUMNS
+    from samplekit.store import ingest_file, load_panel, record_receipt
+
+    store = tmp_path / "s.duckdb"
+    ids = {"东莞": ["d1", "d2"], "深圳": ["s1", "s2"]}
+    load_panel(store, pd.DataFrame({"enterprise_id": [*ids["东莞"], *ids["深圳"]],
+                                    "city": ["东莞", "东莞", "深圳", "深圳"], "section": "C"}))
+    for month in ("2013-10", "2013-11", "2013-12"):
+        rows = pd.DataFrame({"enterprise_id": ["d1", "d2", "s1", "s2"], "period": month,
+                             "baseline_employment": 100, "survey_employment": 100, "change": 0,
+                             "change_pct": 0.0})
+        for c in REPORT_COLUMNS[6:]:
+            rows[c] = None
+        r = ingest_file(store, write_csv(rows[REPORT_COLUMNS], tmp_path / f"r_{month}.csv",
+                                         excel=False))
+        nxt = str(pd.Period(month, freq="M") + 1)
+        record_receipt(store, load_id=r.load_id, city="东莞", received_at=f"{nxt}-06",
+                       source="argument")
+        record_receipt(store, load_id=r.load_id, city="深圳", received_at=f"{nxt}-10",
+                       source="argument")  # 2 days after the provincial deadline (8th)
+    for city in ("东莞", "深圳"):
+        record_receipt(store, kind="analysis", city=city, period=Q, received_at="2014-01-03",
+                       source="argument")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"province: {{name: 广东省, cities: data/demo/guangdong_cities.csv}}\n"
+                      f"monthly: {{store: {store}}}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["evaluate", "--params", str(params), "--quarter", Q, "--out", str(out)]) == 0
+    assert "first 东莞 (100.0), last 深圳" in capsys.readouterr().out
+    scores = pd.read_csv(out / f"city_evaluation_{Q}.csv", encoding="utf-8-sig")
+    # 深圳: every report 2 days late -> timeliness 0 − 5 × 2 -> 0; quality 100; analysis 100
+    assert scores.set_index("city")["total"].to_dict() == pytest.approx({"东莞": 100.0,
+                                                                          "深圳": 60.0})
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["evaluate", "--params", str(params), "--quarter", Q, "--out", str(out)]) == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    assert f"考核通报_{Q}.xlsx" in first

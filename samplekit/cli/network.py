@@ -120,21 +120,22 @@ def _time(text: str, what: str) -> Any:
 
 def _file_receipt(path: Path) -> Any:
     """The receipt time written in the file (one value in a 报送时间 column), or None."""
-    from samplekit.reports import read_report_file
-    from samplekit.sidefiles import norm_header, parse_datetime
+    from samplekit.sidefiles import parse_datetime, read_side_file
 
-    raw = read_report_file(path).raw
-    cols = [c for c in raw.columns if norm_header(c) in {norm_header(x) for x in RECEIPT_COLUMNS}]
-    if not cols:
-        return None
-    values = sorted({str(v).strip() for v in raw[cols[0]].dropna() if str(v).strip()})
+    try:
+        side = read_side_file(path, aliases=dict.fromkeys(RECEIPT_COLUMNS, "received_at"),
+                              required=["received_at"], what="报表")
+    except InputError:
+        return None  # no such column (an unreadable file is reported by the ingest itself)
+    values = sorted({str(v).strip() for v in side.data["received_at"].dropna()
+                     if str(v).strip()})
     if len(values) != 1:
-        raise InputError(f"{path.name}: column '{cols[0]}' must hold one receipt time for the "
+        raise InputError(f"{path.name}: the 报送时间 column must hold one receipt time for the "
                          f"whole file, found {len(values)} ({', '.join(values[:3])}); pass "
                          "--received instead")
     ts = parse_datetime(values[0])
     if ts is None:
-        raise InputError(f"{path.name}: column '{cols[0]}' = {values[0]!r} is not a time")
+        raise InputError(f"{path.name}: 报送时间 = {values[0]!r} is not a time")
     return ts
 
 
