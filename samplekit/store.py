@@ -453,6 +453,8 @@ def read_table(store: str | Path, table: str) -> pd.DataFrame:
     """Any store table (``files``, ``audit``, ``quarantine``, …) in a stable order."""
     if table not in SCHEMA:
         raise InputError(f"unknown store table '{table}'; tables: {', '.join(SCHEMA)}")
+    if table in NETWORK_SCHEMA:
+        return read_network_table(store, table)
     order = {"files": "load_id", "panel": "enterprise_id", "meta": "key",
              "city_reports": "period, city", "city_audit": "replaced_by, period, city"}.get(
         table, 'load_id, "row"' if table in ("quarantine", "quarantine_problems",
@@ -597,30 +599,67 @@ def record_receipt(store: str | Path, *, received_at: pd.Timestamp | str,
         The load does not exist, or this receipt was already recorded (receipts are not
         overwritten: a corrected file is a new load with its own receipt).
     """
-    ts = pd.Timestamp(received_at)
-    if kind == "reports" and load_id is None:
+    record_receipts(store, pd.DataFrame([{
+        "kind": kind, "load_id": load_id, "city": city, "period": period,
+        "received_at": pd.Timestamp(received_at), "source": source, "note": note}]))
+
+
+def record_receipts(store: str | Path, receipts: pd.DataFrame) -> int:
+    """Record many receipts at once (columns of :func:`record_receipt`), all or none.
+
+    Raises
+    ------
+    InputError
+        Naming the first receipt that refers to no load, lacks its city or period, or was
+        already recorded (in the store or twice in ``receipts``); nothing is recorded then.
+    """
+    cols = ["kind", "load_id", "city", "period", "received_at", "source", "note"]
+    df = receipts.reindex(columns=cols).copy()
+    df["received_at"] = pd.to_datetime(df["received_at"])
+    df["load_id"] = df["load_id"].astype("Int64")
+    df = df.astype({"kind": object, "city": object, "period": object, "source": object,
+                    "note": object}).where(df.notna(), None)
+    bad_kind = ~df["kind"].isin(["reports", "analysis"]) | ~df["source"].isin(
+        ["argument", "file"]) | df["received_at"].isna()
+    if bad_kind.any():
+        raise InputError(f"receipt {df[bad_kind].iloc[0].to_dict()}: kind must be reports or "
+                         "analysis, source argument or file, and the time given")
+    rep = df["kind"] == "reports"
+    if (rep & df["load_id"].isna()).any():
         raise InputError("a receipt of a report file needs its load_id (see `samplekit ingest`)")
-    if kind == "analysis" and (city is None or period is None):
+    if (~rep & (df["city"].isna() | df["period"].isna())).any():
         raise InputError("a receipt of an analysis report needs the city and the period")
+    key = df.assign(_k=np.where(rep, df["load_id"].astype(str), df["period"].astype(str)))
     with connect(store) as con:
-        if kind == "reports":
-            if not con.execute("SELECT COUNT(*) FROM files WHERE load_id = ?",
-                               [load_id]).fetchall()[0][0]:
-                raise InputError(f"{store}: no loaded file with load_id {load_id}")
-            dup = con.execute(
-                "SELECT COUNT(*) FROM receipts WHERE kind = 'reports' AND load_id = ? AND "
-                "city IS NOT DISTINCT FROM ?", [load_id, city]).fetchall()[0][0]
-        else:
-            dup = con.execute(
-                "SELECT COUNT(*) FROM receipts WHERE kind = 'analysis' AND city = ? AND "
-                "period = ?", [city, period]).fetchall()[0][0]
-        if dup:
-            what = f"load {load_id}" if kind == "reports" else f"{city} {period} 分析报告"
-            raise InputError(f"{store}: the receipt of {what}"
-                             f"{' (' + city + ')' if city and kind == 'reports' else ''} is "
-                             "already recorded; receipts are never overwritten")
-        con.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, now())",
-                    [kind, load_id, city, period, ts.to_pydatetime(), source, note]).fetchall()
+        loads = set(con.execute("SELECT load_id FROM files").df()["load_id"].astype(int))
+        unknown = df[rep & ~df["load_id"].isin(loads)]
+        if len(unknown):
+            raise InputError(f"{store}: no loaded file with load_id {unknown['load_id'].iloc[0]}")
+        stored = con.execute("SELECT kind, load_id, city, period FROM receipts").df()
+        stored["_k"] = np.where(stored["kind"] == "reports", stored["load_id"].astype(
+            "Int64").astype(str), stored["period"].astype(str))
+        both = pd.concat([stored[["kind", "_k", "city"]].assign(_new=False),
+                          key[["kind", "_k", "city"]].assign(_new=True)], ignore_index=True)
+        both["city"] = both["city"].fillna("\x00")  # the whole file is its own key
+        dup = both.duplicated(["kind", "_k", "city"], keep=False) & both["_new"]
+        if dup.any():
+            first = both[dup].iloc[0]
+            city = "" if first["city"] == "\x00" else f" ({first['city']})"
+            what = f"load {first['_k']}" if first["kind"] == "reports" else \
+                f"{first['_k']} 分析报告"
+            raise InputError(f"{store}: the receipt of {what}{city} is already recorded; "
+                             "receipts are never overwritten")
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con.register("_rc", df)
+            con.execute("INSERT INTO receipts SELECT kind, load_id, city, period, received_at, "
+                        "source, note, now() FROM _rc").fetchall()
+            con.unregister("_rc")
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+    return len(df)
 
 
 def read_deliveries(store: str | Path, periods: Sequence[str] | None = None) -> pd.DataFrame:

@@ -119,7 +119,7 @@ def add_network_demo(store: str | Path, *, out_dir: str | Path,
         read_panel,
         read_reports,
         read_table,
-        record_receipt,
+        record_receipts,
         write_insurance_warnings,
     )
 
@@ -136,20 +136,29 @@ def add_network_demo(store: str | Path, *, out_dir: str | Path,
     result: dict[str, Any] = {"files": [], "planted": {}}
 
     # 1. receipts: each city's part of each monthly file; late cities after the deadline.
+    receipts: list[dict[str, Any]] = []
+
+    def record_receipt(**kw: Any) -> None:  # collected, then written in one transaction
+        receipts.append({"kind": "reports", **kw})
+
     for row in files[files["kind"] == "reports"].itertuples():
         period = str(row.periods).split(";")[0]
-        due = deadline(period, network="provincial", level="city", settings=cal) or deadline(
-            period, network="ministry", level="city", settings=cal)
+        # On time for every network (by the earliest deadline), late for every network (after
+        # the latest), so the planted lateness does not depend on who is in which network.
+        dues = [d for n in ("ministry", "provincial")
+                if (d := deadline(period, network=n, level=cal.judge_level, settings=cal))
+                is not None]
+        due, last_due = min(dues), max(dues)
         if "更正" in str(row.file_name):  # the corrected resubmission: one whole-file receipt
-            record_receipt(store, load_id=int(row.load_id), source="argument",
-                           received_at=due + pd.Timedelta(days=12, hours=10))
+            record_receipt(load_id=int(row.load_id), source="argument",
+                           received_at=last_due + pd.Timedelta(days=8, hours=10))
             continue
         for city in cities:
             early = int(rng.integers(0, 4))
             at = due - pd.Timedelta(days=early) + pd.Timedelta(hours=int(rng.integers(9, 18)))
             if city in s.late_cities and period in s.late_periods:
-                at = due + pd.Timedelta(days=int(rng.integers(1, 7)), hours=10)
-            record_receipt(store, load_id=int(row.load_id), city=city, source="argument",
+                at = last_due + pd.Timedelta(days=int(rng.integers(1, 7)), hours=10)
+            record_receipt(load_id=int(row.load_id), city=city, source="argument",
                            received_at=at)
     # Quarterly analysis reports of every quarter in the store; some late or missing.
     periods = sorted({str(p).split(";")[0] for p in files.loc[files["kind"] == "reports",
@@ -165,8 +174,9 @@ def add_network_demo(store: str | Path, *, out_dir: str | Path,
             at = due - pd.Timedelta(days=int(rng.integers(0, 3)), hours=-15)
             if q == s.analysis_quarter and city in s.analysis_late:
                 at = due + pd.Timedelta(days=3, hours=11)
-            record_receipt(store, kind="analysis", city=city, period=q, source="argument",
+            record_receipt(kind="analysis", city=city, period=q, source="argument",
                            received_at=at)
+    record_receipts(store, pd.DataFrame(receipts))
     result["planted"].update(late_cities=list(s.late_cities),
                              missing_cities=list(s.missing_cities),
                              analysis_late=list(s.analysis_late),
