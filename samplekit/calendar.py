@@ -36,35 +36,79 @@ NETWORKS: tuple[str, ...] = ("ministry", "provincial")
 LEVELS: tuple[str, ...] = ("enterprise", "city", "province")
 
 #: Status of one expected member in one month.
-STATUSES: tuple[str, ...] = ("on_time", "late", "time_unknown", "quarantined", "missing",
-                             "closed")
+STATUSES: tuple[str, ...] = ("on_time", "late", "time_unknown", "quarantined", "missing", "closed")
 STATUS_ZH: dict[str, str] = {
-    "on_time": "按时报送", "late": "迟报", "time_unknown": "报送时间未登记",
-    "quarantined": "报送但未通过审核", "missing": "漏报(未报送)", "closed": "已关闭(不再催报)",
+    "on_time": "按时报送",
+    "late": "迟报",
+    "time_unknown": "报送时间未登记",
+    "quarantined": "报送但未通过审核",
+    "missing": "漏报(未报送)",
+    "closed": "已关闭(不再催报)",
 }
 NETWORK_ZH: dict[str, str] = {"ministry": "人社部月度监测", "provincial": "省定点监测"}
 
 #: Contact columns taken from the panel when it has them (the chase-up list shows them).
-CONTACT_COLUMNS: tuple[str, ...] = ("contact_person", "contact_phone", "contact_mobile",
-                                    "contact_email", "address")
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "contact_person",
+    "contact_phone",
+    "contact_mobile",
+    "contact_email",
+    "address",
+)
 
 CITY_STATUS_COLUMNS: list[str] = [
-    "city", "period", "expected", "reported", "on_time", "late", "time_unknown", "quarantined",
-    "missing", "closed", "resubmitted", "response_rate", "on_time_rate", "mean_days_late",
-    "max_days_late"]
+    "city",
+    "period",
+    "expected",
+    "reported",
+    "on_time",
+    "late",
+    "time_unknown",
+    "quarantined",
+    "missing",
+    "closed",
+    "resubmitted",
+    "response_rate",
+    "on_time_rate",
+    "mean_days_late",
+    "max_days_late",
+]
 
 HEADERS_ZH: dict[str, str] = {
-    "city": "城市", "period": "调查期", "expected": "应报企业数", "reported": "已报企业数",
-    "on_time": "按时报送", "late": "迟报", "time_unknown": "报送时间未登记",
-    "quarantined": "报送未通过审核", "missing": "漏报", "closed": "已关闭",
-    "resubmitted": "更正重报", "response_rate": "报送率(%)", "on_time_rate": "按时报送率(%)",
-    "mean_days_late": "平均迟报天数", "max_days_late": "最长迟报天数",
-    "enterprise_id": "统一社会信用代码", "name": "单位名称", "network": "监测网络",
-    "status": "报送状态", "status_zh": "报送状态", "deadline": "报送截止日期",
-    "received_at": "收到时间", "days_late": "迟报天数", "problems": "审核未通过原因",
-    "contact_person": "联系人", "contact_phone": "联系电话", "contact_mobile": "手机",
-    "contact_email": "电子邮箱", "address": "地址", "respondents": "已报企业数",
-    "rate": "报送率(%)", "section": "行业门类", "size_class": "规模", "ownership": "所有制",
+    "city": "城市",
+    "period": "调查期",
+    "expected": "应报企业数",
+    "reported": "已报企业数",
+    "on_time": "按时报送",
+    "late": "迟报",
+    "time_unknown": "报送时间未登记",
+    "quarantined": "报送未通过审核",
+    "missing": "漏报",
+    "closed": "已关闭",
+    "resubmitted": "更正重报",
+    "response_rate": "报送率(%)",
+    "on_time_rate": "按时报送率(%)",
+    "mean_days_late": "平均迟报天数",
+    "max_days_late": "最长迟报天数",
+    "enterprise_id": "统一社会信用代码",
+    "name": "单位名称",
+    "network": "监测网络",
+    "status": "报送状态",
+    "status_zh": "报送状态",
+    "deadline": "报送截止日期",
+    "received_at": "收到时间",
+    "days_late": "迟报天数",
+    "problems": "审核未通过原因",
+    "contact_person": "联系人",
+    "contact_phone": "联系电话",
+    "contact_mobile": "手机",
+    "contact_email": "电子邮箱",
+    "address": "地址",
+    "respondents": "已报企业数",
+    "rate": "报送率(%)",
+    "section": "行业门类",
+    "size_class": "规模",
+    "ownership": "所有制",
 }
 
 _DEFAULT_DEADLINES: dict[str, dict[str, int | None]] = {
@@ -98,7 +142,8 @@ class CalendarSettings:
 
     opens_day: int = 25
     deadlines: Mapping[str, Mapping[str, int | None]] = field(
-        default_factory=lambda: {k: dict(v) for k, v in _DEFAULT_DEADLINES.items()})
+        default_factory=lambda: {k: dict(v) for k, v in _DEFAULT_DEADLINES.items()}
+    )
     quarterly_report_day: int = 5
     holidays: tuple[str, ...] = ()
     weekends: bool = False
@@ -114,32 +159,48 @@ class CalendarSettings:
         sec = params.get(base, {}) or {}
         if not isinstance(sec, Mapping):
             raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {"opens_day", "deadlines", "quarterly_report_day", "holidays", "weekends",
-                   "judge_level"}
+        allowed = {
+            "opens_day",
+            "deadlines",
+            "quarterly_report_day",
+            "holidays",
+            "weekends",
+            "judge_level",
+        }
         unknown = sorted(set(sec) - allowed)
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
-                              f"allowed: {', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
         deadlines = {k: dict(v) for k, v in d.deadlines.items()}
         given = params.get(f"{base}.deadlines", {}) or {}
         if not isinstance(given, Mapping):
-            raise ParamsError(f"{params.path}: key '{base}.deadlines' must map a network "
-                              f"({', '.join(NETWORKS)}) to levels, found {given!r}")
+            raise ParamsError(
+                f"{params.path}: key '{base}.deadlines' must map a network "
+                f"({', '.join(NETWORKS)}) to levels, found {given!r}"
+            )
         for net, levels in given.items():
             if net not in NETWORKS:
-                raise ParamsError(f"{params.path}: key '{base}.deadlines.{net}': unknown network; "
-                                  f"use {', '.join(NETWORKS)}")
+                raise ParamsError(
+                    f"{params.path}: key '{base}.deadlines.{net}': unknown network; "
+                    f"use {', '.join(NETWORKS)}"
+                )
             if not isinstance(levels, Mapping):
-                raise ParamsError(f"{params.path}: key '{base}.deadlines.{net}' must map levels "
-                                  f"({', '.join(LEVELS)}) to a day (1–28) or null")
+                raise ParamsError(
+                    f"{params.path}: key '{base}.deadlines.{net}' must map levels "
+                    f"({', '.join(LEVELS)}) to a day (1–28) or null"
+                )
             for level in levels:
                 key = f"{base}.deadlines.{net}.{level}"
                 if level not in LEVELS:
-                    raise ParamsError(f"{params.path}: key '{key}': unknown level; use "
-                                      f"{', '.join(LEVELS)}")
+                    raise ParamsError(
+                        f"{params.path}: key '{key}': unknown level; use {', '.join(LEVELS)}"
+                    )
                 value = levels[level]
-                deadlines[net][level] = None if value is None else int(
-                    params.number(key, low=1, high=28))
+                deadlines[net][level] = (
+                    None if value is None else int(params.number(key, low=1, high=28))
+                )
         holidays = params.get(f"{base}.holidays", [], types=list)
         for i, h in enumerate(holidays):
             try:
@@ -147,17 +208,24 @@ class CalendarSettings:
             except ValueError:
                 ok = False
             if not ok:
-                raise ParamsError(f"{params.path}: key '{base}.holidays[{i}]' = {h!r} must be a "
-                                  "quoted date like \"2013-10-04\"")
+                raise ParamsError(
+                    f"{params.path}: key '{base}.holidays[{i}]' = {h!r} must be a "
+                    'quoted date like "2013-10-04"'
+                )
         judge = params.choice(f"{base}.judge_level", LEVELS, d.judge_level)
         if all(deadlines[n][judge] is None for n in NETWORKS):
-            raise ParamsError(f"{params.path}: key '{base}.judge_level' = {judge!r} has no "
-                              "deadline in any network")
+            raise ParamsError(
+                f"{params.path}: key '{base}.judge_level' = {judge!r} has no "
+                "deadline in any network"
+            )
         return cls(
             opens_day=int(params.number(f"{base}.opens_day", d.opens_day, low=1, high=28)),
             deadlines=deadlines,
-            quarterly_report_day=int(params.number(f"{base}.quarterly_report_day",
-                                                   d.quarterly_report_day, low=1, high=28)),
+            quarterly_report_day=int(
+                params.number(
+                    f"{base}.quarterly_report_day", d.quarterly_report_day, low=1, high=28
+                )
+            ),
             holidays=tuple(holidays),
             weekends=bool(params.get(f"{base}.weekends", d.weekends, types=bool)),
             judge_level=judge,  # type: ignore[arg-type]
@@ -171,8 +239,13 @@ def _working_day_on_or_before(day: pd.Timestamp, settings: CalendarSettings) -> 
     return day
 
 
-def deadline(period: str, *, network: Network = "ministry", level: Level = "city",
-             settings: CalendarSettings | None = None) -> pd.Timestamp | None:
+def deadline(
+    period: str,
+    *,
+    network: Network = "ministry",
+    level: Level = "city",
+    settings: CalendarSettings | None = None,
+) -> pd.Timestamp | None:
     """The last day (midnight timestamp) a report of month ``period`` is on time.
 
     Parameters
@@ -202,15 +275,15 @@ def deadline(period: str, *, network: Network = "ministry", level: Level = "city
     return _working_day_on_or_before(pd.Timestamp(nxt.year, nxt.month, int(day)), s)
 
 
-def quarterly_deadline(quarter: str, *, settings: CalendarSettings | None = None
-                       ) -> pd.Timestamp:
+def quarterly_deadline(quarter: str, *, settings: CalendarSettings | None = None) -> pd.Timestamp:
     """The deadline of a city's quarterly warning report (day of the next quarter's first month)."""
     s = settings or CalendarSettings()
     if not QUARTER_RE.match(quarter):
         raise ValueError(f"quarter {quarter!r} must be like 2013Q4")
     first = (pd.Period(quarter, freq="Q") + 1).asfreq("M", "start")
     return _working_day_on_or_before(
-        pd.Timestamp(first.year, first.month, s.quarterly_report_day), s)
+        pd.Timestamp(first.year, first.month, s.quarterly_report_day), s
+    )
 
 
 def days_late(received_at: pd.Series, due: pd.Series) -> pd.Series:
@@ -221,8 +294,9 @@ def days_late(received_at: pd.Series, due: pd.Series) -> pd.Series:
     return out.clip(lower=0).astype("Int64")
 
 
-def attribute_receipts(deliveries: pd.DataFrame, receipts: pd.DataFrame,
-                       panel: pd.DataFrame) -> pd.DataFrame:
+def attribute_receipts(
+    deliveries: pd.DataFrame, receipts: pd.DataFrame, panel: pd.DataFrame
+) -> pd.DataFrame:
     """The receipt time of every delivered row.
 
     A receipt names a load and optionally a city (that city's part of a province-wide file);
@@ -238,20 +312,28 @@ def attribute_receipts(deliveries: pd.DataFrame, receipts: pd.DataFrame,
     d = deliveries.copy()
     d["enterprise_id"] = d["enterprise_id"].astype(str)
     city = panel.drop_duplicates("enterprise_id").set_index(
-        panel.drop_duplicates("enterprise_id")["enterprise_id"].astype(str))["city"]
+        panel.drop_duplicates("enterprise_id")["enterprise_id"].astype(str)
+    )["city"]
     d["city"] = d["enterprise_id"].map(city)
     r = receipts[receipts["kind"] == "reports"] if len(receipts) else receipts
-    r = r.assign(received_at=pd.to_datetime(r["received_at"])) if len(r) else pd.DataFrame(
-        columns=["load_id", "city", "received_at", "source"])
+    r = (
+        r.assign(received_at=pd.to_datetime(r["received_at"]))
+        if len(r)
+        else pd.DataFrame(columns=["load_id", "city", "received_at", "source"])
+    )
     per_city = r[r["city"].notna()][["load_id", "city", "received_at", "source"]]
     whole = r[r["city"].isna()][["load_id", "received_at", "source"]]
     per_city = per_city.astype({"load_id": "int64"})
     whole = whole.astype({"load_id": "int64"}).drop_duplicates("load_id")
     d = d.astype({"load_id": "int64"})
-    d = d.merge(per_city.rename(columns={"received_at": "_rc", "source": "_sc"}),
-                on=["load_id", "city"], how="left")
-    d = d.merge(whole.rename(columns={"received_at": "_rw", "source": "_sw"}), on="load_id",
-                how="left")
+    d = d.merge(
+        per_city.rename(columns={"received_at": "_rc", "source": "_sc"}),
+        on=["load_id", "city"],
+        how="left",
+    )
+    d = d.merge(
+        whole.rename(columns={"received_at": "_rw", "source": "_sw"}), on="load_id", how="left"
+    )
     d["received_at"] = pd.to_datetime(d["_rc"]).fillna(pd.to_datetime(d["_rw"]))
     d["receipt_source"] = d["_sc"].where(d["_rc"].notna(), d["_sw"])
     return d.drop(columns=["_rc", "_sc", "_rw", "_sw"])
@@ -263,15 +345,23 @@ def closed_before(reports: pd.DataFrame, period: str) -> set[str]:
     prior = reports[reports["period"].astype(str) < period]
     if prior.empty:
         return set()
-    last = prior.sort_values(["enterprise_id", "period"]).drop_duplicates("enterprise_id",
-                                                                         keep="last")
-    return set(last.loc[last["survey_employment"].astype("Float64") == 0,
-                        "enterprise_id"].astype(str))
+    last = prior.sort_values(["enterprise_id", "period"]).drop_duplicates(
+        "enterprise_id", keep="last"
+    )
+    return set(
+        last.loc[last["survey_employment"].astype("Float64") == 0, "enterprise_id"].astype(str)
+    )
 
 
-def member_status(expected: pd.DataFrame, deliveries: pd.DataFrame, receipts: pd.DataFrame, *,
-                  period: str, settings: CalendarSettings | None = None,
-                  closed: Sequence[str] | set[str] = ()) -> pd.DataFrame:
+def member_status(
+    expected: pd.DataFrame,
+    deliveries: pd.DataFrame,
+    receipts: pd.DataFrame,
+    *,
+    period: str,
+    settings: CalendarSettings | None = None,
+    closed: Sequence[str] | set[str] = (),
+) -> pd.DataFrame:
     """Per expected member of month ``period``: on time, late, missing, quarantined ….
 
     Parameters
@@ -296,11 +386,16 @@ def member_status(expected: pd.DataFrame, deliveries: pd.DataFrame, receipts: pd
     s = settings or CalendarSettings()
     exp = expected.drop_duplicates("enterprise_id").copy()
     exp["enterprise_id"] = exp["enterprise_id"].astype(str)
-    net = exp["ministry"].fillna(False).astype(bool) if "ministry" in exp.columns \
+    net = (
+        exp["ministry"].fillna(False).astype(bool)
+        if "ministry" in exp.columns
         else pd.Series(False, index=exp.index)
+    )
     exp["network"] = np.where(net, "ministry", "provincial")
-    dues = {n: deadline(period, network=n, level=s.judge_level, settings=s)  # type: ignore[arg-type]
-            for n in NETWORKS}
+    dues = {
+        n: deadline(period, network=n, level=s.judge_level, settings=s)  # type: ignore[arg-type]
+        for n in NETWORKS
+    }
     # A network without a deadline at this level is judged by the other network's.
     fallback = next(v for v in dues.values() if v is not None)
     exp["deadline"] = exp["network"].map(lambda n: dues[n] or fallback)
@@ -322,9 +417,16 @@ def member_status(expected: pd.DataFrame, deliveries: pd.DataFrame, receipts: pd
     has_acc = out["enterprise_id"].map(n_acc).fillna(0).astype(int) > 0
     late = days_late(out["received_at"], out["deadline"])
     status = np.select(
-        [has_acc & out["received_at"].isna(), has_acc & (late.fillna(0) > 0), has_acc,
-         out["enterprise_id"].isin(quarantined), out["enterprise_id"].isin(set(closed))],
-        ["time_unknown", "late", "on_time", "quarantined", "closed"], "missing")
+        [
+            has_acc & out["received_at"].isna(),
+            has_acc & (late.fillna(0) > 0),
+            has_acc,
+            out["enterprise_id"].isin(quarantined),
+            out["enterprise_id"].isin(set(closed)),
+        ],
+        ["time_unknown", "late", "on_time", "quarantined", "closed"],
+        "missing",
+    )
     out["status"] = status
     out["days_late"] = late.where(out["status"] == "late", pd.NA).astype("Int64")
     out["resubmitted"] = out["enterprise_id"].isin(replaced)
@@ -338,18 +440,23 @@ def city_status(status: pd.DataFrame, *, total_label: str | None = "全省") -> 
     Rates in % of the members expected to report (expected − closed); ``mean_days_late`` over
     the late members (0 when none). With ``total_label`` a total row is appended per month.
     """
+
     def one(g: pd.DataFrame) -> dict[str, Any]:
         counts = g["status"].value_counts()
         n = {k: int(counts.get(k, 0)) for k in STATUSES}
         due = len(g) - n["closed"]
         reported = n["on_time"] + n["late"] + n["time_unknown"]
         late = g.loc[g["status"] == "late", "days_late"].astype(float)
-        return {"expected": len(g), "reported": reported, **n,
-                "resubmitted": int(g["resubmitted"].sum()),
-                "response_rate": 100.0 * reported / due if due else np.nan,
-                "on_time_rate": 100.0 * n["on_time"] / due if due else np.nan,
-                "mean_days_late": float(late.mean()) if len(late) else 0.0,
-                "max_days_late": int(late.max()) if len(late) else 0}
+        return {
+            "expected": len(g),
+            "reported": reported,
+            **n,
+            "resubmitted": int(g["resubmitted"].sum()),
+            "response_rate": 100.0 * reported / due if due else np.nan,
+            "on_time_rate": 100.0 * n["on_time"] / due if due else np.nan,
+            "mean_days_late": float(late.mean()) if len(late) else 0.0,
+            "max_days_late": int(late.max()) if len(late) else 0,
+        }
 
     rows = []
     for (per, city), g in status.groupby(["period", "city"], sort=True):
@@ -360,9 +467,14 @@ def city_status(status: pd.DataFrame, *, total_label: str | None = "全省") -> 
     return pd.DataFrame(rows, columns=CITY_STATUS_COLUMNS)
 
 
-def response_rates(expected: pd.DataFrame, reports: pd.DataFrame, *, period: str,
-                   by: Sequence[str] = ("city",), closed: Sequence[str] | set[str] = ()
-                   ) -> pd.DataFrame:
+def response_rates(
+    expected: pd.DataFrame,
+    reports: pd.DataFrame,
+    *,
+    period: str,
+    by: Sequence[str] = ("city",),
+    closed: Sequence[str] | set[str] = (),
+) -> pd.DataFrame:
     """Response rates of month ``period`` by domain (city, or the cells: city × section ×
     size_class × ownership).
 
@@ -381,16 +493,20 @@ def response_rates(expected: pd.DataFrame, reports: pd.DataFrame, *, period: str
     exp = exp[~exp["enterprise_id"].isin(set(closed))]
     got = set(reports.loc[reports["period"].astype(str) == period, "enterprise_id"].astype(str))
     exp["_r"] = exp["enterprise_id"].isin(got)
-    out = exp.groupby(by, sort=True, dropna=False).agg(expected=("_r", "size"),
-                                                       respondents=("_r", "sum")).reset_index()
+    out = (
+        exp.groupby(by, sort=True, dropna=False)
+        .agg(expected=("_r", "size"), respondents=("_r", "sum"))
+        .reset_index()
+    )
     out.insert(len(by), "period", period)
     out["respondents"] = out["respondents"].astype(int)
     out["rate"] = 100.0 * out["respondents"] / out["expected"]
     return out
 
 
-def chase_list(status: pd.DataFrame, panel: pd.DataFrame, *,
-               problems: pd.DataFrame | None = None) -> pd.DataFrame:
+def chase_list(
+    status: pd.DataFrame, panel: pd.DataFrame, *, problems: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The chase-up list (催报名单): members missing or quarantined, with their contacts.
 
     Parameters
@@ -411,8 +527,7 @@ def chase_list(status: pd.DataFrame, panel: pd.DataFrame, *,
     p["enterprise_id"] = p["enterprise_id"].astype(str)
     p = p.set_index("enterprise_id")
     for c in CONTACT_COLUMNS:
-        todo[c] = todo["enterprise_id"].map(p[c]).fillna("").astype(str) if c in p.columns \
-            else ""
+        todo[c] = todo["enterprise_id"].map(p[c]).fillna("").astype(str) if c in p.columns else ""
     if "name" in p.columns:
         todo["name"] = todo["enterprise_id"].map(p["name"]).fillna(todo["name"]).astype(str)
     todo["status_zh"] = todo["status"].map(STATUS_ZH)
@@ -422,14 +537,31 @@ def chase_list(status: pd.DataFrame, panel: pd.DataFrame, *,
         rules = pr.groupby("enterprise_id")["rule"].agg(lambda x: ";".join(sorted(set(x))))
         todo["problems"] = todo["enterprise_id"].map(rules).fillna("")
     todo["deadline"] = pd.to_datetime(todo["deadline"]).dt.strftime("%Y-%m-%d")
-    cols = ["city", "enterprise_id", "name", "network", "status", "status_zh", "deadline",
-            "problems", *CONTACT_COLUMNS]
-    return todo[cols].sort_values(["city", "status", "enterprise_id"], kind="stable"
-                                  ).reset_index(drop=True)
+    cols = [
+        "city",
+        "enterprise_id",
+        "name",
+        "network",
+        "status",
+        "status_zh",
+        "deadline",
+        "problems",
+        *CONTACT_COLUMNS,
+    ]
+    return (
+        todo[cols]
+        .sort_values(["city", "status", "enterprise_id"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
-def analysis_status(receipts: pd.DataFrame, *, cities: Sequence[str], quarter: str,
-                    settings: CalendarSettings | None = None) -> pd.DataFrame:
+def analysis_status(
+    receipts: pd.DataFrame,
+    *,
+    cities: Sequence[str],
+    quarter: str,
+    settings: CalendarSettings | None = None,
+) -> pd.DataFrame:
     """Per city: the quarterly analysis (warning) report received, and on time?
 
     ``receipts`` rows of kind ``analysis`` for period ``quarter``. Returns ``city, quarter,
@@ -437,10 +569,16 @@ def analysis_status(receipts: pd.DataFrame, *, cities: Sequence[str], quarter: s
     """
     s = settings or CalendarSettings()
     due = quarterly_deadline(quarter, settings=s)
-    r = receipts[(receipts["kind"] == "analysis") & (receipts["period"] == quarter)] \
-        if len(receipts) else receipts
-    first = (pd.to_datetime(r["received_at"]).groupby(r["city"]).min() if len(r)
-             else pd.Series(dtype="datetime64[ns]"))
+    r = (
+        receipts[(receipts["kind"] == "analysis") & (receipts["period"] == quarter)]
+        if len(receipts)
+        else receipts
+    )
+    first = (
+        pd.to_datetime(r["received_at"]).groupby(r["city"]).min()
+        if len(r)
+        else pd.Series(dtype="datetime64[ns]")
+    )
     out = pd.DataFrame({"city": list(cities)})
     out["quarter"] = quarter
     out["deadline"] = due

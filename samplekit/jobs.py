@@ -153,11 +153,21 @@ def demo_panel(params: Params) -> pd.DataFrame:
     from samplekit.demo import HistorySettings, individual_units
 
     settings = HistorySettings.from_params(params)
-    cols = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
-            "registration_type", "employees", "export_share"]
+    cols = [
+        "enterprise_id",
+        "name",
+        "city",
+        "section",
+        "size_class",
+        "ownership",
+        "registration_type",
+        "employees",
+        "export_share",
+    ]
     panel = selection(params).sample[cols].assign(individual=False)
-    extra = individual_units(panel, settings.individual_units,
-                             np.random.default_rng(settings.seed + 7))
+    extra = individual_units(
+        panel, settings.individual_units, np.random.default_rng(settings.seed + 7)
+    )
     return pd.concat([panel, extra], ignore_index=True)
 
 
@@ -405,8 +415,9 @@ def members_expected(store_path: Path | str, period: str) -> pd.DataFrame:
     return st.read_panel(store_path)
 
 
-def reporting_status(store_path: Path | str, periods: list[str], *,
-                     settings: Any = None) -> pd.DataFrame:
+def reporting_status(
+    store_path: Path | str, periods: list[str], *, settings: Any = None
+) -> pd.DataFrame:
     """:func:`samplekit.calendar.member_status` of each month, from the store."""
     from samplekit.calendar import CalendarSettings, closed_before, member_status
     from samplekit.store import read_deliveries, read_network_table, read_reports
@@ -419,14 +430,27 @@ def reporting_status(store_path: Path | str, periods: list[str], *,
     parts = []
     for period in periods:
         closed = closed_before(history, period)  # a closure is a fall to zero, not nonresponse
-        parts.append(member_status(members_expected(store_path, period), deliveries, receipts,
-                                   period=period, settings=settings, closed=closed))
+        parts.append(
+            member_status(
+                members_expected(store_path, period),
+                deliveries,
+                receipts,
+                period=period,
+                settings=settings,
+                closed=closed,
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
-def city_evaluation(store_path: Path | str, quarter: str, *, calendar: Any = None,
-                    evaluation: Any = None, cities: list[str] | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def city_evaluation(
+    store_path: Path | str,
+    quarter: str,
+    *,
+    calendar: Any = None,
+    evaluation: Any = None,
+    cities: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(metrics, scores)`` of the quarterly city evaluation from a store."""
     from samplekit.calendar import CalendarSettings, analysis_status
     from samplekit.evaluation import EvaluationSettings, city_metrics, score_cities
@@ -440,12 +464,19 @@ def city_evaluation(store_path: Path | str, quarter: str, *, calendar: Any = Non
     present = set(status["city"].astype(str))
     # Province order when the city table is given; cities without members are not scored.
     names = [c for c in cities if c in present] if cities else sorted(present)
-    analysis = analysis_status(read_network_table(store_path, "receipts"), cities=names,
-                               quarter=quarter, settings=calendar)
-    metrics = city_metrics(status, read_deliveries(store_path, months),
-                           read_row_problems(store_path, months),
-                           read_network_table(store_path, "insurance_warnings"), analysis,
-                           panel, quarter=quarter, cities=names)
+    analysis = analysis_status(
+        read_network_table(store_path, "receipts"), cities=names, quarter=quarter, settings=calendar
+    )
+    metrics = city_metrics(
+        status,
+        read_deliveries(store_path, months),
+        read_row_problems(store_path, months),
+        read_network_table(store_path, "insurance_warnings"),
+        analysis,
+        panel,
+        quarter=quarter,
+        cities=names,
+    )
     return metrics, score_cities(metrics, settings=evaluation or EvaluationSettings())
 
 
@@ -456,8 +487,15 @@ def evaluation(params: Params, quarter: str | None = None) -> tuple[pd.DataFrame
     from samplekit.evaluation import EvaluationSettings
 
     quarter = quarter or params.get("quarter", types=str)
-    names = cities(params)["city"].astype(str).tolist() \
-        if params.get("province.cities", None) is not None else None
-    return city_evaluation(store(params), quarter,
-                           calendar=CalendarSettings.from_params(params),
-                           evaluation=EvaluationSettings.from_params(params), cities=names)
+    names = (
+        cities(params)["city"].astype(str).tolist()
+        if params.get("province.cities", None) is not None
+        else None
+    )
+    return city_evaluation(
+        store(params),
+        quarter,
+        calendar=CalendarSettings.from_params(params),
+        evaluation=EvaluationSettings.from_params(params),
+        cities=names,
+    )

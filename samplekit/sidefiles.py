@@ -25,7 +25,8 @@ from samplekit.periods import MONTH_RE
 
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _DATETIME_RE = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
 
 
 @dataclass
@@ -64,8 +65,9 @@ def norm_header(text: Any) -> str:
     return s.lower()
 
 
-def read_side_file(path: str | Path, *, aliases: dict[str, str], required: list[str],
-                   what: str) -> SideFile:
+def read_side_file(
+    path: str | Path, *, aliases: dict[str, str], required: list[str], what: str
+) -> SideFile:
     """Read a CSV/XLSX side file whose header is one of the first 20 rows.
 
     Parameters
@@ -101,22 +103,37 @@ def read_side_file(path: str | Path, *, aliases: dict[str, str], required: list[
     except Exception as exc:
         raise InputError(f"{p}: cannot be read as {suffix[1:].upper()}: {exc}") from exc
     need = {norm_header(k) for k in required} | {a for a, k in keys.items() if k in required}
-    header_idx = next((i for i, line in enumerate(lines)
-                       if sum(norm_header(c) in need for c in line) >= min(2, len(required))),
-                      None)
+    header_idx = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if sum(norm_header(c) in need for c in line) >= min(2, len(required))
+        ),
+        None,
+    )
     if header_idx is None:
-        raise InputError(f"{p}: no header row found in the first {len(lines)} rows of this "
-                         f"{what} file; expected columns {', '.join(required)} "
-                         f"(or their Chinese headers)")
+        raise InputError(
+            f"{p}: no header row found in the first {len(lines)} rows of this "
+            f"{what} file; expected columns {', '.join(required)} "
+            f"(or their Chinese headers)"
+        )
     try:
         if encoding is None:
             cells = pd.read_excel(p, header=header_idx, dtype=str, engine="openpyxl")
         else:
-            cells = pd.read_csv(p, header=0, skiprows=header_idx, dtype=str, encoding=encoding,
-                                keep_default_na=False, na_values=[""])
+            cells = pd.read_csv(
+                p,
+                header=0,
+                skiprows=header_idx,
+                dtype=str,
+                encoding=encoding,
+                keep_default_na=False,
+                na_values=[""],
+            )
     except Exception as exc:
-        raise InputError(f"{p}: cannot be read past its header (row {header_idx + 1}): {exc}"
-                         ) from exc
+        raise InputError(
+            f"{p}: cannot be read past its header (row {header_idx + 1}): {exc}"
+        ) from exc
     first = header_idx + 2  # 1-based spreadsheet row of the first data row
     row_numbers = first + np.arange(len(cells), dtype="int64")
     keep = cells.notna().any(axis=1).to_numpy() if len(cells.columns) else np.zeros(0, bool)
@@ -128,13 +145,17 @@ def read_side_file(path: str | Path, *, aliases: dict[str, str], required: list[
             mapping[str(col)] = key
     missing = [k for k in required if k not in mapping.values()]
     if missing:
-        raise InputError(f"{p}: {what} file lacks column(s) {', '.join(missing)}; found "
-                         f"{', '.join(map(str, cells.columns))}")
-    data = pd.DataFrame({k: cells[c].astype("object").where(cells[c].notna(), None)
-                         for c, k in mapping.items()})
+        raise InputError(
+            f"{p}: {what} file lacks column(s) {', '.join(missing)}; found "
+            f"{', '.join(map(str, cells.columns))}"
+        )
+    data = pd.DataFrame(
+        {k: cells[c].astype("object").where(cells[c].notna(), None) for c, k in mapping.items()}
+    )
     for c in data.columns:
-        data[c] = data[c].map(lambda v: None if blank(v) or str(v).strip() == ""
-                              else str(v).strip())
+        data[c] = data[c].map(
+            lambda v: None if blank(v) or str(v).strip() == "" else str(v).strip()
+        )
     data["row"] = row_numbers
     return SideFile(path=p, data=data.reset_index(drop=True), raw=cells, sha256=file_sha256(p))
 
@@ -165,21 +186,42 @@ class Problems:
         self.file = file
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask: Any, column: str, rule: str, message: str | pd.Series,
-            severity: str = "error", values: pd.Series | None = None) -> None:
+    def add(
+        self,
+        mask: Any,
+        column: str,
+        rule: str,
+        message: str | pd.Series,
+        severity: str = "error",
+        values: pd.Series | None = None,
+    ) -> None:
         m = np.asarray(pd.array(mask, dtype="boolean").fillna(False), dtype=bool)
         if not m.any():
             return
-        vals = values if values is not None else (
-            self.data[column] if column in self.data.columns else pd.Series([""] * len(m)))
-        v = [("" if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA
-              else str(x)) for x in pd.Series(vals).reset_index(drop=True)[m]]
-        msg = list(message.reset_index(drop=True)[m]) if isinstance(message, pd.Series) \
-            else message
-        self.parts.append(pd.DataFrame({
-            "severity": severity, "file": self.file, "row": self.data["row"].to_numpy()[m],
-            "column": column, "value": v, "rule": rule, "message": msg},
-            columns=PROBLEM_COLUMNS))
+        vals = (
+            values
+            if values is not None
+            else (self.data[column] if column in self.data.columns else pd.Series([""] * len(m)))
+        )
+        v = [
+            ("" if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA else str(x))
+            for x in pd.Series(vals).reset_index(drop=True)[m]
+        ]
+        msg = list(message.reset_index(drop=True)[m]) if isinstance(message, pd.Series) else message
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "severity": severity,
+                    "file": self.file,
+                    "row": self.data["row"].to_numpy()[m],
+                    "column": column,
+                    "value": v,
+                    "rule": rule,
+                    "message": msg,
+                },
+                columns=PROBLEM_COLUMNS,
+            )
+        )
 
     def required(self, columns: list[str]) -> None:
         for c in columns:
@@ -187,8 +229,7 @@ class Problems:
 
     def frame(self) -> pd.DataFrame:
         parts = [p for p in self.parts if len(p)]
-        return problems_frame(pd.concat(parts, ignore_index=True)) if parts \
-            else problems_frame([])
+        return problems_frame(pd.concat(parts, ignore_index=True)) if parts else problems_frame([])
 
 
 def parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -208,6 +249,7 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """'2013-07-04', '2013/7/4', '2013年7月4日' -> 'YYYY-MM-DD'; also the mask of bad cells."""
+
     def one(v: Any) -> str | None:
         if blank(v):
             return None
@@ -216,9 +258,11 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
             return None
         try:
             return pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3))).strftime(
-                "%Y-%m-%d")
+                "%Y-%m-%d"
+            )
         except ValueError:
             return None
+
     out = s.map(one)
     return out, s.notna() & out.isna()
 
@@ -231,14 +275,21 @@ def parse_datetime(value: Any) -> pd.Timestamp | None:
     if not m:
         return None
     try:
-        return pd.Timestamp(int(m.group(1)), int(m.group(2)), int(m.group(3)),
-                            int(m.group(4) or 0), int(m.group(5) or 0), int(m.group(6) or 0))
+        return pd.Timestamp(
+            int(m.group(1)),
+            int(m.group(2)),
+            int(m.group(3)),
+            int(m.group(4) or 0),
+            int(m.group(5) or 0),
+            int(m.group(6) or 0),
+        )
     except ValueError:
         return None
 
 
 def parse_period(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """'2013-07', '2013/7', '2013年7月', '201307' -> 'YYYY-MM'; also the mask of bad cells."""
+
     def one(v: Any) -> str | None:
         if blank(v):
             return None
@@ -247,6 +298,7 @@ def parse_period(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         if m and 1 <= int(m.group(2) or m.group(3)) <= 12:
             return f"{m.group(1)}-{int(m.group(2) or m.group(3)):02d}"
         return t if MONTH_RE.match(t) else None
+
     out = s.map(one)
     return out, s.notna() & out.isna()
 
@@ -260,8 +312,7 @@ def credit_code_check(code: str) -> str | None:
     """The check character of the first 17 characters of a credit code (GB 32100-2015)."""
     if len(code) < 17 or any(c not in _CREDIT_CHARS for c in code[:17]):
         return None
-    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS,
-                                                           strict=True))
+    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
     return _CREDIT_CHARS[(31 - total % 31) % 31]
 
 

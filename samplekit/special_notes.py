@@ -22,22 +22,55 @@ from samplekit.sidefiles import Problems, SideFile, blank, parse_date, parse_per
 
 REQUIRED: list[str] = ["enterprise_id", "period", "text"]
 ALIASES: dict[str, str] = {
-    "统一社会信用代码": "enterprise_id", "企业代码": "enterprise_id", "调查期": "period",
-    "月份": "period", "报送日期": "note_date", "说明日期": "note_date", "日期": "note_date",
-    "专项说明": "text", "说明内容": "text", "说明": "text", "note_date": "note_date",
+    "统一社会信用代码": "enterprise_id",
+    "企业代码": "enterprise_id",
+    "调查期": "period",
+    "月份": "period",
+    "报送日期": "note_date",
+    "说明日期": "note_date",
+    "日期": "note_date",
+    "专项说明": "text",
+    "说明内容": "text",
+    "说明": "text",
+    "note_date": "note_date",
 }
 NOTE_STATUS_COLUMNS: list[str] = [
-    "period", "city", "enterprise_id", "name", "baseline_employment", "survey_employment",
-    "fall", "fall_share_pct", "main_type", "criterion", "note_status", "note_date", "text"]
+    "period",
+    "city",
+    "enterprise_id",
+    "name",
+    "baseline_employment",
+    "survey_employment",
+    "fall",
+    "fall_share_pct",
+    "main_type",
+    "criterion",
+    "note_status",
+    "note_date",
+    "text",
+]
 HEADERS_ZH: dict[str, str] = {
-    "period": "调查期", "city": "城市", "enterprise_id": "统一社会信用代码", "name": "单位名称",
-    "baseline_employment": "建档期期末就业人数", "survey_employment": "调查期期末就业人数",
-    "fall": "减少人数", "fall_share_pct": "减少比例(%)", "main_type": "主要减少类型",
-    "criterion": "需说明原因", "note_status": "专项说明", "note_date": "说明日期",
+    "period": "调查期",
+    "city": "城市",
+    "enterprise_id": "统一社会信用代码",
+    "name": "单位名称",
+    "baseline_employment": "建档期期末就业人数",
+    "survey_employment": "调查期期末就业人数",
+    "fall": "减少人数",
+    "fall_share_pct": "减少比例(%)",
+    "main_type": "主要减少类型",
+    "criterion": "需说明原因",
+    "note_status": "专项说明",
+    "note_date": "说明日期",
     "text": "说明内容",
 }
-_TYPE_ZH = {"closure": "关闭破产", "suspension": "停业整顿", "layoff": "经济性裁员",
-            "relocation": "企业迁出本市", "other": "其他"}
+_TYPE_ZH = {
+    "closure": "关闭破产",
+    "suspension": "停业整顿",
+    "layoff": "经济性裁员",
+    "relocation": "企业迁出本市",
+    "other": "其他",
+}
 
 
 @dataclass(frozen=True)
@@ -69,13 +102,17 @@ class NoteSettings:
         allowed = {"min_persons", "min_share", "closures_always"}
         unknown = sorted(set(sec) - allowed)
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
-                              f"allowed: {', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
         return cls(
             min_persons=int(params.number(f"{base}.min_persons", d.min_persons, low=1)),
             min_share=float(params.number(f"{base}.min_share", d.min_share, low=0, high=1)),
-            closures_always=bool(params.get(f"{base}.closures_always", d.closures_always,
-                                            types=bool)))
+            closures_always=bool(
+                params.get(f"{base}.closures_always", d.closures_always, types=bool)
+            ),
+        )
 
 
 def read_note_file(path: str | Path) -> SideFile:
@@ -83,9 +120,9 @@ def read_note_file(path: str | Path) -> SideFile:
     return read_side_file(path, aliases=ALIASES, required=REQUIRED, what="专项说明")
 
 
-def validate_notes(data: pd.DataFrame, *, file: str = "",
-                   panel_ids: Sequence[str] | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_notes(
+    data: pd.DataFrame, *, file: str = "", panel_ids: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type and check special notes.
 
     Errors: ``required``, ``period_format``, ``date_format``, ``not_in_panel``, ``duplicate``.
@@ -102,18 +139,32 @@ def validate_notes(data: pd.DataFrame, *, file: str = "",
     probs.add(bad_d, "note_date", "date_format", "日期应写作 YYYY-MM-DD")
     ids = d["enterprise_id"].map(lambda v: None if blank(v) else str(v).strip())
     if panel_ids is not None:
-        probs.add(ids.notna() & ~ids.isin(set(map(str, panel_ids))), "enterprise_id",
-                  "not_in_panel", "该企业不在监测名单中;专项说明只针对监测企业")
+        probs.add(
+            ids.notna() & ~ids.isin(set(map(str, panel_ids))),
+            "enterprise_id",
+            "not_in_panel",
+            "该企业不在监测名单中;专项说明只针对监测企业",
+        )
     key = pd.DataFrame({"e": ids, "p": period})
-    probs.add(key.notna().all(axis=1) & key.duplicated(keep=False), "enterprise_id",
-              "duplicate", "同一企业同一调查期的专项说明出现多次;请合并为一行")
-    notes = pd.DataFrame({"enterprise_id": ids, "period": period, "note_date": date,
-                          "text": d["text"], "row": d["row"]})
+    probs.add(
+        key.notna().all(axis=1) & key.duplicated(keep=False),
+        "enterprise_id",
+        "duplicate",
+        "同一企业同一调查期的专项说明出现多次;请合并为一行",
+    )
+    notes = pd.DataFrame(
+        {
+            "enterprise_id": ids,
+            "period": period,
+            "note_date": date,
+            "text": d["text"],
+            "row": d["row"],
+        }
+    )
     return notes, probs.frame()
 
 
-def required_notes(reports: pd.DataFrame, *, settings: NoteSettings | None = None
-                   ) -> pd.DataFrame:
+def required_notes(reports: pd.DataFrame, *, settings: NoteSettings | None = None) -> pd.DataFrame:
     """Panel reports that need a special note.
 
     Returns ``period, enterprise_id, baseline_employment, survey_employment, fall,
@@ -132,32 +183,49 @@ def required_notes(reports: pd.DataFrame, *, settings: NoteSettings | None = Non
     need = (by_persons | by_share | closure).to_numpy(dtype=bool)
     r["fall"] = fall.astype("Int64")
     r["fall_share_pct"] = (100 * share).round(1)
-    r["main_type"] = np.where(red.sum(axis=1) > 0,
-                              red.idxmax(axis=1).str.replace("reduction_", "").map(_TYPE_ZH), "")
+    r["main_type"] = np.where(
+        red.sum(axis=1) > 0, red.idxmax(axis=1).str.replace("reduction_", "").map(_TYPE_ZH), ""
+    )
     r["criterion"] = np.select(
-        [by_persons & by_share, by_persons, by_share], ["人数和比例", "人数", "比例"], "关闭破产")
-    cols = ["period", "enterprise_id", "baseline_employment", "survey_employment", "fall",
-            "fall_share_pct", "main_type", "criterion"]
+        [by_persons & by_share, by_persons, by_share], ["人数和比例", "人数", "比例"], "关闭破产"
+    )
+    cols = [
+        "period",
+        "enterprise_id",
+        "baseline_employment",
+        "survey_employment",
+        "fall",
+        "fall_share_pct",
+        "main_type",
+        "criterion",
+    ]
     return r.loc[need, cols].reset_index(drop=True)
 
 
-def note_status(required: pd.DataFrame, notes: pd.DataFrame, panel: pd.DataFrame
-                ) -> pd.DataFrame:
+def note_status(required: pd.DataFrame, notes: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     """Each required note: received (with its date and text) or missing."""
     n = notes[["enterprise_id", "period", "note_date", "text"]].astype(
-        {"enterprise_id": str, "period": str})
+        {"enterprise_id": str, "period": str}
+    )
     out = required.astype({"enterprise_id": str, "period": str}).merge(
-        n, on=["enterprise_id", "period"], how="left")
+        n, on=["enterprise_id", "period"], how="left"
+    )
     p = panel.drop_duplicates("enterprise_id")
     p = p.set_index(p["enterprise_id"].astype(str))
     out["city"] = out["enterprise_id"].map(p["city"])
     out["name"] = out["enterprise_id"].map(p["name"]) if "name" in p.columns else ""
     out["note_status"] = np.where(out["text"].notna(), "已报送", "未报送")
-    return out[NOTE_STATUS_COLUMNS].sort_values(["period", "city", "enterprise_id"],
-                                                kind="stable").reset_index(drop=True)
+    return (
+        out[NOTE_STATUS_COLUMNS]
+        .sort_values(["period", "city", "enterprise_id"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def missing_notes(status: pd.DataFrame) -> pd.DataFrame:
     """The required notes still missing (for the monthly report)."""
-    return status[status["note_status"] == "未报送"].drop(columns=["note_date", "text"]
-                                                         ).reset_index(drop=True)
+    return (
+        status[status["note_status"] == "未报送"]
+        .drop(columns=["note_date", "text"])
+        .reset_index(drop=True)
+    )

@@ -31,23 +31,31 @@ RECEIPT_COLUMNS = ("received_at", "报送时间", "上报时间", "收到时间"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     r = subparsers.add_parser(
-        "receive", help="ingest report files and record when they were received",
+        "receive",
+        help="ingest report files and record when they were received",
         description="Validate and load report files like `ingest`, and record each file's "
         "receipt time (--received, or the file's 报送时间 column with one value). Without a "
-        "receipt time the file is refused: lateness is never guessed.")
+        "receipt time the file is refused: lateness is never guessed.",
+    )
     r.add_argument("files", nargs="+", metavar="FILE")
     r.add_argument("--store", required=True, metavar="PATH")
     r.add_argument("--received", metavar="TIME", help="receipt time, e.g. '2013-10-04 16:30'")
-    r.add_argument("--city", metavar="CITY", help="the city whose file this is (default: a "
-                   "province-wide file; every city's part gets the same time)")
+    r.add_argument(
+        "--city",
+        metavar="CITY",
+        help="the city whose file this is (default: a "
+        "province-wide file; every city's part gets the same time)",
+    )
     r.add_argument("--period", metavar="YYYY-MM", help="expected month of every row")
     r.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
     r.set_defaults(handler=run_receive)
 
     a = subparsers.add_parser(
-        "receipt", help="record a city's quarterly analysis report as received",
+        "receipt",
+        help="record a city's quarterly analysis report as received",
         description="Record when a city's quarterly analysis (warning) report was received; "
-        "the evaluation scores it against the deadline (monthly.calendar.quarterly_report_day).")
+        "the evaluation scores it against the deadline (monthly.calendar.quarterly_report_day).",
+    )
     a.add_argument("--store", required=True, metavar="PATH")
     a.add_argument("--city", required=True)
     a.add_argument("--quarter", required=True, metavar="YYYYQn")
@@ -55,10 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.set_defaults(handler=run_receipt)
 
     c = subparsers.add_parser(
-        "chase", help="write the chase-up list (催报名单) of a month, per city",
+        "chase",
+        help="write the chase-up list (催报名单) of a month, per city",
         description="List, per city, the members expected in the month that have not reported "
         "or whose rows were rejected, with the contacts the panel has; and the month's "
-        "reporting status per city (on time, late, missing, quarantined, resubmitted).")
+        "reporting status per city (on time, late, missing, quarantined, resubmitted).",
+    )
     c.add_argument("--store", required=True, metavar="PATH")
     c.add_argument("--period", required=True, metavar="YYYY-MM")
     c.add_argument("--out", metavar="DIR", help="output folder (default: current folder)")
@@ -66,11 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=run_chase)
 
     s = subparsers.add_parser(
-        "supplement", help="load supplementary records, special notes or insured persons",
+        "supplement",
+        help="load supplementary records, special notes or insured persons",
         description="Validate and load side files apart from the panel's reports: events "
         "(补充数据 out-of-sample mass layoffs, 裁员方案报告 layoff-plan notices), notes "
         "(专项说明 on panel mass layoffs and closures) or insured (社保参保人数 per firm and "
-        "month). Rows with errors are quarantined; the same file twice changes nothing.")
+        "month). Rows with errors are quarantined; the same file twice changes nothing.",
+    )
     s.add_argument("files", nargs="+", metavar="FILE")
     s.add_argument("--store", required=True, metavar="PATH")
     s.add_argument("--kind", required=True, choices=["events", "notes", "insured"])
@@ -79,10 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(handler=run_supplement)
 
     x = subparsers.add_parser(
-        "crosscheck", help="compare reported employment with insured persons",
+        "crosscheck",
+        help="compare reported employment with insured persons",
         description="Match the insured persons loaded with `supplement --kind insured` to the "
         "panel's reports; list the gaps beyond the tolerance and store the persistent ones as "
-        "warnings (monthly.insurance).")
+        "warnings (monthly.insurance).",
+    )
     x.add_argument("--store", required=True, metavar="PATH")
     x.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
     x.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
@@ -91,10 +105,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     x.set_defaults(handler=run_crosscheck)
 
     e = subparsers.add_parser(
-        "evaluate", help="the quarterly evaluation of cities (考核通报)",
+        "evaluate",
+        help="the quarterly evaluation of cities (考核通报)",
         description="Score each city on timeliness, data quality and analysis for the quarter "
         "(weights in the params' evaluation section), rank them and write the circular as "
-        "Excel (Chinese headers) and CSV.")
+        "Excel (Chinese headers) and CSV.",
+    )
     e.add_argument("--params", required=True, metavar="FILE")
     e.add_argument("--quarter", required=True, metavar="YYYYQn")
     e.add_argument("--out", required=True, metavar="DIR")
@@ -123,16 +139,21 @@ def _file_receipt(path: Path) -> Any:
     from samplekit.sidefiles import parse_datetime, read_side_file
 
     try:
-        side = read_side_file(path, aliases=dict.fromkeys(RECEIPT_COLUMNS, "received_at"),
-                              required=["received_at"], what="报表")
+        side = read_side_file(
+            path,
+            aliases=dict.fromkeys(RECEIPT_COLUMNS, "received_at"),
+            required=["received_at"],
+            what="报表",
+        )
     except InputError:
         return None  # no such column (an unreadable file is reported by the ingest itself)
-    values = sorted({str(v).strip() for v in side.data["received_at"].dropna()
-                     if str(v).strip()})
+    values = sorted({str(v).strip() for v in side.data["received_at"].dropna() if str(v).strip()})
     if len(values) != 1:
-        raise InputError(f"{path.name}: the 报送时间 column must hold one receipt time for the "
-                         f"whole file, found {len(values)} ({', '.join(values[:3])}); pass "
-                         "--received instead")
+        raise InputError(
+            f"{path.name}: the 报送时间 column must hold one receipt time for the "
+            f"whole file, found {len(values)} ({', '.join(values[:3])}); pass "
+            "--received instead"
+        )
     ts = parse_datetime(values[0])
     if ts is None:
         raise InputError(f"{path.name}: 报送时间 = {values[0]!r} is not a time")
@@ -151,8 +172,10 @@ def run_receive(args: argparse.Namespace) -> int:
         try:
             at, source = (given, "argument") if given is not None else (_file_receipt(p), "file")
             if at is None:
-                raise InputError(f"{p.name}: no receipt time; pass --received or add a 报送时间 "
-                                 "column (the time is never guessed)")
+                raise InputError(
+                    f"{p.name}: no receipt time; pass --received or add a 报送时间 "
+                    "column (the time is never guessed)"
+                )
             with connect(args.store) as con:
                 r = ingest_into(con, p, expected_period=args.period, rules=rules)
         except InputError as exc:
@@ -161,10 +184,13 @@ def run_receive(args: argparse.Namespace) -> int:
             continue
         print(r.line())
         if r.status == "loaded":
-            record_receipt(args.store, load_id=r.load_id, city=args.city, received_at=at,
-                           source=source)
-            print(f"  received {at:%Y-%m-%d %H:%M} ({'command line' if source == 'argument' else 'file'})"
-                  + (f" for {args.city}" if args.city else ""))
+            record_receipt(
+                args.store, load_id=r.load_id, city=args.city, received_at=at, source=source
+            )
+            print(
+                f"  received {at:%Y-%m-%d %H:%M} ({'command line' if source == 'argument' else 'file'})"
+                + (f" for {args.city}" if args.city else "")
+            )
         if r.quarantined:
             quarantined += r.quarantined
             err = r.problems[r.problems["severity"] == "error"]
@@ -181,8 +207,14 @@ def run_receipt(args: argparse.Namespace) -> int:
     if not QUARTER_RE.match(args.quarter):
         raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
     at = _time(args.received, "--received")
-    record_receipt(args.store, kind="analysis", city=args.city, period=args.quarter,
-                   received_at=at, source="argument")
+    record_receipt(
+        args.store,
+        kind="analysis",
+        city=args.city,
+        period=args.quarter,
+        received_at=at,
+        source="argument",
+    )
     print(f"{args.city} {args.quarter} 季度分析报告: received {at:%Y-%m-%d %H:%M}")
     return 0
 
@@ -211,27 +243,43 @@ def run_chase(args: argparse.Namespace) -> int:
     summary = city_status(status)
     out = Path(args.out or ".")
     out.mkdir(parents=True, exist_ok=True)
-    paths = [write_csv(chase, out / f"chase_{args.period}.csv"),
-             write_csv(summary.round(2), out / f"reporting_status_{args.period}.csv")]
+    paths = [
+        write_csv(chase, out / f"chase_{args.period}.csv"),
+        write_csv(summary.round(2), out / f"reporting_status_{args.period}.csv"),
+    ]
     sheets = {"报送情况": summary.round(2)}
     for city, g in chase.groupby("city", sort=True):
         sheets[f"催报_{city}"] = g.drop(columns=["status"])
     missing_contacts = not any(c in panel.columns for c in ("contact_person", "contact_phone"))
-    paths.append(write_xlsx(
-        sheets, out / f"催报名单_{args.period}.xlsx", headers=HEADERS_ZH,
-        titles={k: f"{args.period} {'各市报送情况' if k == '报送情况' else k[3:] + '催报名单'}"
-                for k in sheets},
-        about={"调查期": args.period, "存储": Path(args.store).name,
-               "报送状态": ";".join(f"{k}={v}" for k, v in STATUS_ZH.items()),
-               "联系人": "监测名单中无联系人信息,请各市补充" if missing_contacts
-               else "取自监测名单"},
-        source="企业用工定点监测直报数据"))
+    paths.append(
+        write_xlsx(
+            sheets,
+            out / f"催报名单_{args.period}.xlsx",
+            headers=HEADERS_ZH,
+            titles={
+                k: f"{args.period} {'各市报送情况' if k == '报送情况' else k[3:] + '催报名单'}"
+                for k in sheets
+            },
+            about={
+                "调查期": args.period,
+                "存储": Path(args.store).name,
+                "报送状态": ";".join(f"{k}={v}" for k, v in STATUS_ZH.items()),
+                "联系人": "监测名单中无联系人信息,请各市补充"
+                if missing_contacts
+                else "取自监测名单",
+            },
+            source="企业用工定点监测直报数据",
+        )
+    )
     total = summary[summary["city"] == "全省"].iloc[0]
-    print(f"{args.period}: expected {total['expected']}, reported {total['reported']} "
-          f"({total['response_rate']:.1f}%), on time {total['on_time']}, late {total['late']}, "
-          f"missing {total['missing']}, quarantined {total['quarantined']}")
-    for row in summary[(summary["city"] != "全省") & ((summary["missing"] > 0)
-                                                     | (summary["quarantined"] > 0))].itertuples():
+    print(
+        f"{args.period}: expected {total['expected']}, reported {total['reported']} "
+        f"({total['response_rate']:.1f}%), on time {total['on_time']}, late {total['late']}, "
+        f"missing {total['missing']}, quarantined {total['quarantined']}"
+    )
+    for row in summary[
+        (summary["city"] != "全省") & ((summary["missing"] > 0) | (summary["quarantined"] > 0))
+    ].itertuples():
         print(f"  {row.city}: 漏报 {row.missing}, 未通过审核 {row.quarantined}")
     if missing_contacts:
         print("note: the panel has no contact columns; the list shows no contacts")
@@ -249,8 +297,12 @@ def run_supplement(args: argparse.Namespace) -> int:
     for f in args.files:
         try:
             if args.kind == "events":
-                r = ingest_events(args.store, f, settings=EventSettings.from_params(params),
-                                  expected_period=args.period)
+                r = ingest_events(
+                    args.store,
+                    f,
+                    settings=EventSettings.from_params(params),
+                    expected_period=args.period,
+                )
             elif args.kind == "notes":
                 r = ingest_special_notes(args.store, f)
             else:
@@ -291,27 +343,39 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     insured = read_network_table(args.store, "insured")
     insured = insured[insured["period"].isin(months)]
     if insured.empty:
-        raise InputError(f"{args.store}: no insured persons for {args.start}–{args.end}; load "
-                         "them with `samplekit supplement FILE --kind insured`")
-    gaps = insurance_gaps(read_reports(args.store, months), insured, read_panel(args.store),
-                          settings=settings)
+        raise InputError(
+            f"{args.store}: no insured persons for {args.start}–{args.end}; load "
+            "them with `samplekit supplement FILE --kind insured`"
+        )
+    gaps = insurance_gaps(
+        read_reports(args.store, months), insured, read_panel(args.store), settings=settings
+    )
     warnings = persistent_gaps(gaps, settings=settings)
     write_insurance_warnings(args.store, warnings, checked_from=args.start, checked_to=args.end)
     flagged = gaps[gaps["status"] == "discrepancy"]
-    print(f"{args.start}–{args.end}: {len(gaps)} firm-months, "
-          f"{int((gaps['status'] != 'no_insured').sum())} matched, {len(flagged)} beyond the "
-          f"tolerance, {len(warnings)} persistent (warnings stored)")
+    print(
+        f"{args.start}–{args.end}: {len(gaps)} firm-months, "
+        f"{int((gaps['status'] != 'no_insured').sum())} matched, {len(flagged)} beyond the "
+        f"tolerance, {len(warnings)} persistent (warnings stored)"
+    )
     if args.out:
         out = Path(args.out)
         summary = city_gap_summary(gaps)
         write_csv(flagged, out / f"insurance_gaps_{args.start}_{args.end}.csv")
         write_csv(warnings, out / f"insurance_warnings_{args.start}_{args.end}.csv")
-        print(write_xlsx({"持续差异": warnings, "超出容差": flagged, "分市汇总": summary},
-                         out / f"社保比对_{args.start}_{args.end}.xlsx", headers=HEADERS_ZH,
-                         about={"月份": f"{args.start}–{args.end}",
-                                "容差": f"max({settings.tolerance_persons}人, "
-                                      f"{settings.tolerance_share:.0%}×参保人数)",
-                                "持续": f"连续{settings.persistence_months}个月"}))
+        print(
+            write_xlsx(
+                {"持续差异": warnings, "超出容差": flagged, "分市汇总": summary},
+                out / f"社保比对_{args.start}_{args.end}.xlsx",
+                headers=HEADERS_ZH,
+                about={
+                    "月份": f"{args.start}–{args.end}",
+                    "容差": f"max({settings.tolerance_persons}人, "
+                    f"{settings.tolerance_share:.0%}×参保人数)",
+                    "持续": f"连续{settings.persistence_months}个月",
+                },
+            )
+        )
     return 0
 
 
@@ -327,16 +391,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     params = _params(args.params)
     _, scores = jobs.evaluation(params, args.quarter)
-    paths = write_circular(scores, quarter=args.quarter, out_dir=args.out,
-                           province=str(params.get("province.name", "全省")),
-                           settings=EvaluationSettings.from_params(params),
-                           note=jobs.data_note(params))
+    paths = write_circular(
+        scores,
+        quarter=args.quarter,
+        out_dir=args.out,
+        province=str(params.get("province.name", "全省")),
+        settings=EvaluationSettings.from_params(params),
+        note=jobs.data_note(params),
+    )
     if importlib.util.find_spec("samplekit.documents") is None:
-        print("note: samplekit.documents is not available; the circular is written as Excel "
-              "and CSV only (no Word)")
+        print(
+            "note: samplekit.documents is not available; the circular is written as Excel "
+            "and CSV only (no Word)"
+        )
     top, bottom = scores.iloc[0], scores.iloc[-1]
-    print(f"{args.quarter}: {len(scores)} cities; first {top['city']} ({top['total']:.1f}), "
-          f"last {bottom['city']} ({bottom['total']:.1f})")
+    print(
+        f"{args.quarter}: {len(scores)} cities; first {top['city']} ({top['total']:.1f}), "
+        f"last {bottom['city']} ({bottom['total']:.1f})"
+    )
     for p in paths:
         print(p)
     return 0
