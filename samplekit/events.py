@@ -498,3 +498,25 @@ def lead_correlation(leading: pd.Series, outcome: pd.Series, *, max_lag: int = 3
         )
         rows.append({"lag": k, "correlation": r, "pairs": int(ok.sum())})
     return pd.DataFrame(rows)
+
+
+def with_notice_persons(
+    city_indicators: pd.DataFrame, events: pd.DataFrame, *, province: str
+) -> pd.DataFrame:
+    """The city indicators table with a ``notice_persons`` column (persons in layoff-plan
+    notices received per city and month, the province row their sum; 0 where none).
+
+    A ``warning:`` indicator with ``source: city, column: notice_persons, aggregate: sum`` then
+    uses it like any city input (docs/network.md); supplementary records of out-of-sample
+    layoffs are not counted (they are not notices).
+    """
+    periods = sorted(city_indicators["period"].astype(str).unique())
+    cities = [c for c in city_indicators["city"].astype(str).unique() if c != province]
+    n = notice_persons(events, periods=periods, cities=cities)
+    prov = n.groupby("period", as_index=False)["notice_persons"].sum().assign(city=province)
+    table = pd.concat([n[["city", "period", "notice_persons"]], prov], ignore_index=True)
+    out = city_indicators.drop(columns=["notice_persons"], errors="ignore").merge(
+        table, on=["city", "period"], how="left"
+    )
+    out["notice_persons"] = out["notice_persons"].fillna(0).astype("int64")
+    return out

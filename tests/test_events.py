@@ -502,3 +502,34 @@ def test_note_file_problems_and_store(tmp_path):
     assert notes[["enterprise_id", "period", "note_date"]].values.tolist() == [
         ["a", "2013-08", "2013-09-03"]
     ]
+
+
+def test_notice_persons_joins_the_city_indicators_table():
+    from samplekit.events import with_notice_persons
+
+    table = pd.DataFrame(
+        {
+            "city": ["东莞", "深圳", "广东省", "东莞", "深圳", "广东省"],
+            "period": ["2013-07"] * 3 + ["2013-08"] * 3,
+            "registered_rate": [2.1, 2.3, 2.4, 2.2, 2.3, 2.4],
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "record_type": ["notice", "notice", "supplementary"],
+            "city": ["东莞", "深圳", "深圳"],
+            "period": ["2013-08", "2013-08", "2013-08"],
+            "persons": [150, 200, 999],
+        }
+    )
+    out = with_notice_persons(table, ev, province="广东省")
+    got = out.set_index(["city", "period"])["notice_persons"].to_dict()
+    assert got == {
+        ("东莞", "2013-07"): 0,
+        ("深圳", "2013-07"): 0,
+        ("广东省", "2013-07"): 0,
+        ("东莞", "2013-08"): 150,
+        ("深圳", "2013-08"): 200,
+        ("广东省", "2013-08"): 350,
+    }
+    assert out["registered_rate"].tolist() == table["registered_rate"].tolist()
