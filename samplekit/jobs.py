@@ -402,13 +402,16 @@ def _check_city_names(params: Params) -> None:
 def members_expected(store_path: Path | str, period: str) -> pd.DataFrame:
     """The members expected to report in ``period``: the panel of record in force then
     (``store.panel_in_force``) when the store has windows, else the store's current panel."""
+    import duckdb
+
     import samplekit.store as st
+    from samplekit.errors import SamplekitError
 
     in_force = getattr(st, "panel_in_force", None)
     if in_force is not None:
         try:
             members = in_force(store_path, period)
-        except (InputError, LookupError):  # a store without windows
+        except (SamplekitError, LookupError, duckdb.Error):  # a store without windows
             members = None
         if members is not None and len(members):
             return members
