@@ -463,6 +463,18 @@ def city_evaluation(
     calendar = calendar or CalendarSettings()
     months = quarter_months(quarter)
     status = reporting_status(store_path, months, settings=calendar)
+    if (status["status"] == "time_unknown").all():
+        import warnings
+
+        from samplekit.errors import SamplekitWarning
+
+        warnings.warn(
+            f"{store_path}: no receipt time is recorded for the reports of {quarter}; "
+            "timeliness cannot be judged (every report counts as 报送时间未登记). Record receipts "
+            "with `samplekit receive`.",
+            SamplekitWarning,
+            stacklevel=2,
+        )
     panel = read_panel(store_path)
     present = set(status["city"].astype(str))
     # Province order when the city table is given; cities without members are not scored.
