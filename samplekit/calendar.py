@@ -479,8 +479,8 @@ def response_rates(
     size_class × ownership).
 
     A respondent is an expected member with an accepted report of ``period``; members closed
-    before ``period`` are neither expected nor respondents (a closure is a fall to zero, not
-    nonresponse).
+    before ``period`` that do not report are neither expected nor respondents (a closure is a
+    fall to zero, not nonresponse), as in :func:`member_status`.
 
     Returns
     -------
@@ -490,8 +490,9 @@ def response_rates(
     by = list(by)
     exp = expected.drop_duplicates("enterprise_id").copy()
     exp["enterprise_id"] = exp["enterprise_id"].astype(str)
-    exp = exp[~exp["enterprise_id"].isin(set(closed))]
     got = set(reports.loc[reports["period"].astype(str) == period, "enterprise_id"].astype(str))
+    # As in member_status: a closed member that still reports (zero) is a respondent.
+    exp = exp[~(exp["enterprise_id"].isin(set(closed)) & ~exp["enterprise_id"].isin(got))]
     exp["_r"] = exp["enterprise_id"].isin(got)
     out = (
         exp.groupby(by, sort=True, dropna=False)

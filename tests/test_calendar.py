@@ -201,6 +201,16 @@ def test_closed_members_and_response_rates_by_city_and_cell():
     assert got.loc["甲市", ["expected", "respondents"]].tolist() == [1, 1]
     assert got.loc["乙市", ["expected", "respondents"]].tolist() == [2, 1]
     assert got["rate"].to_dict() == pytest.approx({"甲市": 100.0, "乙市": 50.0})
+    # A closed member that still reports (zero) is a respondent, as in member_status.
+    still = pd.concat(
+        [
+            reports,
+            pd.DataFrame({"enterprise_id": ["b"], "period": ["2013-09"], "survey_employment": [0]}),
+        ],
+        ignore_index=True,
+    )
+    again = response_rates(expected, still, period="2013-09", closed={"b"}).set_index("city")
+    assert again.loc["甲市", ["expected", "respondents"]].tolist() == [2, 2]
     # Without the closure list, b (closed) counts as a nonrespondent of its cell.
     cells = response_rates(expected, reports, period="2013-09", by=["city", "section"])
     rate = cells.set_index(["city", "section"])["rate"].to_dict()
