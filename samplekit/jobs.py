@@ -168,17 +168,37 @@ def store(params: Params) -> Path:
 
     def build(folder: Path) -> None:
         from samplekit.demo import HistorySettings, build_demo_store, demo_panel
+        from samplekit.demo.network import NetworkDemoSettings, add_network_demo
+        from samplekit.insurance import InsuranceSettings
+        from samplekit.reporting_calendar import CalendarSettings
         from samplekit.selection import SelectionSettings
+        from samplekit.special_notes import NoteSettings
 
         settings = HistorySettings.from_params(params)
         table, frame = inputs(params)  # the register: reserves and statuses for the windows
-        build_demo_store(
+        shock = settings.shock
+        network = NetworkDemoSettings(
+            event_cities=tuple(shock.cities) if shock else NetworkDemoSettings().event_cities
+        )
+        path = build_demo_store(
             demo_panel(selection(params).sample, settings),
             folder,
             settings=settings,
             cities=table,
             frame=frame,
             selection=SelectionSettings.from_params(params),
+            network=network,
+        )
+        # Receipt times, late and missing reports, supplementary records, special notes and
+        # the insured-persons file: the monitoring network run month by month.
+        add_network_demo(
+            path,
+            out_dir=folder / "network",
+            settings=network,
+            calendar=CalendarSettings.from_params(params),
+            insurance=InsuranceSettings.from_params(params),
+            notes=NoteSettings.from_params(params),
+            rng=settings.seed + 14,
         )
 
     key = content_key("demo_store", params=params, sections=_STORE_SECTIONS)
@@ -347,6 +367,7 @@ def validate(params: Params) -> None:
 
         ValidationRules.from_params(params)
         HistorySettings.from_params(params)
+        _validate_network(params)
         store = params.get("monthly.store", None)
         if store is not None and not isinstance(store, str):
             raise ParamsError(f"{params.path}: key 'monthly.store' must be a path or null")
@@ -360,7 +381,24 @@ def validate(params: Params) -> None:
         from samplekit.backtest import BacktestRule
 
         BacktestRule.from_params(params)
+    if "evaluation" in present:
+        from samplekit.evaluation import EvaluationSettings
+
+        EvaluationSettings.from_params(params)
     _check_city_names(params)
+
+
+def _validate_network(params: Params) -> None:
+    """The network's sections of ``monthly`` (calendar, events, special notes, insurance)."""
+    from samplekit.events import EventSettings
+    from samplekit.insurance import InsuranceSettings
+    from samplekit.reporting_calendar import CalendarSettings
+    from samplekit.special_notes import NoteSettings
+
+    CalendarSettings.from_params(params)
+    EventSettings.from_params(params)
+    NoteSettings.from_params(params)
+    InsuranceSettings.from_params(params)
 
 
 def _check_city_names(params: Params) -> None:
@@ -390,3 +428,123 @@ def _check_city_names(params: Params) -> None:
                 f"{params.path}: key '{key}' names city {city!r}, which is not in the city table "
                 f"{params.get('province.cities')} (cities: {'、'.join(sorted(known))})"
             )
+
+
+# ------------------------------------------------------------------------------ the network
+# Issue 13: the reporting calendar, supplementary records, special notes, the insurance
+# cross-check and the city evaluation. These take a store path (the CLI's --store) or params.
+def members_expected(store_path: Path | str, period: str) -> pd.DataFrame:
+    """The members expected to report in ``period``: the panel of record in force then
+    (``store.panel_in_force``) when the store has windows, else the store's current panel."""
+    import duckdb
+
+    import samplekit.store as st
+    from samplekit.errors import SamplekitError
+
+    in_force = getattr(st, "panel_in_force", None)
+    if in_force is not None:
+        try:
+            members = in_force(store_path, period)
+        except (SamplekitError, LookupError, duckdb.Error):  # a store without windows
+            members = None
+        if members is not None and len(members):
+            return members
+    return st.read_panel(store_path)
+
+
+def reporting_status(
+    store_path: Path | str, periods: list[str], *, settings: Any = None
+) -> pd.DataFrame:
+    """:func:`samplekit.reporting_calendar.member_status` of each month, from the store."""
+    from samplekit.reporting_calendar import CalendarSettings, closed_before, member_status
+    from samplekit.store import read_deliveries, read_network_table, read_reports
+
+    settings = settings or CalendarSettings()
+    deliveries = read_deliveries(store_path, periods)
+    receipts = read_network_table(store_path, "receipts")
+    history = read_reports(store_path)
+    history = history[history["period"] < max(periods)]
+    parts = []
+    for period in periods:
+        closed = closed_before(history, period)  # a closure is a fall to zero, not nonresponse
+        parts.append(
+            member_status(
+                members_expected(store_path, period),
+                deliveries,
+                receipts,
+                period=period,
+                settings=settings,
+                closed=closed,
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def city_evaluation(
+    store_path: Path | str,
+    quarter: str,
+    *,
+    calendar: Any = None,
+    evaluation: Any = None,
+    cities: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, scores)`` of the quarterly city evaluation from a store."""
+    from samplekit.evaluation import EvaluationSettings, city_metrics, score_cities
+    from samplekit.periods import quarter_months
+    from samplekit.reporting_calendar import CalendarSettings, analysis_status
+    from samplekit.store import read_deliveries, read_network_table, read_panel, read_row_problems
+
+    calendar = calendar or CalendarSettings()
+    months = quarter_months(quarter)
+    status = reporting_status(store_path, months, settings=calendar)
+    if (status["status"] == "time_unknown").all():
+        import warnings
+
+        from samplekit.errors import SamplekitWarning
+
+        warnings.warn(
+            f"{store_path}: no receipt time is recorded for the reports of {quarter}; "
+            "timeliness cannot be judged (every report counts as 报送时间未登记). Record receipts "
+            "with `samplekit receive`.",
+            SamplekitWarning,
+            stacklevel=2,
+        )
+    panel = read_panel(store_path)
+    present = set(status["city"].astype(str))
+    # Province order when the city table is given; cities without members are not scored.
+    names = [c for c in cities if c in present] if cities else sorted(present)
+    analysis = analysis_status(
+        read_network_table(store_path, "receipts"), cities=names, quarter=quarter, settings=calendar
+    )
+    metrics = city_metrics(
+        status,
+        read_deliveries(store_path, months),
+        read_row_problems(store_path, months),
+        read_network_table(store_path, "insurance_warnings"),
+        analysis,
+        panel,
+        quarter=quarter,
+        cities=names,
+    )
+    return metrics, score_cities(metrics, settings=evaluation or EvaluationSettings())
+
+
+def evaluation(params: Params, quarter: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, scores)`` of the quarter's city evaluation of a job (cities in the city
+    table's order; weights from ``evaluation:``, deadlines from ``monthly.calendar``)."""
+    from samplekit.evaluation import EvaluationSettings
+    from samplekit.reporting_calendar import CalendarSettings
+
+    quarter = quarter or params.get("quarter", types=str)
+    names = (
+        cities(params)["city"].astype(str).tolist()
+        if params.get("province.cities", None) is not None
+        else None
+    )
+    return city_evaluation(
+        store(params),
+        quarter,
+        calendar=CalendarSettings.from_params(params),
+        evaluation=EvaluationSettings.from_params(params),
+        cities=names,
+    )

@@ -556,6 +556,7 @@ def monthly_tables(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: i
 SHEETS_ZH: dict[str, str] = {
     "table1": "附表一", "table2": "附表二", "table3": "附表三", "top_industries": "减员前5位行业",
     "mass_layoffs": "大规模减员企业", "reasons": "减少原因分布", "city": "补充资料_登记失业",
+    "supplementary": "补充数据_裁员方案", "notes_missing": "未报专项说明",
 }
 TITLES_ZH: dict[str, str] = {
     "table1": "监测城市就业人员变化情况表", "table2": "监测城市企业就业人员分类型变化情况省级汇总表",
@@ -563,6 +564,8 @@ TITLES_ZH: dict[str, str] = {
     "top_industries": "调查期比建档期期末减少就业人数前5位的行业",
     "mass_layoffs": "减员100人以上或10%以上的企业", "reasons": "就业人数减少主要原因分布",
     "city": "补充资料:城镇登记失业人数和登记失业率",
+    "supplementary": "监测范围外企业补充数据及企业裁员方案报告(不计入监测数据)",
+    "notes_missing": "应作专项说明而尚未报送的监测企业",
 }
 
 
@@ -620,6 +623,7 @@ def tables_for(store: str | Path, period: str, *, params: Any = None,
                             network=network)
     tables["city"] = read_city_reports(store, [period])
     tables["city"].attrs["network"] = network
+    tables.update(supplementary_tables(store, period, params=params))
     bad = check_identities(tables["table1"], tables["table2"], tables["table3"])
     if len(bad):
         raise RuntimeError(f"monthly tables for {period} break the form's relationships:\n"
@@ -678,9 +682,39 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
                                       if k == "table1" else v) for k, v in tables.items()}
     titles = {SHEETS_ZH[k]: f"{TITLES_ZH[k]}({period},{NETWORK_ZH[network]})" for k in tables}
     paths.append(write_xlsx(sheets, out / f"monthly_tables_{network}_{period}.xlsx",
-                            headers=HEADERS_ZH, titles=titles, about=about,
+                            headers=_supplementary_headers() | HEADERS_ZH, titles=titles, about=about,
                             source=f"{NETWORK_ZH[network]}直报数据"))
     return paths
+
+
+def supplementary_tables(store: str | Path, period: str, *, params: Any = None
+                   ) -> dict[str, pd.DataFrame]:
+    """The month's supplementary records (补充数据, 裁员方案报告) and the special notes still
+    missing (issue 13), listed beside the panel's mass layoffs.
+
+    Empty dict for a store that has never loaded a side file (the tables of such a store are
+    unchanged). Supplementary records are listed only: they never enter the totals above.
+    """
+    from samplekit.events import event_list
+    from samplekit.special_notes import NoteSettings, missing_notes, note_status, required_notes
+    from samplekit.store import read_network_table, read_panel, read_reports
+
+    if read_network_table(store, "side_files").empty:
+        return {}
+    need = required_notes(read_reports(store, [period]), settings=NoteSettings.from_params(
+        params))
+    return {
+        "supplementary": event_list(read_network_table(store, "events"), period=period),
+        "notes_missing": missing_notes(note_status(
+            need, read_network_table(store, "special_notes"), read_panel(store))),
+    }
+
+
+def _supplementary_headers() -> dict[str, str]:
+    from samplekit.events import HEADERS_ZH as EVENTS
+    from samplekit.special_notes import HEADERS_ZH as NOTES
+
+    return EVENTS | NOTES
 
 
 def _city_order(params: Any) -> list[str] | None:

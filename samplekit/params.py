@@ -37,9 +37,11 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "panel": "existing panel: a file, or taken from the register's in_panel column",
     "allocation": "sample size, apportionment, rules, monthly subsample, precision",
     "selection": "PRN selection, calibration, reserves, December window",
-    "monthly": "monthly reports: validation thresholds, store, demo history",
+    "monthly": "monthly reports: validation thresholds, store, demo history, reporting calendar, "
+    "supplementary records, special notes, social-insurance cross-check",
     "warning": "indicators, warning lines and levels, forecasts, back-test",
     "backtest": "a stand-alone warning rule for `samplekit backtest`",
+    "evaluation": "quarterly evaluation of cities (考核通报): weights, penalties, grades",
 }
 
 DEFAULT_PARAMS = "guangdong_2013.yaml"

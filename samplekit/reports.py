@@ -143,7 +143,8 @@ class ValidationRules:
         """Read ``monthly.validation`` (missing keys keep their defaults)."""
         if params is None:
             return cls()
-        params.check_keys("monthly", {"store", "validation", "demo"})
+        params.check_keys("monthly", {"store", "validation", "demo", "calendar", "events",
+                                        "special_notes", "insurance"})
         base = "monthly.validation"
         sec = params.get(base, {}) or {}
         unknown = sorted(set(sec) - {"mass_layoff_persons", "mass_layoff_share", "swing_pct",

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -884,6 +886,8 @@ def read_table(store: str | Path, table: str) -> pd.DataFrame:
     """Any store table (``files``, ``audit``, ``quarantine``, …) in a stable order."""
     if table not in SCHEMA:
         raise InputError(f"unknown store table '{table}'; tables: {', '.join(SCHEMA)}")
+    if table in NETWORK_SCHEMA:
+        return read_network_table(store, table)
     order = {"files": "load_id", "panel_membership": "enterprise_id, valid_from",
              "panel_windows": "window_id",
              "panel_changes": "window_id, city, section, size_class, ownership, action, "
@@ -924,3 +928,366 @@ def quality_summary(store: str | Path, period: str) -> pd.DataFrame:
             " GROUP BY rule, severity ORDER BY n DESC, rule", [period, period]).df()
     files.attrs["rules"] = rules
     return files
+
+
+# --- the monitoring network (issue 13): receipts, side files, warnings ----------------------
+# Kept apart from the panel's reports: nothing below is read by estimation.
+
+#: Columns of the side tables (besides ``load_id, source_row``), in order.
+EVENT_COLUMNS: list[str] = [
+    "record_type", "city", "firm_name", "credit_code", "event_date", "period", "persons",
+    "staff", "share_pct", "type", "reason_1", "reason_2", "reason_3", "source", "explanation",
+    "planned_date", "in_panel"]
+NOTE_COLUMNS: list[str] = ["enterprise_id", "period", "note_date", "text"]
+INSURED_COLUMNS: list[str] = ["credit_code", "period", "insured", "name"]
+INSURANCE_WARNING_COLUMNS: list[str] = [
+    "enterprise_id", "city", "first_period", "last_period", "months", "mean_gap",
+    "max_rel_gap", "checked_from", "checked_to"]
+
+#: side kind -> (table, key columns, columns)
+SIDE_TABLES: dict[str, tuple[str, tuple[str, ...], list[str]]] = {
+    "events": ("events", ("record_type", "credit_code", "event_date"), EVENT_COLUMNS),
+    "notes": ("special_notes", ("enterprise_id", "period"), NOTE_COLUMNS),
+    "insured": ("insured", ("credit_code", "period"), INSURED_COLUMNS),
+}
+
+NETWORK_SCHEMA: dict[str, str] = {
+    # One row per receipt: a report load (kind 'reports', whole file when city is null, else
+    # that city's part of it) or a city's analysis report (kind 'analysis', load_id null).
+    "receipts": """kind VARCHAR NOT NULL, load_id INTEGER, city VARCHAR, period VARCHAR,
+        received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL, note VARCHAR,
+        recorded_at TIMESTAMP""",
+    "side_files": """load_id INTEGER PRIMARY KEY, kind VARCHAR NOT NULL, file_name VARCHAR,
+        sha256 VARCHAR, rows INTEGER, loaded INTEGER, replaced INTEGER, flagged INTEGER,
+        quarantined INTEGER, loaded_at TIMESTAMP""",
+    "side_audit": """kind VARCHAR NOT NULL, record VARCHAR, load_id INTEGER,
+        replaced_by INTEGER NOT NULL""",
+    "side_quarantine": """kind VARCHAR NOT NULL, load_id INTEGER NOT NULL, file_name VARCHAR,
+        "row" INTEGER, rules VARCHAR, cells VARCHAR""",
+    "side_problems": "kind VARCHAR NOT NULL, " + _PROBLEM_DDL,
+    "events": """record_type VARCHAR NOT NULL, city VARCHAR, firm_name VARCHAR,
+        credit_code VARCHAR, event_date VARCHAR, period VARCHAR, persons BIGINT, staff BIGINT,
+        share_pct DOUBLE, type VARCHAR, reason_1 SMALLINT, reason_2 SMALLINT, reason_3 SMALLINT,
+        source VARCHAR, explanation VARCHAR, planned_date VARCHAR, in_panel BOOLEAN,
+        load_id INTEGER NOT NULL, source_row INTEGER""",
+    "special_notes": """enterprise_id VARCHAR NOT NULL, period VARCHAR NOT NULL,
+        note_date VARCHAR, text VARCHAR, load_id INTEGER NOT NULL, source_row INTEGER""",
+    "insured": """credit_code VARCHAR NOT NULL, period VARCHAR NOT NULL, insured BIGINT,
+        name VARCHAR, load_id INTEGER NOT NULL, source_row INTEGER""",
+    "insurance_warnings": """enterprise_id VARCHAR NOT NULL, city VARCHAR,
+        first_period VARCHAR, last_period VARCHAR, months INTEGER, mean_gap DOUBLE,
+        max_rel_gap DOUBLE, checked_from VARCHAR, checked_to VARCHAR""",
+}
+SCHEMA.update(NETWORK_SCHEMA)
+
+_NETWORK_ORDER: dict[str, str] = {
+    "receipts": "kind, load_id, city, period, received_at",
+    "side_files": "load_id",
+    "side_audit": "replaced_by, kind, record",
+    "side_quarantine": 'load_id, "row"',
+    "side_problems": 'load_id, "row", "column", rule',
+    "events": "period, city, record_type, credit_code, event_date",
+    "special_notes": "period, enterprise_id",
+    "insured": "period, credit_code",
+    "insurance_warnings": "city, enterprise_id, first_period",
+}
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchall()[0][0])
+
+
+def read_network_table(store: str | Path, table: str) -> pd.DataFrame:
+    """A network table (receipts, events, special_notes, insured, side_*, insurance_warnings).
+
+    A store written before these tables existed gives an empty frame with the right columns.
+    """
+    if table not in NETWORK_SCHEMA:
+        raise InputError(f"unknown network table '{table}'; tables: {', '.join(NETWORK_SCHEMA)}")
+    with connect(store, read_only=True) as con:
+        if _has_table(con, table):
+            return con.execute(f"SELECT * FROM {table} ORDER BY {_NETWORK_ORDER[table]}").df()
+    cols = [c.strip().split()[0].strip('"') for c in
+            re.split(r",(?![^()]*\))", NETWORK_SCHEMA[table]) if c.strip()]
+    return pd.DataFrame(columns=cols)
+
+
+def record_receipt(store: str | Path, *, received_at: pd.Timestamp | str,
+                   source: Literal["argument", "file"], load_id: int | None = None,
+                   city: str | None = None, period: str | None = None,
+                   kind: Literal["reports", "analysis"] = "reports",
+                   note: str | None = None) -> None:
+    """Record when a report file (or one city's part of it) or an analysis report was received.
+
+    Parameters
+    ----------
+    received_at : the receipt time (never guessed: the caller says where it came from)
+    source : "argument" (given on the command line) or "file" (read from the file)
+    load_id : the ``files`` load of a report file (kind "reports")
+    city : the city whose part of the file this is; ``None`` = the whole file
+    period : the month (or quarter ``YYYYQn`` for a quarterly analysis report); kind "analysis"
+    kind : "reports" or "analysis"
+
+    Raises
+    ------
+    InputError
+        The load does not exist, or this receipt was already recorded (receipts are not
+        overwritten: a corrected file is a new load with its own receipt).
+    """
+    record_receipts(store, pd.DataFrame([{
+        "kind": kind, "load_id": load_id, "city": city, "period": period,
+        "received_at": pd.Timestamp(received_at), "source": source, "note": note}]))
+
+
+def record_receipts(store: str | Path, receipts: pd.DataFrame) -> int:
+    """Record many receipts at once (columns of :func:`record_receipt`), all or none.
+
+    Raises
+    ------
+    InputError
+        Naming the first receipt that refers to no load, lacks its city or period, or was
+        already recorded (in the store or twice in ``receipts``); nothing is recorded then.
+    """
+    cols = ["kind", "load_id", "city", "period", "received_at", "source", "note"]
+    df = receipts.reindex(columns=cols).copy()
+    df["received_at"] = pd.to_datetime(df["received_at"])
+    df["load_id"] = df["load_id"].astype("Int64")
+    df = df.astype({"kind": object, "city": object, "period": object, "source": object,
+                    "note": object}).where(df.notna(), None)
+    bad_kind = ~df["kind"].isin(["reports", "analysis"]) | ~df["source"].isin(
+        ["argument", "file"]) | df["received_at"].isna()
+    if bad_kind.any():
+        raise InputError(f"receipt {df[bad_kind].iloc[0].to_dict()}: kind must be reports or "
+                         "analysis, source argument or file, and the time given")
+    rep = df["kind"] == "reports"
+    if (rep & df["load_id"].isna()).any():
+        raise InputError("a receipt of a report file needs its load_id (see `samplekit ingest`)")
+    if (~rep & (df["city"].isna() | df["period"].isna())).any():
+        raise InputError("a receipt of an analysis report needs the city and the period")
+    key = df.assign(_k=np.where(rep, df["load_id"].astype(str), df["period"].astype(str)))
+    with connect(store) as con:
+        loads = set(con.execute("SELECT load_id FROM files").df()["load_id"].astype(int))
+        unknown = df[rep & ~df["load_id"].isin(loads)]
+        if len(unknown):
+            raise InputError(f"{store}: no loaded file with load_id {unknown['load_id'].iloc[0]}")
+        stored = con.execute("SELECT kind, load_id, city, period FROM receipts").df()
+        stored["_k"] = np.where(stored["kind"] == "reports", stored["load_id"].astype(
+            "Int64").astype(str), stored["period"].astype(str))
+        both = pd.concat([stored[["kind", "_k", "city"]].assign(_new=False),
+                          key[["kind", "_k", "city"]].assign(_new=True)], ignore_index=True)
+        both["city"] = both["city"].fillna("\x00")  # the whole file is its own key
+        dup = both.duplicated(["kind", "_k", "city"], keep=False) & both["_new"]
+        if dup.any():
+            first = both[dup].iloc[0]
+            city = "" if first["city"] == "\x00" else f" ({first['city']})"
+            what = f"load {first['_k']}" if first["kind"] == "reports" else \
+                f"{first['_k']} 分析报告"
+            raise InputError(f"{store}: the receipt of {what}{city} is already recorded; "
+                             "receipts are never overwritten")
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con.register("_rc", df)
+            con.execute("INSERT INTO receipts SELECT kind, load_id, city, period, received_at, "
+                        "source, note, now() FROM _rc").fetchall()
+            con.unregister("_rc")
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+    return len(df)
+
+
+def read_deliveries(store: str | Path, periods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every row the cities delivered, with the load that carried it.
+
+    Returns ``enterprise_id, period, load_id, status`` with status ``accepted`` (in
+    ``reports``), ``replaced`` (in ``audit``: replaced by a resubmission) or ``quarantined``.
+    """
+    where, args = _where_periods(periods)
+    with connect(store, read_only=True) as con:
+        return con.execute(
+            f"SELECT * FROM (SELECT enterprise_id, period, load_id, 'accepted' AS status "
+            f"FROM reports UNION ALL SELECT enterprise_id, period, load_id, 'replaced' FROM audit "
+            f"UNION ALL SELECT enterprise_id, period, load_id, 'quarantined' FROM quarantine)"
+            f"{where} ORDER BY period, enterprise_id, load_id, status", args).df()
+
+
+def read_row_problems(store: str | Path, periods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Problems of delivered rows with the enterprise and month they concern.
+
+    ``load_id, row, enterprise_id, period, severity, rule``: errors of quarantined rows and
+    warnings of accepted rows (file-level problems have no enterprise and are left out).
+    """
+    where, args = _where_periods(periods)
+    with connect(store, read_only=True) as con:
+        return con.execute(
+            "SELECT * FROM (SELECT p.load_id, p.\"row\", q.enterprise_id, q.period, p.severity, "
+            "p.rule FROM quarantine_problems p JOIN quarantine q ON p.load_id = q.load_id AND "
+            "p.\"row\" = q.\"row\" UNION ALL SELECT load_id, \"row\", enterprise_id, period, "
+            f"severity, rule FROM report_flags){where} ORDER BY load_id, \"row\", rule",
+            args).df()
+
+
+def _load_side(con: duckdb.DuckDBPyConnection, kind: str, side: Any, data: pd.DataFrame,
+               problems: pd.DataFrame) -> IngestResult:
+    """Load a validated side file: accepted rows in, rejected rows to quarantine, atomically.
+
+    ``data`` holds the typed canonical columns and ``row``; rows with an error are rejected.
+    A row with the key of a stored row replaces it; the stored row is kept in ``side_audit``.
+    """
+    table, keys, columns = SIDE_TABLES[kind]
+    hit = con.execute("SELECT load_id FROM side_files WHERE kind = ? AND sha256 = ?",
+                      [kind, side.sha256]).fetchall()
+    if hit:
+        return IngestResult(side.path.name, "already_loaded", kind, 0, 0, 0, 0, 0, hit[0][0],
+                            problems_frame([]))
+    bad = rejected_rows(problems)
+    rejected = data["row"].isin(bad).to_numpy()
+    accepted = data[~rejected]
+    warn = problems[(problems["severity"] == "warning") & problems["row"].notna()]
+    flagged = len(set(warn["row"].astype(int)) - bad)
+    name = side.path.name
+    con.execute("BEGIN TRANSACTION").fetchall()
+    try:
+        load_id = int(con.execute("SELECT COALESCE(MAX(load_id), 0) + 1 FROM side_files"
+                                  ).fetchall()[0][0])
+        df = accepted[columns].copy()
+        df["load_id"] = load_id
+        df["source_row"] = accepted["row"].to_numpy()
+        con.register("_side", df)
+        try:
+            match = " AND ".join(f"r.{k} = n.{k}" for k in keys)
+            old = con.execute(f"SELECT r.* FROM {table} r SEMI JOIN _side n ON {match}").df()
+            if len(old):
+                audit = pd.DataFrame({
+                    "kind": kind,
+                    "record": [json.dumps({k: (None if pd.isna(v) else str(v))
+                                           for k, v in r.items()}, ensure_ascii=False)
+                               for r in old[columns].to_dict("records")],
+                    "load_id": old["load_id"].to_numpy(), "replaced_by": load_id})
+                con.register("_side_audit", audit)
+                con.execute("INSERT INTO side_audit SELECT * FROM _side_audit").fetchall()
+                con.unregister("_side_audit")
+                con.execute(f"DELETE FROM {table} r USING _side n WHERE {match}").fetchall()
+            cols = ", ".join([*columns, "load_id", "source_row"])
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _side").fetchall()
+        finally:
+            con.unregister("_side")
+        if len(problems):
+            kept = problems[problems["row"].isna() | problems["row"].isin(bad)
+                            | (problems["severity"] == "warning")]
+            pdf = pd.DataFrame({
+                "kind": kind, "load_id": load_id, "file_name": name,
+                "row": kept["row"].astype("Int64"), "severity": kept["severity"],
+                "column": kept["column"], "value": kept["value"].astype("str"),
+                "rule": kept["rule"], "message": kept["message"]})
+            con.register("_sp", pdf)
+            con.execute("INSERT INTO side_problems SELECT * FROM _sp").fetchall()
+            con.unregister("_sp")
+        if rejected.any():
+            err = problems[(problems["severity"] == "error") & problems["row"].isin(bad)]
+            rules_by_row = err.groupby("row")["rule"].agg(lambda s: ";".join(sorted(set(s))))
+            raw = side.raw.reset_index(drop=True)
+            pos = np.flatnonzero(rejected)
+            cells = [json.dumps({str(k): (None if pd.isna(v) else str(v)) for k, v in r.items()},
+                                ensure_ascii=False) for r in raw.iloc[pos].to_dict("records")]
+            rows = data["row"].to_numpy()[pos]
+            qdf = pd.DataFrame({"kind": kind, "load_id": load_id, "file_name": name,
+                                "row": rows, "rules": [rules_by_row.get(r, "") for r in rows],
+                                "cells": np.array(cells, dtype=object)})
+            con.register("_sq", qdf)
+            con.execute("INSERT INTO side_quarantine SELECT * FROM _sq").fetchall()
+            con.unregister("_sq")
+        con.execute("INSERT INTO side_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                    [load_id, kind, name, side.sha256, len(data), len(accepted), len(old),
+                     flagged, int(rejected.sum())]).fetchall()
+        con.execute("COMMIT").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+    return IngestResult(name, "loaded", kind, len(data), len(accepted), len(old), flagged,
+                        int(rejected.sum()), load_id, problems)
+
+
+def _panel_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT enterprise_id, city FROM panel").df()
+
+
+def ingest_events(store: str | Path, path: str | Path, *, settings: Any = None,
+                  cities: Sequence[str] | None = None,
+                  expected_period: str | None = None) -> IngestResult:
+    """Validate a file of supplementary records (补充数据, 裁员方案报告) and load it.
+
+    Stored in ``events``, apart from the panel's reports. Rejected rows go to
+    ``side_quarantine`` with every problem in ``side_problems``; all or nothing; the same bytes
+    twice change nothing; a row with the key (record type, credit code, date) of a stored row
+    replaces it and the old row is kept in ``side_audit``.
+
+    Parameters
+    ----------
+    settings : :class:`samplekit.events.EventSettings`, optional
+    cities : the cities of the province (default: the cities of the store's panel)
+    expected_period : every event date must fall in this month
+    """
+    from samplekit.events import EventSettings, read_event_file, validate_events
+
+    side = read_event_file(path)
+    with connect(store) as con:
+        panel = _panel_frame(con)
+        known = list(cities) if cities is not None else sorted(panel["city"].astype(str).unique())
+        data, problems = validate_events(side.data, file=side.path.name, cities=known or None,
+                                         panel_ids=panel["enterprise_id"].astype(str).tolist(),
+                                         expected_period=expected_period,
+                                         settings=settings or EventSettings())
+        parts = [p for p in (side.problems, problems) if len(p)]
+        problems = problems_frame(pd.concat(parts, ignore_index=True)) if parts \
+            else problems_frame([])
+        return _load_side(con, "events", side, data, problems)
+
+
+def ingest_special_notes(store: str | Path, path: str | Path) -> IngestResult:
+    """Validate a file of special notes (专项说明) on panel members and load it (as events)."""
+    from samplekit.special_notes import read_note_file, validate_notes
+
+    side = read_note_file(path)
+    with connect(store) as con:
+        panel = _panel_frame(con)
+        data, problems = validate_notes(side.data, file=side.path.name,
+                                        panel_ids=panel["enterprise_id"].astype(str).tolist())
+        return _load_side(con, "notes", side, data, problems)
+
+
+def ingest_insured(store: str | Path, path: str | Path) -> IngestResult:
+    """Validate a file of insured persons per firm and month (社保参保人数) and load it."""
+    from samplekit.insurance import read_insured_file, validate_insured
+
+    side = read_insured_file(path)
+    with connect(store) as con:
+        data, problems = validate_insured(side.data, file=side.path.name)
+        return _load_side(con, "insured", side, data, problems)
+
+
+def write_insurance_warnings(store: str | Path, warnings: pd.DataFrame, *, checked_from: str,
+                             checked_to: str) -> int:
+    """Replace the insurance warnings of the checked months with ``warnings`` (one transaction).
+
+    Warnings from an earlier check of the same range are replaced (the check is recomputed from
+    the stored reports and insured file, so it has nothing to audit).
+    """
+    df = warnings.reindex(columns=INSURANCE_WARNING_COLUMNS).copy()
+    df["checked_from"], df["checked_to"] = checked_from, checked_to
+    with connect(store) as con:
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            con.execute("DELETE FROM insurance_warnings WHERE checked_from = ? AND checked_to = ?",
+                        [checked_from, checked_to]).fetchall()
+            con.register("_iw", df)
+            con.execute(f"INSERT INTO insurance_warnings SELECT "
+                        f"{', '.join(INSURANCE_WARNING_COLUMNS)} FROM _iw").fetchall()
+            con.unregister("_iw")
+            con.execute("COMMIT").fetchall()
+        except BaseException:
+            con.execute("ROLLBACK").fetchall()
+            raise
+    return len(df)

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.panel",
     "samplekit.cli.monthly",
     "samplekit.cli.warning",
+    "samplekit.cli.network",
     "samplekit.cli.runner",
 )
 

@@ -674,8 +674,12 @@ def _align(values: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
 def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
                      settings: HistorySettings | None = None,
                      cities: pd.DataFrame | None = None,
-                     frame: pd.DataFrame | None = None, selection: Any = None) -> Path:
+                     frame: pd.DataFrame | None = None, selection: Any = None,
+                     network: Any = None) -> Path:
     """Simulate, write the files, write the panel of record and ingest every file.
+
+    ``network`` (:class:`samplekit.demo.network.NetworkDemoSettings`): members of some cities
+    that do not report in some months (漏报) are removed before the files are written.
 
     Without ``frame``/``selection`` the panel is one imported list in force throughout. With
     them (the demo) the history runs year by year with December windows
@@ -699,7 +703,13 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
         load_panel(store, panel)
     else:
         hist = simulate_panel_history(panel, frame, selection, s, cities=cities)
-        files = write_history_files(hist.reports, hist.city_reports, hist.everyone, d / "files",
+        reports = hist.reports
+        if network is not None:
+            from samplekit.demo.network import drop_unreported
+
+            reports, _ = drop_unreported(reports, hist.everyone, settings=network,
+                                         rng=s.seed + 13)
+        files = write_history_files(reports, hist.city_reports, hist.everyone, d / "files",
                                     xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
         for w in hist.windows:
             write_window(store, members=w.members, window_month=w.window_month,

@@ -1,0 +1,414 @@
+"""Running the monitoring network (issue 13): receipts, chase-up lists, supplementary records,
+the social-insurance cross-check and the quarterly city evaluation.
+
+* ``samplekit receive FILE... --store S --received TIME [--city C]`` — ingest report files and
+  record when they were received (the time comes from ``--received`` or from the file's
+  报送时间 column; never guessed: without either the file is not loaded);
+* ``samplekit receipt --store S --city C --quarter Q --received TIME`` — a city's quarterly
+  analysis report was received;
+* ``samplekit chase --store S --period YYYY-MM [--out DIR]`` — the chase-up list (催报名单) per
+  city, with the contacts the panel has;
+* ``samplekit supplement FILE... --store S --kind events|notes|insured`` — supplementary
+  records (补充数据, 裁员方案报告), special notes (专项说明), insured persons (社保参保人数);
+* ``samplekit crosscheck --store S --from M --to M [--out DIR]`` — reported employment vs
+  insured persons; persistent gaps become warnings in the store;
+* ``samplekit evaluate --params FILE --quarter YYYYQn --out DIR`` — the quarterly evaluation of
+  cities (考核通报) as Excel and CSV.
+
+Exit codes: 0 ok; 1 bad input; 3 some rows quarantined (receive, supplement).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from samplekit.errors import InputError, summarize_problems
+
+RECEIPT_COLUMNS = ("received_at", "报送时间", "上报时间", "收到时间", "接收时间")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    r = subparsers.add_parser(
+        "receive",
+        help="ingest report files and record when they were received",
+        description="Validate and load report files like `ingest`, and record each file's "
+        "receipt time (--received, or the file's 报送时间 column with one value). Without a "
+        "receipt time the file is refused: lateness is never guessed.",
+    )
+    r.add_argument("files", nargs="+", metavar="FILE")
+    r.add_argument("--store", required=True, metavar="PATH")
+    r.add_argument("--received", metavar="TIME", help="receipt time, e.g. '2013-10-04 16:30'")
+    r.add_argument(
+        "--city",
+        metavar="CITY",
+        help="the city whose file this is (default: a "
+        "province-wide file; every city's part gets the same time)",
+    )
+    r.add_argument("--period", metavar="YYYY-MM", help="expected month of every row")
+    r.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
+    r.set_defaults(handler=run_receive)
+
+    a = subparsers.add_parser(
+        "receipt",
+        help="record a city's quarterly analysis report as received",
+        description="Record when a city's quarterly analysis (warning) report was received; "
+        "the evaluation scores it against the deadline (monthly.calendar.quarterly_report_day).",
+    )
+    a.add_argument("--store", required=True, metavar="PATH")
+    a.add_argument("--city", required=True)
+    a.add_argument("--quarter", required=True, metavar="YYYYQn")
+    a.add_argument("--received", required=True, metavar="TIME")
+    a.set_defaults(handler=run_receipt)
+
+    c = subparsers.add_parser(
+        "chase",
+        help="write the chase-up list (催报名单) of a month, per city",
+        description="List, per city, the members expected in the month that have not reported "
+        "or whose rows were rejected, with the contacts the panel has; and the month's "
+        "reporting status per city (on time, late, missing, quarantined, resubmitted).",
+    )
+    c.add_argument("--store", required=True, metavar="PATH")
+    c.add_argument("--period", required=True, metavar="YYYY-MM")
+    c.add_argument("--out", metavar="DIR", help="output folder (default: current folder)")
+    c.add_argument("--params", metavar="FILE", help="params YAML (monthly.calendar)")
+    c.set_defaults(handler=run_chase)
+
+    s = subparsers.add_parser(
+        "supplement",
+        help="load supplementary records, special notes or insured persons",
+        description="Validate and load side files apart from the panel's reports: events "
+        "(补充数据 out-of-sample mass layoffs, 裁员方案报告 layoff-plan notices), notes "
+        "(专项说明 on panel mass layoffs and closures) or insured (社保参保人数 per firm and "
+        "month). Rows with errors are quarantined; the same file twice changes nothing.",
+    )
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--store", required=True, metavar="PATH")
+    s.add_argument("--kind", required=True, choices=["events", "notes", "insured"])
+    s.add_argument("--period", metavar="YYYY-MM", help="events: expected month")
+    s.add_argument("--params", metavar="FILE", help="params YAML (monthly.events)")
+    s.set_defaults(handler=run_supplement)
+
+    x = subparsers.add_parser(
+        "crosscheck",
+        help="compare reported employment with insured persons",
+        description="Match the insured persons loaded with `supplement --kind insured` to the "
+        "panel's reports; list the gaps beyond the tolerance and store the persistent ones as "
+        "warnings (monthly.insurance).",
+    )
+    x.add_argument("--store", required=True, metavar="PATH")
+    x.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
+    x.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
+    x.add_argument("--out", metavar="DIR")
+    x.add_argument("--params", metavar="FILE")
+    x.set_defaults(handler=run_crosscheck)
+
+    e = subparsers.add_parser(
+        "evaluate",
+        help="the quarterly evaluation of cities (考核通报)",
+        description="Score each city on timeliness, data quality and analysis for the quarter "
+        "(weights in the params' evaluation section), rank them and write the circular as "
+        "Excel (Chinese headers) and CSV.",
+    )
+    e.add_argument("--params", required=True, metavar="FILE")
+    e.add_argument("--quarter", required=True, metavar="YYYYQn")
+    e.add_argument("--out", required=True, metavar="DIR")
+    e.set_defaults(handler=run_evaluate)
+
+
+def _params(path: str | None) -> Any:
+    if path is None:
+        return None
+    from samplekit.params import load_params
+
+    return load_params(path)
+
+
+def _time(text: str, what: str) -> Any:
+    from samplekit.sidefiles import parse_datetime
+
+    ts = parse_datetime(text)
+    if ts is None:
+        raise InputError(f"{what} = {text!r} is not a time; write e.g. '2013-10-04 16:30'")
+    return ts
+
+
+def _file_receipt(path: Path) -> Any:
+    """The receipt time written in the file (one value in a 报送时间 column), or None."""
+    from samplekit.sidefiles import parse_datetime, read_side_file
+
+    try:
+        side = read_side_file(
+            path,
+            aliases=dict.fromkeys(RECEIPT_COLUMNS, "received_at"),
+            required=["received_at"],
+            what="报表",
+        )
+    except InputError:
+        return None  # no such column (an unreadable file is reported by the ingest itself)
+    values = sorted({str(v).strip() for v in side.data["received_at"].dropna() if str(v).strip()})
+    if len(values) != 1:
+        raise InputError(
+            f"{path.name}: the 报送时间 column must hold one receipt time for the "
+            f"whole file, found {len(values)} ({', '.join(values[:3])}); pass "
+            "--received instead"
+        )
+    ts = parse_datetime(values[0])
+    if ts is None:
+        raise InputError(f"{path.name}: 报送时间 = {values[0]!r} is not a time")
+    return ts
+
+
+def run_receive(args: argparse.Namespace) -> int:
+    from samplekit.reports import ValidationRules
+    from samplekit.store import connect, ingest_into, record_receipt
+
+    rules = ValidationRules.from_params(_params(args.params))
+    given = _time(args.received, "--received") if args.received else None
+    quarantined = unreadable = 0
+    for f in args.files:
+        p = Path(f)
+        try:
+            at, source = (given, "argument") if given is not None else (_file_receipt(p), "file")
+            if at is None:
+                raise InputError(
+                    f"{p.name}: no receipt time; pass --received or add a 报送时间 "
+                    "column (the time is never guessed)"
+                )
+            with connect(args.store) as con:
+                r = ingest_into(con, p, expected_period=args.period, rules=rules)
+        except InputError as exc:
+            unreadable += 1
+            print(f"{f}: NOT LOADED — {exc}")
+            continue
+        print(r.line())
+        if r.status == "loaded":
+            record_receipt(
+                args.store, load_id=r.load_id, city=args.city, received_at=at, source=source
+            )
+            print(
+                f"  received {at:%Y-%m-%d %H:%M} ({'command line' if source == 'argument' else 'file'})"
+                + (f" for {args.city}" if args.city else "")
+            )
+        if r.quarantined:
+            quarantined += r.quarantined
+            err = r.problems[r.problems["severity"] == "error"]
+            print("  " + summarize_problems(err).replace("\n", "\n  "))
+    if unreadable:
+        return 1
+    return 3 if quarantined else 0
+
+
+def run_receipt(args: argparse.Namespace) -> int:
+    from samplekit.periods import QUARTER_RE
+    from samplekit.store import record_receipt
+
+    if not QUARTER_RE.match(args.quarter):
+        raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
+    at = _time(args.received, "--received")
+    record_receipt(
+        args.store,
+        kind="analysis",
+        city=args.city,
+        period=args.quarter,
+        received_at=at,
+        source="argument",
+    )
+    print(f"{args.city} {args.quarter} 季度分析报告: received {at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def run_chase(args: argparse.Namespace) -> int:
+    from samplekit.io import write_csv, write_xlsx
+    from samplekit.jobs import members_expected, reporting_status
+    from samplekit.periods import MONTH_RE
+    from samplekit.reporting_calendar import (
+        HEADERS_ZH,
+        STATUS_ZH,
+        CalendarSettings,
+        chase_list,
+        city_status,
+    )
+    from samplekit.store import read_row_problems
+
+    if not MONTH_RE.match(args.period):
+        raise InputError(f"--period {args.period!r} must be a month like 2013-12")
+    settings = CalendarSettings.from_params(_params(args.params))
+    status = reporting_status(args.store, [args.period], settings=settings)
+    panel = members_expected(args.store, args.period)
+    problems = read_row_problems(args.store, [args.period])
+    problems = problems[problems["severity"] == "error"]
+    chase = chase_list(status, panel, problems=problems)
+    summary = city_status(status)
+    out = Path(args.out or ".")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        write_csv(chase, out / f"chase_{args.period}.csv"),
+        write_csv(summary.round(2), out / f"reporting_status_{args.period}.csv"),
+    ]
+    sheets = {"报送情况": summary.round(2)}
+    for city, g in chase.groupby("city", sort=True):
+        sheets[f"催报_{city}"] = g.drop(columns=["status"])
+    missing_contacts = not any(c in panel.columns for c in ("contact_person", "contact_phone"))
+    paths.append(
+        write_xlsx(
+            sheets,
+            out / f"催报名单_{args.period}.xlsx",
+            headers=HEADERS_ZH,
+            titles={
+                k: f"{args.period} {'各市报送情况' if k == '报送情况' else k[3:] + '催报名单'}"
+                for k in sheets
+            },
+            about={
+                "调查期": args.period,
+                "存储": Path(args.store).name,
+                "报送状态": ";".join(f"{k}={v}" for k, v in STATUS_ZH.items()),
+                "联系人": "监测名单中无联系人信息,请各市补充"
+                if missing_contacts
+                else "取自监测名单",
+            },
+            source="企业用工定点监测直报数据",
+        )
+    )
+    total = summary[summary["city"] == "全省"].iloc[0]
+    print(
+        f"{args.period}: expected {total['expected']}, reported {total['reported']} "
+        f"({total['response_rate']:.1f}%), on time {total['on_time']}, late {total['late']}, "
+        f"missing {total['missing']}, quarantined {total['quarantined']}"
+    )
+    for row in summary[
+        (summary["city"] != "全省") & ((summary["missing"] > 0) | (summary["quarantined"] > 0))
+    ].itertuples():
+        print(f"  {row.city}: 漏报 {row.missing}, 未通过审核 {row.quarantined}")
+    if missing_contacts:
+        print("note: the panel has no contact columns; the list shows no contacts")
+    for p in paths:
+        print(p)
+    return 0
+
+
+def run_supplement(args: argparse.Namespace) -> int:
+    from samplekit.events import EventSettings
+    from samplekit.store import ingest_events, ingest_insured, ingest_special_notes
+
+    params = _params(args.params)
+    quarantined = unreadable = 0
+    for f in args.files:
+        try:
+            if args.kind == "events":
+                r = ingest_events(
+                    args.store,
+                    f,
+                    settings=EventSettings.from_params(params),
+                    expected_period=args.period,
+                )
+            elif args.kind == "notes":
+                r = ingest_special_notes(args.store, f)
+            else:
+                r = ingest_insured(args.store, f)
+        except InputError as exc:
+            unreadable += 1
+            print(f"{f}: NOT LOADED — {exc}")
+            continue
+        print(r.line())
+        if r.quarantined:
+            quarantined += r.quarantined
+            err = r.problems[r.problems["severity"] == "error"]
+            print("  " + summarize_problems(err).replace("\n", "\n  "))
+    if unreadable:
+        return 1
+    return 3 if quarantined else 0
+
+
+def run_crosscheck(args: argparse.Namespace) -> int:
+    from samplekit.insurance import (
+        HEADERS_ZH,
+        InsuranceSettings,
+        city_gap_summary,
+        insurance_gaps,
+        persistent_gaps,
+    )
+    from samplekit.io import write_csv, write_xlsx
+    from samplekit.periods import month_range
+    from samplekit.store import (
+        read_network_table,
+        read_panel,
+        read_reports,
+        write_insurance_warnings,
+    )
+
+    settings = InsuranceSettings.from_params(_params(args.params))
+    months = month_range(args.start, args.end)
+    insured = read_network_table(args.store, "insured")
+    insured = insured[insured["period"].isin(months)]
+    if insured.empty:
+        raise InputError(
+            f"{args.store}: no insured persons for {args.start}–{args.end}; load "
+            "them with `samplekit supplement FILE --kind insured`"
+        )
+    gaps = insurance_gaps(
+        read_reports(args.store, months), insured, read_panel(args.store), settings=settings
+    )
+    warnings = persistent_gaps(gaps, settings=settings)
+    write_insurance_warnings(args.store, warnings, checked_from=args.start, checked_to=args.end)
+    flagged = gaps[gaps["status"] == "discrepancy"]
+    print(
+        f"{args.start}–{args.end}: {len(gaps)} firm-months, "
+        f"{int((gaps['status'] != 'no_insured').sum())} matched, {len(flagged)} beyond the "
+        f"tolerance, {len(warnings)} persistent (warnings stored)"
+    )
+    if args.out:
+        out = Path(args.out)
+        summary = city_gap_summary(gaps)
+        write_csv(flagged, out / f"insurance_gaps_{args.start}_{args.end}.csv")
+        write_csv(warnings, out / f"insurance_warnings_{args.start}_{args.end}.csv")
+        print(
+            write_xlsx(
+                {"持续差异": warnings, "超出容差": flagged, "分市汇总": summary},
+                out / f"社保比对_{args.start}_{args.end}.xlsx",
+                headers=HEADERS_ZH,
+                about={
+                    "月份": f"{args.start}–{args.end}",
+                    "容差": f"max({settings.tolerance_persons}人, "
+                    f"{settings.tolerance_share:.0%}×参保人数)",
+                    "持续": f"连续{settings.persistence_months}个月",
+                },
+            )
+        )
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from samplekit.periods import QUARTER_RE
+
+    if not QUARTER_RE.match(args.quarter):
+        raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
+    import importlib.util
+
+    from samplekit import jobs
+    from samplekit.evaluation import EvaluationSettings, write_circular
+
+    params = _params(args.params)
+    _, scores = jobs.evaluation(params, args.quarter)
+    paths = write_circular(
+        scores,
+        quarter=args.quarter,
+        out_dir=args.out,
+        province=str(params.get("province.name", "全省")),
+        settings=EvaluationSettings.from_params(params),
+        note=jobs.data_note(params),
+    )
+    if importlib.util.find_spec("samplekit.documents") is None:
+        print(
+            "note: samplekit.documents is not available; the circular is written as Excel "
+            "and CSV only (no Word)"
+        )
+    top, bottom = scores.iloc[0], scores.iloc[-1]
+    print(
+        f"{args.quarter}: {len(scores)} cities; first {top['city']} ({top['total']:.1f}), "
+        f"last {bottom['city']} ({bottom['total']:.1f})"
+    )
+    for p in paths:
+        print(p)
+    return 0
