@@ -1211,7 +1211,12 @@ def _load_side(con: duckdb.DuckDBPyConnection, kind: str, side: Any, data: pd.Da
 
 
 def _panel_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute("SELECT enterprise_id, city FROM panel").df()
+    """Every enterprise ever a member, with the city of its latest row (side files name firms
+    of any month)."""
+    return con.execute(
+        "SELECT enterprise_id, city FROM (SELECT *, row_number() OVER (PARTITION BY "
+        "enterprise_id ORDER BY valid_from DESC) AS k FROM panel_membership) WHERE k = 1 "
+        "ORDER BY enterprise_id").df()
 
 
 def ingest_events(store: str | Path, path: str | Path, *, settings: Any = None,

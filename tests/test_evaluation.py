@@ -177,6 +177,8 @@ def test_cli_evaluate_writes_the_circular_reproducibly(tmp_path, capsys):
                 "enterprise_id": [*ids["东莞"], *ids["深圳"]],
                 "city": ["东莞", "东莞", "深圳", "深圳"],
                 "section": "C",
+                "size_class": "small",
+                "ownership": "private",
             }
         ),
     )

@@ -311,6 +311,8 @@ def test_store_receipts_and_status(tmp_path):
                 "name": ["A", "B", "C"],
                 "city": ["甲市", "甲市", "乙市"],
                 "section": "C",
+                "size_class": "small",
+                "ownership": "private",
             }
         ),
     )
@@ -352,6 +354,8 @@ def test_cli_receive_never_guesses_the_time_and_chase_writes_the_list(tmp_path, 
                 "name": ["A", "B", "C"],
                 "city": ["甲市", "甲市", "乙市"],
                 "section": "C",
+                "size_class": "small",
+                "ownership": "private",
             }
         ),
     )
