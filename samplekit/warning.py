@@ -744,7 +744,8 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
                 c_rows.append({"city": city, "indicator": indicator, "target": label,
                                "level": settings.levels[k].code, "line": line,
                                "probability": p})
-        sc = fc.scores.assign(city=city, indicator=indicator, chosen=fc.scores["model"] == fc.model)
+        sc = fc.scores.assign(city=city, indicator=indicator,
+                              chosen=fc.scores["model"].isin(fc.models or (fc.model,)))
         s_parts.append(sc)
     forecasts = (pd.concat(f_parts, ignore_index=True) if f_parts
                  else pd.DataFrame(columns=FORECAST_COLUMNS))
