@@ -300,6 +300,125 @@ def pips(size: np.ndarray, group: np.ndarray, n_group: np.ndarray) -> np.ndarray
     return np.minimum(lam, 1.0)
 
 
+#: Pareto πps: cells where (free candidates) × (places) is at most this get exact inclusion
+#: probabilities and adjusted targets; larger cells use Rosén's targets as they are (their error
+#: is in docs/selection.md).
+PARETO_EXACT_LIMIT = 20000
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
+
+
+def pareto_inclusion_probs(odds: np.ndarray, n: int) -> np.ndarray:
+    """Exact inclusion probabilities of Pareto order sampling (Rosén 1997; Aires 1999).
+
+    Units with odds θ_i get the ranking key ξ_i = [u_i/(1−u_i)] / θ_i (u_i uniform) and the
+    ``n`` smallest keys are drawn, so P(ξ_i ≤ t) = F_i(t) = θ_i t/(1 + θ_i t) and
+
+        π_i = ∫ f_i(t) P(fewer than n of the other units have ξ_j ≤ t) dt.
+
+    The count of the others is Poisson-binomial in F_j(t) (prefix × suffix convolutions, so unit
+    i is left out without division); the integral runs over log t with 10-point Gauss–Legendre
+    panels of width 1.5 from 25 below −log θ_max to 25 above −log θ_min (the integrand falls
+    like e^{−|log t|} outside; truncation error < 1e-10).
+
+    Parameters
+    ----------
+    odds : array
+        θ_i > 0 of the units competing for the ``n`` places (take-alls removed).
+    n : int
+        Places, ``0 < n < len(odds)``.
+
+    Returns
+    -------
+    array of π_i (summing to ``n``).
+    """
+    th = np.asarray(odds, dtype=float)
+    N = len(th)
+    if n <= 0:
+        return np.zeros(N)
+    if n >= N:
+        return np.ones(N)
+    lo, hi = -np.log(th.max()) - 25.0, -np.log(th.min()) + 25.0
+    edges = np.linspace(lo, hi, int(np.ceil((hi - lo) / 1.5)) + 1)
+    mid, half = (edges[:-1] + edges[1:]) / 2, (edges[1:] - edges[:-1]) / 2
+    v = (mid[:, None] + half[:, None] * _GL_X).ravel()
+    w = (half[:, None] * _GL_W).ravel()
+    t = np.exp(v)
+    K = len(t)
+    F = th[:, None] * t / (1.0 + th[:, None] * t)  # (N, K): P(ξ_j ≤ t)
+    # prefix[j] = distribution (truncated at n − 1) of the count among units 0…j−1
+    prefix = np.zeros((N + 1, K, n))
+    prefix[0, :, 0] = 1.0
+    for j in range(N):
+        d = prefix[j] * (1.0 - F[j])[:, None]
+        d[:, 1:] += prefix[j][:, :-1] * F[j][:, None]
+        prefix[j + 1] = d
+    suffix = np.zeros((K, n))
+    suffix[:, 0] = 1.0
+    pi = np.zeros(N)
+    for j in range(N - 1, -1, -1):
+        # P(count of the others ≤ n − 1) = Σ_a prefix[a] · P(suffix ≤ n − 1 − a)
+        cum = np.cumsum(suffix, axis=1)
+        g = np.einsum("ka,ka->k", prefix[j], cum[:, ::-1])
+        dens = F[j] * (1.0 - F[j])  # f_j(t)·t: the density in log t
+        pi[j] = float(np.sum(w * dens * g))
+        d = suffix * (1.0 - F[j])[:, None]
+        d[:, 1:] += suffix[:, :-1] * F[j][:, None]
+        suffix = d
+    return pi
+
+
+def pareto_odds(target: np.ndarray, n: int, *, tol: float = 1e-7, max_iter: int = 100
+                ) -> np.ndarray:
+    """Odds for Pareto πps whose exact inclusion probabilities equal ``target``.
+
+    Rosén's odds λ/(1−λ) give inclusion probabilities close to λ except in small cells (N = 3,
+    n = 1: up to 45 % off); the odds are rescaled by the fixed point
+    θ ← θ · [λ/(1−λ)] / [π(θ)/(1−π(θ))] until every π(θ) is within ``tol`` (relative) of λ
+    (:func:`pareto_inclusion_probs`). ``target`` must be in (0, 1) and sum to ``n``.
+    """
+    lam = np.asarray(target, dtype=float)
+    goal = lam / (1.0 - lam)
+    th = goal.copy()
+    for _ in range(max_iter):
+        pi = pareto_inclusion_probs(th, n)
+        if np.max(np.abs(pi / lam - 1.0)) < tol:
+            break
+        pi = np.clip(pi, 1e-300, 1 - 1e-16)
+        th = th * goal / (pi / (1.0 - pi))
+        th = th / np.exp(np.mean(np.log(th / goal)))  # the scale is free: keep it near Rosén's
+    return th
+
+
+def pareto_keys(u: np.ndarray, lam: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Ranking keys of Pareto πps: ``u − 1`` for take-alls (λ ≥ 1, first), else
+    [u/(1−u)] / θ with θ from :func:`pareto_odds` per group (Rosén's λ/(1−λ) in groups larger
+    than :data:`PARETO_EXACT_LIMIT`); units with λ = 0 get +inf."""
+    u = np.asarray(u, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    group = np.asarray(group)
+    free = (lam > 0) & (lam < 1)
+    odds = np.zeros(len(lam))
+    odds[free] = lam[free] / (1.0 - lam[free])
+    cache: dict[tuple[bytes, int], np.ndarray] = {}
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) == 0:
+            continue
+        f = members[free[members]]
+        m = int(round(float(lam[f].sum())))  # places left after take-alls: Σλ of the free
+        if m < 1 or m >= len(f) or len(f) * m > PARETO_EXACT_LIMIT:
+            continue
+        key = (np.round(lam[f], 12).tobytes(), m)
+        if key not in cache:
+            cache[key] = pareto_odds(lam[f], m)
+        odds[f] = cache[key]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xi = np.where(lam >= 1, u - 1.0,
+                      np.where(free, (u / (1.0 - u)) / np.where(free, odds, 1.0), np.inf))
+    return xi
+
+
 def _check_columns(df: pd.DataFrame, needed: list[str], what: str) -> None:
     missing = [c for c in needed if c not in df.columns]
     if missing:
@@ -415,10 +534,11 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     if settings.method == "pps":
         size = np.maximum(sub(employees), 1.0)  # every unit keeps a positive PPS probability
         lam_cand[cand] = pips(size[cand], c_sub[cand], fill)
-        with np.errstate(divide="ignore"):
-            xi = np.where(lam_cand >= 1.0, u_sub - 1.0,  # take-alls first
-                          u_sub / np.where(lam_cand > 0, lam_cand, np.nan))
-        order_key = np.where(cand, np.nan_to_num(xi, nan=np.inf), u_sub)
+        # Pareto πps with odds adjusted so the true inclusion probabilities equal λ (take-alls
+        # first); sequential Poisson keys u/λ were up to 28 % off in small cells.
+        xi = pareto_keys(u_sub[cand], lam_cand[cand], c_sub[cand])
+        order_key = u_sub.copy()
+        order_key[cand] = xi
 
     # Only the first fill_h + reserve candidates of a cell matter: keep the units below a
     # per-cell threshold of the ordering key, raised until each cell has enough (exact, and it
