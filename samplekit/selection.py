@@ -1,5 +1,5 @@
-"""Selecting the monitored enterprises: permanent random numbers, sequential SRS or sequential
-Poisson PPS per allocation cell, inclusion probabilities, design and calibrated weights, reserves,
+"""Selecting the monitored enterprises: permanent random numbers, sequential SRS or Pareto πps
+(exact inclusion probabilities) per allocation cell, inclusion probabilities, design and calibrated weights, reserves,
 the monthly subsample and representativeness.
 
 Everything is vectorised over units (one ``lexsort`` and a few ``bincount`` calls), so 10 million
@@ -163,8 +163,8 @@ class SelectionSettings:
     seed : int
         Province seed of the permanent random numbers.
     method : {"srs", "pps"}
-        Sequential simple random sampling (smallest PRN) or sequential Poisson sampling with
-        probability proportional to ``employees``.
+        Sequential simple random sampling (smallest PRN) or Pareto πps with exact inclusion
+        probabilities proportional to ``employees`` (:func:`pareto_keys`).
     reserve_per_cell : int
         Reserve units listed per cell (the next ones in selection order).
     flag_smd : float
@@ -474,8 +474,9 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     * every active existing panel member is kept (status ``retained``), even beyond ``n_h``
       (flagged);
     * the remaining ``n_h - R_h`` places go to the other eligible units in increasing PRN
-      (``srs``) or increasing ``PRN / λ_i`` with ``λ_i = (n_h - R_h) x_i / Σx`` (``pps``,
-      sequential Poisson sampling, take-alls first); the first ones up to the number of inactive
+      (``srs``) or increasing Pareto key ``[PRN/(1−PRN)] / θ_i`` with odds θ_i set so the
+      inclusion probability is exactly ``λ_i = (n_h - R_h) x_i / Σx`` (``pps``, take-alls
+      first; :func:`pareto_keys`); the first ones up to the number of inactive
       former members of the cell have status ``replacement``, the rest ``new``;
     * ``inclusion_prob`` follows the quasi-randomisation model: the cell's whole sample is
       treated as a SRS of ``n_h`` out of ``N_h`` (``srs``) or a πps sample of ``n_h`` on
