@@ -490,7 +490,7 @@ class BacktestResult:
 
         def part(mode: str, label: str) -> str:
             return (f"{label}:识别 {f(mode, 'called')}/{f(mode, 'judgeable')} 个可判断事件"
-                    f"(共 {f(mode, 'episodes')} 个),按报警起点平均提前 "
+                    f"(共 {f(mode, 'episodes')} 个),按报警起点的平均提前期(负为滞后) "
                     f"{f(mode, 'mean_lead', '{:+.1f}')} 期,误报 {f(mode, 'false_alarm_runs')} 段/"
                     f"{f(mode, 'false_alarm_periods')} 期(其中事件结束后延续 "
                     f"{f(mode, 'persistence')} 期),噪声信号比 "
