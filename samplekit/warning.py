@@ -719,7 +719,7 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
 
     defs = {ind.key: ind for ind in settings.indicators}
     f_parts, c_rows, s_parts = [], [], []
-    need = 2 * fsettings.season
+    need = 2 * (fsettings.season or 12)  # season: null (adjusted series) still needs 2 years
     for (indicator, city), grp in monthly.groupby(["indicator", "city"], sort=True):
         ind = defs[indicator]
         scope = "province" if city == province else "city"
