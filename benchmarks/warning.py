@@ -52,7 +52,7 @@ def main() -> None:
     dt = time.perf_counter() - t0
     n = monthly.groupby(["indicator", "city"]).ngroups
     chosen = sc[sc["chosen"] & (sc["horizon"] == 0)]["model"].value_counts().to_dict()
-    print(f"forecasts: {n} series × 48 months, 4 candidate models, 6 origins, 1000 paths: "
+    print(f"forecasts: {n} series × 48 months, {len(fs.models)} candidate models, 6 origins, 1000 paths: "
           f"{dt:.1f} s ({1000 * dt / n:.0f} ms per series); chosen {chosen}")
     if args.demo:
         from samplekit.jobs import warning as warning_for

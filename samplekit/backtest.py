@@ -28,7 +28,7 @@ from samplekit.errors import (
     problems_frame,
     summarize_problems,
 )
-from samplekit.forecast import MODELS, ForecastSettings, choose_model, score_models
+from samplekit.forecast import MODELS, ForecastSettings
 from samplekit.io import read_table, round_floats, write_csv
 from samplekit.params import Params
 from samplekit.periods import MONTH_RE, QUARTER_RE
@@ -290,9 +290,67 @@ def realtime_ranks(signal: np.ndarray, lines: np.ndarray, rule: BacktestRule) ->
 
 
 # ------------------------------------------------------------------------------ evaluation
+def _windows(labels: Sequence[str], events: pd.DataFrame, max_lead: int
+             ) -> list[tuple[int, int, int] | None]:
+    """(window start, episode start, episode end) indices per event, clipped to the series;
+    None for an event wholly outside it."""
+    freq = _freq_of(labels[0]) or "M"
+    first, last = pd.Period(labels[0], freq=freq), pd.Period(labels[-1], freq=freq)
+    n = len(labels)
+    out: list[tuple[int, int, int] | None] = []
+    for ev in events.itertuples(index=False):
+        s, e = pd.Period(ev.start, freq=freq), pd.Period(ev.end, freq=freq)
+        if e < first or s > last:
+            out.append(None)
+            continue
+        si, ei = (s - first).n, min((e - first).n, n - 1)
+        out.append((max(si - max_lead, 0), si, ei))
+    return out
+
+
+def alarm_onsets(ranks: np.ndarray, alarm_rank: int = 1) -> np.ndarray:
+    """Indices where an alarm run starts: an alarm whose previous period was judged and quiet.
+
+    An alarm at the first judged period is not an onset: the run may have begun before the
+    signal could be computed.
+    """
+    r = np.asarray(ranks)
+    judged = r >= 0
+    alarm = judged & (r >= alarm_rank)
+    prev_quiet = np.zeros(len(r), dtype=bool)
+    prev_quiet[1:] = judged[:-1] & ~alarm[:-1]
+    return np.flatnonzero(alarm & prev_quiet)
+
+
+def roc_curve(score: np.ndarray, positive: np.ndarray) -> tuple[pd.DataFrame, float]:
+    """ROC of a score (higher = worse) against a 0/1 truth, over the finite scores.
+
+    Returns ``threshold, tpr, fpr`` (alarm when score ≥ threshold, from the highest threshold
+    down, starting at (0, 0)) and the area under the curve, computed as the Mann–Whitney
+    probability that a positive period scores above a negative one (ties count one half) —
+    equal to the trapezoid area of the curve.
+    """
+    sc = np.asarray(score, dtype=float)
+    pos = np.asarray(positive, dtype=bool)
+    ok = np.isfinite(sc)
+    sc, pos = sc[ok], pos[ok]
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    rows = [{"threshold": np.inf, "tpr": 0.0, "fpr": 0.0}]
+    if n_pos == 0 or n_neg == 0:
+        return pd.DataFrame(rows), float("nan")
+    for thr in np.unique(sc)[::-1]:
+        hit = sc >= thr
+        rows.append({"threshold": float(thr), "tpr": float((hit & pos).sum() / n_pos),
+                     "fpr": float((hit & ~pos).sum() / n_neg)})
+    ranks = pd.Series(sc).rank(method="average").to_numpy()
+    auc = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return pd.DataFrame(rows, columns=["threshold", "tpr", "fpr"]), float(auc)
+
+
 def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFrame, *,
-                    alarm_rank: int = 1, max_lead: int = 6) -> tuple[pd.DataFrame, dict]:
-    """Episodes caught, lead/lag, false alarms and the noise-to-signal ratio.
+                    alarm_rank: int = 1, max_lead: int = 6,
+                    score: np.ndarray | None = None) -> tuple[pd.DataFrame, dict]:
+    """Onset-based scores of an alarm series against known episodes.
 
     Parameters
     ----------
@@ -301,119 +359,191 @@ def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFr
     ranks : array of int
         Level rank per period; −1 marks periods that cannot be judged (left out of the counts).
     events : DataFrame
-        ``start, end`` of the true episodes (labels of the same frequency).
+        ``start, end`` of the true episodes (labels of the same frequency), in order.
     alarm_rank : int
         Ranks at or above it are alarms.
     max_lead : int
         Each episode's window runs from ``max_lead`` periods before its start to its end.
+    score : array, optional
+        A continuous score (higher = worse; NaN where not judged) for the ROC / AUC against
+        window membership.
 
     Returns
     -------
     (episodes, metrics)
-        ``episodes``: start, end, detected, first_alarm, lead (start − first alarm, in periods:
-        positive = early warning, negative = late). ``metrics``: episodes, detected,
-        false_alarms (runs of consecutive alarms wholly outside every window), A (alarms in
-        windows), B (alarms outside), C (no alarm in windows), D (no alarm outside),
-        noise_to_signal = [B/(B+D)] / [A/(A+C)] (Kaminsky–Lizondo–Reinhart), mean_lead.
+        ``episodes``: ``start, end, judgeable, onset, lead, persistence``. An episode is
+        judgeable when its window holds a judged period whose previous period is judged too
+        (so an onset could be seen). ``onset`` is the first alarm onset (:func:`alarm_onsets`)
+        in its window not already credited to an earlier episode; ``lead`` = start − onset
+        (positive = early). ``persistence``: alarm periods running on right after the
+        episode's end, outside every window.
+        ``metrics``: ``episodes, judgeable, called, share_called`` (called / judgeable),
+        ``mean_lead`` (over called episodes), ``false_alarm_runs`` (alarm runs starting
+        outside every window, including a run already on when the signal starts), ``false_alarm_periods`` (= B, alarm periods outside every window, KLR),
+        ``persistence`` (the part of B that continues an episode's alarm), A, B, C, D (judged
+        periods: alarm in a window, alarm outside, quiet in a window, quiet outside),
+        ``noise_to_signal`` = [B/(B+D)] / [A/(A+C)] (Kaminsky, Lizondo & Reinhart 1998) and
+        ``auc`` (NaN without ``score``).
     """
     labels = list(periods)
-    pos = {p: i for i, p in enumerate(labels)}
-    freq = _freq_of(labels[0]) or "M"
-    first, last = pd.Period(labels[0], freq=freq), pd.Period(labels[-1], freq=freq)
     n = len(labels)
-    judged = ranks >= 0
-    alarm = (ranks >= alarm_rank) & judged
+    r = np.asarray(ranks)
+    judged = r >= 0
+    alarm = (r >= alarm_rank) & judged
+    onsets = alarm_onsets(r, alarm_rank)
+    # Runs for the false-alarm count also include one already on when the signal starts.
+    prev_alarm = np.concatenate([[False], alarm[:-1]])
+    run_starts = np.flatnonzero(alarm & ~prev_alarm)
+    wins = _windows(labels, events, max_lead)
     window = np.zeros(n, dtype=bool)
+    for w in wins:
+        if w is not None:
+            window[w[0]:w[2] + 1] = True
+    credited: set[int] = set()
     rows = []
-    for ev in events.itertuples(index=False):
-        s, e = pd.Period(ev.start, freq=freq), pd.Period(ev.end, freq=freq)
-        if e < first or s > last:
-            rows.append({"start": ev.start, "end": ev.end, "detected": False,
-                         "first_alarm": "", "lead": np.nan, "in_sample": False})
-            continue
-        si = (s - first).n
-        ei = min((e - first).n, n - 1)
-        lo = max(si - max_lead, 0)
-        window[lo:ei + 1] = True
-        hits = np.flatnonzero(alarm[lo:ei + 1]) + lo
-        detected = len(hits) > 0
-        rows.append({"start": ev.start, "end": ev.end, "detected": detected,
-                     "first_alarm": labels[hits[0]] if detected else "",
-                     "lead": float(si - hits[0]) if detected else np.nan, "in_sample": True})
-    del pos
-    episodes = pd.DataFrame(rows, columns=["start", "end", "detected", "first_alarm", "lead",
-                                           "in_sample"])
+    for ev, w in zip(events.itertuples(index=False), wins, strict=True):
+        row = {"start": ev.start, "end": ev.end, "judgeable": False, "onset": "",
+               "lead": np.nan, "persistence": 0}
+        if w is not None:
+            lo, si, ei = w
+            row["judgeable"] = bool(any(judged[t] and judged[t - 1]
+                                        for t in range(max(lo, 1), ei + 1)))
+            inside = [int(t) for t in onsets if lo <= t <= ei and int(t) not in credited]
+            if inside:
+                credited.add(inside[0])
+                row["onset"], row["lead"] = labels[inside[0]], float(si - inside[0])
+            t = ei + 1
+            while t < n and alarm[t] and alarm[ei] and not window[t]:
+                row["persistence"] += 1
+                t += 1
+        rows.append(row)
+    episodes = pd.DataFrame(rows, columns=["start", "end", "judgeable", "onset", "lead",
+                                           "persistence"])
     a = int((alarm & window).sum())
     b = int((alarm & ~window).sum())
     c = int((~alarm & window & judged).sum())
     d = int((~alarm & ~window & judged).sum())
-    runs = 0
-    t = 0
-    while t < n:
-        if alarm[t]:
-            u = t
-            while u + 1 < n and alarm[u + 1]:
-                u += 1
-            if not window[t:u + 1].any():
-                runs += 1
-            t = u + 1
-        else:
-            t += 1
     signal_rate = a / (a + c) if a + c else np.nan
     noise_rate = b / (b + d) if b + d else np.nan
     nsr = noise_rate / signal_rate if signal_rate and np.isfinite(signal_rate) else np.nan
-    inside = episodes[episodes["in_sample"]]
+    judgeable = int(episodes["judgeable"].sum())
+    called = int((episodes["onset"] != "").sum())
+    auc = np.nan
+    if score is not None:
+        sc = np.where(judged, np.asarray(score, dtype=float), np.nan)
+        auc = roc_curve(sc, window)[1]
     metrics = {
-        "episodes": int(len(inside)), "detected": int(inside["detected"].sum()),
-        "false_alarms": runs, "A": a, "B": b, "C": c, "D": d,
+        "episodes": int(len(episodes)), "judgeable": judgeable, "called": called,
+        "share_called": called / judgeable if judgeable else np.nan,
+        "mean_lead": float(episodes["lead"].mean()) if called else np.nan,
+        "false_alarm_runs": int(sum(1 for t in run_starts if not window[t])),
+        "false_alarm_periods": b, "persistence": int(episodes["persistence"].sum()),
+        "A": a, "B": b, "C": c, "D": d,
         "noise_to_signal": float(nsr) if np.isfinite(nsr) else np.nan,
-        "mean_lead": float(inside["lead"].mean()) if inside["detected"].any() else np.nan,
+        "auc": float(auc) if np.isfinite(auc) else np.nan,
     }
     return episodes, metrics
 
 
+def realtime_scores(signal: np.ndarray, rule: BacktestRule) -> np.ndarray:
+    """Real-time score per period: the share of the earlier signal values below the current
+    one (its percentile in the history the real-time lines see; higher = worse), NaN where
+    fewer than ``min_history`` earlier values exist."""
+    sig = np.asarray(signal, dtype=float)
+    if rule.signal_direction == "lower_is_worse":
+        sig = -sig
+    out = np.full(len(sig), np.nan)
+    for t in range(len(sig)):
+        past = sig[:t]
+        past = past[np.isfinite(past)]
+        if len(past) >= rule.min_history and np.isfinite(sig[t]):
+            out[t] = (np.sum(past < sig[t]) + 0.5 * np.sum(past == sig[t])) / len(past)
+    return out
+
+
 @dataclass(frozen=True)
 class BacktestResult:
-    """Tables of one back-test."""
+    """Tables of one back-test.
+
+    ``episodes``: one row per event — fixed-line ``judgeable, onset, lead, persistence`` and the
+    same for real-time lines prefixed ``realtime_``. ``metrics``: ``mode, metric, value``.
+    ``roc``: ``mode, threshold, tpr, fpr``. ``accuracy``: :func:`forecast.rolling_accuracy`.
+    ``forecast_errors``: every out-of-sample forecast behind it.
+    """
 
     rule: BacktestRule
     periods: pd.DataFrame
     episodes: pd.DataFrame
     metrics: pd.DataFrame
-    forecast: pd.DataFrame
-    chosen_model: str
+    roc: pd.DataFrame
+    accuracy: pd.DataFrame
+    forecast_errors: pd.DataFrame
+    forecast_from: str
 
     def summary(self) -> str:
-        """The one-line summary printed last by ``samplekit backtest``."""
+        """The line printed last by ``samplekit backtest`` (Chinese, for the user)."""
         m = self.metrics.set_index(["mode", "metric"])["value"]
 
         def f(mode: str, key: str, fmt: str = "{:.0f}") -> str:
             v = m.get((mode, key), np.nan)
             return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
-        fc = self.forecast[self.forecast["model"] == self.chosen_model]
-        ratio = fc["ratio_to_naive"].mean() if len(fc) else np.nan
-        return (f"backtest {self.rule.name}: fixed lines caught {f('fixed', 'detected')}/"
-                f"{f('fixed', 'episodes')} episodes (mean lead {f('fixed', 'mean_lead', '{:+.1f}')}"
-                f", {f('fixed', 'false_alarms')} false alarms, NSR "
-                f"{f('fixed', 'noise_to_signal', '{:.2f}')}); real-time caught "
-                f"{f('realtime', 'detected')}/{f('realtime', 'episodes')} (NSR "
-                f"{f('realtime', 'noise_to_signal', '{:.2f}')}); forecast {self.chosen_model} "
-                f"RMSE/naive {'—' if not np.isfinite(ratio) else f'{ratio:.2f}'}")
+        def part(mode: str, label: str) -> str:
+            return (f"{label}:识别 {f(mode, 'called')}/{f(mode, 'judgeable')} 个可判断事件"
+                    f"(共 {f(mode, 'episodes')} 个),按报警起点的平均提前期(负为滞后) "
+                    f"{f(mode, 'mean_lead', '{:+.1f}')} 期,误报 {f(mode, 'false_alarm_runs')} 段/"
+                    f"{f(mode, 'false_alarm_periods')} 期(其中事件结束后延续 "
+                    f"{f(mode, 'persistence')} 期),噪声信号比 "
+                    f"{f(mode, 'noise_to_signal', '{:.2f}')},AUC {f(mode, 'auc', '{:.2f}')}")
+
+        return f"回测 {self.rule.name}:{part('fixed', '固定警戒线')};{part('realtime', '实时警戒线')}"
+
+    def forecast_summary(self) -> str:
+        """One line on the 1-step forecasts (Chinese): the selected procedure against naive."""
+        acc = self.accuracy[self.accuracy["horizon"] == 1].set_index("model")
+        if "selected" not in acc.index:
+            return "预测:样本太短,未评估"
+        sel = acc.loc["selected"]
+        return (f"预测(自 {self.forecast_from} 起滚动预测 {int(sel['origins'])} 次,提前 1 期):"
+                f"所选方法 RMSE {sel['rmse']:.3f},朴素法 {sel['naive_rmse']:.3f},"
+                f"Diebold–Mariano 检验 p = {sel['dm_pvalue']:.3f}")
 
 
-def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule
-                 ) -> BacktestResult:
+def default_forecast_from(periods: Sequence[str], rule: BacktestRule) -> str:
+    """The first forecast origin when none is given: the last 12 periods (kept short because
+    every origin refits every candidate)."""
+    return str(periods[max(len(periods) - 12, 1)])
+
+
+def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule, *,
+                 forecast_from: str | None = None) -> BacktestResult:
     """Back-test ``rule`` on a validated series and its episodes (both modes + forecasts).
+
+    Parameters
+    ----------
+    series, events : DataFrame
+        From :func:`read_series` / :func:`read_events`.
+    rule : BacktestRule
+    forecast_from : str, optional
+        First forecast origin (a period of the series); every forecast from it on uses only
+        the data before its origin. Default: :func:`default_forecast_from`.
 
     Examples
     --------
     >>> res = run_backtest(read_series("s.csv"), read_events("e.csv", "M"), rule)  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
+    from samplekit.forecast import rolling_accuracy
+
     periods = series["period"].tolist()
     values = series["value"].to_numpy(dtype=float)
     freq = _freq_of(periods[0]) or "M"
+    if forecast_from is not None and forecast_from not in periods:
+        raise InputError(f"--forecast-from {forecast_from!r} is not a period of the series "
+                         f"({periods[0]} … {periods[-1]})")
+    start = forecast_from or default_forecast_from(periods, rule)
+    if periods.index(start) < 1:
+        raise InputError(f"--forecast-from {start!r}: the first origin needs earlier data")
     sig = compute_signal(values, rule)
     fixed = fixed_ranks(sig, rule)
     rt_lines = realtime_lines(sig, rule)
@@ -429,36 +559,43 @@ def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule
     table["realtime_level"] = [codes[r] if r > 0 else ("none" if r == 0 else "")
                                for r in realtime]
     table["realtime_alarm"] = realtime >= rule.alarm_rank
-    metric_rows, episode_parts = [], []
+    oriented = sig if rule.signal_direction == "higher_is_worse" else -sig
+    scores = {"fixed": oriented, "realtime": realtime_scores(sig, rule)}
+    metric_rows, roc_parts = [], []
+    episodes = None
+    in_window = np.zeros(len(periods), dtype=bool)
+    for w in _windows(periods, events, rule.max_lead):
+        if w is not None:
+            in_window[w[0]:w[2] + 1] = True
     for mode, ranks in (("fixed", fixed), ("realtime", realtime)):
         eps, met = evaluate_alarms(periods, ranks, events, alarm_rank=rule.alarm_rank,
-                                   max_lead=rule.max_lead)
-        episode_parts.append(eps.assign(mode=mode))
+                                   max_lead=rule.max_lead, score=scores[mode])
         metric_rows += [{"mode": mode, "metric": k, "value": v} for k, v in met.items()]
-    in_window = np.zeros(len(periods), dtype=bool)
-    first = pd.Period(periods[0], freq=freq)
-    for ev in events.itertuples(index=False):
-        s = (pd.Period(ev.start, freq=freq) - first).n
-        e = (pd.Period(ev.end, freq=freq) - first).n
-        in_window[max(s, 0):max(e + 1, 0)] = True
-    table["in_episode"] = in_window
+        roc, _ = roc_curve(np.where(ranks >= 0, scores[mode], np.nan), in_window)
+        roc_parts.append(roc.assign(mode=mode))
+        if episodes is None:
+            episodes = eps
+        else:
+            for col in ("judgeable", "onset", "lead", "persistence"):
+                episodes[f"realtime_{col}"] = eps[col].to_numpy()
+    table["in_window"] = in_window
+    in_episode = np.zeros(len(periods), dtype=bool)
+    for w in _windows(periods, events, 0):
+        if w is not None:
+            in_episode[w[1]:w[2] + 1] = True
+    table["in_episode"] = in_episode
+    fs = rule.forecast
     settings = ForecastSettings(
-        models=rule.forecast.models, horizon=rule.forecast.horizon,
-        season=12 if freq == "M" else 4, origins=rule.forecast.origins,
-        level=rule.forecast.level, simulations=rule.forecast.simulations,
-        seed=rule.forecast.seed)
-    scores = score_models(values, settings)
-    chosen = choose_model(scores, settings.models)
-    naive = scores[scores["model"] == "naive"].set_index("horizon")["rmse"]
-    fc = scores.copy()
-    fc["ratio_to_naive"] = [r / naive.get(h, np.nan) if naive.get(h, np.nan) else np.nan
-                            for r, h in zip(fc["rmse"], fc["horizon"], strict=True)]
-    fc["chosen"] = fc["model"] == chosen
-    episodes = pd.concat(episode_parts, ignore_index=True)[
-        ["mode", "start", "end", "detected", "first_alarm", "lead", "in_sample"]]
-    return BacktestResult(rule=rule, periods=table, episodes=episodes,
+        models=fs.models, horizon=fs.horizon,
+        season=None if fs.season is None else (12 if freq == "M" else 4), origins=fs.origins,
+        level=fs.level, simulations=fs.simulations, seed=fs.seed,
+        spring_festival=fs.spring_festival, combine=fs.combine)
+    accuracy, errors = rolling_accuracy(pd.Series(values, index=periods), settings, start=start)
+    roc_all = pd.concat(roc_parts, ignore_index=True)[["mode", "threshold", "tpr", "fpr"]]
+    return BacktestResult(rule=rule, periods=table, episodes=episodes,  # type: ignore[arg-type]
                           metrics=pd.DataFrame(metric_rows, columns=["mode", "metric", "value"]),
-                          forecast=fc, chosen_model=chosen)
+                          roc=roc_all, accuracy=accuracy, forecast_errors=errors,
+                          forecast_from=start)
 
 
 def plot_backtest(result: BacktestResult):
@@ -494,17 +631,21 @@ def plot_backtest(result: BacktestResult):
 
 
 def write_backtest(result: BacktestResult, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``backtest_periods.csv``, ``backtest_episodes.csv``, ``backtest_metrics.csv``,
-    ``backtest_forecast_rmse.csv`` and ``backtest.png``; returns the paths."""
+    """Write ``episodes.csv`` (one row per event: ``start, end, judgeable, onset, lead``, then
+    persistence and the real-time columns), ``forecast_accuracy.csv`` (``horizon, model, rmse,
+    naive_rmse, origins`` + Diebold–Mariano), ``forecast_errors.csv``, ``backtest_periods.csv``,
+    ``backtest_metrics.csv``, ``backtest_roc.csv`` and ``backtest.png``; returns the paths."""
     from samplekit.plotting import save_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [
+        write_csv(round_floats(result.episodes), out / "episodes.csv"),
+        write_csv(round_floats(result.accuracy), out / "forecast_accuracy.csv"),
+        write_csv(round_floats(result.forecast_errors), out / "forecast_errors.csv"),
         write_csv(round_floats(result.periods), out / "backtest_periods.csv"),
-        write_csv(round_floats(result.episodes), out / "backtest_episodes.csv"),
         write_csv(round_floats(result.metrics), out / "backtest_metrics.csv"),
-        write_csv(round_floats(result.forecast), out / "backtest_forecast_rmse.csv"),
+        write_csv(round_floats(result.roc), out / "backtest_roc.csv"),
         save_figure(plot_backtest(result), out / "backtest.png"),
     ]
     return paths
@@ -540,6 +681,35 @@ def example_series(seed: int = 2013) -> tuple[pd.DataFrame, pd.DataFrame]:
     return series, events
 
 
-__all__ = ["BacktestRule", "BacktestResult", "MODELS", "compute_signal", "evaluate_alarms",
-           "example_series", "fixed_ranks", "read_events", "read_series", "realtime_lines",
-           "run_backtest", "validate_events", "validate_series", "write_backtest"]
+#: NBER business-cycle reference dates 1959–2009, quarterly: (peak, trough). Source: National
+#: Bureau of Economic Research, "US Business Cycle Expansions and Contractions"
+#: (https://www.nber.org/research/data/us-business-cycle-expansions-and-contractions).
+NBER_RECESSIONS: tuple[tuple[str, str], ...] = (
+    ("1960Q2", "1961Q1"), ("1969Q4", "1970Q4"), ("1973Q4", "1975Q1"), ("1980Q1", "1980Q3"),
+    ("1981Q3", "1982Q4"), ("1990Q3", "1991Q1"), ("2001Q1", "2001Q4"), ("2007Q4", "2009Q2"),
+)
+
+
+def us_unemployment() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The US example (``data/demo/backtest/us_unemployment.csv``, ``us_recessions.csv``): the
+    quarterly civilian unemployment rate (%, seasonally adjusted) 1959Q1–2009Q3 from
+    statsmodels' ``macrodata`` (column ``unemp``) and the NBER recessions (peak quarter to
+    trough quarter, :data:`NBER_RECESSIONS`).
+
+    Returns ``(series, events)``; the test suite checks the committed files equal this.
+    """
+    from statsmodels.datasets import macrodata
+
+    d = macrodata.load_pandas().data
+    series = pd.DataFrame({
+        "period": [f"{int(y)}Q{int(q)}" for y, q in zip(d["year"], d["quarter"], strict=True)],
+        "value": d["unemp"].astype(float).to_numpy()})
+    events = pd.DataFrame(list(NBER_RECESSIONS), columns=["start", "end"])
+    return series, events
+
+
+__all__ = ["BacktestRule", "BacktestResult", "MODELS", "alarm_onsets", "compute_signal",
+           "default_forecast_from", "evaluate_alarms", "example_series", "fixed_ranks",
+           "read_events", "read_series", "realtime_lines", "realtime_scores", "roc_curve",
+           "run_backtest", "us_unemployment", "validate_events", "validate_series",
+           "write_backtest"]

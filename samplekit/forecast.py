@@ -26,10 +26,16 @@ from samplekit.errors import ParamsError
 from samplekit.params import Params
 from samplekit.periods import next_periods, quarter_label
 
-ModelName = Literal["naive", "seasonal_naive", "ets", "arima"]
-MODELS: tuple[str, ...] = ("naive", "seasonal_naive", "ets", "arima")
+ModelName = Literal["naive", "seasonal_naive", "ets", "arima", "ar", "ari", "damped"]
+MODELS: tuple[str, ...] = ("naive", "seasonal_naive", "ets", "arima", "ar", "ari", "damped")
+#: Candidates that need a season; dropped when ``season`` is None (seasonally adjusted series).
+SEASONAL_MODELS: frozenset[str] = frozenset({"seasonal_naive", "ets", "arima"})
 MODEL_ZH: dict[str, str] = {"naive": "朴素法", "seasonal_naive": "季节朴素法",
-                            "ets": "指数平滑(ETS)", "arima": "季节ARIMA"}
+                            "ets": "指数平滑(ETS)", "arima": "季节ARIMA",
+                            "ar": "自回归AR(p)", "ari": "差分自回归ARIMA(p,1,0)",
+                            "damped": "阻尼趋势指数平滑"}
+#: Largest AR order tried by AIC (``ar`` and ``ari``).
+MAX_AR_LAG = 8
 Aggregate = Literal["sum", "last", "mean", "compound"]
 
 FORECAST_COLUMNS: list[str] = ["city", "indicator", "kind", "target", "horizon", "model",
@@ -45,9 +51,10 @@ class ForecastSettings:
     models : tuple of model names
         Candidates, simplest first (ties go to the earlier one).
     horizon : int
-        Months ahead (3 = the next quarter when the series ends at a quarter's end).
-    season : int
-        Season length (12 for months, 4 for quarters).
+        Periods ahead (3 months = the next quarter when the series ends at a quarter's end).
+    season : int or None
+        Season length (12 for months, 4 for quarters); None for a seasonally adjusted or
+        non-seasonal series: the seasonal candidates (:data:`SEASONAL_MODELS`) are then dropped.
     origins : int
         Rolling forecast origins used to score the candidates.
     level : float
@@ -60,16 +67,27 @@ class ForecastSettings:
         Monthly series: remove the Spring Festival effect (moving between January and February
         with the lunar calendar) before the candidates see the series, and add it back to the
         forecasts (:func:`festival_regressors`).
+    combine : int
+        1 = the candidate with the lowest rolling-origin RMSE; k > 1 = the equal-weight average
+        of the k best (a forecast combination, less exposed to a lucky score).
     """
 
     models: tuple[str, ...] = MODELS
     horizon: int = 3
-    season: int = 12
+    season: int | None = 12
     origins: int = 6
     level: float = 0.95
     simulations: int = 1000
     seed: int = 0
     spring_festival: bool = True
+    combine: int = 1
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The models actually scored (seasonal ones dropped when ``season`` is None)."""
+        if self.season is None:
+            return tuple(m for m in self.models if m not in SEASONAL_MODELS)
+        return self.models
 
     @classmethod
     def from_params(cls, params: Params, key: str = "warning.forecast") -> ForecastSettings:
@@ -77,7 +95,7 @@ class ForecastSettings:
         if not isinstance(raw, Mapping):
             raise ParamsError(f"{params.path}: '{key}' must be a mapping")
         allowed = {"models", "horizon", "season", "origins", "level", "simulations",
-                   "spring_festival"}
+                   "spring_festival", "combine"}
         unknown = sorted(set(raw) - allowed)
         if unknown:
             raise ParamsError(f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
@@ -87,15 +105,26 @@ class ForecastSettings:
         if bad or not models:
             raise ParamsError(f"{params.path}: '{key}.models' = {models!r}: use one or more of "
                               f"{', '.join(MODELS)}")
+        season: int | None = 12
+        if "season" in raw and raw["season"] is None:
+            season = None
+            if all(m in SEASONAL_MODELS for m in models):
+                raise ParamsError(f"{params.path}: '{key}.season' is null (no season) but every "
+                                  f"model in '{key}.models' = {models!r} is seasonal; add one of "
+                                  "naive, ar, ari, damped")
+        else:
+            season = int(params.number(f"{key}.season", 12, low=2, high=52))
+        combine = int(params.number(f"{key}.combine", 1, low=1, high=len(models)))
         return cls(
             models=tuple(models),
             horizon=int(params.number(f"{key}.horizon", 3, low=1, high=24)),
-            season=int(params.number(f"{key}.season", 12, low=2, high=52)),
+            season=season,
             origins=int(params.number(f"{key}.origins", 6, low=1, high=60)),
             level=float(params.number(f"{key}.level", 0.95, low=0.5, high=0.999)),
             simulations=int(params.number(f"{key}.simulations", 1000, low=100, high=100000)),
             seed=int(params.get("seed", 0, types=int)),
             spring_festival=bool(params.get(f"{key}.spring_festival", True, types=bool)),
+            combine=combine,
         )
 
 
@@ -263,7 +292,141 @@ class _SeasonalAR(_StateSpace):
         return _SeasonalAR(y, self.m, (self.c, self.phi, self.sigma))
 
 
-def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int = 12) -> _Fitted:
+def _ar_order_by_aic(x: np.ndarray, trend: Literal["c", "n"]) -> int:
+    """AR order 0…:data:`MAX_AR_LAG` with the lowest AIC (statsmodels ``ar_select_order``, all
+    orders on the same sample); at most a quarter of the series so short series stay stable."""
+    maxlag = min(MAX_AR_LAG, max(len(x) // 4, 1))
+    from statsmodels.tsa.ar_model import ar_select_order
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = ar_select_order(x, maxlag=maxlag, ic="aic", trend=trend)
+    return max(sel.ar_lags) if sel.ar_lags else 0
+
+
+def _ols_ar(x: np.ndarray, p: int, trend: Literal["c", "n"]) -> tuple[float, np.ndarray, float]:
+    """(c, φ_1…φ_p, σ) of an AR(p) by conditional least squares (as statsmodels ``AutoReg``)."""
+    n = len(x)
+    cols = [x[p - i - 1:n - i - 1] for i in range(p)]
+    if trend == "c":
+        cols = [np.ones(n - p), *cols]
+    target = x[p:]
+    if not cols:
+        resid = target
+        return 0.0, np.zeros(0), float(np.sqrt(np.mean(resid**2)))
+    design = np.column_stack(cols)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    resid = target - design @ coef
+    sigma = float(np.sqrt(np.sum(resid**2) / max(len(resid) - design.shape[1], 1)))
+    c = float(coef[0]) if trend == "c" else 0.0
+    phi = np.asarray(coef[1:] if trend == "c" else coef, dtype=float)
+    return c, phi, sigma
+
+
+class _AR(_StateSpace):
+    """AR(p) with a constant, p by AIC: y_t = c + Σ φ_i y_{t−i} + e_t (conditional least
+    squares). For a seasonally adjusted rate this is the usual benchmark (AR(2) on US
+    unemployment)."""
+
+    def __init__(self, y: np.ndarray, params: tuple[float, np.ndarray, float] | None = None):
+        self.y = y
+        if params is None:
+            p = _ar_order_by_aic(y, "c")
+            params = _ols_ar(y, p, "c")
+        self.params = params
+        self.c, self.phi, self.sigma = params
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:
+        n, h = e.shape
+        p = len(self.phi)
+        hist = np.tile(self.y[len(self.y) - p:] if p else np.zeros(0), (n, 1))
+        out = np.empty((n, h))
+        for j in range(h):
+            lagged = np.column_stack([hist, out[:, :j]])[:, ::-1][:, :p]
+            out[:, j] = self.c + lagged @ self.phi + e[:, j]
+        return out
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _AR(y, self.params)
+
+
+class _ARI(_StateSpace):
+    """ARIMA(p,1,0) without drift, p by AIC: Δy_t = Σ φ_i Δy_{t−i} + e_t (p = 0 is the random
+    walk). No drift: a rate has no lasting trend to extrapolate."""
+
+    def __init__(self, y: np.ndarray, params: tuple[float, np.ndarray, float] | None = None):
+        self.y = y
+        z = np.diff(y)
+        if params is None:
+            p = _ar_order_by_aic(z, "n")
+            params = _ols_ar(z, p, "n")
+        self.params = params
+        self.z = z
+        _, self.phi, self.sigma = params
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:
+        n, h = e.shape
+        p = len(self.phi)
+        hist = np.tile(self.z[len(self.z) - p:] if p else np.zeros(0), (n, 1))
+        dz = np.empty((n, h))
+        for j in range(h):
+            lagged = np.column_stack([hist, dz[:, :j]])[:, ::-1][:, :p]
+            dz[:, j] = lagged @ self.phi + e[:, j]
+        return self.y[-1] + np.cumsum(dz, axis=1)
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _ARI(y, self.params)
+
+
+class _Damped(_StateSpace):
+    """ETS(A,Ad,N), damped additive trend: ŷ_t = l_{t−1} + φb_{t−1};
+    l_t = l_{t−1} + φb_{t−1} + αe_t; b_t = φb_{t−1} + βe_t.
+
+    α, β* (β = αβ*), φ and the initial states are estimated by statsmodels' Holt–Winters
+    ``ExponentialSmoothing(trend="add", damped_trend=True)`` (least squares); the recursions
+    above filter, forecast and simulate with those parameters fixed.
+    """
+
+    def __init__(self, y: np.ndarray,
+                 params: tuple[float, float, float, float, float] | None = None):
+        self.y = y
+        if params is None:
+            from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+            model = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=None,
+                                         initialization_method="estimated")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p = model.fit().params
+            alpha = float(p["smoothing_level"])
+            params = (alpha, alpha * float(p["smoothing_trend"]), float(p["damping_trend"]),
+                      float(p["initial_level"]), float(p["initial_trend"]))
+        self.params = params
+        alpha, beta, phi, level, trend = params
+        errors = np.empty(len(y))
+        for t, value in enumerate(y):
+            e = value - (level + phi * trend)
+            errors[t] = e
+            level, trend = level + phi * trend + alpha * e, phi * trend + beta * e
+        self.level, self.trend = level, trend
+        self.sigma = float(np.sqrt(np.mean(errors**2))) if len(errors) else 0.0
+
+    def _paths(self, e: np.ndarray) -> np.ndarray:
+        n, h = e.shape
+        alpha, beta, phi = self.params[:3]
+        level, trend = np.full(n, self.level), np.full(n, self.trend)
+        out = np.empty((n, h))
+        for j in range(h):
+            out[:, j] = level + phi * trend + e[:, j]
+            level, trend = level + phi * trend + alpha * e[:, j], phi * trend + beta * e[:, j]
+        return out
+
+    def refilter(self, y: np.ndarray) -> _Fitted:
+        return _Damped(y, self.params)
+
+
+def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int | None = 12
+              ) -> _Fitted:
     """Fit one candidate model to a series (no missing values).
 
     Returns an object with ``forecast(h)``, ``simulate(h, n, rng)`` (an ``n × h`` array) and
@@ -272,6 +435,14 @@ def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int 
     arr = np.asarray(y, dtype=float)
     if model == "naive":
         return _Naive(arr)
+    if model == "ar":
+        return _AR(arr)
+    if model == "ari":
+        return _ARI(arr)
+    if model == "damped":
+        return _Damped(arr)
+    if season is None:
+        raise ValueError(f"model {model!r} needs a season")
     if model == "seasonal_naive":
         return _SeasonalNaive(arr, season)
     if model == "ets":
@@ -281,20 +452,25 @@ def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int 
     raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
 
 
-def min_length(model: str, season: int) -> int:
+def min_length(model: str, season: int | None) -> int:
     """Shortest training series a candidate is fitted on."""
-    return {"naive": 3, "seasonal_naive": season + 3, "ets": 2 * season + 2,
-            "arima": season + 6}[model]
+    fixed = {"naive": 3, "ar": 12, "ari": 13, "damped": 10}
+    if model in fixed:
+        return fixed[model]
+    if season is None:
+        return 10**9  # never fitted without a season
+    return {"seasonal_naive": season + 3, "ets": 2 * season + 2, "arima": season + 6}[model]
 
 
 def rolling_origin_errors(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
-                          origins: int, season: int = 12) -> np.ndarray:
+                          origins: int, season: int | None = 12) -> np.ndarray:
     """See :func:`rolling_origin_fit` (this returns only the errors)."""
     return rolling_origin_fit(y, model, horizon=horizon, origins=origins, season=season)[0]
 
 
 def rolling_origin_fit(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
-                       origins: int, season: int = 12) -> tuple[np.ndarray, _Fitted | None]:
+                       origins: int, season: int | None = 12
+                       ) -> tuple[np.ndarray, _Fitted | None]:
     """Out-of-sample errors (actual − forecast) at the last ``origins`` origins.
 
     Origin ``t`` trains on ``y[:t]`` and forecasts ``y[t : t + horizon]``; origins are
@@ -331,7 +507,7 @@ def _score_and_fit(y: Sequence[float] | np.ndarray, settings: ForecastSettings
                    ) -> tuple[pd.DataFrame, dict[str, _Fitted]]:
     rows = []
     fits: dict[str, _Fitted] = {}
-    for model in settings.models:
+    for model in settings.candidates:
         err, fitted = rolling_origin_fit(y, model, horizon=settings.horizon,  # type: ignore[arg-type]
                                          origins=settings.origins, season=settings.season)
         if fitted is not None:
@@ -351,13 +527,27 @@ def _score_and_fit(y: Sequence[float] | np.ndarray, settings: ForecastSettings
 
 def choose_model(scores: pd.DataFrame, models: Sequence[str]) -> str:
     """The model with the lowest pooled RMSE; ties (within 1e-12) go to the earlier model."""
+    return choose_models(scores, models, 1)[0]
+
+
+def choose_models(scores: pd.DataFrame, models: Sequence[str], k: int = 1) -> list[str]:
+    """The models a forecast uses, best first, by pooled rolling-origin RMSE.
+
+    ``k = 1``: the lowest RMSE (ties within 1e-12 go to the earlier model). ``k > 1``: the naive
+    forecast is the benchmark, not a member: the best ``k`` of the candidates that beat it
+    (lower RMSE than ``naive``; all candidates when naive was not scored), or ``naive`` alone
+    when none does. ``naive`` when nothing could be scored.
+    """
     pooled = scores[scores["horizon"] == 0].set_index("model")["rmse"]
-    best, best_rmse = "naive", np.inf
-    for model in models:
-        r = pooled.get(model, np.nan)
-        if np.isfinite(r) and r < best_rmse - 1e-12:
-            best, best_rmse = model, float(r)
-    return best
+    ranked = [(float(pooled[m]), i, m) for i, m in enumerate(models)
+              if m in pooled.index and np.isfinite(pooled[m])]
+    # Round so that ties within 1e-12 keep the simpler (earlier) model first.
+    ranked.sort(key=lambda r: (round(r[0], 12), r[1]))
+    if not ranked:
+        return ["naive"]
+    if k == 1:
+        return [ranked[0][2]]
+    return [m for _, _, m in ranked[:k]]
 
 
 # ------------------------------------------------------------------------- aggregation
@@ -381,13 +571,18 @@ def aggregate_paths(paths: np.ndarray, how: Aggregate) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SeriesForecast:
-    """The forecast of one series."""
+    """The forecast of one series.
+
+    ``model`` names the procedure (one model, or ``a+b`` for an average of several);
+    ``models`` lists the models it uses.
+    """
 
     model: str
     scores: pd.DataFrame
     periods: list[str]
     mean: np.ndarray
     paths: np.ndarray  # simulations × horizon
+    models: tuple[str, ...] = ()
 
 
 #: Month (1 or 2) of the Spring Festival (春节, lunar new year's day), 2000–2030.
@@ -448,15 +643,51 @@ def _rng_for(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
 
 
+def _festival_adjust(s: pd.Series, settings: ForecastSettings, future: Sequence[str]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(series without the Spring Festival effect, effect of the future periods)."""
+    y = s.to_numpy(dtype=float)
+    effect_future = np.zeros(len(future))
+    if settings.spring_festival and "Q" not in str(s.index[-1]):
+        # The festival moves between January and February: a fixed-month season cannot hold it.
+        x = festival_regressors([str(p) for p in s.index])
+        beta = festival_effects(y, x)
+        y = y - x @ beta
+        effect_future = festival_regressors(list(future)) @ beta
+    return y, effect_future
+
+
+def _clean(series: pd.Series, key: str) -> pd.Series:
+    s = pd.Series(series, dtype=float)
+    valid = s.dropna()
+    if valid.empty:
+        raise ValueError(f"series {key!r} has no values")
+    return s.loc[valid.index[0]:valid.index[-1]].interpolate(limit_area="inside")
+
+
+def _select(y: np.ndarray, settings: ForecastSettings
+            ) -> tuple[pd.DataFrame, list[str], list[_Fitted]]:
+    """Score the candidates on rolling origins, keep the best ``combine`` of them and filter the
+    whole series with the parameters estimated before the first origin."""
+    with _one_blas_thread():
+        scores, fits = _score_and_fit(y, settings)
+        chosen = choose_models(scores, settings.candidates, settings.combine)
+        # The chosen models are refitted on the whole series: the scoring parameters were
+        # estimated before the first origin, up to origins + horizon periods stale.
+        fitted = [fit_model(y, m, season=settings.season)  # type: ignore[arg-type]
+                  for m in chosen]
+    return scores, chosen, fitted
+
+
 def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str = ""
                     ) -> SeriesForecast:
-    """Choose a model for one series and forecast it.
+    """Choose a model (or an average of the best ``combine``) for one series and forecast it.
 
     Parameters
     ----------
     series : Series
-        Values indexed by period labels in order (``YYYY-MM``); leading/trailing NaN are
-        dropped, inner gaps are filled by linear interpolation (documented).
+        Values indexed by period labels in order (``YYYY-MM`` or ``YYYYQn``); leading/trailing
+        NaN are dropped, inner gaps are filled by linear interpolation (documented).
     settings : ForecastSettings
     key : str
         Identifies the series for its random stream (same key → same simulations).
@@ -464,32 +695,138 @@ def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str =
     Returns
     -------
     SeriesForecast
+        With ``combine > 1`` the point forecast is the average of the chosen models' forecasts
+        and the paths are the best model's paths shifted to that average.
     """
-    s = pd.Series(series, dtype=float)
-    valid = s.dropna()
-    if valid.empty:
-        raise ValueError(f"series {key!r} has no values")
-    s = s.loc[valid.index[0]:valid.index[-1]].interpolate(limit_area="inside")
-    y = s.to_numpy()
+    s = _clean(series, key)
     future = next_periods(str(s.index[-1]), settings.horizon)
-    effect_future = np.zeros(settings.horizon)
-    if settings.spring_festival and "Q" not in str(s.index[-1]):
-        # The festival moves between January and February: a fixed-month season cannot hold it.
-        x = festival_regressors([str(p) for p in s.index])
-        beta = festival_effects(y, x)
-        y = y - x @ beta
-        effect_future = festival_regressors(future) @ beta
-    with _one_blas_thread():
-        scores, fits = _score_and_fit(y, settings)
-    model = choose_model(scores, settings.models)
-    # The parameters estimated before the first origin are kept; the whole series is filtered
-    # with them (a refit would double the cost for little change on 40-odd months).
-    fitted = (fits[model].refilter(y) if model in fits
-              else fit_model(y, model, season=settings.season))  # type: ignore[arg-type]
+    y, effect_future = _festival_adjust(s, settings, future)
+    scores, chosen, fitted = _select(y, settings)
     rng = _rng_for(settings.seed, key)
-    mean = fitted.forecast(settings.horizon) + effect_future
-    paths = fitted.simulate(settings.horizon, settings.simulations, rng) + effect_future
-    return SeriesForecast(model=model, scores=scores, periods=future, mean=mean, paths=paths)
+    mean = np.mean([f.forecast(settings.horizon) for f in fitted], axis=0)
+    paths = fitted[0].simulate(settings.horizon, settings.simulations, rng)
+    paths = paths + (mean - fitted[0].forecast(settings.horizon)) + effect_future
+    return SeriesForecast(model="+".join(chosen), scores=scores, periods=future,
+                          mean=mean + effect_future, paths=paths, models=tuple(chosen))
+
+
+def point_forecast(series: pd.Series, settings: ForecastSettings) -> np.ndarray:
+    """The point forecast :func:`forecast_series` gives (no simulation), 1…``horizon`` ahead."""
+    s = _clean(series, "")
+    future = next_periods(str(s.index[-1]), settings.horizon)
+    y, effect_future = _festival_adjust(s, settings, future)
+    _, _, fitted = _select(y, settings)
+    return np.mean([f.forecast(settings.horizon) for f in fitted], axis=0) + effect_future
+
+
+def candidate_forecast(series: pd.Series, model: ModelName, settings: ForecastSettings
+                       ) -> np.ndarray | None:
+    """One candidate fitted on the whole series (festival-adjusted like the procedure),
+    1…``horizon`` ahead; None when the series is too short for it."""
+    s = _clean(series, "")
+    if len(s) < min_length(model, settings.season):
+        return None
+    future = next_periods(str(s.index[-1]), settings.horizon)
+    y, effect_future = _festival_adjust(s, settings, future)
+    with _one_blas_thread():
+        f = fit_model(y, model, season=settings.season)
+    return f.forecast(settings.horizon) + effect_future
+
+
+def diebold_mariano(e_model: Sequence[float] | np.ndarray, e_naive: Sequence[float] | np.ndarray,
+                    *, horizon: int = 1) -> tuple[float, float]:
+    """Diebold–Mariano test of equal squared-error accuracy, with the Harvey–Leybourne–Newbold
+    small-sample correction.
+
+    d_t = e_model,t² − e_naive,t²; DM = d̄ / √(V̂/n) with V̂ the autocovariances of d up to lag
+    h − 1 (rectangular window, as DM 1995); HLN multiply by √[(n + 1 − 2h + h(h − 1)/n)/n] and
+    refer to Student's t with n − 1 df. Negative = the model is more accurate.
+
+    Returns
+    -------
+    (statistic, two-sided p-value); NaN when fewer than 3 pairs or d is constant.
+    """
+    from scipy import stats
+
+    d = np.asarray(e_model, dtype=float) ** 2 - np.asarray(e_naive, dtype=float) ** 2
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n < 3:
+        return float("nan"), float("nan")
+    dc = d - d.mean()
+    v = float(np.sum(dc * dc) / n)
+    for k in range(1, horizon):
+        v += 2.0 * float(np.sum(dc[k:] * dc[:-k]) / n)
+    if not v > 0:
+        return float("nan"), float("nan")
+    dm = d.mean() / np.sqrt(v / n)
+    dm *= np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    p = 2.0 * float(stats.t.sf(abs(dm), df=n - 1))
+    return float(dm), p
+
+
+def rolling_accuracy(series: pd.Series, settings: ForecastSettings, *, start: str
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Out-of-sample accuracy from ``start`` on: every forecast uses only data before its origin.
+
+    For each origin t (periods from ``start`` to the last), each candidate is fitted on the
+    periods before t, and the selection procedure (:func:`point_forecast`: candidates scored on
+    rolling origins inside that training stretch) is run on the same stretch; both forecast
+    t, t+1, …, t+H−1. Horizon h is scored on the origins whose target t+h−1 is observed.
+
+    Returns
+    -------
+    (accuracy, errors)
+        ``accuracy``: ``horizon, model, rmse, naive_rmse, origins, dm_stat, dm_pvalue`` — one row
+        per candidate and a row ``model = selected`` per horizon (DM against naive, see
+        :func:`diebold_mariano`). ``errors``: ``origin, horizon, model, target, forecast,
+        actual``.
+    """
+    s = _clean(series, "")
+    labels = [str(p) for p in s.index]
+    if start not in labels:
+        raise ValueError(f"forecast origin {start!r} is not a period of the series "
+                         f"({labels[0]} … {labels[-1]})")
+    first = labels.index(start)
+    horizon = settings.horizon
+    rows = []
+    for t in range(first, len(labels)):
+        train = s.iloc[:t]
+        actual = s.to_numpy()[t:t + horizon]
+        forecasts: dict[str, np.ndarray | None] = {
+            m: candidate_forecast(train, m, settings)  # type: ignore[arg-type]
+            for m in settings.candidates}
+        forecasts["naive"] = np.full(horizon, train.iloc[-1])
+        forecasts["selected"] = point_forecast(train, settings)
+        for model, f in forecasts.items():
+            if f is None:
+                continue
+            for h in range(len(actual)):
+                rows.append({"origin": labels[t], "horizon": h + 1, "model": model,
+                             "target": labels[t + h], "forecast": float(f[h]),
+                             "actual": float(actual[h])})
+    errors = pd.DataFrame(rows, columns=["origin", "horizon", "model", "target", "forecast",
+                                         "actual"])
+    errors["error"] = errors["actual"] - errors["forecast"]
+    out = []
+    order = [*settings.candidates, *([] if "naive" in settings.candidates else ["naive"]),
+             "selected"]
+    for h in range(1, horizon + 1):
+        eh = errors[errors["horizon"] == h]
+        naive = eh[eh["model"] == "naive"].set_index("origin")["error"]
+        for model in order:
+            em = eh[eh["model"] == model].set_index("origin")["error"]
+            if em.empty:
+                continue
+            common = em.index.intersection(naive.index)
+            dm, p = diebold_mariano(em[common].to_numpy(), naive[common].to_numpy(), horizon=h)
+            out.append({"horizon": h, "model": model,
+                        "rmse": float(np.sqrt(np.mean(em[common] ** 2))),
+                        "naive_rmse": float(np.sqrt(np.mean(naive[common] ** 2))),
+                        "origins": int(len(common)), "dm_stat": dm, "dm_pvalue": p})
+    accuracy = pd.DataFrame(out, columns=["horizon", "model", "rmse", "naive_rmse", "origins",
+                                          "dm_stat", "dm_pvalue"])
+    return accuracy, errors.drop(columns="error")
 
 
 def out_of_sample_rmse(series: pd.DataFrame, settings: ForecastSettings, *, origins: Sequence[str],
@@ -507,13 +844,13 @@ def out_of_sample_rmse(series: pd.DataFrame, settings: ForecastSettings, *, orig
         ``cases`` is the number of group × origin forecasts scored.
     """
     err_model, err_naive = [], []
-    for key, g in series.groupby(by):
+    for _key, g in series.groupby(by):
         y = g.set_index("period")[value]
         for origin in origins:
             train = y[y.index <= origin]
             test = y[y.index > origin].iloc[:horizon].to_numpy()
-            fc = forecast_series(train, settings, key=str(key))
-            err_model.append(test - fc.mean[: len(test)])
+            mean = point_forecast(train, settings)
+            err_model.append(test - mean[: len(test)])
             err_naive.append(test - train.iloc[-1])
     rmse = float(np.sqrt(np.mean(np.concatenate(err_model) ** 2)))
     rmse_naive = float(np.sqrt(np.mean(np.concatenate(err_naive) ** 2)))

@@ -741,7 +741,7 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
 
     defs = {ind.key: ind for ind in settings.indicators}
     f_parts, c_rows, s_parts = [], [], []
-    need = 2 * fsettings.season
+    need = 2 * (fsettings.season or 12)  # season: null (adjusted series) still needs 2 years
     for (indicator, city), grp in monthly.groupby(["indicator", "city"], sort=True):
         ind = defs[indicator]
         scope = "province" if city == province else "city"
@@ -766,7 +766,8 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
                 c_rows.append({"city": city, "indicator": indicator, "target": label,
                                "level": settings.levels[k].code, "line": line,
                                "probability": p})
-        sc = fc.scores.assign(city=city, indicator=indicator, chosen=fc.scores["model"] == fc.model)
+        sc = fc.scores.assign(city=city, indicator=indicator,
+                              chosen=fc.scores["model"].isin(fc.models or (fc.model,)))
         s_parts.append(sc)
     forecasts = (pd.concat(f_parts, ignore_index=True) if f_parts
                  else pd.DataFrame(columns=FORECAST_COLUMNS))

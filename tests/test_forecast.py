@@ -234,3 +234,123 @@ def test_moving_festival_is_forecast_in_the_right_month():
     off = forecast_series(pd.Series(y, index=periods),
                           ForecastSettings(simulations=200, spring_festival=False), key="f")
     assert abs(off.mean[0] - 2.5) > abs(fc.mean[0] - 2.5)
+
+
+def test_damped_trend_filter_matches_statsmodels():
+    """Our ETS(A,Ad,N) recursions reproduce statsmodels' damped Holt forecasts exactly."""
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    rng = np.random.default_rng(4)
+    y = 5 + np.cumsum(rng.normal(0.05, 0.3, 60))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hw = ExponentialSmoothing(y, trend="add", damped_trend=True,
+                                  initialization_method="estimated").fit()
+    ours = fit_model(y, "damped")
+    assert np.allclose(ours.forecast(8), hw.forecast(8), atol=1e-8)
+
+
+def test_ar_and_ari_match_least_squares_by_hand():
+    """AR(p) by AIC on a simulated AR(2): at least order 2, the implied mean near the truth
+    and forecasts equal to statsmodels' AutoReg of that order; ARIMA(p,1,0) forecasts follow the
+    difference recursion by hand."""
+    import warnings
+
+    from statsmodels.tsa.ar_model import AutoReg
+
+    rng = np.random.default_rng(5)
+    y = np.zeros(400)
+    for t in range(2, 400):
+        y[t] = 1.0 + 1.3 * y[t - 1] - 0.5 * y[t - 2] + rng.normal(0, 0.2)
+    ar = fit_model(y, "ar")
+    p = len(ar.phi)
+    assert p >= 2 and abs(ar.c / (1 - ar.phi.sum()) - 5.0) < 0.3  # mean 1 / (1 − 0.8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = AutoReg(y, lags=p, trend="c").fit()
+    assert np.allclose(ar.forecast(5), ref.predict(start=400, end=404), atol=1e-10)
+    ari = fit_model(y, "ari")
+    phi, z = ari.phi, np.diff(y)
+    dz = list(z)
+    for _ in range(3):
+        dz.append(sum(phi[i] * dz[-1 - i] for i in range(len(phi))))
+    assert np.allclose(ari.forecast(3), y[-1] + np.cumsum(dz[-3:]))
+
+
+def test_diebold_mariano_by_hand():
+    """h = 1: the HLN-corrected DM statistic is the paired t statistic of the loss
+    differences; h = 2 adds the lag-1 autocovariance (computed here by a plain loop)."""
+    from scipy import stats
+
+    from samplekit.forecast import diebold_mariano
+
+    rng = np.random.default_rng(6)
+    e1, e2 = rng.normal(0, 1.0, 50), rng.normal(0, 1.3, 50)
+    d = e1**2 - e2**2
+    t = stats.ttest_1samp(d, 0.0)
+    dm, p = diebold_mariano(e1, e2, horizon=1)
+    assert math.isclose(dm, t.statistic) and math.isclose(p, t.pvalue)
+    n, dbar = len(d), d.mean()
+    g0 = sum((x - dbar) ** 2 for x in d) / n
+    g1 = sum((d[i] - dbar) * (d[i - 1] - dbar) for i in range(1, n)) / n
+    want = dbar / math.sqrt((g0 + 2 * g1) / n) * math.sqrt((n + 1 - 4 + 2 / n) / n)
+    assert math.isclose(diebold_mariano(e1, e2, horizon=2)[0], want)
+
+
+def test_season_null_drops_seasonal_candidates(tmp_path):
+    from samplekit.errors import ParamsError
+    from samplekit.params import load_params
+
+    f = tmp_path / "p.yaml"
+    f.write_text("name: x\nbacktest:\n  forecast:\n    models: [naive, ets, ar, damped]\n"
+                 "    season: null\n    combine: 2\n", encoding="utf-8")
+    s = ForecastSettings.from_params(load_params(f), "backtest.forecast")
+    assert s.season is None and s.combine == 2 and s.candidates == ("naive", "ar", "damped")
+    f.write_text("name: x\nbacktest:\n  forecast:\n    models: [ets, arima]\n    season: null\n",
+                 encoding="utf-8")
+    with pytest.raises(ParamsError, match="seasonal"):
+        ForecastSettings.from_params(load_params(f), "backtest.forecast")
+    idx = [str(p) for p in pd.period_range("2000Q1", periods=40, freq="Q")]
+    y = pd.Series(5 + np.cumsum(np.random.default_rng(1).normal(0, 0.2, 40)), index=idx)
+    fc = forecast_series(y, ForecastSettings(season=None, horizon=2, simulations=100), key="q")
+    assert set(fc.scores["model"]) == {"naive", "ar", "ari", "damped"}
+
+
+def test_combination_is_the_average_of_the_best_refitted():
+    from samplekit.forecast import choose_models
+
+    idx = [str(p) for p in pd.period_range("2000Q1", periods=60, freq="Q")]
+    rng = np.random.default_rng(2)
+    y = 5 + np.cumsum(rng.normal(0, 0.2, 60))
+    s = ForecastSettings(season=None, horizon=2, origins=10, simulations=200, combine=2)
+    fc = forecast_series(pd.Series(y, index=idx), s, key="q")
+    pooled = fc.scores[fc.scores["horizon"] == 0].sort_values("rmse")
+    assert list(fc.models) == pooled["model"].tolist()[:2] == choose_models(
+        fc.scores, s.candidates, 2)
+    want = np.mean([fit_model(y, m, season=None).forecast(2) for m in fc.models], axis=0)
+    assert np.allclose(fc.mean, want)
+    assert np.allclose(fc.paths.mean(axis=0), want, atol=0.05)
+
+
+def test_rolling_accuracy_uses_only_the_past():
+    from samplekit.forecast import point_forecast, rolling_accuracy
+
+    idx = [str(p) for p in pd.period_range("2000Q1", periods=50, freq="Q")]
+    rng = np.random.default_rng(3)
+    y = pd.Series(5 + np.cumsum(rng.normal(0, 0.2, 50)), index=idx)
+    s = ForecastSettings(season=None, horizon=2, origins=8, combine=2)
+    acc, errors = rolling_accuracy(y, s, start=idx[40])
+    changed = y.copy()
+    changed.iloc[45:] += 10.0  # the future cannot move forecasts made before it
+    _, errors2 = rolling_accuracy(changed, s, start=idx[40])
+    early = errors["origin"] <= idx[45]
+    assert np.allclose(errors.loc[early, "forecast"], errors2.loc[early, "forecast"])
+    sel = errors[(errors["model"] == "selected") & (errors["origin"] == idx[43])]
+    assert np.allclose(sel["forecast"], point_forecast(y.iloc[:43], s))
+    h1 = acc[acc["horizon"] == 1].set_index("model")
+    naive_err = y.to_numpy()[40:] - y.to_numpy()[39:-1]
+    assert math.isclose(h1.loc["naive", "rmse"], np.sqrt(np.mean(naive_err**2)))
+    assert h1.loc["selected", "origins"] == 10 and acc["origins"].max() == 10
+    assert list(acc.columns[:5]) == ["horizon", "model", "rmse", "naive_rmse", "origins"]

@@ -22,13 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     bt = subparsers.add_parser(
         "backtest", help="back-test a warning rule on a series against known episodes",
-        description="Episodes caught, lead/lag of the first alarm, false alarms, noise-to-signal "
-        "ratio (fixed and real-time lines) and forecast RMSE by horizon against the naive "
-        "baseline. Prints a one-line summary last.")
+        description="Onset-based scores of a warning rule against known episodes (episodes "
+        "called / judgeable, lead of the alarm onset, false-alarm runs and periods, "
+        "noise-to-signal ratio, AUC; fixed and real-time lines) and out-of-sample forecast "
+        "accuracy by horizon against the naive baseline. Prints the scores last.")
     bt.add_argument("--series", required=True, help="CSV/XLSX with period,value (2013-07 or 2013Q3)")
     bt.add_argument("--events", required=True, help="CSV/XLSX with start,end of real episodes")
     bt.add_argument("--params", required=True, help="params YAML with a backtest: section")
     bt.add_argument("--out", required=True, help="output folder")
+    bt.add_argument("--forecast-from", metavar="PERIOD",
+                    help="first forecast origin (e.g. 1990Q1); each forecast uses only the data "
+                    "before its origin (default: the last 12 periods)")
     bt.set_defaults(handler=run_backtest_cmd)
 
 
@@ -70,9 +74,10 @@ def run_backtest_cmd(args: argparse.Namespace) -> int:
     series = read_series(resolve(args.series))
     freq = "Q" if "Q" in series["period"].iloc[0] else "M"
     events = read_events(resolve(args.events), freq)
-    result = run_backtest(series, events, rule)
+    result = run_backtest(series, events, rule, forecast_from=args.forecast_from)
     out = resolve(args.out)
     paths = write_backtest(result, out)
-    print(f"wrote {len(paths)} files to {Path(out)}")
+    print(f"已写出 {len(paths)} 个文件到 {Path(out)}")
+    print(result.forecast_summary())
     print(result.summary())
     return 0
