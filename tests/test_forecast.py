@@ -306,12 +306,12 @@ def test_season_null_drops_seasonal_candidates(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("name: x\nbacktest:\n  forecast:\n    models: [naive, ets, ar, damped]\n"
                  "    season: null\n    combine: 2\n", encoding="utf-8")
-    s = ForecastSettings.from_params(load_params(f), "backtest.forecast")
+    s = ForecastSettings.from_params(load_params(f, validate=False), "backtest.forecast")
     assert s.season is None and s.combine == 2 and s.candidates == ("naive", "ar", "damped")
     f.write_text("name: x\nbacktest:\n  forecast:\n    models: [ets, arima]\n    season: null\n",
                  encoding="utf-8")
     with pytest.raises(ParamsError, match="seasonal"):
-        ForecastSettings.from_params(load_params(f), "backtest.forecast")
+        ForecastSettings.from_params(load_params(f, validate=False), "backtest.forecast")
     idx = [str(p) for p in pd.period_range("2000Q1", periods=40, freq="Q")]
     y = pd.Series(5 + np.cumsum(np.random.default_rng(1).normal(0, 0.2, 40)), index=idx)
     fc = forecast_series(y, ForecastSettings(season=None, horizon=2, simulations=100), key="q")
