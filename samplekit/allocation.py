@@ -70,6 +70,8 @@ KIND_ZH: dict[str, str] = {
     "min_count": "数量下限", "max_count": "数量上限",
 }
 SCOPE_ZH: dict[str, str] = {"sample": "全部样本", "monthly": "月度子样本"}
+SOURCE_ZH: dict[str, str] = {"province": "省定", "ministry": "部定"}
+PER_ZH: dict[str, str] = {"province": "全省", "city": "各市"}
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -1197,9 +1199,10 @@ def about(result: AllocationResult, params: Params | None = None) -> dict[str, A
         "单元比例目标基数": {"employment": "名录从业人数", "units": "名录企业数"}[s.target_basis],
         "月度子样本总量": s.monthly_total,
         "规则数": len(s.rules),
-        **{f"规则 {r.name}": f"{r.describe()};{SCOPE_ZH[r.scope]};"
-                             f"{'各市' if r.per == 'city' else '全省'};依据 {r.source or '-'}"
-           for r in s.rules},
+        **{f"规则{i}": f"{r.describe()};{SCOPE_ZH[r.scope]};"
+                         f"{'各市' if r.per == 'city' else '全省'};"
+                         f"依据:{SOURCE_ZH.get(r.source, r.source) if r.source else '-'}"
+           for i, r in enumerate(s.rules, start=1)},
         "月度子样本城市": "已有月度监测企业的城市" if s.monthly_cities is None
         else "、".join(s.monthly_cities),
         "求解器": "scipy.optimize.milp (HiGHS)",
@@ -1225,7 +1228,8 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
 
     Floats are rounded to fixed decimals so the same inputs give byte-identical files.
     """
-    from samplekit.io import write_csv, write_xlsx
+    from samplekit.io import standard_about, write_csv, write_xlsx
+    from samplekit.jobs import data_note
     from samplekit.precision import PRECISION_HEADERS_ZH
 
     out = Path(out_dir)
@@ -1244,10 +1248,32 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
     titles = {"城市分配": "各市样本分配", "单元分配": "城市×行业×规模×所有制单元分配",
               "规则检查": "抽样规则检查(要求、实际、是否约束生效)",
               "精度估计": "月度就业变动率估计的预期变异系数"}
-    paths["allocation_xlsx"] = write_xlsx(sheets, out / "allocation.xlsx", headers=headers,
-                                          titles=titles, about=about(result, params),
-                                          source="samplekit 样本分配(allocation)")
+    paths["allocation_xlsx"] = write_xlsx(
+        {**sheets, "规则检查": rules_for_readers(tables["rules_report"])},
+        out / "allocation.xlsx", headers=headers, titles=titles,
+        about=standard_about(params, extra=about(result, params)),
+        source="企业名录与城市基础数据,samplekit 样本分配", units="单位:家(另注明者除外)",
+        formats=XLSX_FORMATS, data_note=data_note(params) if params is not None else "")
     return paths
+
+
+#: Number formats of the allocation workbook that the column names alone do not decide.
+XLSX_FORMATS: dict[str, str] = {
+    "tilt": "dec2", "score": "dec4", "target": "dec2", "target_n": "dec2",
+    "target_monthly": "dec2", "n_neyman": "int", "n_current_mix": "int", "n_bethel": "int",
+    "population": "dec1", "target_cv": "dec3",
+}
+
+
+def rules_for_readers(report: pd.DataFrame) -> pd.DataFrame:
+    """The rules report with its codes (kind, scope, level, source) as Chinese names and the
+    internal rule key dropped (``label`` names the rule)."""
+    out = report.drop(columns=["rule"], errors="ignore").copy()
+    for col, names in (("kind", KIND_ZH), ("scope", SCOPE_ZH), ("per", PER_ZH),
+                       ("source", SOURCE_ZH)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, n=names: n.get(v, v)).astype(object)
+    return out
 
 
 # ---------------------------------------------------------------------------------- summaries

@@ -522,9 +522,18 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
     sheets = {SHEETS_ZH[k]: _for_file(v.drop(columns=["registration_type", "section"])
                                       if k == "table1" else v) for k, v in tables.items()}
     titles = {SHEETS_ZH[k]: f"{TITLES_ZH[k]}({period})" for k in tables}
+    from samplekit.io import standard_about
+
+    note = ""
+    if params is not None:
+        from samplekit.jobs import data_note
+
+        note = data_note(params)
     paths.append(write_xlsx(sheets, out / f"monthly_tables_{period}.xlsx",
-                            headers=HEADERS_ZH, titles=titles, about=about,
-                            source="企业用工定点监测直报数据"))
+                            headers=HEADERS_ZH, titles=titles,
+                            about=standard_about(params, extra=about),
+                            source="企业用工定点监测直报数据", units="单位:个、人、%",
+                            data_note=note))
     return paths
 
 

@@ -802,8 +802,13 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -
         "校准": result.calibration_message,
         "samplekit 版本": __version__,
     }
+    from samplekit.io import standard_about
+    from samplekit.jobs import data_note
+
     written.append(write_xlsx(sheets, out / "sample_list.xlsx", headers=SAMPLE_HEADERS_ZH,
-                              titles=titles, about=about, source="企业名录(框)与样本分配结果"))
+                              titles=titles, about=standard_about(params, extra=about),
+                              source="企业名录(框)与样本分配结果", units="单位:人(从业人数)",
+                              data_note=data_note(params)))
     return written
 
 
