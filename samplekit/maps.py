@@ -245,7 +245,7 @@ def choropleth(
     cities = [str(c) for c in values["city"]]
     own_figure = ax is None
     if own_figure:
-        fig, ax = new_figure(8.0, 6.0)
+        fig, ax = new_figure(FIGURE_WIDTH, 6.0)
     else:
         fig = ax.figure
     missing = [c for c in cities if c not in boundaries]
@@ -306,19 +306,22 @@ def choropleth(
         )
     if own_figure:
         lines = _source_lines(source, note, missing)
-        height = 6.0 * (y1 - y0) * aspect / (x1 - x0) + 1.0 + 0.15 * lines.count("\n")
-        fig.set_size_inches(8.0, min(max(height, 4.0), 10.0))
-        fig.text(0.02, 0.01, lines, fontsize=7, ha="left", va="bottom")
+        n_lines = lines.count("\n") + 1
+        width = FIGURE_WIDTH
+        map_h = width * 0.76 * (y1 - y0) * aspect / (x1 - x0)
+        top_in, bottom_in = 0.45, 0.15 + 0.16 * n_lines
+        height = min(max(map_h + top_in + bottom_in, 3.5), 10.0)
+        fig.set_size_inches(width, height)
+        fig.text(0.02, 0.02 / height, lines, fontsize=7, ha="left", va="bottom")
         fig.subplots_adjust(
-            left=0.02,
-            right=0.78,
-            top=0.93,
-            bottom=(0.6 + 0.12 * lines.count("\n")) / fig.get_figheight(),
+            left=0.01, right=0.77, top=1 - top_in / height, bottom=bottom_in / height
         )
     return fig
 
 
 NO_DATA_COLOR = "#d9d9d9"
+#: Width (inches) of a map figure: about the text width of an A4 page, so labels print at size.
+FIGURE_WIDTH = 6.8
 
 
 def spread_labels(
@@ -433,15 +436,9 @@ def allocation_map(
     source: str = "",
     note: str = "",
 ) -> Any:
-    """Planned sample (``allocated``) next to the existing panel (``existing``) per city, on
-    the same colour classes, labelled with the counts."""
-    import matplotlib.pyplot as plt
-
-    from samplekit.plotting import setup_fonts
-
-    setup_fonts()
-    d = city
-    vmax = float(max(d["allocated"].max(), d["existing"].max(), 1))
+    """Planned sample per city (``allocated``, colour classes) labelled ``planned/existing``
+    (``existing``: the existing panel)."""
+    vmax = float(max(city["allocated"].max(), 1))
     edges = _nice_edges(vmax)
     palette = ["#eff3ff", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"][: len(edges) - 1]
 
@@ -454,31 +451,20 @@ def allocation_map(
     legend = [
         (f"{edges[k]:,.0f}–{edges[k + 1] - 1:,.0f} 家", palette[k]) for k in range(len(edges) - 1)
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
-    for ax, col, sub in (
-        (axes[0], "allocated", "扩面后计划样本"),
-        (axes[1], "existing", "现有监测企业"),
-    ):
-        choropleth(
-            d,
-            boundaries=boundaries,
-            colors={r.city: klass(getattr(r, col)) for r in d.itertuples()},
-            legend=legend if col == "existing" else [],
-            title=sub,
-            labels={r.city: f"{int(getattr(r, col)):,}" for r in d.itertuples()},
-            ax=ax,
-        )
-    lines = _source_lines(source, note, [c for c in d["city"] if c not in boundaries])
-    fig.text(0.02, 0.01, lines, fontsize=7, ha="left", va="bottom")
-    fig.subplots_adjust(
-        left=0.01,
-        right=0.86,
-        top=0.88,
-        wspace=0.02,
-        bottom=(0.5 + 0.12 * lines.count("\n")) / fig.get_figheight(),
+    labels = {r.city: f"{int(r.allocated):,}/{int(r.existing):,}" for r in city.itertuples()}
+    note = "标注:扩面后计划样本/现有监测企业(家);颜色按计划样本分级。" + (
+        f"\n{note}" if note else ""
     )
-    fig.suptitle(title, fontsize=13)
-    return fig
+    return choropleth(
+        city,
+        boundaries=boundaries,
+        colors={r.city: klass(r.allocated) for r in city.itertuples()},
+        legend=legend,
+        title=title,
+        labels=labels,
+        source=source,
+        note=note,
+    )
 
 
 def _source_lines(source: str, note: str, missing: Sequence[str]) -> str:
