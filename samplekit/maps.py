@@ -370,12 +370,13 @@ def level_map(
     *,
     boundaries: Mapping[str, Boundary],
     title: str,
+    province: str = "",
     source: str = "",
     note: str = "",
 ) -> Any:
-    """Composite warning level per city (``city, composite_rank``; other rows, e.g. the
-    province, are ignored when they have no boundary)."""
-    comp = composite[composite["city"].isin(list(boundaries))]
+    """Composite warning level per city (``city, composite_rank``); the ``province`` row is
+    left out, a city without a boundary is named under the map."""
+    comp = composite[composite["city"] != province]
     colors = {r.city: _rank_color(settings, int(r.composite_rank)) for r in comp.itertuples()}
     labels = {
         r.city: f"{settings.level_code(int(r.composite_rank))}级"
@@ -402,13 +403,15 @@ def indicator_map(
     *,
     boundaries: Mapping[str, Boundary],
     title: str,
+    province: str = "",
     source: str = "",
     note: str = "",
 ) -> Any:
     """One indicator's level per city (colour) with its value (label); the legend gives each
-    level's city line. ``levels``: ``city, indicator, value, rank`` for one quarter."""
+    level's city line. ``levels``: ``city, indicator, value, rank`` for one quarter; the
+    ``province`` row is left out."""
     ind = settings.indicator(indicator)
-    d = levels[(levels["indicator"] == indicator) & levels["city"].isin(list(boundaries))]
+    d = levels[(levels["indicator"] == indicator) & (levels["city"] != province)]
     colors = {r.city: _rank_color(settings, int(r.rank)) for r in d.itertuples()}
     labels = {r.city: "—" if pd.isna(r.value) else f"{r.value:,.2f}" for r in d.itertuples()}
     sign = "≤" if ind.direction == "lower_is_worse" else "≥"

@@ -53,19 +53,24 @@ def warn():
     panel = synthetic_panel(2400, rng=5)
     reports, city = simulate_history(panel, HistorySettings(start="2011-01"), rng=11)
     n_h = panel.groupby(["city", "section"])["enterprise_id"].transform("size")
-    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0,
-                          calibrated_weight=5.0)
+    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0, calibrated_weight=5.0)
     cities = pd.DataFrame({"city": sorted(panel["city"].unique()), "employed": 100.0})
-    table = demo_city_indicators(cities, province="广东省", start="2011-01", end="2013-12",
-                                 shock={"cities": ["东莞", "深圳"], "start": "2013-07",
-                                        "end": "2013-12"}, city_reports=city, rng=3)
+    table = demo_city_indicators(
+        cities,
+        province="广东省",
+        start="2011-01",
+        end="2013-12",
+        shock={"cities": ["东莞", "深圳"], "start": "2013-07", "end": "2013-12"},
+        city_reports=city,
+        rng=3,
+    )
     settings = dataclasses.replace(
-        WarningSettings.from_params(load_params("params/guangdong_2013.yaml")),
-        history_quarters=3)
-    fs = ForecastSettings(models=("naive", "seasonal_naive"), origins=2, simulations=100,
-                          seed=1)
-    res = compute_warning(reports, sample, table, settings, quarter="2013Q4",
-                          province="广东省", fsettings=fs)
+        WarningSettings.from_params(load_params("params/guangdong_2013.yaml")), history_quarters=3
+    )
+    fs = ForecastSettings(models=("naive", "seasonal_naive"), origins=2, simulations=100, seed=1)
+    res = compute_warning(
+        reports, sample, table, settings, quarter="2013Q4", province="广东省", fsettings=fs
+    )
     climate = quarter_climate(reports, sample, "2013Q4", province="广东省")
     return {"result": res, "climate": climate, "reports": reports, "panel": panel}
 
@@ -79,19 +84,32 @@ def table_cells(doc) -> list[str]:
 
 
 def english_codes(cells) -> list[str]:
-    return sorted({c for c in cells if isinstance(c, str) and CODE.match(c.strip())
-                   and c.strip() not in ALLOWED_ASCII})
+    return sorted(
+        {
+            c
+            for c in cells
+            if isinstance(c, str) and CODE.match(c.strip()) and c.strip() not in ALLOWED_ASCII
+        }
+    )
 
 
 def footer_text(doc) -> str:
-    return "".join(t.text or "" for t in doc.sections[0].footer._element.iter()
-                   if t.tag.endswith("}t") or t.tag.endswith("}instrText"))
+    return "".join(
+        t.text or ""
+        for t in doc.sections[0].footer._element.iter()
+        if t.tag.endswith("}t") or t.tag.endswith("}instrText")
+    )
 
 
 def test_warning_report_structure_numbers_and_marking(warn, tmp_path):
     res = warn["result"]
-    path = D.warning_report(res, climate=warn["climate"], boundaries=squares(None),
-                            data_note=NOTE, order=["深圳", "广州"]).save(tmp_path / "w.docx")
+    path = D.warning_report(
+        res,
+        climate=warn["climate"],
+        boundaries=squares(None),
+        data_note=NOTE,
+        order=["深圳", "广州"],
+    ).save(tmp_path / "w.docx")
     doc = open_docx(path)
     sec = doc.sections[0]
     assert (round(sec.page_width.mm), round(sec.page_height.mm)) == (210, 297)  # A4
@@ -118,7 +136,8 @@ def test_warning_report_structure_numbers_and_marking(warn, tmp_path):
         assert r.cells[1].text == f"{value:,.2f}"
     captions = [p for p in paras if re.match(r"^表\d+  ", p)]
     assert [int(re.match(r"^表(\d+)", c).group(1)) for c in captions] == list(
-        range(1, len(doc.tables) + 1))  # numbered tables, one caption each
+        range(1, len(doc.tables) + 1)
+    )  # numbered tables, one caption each
     assert sum(p.startswith("资料来源:") for p in paras) >= len(doc.tables)
     n_core = sum(i.core for i in res.settings.indicators)
     assert len(doc.inline_shapes) == 1 + n_core  # level map + one map per core indicator
@@ -137,14 +156,16 @@ def test_warning_report_real_data_has_no_banner_and_city_version(warn, tmp_path)
         D.warning_report(res, city="杭州")
     paths = D.write_city_warning_reports(res, tmp_path / "cities", issuer="测试单位")
     assert sorted(p.name for p in paths) == sorted(
-        f"warning_report_{c}.docx" for c in res.current_composite["city"] if c != "广东省")
+        f"warning_report_{c}.docx" for c in res.current_composite["city"] if c != "广东省"
+    )
 
 
 def test_documents_are_byte_reproducible(warn, tmp_path):
     res = warn["result"]
     for name in ("a", "b"):
-        D.circular(res, climate=warn["climate"], boundaries=squares(None),
-                   data_note=NOTE).save(tmp_path / f"{name}.docx")
+        D.circular(res, climate=warn["climate"], boundaries=squares(None), data_note=NOTE).save(
+            tmp_path / f"{name}.docx"
+        )
     assert (tmp_path / "a.docx").read_bytes() == (tmp_path / "b.docx").read_bytes()
 
 
@@ -170,16 +191,20 @@ def test_monthly_report_figures_and_city_versions(warn, tmp_path):
     reports, panel = warn["reports"], warn["panel"]
     month = reports[reports["period"] == "2013-12"]
     tables = monthly_tables(month, panel)
-    doc = open_docx(D.monthly_report(tables, period="2013-12", province="广东省",
-                                     data_note=NOTE).save(tmp_path / "m.docx"))
+    doc = open_docx(
+        D.monthly_report(tables, period="2013-12", province="广东省", data_note=NOTE).save(
+            tmp_path / "m.docx"
+        )
+    )
     assert "失业动态监测分析报告" in texts(doc) and "(2013年12月)" in texts(doc)
     overview = {r.cells[0].text: r.cells[1].text for r in doc.tables[0].rows[1:]}
     change = int(month["survey_employment"].sum() - month["baseline_employment"].sum())
     assert overview["监测企业数"] == f"{month['enterprise_id'].nunique():,}"
     assert overview["增减人数"] == f"{change:,}"
     assert english_codes(table_cells(doc)) == []
-    paths = D.write_city_monthly_reports(reports, panel, tmp_path / "mc", period="2013-12",
-                                         province="广东省")
+    paths = D.write_city_monthly_reports(
+        reports, panel, tmp_path / "mc", period="2013-12", province="广东省"
+    )
     assert len(paths) == panel["city"].nunique()
     one = open_docx(paths[0])
     city = paths[0].stem.rsplit("_", 1)[1]
@@ -196,13 +221,17 @@ def test_design_report_and_allocation_workbook(tmp_path):
     rng = np.random.default_rng(3)
     cities = make_cities(3, rng)
     result = allocate(cities, make_frame(cities, rng, units_per_cell=10), small_settings())
-    doc = open_docx(D.design_report(result, boundaries=squares(None), province="广东省",
-                                    data_note=NOTE).save(tmp_path / "d.docx"))
+    doc = open_docx(
+        D.design_report(result, boundaries=squares(None), province="广东省", data_note=NOTE).save(
+            tmp_path / "d.docx"
+        )
+    )
     heads = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
     assert heads[0] == "一、样本总量与分配方法" and "五、预期精度" in heads
     alloc = {r.cells[0].text: r.cells[5].text for r in doc.tables[0].rows[1:]}
-    assert alloc == {c: f"{n:,}" for c, n in zip(result.city["city"], result.city["allocated"],
-                                                 strict=True)}
+    assert alloc == {
+        c: f"{n:,}" for c, n in zip(result.city["city"], result.city["allocated"], strict=True)
+    }
     assert len(doc.inline_shapes) == 1
     assert english_codes(table_cells(doc)) == []
     paths = write_allocation(result, tmp_path / "x")
@@ -239,17 +268,31 @@ def test_pdf_without_libreoffice_is_a_chinese_message(warn, tmp_path, monkeypatc
         D.to_pdf(path)
 
 
-@pytest.mark.parametrize("value, fmt, text", [
-    (1234567, "#,##0", "1,234,567"), (-3.7001473309282, "#,##0.00", "-3.70"),
-    (0.0719, "0.0%", "7.2%"), (7683613.0, "#,##0", "7,683,613"), (float("nan"), "0.00", "—"),
-    (True, None, "是"), ("东莞", None, "东莞"), (12, None, "12"),
-])
+@pytest.mark.parametrize(
+    "value, fmt, text",
+    [
+        (1234567, "#,##0", "1,234,567"),
+        (-3.7001473309282, "#,##0.00", "-3.70"),
+        (0.0719, "0.0%", "7.2%"),
+        (7683613.0, "#,##0", "7,683,613"),
+        (float("nan"), "0.00", "—"),
+        (True, None, "是"),
+        ("东莞", None, "东莞"),
+        (12, None, "12"),
+    ],
+)
 def test_format_number(value, fmt, text):
     assert D.format_number(value, fmt) == text
 
 
 def test_chinese_numerals_and_periods():
     assert [D.chinese_numeral(n) for n in (1, 9, 10, 11, 20, 23)] == [
-        "一", "九", "十", "十一", "二十", "二十三"]
+        "一",
+        "九",
+        "十",
+        "十一",
+        "二十",
+        "二十三",
+    ]
     assert D.quarter_zh("2013Q4") == "2013年第四季度"
     assert D.month_zh("2013-02") == "2013年2月"
