@@ -4,7 +4,8 @@
 
 Each ``.docx`` is converted to PDF with LibreOffice (``soffice --headless``), each PDF is
 rasterised with ``pdftoppm`` (poppler-utils), each ``.html`` is screenshotted with headless
-Chromium (``chromium --headless --screenshot``, full page at 1280 px wide). The PNGs go to
+Chromium (``chromium --headless --screenshot``, 1280 px wide, up to 4000 px tall,
+trimmed). The PNGs go to
 ``--out`` (default ``<folder>/_render``), named after the source file. Nothing is judged
 automatically: open the PNGs and look.
 
@@ -62,7 +63,20 @@ def html_to_png(html: Path, out: Path) -> list[Path]:
                         f"--user-data-dir={profile}", "--hide-scrollbars",
                         "--window-size=1280,4000", f"--screenshot={png}",
                         html.resolve().as_uri()], check=True, capture_output=True, timeout=300)
+    _trim(png)
     return [png]
+
+
+def _trim(png: Path) -> None:
+    """Cut the white space below the page's content (the window is 4000 px tall)."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        return
+    with Image.open(png) as im:
+        box = ImageOps.invert(im.convert("RGB")).getbbox()
+        if box:
+            im.crop((0, 0, im.width, min(im.height, box[3] + 40))).save(png)
 
 
 def render(sources: list[Path], out: Path | None, *, dpi: int, pages: int) -> list[Path]:
