@@ -225,12 +225,14 @@ class Document:
         source: str = "",
         formats: Mapping[str, str] | None = None,
         widths: Mapping[str, float] | None = None,
+        right: Sequence[str] = (),
     ) -> None:
         """A numbered table: title above, unit right-aligned, notes and source below.
 
         Numbers are formatted by :func:`samplekit.io.column_format` (or ``formats``: column
         key → kind of :data:`samplekit.io.FORMAT_KINDS` or an Excel format) and right-aligned;
-        the header row repeats on every page; codes are shown by their Chinese names.
+        the header row repeats on every page; codes are shown by their Chinese names. ``widths``
+        (cm) override :func:`column_widths`; ``right`` names text columns to right-align.
         """
         from docx.shared import Cm, Pt
 
@@ -271,7 +273,7 @@ class Document:
             cell.paragraphs[0].alignment = 1
             _shade(cell, "DDEBF7")
         _repeat_header(t.rows[0])
-        numeric = {c: fmts[c] is not None for c in cols}
+        numeric = {c: fmts[c] is not None or c in right for c in cols}
         for row in data.itertuples(index=False):
             cells = t.add_row().cells
             for j, (c, v) in enumerate(zip(cols, row, strict=True)):
@@ -349,38 +351,33 @@ def column_widths(
     fmts: Mapping[Any, str | None],
     usable: float = USABLE_WIDTH_CM,
 ) -> list[float]:
-    """Column widths (cm) from the text they hold at 9 pt: a CJK character takes about
-    0.33 cm, a digit half that; headers may wrap to two lines. Narrow tables keep their natural
-    widths; wide ones are scaled down to the page, long texts losing most."""
+    """Column widths (cm) from the text they hold at 9 pt (a CJK character about 0.4 cm, a
+    digit half that). Number columns keep their numbers on one line (their headers may wrap to
+    three lines); text columns may wrap and give up width first when the table is wider than
+    the page, never below 2 cm; only then is everything scaled down."""
     from samplekit.io import _display_width
 
-    units = []
+    natural, is_text = [], []
     for c in data.columns:
         values = [_display_width(format_number(v, fmts.get(c))) for v in data[c].head(200)]
         header = str(headers.get(str(c), c))
-        # a header may wrap to two lines, but not inside a Latin word or a number (2013Q4)
+        # headers wrap, but not inside a Latin word or a number (2013Q4)
         words = [_display_width(w) for w in re.findall(r"[A-Za-z0-9.,%]+", header)]
-        head = max([_display_width(header) / 2 + 1, *words])
-        units.append(min(max([head, 4, *values]), 40))
-    natural = [u * 0.2 + 0.45 for u in units]
-    total = sum(natural)
-    if total <= usable:
+        text = fmts.get(c) is None
+        head = max([_display_width(header) / (2 if text else 3) + 1, *words])
+        natural.append(min(max([head, 4, *values]), 40) * 0.2 + 0.45)
+        is_text.append(text)
+    excess = sum(natural) - usable
+    if excess <= 0:
         return natural
-    # shrink the widest columns first (they wrap best), never below 1.2 cm
     widths = list(natural)
-    for _ in range(60):
-        excess = sum(widths) - usable
-        if excess <= 1e-6:
-            break
-        top = max(widths)
-        big = [i for i, w in enumerate(widths) if w >= top - 1e-9]
-        second = max([w for w in widths if w < top - 1e-9], default=1.2)
-        cut = min(excess / len(big), top - max(second, 1.2))
-        if cut <= 1e-9:
-            scale = usable / sum(widths)
-            return [w * scale for w in widths]
-        for i in big:
-            widths[i] -= cut
+    give = [max(w - 2.0, 0.0) if t else 0.0 for w, t in zip(widths, is_text, strict=True)]
+    if sum(give) > 0:
+        share = min(excess / sum(give), 1.0)
+        widths = [w - g * share for w, g in zip(widths, give, strict=True)]
+    if sum(widths) > usable:
+        scale = usable / sum(widths)
+        widths = [w * scale for w in widths]
     return widths
 
 
@@ -1054,6 +1051,7 @@ def monthly_report(
     doc.table(
         overview,
         headers={"item": "项目", "value": "数值"},
+        right=["value"],
         title=f"{month_zh(period)}{where}监测企业就业变化",
         unit="家、人、%",
         source=MONTHLY_SOURCE,

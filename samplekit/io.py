@@ -149,8 +149,9 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
     titles : mapping, optional
         Sheet name -> title written above the table; default the sheet name.
     about : mapping, optional
-        Key -> value rows for the 说明 sheet (parameters, version, commit, input checksums).
-        Absolute paths are shown relative to the project (or by file name).
+        Key -> value rows for the 说明 sheet (:func:`standard_about`: parameters, version,
+        commit, input checksums); default the version and commit alone. Absolute paths are
+        shown relative to the project (or by file name).
     source : str, optional
         Source line written under each title.
     units : str or mapping, optional
@@ -188,8 +189,9 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
             for j, value in enumerate(row, start=1):
                 ws.cell(row=i, column=j, value=_cell(value))
         _format_table(ws, df, start=start, headers=headers, formats=formats or {})
-    if about is not None or data_note:
-        _write_about(wb.create_sheet(_sheet_name("说明", used)), about or {}, data_note)
+    # every workbook carries an 说明 sheet; without rows from the caller, the version and commit
+    about = standard_about(None) if about is None else about
+    _write_about(wb.create_sheet(_sheet_name("说明", used)), about, data_note)
     import datetime as _dt
 
     fixed = _dt.datetime(2000, 1, 1)
