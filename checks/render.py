@@ -2,14 +2,16 @@
 
     python checks/render.py FOLDER_OR_FILE... [--out DIR] [--dpi 80] [--pages 6]
 
-Each ``.docx`` is converted to PDF with LibreOffice (``soffice --headless``), each PDF is
+Each ``.docx`` (and ``.xlsx``, as it would print) is converted to PDF with LibreOffice
+(``soffice --headless``), each PDF is
 rasterised with ``pdftoppm`` (poppler-utils), each ``.html`` is screenshotted with headless
 Chromium (``chromium --headless --screenshot``, 1280 px wide, up to 4000 px tall,
 trimmed). The PNGs go to
 ``--out`` (default ``<folder>/_render``), named after the source file. Nothing is judged
 automatically: open the PNGs and look.
 
-Debian packages: ``libreoffice-writer-nogui fonts-noto-cjk poppler-utils chromium``.
+Debian packages: ``libreoffice-writer-nogui fonts-noto-cjk poppler-utils chromium`` (and
+``libreoffice-calc-nogui`` for workbooks).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def _tool(*names: str) -> str | None:
     return None
 
 
-def docx_to_pdf(docx: Path, out: Path) -> Path:
+def office_to_pdf(docx: Path, out: Path) -> Path:
     exe = _tool("soffice", "libreoffice")
     if exe is None:
         raise SystemExit("未找到 LibreOffice(soffice):apt-get install libreoffice-writer-nogui "
@@ -82,15 +84,19 @@ def _trim(png: Path) -> None:
 def render(sources: list[Path], out: Path | None, *, dpi: int, pages: int) -> list[Path]:
     done: list[Path] = []
     for src in sources:
-        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in (".docx", ".pdf", ".html")
+        kinds = (".docx", ".xlsx", ".pdf", ".html")
+        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in kinds
                        and "_render" not in p.parts) if src.is_dir() else [src]
         target = out or ((src if src.is_dir() else src.parent) / "_render")
         target.mkdir(parents=True, exist_ok=True)
         pdfs_made = {f.with_suffix(".pdf") for f in files if f.suffix.lower() == ".docx"}
         for f in files:
             suffix = f.suffix.lower()
-            if suffix == ".docx":
-                done += pdf_to_png(docx_to_pdf(f, target), target, dpi=dpi, pages=pages)
+            if suffix in (".docx", ".xlsx"):
+                pdf = office_to_pdf(f, target)
+                if suffix == ".xlsx":  # name it apart from a .docx of the same stem
+                    pdf = pdf.rename(pdf.with_name(f"{f.stem}_xlsx.pdf"))
+                done += pdf_to_png(pdf, target, dpi=dpi, pages=pages)
             elif suffix == ".pdf" and f not in pdfs_made:
                 done += pdf_to_png(f, target, dpi=dpi, pages=pages)
             elif suffix == ".html":

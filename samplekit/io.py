@@ -303,6 +303,7 @@ def _format_table(ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str
     from openpyxl.utils import get_column_letter
 
     n = len(df)
+    lines = 1  # header lines after wrapping: the header row is made that tall
     fill = PatternFill("solid", fgColor="DDEBF7")
     for j, col in enumerate(df.columns, start=1):
         letter = get_column_letter(j)
@@ -316,8 +317,11 @@ def _format_table(ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str
                 ws.cell(row=i, column=j).number_format = fmt
         sample = df[col].head(300)
         widths = [_display_width(_shown(v, fmt)) for v in sample]
-        header_w = min(_display_width(str(headers.get(str(col), col))), 18)
-        ws.column_dimensions[letter].width = min(max([header_w, *widths]) + 2, 60)
+        header_full = _display_width(str(headers.get(str(col), col)))
+        width = min(max([min(header_full, 12), *widths]) + 2, 60)
+        ws.column_dimensions[letter].width = width
+        lines = max(lines, -(-header_full // max(int(width) - 1, 1)))
+    ws.row_dimensions[start].height = 15 * min(lines, 4)
     last = get_column_letter(max(len(df.columns), 1))
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     ws.auto_filter.ref = f"A{start}:{last}{start + max(n, 1)}"
