@@ -748,7 +748,7 @@ def warning_report(
             )
             doc.table(
                 show,
-                title="全省及预警地市下季度预测",
+                title=f"全省及{city}下季度预测" if city else "全省及预警地市下季度预测",
                 headers={"forecast": "预测值", "pi_low": "预测区间下限", "pi_high": "预测区间上限"},
                 formats={"forecast": "dec2", "pi_low": "dec2", "pi_high": "dec2"},
                 note="预测模型按滚动起点的样本外误差在朴素法、季节朴素法、指数平滑与季节ARIMA"
@@ -832,13 +832,21 @@ def _city_findings(result: Any, city: str) -> list[str]:
     row = result.current_composite[result.current_composite["city"] == city].iloc[0]
     rank = int(row["composite_rank"])
     names = {i.key: i.name for i in s.indicators}
-    drivers = "、".join(names.get(k, k) for k in str(row["drivers"]).split(";") if k)
-    head = (
-        f"{result.quarter}{city}综合预警等级为{s.level_code(rank)}级({s.level_name(rank)}),"
-        f"触发指标:{drivers}。"
-        if rank
-        else f"{result.quarter}{city}未触及警戒线,综合等级为无警。"
-    )
+    raw = row["drivers"] if isinstance(row["drivers"], str) else ""
+    drivers = "、".join(names.get(k, k) for k in raw.split(";") if k)
+    if not rank:
+        head = f"{result.quarter}{city}未触及警戒线,综合等级为无警。"
+    elif drivers:
+        head = (
+            f"{result.quarter}{city}综合预警等级为{s.level_code(rank)}级"
+            f"({s.level_name(rank)}),触发指标:{drivers}。"
+        )
+    else:  # held by the hysteresis rule: no indicator at that level this quarter
+        head = (
+            f"{result.quarter}{city}综合预警等级维持{s.level_code(rank)}级"
+            f"({s.level_name(rank)}):本季度指标已低于该等级,按“连续平稳后降级”规则"
+            f"暂不降级(已连续平稳{int(row['quiet_run'])}个季度)。"
+        )
     lines = [head]
     cur = result.current_levels
     for ind in s.indicators:

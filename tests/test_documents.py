@@ -296,3 +296,18 @@ def test_chinese_numerals_and_periods():
     ]
     assert D.quarter_zh("2013Q4") == "2013年第四季度"
     assert D.month_zh("2013-02") == "2013年2月"
+
+
+def test_city_summary_says_why_a_level_is_held(warn):
+    """A level kept by the hysteresis rule has no driver this quarter: the city summary says
+    it is held, never "触发指标:" with nothing after it."""
+    res = warn["result"]
+    cur = res.current_composite
+    cur = cur[cur["city"] != res.province]
+    for row in cur.itertuples():
+        head = D._city_findings(res, row.city)[0]
+        assert not head.endswith("触发指标:。")
+        held = row.composite_rank > 0 and not row.drivers
+        assert ("维持" in head) == held, (row.city, head)
+        if row.composite_rank == 0:
+            assert head.endswith("综合等级为无警。")
