@@ -304,6 +304,7 @@ def test_city_summary_says_why_a_level_is_held(warn):
     res = warn["result"]
     cur = res.current_composite
     cur = cur[cur["city"] != res.province]
+    assert ((cur["composite_rank"] > 0) & (cur["drivers"] == "")).any()  # the case exists
     for row in cur.itertuples():
         head = D._city_findings(res, row.city)[0]
         assert not head.endswith("触发指标:。")
