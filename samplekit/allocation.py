@@ -105,6 +105,7 @@ NOTE_REQUIRED: tuple[str, ...] = ("assumption", "document")
 GIVEN_SOURCE = "city_totals"
 
 BAND_KEY = "employees_band"
+PER_ZH: dict[str, str] = {"province": "全省", "city": "各市"}
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -1309,15 +1310,16 @@ def about(result: AllocationResult, params: Params | None = None) -> dict[str, A
 
 
 def write_allocation(result: AllocationResult, out_dir: str | Path,
-                     params: Params | None = None) -> dict[str, Path]:
+                     params: Params | None = None, *, data_note: str = "") -> dict[str, Path]:
     """Write ``allocation_city.csv``, ``allocation_cells.csv``, ``rules_report.csv``,
     ``rules.csv`` (rules and their sources), ``precision.csv``, with a comparison table
     ``comparison.csv`` and ``weight_fit.csv`` (when a task table is given) and
     ``allocation.xlsx`` (Chinese headers, 说明 sheet) into ``out_dir``.
 
-    Floats are rounded to fixed decimals so the same inputs give byte-identical files.
+    Floats are rounded to fixed decimals so the same inputs give byte-identical files;
+    ``data_note`` (the job's synthetic-data note) marks every sheet when the inputs are synthetic.
     """
-    from samplekit.io import write_csv, write_xlsx
+    from samplekit.io import standard_about, write_csv, write_xlsx
     from samplekit.precision import PRECISION_HEADERS_ZH
 
     out = Path(out_dir)
@@ -1347,10 +1349,32 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
         sheets["权数拟合"] = tables["weight_fit"]
         titles["任务表对比"] = "公式分配与给定任务表逐市对比"
         titles["权数拟合"] = "最接近给定任务表的从业人员权数(单参数最小二乘)"
-    paths["allocation_xlsx"] = write_xlsx(sheets, out / "allocation.xlsx", headers=headers,
-                                          titles=titles, about=about(result, params),
-                                          source="samplekit 样本分配(allocation)")
+    paths["allocation_xlsx"] = write_xlsx(
+        {**sheets, "规则检查": rules_for_readers(tables["rules_report"])},
+        out / "allocation.xlsx", headers=headers, titles=titles,
+        about=standard_about(params, extra=about(result, params)),
+        source="企业名录与城市基础数据,samplekit 样本分配", units="单位:家(另注明者除外)",
+        formats=XLSX_FORMATS, data_note=data_note)
     return paths
+
+
+#: Number formats of the allocation workbook that the column names alone do not decide.
+XLSX_FORMATS: dict[str, str] = {
+    "tilt": "dec2", "score": "dec4", "target": "dec2", "target_n": "dec2",
+    "target_monthly": "dec2", "n_neyman": "int", "n_current_mix": "int", "n_bethel": "int",
+    "population": "dec1", "target_cv": "dec3",
+}
+
+
+def rules_for_readers(report: pd.DataFrame) -> pd.DataFrame:
+    """The rules report with its codes (kind, scope, level, source) as Chinese names and the
+    internal rule key dropped (``label`` names the rule)."""
+    out = report.drop(columns=["rule"], errors="ignore").copy()
+    for col, names in (("kind", KIND_ZH), ("scope", SCOPE_ZH), ("per", PER_ZH),
+                       ("source", RULE_SOURCES)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, n=names: n.get(v, v)).astype(object)
+    return out
 
 
 # ---------------------------------------------------------------------------------- summaries

@@ -5,6 +5,7 @@ CSV for Excel users (``utf-8-sig``); Chinese Excel workbooks with an 说明 shee
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -164,21 +165,43 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
                headers: Mapping[str, str] | None = None,
                titles: Mapping[str, str] | None = None,
                about: Mapping[str, Any] | None = None,
-               source: str | None = None) -> Path:
-    """Write one table per sheet with Chinese headers, a title row and an 说明 sheet.
+               source: str | None = None,
+               units: Mapping[str, str] | str | None = None,
+               formats: Mapping[str, str] | None = None,
+               data_note: str = "") -> Path:
+    """Write one table per sheet, laid out for analysts and printing, and an 说明 sheet.
+
+    Every table sheet has a title (row 1), a unit line (row 2), a source line (row 3) and the
+    table from row 4 (Chinese headers, frozen, with an autofilter); numbers carry Excel number
+    formats (:func:`column_format`), columns are sized for CJK text, and the page is set up for
+    A4 landscape, fitted to the width, with the header row repeated and page numbers.
 
     Parameters
     ----------
     sheets : mapping of sheet name -> DataFrame
-        Sheet names are cut to Excel's 31 characters.
+        Sheet names are cut to Excel's 31 characters. Code columns (``size_class``,
+        ``ownership``, ``sector``, ``section``) are shown by their Chinese names
+        (:func:`display_codes`); booleans as 是/否.
     headers : mapping, optional
         English column key -> Chinese header; unmapped columns keep their key.
     titles : mapping, optional
-        Sheet name -> title written above the table (row 1); the table starts at row 3.
+        Sheet name -> title written above the table; default the sheet name.
     about : mapping, optional
-        Key -> value rows for the 说明 sheet (parameters, version, commit, input checksums).
+        Key -> value rows for the 说明 sheet (:func:`standard_about`: parameters, version,
+        commit, input checksums); default the version and commit alone. Absolute paths are
+        shown relative to the project (or by file name).
     source : str, optional
         Source line written under each title.
+    units : str or mapping, optional
+        The unit line: one text for every sheet, or sheet name -> text.
+        Default "单位:见各栏标题".
+    formats : mapping, optional
+        Column key -> number format kind (``int``, ``dec1``, ``dec2``, ``dec3``, ``dec4``,
+        ``pct`` for a fraction shown as a percentage, ``pct1``, ``text``) or an Excel format
+        string; overrides :func:`column_format`.
+    data_note : str, optional
+        The synthetic-data note of the job (``jobs.data_note(params)``). When given, every
+        source line says the data are synthetic and the 说明 sheet carries the note.
 
     The workbook's timestamps are fixed so the same tables give byte-identical files.
     """
@@ -191,35 +214,22 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
     wb.remove(wb.active)
     bold = Font(bold=True)
     used: set[str] = set()
-    for name, df in sheets.items():
+    for name, raw in sheets.items():
+        df = display_codes(raw)
         sheet_name = _sheet_name(str(name), used)
         ws = wb.create_sheet(sheet_name)
-        start = 1
-        if name in titles or source:
-            _put(ws, 1, 1, titles.get(name, str(name))).font = Font(bold=True, size=13)
-            if source:
-                _put(ws, 2, 1, f"来源:{source}")
-            start = 4
+        start = 4
+        _write_heading(ws, title=titles.get(name, str(name)),
+                       unit=_unit_for(units, str(name)), source=source, data_note=data_note)
         for j, col in enumerate(df.columns, start=1):
             _put(ws, start, j, headers.get(str(col), str(col))).font = bold
         for i, row in enumerate(df.itertuples(index=False), start=start + 1):
             for j, value in enumerate(row, start=1):
                 _put(ws, i, j, _cell(value))
-        for j, col in enumerate(df.columns, start=1):
-            width = max([len(str(headers.get(str(col), col))) * 2] + [
-                len(str(v)) for v in df[col].head(200)])
-            ws.column_dimensions[ws.cell(row=start, column=j).column_letter].width = min(
-                max(width + 2, 8), 50)
-        ws.freeze_panes = ws.cell(row=start + 1, column=1)
-    if about is not None:
-        ws = wb.create_sheet(_sheet_name("说明", used))
-        ws.cell(row=1, column=1, value="项目").font = bold
-        ws.cell(row=1, column=2, value="内容").font = bold
-        for i, (key, value) in enumerate(about.items(), start=2):
-            _put(ws, i, 1, str(key))
-            _put(ws, i, 2, _cell(value if not isinstance(value, (dict, list)) else repr(value)))
-        ws.column_dimensions["A"].width = 28
-        ws.column_dimensions["B"].width = 90
+        _format_table(ws, df, start=start, headers=headers, formats=formats or {})
+    # every workbook carries an 说明 sheet; without rows from the caller, the version and commit
+    about = standard_about(None) if about is None else about
+    _write_about(wb.create_sheet(_sheet_name("说明", used)), about, data_note)
     import datetime as _dt
 
     fixed = _dt.datetime(2000, 1, 1)
@@ -229,6 +239,283 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
         wb.save(tmp)
         _fix_zip_timestamps(tmp)
     return Path(path)
+
+
+# ------------------------------------------------------------------ workbook layout helpers
+#: Number format kinds accepted in ``write_xlsx(formats=...)``.
+FORMAT_KINDS: dict[str, str] = {
+    "int": "#,##0", "dec1": "#,##0.0", "dec2": "#,##0.00", "dec3": "0.000",
+    "dec4": "0.0000", "dec6": "0.000000", "pct": "0.0%", "pct2": "0.00%", "pct1": "0.0",
+    "text": "@",
+}
+#: Marker appended to the source line of workbooks built from synthetic data.
+SYNTHETIC_MARK = "(合成演示数据,非真实统计数据)"
+_SHARE_KEYS = ("share", "coverage", "probability")
+_PRECISE_KEYS = ("prn", "order_key", "inclusion_prob", "selection_prob")
+
+
+def column_format(key: str, values: pd.Series) -> str | None:
+    """The Excel number format of a column, decided from its key and dtype.
+
+    Integers get thousands separators; columns whose key ends in ``_pct`` or names a rate are
+    already in per cent (two decimals); shares and probabilities in [0, 1] are shown as
+    percentages; PRNs and inclusion probabilities keep six / four decimals; coefficients of
+    variation three; other decimals two (or none when every value is whole). Text: ``None``.
+    """
+    k = key.lower()
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return None
+    if pd.api.types.is_integer_dtype(values):
+        return FORMAT_KINDS["int"]
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    v = v[np.isfinite(v)] if len(v) else v
+    if k in ("prn", "order_key"):
+        return FORMAT_KINDS["dec6"]
+    if k in ("inclusion_prob", "selection_prob"):
+        return FORMAT_KINDS["dec4"]
+    if k.endswith("_pct") or k.endswith("pct") or "rate" in k:
+        return FORMAT_KINDS["dec2"]
+    if any(s in k for s in _SHARE_KEYS) and (v.empty or v.abs().max() <= 1.0):
+        return FORMAT_KINDS["pct"]
+    if k == "cv" or k.startswith("cv_") or k.endswith("_cv"):
+        return FORMAT_KINDS["dec3"]
+    if len(v) and bool(np.all(np.equal(np.round(v), v))) and "weight" not in k:
+        return FORMAT_KINDS["int"]
+    return FORMAT_KINDS["dec2"]
+
+
+def display_codes(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy for readers: size, ownership and sector codes as Chinese names, the GB/T 4754
+    section letter as its name (dropped when a ``section_name`` column already gives it)."""
+    from samplekit import reference
+
+    out = df.copy()
+    maps = {"size_class": reference.SIZE_CLASSES_ZH, "ownership": reference.OWNERSHIP_ZH,
+            "sector": reference.SECTORS_ZH}
+    for col, names in maps.items():
+        if col in out.columns and not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v
+                                    ).astype(object)
+    for col in out.columns:
+        if pd.api.types.is_bool_dtype(out[col]) or (
+                out[col].dtype == object
+                and out[col].map(lambda v: isinstance(v, (bool, np.bool_))).any()):
+            out[col] = out[col].map(lambda v: ("是" if v else "否") if isinstance(v, (bool, np.bool_))
+                                    else v).astype(object)
+    if "section" in out.columns and not pd.api.types.is_numeric_dtype(out["section"]):
+        if "section_name" in out.columns:
+            out = out.drop(columns="section")
+        else:
+            names = reference.section_names()
+            out["section"] = out["section"].map(
+                lambda v: names.get(v, v) if isinstance(v, str) else v).astype(object)
+    return out
+
+
+def _unit_for(units: Mapping[str, str] | str | None, sheet: str) -> str:
+    if isinstance(units, str):
+        text = units
+    else:
+        text = (units or {}).get(sheet, "")
+    text = text or "见各栏标题"
+    return text if text.startswith("单位") else f"单位:{text}"
+
+
+def _write_heading(ws: Any, *, title: str, unit: str, source: str | None,
+                   data_note: str) -> None:
+    """Title, unit and source lines above the table (rows 1–3)."""
+    from openpyxl.styles import Font
+
+    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
+    ws.cell(row=2, column=1, value=unit)
+    line = f"来源:{source}" if source else "来源:samplekit"
+    if data_note:
+        line += SYNTHETIC_MARK
+    ws.cell(row=3, column=1, value=line).font = Font(color="C00000" if data_note else "000000")
+
+
+def _format_table(ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str, str],
+                  formats: Mapping[str, str]) -> None:
+    """Number formats, CJK-aware widths, frozen header, autofilter and print setup."""
+    from openpyxl.styles import Alignment, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    n = len(df)
+    lines = 1  # header lines after wrapping: the header row is made that tall
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    for j, col in enumerate(df.columns, start=1):
+        letter = get_column_letter(j)
+        head = ws.cell(row=start, column=j)
+        head.fill = fill
+        head.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        kind = formats.get(str(col))
+        fmt = FORMAT_KINDS.get(kind, kind) if kind else column_format(str(col), df[col])
+        if fmt:
+            for i in range(start + 1, start + 1 + n):
+                ws.cell(row=i, column=j).number_format = fmt
+        sample = df[col].head(300)
+        widths = [_display_width(_shown(v, fmt)) for v in sample]
+        header_full = _display_width(str(headers.get(str(col), col)))
+        width = min(max([min(header_full, 12), *widths]) + 2, 60)
+        ws.column_dimensions[letter].width = width
+        lines = max(lines, -(-header_full // max(int(width) - 1, 1)))
+    ws.row_dimensions[start].height = 15 * min(lines, 4)
+    last = get_column_letter(max(len(df.columns), 1))
+    ws.freeze_panes = ws.cell(row=start + 1, column=1)
+    ws.auto_filter.ref = f"A{start}:{last}{start + max(n, 1)}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{start}:{start}"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddFooter.center.text = "第 &P 页,共 &N 页"
+
+
+def _shown(value: Any, fmt: str | None) -> str:
+    """Roughly the text Excel shows for a value under a format (for column widths)."""
+    v = _cell(value)
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "是"
+    if isinstance(v, (int, float)) and fmt:
+        if fmt.endswith("%"):
+            return f"{v:.1%}"
+        decimals = len(fmt.split(".")[1]) if "." in fmt else 0
+        return f"{v:,.{decimals}f}"
+    return str(v)
+
+
+def _display_width(text: str) -> int:
+    """Width in Excel character units: CJK and full-width characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _write_about(ws: Any, about: Mapping[str, Any], data_note: str) -> None:
+    """The 说明 sheet: item / content rows, the synthetic-data note first when there is one."""
+    from openpyxl.styles import Alignment, Font
+
+    bold = Font(bold=True)
+    ws.cell(row=1, column=1, value="项目").font = bold
+    ws.cell(row=1, column=2, value="内容").font = bold
+    rows = list(about.items())
+    if data_note:
+        rows.insert(0, ("数据说明", f"本工作簿含合成演示数据,不是真实统计数据。{data_note}"))
+    for i, (key, value) in enumerate(rows, start=2):
+        ws.cell(row=i, column=1, value=str(key)).alignment = Alignment(vertical="top")
+        cell = ws.cell(row=i, column=2, value=about_text(value))
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if key == "数据说明":
+            cell.font = Font(color="C00000")
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 100
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def about_text(value: Any) -> Any:
+    """A 说明 value for readers: mappings as ``key:value;…``, lists joined with 、, absolute
+    paths relative to the project (or the file name alone), booleans as 是/否."""
+    if isinstance(value, Mapping):
+        return ";".join(f"{k}:{about_text(v)}" for k, v in value.items()) or "无"
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(about_text(v)) for v in value) or "无"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isabs(value)
+                                          and "\n" not in value and len(value) < 1024):
+        return relative_path(value)
+    return _cell(value)
+
+
+def relative_path(path: str | os.PathLike[str]) -> str:
+    """A path as shown in outputs: relative to the project root, else the file name alone."""
+    from samplekit.paths import project_root
+
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(project_root().resolve()).as_posix()
+    except (ValueError, OSError):
+        return p.name
+
+
+def standard_about(params: Any = None, *, extra: Mapping[str, Any] | None = None,
+                   data_note: str = "", inputs: bool = True) -> dict[str, Any]:
+    """The rows every 说明 sheet shares, after the table-specific ``extra`` rows.
+
+    Parameters file (project-relative), its SHA-256, job name, seed, period and quarter, the
+    samplekit version, the git commit, the SHA-256 of every input file the params name (and the
+    reference tables) and the synthetic columns of the city table. ``data_note`` is written by
+    :func:`write_xlsx` itself (first row); pass it there.
+    """
+    from samplekit import __version__
+
+    info: dict[str, Any] = dict(extra or {})
+    if params is not None:
+        info["参数文件"] = relative_path(params.path)
+        info["参数摘要(SHA-256)"] = params.digest()
+        info["方案名称"] = params.get("title", params.get("name", ""))
+        for key, label in (("seed", "随机数种子"), ("period", "报告月份"), ("quarter", "报告季度")):
+            value = params.get(key, None)
+            if value is not None:
+                info.setdefault(label, value)
+    info["samplekit 版本"] = __version__
+    commit = _commit()
+    if commit:
+        info["代码版本(git 提交)"] = commit
+    if params is not None and inputs:
+        from samplekit.cache import input_files
+
+        files = input_files(params)
+        info["输入文件校验(SHA-256)"] = ";".join(
+            f"{relative_path(f['path'])} {f['sha256'][:16]}" for f in files
+            if not str(f.get("key", "")).startswith("reference:")) or "无"
+        info["参考表校验(SHA-256)"] = ";".join(
+            f"{Path(f['path']).name} {f['sha256'][:16]}" for f in files
+            if str(f.get("key", "")).startswith("reference:")) or "无"
+        synthetic = _synthetic_columns(params)
+        info["合成数据列(城市表)"] = synthetic or "无"
+    return info
+
+
+@functools.cache
+def _commit() -> str:
+    """The checkout's commit (12 hex digits), read once per process; empty outside git."""
+    from samplekit.runner import git_state
+
+    git = git_state()
+    if not git:
+        return ""
+    return git["commit"][:12] + ("(有未提交修改)" if git.get("dirty") else "")
+
+
+def _synthetic_columns(params: Any) -> str:
+    """``column(城市…)`` for every synthetic column of the city table, or empty."""
+    path = params.path_of("province.cities", None)
+    if path is None or not Path(path).is_file():
+        return ""
+    table = read_table(path)
+    if "synthetic" not in table.columns:
+        return ""
+    cols: dict[str, list[str]] = {}
+    for city, cell in zip(table["city"], table["synthetic"].fillna(""), strict=True):
+        for col in str(cell).split(";"):
+            if col.strip():
+                cols.setdefault(col.strip(), []).append(str(city))
+    from samplekit.cities import CITY_COLUMNS
+
+    return ";".join(f"{CITY_COLUMNS[c][0] if c in CITY_COLUMNS else c}({len(v)}个城市)"
+                    for c, v in cols.items())
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

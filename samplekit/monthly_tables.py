@@ -633,7 +633,7 @@ def tables_for(store: str | Path, period: str, *, params: Any = None,
 
 def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
                          params: Any = None, tables: dict[str, pd.DataFrame] | None = None,
-                         network: Network = "ministry") -> list[Path]:
+                         network: Network = "ministry", data_note: str = "") -> list[Path]:
     """Write one month's tables as CSV (utf-8-sig) and one Chinese XLSX laid out like the forms.
 
     Parameters
@@ -681,9 +681,13 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
     sheets = {SHEETS_ZH[k]: _for_file(v.drop(columns=["registration_type", "section"])
                                       if k == "table1" else v) for k, v in tables.items()}
     titles = {SHEETS_ZH[k]: f"{TITLES_ZH[k]}({period},{NETWORK_ZH[network]})" for k in tables}
+    from samplekit.io import standard_about
+
     paths.append(write_xlsx(sheets, out / f"monthly_tables_{network}_{period}.xlsx",
-                            headers=_supplementary_headers() | HEADERS_ZH, titles=titles, about=about,
-                            source=f"{NETWORK_ZH[network]}直报数据"))
+                            headers=_supplementary_headers() | HEADERS_ZH, titles=titles,
+                            about=standard_about(params, extra=about),
+                            source=f"{NETWORK_ZH[network]}直报数据", units="单位:个、人、%",
+                            data_note=data_note))
     return paths
 
 

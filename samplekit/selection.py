@@ -857,7 +857,8 @@ SAMPLE_HEADERS_ZH: dict[str, str] = {
 }
 
 
-def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -> list[Path]:
+def write_selection(result: SelectionResult, out_dir: str | Path, params: Any, *,
+                    data_note: str = "") -> list[Path]:
     """Write the sample list, reserves, representativeness and the cities' workbook.
 
     Files: ``sample_list.csv``, ``reserve_list.csv``, ``representativeness.csv``,
@@ -907,8 +908,12 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any) -
         "校准": result.calibration_message,
         "samplekit 版本": __version__,
     }
+    from samplekit.io import standard_about
+
     written.append(write_xlsx(sheets, out / "sample_list.xlsx", headers=SAMPLE_HEADERS_ZH,
-                              titles=titles, about=about, source="企业名录(框)与样本分配结果"))
+                              titles=titles, about=standard_about(params, extra=about),
+                              source="企业名录(框)与样本分配结果", units="单位:人(从业人数)",
+                              data_note=data_note))
     return written
 
 

@@ -19,7 +19,11 @@ from samplekit.io import round_floats
 from samplekit.warning import (
     HEADERS_ZH,
     LEVEL_COLUMNS,
+    NO_LEVEL,
+    NO_LEVEL_ZH,
+    STATUS_ZH,
     WarningResult,
+    WarningSettings,
 )
 
 # ----------------------------------------------------------------------------- outputs
@@ -54,7 +58,8 @@ def composite_table(result: WarningResult) -> pd.DataFrame:
 
 
 def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
-                  about: Mapping[str, Any] | None = None, figures: bool = True) -> list[Path]:
+                  about: Mapping[str, Any] | None = None, figures: bool = True,
+                  data_note: str = "") -> list[Path]:
     """Write the quarter's warning outputs; returns the paths.
 
     ``levels.csv`` (per indicator and city), ``composite.csv`` (per city, with hysteresis),
@@ -62,7 +67,8 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
     ``estimates.csv`` (all design-based estimates of the quarter), ``forecasts.csv``,
     ``crossing.csv`` (probability of crossing each line next quarter), ``forecast_scores.csv``
     (rolling-origin RMSE of every candidate), ``mass_layoffs.csv``, ``warning.xlsx`` (Chinese
-    headers) and the figures ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators.
+    headers, codes shown as Chinese names; ``data_note`` marks it synthetic) and the figures
+    ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators.
     """
     from samplekit.io import write_csv, write_xlsx
 
@@ -87,11 +93,13 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
         write_csv(sc, out / "forecast_scores.csv"),
         write_csv(result.mass_layoffs, out / "mass_layoffs.csv"),
     ]
-    headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标(中文)",
+    headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标",
                "estimate": "估计值", "period": "期别"}
     paths.append(write_xlsx(
-        {"综合等级": comp, "指标等级": lv, "预测": fc, "越线概率": cr},
-        out / "warning.xlsx", headers=headers,
+        workbook_tables(result, comp=comp, levels=lv, forecasts=fc, crossing=cr),
+        out / "warning.xlsx", headers=headers, units="单位:见各指标说明", data_note=data_note,
+        formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
+                 "line": "dec2", "forecast": "dec2", "pi_low": "dec2", "pi_high": "dec2"},
         titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
                 "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
                 "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率"},
@@ -103,6 +111,47 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
             if ind.core:
                 paths.append(_save(plot_indicator(result, ind.key), out / f"fig_{ind.key}.png"))
     return paths
+
+
+SCOPE_ZH: dict[str, str] = {"province": "全省", "city": "地市"}
+KIND_ZH: dict[str, str] = {"quarter": "季度", "month": "月度"}
+
+
+def level_label(settings: WarningSettings, code: str) -> str:
+    """A level code as readers see it: ``IV级``; no level: 无警."""
+    return NO_LEVEL_ZH if code in (NO_LEVEL, "", None) else f"{code}级"
+
+
+def workbook_tables(result: WarningResult, *, comp: pd.DataFrame, levels: pd.DataFrame,
+                    forecasts: pd.DataFrame, crossing: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The sheets of ``warning.xlsx`` with every code (indicator, level, status, scope, model,
+    kind) replaced by its Chinese name; internal keys (``indicator``, ``drivers``) dropped."""
+    from samplekit.forecast import MODEL_ZH
+
+    s = result.settings
+    names = {ind.key: ind.name for ind in s.indicators}
+
+    def level(col: pd.Series) -> pd.Series:
+        return col.map(lambda c: level_label(s, c)).astype(object)
+
+    c = comp.drop(columns=["drivers"], errors="ignore").copy()
+    c["composite_level"] = level(c["composite_level"])
+    lv = levels.drop(columns=["indicator"], errors="ignore").copy()
+    lv["level"] = level(lv["level"])
+    lv["status"] = lv["status"].map(STATUS_ZH).astype(object)
+    lv["scope"] = lv["scope"].map(SCOPE_ZH).astype(object)
+    fc = forecasts.copy()
+    if len(fc):
+        fc.insert(fc.columns.get_loc("indicator"), "indicator_name", fc["indicator"].map(names))
+        fc = fc.drop(columns="indicator")
+        fc["model"] = fc["model"].map(lambda m: MODEL_ZH.get(m, m)).astype(object)
+        fc["kind"] = fc["kind"].map(KIND_ZH).astype(object)
+    cr = crossing.copy()
+    if len(cr):
+        cr.insert(cr.columns.get_loc("indicator"), "indicator_name", cr["indicator"].map(names))
+        cr = cr.drop(columns="indicator")
+        cr["level"] = level(cr["level"])
+    return {"综合等级": c, "指标等级": lv, "预测": fc, "越线概率": cr}
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -95,3 +95,72 @@ def test_mixed_encoding_and_ragged_rows_named_with_line(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(InputError, match="文件为空"):
         read_table(empty)
+
+
+# ------------------------------------------------------------------ analyst-ready workbooks
+def _workbook(tmp_path, **kw):
+    from openpyxl import load_workbook
+
+    df = pd.DataFrame({
+        "city": ["广州", "深圳"], "employees": [1234567, 89],
+        "employment_share": [0.0719, 0.9281], "change_pct": [-3.7001473309282, 1.5],
+        "prn": [0.123456789, 0.5], "cv": [0.10131, 0.2], "size_class": ["large", "micro"],
+        "section": ["C", "G"], "monitored": [True, False], "weight": [5.0, 6.0],
+        "note": ["甲", "乙"],
+    })
+    write_xlsx({"表": df}, tmp_path / "w.xlsx", headers={"city": "城市", "employees": "从业人数"},
+               titles={"表": "测试表"}, source="测试来源", units="单位:人",
+               about={"参数文件": str(tmp_path / "p.yaml"), "倾斜系数": {"广州": 1.05}},
+               **kw)
+    return df, load_workbook(tmp_path / "w.xlsx")
+
+
+def test_workbook_formats_layout_and_print_setup(tmp_path):
+    df, wb = _workbook(tmp_path, formats={"weight": "dec1"})
+    ws = wb["表"]
+    assert [ws["A1"].value, ws["A2"].value, ws["A3"].value] == ["测试表", "单位:人",
+                                                                "来源:测试来源"]
+    head = [c.value for c in ws[4]]
+    assert head[:2] == ["城市", "从业人数"]
+    fmt = {h: ws.cell(row=5, column=j + 1).number_format for j, h in enumerate(head)}
+    assert fmt["从业人数"] == "#,##0"  # integers with thousands separators
+    assert fmt["employment_share"] == "0.0%"  # shares as percentages
+    assert fmt["change_pct"] == "#,##0.00"  # already in per cent: two decimals
+    assert fmt["prn"] == "0.000000" and fmt["cv"] == "0.000"
+    assert fmt["weight"] == "#,##0.0"  # the explicit mapping wins
+    assert ws.cell(row=5, column=2).value == 1234567  # values stay numbers
+    # codes for readers: size class in Chinese, the section letter as its name, booleans 是/否
+    row = dict(zip(head, [c.value for c in ws[5]], strict=True))
+    assert row["size_class"] == "大型" and row["section"] == "制造业" and row["monitored"] == "是"
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:K6"
+    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+    assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows == "$4:$4"  # the header row repeats on every page
+    assert "&P" in ws.oddFooter.center.text
+    # a CJK column is twice as wide per character as a Latin one
+    assert ws.column_dimensions["K"].width < ws.column_dimensions["B"].width
+    about = {r[0]: r[1] for r in wb["说明"].iter_rows(min_row=2, values_only=True)}
+    assert about["参数文件"] == "p.yaml"  # no absolute machine path
+    assert about["倾斜系数"] == "广州:1.05"
+    assert "数据说明" not in about
+
+
+def test_workbook_marks_synthetic_data(tmp_path):
+    _, wb = _workbook(tmp_path, data_note="城市表中的人口为合成数据。")
+    assert wb["表"]["A3"].value == "来源:测试来源(合成演示数据,非真实统计数据)"
+    first = next(wb["说明"].iter_rows(min_row=2, max_row=2, values_only=True))
+    assert first[0] == "数据说明" and "城市表中的人口为合成数据。" in first[1]
+
+
+def test_standard_about_names_inputs_relative_and_synthetic_columns():
+    from samplekit.io import standard_about
+    from samplekit.params import load_params
+
+    info = standard_about(load_params("params/guangdong_2013.yaml"), extra={"表格": "测试"})
+    assert list(info)[0] == "表格"
+    assert info["参数文件"] == "params/guangdong_2013.yaml"
+    assert "data/demo/guangdong_cities.csv" in info["输入文件校验(SHA-256)"]
+    assert "年末人口(21个城市)" in info["合成数据列(城市表)"]
+    assert not any(str(v).startswith("/") for v in info.values())
+    assert info["samplekit 版本"]
