@@ -1282,11 +1282,11 @@ def about(result: AllocationResult, params: Params | None = None) -> dict[str, A
         "单元比例目标基数": {"employment": "名录从业人数", "units": "名录企业数"}[s.target_basis],
         "月度子样本总量": s.monthly_total,
         "规则数": len(s.rules),
-        **{f"规则 {r.name}": f"{r.describe()};{SCOPE_ZH[r.scope]};"
-                             f"{'各市' if r.per == 'city' else '全省'};"
-                             f"依据 {RULE_SOURCES.get(r.source, r.source or '-')}"
-                             + (f"({r.note})" if r.note else "")
-           for r in s.rules},
+        **{f"规则{i}": f"{r.describe()};{SCOPE_ZH[r.scope]};"
+                         f"{'各市' if r.per == 'city' else '全省'};"
+                         f"依据:{RULE_SOURCES.get(r.source, r.source or '-')}"
+                         + (f"({r.note})" if r.note else "")
+           for i, r in enumerate(s.rules, start=1)},
         "各市样本总量": (f"给定任务表 {s.city_totals}(二三产业划分按表;现有第一产业监测企业计入"
                          f"{reference.SECTORS_ZH[s.given_primary]})" if s.city_totals
                          else "按得分公式分配"),
@@ -1338,7 +1338,7 @@ def write_allocation(result: AllocationResult, out_dir: str | Path,
     headers = dict(HEADERS_ZH)
     headers.update(PRECISION_HEADERS_ZH)
     sheets = {"城市分配": tables["allocation_city"], "单元分配": tables["allocation_cells"],
-              "规则检查": tables["rules_report"], "规则依据": tables["rules"],
+              "规则检查": tables["rules_report"], "规则依据": rules_for_readers(tables["rules"]),
               "精度估计": tables["precision"]}
     titles = {"城市分配": "各市样本分配", "单元分配": "城市×行业×规模×所有制单元分配",
               "规则检查": "抽样规则检查(要求、实际、是否约束生效)",
@@ -1370,8 +1370,10 @@ def rules_for_readers(report: pd.DataFrame) -> pd.DataFrame:
     """The rules report with its codes (kind, scope, level, source) as Chinese names and the
     internal rule key dropped (``label`` names the rule)."""
     out = report.drop(columns=["rule"], errors="ignore").copy()
+    if "source_document" in out.columns:  # the document's title already says the source
+        out = out.drop(columns=["source"], errors="ignore")
     for col, names in (("kind", KIND_ZH), ("scope", SCOPE_ZH), ("per", PER_ZH),
-                       ("source", RULE_SOURCES)):
+                       ("source", RULE_SOURCES), ("city", {PROVINCE: "全省"})):
         if col in out.columns:
             out[col] = out[col].map(lambda v, n=names: n.get(v, v)).astype(object)
     return out

@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -1210,15 +1210,18 @@ def city_monthly_tables(
     *,
     min_persons: int = 100,
     min_share: float = 0.10,
+    network: Literal["ministry", "province"] = "province",
 ) -> dict[str, pd.DataFrame]:
-    """The monthly tables of one city: :func:`monthly_tables` on its enterprises' reports."""
+    """The monthly tables of one city: :func:`monthly_tables` on its enterprises' reports
+    (``network``: all its members — the default — or its ministry-network members)."""
     from samplekit.monthly_tables import monthly_tables
 
     ids = panel.loc[panel["city"] == city, "enterprise_id"]
     rep = reports[reports["enterprise_id"].isin(ids)]
     if rep.empty:
         raise InputError(f"城市“{city}”本月没有已受理的监测报表")
-    return monthly_tables(rep, panel, min_persons=min_persons, min_share=min_share)
+    return monthly_tables(rep, panel, min_persons=min_persons, min_share=min_share,
+                          network=network)
 
 
 # ------------------------------------------------------------------------------ design report
@@ -1375,6 +1378,7 @@ def write_city_monthly_reports(
     pdf: bool = False,
     min_persons: int = 100,
     min_share: float = 0.10,
+    network: Literal["ministry", "province"] = "province",
     **kwargs: Any,
 ) -> list[Path]:
     """One 月度失业动态监测分析报告 per city with reports in ``period``:
@@ -1385,11 +1389,11 @@ def write_city_monthly_reports(
     month = reports[reports["period"].astype(str) == period]
     ids = set(month["enterprise_id"])
     cities = sorted(panel.loc[panel["enterprise_id"].isin(ids), "city"].astype(str).unique())
-    trend = monthly_trend(reports, panel, by="city")
+    trend = monthly_trend(reports, panel, by="city", network=network)
     paths = []
     for city in cities:
         tables = city_monthly_tables(
-            month, panel, city, min_persons=min_persons, min_share=min_share
+            month, panel, city, min_persons=min_persons, min_share=min_share, network=network
         )
         doc = monthly_report(
             tables,
@@ -1462,7 +1466,9 @@ def write_monthly_documents(
     from samplekit.monthly_tables import monthly_trend
 
     out = Path(out_dir)
-    trend = monthly_trend(reports, panel) if reports is not None and panel is not None else None
+    network = tables["table2"].attrs.get("network") or "province"
+    trend = (monthly_trend(reports, panel, network=network)
+             if reports is not None and panel is not None else None)
     doc = monthly_report(
         tables, period=period, province=province, trend=trend, data_note=data_note, issuer=issuer
     )

@@ -326,12 +326,12 @@ def _write_heading(ws: Any, *, title: str, unit: str, source: str | None,
     """Title, unit and source lines above the table (rows 1–3)."""
     from openpyxl.styles import Font
 
-    ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    ws.cell(row=2, column=1, value=unit)
+    _put(ws, 1, 1, title).font = Font(bold=True, size=14)
+    _put(ws, 2, 1, unit)
     line = f"来源:{source}" if source else "来源:samplekit"
     if data_note:
         line += SYNTHETIC_MARK
-    ws.cell(row=3, column=1, value=line).font = Font(color="C00000" if data_note else "000000")
+    _put(ws, 3, 1, line).font = Font(color="C00000" if data_note else "000000")
 
 
 def _format_table(ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str, str],
@@ -407,8 +407,8 @@ def _write_about(ws: Any, about: Mapping[str, Any], data_note: str) -> None:
     if data_note:
         rows.insert(0, ("数据说明", f"本工作簿含合成演示数据,不是真实统计数据。{data_note}"))
     for i, (key, value) in enumerate(rows, start=2):
-        ws.cell(row=i, column=1, value=str(key)).alignment = Alignment(vertical="top")
-        cell = ws.cell(row=i, column=2, value=about_text(value))
+        _put(ws, i, 1, str(key)).alignment = Alignment(vertical="top")
+        cell = _put(ws, i, 2, about_text(value))
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         if key == "数据说明":
             cell.font = Font(color="C00000")

@@ -190,7 +190,7 @@ def test_monthly_report_figures_and_city_versions(warn, tmp_path):
 
     reports, panel = warn["reports"], warn["panel"]
     month = reports[reports["period"] == "2013-12"]
-    tables = monthly_tables(month, panel)
+    tables = monthly_tables(month, panel, network="province")
     doc = open_docx(
         D.monthly_report(tables, period="2013-12", province="广东省", data_note=NOTE).save(
             tmp_path / "m.docx"
@@ -328,7 +328,7 @@ def test_write_quarterly_and_monthly_documents(warn, tmp_path):
     reports, panel = warn["reports"], warn["panel"]
     from samplekit.monthly_tables import monthly_tables
 
-    tables = monthly_tables(reports[reports["period"] == "2013-12"], panel)
+    tables = monthly_tables(reports[reports["period"] == "2013-12"], panel, network="province")
     paths = D.write_monthly_documents(tables, tmp_path / "m", period="2013-12",
                                       province="广东省", reports=reports, panel=panel)
     assert paths[0].name == "monthly_report_2013-12.docx"
