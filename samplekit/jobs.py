@@ -105,6 +105,17 @@ def allocation(params: Params) -> Any:
     return allocate(table, frame, AllocationSettings.from_params(params), **given)
 
 
+def eligibility(params: Params) -> Any:
+    """Which register units may enter the panel (:class:`samplekit.rules.EligibilityRule`):
+    active, and not excluded by an ``exclude`` rule of the allocation."""
+    from samplekit.allocation import AllocationSettings
+    from samplekit.rules import EligibilityRule
+
+    if params.get("allocation", None) is None:
+        return EligibilityRule()
+    return EligibilityRule.from_rules(AllocationSettings.from_params(params).rules)
+
+
 def selection(params: Params) -> Any:
     """The selection (:class:`samplekit.selection.SelectionResult`) of a params file (cached).
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.reports import REASON_COLUMNS, REDUCTION_COLUMNS, REDUCTION_TYPES, change_pct
+from samplekit.rules import MassLayoffRule
 
 Network = Literal["ministry", "province"]
 
@@ -414,8 +415,10 @@ def mass_layoffs(reports: pd.DataFrame, panel: pd.DataFrame, *, min_persons: int
     sec_names, _ = _names()
     d = _join(reports, panel, network)
     share = d["fall"] / d["baseline_employment"].where(d["baseline_employment"] > 0)
-    by_persons = d["fall"] >= min_persons
-    by_share = (d["fall"] > 0) & (share >= min_share - 1e-12)
+    by_persons, by_share = MassLayoffRule(min_persons=min_persons, min_share=min_share).criteria(
+        d["fall"], d["baseline_employment"])
+    by_persons = pd.Series(by_persons, index=d.index)
+    by_share = pd.Series(by_share, index=d.index)
     keep = by_persons | by_share
     g = d[keep].copy()
     g["persons_reduced"] = g["fall"].astype("int64")
@@ -618,8 +621,8 @@ def tables_for(store: str | Path, period: str, *, params: Any = None,
                          f"{have[0] + ' … ' + have[-1] if have else 'no reports'}")
     if panel is None:
         panel = _store_panel(store, period)
-    tables = monthly_tables(reports, panel, min_persons=rules.mass_layoff_persons,
-                            min_share=rules.mass_layoff_share, city_order=_city_order(params),
+    tables = monthly_tables(reports, panel, min_persons=rules.mass_layoff.min_persons,
+                            min_share=rules.mass_layoff.min_share, city_order=_city_order(params),
                             network=network)
     tables["city"] = read_city_reports(store, [period])
     tables["city"].attrs["network"] = network
@@ -642,7 +645,7 @@ def write_monthly_tables(store: str | Path, period: str, out_dir: str | Path, *,
     period : ``YYYY-MM``
     out_dir : folder (created)
     params : Params, optional
-        ``monthly.validation.mass_layoff_persons/share`` and the city order of the province.
+        ``monthly.mass_layoff`` and the city order of the province.
     tables : dict, optional
         Tables already computed by :func:`tables_for` for the same ``network`` (saves
         recomputing them).

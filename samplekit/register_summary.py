@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from samplekit import reference
+from samplekit.rules import EligibilityRule
 
 #: Chinese headers for the structure tables.
 SUMMARY_HEADERS_ZH: dict[str, str] = {
@@ -16,7 +17,8 @@ SUMMARY_HEADERS_ZH: dict[str, str] = {
 }
 
 
-def structure(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+def structure(frame: pd.DataFrame, by: str | list[str], *,
+              eligibility: EligibilityRule | None = None) -> pd.DataFrame:
     """Units, active and eligible units, employment and the existing panel per group.
 
     Parameters
@@ -25,13 +27,16 @@ def structure(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
         The classified register.
     by : str or list of str
         Grouping columns (``city``, ``section``, ``size_class``, ``ownership``).
+    eligibility : EligibilityRule, optional
+        Which units may enter the panel (:class:`samplekit.rules.EligibilityRule`; the job's
+        rule comes from its allocation rules). Default: active and not micro.
 
     Returns
     -------
     DataFrame
         One row per group with ``units, active, eligible, employment, share_units,
         share_employment, panel, panel_share, monthly``; shares in percent of the column total.
-        Eligible = active and not micro (the ministry excludes micro enterprises).
+        Eligible: by ``eligibility`` (default: active and not micro — 308号 excludes micro).
 
     Examples
     --------
@@ -47,7 +52,7 @@ def structure(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
         **{k: frame[k] for k in keys},
         "units": 1,
         "active": active.astype(int),
-        "eligible": (active & (frame["size_class"] != "micro")).astype(int),
+        "eligible": (eligibility or EligibilityRule()).mask(frame).astype(int),
         "employment": frame["employees"].where(active, 0),
         "panel": frame["in_panel"].astype(int),
         "monthly": frame["in_monthly"].astype(int),

@@ -31,6 +31,7 @@ import pandas as pd
 from samplekit.errors import PROBLEM_COLUMNS, InputError, problems_frame
 from samplekit.io import file_sha256
 from samplekit.periods import MONTH_RE, previous_period
+from samplekit.rules import MassLayoffRule
 
 REDUCTION_TYPES: tuple[str, ...] = ("closure", "suspension", "layoff", "relocation", "other")
 REDUCTION_COLUMNS: list[str] = [f"reduction_{t}" for t in REDUCTION_TYPES]
@@ -122,9 +123,10 @@ class ValidationRules:
 
     Attributes
     ----------
-    mass_layoff_persons, mass_layoff_share
-        A fall of at least this many persons, or this share of the baseline, is flagged for
-        follow-up (seed 002: enterprises cutting ≥100 people or ≥10% report in advance).
+    mass_layoff : MassLayoffRule
+        A fall of at least ``min_persons`` people, or ``min_share`` of the baseline, is flagged
+        for follow-up (seed 002); the same rule the monthly tables and the warning use
+        (``monthly.mass_layoff``).
     swing_pct
         A change of at least this many percent either way is flagged.
     change_pct_tolerance
@@ -133,8 +135,7 @@ class ValidationRules:
         accepted for −3.4 but not for −3.6.
     """
 
-    mass_layoff_persons: int = 100
-    mass_layoff_share: float = 0.10
+    mass_layoff: MassLayoffRule = field(default_factory=MassLayoffRule)
     swing_pct: float = 50.0
     change_pct_tolerance: float = 0.05
 
@@ -144,21 +145,18 @@ class ValidationRules:
         if params is None:
             return cls()
         params.check_keys("monthly", {"store", "validation", "demo", "calendar", "events",
-                                        "special_notes", "insurance"})
+                                        "special_notes", "insurance", "mass_layoff"})
         base = "monthly.validation"
+        rule = MassLayoffRule.from_params(params)  # refuses the keys it replaced, naming them
         sec = params.get(base, {}) or {}
-        unknown = sorted(set(sec) - {"mass_layoff_persons", "mass_layoff_share", "swing_pct",
-                                     "change_pct_tolerance"})
+        unknown = sorted(set(sec) - {"swing_pct", "change_pct_tolerance"})
         if unknown:
             from samplekit.errors import ParamsError
 
             raise ParamsError(f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'")
         d = cls()
         return cls(
-            mass_layoff_persons=int(params.number(f"{base}.mass_layoff_persons",
-                                                  d.mass_layoff_persons, low=1)),
-            mass_layoff_share=float(params.number(f"{base}.mass_layoff_share",
-                                                  d.mass_layoff_share, low=0, high=1)),
+            mass_layoff=rule,
             swing_pct=float(params.number(f"{base}.swing_pct", d.swing_pct, low=0)),
             change_pct_tolerance=float(params.number(f"{base}.change_pct_tolerance",
                                                      d.change_pct_tolerance, low=0)),
@@ -898,11 +896,11 @@ def validate_reports(data: pd.DataFrame, *, file: str = "", panel_ids: Any = Non
             "warning")
 
     fall = (-change).where(fell)
-    share = fall / base.where(base > 0)
-    mass = fell & ((fall >= rules.mass_layoff_persons) | (share >= rules.mass_layoff_share))
+    mass = fell & pd.Series(rules.mass_layoff.mask(fall.astype("Float64").fillna(0),
+                                                   base.astype("Float64").fillna(0)),
+                            index=fall.index)
     add(mass, "change", change, "mass_layoff",
-        f"减员达到{rules.mass_layoff_persons}人或{rules.mass_layoff_share:.0%}以上,请核实并跟踪",
-        "warning")
+        f"{rules.mass_layoff.describe_zh()},请核实并跟踪", "warning")
     add((exact.abs() >= rules.swing_pct), "change_pct", exact.round(1), "large_swing",
         f"增减幅度达到±{rules.swing_pct:g}%,请核实", "warning")
 

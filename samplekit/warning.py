@@ -140,7 +140,7 @@ class WarningSettings:
     def from_params(cls, params: Params) -> WarningSettings:
         """Read and validate ``warning:``; every error names the file and the dotted key."""
         allowed = {"levels", "indicators", "composite", "hysteresis_periods", "basis",
-                   "history_quarters", "min_reporters", "city_indicators", "mass_layoffs",
+                   "history_quarters", "min_reporters", "city_indicators",
                    "forecast"}
         params.check_keys("warning", allowed)
         levels = parse_levels(params.get("warning.levels", None), params, "warning.levels")
@@ -167,10 +167,9 @@ class WarningSettings:
         if not any(ind.core for ind in indicators):
             raise ParamsError(f"{params.path}: no indicator under 'warning.indicators' has "
                               "'core: true'; the composite level needs at least one")
-        ml = params.get("warning.mass_layoffs", {})
-        if not isinstance(ml, Mapping) or set(ml) - {"min_persons", "min_share"}:
-            raise ParamsError(f"{params.path}: 'warning.mass_layoffs' takes min_persons and "
-                              f"min_share, found {ml!r}")
+        from samplekit.rules import MassLayoffRule
+
+        mass_layoff = MassLayoffRule.from_params(params)  # one rule: monthly.mass_layoff
         fc = params.get("warning.forecast", {})
         if not isinstance(fc, Mapping):
             raise ParamsError(f"{params.path}: 'warning.forecast' must be a mapping")
@@ -189,10 +188,8 @@ class WarningSettings:
             history_quarters=int(params.number("warning.history_quarters", 16, low=1, high=80)),
             min_reporters=int(params.number("warning.min_reporters", 5, low=1)),
             city_indicators=city_ind,
-            mass_layoff_persons=int(params.number("warning.mass_layoffs.min_persons", 100,
-                                                  low=1)),
-            mass_layoff_share=float(params.number("warning.mass_layoffs.min_share", 0.10,
-                                                  low=0.0, high=1.0)),
+            mass_layoff_persons=mass_layoff.min_persons,
+            mass_layoff_share=mass_layoff.min_share,
             forecast=dict(fc),
         )
 

@@ -18,6 +18,7 @@ from samplekit.reports import (
     to_form,
     validate_reports,
 )
+from samplekit.rules import MassLayoffRule
 
 PANEL = ["E1", "E2", "E3", "E4"]
 
@@ -172,7 +173,7 @@ def test_mass_layoff_flag_thresholds(base, survey, flag):
     assert ("mass_layoff" in rules_of(problems, 2, "warning")) is flag
     assert not rules_of(problems, 2)  # flagged, never rejected
     stricter = validate_reports(d, panel_ids=PANEL, rules=ValidationRules(
-        mass_layoff_persons=200, mass_layoff_share=0.5))
+        mass_layoff=MassLayoffRule(min_persons=200, min_share=0.5)))
     assert "mass_layoff" not in rules_of(stricter, 2, "warning")
 
 

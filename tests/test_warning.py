@@ -339,8 +339,9 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
         return synthetic_result
 
     monkeypatch.setattr(jobs, "warning", fake_warning)
+    monkeypatch.setattr(jobs, "warning_inputs", lambda params: {})
     code = main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q4",
-                 "--out", str(tmp_path), "--no-figures"])
+                 "--out", str(tmp_path), "--no-figures", "--no-documents"])
     assert code == 0 and seen["quarter"] == "2013Q4"
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("warn 2013Q4:")

@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(失业动态监测) in the monitored cities; province: the province's own tables "
                    "from every member (企业用工定点监测). File names carry the network, e.g. "
                    "table2_ministry_2013-12.csv")
+    t.add_argument("--no-documents", action="store_true",
+                   help="skip the Word monthly analysis report (月度分析报告)")
+    t.add_argument("--pdf", action="store_true",
+                   help="also convert the Word reports to PDF (needs LibreOffice)")
     t.set_defaults(handler=run_tables)
 
 
@@ -223,11 +227,26 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    from samplekit.monthly_tables import write_monthly_tables
+    from samplekit.monthly_tables import tables_for, write_monthly_tables
 
     params = _params(args.params)
+    note = ""
+    if params is not None:
+        from samplekit import jobs
+
+        note = jobs.data_note(params)
+    tables = tables_for(args.store, args.period, params=params, network=args.network)
     paths = write_monthly_tables(args.store, args.period, args.out, params=params,
-                                 network=args.network)
+                                 network=args.network, tables=tables, data_note=note)
+    if not args.no_documents:
+        from samplekit import documents
+        from samplekit.store import read_membership, read_reports
+
+        province = str(params.get("province.name", "全省")) if params is not None else "全省"
+        paths += documents.write_monthly_documents(
+            tables, args.out, period=args.period, province=province,
+            reports=read_reports(args.store), panel=read_membership(args.store), data_note=note,
+            pdf=args.pdf)
     for p in paths:
         print(p)
     return 0

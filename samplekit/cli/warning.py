@@ -18,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     warn.add_argument("--quarter", help="quarter like 2013Q4 (default: the params quarter)")
     warn.add_argument("--out", required=True, help="output folder")
     warn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    warn.add_argument("--no-documents", action="store_true",
+                      help="skip the Word reports (失业预警监测报告, 季通报, per-city reports)")
+    warn.add_argument("--pdf", action="store_true",
+                      help="also convert the Word reports to PDF (needs LibreOffice)")
     warn.set_defaults(handler=run_warn)
 
     bt = subparsers.add_parser(
@@ -37,16 +41,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_warn(args: argparse.Namespace) -> int:
-    from samplekit import __version__, jobs
+    from samplekit import jobs
+    from samplekit.io import standard_about
     from samplekit.params import load_params
+    from samplekit.warning import quarter_climate
     from samplekit.warning_report import composite_table, write_warning
 
     params = load_params(args.params, quarter=args.quarter)
-    result = jobs.warning(params, params.get("quarter", types=str))
+    inputs = jobs.warning_inputs(params)
+    result = jobs.warning(params, params.get("quarter", types=str), inputs=inputs)
     out = resolve(args.out)
-    about = {"参数文件": str(params.path), "季度": result.quarter, "samplekit": __version__,
-             "参数摘要(SHA-256)": params.digest()}
-    paths = write_warning(result, out, about=about, figures=not args.no_figures)
+    note = jobs.data_note(params)
+    about = standard_about(params, extra={"季度": result.quarter})
+    paths = write_warning(result, out, about=about, figures=not args.no_figures, data_note=note)
+    if not args.no_documents:
+        from samplekit import documents
+
+        boundaries, why = documents.map_provider(result.province)
+        if why:
+            print(why)
+        climate = quarter_climate(inputs["reports"], inputs["membership"], result.quarter,
+                                  province=result.province)
+        paths += documents.write_quarterly_documents(
+            result, out, climate=climate, data_note=note, boundaries=boundaries, pdf=args.pdf)
     comp = composite_table(result)
     alarms = comp[comp["composite_rank"] > 0]
     print(f"wrote {len(paths)} files to {out}")
