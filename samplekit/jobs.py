@@ -305,6 +305,17 @@ def warning(
     )
 
 
+def warm(params: Params) -> None:
+    """Build and cache every slow input a run reads (the demo register, the selection, the
+    store), so notebooks started side by side find them ready."""
+    if params.get("province.cities", None) is None:
+        return
+    if params.get("allocation", None) is not None and params.get("selection", None) is not None:
+        selection(params)
+    if params.get("monthly", None) is not None:
+        store(params)
+
+
 # ------------------------------------------------------------------------------ notes
 def data_note(params: Params) -> str:
     """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.

@@ -65,9 +65,19 @@ PreStep = Callable[[Params, Path], object]
 #: Named steps that may run before the notebooks of a run, ``name -> fn(params, out_dir)``
 #: (e.g. writing sample lists through the CLI code). Provenance records their names, so
 #: :func:`verify_run` re-runs them too.
-PRE_STEPS: dict[str, PreStep] = {}
-#: Pre-steps ``samplekit demo`` runs, in order (none yet).
-DEMO_PRE_STEPS: tuple[str, ...] = ()
+def _warm(params: Params, out: Path) -> object:
+    """Build the cached inputs every notebook reads (register, selection, the store) once,
+    before notebooks run side by side."""
+    from samplekit import jobs
+
+    return jobs.warm(params)
+
+
+PRE_STEPS: dict[str, PreStep] = {"warm": _warm}
+#: Pre-steps ``samplekit demo`` runs, in order.
+DEMO_PRE_STEPS: tuple[str, ...] = ("warm",)
+#: Notebooks ``samplekit demo`` runs side by side (the machine's two cores).
+DEMO_WORKERS = 2
 
 Status = Literal["ok", "failed", "not run"]
 
@@ -452,6 +462,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                   html: bool = True,
                   keep_going: bool = False,
                   pre_steps: Sequence[str] = (),
+                  workers: int = 1,
                   echo: Callable[[str], None] | None = None) -> RunResult:
     """Execute notebooks with papermill into ``out_dir`` and write ``provenance.json``.
 
@@ -474,6 +485,10 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         Run the remaining notebooks after one fails (default: stop; later ones are "not run").
     pre_steps : sequence of str
         Names in :data:`PRE_STEPS` to run before the notebooks.
+    workers : int
+        Notebooks executed side by side (each in its own kernel). With more than one, every
+        notebook runs (``keep_going`` is implied) and shared inputs should be cached first
+        (pre-step ``warm``).
     echo : callable, optional
         Receives one status line per notebook (the CLI prints them).
 
@@ -541,7 +556,8 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         "started": started,
         "finished": None,
         "options": {"kernel": KERNEL_NAME, "timeout": timeout, "html": html,
-                    "keep_going": keep_going, "pre_steps": list(pre_steps)},
+                    "keep_going": keep_going, "pre_steps": list(pre_steps),
+                    "workers": workers},
         "params": {"path": _display_path(params.path), "sha256": file_sha256(params.path),
                    "content": params.data},
         "inputs": input_files(params) + [
@@ -556,13 +572,9 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         for name in pre_steps:
             say(f"pre-step {name} …")
             PRE_STEPS[name](params, out)
-        failed = False
-        for i, nb in enumerate(paths, start=1):
+        def execute(i: int, nb: Path) -> NotebookResult:
             output = out / f"{nb.stem}.ipynb"
             html_path = out / f"{nb.stem}.html" if html else None
-            if failed and not keep_going:
-                results.append(NotebookResult(nb, output, None, plans[nb], "not run"))
-                continue
             say(f"[{i}/{len(paths)}] {_display_path(nb)} …")
             t0 = time.perf_counter()
             failure = None
@@ -570,8 +582,8 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                 with _this_python_kernel():
                     papermill.execute_notebook(
                         str(nb), str(output), parameters=plans[nb], kernel_name=KERNEL_NAME,
-                        progress_bar=progress, execution_timeout=timeout, cwd=str(out),
-                        request_save_on_cell_execute=True,
+                        progress_bar=progress and workers == 1, execution_timeout=timeout,
+                        cwd=str(out), request_save_on_cell_execute=True,
                         # The kernel's own log (a loopback-TCP notice at start, the SIGINT that
                         # jupyter_client sends at every shutdown) is noise for users: cell
                         # errors arrive as cell outputs, a dying kernel as DeadKernelError.
@@ -589,9 +601,26 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                     html_path = None
             result = NotebookResult(nb, output, html_path if output.exists() else None,
                                     plans[nb], "failed" if failure else "ok", seconds, failure)
-            failed = failed or failure is not None
-            results.append(result)
             say(result.message() if failure is None else f"{nb.name}: FAILED")
+            return result
+
+        if workers <= 1:
+            failed = False
+            for i, nb in enumerate(paths, start=1):
+                if failed and not keep_going:
+                    results.append(NotebookResult(nb, out / f"{nb.stem}.ipynb", None,
+                                                  plans[nb], "not run"))
+                    continue
+                results.append(execute(i, nb))
+                failed = failed or results[-1].failure is not None
+        else:
+            # Notebooks read what earlier steps cached (warmed by a pre-step) and write into
+            # their own files, so they can run side by side; results keep the given order.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(execute, i, nb) for i, nb in enumerate(paths, start=1)]
+                results.extend(f.result() for f in futures)
     finally:
         # Written on success, failure and interruption alike.
         status = ("ok" if results and all(r.status == "ok" for r in results)
@@ -648,7 +677,7 @@ def run_demo(out_dir: str | os.PathLike[str] | None = None, *, progress: bool = 
     return run_notebooks(notebooks, params_dir() / "guangdong_2013.yaml",
                          out_dir if out_dir is not None else reports_dir() / "demo",
                          timeout=timeout, progress=progress, keep_going=keep_going,
-                         pre_steps=DEMO_PRE_STEPS, echo=echo)
+                         pre_steps=DEMO_PRE_STEPS, workers=DEMO_WORKERS, echo=echo)
 
 
 def list_results(result: RunResult) -> dict[str, list[str]]:

@@ -260,7 +260,8 @@ def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
                                   timeout=options.get("timeout", DEFAULT_TIMEOUT),
                                   progress=progress, html=False,
                                   keep_going=bool(options.get("keep_going", False)),
-                                  pre_steps=options.get("pre_steps", ()), echo=echo)
+                                  pre_steps=options.get("pre_steps", ()),
+                                  workers=int(options.get("workers", 1)), echo=echo)
         # Tables may quote the run folder (an 说明 sheet); the original quotes the folder the run
         # was written to, which may since have been moved.
         recorded_out = next((nb["parameters"].get("out_dir") for nb in prov["notebooks"]

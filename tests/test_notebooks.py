@@ -16,7 +16,13 @@ import pandas as pd
 import pytest
 
 from samplekit.paths import notebooks_dir, params_dir
-from samplekit.runner import PROVENANCE_FILE, demo_notebooks, run_notebooks
+from samplekit.runner import (
+    DEMO_PRE_STEPS,
+    DEMO_WORKERS,
+    PROVENANCE_FILE,
+    demo_notebooks,
+    run_notebooks,
+)
 
 SHOCKED = {"东莞", "深圳", "佛山", "中山"}
 PINNED = "nbval-check-output"
@@ -27,7 +33,8 @@ def demo_run(tmp_path_factory):
     """All notebooks on the demo params, once, into one run folder."""
     out = tmp_path_factory.mktemp("demo_run")
     result = run_notebooks(demo_notebooks(), params_dir() / "guangdong_2013.yaml", out,
-                           timeout=900, html=True)
+                           timeout=900, html=True, pre_steps=DEMO_PRE_STEPS,
+                           workers=DEMO_WORKERS)
     failures = [r.message() for r in result.failures]
     assert result.ok, "notebook(s) failed:\n" + "\n".join(failures)
     return out

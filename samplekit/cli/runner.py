@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--out", required=True, metavar="DIR", help="output folder of the run")
     _common(run)
     run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="notebooks run side by side after the shared inputs are cached "
+                     "(default 1: one after another)")
     run.set_defaults(handler=_run)
 
     demo = subparsers.add_parser(
@@ -99,7 +102,9 @@ def _run(args: argparse.Namespace) -> int:
     result = run_notebooks(args.notebooks, params,
                            Path(args.out).expanduser().resolve(),
                            timeout=_timeout(args.timeout), progress=show_progress(args),
-                           html=not args.no_html, keep_going=args.keep_going, echo=_echo)
+                           html=not args.no_html, keep_going=args.keep_going,
+                           pre_steps=("warm",) if args.workers > 1 else (),
+                           workers=max(args.workers, 1), echo=_echo)
     return _report(result)
 
 
