@@ -266,7 +266,8 @@ def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
         # was written to, which may since have been moved.
         recorded_out = next((nb["parameters"].get("out_dir") for nb in prov["notebooks"]
                              if nb.get("parameters", {}).get("out_dir")), str(run))
-        replace = {str(target): recorded_out}
+        # Workbooks show the folder relative to the project, or by its name alone (io.about_text).
+        replace = {str(target): recorded_out, target.name: Path(recorded_out).name}
         tables = []
         recorded = {row["path"]: row for row in prov["outputs"]
                     if Path(row["path"]).suffix.lower() in TABLE_SUFFIXES}
