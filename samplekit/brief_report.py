@@ -107,9 +107,9 @@ INDICATOR_HEADERS = {
     "yoy_ci": "95%置信区间",
 }
 INDICATOR_WIDTHS = {
-    "name": 3.1,
+    "name": 2.9,
     "estimate": 1.8,
-    "ci": 2.5,
+    "ci": 2.8,
     "prev": 1.5,
     "prev_ci": 2.4,
     "yoy": 1.6,

@@ -413,10 +413,18 @@ def findings_zh(
             f"{rest['estimate']:.2f},相差{last['difference']:+.2f}{unit}(95%置信区间"
             f"{last['ci_low']:+.2f}~{last['ci_high']:+.2f},{verdict})"
         )
-        sig = d[d["significant"] != ""]
-        if len(sig):
-            runs = list(sig["quarter"])
-            text += f";差异显著的季度共{len(runs)}个,最早为{runs[0]}"
+        if last["significant"]:
+            # the run of quarters up to the latest with a significant gap of the same sign
+            run = 0
+            for flag in reversed(list(d["significant"])):
+                if flag != last["significant"]:
+                    break
+                run += 1
+            side = "偏高" if last["significant"] == "up" else "偏低"
+            first = d["quarter"].iloc[len(d) - run]
+            text += f";自{first}起连续{run}个季度显著{side}"
+        else:
+            text += f";所示{len(d)}个季度中差异显著的有{int((d['significant'] != '').sum())}个"
         lines.append(text + "。")
     small = quarterly[(quarterly["group"] == "domain") & quarterly["small_domain"]]
     if len(small):
