@@ -177,7 +177,7 @@ class ExtractSettings:
                 first=periods.get("from"),
                 last=periods.get("to"),
             )
-        return cls(roles=roles, min_cell=min_cell, terms=" ".join(str(terms).split()))
+        return cls(roles=roles, min_cell=min_cell, terms=_squeeze(str(terms)))
 
     def role(self, key: str) -> Role:
         """The role ``key``; a clear error listing the roles when it is unknown."""
@@ -189,6 +189,14 @@ class ExtractSettings:
 
     def threshold(self, role: Role) -> int:
         return role.min_cell if role.min_cell is not None else self.min_cell
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace from YAML folding out of Chinese text (kept between Latin words)."""
+    import re
+
+    text = " ".join(text.split())
+    return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) | (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
 
 
 @dataclass(frozen=True)
@@ -410,6 +418,7 @@ def about_rows(extract: Extract, settings: ExtractSettings) -> dict[str, Any]:
             + (f"({merged})" if merged else "(无需合并)")
             + (f";合并后仍不足{e.min_cell}家的{e.suppressed}家企业未提供" if e.suppressed else "")
         )
+    rows["数据校验(SHA-256)"] = data_digest(e.data)
     rows["使用条款"] = settings.terms
     rows["减员原因代码"] = (
         "1 产业结构调整;2 重大技术革新;3 节能减排、淘汰落后产能;4 订单不足;"
@@ -417,6 +426,12 @@ def about_rows(extract: Extract, settings: ExtractSettings) -> dict[str, Any]:
         "9 税收政策变化;10 季节性用工;11 其他"
     )
     return rows
+
+
+def data_digest(data: pd.DataFrame) -> str:
+    """SHA-256 of the extract's rows (CSV text): the same data give the same digest, whatever
+    else the store holds."""
+    return hashlib.sha256(data.to_csv(index=False).encode("utf-8")).hexdigest()
 
 
 def small_cells(

@@ -631,7 +631,10 @@ def extract(params: Params, *, role: str, periods: list[str], out_dir: Path, who
     write_xlsx({"数据": result.data}, out / name, headers=HEADERS_ZH,
                titles={"数据": f"企业用工定点监测月报数据({spec.name})"},
                source="企业用工定点监测直报系统", data_note=note,
-               about=standard_about(params, extra=about_rows(result, settings)),
+               # No input checksums: the store named in params changes with every logged
+               # extract, so the workbook would never be reproducible; the data's own digest
+               # is in the 说明 rows instead.
+               about=standard_about(params, extra=about_rows(result, settings), inputs=False),
                formats={"calibrated_weight": "dec4", "export_share": "dec2"})
     sha = file_sha256(out / name)
     extract_id = log_extract(path, who=who, role=role, role_name=spec.name,

@@ -214,5 +214,25 @@ def test_cli_writes_the_extract_and_logs_it(tmp_path, data, capsys):
         == 0
     )
     assert list(st.read_extract_log(store)["extract_id"]) == [1, 2]
+    # the same request later gives the same bytes (the log grows, the workbook does not change)
+    assert (
+        main(
+            [
+                "extract",
+                "--params",
+                str(params),
+                "--role",
+                "research",
+                "--out",
+                str(tmp_path / "again"),
+                "--who",
+                "王研究员",
+            ]
+        )
+        == 0
+    )
+    log = st.read_extract_log(store)
+    assert list(log["extract_id"]) == [1, 2, 3]
+    assert log["sha256"].iloc[2] == log["sha256"].iloc[0]
     assert main(["extract", "--params", str(params), "--role", "boss", "--out", str(out)]) != 0
     assert "research" in capsys.readouterr().err
