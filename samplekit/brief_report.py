@@ -546,7 +546,7 @@ def brief_workbook(brief: Brief, warning: Any = None) -> dict[str, pd.DataFrame]
         ),
         "主要指标": indicator_table(brief),
         "地市同比": domain_table(brief, "city"),
-        "行业同比": domain_table(brief, "section"),
+        "行业同比": domain_table(brief, "section").rename(columns={"domain": "industry"}),
     }
     if warning is not None and len(brief.trend):
         sheets["趋势研判"] = trend_table(brief, warning)
@@ -594,6 +594,7 @@ def write_brief(
         "in_force": "本季度执行",
     }
     heads["members"] = "在册企业(家)"
+    heads["industry"] = "行业门类"
     paths.append(
         write_xlsx(
             brief_workbook(brief, warning),
