@@ -42,6 +42,10 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "warning": "indicators, warning lines and levels, forecasts, back-test",
     "backtest": "a stand-alone warning rule for `samplekit backtest`",
     "evaluation": "quarterly evaluation of cities (考核通报): weights, penalties, grades",
+    "deep_dive": "a topical deep dive (典型分析): the domain filter (cities, sections, size "
+    "classes, ownerships, minimum export share, firms), indicators and quarters (notebook 09)",
+    "extracts": "research extracts (`samplekit extract`): roles, what each may see, small-cell "
+    "threshold, terms of use",
 }
 
 DEFAULT_PARAMS = "guangdong_2013.yaml"

@@ -1296,3 +1296,57 @@ def write_insurance_warnings(store: str | Path, warnings: pd.DataFrame, *, check
             con.execute("ROLLBACK").fetchall()
             raise
     return len(df)
+
+
+# --- research extracts (issue 18): who took which data, when --------------------------------
+#: One row per extract written by ``samplekit extract`` (the file itself is not stored).
+EXTRACT_LOG_COLUMNS: list[str] = [
+    "extract_id", "made_at", "who", "role", "role_name", "periods", "first_period",
+    "last_period", "file_name", "sha256", "rows", "firms", "min_cell", "suppressed",
+    "params_sha256"]
+EXTRACT_SCHEMA: dict[str, str] = {
+    "extract_log": """extract_id INTEGER PRIMARY KEY, made_at TIMESTAMP NOT NULL,
+        who VARCHAR NOT NULL, role VARCHAR NOT NULL, role_name VARCHAR, periods VARCHAR,
+        first_period VARCHAR, last_period VARCHAR, file_name VARCHAR, sha256 VARCHAR NOT NULL,
+        rows INTEGER, firms INTEGER, min_cell INTEGER, suppressed INTEGER,
+        params_sha256 VARCHAR""",
+}
+SCHEMA.update(EXTRACT_SCHEMA)
+
+
+def log_extract(store: str | Path, *, who: str, role: str, role_name: str,
+                periods: Sequence[str], file_name: str, sha256: str, rows: int, firms: int,
+                min_cell: int | None, suppressed: int, params_sha256: str = "",
+                made_at: pd.Timestamp | None = None) -> int:
+    """Record one extract in ``extract_log``; returns its ``extract_id``.
+
+    ``periods`` are the months extracted (stored ``;``-separated with the first and last);
+    ``sha256`` is the checksum of the file handed over, so a file found later can be traced to
+    the person, role and time it was made for.
+    """
+    if not who.strip():
+        raise InputError("extract log: 'who' is empty; say who the extract is for (--who)")
+    months = sorted(str(p) for p in periods)
+    when = pd.Timestamp.now().floor("s") if made_at is None else pd.Timestamp(made_at)
+    with connect(store) as con:
+        try:
+            next_id = int(con.execute("SELECT COALESCE(MAX(extract_id), 0) + 1 FROM extract_log"
+                                      ).fetchall()[0][0])
+            con.execute(
+                f"INSERT INTO extract_log ({', '.join(EXTRACT_LOG_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in EXTRACT_LOG_COLUMNS)})",
+                [next_id, when.to_pydatetime(), who.strip(), role, role_name, ";".join(months),
+                 months[0] if months else None, months[-1] if months else None, file_name,
+                 sha256, int(rows), int(firms), None if min_cell is None else int(min_cell),
+                 int(suppressed), params_sha256]).fetchall()
+        except duckdb.Error as exc:
+            raise store_failure(store, exc) from exc
+    return next_id
+
+
+def read_extract_log(store: str | Path) -> pd.DataFrame:
+    """Every logged extract (``EXTRACT_LOG_COLUMNS``), oldest first; empty for an older store."""
+    with connect(store, read_only=True) as con:
+        if not _has_table(con, "extract_log"):
+            return pd.DataFrame(columns=EXTRACT_LOG_COLUMNS)
+        return con.execute("SELECT * FROM extract_log ORDER BY extract_id").df()

@@ -165,3 +165,21 @@ def test_quarterly_circular_outputs(demo_run):
     # the shocked cities lead the 2013Q4 ranking
     assert set(ranking["city"].head(4)) == SHOCKED
     assert (out / "ranking.xlsx").stat().st_size > 0
+
+
+def test_quarterly_brief_outputs(demo_run):
+    out = demo_run / "brief"
+    assert (out / "brief_2013Q4.docx").stat().st_size > 0
+    book = pd.read_excel(out / "brief_2013Q4.xlsx", sheet_name=None, header=3)
+    cities = book["地市同比"].set_index("地市")
+    # the export shock: the shocked cities' job-loss rate rose significantly year on year
+    assert set(cities.index[cities["判断"] == "显著上升"]) == SHOCKED
+
+
+def test_deep_dive_outputs(demo_run):
+    book = pd.read_excel(demo_run / "deep_dive" / "deep_dive.xlsx", sheet_name=None, header=3)
+    diff = book["对象与其余之差"]
+    net = diff[diff["指标"] == "就业人数净变动率(%)"].set_index("季度")["判断"]
+    # export-exposed manufacturers fall behind the rest from the 2013 shock on, not before
+    assert list(net.loc[["2013Q3", "2013Q4"]]) == ["对象显著偏低"] * 2
+    assert (net.loc[["2012Q1", "2012Q2", "2012Q3", "2012Q4"]] != "对象显著偏低").all()

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.monthly",
     "samplekit.cli.warning",
     "samplekit.cli.network",
+    "samplekit.cli.extract",
     "samplekit.cli.runner",
 )
 
