@@ -42,6 +42,7 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "warning": "indicators, warning lines and levels, forecasts, back-test",
     "backtest": "a stand-alone warning rule for `samplekit backtest`",
     "evaluation": "quarterly evaluation of cities (考核通报): weights, penalties, grades",
+    "release": "quarterly public release: labour-use form checks, disclosure control, symbols",
 }
 
 DEFAULT_PARAMS = "guangdong_2013.yaml"

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.warning",
     "samplekit.cli.network",
     "samplekit.cli.runner",
+    "samplekit.cli.release",
 )
 
 
