@@ -39,6 +39,16 @@ from samplekit.periods import QUARTER_RE, quarter_months
 
 #: Domain dimensions of the public tables (region, industry, enterprise size).
 DIMENSIONS: dict[str, str] = {"city": "地区", "section": "行业", "size_class": "企业规模"}
+#: The two-way table (region × industry): its cells sum to the city and the section rows.
+CROSS = "city_section"
+CROSS_INDICATORS: list[str] = [
+    "employees",
+    "wage_bill",
+    "vacancies",
+    "hard_vacancies",
+    "average_wage",
+    "vacancy_rate",
+]
 #: Additive columns of the public tables (weighted totals; rows sum to the province row).
 ADDITIVE: list[str] = ["employees", "wage_bill", "vacancies", "hard_vacancies"]
 #: Every indicator of a domain cell, in table order.
@@ -202,10 +212,16 @@ def domain_estimates(units: pd.DataFrame, *, level: float = 0.95) -> pd.DataFram
         ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``n_reporters``.
     """
     parts = []
-    for dim in ["province", *DIMENSIONS]:
-        by = [] if dim == "province" else [dim]
-        est = linearised_estimates(units, _CELL_SPECS, by=by, level=level, min_reporters=1)
-        est = est.assign(dimension=dim, domain=est[dim].astype(str) if by else "全省")
+    for dim in ["province", *DIMENSIONS, CROSS]:
+        by = {"province": [], CROSS: ["city", "section"]}.get(dim, [dim])
+        specs = [sp for sp in _CELL_SPECS if dim != CROSS or sp.name in CROSS_INDICATORS]
+        est = linearised_estimates(units, specs, by=by, level=level, min_reporters=1)
+        domain = (
+            est["city"].astype(str) + "/" + est["section"].astype(str)
+            if dim == CROSS
+            else (est[dim].astype(str) if by else "全省")
+        )
+        est = est.assign(dimension=dim, domain=domain)
         parts.append(est.drop(columns=[*by, "small_domain", "period"]))
     return pd.concat(parts, ignore_index=True)[
         ["dimension", "domain", "indicator", "estimate", "se", "ci_low", "ci_high", "n_reporters"]
@@ -264,24 +280,33 @@ def wage_quantiles(
     SE of the CDF being the linearised SE of the ratio Σw·1[y ≤ q̂] / Σw (Woodruff 1952).
     """
     z = stats.norm.ppf(0.5 + level / 2)
-    u = units.loc[units["firm_wage"].notna()].copy()
+    u = units.loc[units["firm_wage"].notna()].assign(_all="全省")
     out = []
     for dim in ["province", *DIMENSIONS]:
-        groups = [("全省", u)] if dim == "province" else list(u.groupby(dim, sort=True))
-        for dom, g in groups:
+        key = "_all" if dim == "province" else dim
+        dom_of = u[key].astype(str)
+        qs = {
+            (dom, p): weighted_quantile(g["firm_wage"].to_numpy(), g["_w"].to_numpy(), p)
+            for dom, g in u.groupby(dom_of, sort=True)
+            for p in probs
+        }
+        # SE of F̂(q̂) per domain in one pass: y = 1[wage ≤ the domain's q̂], zero outside.
+        tmp = u.assign(
+            **{
+                f"_b{i}": (
+                    u["firm_wage"] <= dom_of.map({d: q for (d, pp), q in qs.items() if pp == p})
+                ).astype(float)
+                for i, p in enumerate(probs)
+            }
+        ).assign(_dom=dom_of)
+        specs = [Spec(f"F{i}", f"_b{i}", "one") for i in range(len(probs))]
+        se = linearised_estimates(tmp, specs, by=["_dom"], min_reporters=1).set_index(
+            ["_dom", "indicator"]
+        )["se"]
+        for dom, g in u.groupby(dom_of, sort=True):
             v, w = g["firm_wage"].to_numpy(), g["_w"].to_numpy()
-            for p in probs:
-                qv = weighted_quantile(v, w, p)
-                # SE of F̂(q̂) in the domain: strata stay whole, y is zero outside the domain.
-                tmp = u.assign(
-                    _below=((u["firm_wage"] <= qv) & u.index.isin(g.index)).astype(float),
-                    _in=u.index.isin(g.index).astype(float),
-                )
-                se_f = float(
-                    linearised_estimates(tmp, [Spec("F", "_below", "_in")], min_reporters=1)[
-                        "se"
-                    ].iloc[0]
-                )
+            for i, p in enumerate(probs):
+                se_f = float(se.loc[(dom, f"F{i}")])
                 lo = weighted_quantile(v, w, max(p - z * se_f, 0.0))
                 hi = weighted_quantile(v, w, min(p + z * se_f, 1.0))
                 out.append(
@@ -289,7 +314,7 @@ def wage_quantiles(
                         "dimension": dim,
                         "domain": str(dom),
                         "quantile": p,
-                        "estimate": qv,
+                        "estimate": qs[(dom, p)],
                         "ci_low": lo,
                         "ci_high": hi,
                         "se": (hi - lo) / (2 * z),
@@ -386,43 +411,77 @@ def dominated(
     return bool(total - x[:2].sum() < p / 100.0 * x[0])
 
 
-def audit_suppression(
-    table: pd.DataFrame, total: pd.Series, suppressed: np.ndarray, *, columns: Sequence[str]
+def audit_linked(
+    values: np.ndarray,
+    constraints: np.ndarray,
+    suppressed: np.ndarray,
+    *,
+    cache: dict[Any, list[tuple[float, float]]] | None = None,
 ) -> pd.DataFrame:
-    """Bounds an intruder gets on each suppressed cell by solving the published table.
+    """Bounds an intruder gets on each suppressed cell by solving the published tables.
 
-    For each additive column the rows sum to ``total``; the unknowns are the suppressed cells
-    (≥ 0), the published cells are known. ``scipy.optimize.linprog`` minimises and maximises
-    each unknown subject to the sum.
+    Parameters
+    ----------
+    values : array (cells × columns)
+        True values of every cell (interior cells, margins, the total) for each additive column.
+    constraints : array (equations × cells)
+        The tables' additivity, ``constraints @ values[:, j] = 0`` (e.g. rows − total).
+    suppressed : bool array (cells)
+    cache : dict, optional
+        Bounds of components already solved (keyed by their cells and column): a component
+        whose cells did not change has the same bounds.
 
     Returns
     -------
     DataFrame
-        ``row`` (position), ``column``, ``value``, ``lower``, ``upper``.
+        ``cell`` (position), ``column`` (position), ``value``, ``lower``, ``upper``: the minimum
+        and maximum of each suppressed cell over non-negative values consistent with every
+        published cell (``scipy.optimize.linprog``, HiGHS).
     """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     idx = np.flatnonzero(suppressed)
     out = []
-    for col in columns:
-        vals = table[col].to_numpy(float)
-        if not len(idx):
-            break
-        rest = float(total[col]) - vals[~suppressed].sum()
-        a_eq, b_eq = np.ones((1, len(idx))), [rest]
-        for j, r in enumerate(idx):
-            c = np.zeros(len(idx))
-            c[j] = 1.0
-            lo = optimize.linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=[(0, None)] * len(idx))
-            hi = optimize.linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=[(0, None)] * len(idx))
-            out.append(
-                {
-                    "row": int(r),
-                    "column": col,
-                    "value": vals[r],
-                    "lower": lo.x[j] if lo.success else np.nan,
-                    "upper": hi.x[j] if hi.success else np.inf,
-                }
-            )
-    return pd.DataFrame(out, columns=["row", "column", "value", "lower", "upper"])
+    if not len(idx):
+        return pd.DataFrame(out, columns=["cell", "column", "value", "lower", "upper"])
+    # Suppressed cells linked through an equation form one sub-problem; the published cells are
+    # constants, so each connected component is solved on its own (same bounds, smaller LPs).
+    a_s = constraints[:, idx]
+    used = np.flatnonzero(np.abs(a_s).sum(axis=1) > 0)
+    inc = (a_s[used] != 0).astype(float)
+    _, comp = connected_components(csr_matrix(inc.T @ inc), directed=False)
+    for col in range(values.shape[1]):
+        v = values[:, col]
+        b_all = -(constraints[:, ~suppressed] @ v[~suppressed])
+        for k in np.unique(comp):
+            members = np.flatnonzero(comp == k)
+            rows = used[(a_s[used][:, members] != 0).any(axis=1)]
+            a_k, b_k = a_s[np.ix_(rows, members)], b_all[rows]
+            ckey = (tuple(idx[members]), col)
+            if cache is not None and ckey in cache:
+                found = cache[ckey]
+            else:
+                found = [_bounds(a_k, b_k, j) for j in range(len(members))]
+                if cache is not None:
+                    cache[ckey] = found
+            out += [
+                (idx[m], col, v[idx[m]], lo, hi) for m, (lo, hi) in zip(members, found, strict=True)
+            ]
+    out.sort(key=lambda r: (r[1], r[0]))
+    return pd.DataFrame(out, columns=["cell", "column", "value", "lower", "upper"])
+
+
+def _bounds(a: np.ndarray, b: np.ndarray, j: int) -> tuple[float, float]:
+    """Min and max of unknown ``j`` subject to ``a x = b``, ``x ≥ 0``."""
+    if not len(a):  # in no equation: anything non-negative fits
+        return 0.0, np.inf
+    c = np.zeros(a.shape[1])
+    c[j] = 1.0
+    bounds = [(0, None)] * a.shape[1]
+    lo = optimize.linprog(c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
+    hi = optimize.linprog(-c, A_eq=a, b_eq=b, bounds=bounds, method="highs")
+    return (lo.fun if lo.status == 0 else np.nan), (-hi.fun if hi.status == 0 else np.inf)
 
 
 def _unprotected(audit: pd.DataFrame, protection: float) -> pd.DataFrame:
@@ -436,6 +495,89 @@ def _unprotected(audit: pd.DataFrame, protection: float) -> pd.DataFrame:
     return audit.loc[bad]
 
 
+def suppress_linked(
+    values: np.ndarray,
+    constraints: np.ndarray,
+    primary: np.ndarray,
+    *,
+    protection: float,
+    fixed: np.ndarray | None = None,
+    screen: int | None = None,
+    cache: dict[Any, list[tuple[float, float]]] | None = None,
+) -> np.ndarray:
+    """Secondary suppression of linked additive tables (:func:`audit_linked`'s layout).
+
+    First every equation with exactly one suppressed cell gets a second one (its smallest
+    published cell by the first column); then the published tables are solved and, while a
+    suppressed value's range does not reach ``value × (1 ± protection)``, the smallest published
+    cell sharing an equation with it (by the failing column) is suppressed too. ``fixed`` cells
+    (the province total) are never suppressed. Returns ``published``/``primary``/``secondary``.
+    ``screen`` audits only the leading
+    columns while adding cells (faster), then all; ``cache`` is :func:`audit_linked`'s.
+    """
+    n = len(primary)
+    fixed = np.zeros(n, dtype=bool) if fixed is None else np.asarray(fixed, bool)
+    status = np.where(primary, "primary", "published").astype(object)
+    member = constraints != 0
+    cache = {} if cache is None else cache
+
+    def pick(candidates: np.ndarray, col: int) -> bool:
+        cand = candidates[(status[candidates] == "published") & ~fixed[candidates]]
+        if not len(cand):
+            return False
+        status[cand[np.argsort(values[cand, col], kind="stable")[0]]] = "secondary"
+        return True
+
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for eq in range(len(constraints)):
+                cells = np.flatnonzero(member[eq])
+                if (status[cells] != "published").sum() == 1 and pick(cells, 0):
+                    changed = True
+        sup = status != "published"
+        cols = values if screen is None else values[:, :screen]
+        bad = _unprotected(audit_linked(cols, constraints, sup, cache=cache), protection)
+        if bad.empty and screen is not None:
+            # The leading columns pass: check every column (rarely adds more).
+            screen = None
+            bad = _unprotected(audit_linked(values, constraints, sup, cache=cache), protection)
+        if bad.empty:
+            return status
+        # One complement per failing cell per round (then solve again).
+        added = False
+        for cell, col in bad.drop_duplicates("cell")[["cell", "column"]].to_numpy(int):
+            if status[cell] == "published":
+                continue
+            near = np.flatnonzero(member[member[:, cell]].any(axis=0))
+            added = pick(near, col) or pick(np.arange(n), col) or added
+        if not added:
+            return status  # nothing left to suppress
+
+
+def _one_way(
+    table: pd.DataFrame, total: pd.Series, columns: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    values = np.vstack(
+        [table[list(columns)].to_numpy(float), total[list(columns)].to_numpy(float)[None, :]]
+    )
+    constraints = np.append(np.ones(len(table)), -1.0)[None, :]
+    return values, constraints
+
+
+def audit_suppression(
+    table: pd.DataFrame, total: pd.Series, suppressed: np.ndarray, *, columns: Sequence[str]
+) -> pd.DataFrame:
+    """:func:`audit_linked` for one table whose rows sum to a published ``total``
+    (``row`` = position in ``table``, ``column`` = column name)."""
+    values, constraints = _one_way(table, total, columns)
+    audit = audit_linked(values, constraints, np.append(suppressed, False))
+    return audit.rename(columns={"cell": "row"}).assign(
+        column=[list(columns)[c] for c in audit["column"]]
+    )
+
+
 def suppress_table(
     table: pd.DataFrame,
     total: pd.Series,
@@ -444,27 +586,97 @@ def suppress_table(
     columns: Sequence[str],
     protection: float,
 ) -> np.ndarray:
-    """Secondary suppression of a one-dimensional table with a published total.
+    """:func:`suppress_linked` for one table whose rows sum to a published ``total``."""
+    values, constraints = _one_way(table, total, columns)
+    fixed = np.append(np.zeros(len(table), bool), True)
+    status = suppress_linked(
+        values, constraints, np.append(primary, False), protection=protection, fixed=fixed
+    )
+    return status[:-1]
 
-    Adds rows, smallest first by the column whose protection fails, until every suppressed
-    cell's range solved from the published table (:func:`audit_suppression`) reaches
-    ``value × (1 ± protection)``. Returns the status per row: ``published``, ``primary`` or
-    ``secondary``.
+
+def disclosure(
+    cells: pd.DataFrame, units: pd.DataFrame, settings: ReleaseSettings
+) -> tuple[dict[str, str], dict[str, str], pd.DataFrame]:
+    """Primary and secondary suppression of the linked public tables.
+
+    The cells are the province total (never suppressed), the city, section and size-class rows
+    and the city × section cells; equations: cities sum to the total, sections to the total,
+    size classes to the total, each city's cells to its row, each section's cells to its row.
+
+    Returns
+    -------
+    status, reason, audit
+        ``"dimension\tdomain"`` → status / reason, and the audit of :func:`audit_linked` with
+        ``key`` naming each cell.
     """
-    status = np.where(primary, "primary", "published").astype(object)
-    while True:
-        sup = status != "published"
-        if not sup.any():
-            return status
-        bad = _unprotected(audit_suppression(table, total, sup, columns=columns), protection)
-        if bad.empty:
-            return status
-        col = bad["column"].iloc[0]
-        candidates = np.flatnonzero(~sup)
-        if not len(candidates):
-            return status  # everything suppressed; the total itself remains
-        pick = candidates[np.argsort(table[col].to_numpy(float)[candidates], kind="stable")][0]
-        status[pick] = "secondary"
+    s = settings
+    add = cells.loc[cells["indicator"].isin(ADDITIVE)]
+    wide = add.pivot_table(
+        index=["dimension", "domain"], columns="indicator", values="estimate", sort=False
+    )[ADDITIVE]
+    count = (
+        cells.loc[cells["indicator"] == "employees"]
+        .set_index(["dimension", "domain"])["n_reporters"]
+        .reindex(wide.index)
+    )
+    keys = [f"{d}\t{m}" for d, m in wide.index]
+    pos = {k: i for i, k in enumerate(keys)}
+    eqs = []
+    total = pos["province\t全省"]
+    for dim in DIMENSIONS:
+        row = np.zeros(len(keys))
+        row[[i for k, i in pos.items() if k.startswith(dim + "\t")]] = 1.0
+        row[total] = -1.0
+        eqs.append(row)
+    for dim, part in (("city", 0), ("section", 1)):
+        for dom in wide.loc[dim].index:
+            row = np.zeros(len(keys))
+            row[
+                [
+                    i
+                    for k, i in pos.items()
+                    if k.startswith(CROSS + "\t") and k.split("\t")[1].split("/")[part] == dom
+                ]
+            ] = 1.0
+            if not row.any():
+                continue
+            row[pos[f"{dim}\t{dom}"]] = -1.0
+            eqs.append(row)
+    constraints = np.vstack(eqs)
+    groups = {
+        "city": units["city"].astype(str),
+        "section": units["section"].astype(str),
+        "size_class": units["size_class"].astype(str),
+        CROSS: units["city"].astype(str) + "/" + units["section"].astype(str),
+    }
+    reasons: dict[str, str] = {}
+    for (dim, dom), n in count.items():
+        if dim == "province":
+            continue
+        g = units.loc[groups[dim] == dom]
+        r = []
+        if n < s.min_enterprises:
+            r.append("min_enterprises")
+        if any(
+            dominated(g[c].to_numpy(), rule=s.dominance, n=s.n, k=s.k, p=s.p)
+            for c in ("wage_bill", "employees")
+        ):
+            r.append("dominance")
+        reasons[f"{dim}\t{dom}"] = ";".join(r)
+    primary = np.array([bool(reasons.get(k, "")) for k in keys])
+    fixed = np.array([k == "province\t全省" for k in keys])
+    values = wide.to_numpy(float)
+    cache: dict[Any, list[tuple[float, float]]] = {}
+    status = suppress_linked(
+        values, constraints, primary, protection=s.protection, fixed=fixed, screen=2, cache=cache
+    )
+    audit = audit_linked(values, constraints, status != "published", cache=cache)
+    audit["key"] = [keys[c] for c in audit["cell"]]
+    for k, st in zip(keys, status, strict=True):
+        if st == "secondary":
+            reasons[k] = "complementary"
+    return dict(zip(keys, status, strict=True)), reasons, audit
 
 
 @dataclass
@@ -517,53 +729,21 @@ def compute_release(
         cells["cv"] = cells["se"] / cells["estimate"].abs()
     cells["unreliable"] = cells["cv"].fillna(np.inf) > s.cv_limit
     cells["status"], cells["reason"] = "published", ""
-    audits = []
-    for dim in DIMENSIONS:
-        wide = cells.loc[(cells["dimension"] == dim) & cells["indicator"].isin(ADDITIVE)].pivot(
-            index="domain", columns="indicator", values="estimate"
-        )
-        count = (
-            cells.loc[(cells["dimension"] == dim) & (cells["indicator"] == "employees")]
-            .set_index("domain")["n_reporters"]
-            .reindex(wide.index)
-        )
-        total = cells.loc[
-            (cells["dimension"] == "province") & cells["indicator"].isin(ADDITIVE)
-        ].set_index("indicator")["estimate"]
-        reasons = []
-        for dom in wide.index:
-            g = units.loc[units[dim].astype(str) == dom]
-            r = []
-            if count[dom] < s.min_enterprises:
-                r.append("min_enterprises")
-            if any(
-                dominated(g[c].to_numpy(), rule=s.dominance, n=s.n, k=s.k, p=s.p)
-                for c in ("wage_bill", "employees")
-            ):
-                r.append("dominance")
-            reasons.append(";".join(r))
-        primary = np.array([bool(r) for r in reasons])
-        table = wide.reset_index()
-        status = suppress_table(table, total, primary, columns=ADDITIVE, protection=s.protection)
-        audit = audit_suppression(table, total, status != "published", columns=ADDITIVE)
-        audits.append(
-            audit.assign(
-                dimension=dim,
-                domain=table["domain"].to_numpy()[audit["row"].to_numpy(int)] if len(audit) else [],
-            )
-        )
-        st = dict(zip(table["domain"], status, strict=True))
-        rs = dict(zip(table["domain"], reasons, strict=True))
-        here = cells["dimension"] == dim
-        cells.loc[here, "status"] = cells.loc[here, "domain"].map(st).fillna("primary")
-        cells.loc[here, "reason"] = cells.loc[here, "domain"].map(rs).fillna("min_enterprises")
-        cells.loc[here & (cells["status"] == "secondary"), "reason"] = "complementary"
+    status, reasons, audit = disclosure(cells, units, s)
+    key = cells["dimension"] + "\t" + cells["domain"]
+    cells["status"] = key.map(status).fillna("published")
+    cells["reason"] = key.map(reasons).fillna("")
+    audit = audit.assign(
+        indicator=[ADDITIVE[c] for c in audit["column"]],
+        dimension=[k.split("\t")[0] for k in audit["key"]],
+        domain=[k.split("\t")[1] for k in audit["key"]],
+    )[["dimension", "domain", "indicator", "value", "lower", "upper"]]
     return ReleaseResult(
         quarter,
         cells,
         wage_quantiles(units, level=s.level),
         shortage_ranking(units, level=s.level),
-        pd.concat(audits, ignore_index=True),
+        audit,
         s,
     )
 
@@ -588,8 +768,10 @@ def public_tables(result: ReleaseResult) -> dict[str, pd.DataFrame]:
     s = result.settings
     c = result.cells
     out: dict[str, pd.DataFrame] = {}
-    for dim, zh in DIMENSIONS.items():
+    for dim, zh in {**DIMENSIONS, CROSS: "地区和行业"}.items():
         part = c.loc[c["dimension"].isin([dim, "province"])]
+        if dim == CROSS:
+            part = part.loc[part["indicator"].isin(CROSS_INDICATORS)]
         shown = []
         for r in part.itertuples(index=False):
             if r.status != "published":
@@ -603,7 +785,9 @@ def public_tables(result: ReleaseResult) -> dict[str, pd.DataFrame]:
                 )
             shown.append(text)
         part = part.assign(shown=shown)
-        wide = part.pivot(index="domain", columns="indicator", values="shown")[CELL_INDICATORS]
+        wide = part.pivot(index="domain", columns="indicator", values="shown")[
+            CROSS_INDICATORS if dim == CROSS else CELL_INDICATORS
+        ]
         n = part.drop_duplicates("domain").set_index("domain")["n_reporters"]
         order = [d for d in part["domain"].drop_duplicates() if d != "全省"] + ["全省"]
         wide = wide.reindex(order).reset_index().rename(columns={"domain": dim})
@@ -619,6 +803,11 @@ def public_tables(result: ReleaseResult) -> dict[str, pd.DataFrame]:
                 )
             ],
         )
+        if dim == CROSS:  # one row per city × section with returned forms, then the total
+            parts = wide[CROSS].str.split("/", expand=True)
+            wide.insert(0, "city", parts[0].where(wide[CROSS] != "全省", "全省"))
+            wide.insert(1, "section", parts[1].where(wide[CROSS] != "全省", ""))
+            wide = wide.drop(columns=CROSS)
         out[f"按{zh}"] = wide
     sh = result.shortage
     out["紧缺职业"] = pd.DataFrame(
