@@ -612,3 +612,11 @@ def release(params: Params, quarter: str | None = None) -> Any:
         quarter=quarter,
         settings=ReleaseSettings.from_params(params),
     )
+
+
+def release_note(params: Params) -> str:
+    """:func:`data_note` plus, for the demo, the note that the quarterly forms are synthetic."""
+    note = data_note(params)
+    if uses_demo(params, "store"):
+        note += "季度企业用工情况调查表为按固定随机种子生成的合成演示数据(docs/release.md)。"
+    return note

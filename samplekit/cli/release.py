@@ -45,7 +45,7 @@ def run_release(args: argparse.Namespace) -> int:
     quarter = params.get("quarter", types=str)
     result = jobs.release(params, quarter)
     out = resolve(args.out)
-    note = jobs.data_note(params)
+    note = jobs.release_note(params)
     paths = write_release(
         result,
         out,
