@@ -179,3 +179,14 @@ def test_ingest_chinese_layout_quarantines_bad_rows_and_is_idempotent(tmp_path):
         == 200
     )
     assert len(read_network_table(store, "side_audit")) == 1
+
+
+def test_cli_ingest_labour_exit_code_says_rows_were_quarantined(tmp_path, capsys):
+    from samplekit.cli import main
+
+    store = _store(tmp_path)
+    path = tmp_path / "f.csv"
+    pd.DataFrame([good_row("E1"), good_row("E2") | {"outlook": "7"}]).to_csv(path, index=False)
+    code = main(["ingest-labour", str(path), "--store", str(store), "--quarter", "2013Q4"])
+    assert code == 3
+    assert "quarantined 1" in capsys.readouterr().out
