@@ -974,7 +974,7 @@ def press_summary(result: ReleaseResult, *, province: str, data_note: str = "") 
         ]
     )
     doc.section("工资水平")
-    doc.paragraph("各地区企业月平均工资见下图(隐匿与不可靠的格不列入)。")
+    doc.paragraph("各地区企业月平均工资见下图(隐匿的格不列入)。")
     doc.figure(_figure_wages(result), title="各地区企业月平均工资", source="企业用工情况调查")
     doc.section("紧缺职业")
     doc.table(
