@@ -313,3 +313,20 @@ def test_settings_from_params(tmp_path):
     p.write_text("release:\n  minimum: 3\n", encoding="utf-8")
     with pytest.raises(ParamsError, match="minimum"):
         load_params(p)
+
+
+def test_release_files_are_byte_identical_on_rerun(tmp_path):
+    from samplekit.release import write_release
+
+    f, reports, mem = _bigger()
+    res = compute_release(f, reports, mem, quarter=Q)
+    a = write_release(res, tmp_path / "a", province="广东省", data_note="合成数据")
+    b = write_release(res, tmp_path / "b", province="广东省", data_note="合成数据")
+    assert [p.name for p in a] == [p.name for p in b]
+    for x, y in zip(a, b, strict=True):
+        assert x.read_bytes() == y.read_bytes(), x.name
+    pub = tmp_path / "a" / "public"
+    assert sorted(p.name for p in pub.iterdir()) == [
+        "2013Q4_季度用工发布表.xlsx",
+        "2013Q4_新闻通稿.docx",
+    ]
