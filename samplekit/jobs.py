@@ -415,6 +415,10 @@ def validate(params: Params) -> None:
         from samplekit.extracts import ExtractSettings
 
         ExtractSettings.from_params(params)
+    if "release" in present:
+        from samplekit.release import ReleaseSettings
+
+        ReleaseSettings.from_params(params)
     _check_city_names(params)
 
 
@@ -667,3 +671,70 @@ def extract(params: Params, *, role: str, periods: list[str], out_dir: Path, who
     return {"file": str(out / name), "rows": len(result.data), "firms": result.firms,
             "role": spec.name, "periods": f"{result.periods[0]}~{result.periods[-1]}",
             "extract_id": extract_id, "sha256": sha}
+
+# ------------------------------------------------------------------------------ quarterly release
+def labour_store(params: Params, quarter: str) -> Path:
+    """The store holding the quarter's labour-use forms (企业用工情况调查表, issue 15).
+
+    Real data: ``monthly.store`` (forms loaded with :func:`samplekit.store.ingest_labour_forms`).
+    Demo: a copy of the demo store with the quarter's synthetic forms generated for the members
+    in force at the quarter's end and ingested through the real ingest path (cached).
+    """
+    if not uses_demo(params, "store"):
+        return store(params)
+    import shutil
+
+    from samplekit.labour_form import FormRules, quarter_last_month
+
+    base = store(params)
+
+    def build(folder: Path) -> None:
+        from samplekit.demo.labour import demo_labour_forms, write_demo_labour_forms
+        from samplekit.store import ingest_labour_forms, panel_in_force, read_reports
+
+        path = folder / "store.duckdb"
+        shutil.copyfile(base, path)
+        month = quarter_last_month(quarter)
+        rep = read_reports(path, [month])
+        headcount = rep.set_index("enterprise_id")["survey_employment"].astype(float)
+        forms = demo_labour_forms(
+            panel_in_force(path, month),
+            headcount,
+            quarter=quarter,
+            rng=int(params.get("seed", 0, types=int)) + 1515,
+        )
+        file = write_demo_labour_forms(forms, folder / "forms", quarter=quarter)
+        ingest_labour_forms(path, file, quarter=quarter, rules=FormRules.from_params(params))
+
+    key = content_key(
+        "demo_labour",
+        params=params,
+        sections=(*_STORE_SECTIONS, "release"),
+        extra={"quarter": quarter},
+    )
+    return cached_dir(key, build) / "store.duckdb"
+
+
+def release(params: Params, quarter: str | None = None) -> Any:
+    """The quarter's release (:class:`samplekit.release.ReleaseResult`): estimates by region,
+    industry and size, shortage ranking, disclosure control."""
+    from samplekit.release import ReleaseSettings, compute_release
+    from samplekit.store import read_labour_forms, read_membership, read_reports
+
+    quarter = quarter or params.get("quarter", types=str)
+    path = labour_store(params, quarter)
+    return compute_release(
+        read_labour_forms(path, quarter),
+        read_reports(path),
+        read_membership(path),
+        quarter=quarter,
+        settings=ReleaseSettings.from_params(params),
+    )
+
+
+def release_note(params: Params) -> str:
+    """:func:`data_note` plus, for the demo, the note that the quarterly forms are synthetic."""
+    note = data_note(params)
+    if uses_demo(params, "store"):
+        note += "季度企业用工情况调查表为按固定随机种子生成的合成演示数据(docs/release.md)。"
+    return note

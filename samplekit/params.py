@@ -46,6 +46,7 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "classes, ownerships, minimum export share, firms), indicators and quarters (notebook 09)",
     "extracts": "research extracts (`samplekit extract`): roles, what each may see, small-cell "
     "threshold, terms of use",
+    "release": "quarterly public release: labour-use form checks, disclosure control, symbols",
 }
 
 DEFAULT_PARAMS = "guangdong_2013.yaml"

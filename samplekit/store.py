@@ -1350,3 +1350,74 @@ def read_extract_log(store: str | Path) -> pd.DataFrame:
         if not _has_table(con, "extract_log"):
             return pd.DataFrame(columns=EXTRACT_LOG_COLUMNS)
         return con.execute("SELECT * FROM extract_log ORDER BY extract_id").df()
+
+# --- quarterly labour-use forms (企业用工情况调查表; issue 15) -----------------------------
+def _labour_schema() -> str:
+    from samplekit.labour_form import COUNT_COLUMNS
+
+    counts = ", ".join(f"{c} BIGINT" for c in COUNT_COLUMNS)
+    return (f"enterprise_id VARCHAR NOT NULL, quarter VARCHAR NOT NULL, wage_bill DOUBLE, "
+            f"average_wage DOUBLE, {counts}, outlook SMALLINT, load_id INTEGER NOT NULL, "
+            "source_row INTEGER")
+
+
+def _register_labour_tables() -> None:
+    from samplekit.labour_form import FORM_COLUMNS
+
+    NETWORK_SCHEMA["labour_forms"] = _labour_schema()
+    SCHEMA["labour_forms"] = NETWORK_SCHEMA["labour_forms"]
+    SIDE_TABLES["labour"] = ("labour_forms", ("enterprise_id", "quarter"), FORM_COLUMNS)
+    _NETWORK_ORDER["labour_forms"] = "quarter, enterprise_id"
+
+
+_register_labour_tables()
+
+
+def ingest_labour_forms(store: str | Path, path: str | Path, *, quarter: str | None = None,
+                        rules: Any = None) -> IngestResult:
+    """Validate a file of quarterly labour-use forms and load it into ``labour_forms``.
+
+    Like :func:`ingest_events`: all or nothing, the same bytes twice change nothing, a row with
+    the key (enterprise, quarter) of a stored row replaces it (the old row kept in
+    ``side_audit``), rejected rows go to ``side_quarantine`` with their problems in
+    ``side_problems``. The panel is the store's panel of record (members in force in the
+    quarter's last month); the plausibility check reads that month's monthly reports.
+
+    Parameters
+    ----------
+    quarter : the quarter being loaded (YYYYQn); rows of other quarters are rejected.
+    rules : :class:`samplekit.labour_form.FormRules`, optional
+    """
+    from samplekit.labour_form import (
+        FormRules,
+        quarter_last_month,
+        read_labour_form,
+        validate_labour_forms,
+    )
+
+    side = read_labour_form(path)
+    with connect(store) as con:
+        if quarter is not None:
+            month = quarter_last_month(quarter)
+            panel = panel_members(con, month)["enterprise_id"].astype(str).tolist()
+            rep = con.execute("SELECT enterprise_id, survey_employment FROM reports "
+                              "WHERE period = ?", [month]).df()
+            headcount = rep.set_index("enterprise_id")["survey_employment"].astype(float)
+        else:
+            panel = _panel_frame(con)["enterprise_id"].astype(str).tolist()
+            headcount = None
+        data, problems = validate_labour_forms(side.data, file=side.path.name, quarter=quarter,
+                                               panel_ids=panel, headcount=headcount,
+                                               rules=rules or FormRules())
+        parts = [p for p in (side.problems, problems) if len(p)]
+        problems = problems_frame(pd.concat(parts, ignore_index=True)) if parts \
+            else problems_frame([])
+        return _load_side(con, "labour", side, data, problems)
+
+
+def read_labour_forms(store: str | Path, quarter: str | None = None) -> pd.DataFrame:
+    """Accepted quarterly labour-use forms (all quarters, or one)."""
+    forms = read_network_table(store, "labour_forms")
+    if quarter is not None:
+        forms = forms.loc[forms["quarter"] == quarter].reset_index(drop=True)
+    return forms

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.network",
     "samplekit.cli.extract",
     "samplekit.cli.runner",
+    "samplekit.cli.release",
 )
 
 
