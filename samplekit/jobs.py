@@ -228,14 +228,55 @@ def reports(params: Params, periods: list[str] | None = None) -> pd.DataFrame:
 
 def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None) -> pd.DataFrame:
     """The city indicators table: ``warning.city_indicators``, or the seeded demo table."""
-    from samplekit.indicators import load_city_indicators, validate_city_indicators
+    from samplekit.indicators import (
+        declared_columns,
+        load_city_indicators,
+        merge_tables,
+    )
+    from samplekit.warning import WarningSettings
 
     table = cities(params)
     province = str(params.get("province.name", "全省"))
     allowed = [*table["city"].astype(str), province]
+    settings = WarningSettings.from_params(params)
+    specs = declared_columns(settings.indicators)
+    # Indicators with their own external table (``table:``) are read and validated apart.
+    own = {ind.column: ind.table for ind in settings.indicators if ind.table}
+    main_specs = {k: v for k, v in specs.items() if k not in own}
     if not uses_demo(params, "city_indicators"):
-        return load_city_indicators(params.path_of("warning.city_indicators"), cities=allowed)
-    from samplekit.demo import HistorySettings, demo_city_indicators
+        base = load_city_indicators(
+            params.path_of("warning.city_indicators"), cities=allowed, columns=main_specs
+        )
+    else:
+        base = _demo_city_indicators(params, table, province, allowed, main_specs, city_reports)
+    for ind in settings.indicators:
+        if ind.table:
+            path = resolve_path(ind.table)
+            extra = load_city_indicators(
+                path, cities=allowed, columns={ind.column: specs[ind.column]}
+            )
+            base = merge_tables(base, extra[["city", "period", ind.column]], file=path.name)
+    return base
+
+
+def resolve_path(value: str) -> Path:
+    """A params path resolved against the project root."""
+    from samplekit.paths import resolve
+
+    return Path(resolve(value))
+
+
+def _demo_city_indicators(
+    params: Params,
+    table: pd.DataFrame,
+    province: str,
+    allowed: list[str],
+    specs: dict[str, Any],
+    city_reports: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The seeded demo city table, with the demo macro series when params declare them."""
+    from samplekit.demo import HistorySettings, demo_city_indicators, demo_macro_indicators
+    from samplekit.indicators import validate_city_indicators
 
     history = HistorySettings.from_params(params)
     shock = history.shock
@@ -250,7 +291,20 @@ def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None)
         city_reports=city_reports,
         rng=int(params.get("seed", 0, types=int)) + 606,
     )
-    return validate_city_indicators(demo, cities=allowed, file="演示城市指标表")
+    macro = demo_macro_indicators(
+        table,
+        province=province,
+        start=history.start,
+        end=history.end,
+        shock=None
+        if shock is None
+        else {"cities": list(shock.cities), "start": shock.start, "end": shock.end},
+        rng=int(params.get("seed", 0, types=int)) + 707,
+    )
+    wanted = [c for c in macro.columns if c in specs]
+    if wanted:
+        demo = demo.merge(macro[["city", "period", *wanted]], on=["city", "period"], how="left")
+    return validate_city_indicators(demo, cities=allowed, file="演示城市指标表", columns=specs)
 
 
 def warning_inputs(params: Params) -> dict[str, Any]:
@@ -294,6 +348,44 @@ def warning(
     )
 
 
+def monthly_warning(params: Params, period: str, *, inputs: dict[str, Any] | None = None) -> Any:
+    """One month's warning (:class:`samplekit.warning_monthly.MonthlyWarningResult`): the
+    monthly indicators judged and the immediate-report decision. The store is read only when
+    the mass-layoff cluster rule is on (``warning.immediate.mass_layoff_cluster``)."""
+    from samplekit.warning import WarningSettings
+    from samplekit.warning_monthly import compute_monthly_warning
+
+    settings = WarningSettings.from_params(params)
+    province = str(params.get("province.name", "全省"))
+    counts = None
+    if settings.mass_layoff_cluster is not None:
+        data = inputs or warning_inputs(params)
+        counts = monthly_layoff_counts(data["reports"], data["membership"], settings)
+        table = data["city_indicators"]
+    else:
+        table = inputs["city_indicators"] if inputs else city_indicators(params)
+    return compute_monthly_warning(
+        table, settings, period=period, province=province, layoff_counts=counts
+    )
+
+
+def monthly_layoff_counts(
+    reports: pd.DataFrame, membership: pd.DataFrame, settings: Any
+) -> pd.DataFrame:
+    """``period, city, count``: sample enterprises in mass layoff per city and month."""
+    from samplekit.monthly_tables import mass_layoffs
+
+    ml = mass_layoffs(
+        reports,
+        membership,
+        min_persons=settings.mass_layoff_persons,
+        min_share=settings.mass_layoff_share,
+        network="province",
+    )
+    out = ml.drop_duplicates(["period", "enterprise_id"]).groupby(["period", "city"]).size()
+    return out.rename("count").reset_index()
+
+
 # ------------------------------------------------------------------------------ notes
 def data_note(params: Params) -> str:
     """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
@@ -314,7 +406,9 @@ def data_note(params: Params) -> str:
             "每年12月的样本轮换与一次出口冲击)。"
         )
     if uses_demo(params, "city_indicators"):
-        parts.append("城市预警指标(登记失业率、失业保险基金可支撑月数等)为合成演示数据。")
+        parts.append(
+            "城市预警指标(登记失业率、失业保险基金可支撑月数、出口总值增速等)为合成演示数据。"
+        )
     return "".join(parts)
 
 
@@ -375,8 +469,14 @@ def validate(params: Params) -> None:
         from samplekit.forecast import ForecastSettings
         from samplekit.warning import WarningSettings
 
-        WarningSettings.from_params(params)
+        settings = WarningSettings.from_params(params)
         ForecastSettings.from_params(params)
+        for ind in settings.indicators:  # external tables of single indicators must exist
+            if ind.table and not resolve_path(ind.table).is_file():
+                raise ParamsError(
+                    f"{params.path}: key 'warning.indicators.{ind.key}.table' = {ind.table}: "
+                    "文件不存在 (file not found)"
+                )
     if "backtest" in present:
         from samplekit.backtest import BacktestRule
 

@@ -16,6 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each city), with the composite level per city, forecasts and figures.")
     warn.add_argument("--params", required=True, help="params YAML (its warning: section)")
     warn.add_argument("--quarter", help="quarter like 2013Q4 (default: the params quarter)")
+    warn.add_argument("--period", metavar="YYYY-MM",
+                      help="judge the monthly indicators of this month instead of a quarter; an "
+                      "immediate report (Word + Excel) goes to immediate/ when a sudden-change "
+                      "rule triggers")
     warn.add_argument("--out", required=True, help="output folder")
     warn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     warn.set_defaults(handler=run_warn)
@@ -33,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt.add_argument("--forecast-from", metavar="PERIOD",
                     help="first forecast origin (e.g. 1990Q1); each forecast uses only the data "
                     "before its origin (default: the last 12 periods)")
+    bt.add_argument("--regressor", action="append", default=[], metavar="FILE",
+                    help="a leading series (period,value; a macro series or the layoff-notice "
+                    "count), repeatable: reports whether adding it to an ARIMA forecast improves "
+                    "the out-of-sample RMSE (Diebold–Mariano) and the lead of forecast alarms")
+    bt.add_argument("--regressor-lag", type=int, default=1, metavar="N",
+                    help="periods by which the regressor leads the series (default 1)")
+    bt.add_argument("--regressor-order", default="2,0,0", metavar="P,D,Q",
+                    help="ARIMA order of the benchmark and of the regression errors (default "
+                    "2,0,0)")
     bt.set_defaults(handler=run_backtest_cmd)
 
 
@@ -41,6 +54,8 @@ def run_warn(args: argparse.Namespace) -> int:
     from samplekit.params import load_params
     from samplekit.warning_report import composite_table, write_warning
 
+    if args.period:
+        return run_warn_month(args)
     params = load_params(args.params, quarter=args.quarter)
     result = jobs.warning(params, params.get("quarter", types=str))
     out = resolve(args.out)
@@ -56,6 +71,35 @@ def run_warn(args: argparse.Namespace) -> int:
     prov_level = prov["composite_name"].iloc[0] if len(prov) else "—"
     print(f"warn {result.quarter}: {len(alarms)} of {len(comp)} areas at a warning level; "
           f"{result.province} {prov_level}")
+    return 0
+
+
+def run_warn_month(args: argparse.Namespace) -> int:
+    """``samplekit warn --period YYYY-MM``: monthly levels and, when triggered, the immediate
+    report."""
+    from samplekit import __version__, jobs
+    from samplekit.params import load_params
+    from samplekit.warning_report import write_monthly_warning
+
+    if args.quarter:
+        from samplekit.errors import ParamsError
+
+        raise ParamsError("give --period (a month) or --quarter, not both")
+    params = load_params(args.params)
+    result = jobs.monthly_warning(params, args.period)
+    out = resolve(args.out)
+    about = {"参数文件": str(params.path), "samplekit": __version__,
+             "参数摘要(SHA-256)": params.digest()}
+    paths = write_monthly_warning(result, out, about=about, data_note=jobs.data_note(params))
+    alarms = result.levels[result.levels["rank"] > 0]
+    print(f"已写出 {len(paths)} 个文件到 {out}")
+    for rec in alarms.itertuples(index=False):
+        print(f"  {rec.city}: {rec.indicator_name} {rec.value:.2f} — {rec.level_name}预警")
+    if result.immediate:
+        print(f"warn {result.period}: 重大变化,已写立即报告(immediate/):"
+              f"{'、'.join(result.areas)}")
+    else:
+        print(f"warn {result.period}: {len(alarms)} 项月度指标处于预警等级;无重大变化,不写立即报告")
     return 0
 
 
@@ -79,5 +123,22 @@ def run_backtest_cmd(args: argparse.Namespace) -> int:
     paths = write_backtest(result, out)
     print(f"已写出 {len(paths)} 个文件到 {Path(out)}")
     print(result.forecast_summary())
+    if args.regressor:
+        from samplekit.backtest import regressor_comparison, regressor_summary
+        from samplekit.errors import InputError
+        from samplekit.io import round_floats, write_csv
+
+        try:
+            order = tuple(int(v) for v in args.regressor_order.split(","))
+        except ValueError:
+            order = ()
+        if len(order) != 3 or min(order) < 0:
+            raise InputError(f"--regressor-order {args.regressor_order!r}: use p,d,q like 2,0,0")
+        regs = {Path(f).stem: read_series(resolve(f)) for f in args.regressor}
+        comp, errs = regressor_comparison(series, regs, events, rule, start=result.forecast_from,
+                                          lag=args.regressor_lag, order=order)  # type: ignore[arg-type]
+        write_csv(round_floats(comp, 6), out / "regressor_comparison.csv")
+        write_csv(round_floats(errs, 6), out / "regressor_errors.csv")
+        print(regressor_summary(comp))
     print(result.summary())
     return 0
