@@ -386,6 +386,72 @@ def monthly_layoff_counts(
     return out.rename("count").reset_index()
 
 
+def counties(params: Params) -> pd.DataFrame:
+    """The county table (``warning.counties``; null = the demo counties, synthetic weights)."""
+    from samplekit.counties import validate_counties
+    from samplekit.io import read_table
+
+    allowed = cities(params)["city"].astype(str)
+    path = params.path_of("warning.counties", None)
+    if path is None:
+        from samplekit.demo.counties import demo_counties
+
+        return validate_counties(
+            demo_counties().astype(str).replace("nan", ""), cities=allowed, file="演示县区表"
+        )
+    return validate_counties(read_table(path), cities=allowed, file=path.name)
+
+
+def county_warning(
+    params: Params, quarter: str | None = None, *, inputs: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The third level: each city's allocation re-apportioned to its counties and the county
+    levels of the indicators whose scope includes ``county`` (``counties.county_levels``).
+
+    Members get their county from the register's optional ``county`` column; in the demo (no
+    county column) from a seeded assignment (``demo.counties``, synthetic). Returns
+    ``(allocation by county, county levels)``.
+    """
+    from samplekit.counties import county_estimates, county_levels, reapportion
+    from samplekit.estimation import network_members, network_reports
+    from samplekit.periods import quarters_back
+    from samplekit.warning import WarningSettings
+
+    quarter = quarter or params.get("quarter", types=str)
+    settings = WarningSettings.from_params(params)
+    table = counties(params)
+    alloc = allocation(params).city[["city", "allocated"]].rename(columns={"allocated": "n"})
+    by_county = reapportion(alloc, table)
+    data = inputs or warning_inputs(params)
+    members = network_members(data["membership"], network="province")
+    reports = network_reports(data["reports"], data["membership"], network="province")
+    reg = register(params)
+    if "county" in reg:
+        county = reg.set_index("enterprise_id")["county"]
+        members = members.assign(county=members["enterprise_id"].map(county))
+    else:
+        from samplekit.demo.counties import assign_demo_counties
+
+        members = members.assign(
+            county=assign_demo_counties(members, table, seed=int(params.get("seed", 0)))
+        )
+    members = members[members["county"].notna() & members["city"].isin(set(table["city"]))]
+    cols = sorted(
+        {i.column for i in settings.indicators if "county" in i.scope and i.source == "estimate"}
+    )
+    if not cols:
+        return by_county, pd.DataFrame()
+    quarters = [quarter, *quarters_back(quarter, 5)[:1]]  # the quarter and a year earlier
+    est = county_estimates(
+        reports[reports["enterprise_id"].isin(set(members["enterprise_id"]))],
+        members,
+        sorted(set(quarters)),
+        indicators=cols,
+        min_reporters=settings.min_reporters,
+    )
+    return by_county, county_levels(est, settings, quarter=quarter)
+
+
 # ------------------------------------------------------------------------------ notes
 def data_note(params: Params) -> str:
     """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
@@ -414,7 +480,13 @@ def data_note(params: Params) -> str:
 
 # ------------------------------------------------------------------------------ validation
 #: Params keys that name input files which must exist when they are set.
-_FILE_KEYS = ("province.cities", "frame.path", "panel.path", "warning.city_indicators")
+_FILE_KEYS = (
+    "province.cities",
+    "frame.path",
+    "panel.path",
+    "warning.city_indicators",
+    "warning.counties",
+)
 
 
 def validate(params: Params) -> None:

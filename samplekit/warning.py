@@ -151,6 +151,7 @@ class WarningSettings:
     score_lines: tuple[float, ...] = ()
     cooldown_months: int = 3
     mass_layoff_cluster: int | None = None
+    counties: str | None = None
 
     def indicator(self, key: str) -> IndicatorDef:
         for ind in self.indicators:
@@ -176,7 +177,7 @@ class WarningSettings:
         """Read and validate ``warning:``; every error names the file and the dotted key."""
         allowed = {"levels", "indicators", "composite", "hysteresis_periods", "basis",
                    "history_quarters", "min_reporters", "city_indicators", "mass_layoffs",
-                   "forecast", "immediate"}
+                   "forecast", "immediate", "counties"}
         params.check_keys("warning", allowed)
         levels = parse_levels(params.get("warning.levels", None), params, "warning.levels")
         raw = params.get("warning.indicators", None)
@@ -224,6 +225,10 @@ class WarningSettings:
         fc = params.get("warning.forecast", {})
         if not isinstance(fc, Mapping):
             raise ParamsError(f"{params.path}: 'warning.forecast' must be a mapping")
+        counties = params.get("warning.counties", None)
+        if counties is not None and not isinstance(counties, str):
+            raise ParamsError(f"{params.path}: 'warning.counties' must be a path (city, county, "
+                              f"weight/total) or null, found {counties!r}")
         city_ind = params.get("warning.city_indicators", None)
         if city_ind is not None and not isinstance(city_ind, str):
             raise ParamsError(f"{params.path}: 'warning.city_indicators' must be a path or null, "
@@ -249,6 +254,7 @@ class WarningSettings:
             cooldown_months=int(params.number("warning.immediate.cooldown_months", 3, low=0,
                                               high=24)),
             mass_layoff_cluster=cluster,
+            counties=counties,
         )
 
 

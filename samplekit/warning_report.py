@@ -440,3 +440,29 @@ def score_table(result: WarningResult) -> pd.DataFrame:
     cur["_p"] = cur["city"] != result.province
     cur = cur.sort_values(["_p", "city"], kind="stable")
     return cur[["city", "score", "reason"]].reset_index(drop=True)
+
+
+def write_county_warning(allocation: pd.DataFrame, levels: pd.DataFrame,
+                         out_dir: str | os.PathLike[str], *, quarter: str, data_note: str = "",
+                         about: Mapping[str, Any] | None = None) -> list[Path]:
+    """The third level: ``county_allocation.csv`` (each city's sample re-deployed to its
+    counties), ``county_levels.csv`` (county levels; small domains shown, not judged) and
+    ``county.xlsx``."""
+    from samplekit.counties import COUNTY_HEADERS_ZH
+    from samplekit.io import write_csv, write_xlsx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lv = round_floats(levels, 4) if len(levels) else levels
+    paths = [write_csv(allocation, out / "county_allocation.csv"),
+             write_csv(lv, out / "county_levels.csv")]
+    headers = {**HEADERS_ZH, **COUNTY_HEADERS_ZH, "given": "按给定县区数"}
+    paths.append(write_xlsx(
+        {"县区样本再部署": allocation, "县区预警等级": lv}, out / "county.xlsx", headers=headers,
+        titles={"县区样本再部署": "各市监测任务在县(区)的再部署",
+                "县区预警等级": f"{quarter} 县(区)预警指标与等级(样本过少的县区不判断)"},
+        data_note=data_note, units="单位:见各指标说明",
+        formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
+                 "line": "dec2", "weight": "dec1"},
+        about={"季度": quarter, **(about or {})}))
+    return paths

@@ -515,3 +515,24 @@ def test_county_estimates_of_a_one_county_city_equal_the_city_estimate():
     b = city[city["city"] == one].iloc[0]
     assert a["estimate"] == pytest.approx(b["estimate"]) and a["se"] == pytest.approx(b["se"])
     assert set(est[est["city"] == cities[1]]["county"]) == {"东区", "西区"}
+
+
+def test_demo_counties_are_valid_and_assigned_in_proportion_to_weight():
+    from samplekit.counties import validate_counties
+    from samplekit.demo.counties import assign_demo_counties, demo_counties
+
+    table = validate_counties(
+        demo_counties().astype(str).replace("nan", ""), cities=["深圳", "佛山", "广州"]
+    )
+    members = pd.DataFrame(
+        {
+            "enterprise_id": [f"E{i:05d}" for i in range(6000)],
+            "city": ["深圳"] * 4000 + ["佛山"] * 1000 + ["广州"] * 1000,
+        }
+    )
+    c = assign_demo_counties(members, table, seed=1)
+    assert c[members.city == "广州"].isna().all()
+    sz = c[members.city == "深圳"].value_counts(normalize=True)
+    w = table[table.city == "深圳"].set_index("county")["weight"]
+    assert np.allclose(sz.reindex(w.index), w / w.sum(), atol=0.03)
+    assert c.equals(assign_demo_counties(members, table, seed=1))  # stable

@@ -62,6 +62,12 @@ def run_warn(args: argparse.Namespace) -> int:
     about = {"参数文件": str(params.path), "季度": result.quarter, "samplekit": __version__,
              "参数摘要(SHA-256)": params.digest()}
     paths = write_warning(result, out, about=about, figures=not args.no_figures)
+    if any("county" in ind.scope for ind in result.settings.indicators):
+        from samplekit.warning_report import write_county_warning
+
+        alloc, county = jobs.county_warning(params, result.quarter)
+        paths += write_county_warning(alloc, county, out, quarter=result.quarter,
+                                      data_note=jobs.data_note(params), about=about)
     comp = composite_table(result)
     alarms = comp[comp["composite_rank"] > 0]
     print(f"wrote {len(paths)} files to {out}")
