@@ -350,22 +350,19 @@ def warning(
 
 def monthly_warning(params: Params, period: str, *, inputs: dict[str, Any] | None = None) -> Any:
     """One month's warning (:class:`samplekit.warning_monthly.MonthlyWarningResult`): the
-    monthly indicators judged and the immediate-report decision. The store is read only when
-    the mass-layoff cluster rule is on (``warning.immediate.mass_layoff_cluster``)."""
+    monthly indicators judged and the immediate-report decision, from the same inputs as the
+    quarterly warning (the demo's registered rates come from the store's city reports)."""
     from samplekit.warning import WarningSettings
     from samplekit.warning_monthly import compute_monthly_warning
 
     settings = WarningSettings.from_params(params)
     province = str(params.get("province.name", "全省"))
+    data = inputs or warning_inputs(params)
     counts = None
     if settings.mass_layoff_cluster is not None:
-        data = inputs or warning_inputs(params)
         counts = monthly_layoff_counts(data["reports"], data["membership"], settings)
-        table = data["city_indicators"]
-    else:
-        table = inputs["city_indicators"] if inputs else city_indicators(params)
     return compute_monthly_warning(
-        table, settings, period=period, province=province, layoff_counts=counts
+        data["city_indicators"], settings, period=period, province=province, layoff_counts=counts
     )
 
 

@@ -653,6 +653,7 @@ def explain_score(contributions: pd.DataFrame, settings: WarningSettings, *, cit
         return f"{city}:无可判断的指标。"
     score = float(c["contribution"].sum())
     fam = c.groupby("family", sort=False)["contribution"].sum()
+    fam = fam.reindex([f for f in FAMILIES if f in fam.index])  # a fixed order for readers
     fam_txt = "、".join(f"{FAMILY_ZH.get(f, f)}{v:.1f}分" for f, v in fam.items())
     hot = c[c["contribution"] > 0].sort_values("contribution", ascending=False, kind="stable")
     if hot.empty:

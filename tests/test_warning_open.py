@@ -287,6 +287,11 @@ def test_demo_like_shock_triggers_one_immediate_report_in_its_first_month(tmp_pa
         "立即报告_2013-07.docx",
         "立即报告_2013-07.xlsx",
     ]
+    again = compute_monthly_warning(table, s, period="2013-07", province="广东省")
+    write_monthly_warning(again, out / "07b")
+    for name in ("立即报告_2013-07.docx", "立即报告_2013-07.xlsx"):  # byte-identical
+        first = (out / "07" / "immediate" / name).read_bytes()
+        assert first == (out / "07b" / "immediate" / name).read_bytes()
 
 
 def test_cooldown_and_cluster_rule():
