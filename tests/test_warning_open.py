@@ -541,3 +541,29 @@ def test_demo_counties_are_valid_and_assigned_in_proportion_to_weight():
     w = table[table.city == "深圳"].set_index("county")["weight"]
     assert np.allclose(sz.reindex(w.index), w / w.sum(), atol=0.03)
     assert c.equals(assign_demo_counties(members, table, seed=1))  # stable
+
+
+def test_warn_period_cli_writes_the_immediate_report_only_when_triggered(
+    tmp_path, monkeypatch, capsys
+):
+    from samplekit import jobs
+    from samplekit.cli import main
+    from samplekit.warning_monthly import compute_monthly_warning
+
+    s = WarningSettings.from_params(load_params(_params(tmp_path, NEW_INDICATOR)))
+    table = _table()
+    monkeypatch.setattr(
+        jobs,
+        "monthly_warning",
+        lambda params, period, **kw: compute_monthly_warning(
+            table, s, period=period, province=PROVINCE
+        ),
+    )
+    args = ["warn", "--params", "params/guangdong_2013.yaml", "--out"]
+    assert main([*args, str(tmp_path / "a"), "--period", "2013-06"]) == 0
+    assert "无重大变化" in capsys.readouterr().out
+    assert not (tmp_path / "a" / "immediate").exists()
+    assert main([*args, str(tmp_path / "b"), "--period", "2013-07"]) == 0
+    assert "立即报告" in capsys.readouterr().out.splitlines()[-1]
+    assert (tmp_path / "b" / "immediate" / "立即报告_2013-07.docx").is_file()
+    assert main([*args, str(tmp_path / "c"), "--period", "2013-7"]) == 1
