@@ -837,6 +837,23 @@ def example_series(seed: int = 2013) -> tuple[pd.DataFrame, pd.DataFrame]:
     return series, events
 
 
+def example_layoff_notices(seed: int = 2014) -> pd.DataFrame:
+    """A SYNTHETIC monthly count of layoff notices (规模裁员报告企业数) for the shipped example
+    (``data/demo/backtest/layoff_notices.csv``), built to lead the example's registered rate by
+    two months: Poisson with mean 6 + 30·max(0, y_{t+2} − y_{t−10}) (the rate's rise over the
+    year to two months ahead; the last two months use the last value). A test of the
+    regressor back-test, not evidence that notices lead in real data.
+    """
+    series, _ = example_series()
+    y = series["value"].to_numpy(dtype=float)
+    n = len(y)
+    ahead = np.r_[y[2:], np.full(2, y[-1])]
+    past = np.r_[np.full(10, y[0]), y[:-10]]
+    lam = 6.0 + 30.0 * np.maximum(0.0, ahead - past)
+    counts = np.random.default_rng(seed).poisson(lam)
+    return pd.DataFrame({"period": series["period"], "value": counts.astype(float)}).iloc[:n]
+
+
 #: NBER business-cycle reference dates 1959–2009, quarterly: (peak, trough). Source: National
 #: Bureau of Economic Research, "US Business Cycle Expansions and Contractions"
 #: (https://www.nber.org/research/data/us-business-cycle-expansions-and-contractions).
@@ -865,7 +882,7 @@ def us_unemployment() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 __all__ = ["BacktestRule", "BacktestResult", "MODELS", "alarm_onsets", "compute_signal",
-           "default_forecast_from", "evaluate_alarms", "example_series", "fixed_ranks",
-           "read_events", "read_series", "realtime_lines", "realtime_scores", "roc_curve",
+           "default_forecast_from", "evaluate_alarms", "example_layoff_notices", "example_series",
+           "fixed_ranks", "read_events", "read_series", "realtime_lines", "realtime_scores", "roc_curve",
            "regressor_comparison", "regressor_summary", "run_backtest", "us_gdp_growth",
            "us_unemployment", "validate_events", "validate_series", "write_backtest"]

@@ -567,3 +567,26 @@ def test_warn_period_cli_writes_the_immediate_report_only_when_triggered(
     assert "立即报告" in capsys.readouterr().out.splitlines()[-1]
     assert (tmp_path / "b" / "immediate" / "立即报告_2013-07.docx").is_file()
     assert main([*args, str(tmp_path / "c"), "--period", "2013-7"]) == 1
+
+
+def test_regressor_example_files_match_their_generators():
+    from samplekit.backtest import example_layoff_notices, us_gdp_growth
+    from samplekit.io import read_table
+    from samplekit.paths import project_root
+
+    root = project_root() / "data" / "demo" / "backtest"
+    for name, frame in (
+        ("layoff_notices.csv", example_layoff_notices()),
+        ("us_gdp_growth.csv", us_gdp_growth()),
+    ):
+        got = read_table(root / name)
+        assert got["period"].tolist() == frame["period"].tolist()
+        assert np.allclose(got["value"].astype(float), frame["value"])
+    # GDP growth by hand for the first quarter: 100·ln(realgdp 1959Q2 / 1959Q1)
+    from statsmodels.datasets import macrodata
+
+    d = macrodata.load_pandas().data
+    g = us_gdp_growth()
+    assert g["value"].iloc[0] == pytest.approx(
+        100 * np.log(d["realgdp"].iloc[1] / d["realgdp"].iloc[0]), abs=1e-6
+    )

@@ -17,9 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     warn.add_argument("--params", required=True, help="params YAML (its warning: section)")
     warn.add_argument("--quarter", help="quarter like 2013Q4 (default: the params quarter)")
     warn.add_argument("--period", metavar="YYYY-MM",
-                      help="judge the monthly indicators of this month instead of a quarter; an "
-                      "immediate report (Word + Excel) goes to immediate/ when a sudden-change "
-                      "rule triggers")
+                      help="按月研判:判断该月的月度指标;触发重大变化规则时在 immediate/ 写立即报告"
+                      "(Word + Excel)")
     warn.add_argument("--out", required=True, help="output folder")
     warn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     warn.set_defaults(handler=run_warn)
@@ -38,14 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="first forecast origin (e.g. 1990Q1); each forecast uses only the data "
                     "before its origin (default: the last 12 periods)")
     bt.add_argument("--regressor", action="append", default=[], metavar="FILE",
-                    help="a leading series (period,value; a macro series or the layoff-notice "
-                    "count), repeatable: reports whether adding it to an ARIMA forecast improves "
-                    "the out-of-sample RMSE (Diebold–Mariano) and the lead of forecast alarms")
+                    help="先行序列(period,value;宏观经济序列或规模裁员报告数),可重复:检验加入"
+                    "ARIMA 预测后样本外 RMSE(Diebold–Mariano 检验)与预测报警提前期是否改进")
     bt.add_argument("--regressor-lag", type=int, default=1, metavar="N",
-                    help="periods by which the regressor leads the series (default 1)")
+                    help="先行序列领先的期数(默认 1)")
     bt.add_argument("--regressor-order", default="2,0,0", metavar="P,D,Q",
-                    help="ARIMA order of the benchmark and of the regression errors (default "
-                    "2,0,0)")
+                    help="基准模型与回归误差的 ARIMA 阶数(默认 2,0,0)")
     bt.set_defaults(handler=run_backtest_cmd)
 
 
