@@ -765,6 +765,48 @@ def diebold_mariano(e_model: Sequence[float] | np.ndarray, e_naive: Sequence[flo
     return float(dm), p
 
 
+def lagged_regressor(x: Sequence[float] | np.ndarray, lag: int) -> np.ndarray:
+    """The regressor column for a leading series: row t holds x_{t−lag} (NaN for t < lag)."""
+    x = np.asarray(x, dtype=float)
+    if lag < 0:
+        raise ValueError("lag must be ≥ 0")
+    out = np.full(len(x), np.nan)
+    out[lag:] = x[:len(x) - lag] if lag else x
+    return out
+
+
+def arimax_forecast(y: Sequence[float] | np.ndarray, *, exog: np.ndarray | None = None,
+                    exog_future: np.ndarray | None = None, horizon: int = 1,
+                    order: tuple[int, int, int] = (2, 0, 0)) -> np.ndarray:
+    """Forecast with a regression on macro series and ARIMA errors (statsmodels ``SARIMAX``).
+
+    y_t = β'x_t + u_t with φ(L)Δ^d u_t = c + θ(L)e_t (statsmodels' regression with ARIMA
+    errors, its trend in the error equation: for d = 0 the mean of u is c / (1 − Σφ); for
+    d ≥ 1 there is no constant — a rate has no lasting drift, as for ``ari``), estimated by exact Gaussian maximum likelihood (the
+    Kalman filter). ``exog`` holds x_t for the training periods and ``exog_future`` for the
+    ``horizon`` periods ahead — known when each column is a series led by at least ``horizon``
+    periods (:func:`lagged_regressor`). Without ``exog`` this is the plain ARIMA benchmark.
+
+    Returns the ``horizon`` point forecasts.
+    """
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    y = np.asarray(y, dtype=float)
+    trend = "c" if order[1] == 0 else "n"  # no drift when differenced (as ``ari``)
+    x = None if exog is None else np.asarray(exog, dtype=float).reshape(len(y), -1)
+    xf = None if exog_future is None else np.asarray(exog_future, dtype=float).reshape(
+        horizon, -1)
+    if x is not None and not np.all(np.isfinite(x)):
+        raise ValueError("the regressors have missing values in the training periods")
+    with _one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; the fits are checked by tests
+        model = SARIMAX(y, exog=x, order=order, trend=trend)
+        res = model.fit(disp=False)
+        return np.asarray(res.forecast(steps=horizon, exog=xf), dtype=float)
+
+
 def rolling_accuracy(series: pd.Series, settings: ForecastSettings, *, start: str
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out-of-sample accuracy from ``start`` on: every forecast uses only data before its origin.

@@ -47,8 +47,32 @@ HEADERS_ZH: dict[str, str] = {**KEY_COLUMNS, **{k: (f"{v[0]}({v[1]})" if v[1] el
                                                  for k, v in INDICATOR_COLUMNS.items()}}
 
 
+ColumnSpec = tuple[str, str, float, float, bool]
+
+
+def declared_columns(indicators: Iterable[Any]) -> dict[str, ColumnSpec]:
+    """Column specs of the indicators declared in params with ``source: city`` (the open
+    indicator table): ``column -> (Chinese name, unit, low, high, integer)``.
+
+    A known column (:data:`INDICATOR_COLUMNS`) keeps its name and rules unless the params give
+    ``range`` / ``integer``; a new column takes the indicator's ``name``, ``unit``, ``range``
+    (default any finite number) and ``integer``.
+    """
+    out: dict[str, ColumnSpec] = {}
+    for ind in indicators:
+        if ind.source != "city":
+            continue
+        base = INDICATOR_COLUMNS.get(ind.column)
+        zh, unit, low, high, integer = base or (ind.name, ind.unit, -1e15, 1e15, False)
+        if ind.valid_range is not None:
+            low, high = ind.valid_range
+        out[ind.column] = (zh, unit, low, high, bool(integer or ind.integer))
+    return out
+
+
 def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None = None,
-                             file: str = "<city indicators>") -> pd.DataFrame:
+                             file: str = "<city indicators>",
+                             columns: dict[str, ColumnSpec] | None = None) -> pd.DataFrame:
     """Validate a city indicators table; return it typed and sorted, or raise naming every cell.
 
     Parameters
@@ -59,6 +83,9 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
         Allowed names in ``city`` (the city table's cities plus the province's name).
     file : str
         Name used in problem messages.
+    columns : dict, optional
+        Indicator columns declared in params (:func:`declared_columns`), validated like the
+        built-in ones (their Chinese names are accepted as headers).
 
     Returns
     -------
@@ -72,11 +99,13 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
         ``YYYY-MM``; duplicate city-period; non-numeric, negative or out-of-range values;
         non-integer counts.
     """
+    spec = {**INDICATOR_COLUMNS, **(columns or {})}
     aliases = {}
     for key, zh in HEADERS_ZH.items():
         aliases[zh] = key
-    for key, (zh, *_rest) in INDICATOR_COLUMNS.items():
+    for key, (zh, unit, *_rest) in spec.items():
         aliases[zh] = key
+        aliases[f"{zh}({unit})"] = key
     aliases.update({v: k for k, v in KEY_COLUMNS.items()})
     df = raw.rename(columns=lambda c: aliases.get(str(c).strip(), str(c).strip()))
     rows: list[dict[str, Any]] = []
@@ -89,11 +118,11 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
     for col, zh in KEY_COLUMNS.items():
         if col not in df.columns:
             add(None, col, None, "missing_column", f"required column '{col}' ({zh}) not found")
-    present = [c for c in INDICATOR_COLUMNS if c in df.columns]
+    present = [c for c in spec if c in df.columns]
     if not present:
         add(None, "registered_rate", None, "no_indicator",
             "no indicator column found; expected at least one of "
-            + ", ".join(f"{k} ({v[0]})" for k, v in INDICATOR_COLUMNS.items()))
+            + ", ".join(f"{k} ({v[0]})" for k, v in spec.items()))
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
         raise ValidationError(f"{file}: city indicators table has the wrong columns\n"
@@ -118,7 +147,7 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
         add(i + 2, "period", out["period"].iloc[i], "duplicate",
             f"city {out['city'].iloc[i]} has this month twice; keep one row per city and month")
     for col in present:
-        zh, unit, low, high, integer = INDICATOR_COLUMNS[col]
+        zh, unit, low, high, integer = spec[col]
         text = df[col].astype("string").str.strip()
         num = pd.to_numeric(text, errors="coerce")
         bad = (num.isna() & text.notna() & (text != "")).to_numpy()
@@ -141,7 +170,28 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
     return out.sort_values(["city", "period"], kind="stable").reset_index(drop=True)
 
 
-def load_city_indicators(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None
-                         ) -> pd.DataFrame:
+def load_city_indicators(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None,
+                         columns: dict[str, ColumnSpec] | None = None) -> pd.DataFrame:
     """Read (CSV UTF-8/GBK, XLSX) and validate a city indicators file."""
-    return validate_city_indicators(read_table(path), cities=cities, file=Path(path).name)
+    return validate_city_indicators(read_table(path), cities=cities, file=Path(path).name,
+                                    columns=columns)
+
+
+def merge_tables(base: pd.DataFrame | None, extra: pd.DataFrame, *, file: str) -> pd.DataFrame:
+    """Join an external indicator table (``city, period`` + columns) onto the city table.
+
+    A column held by both is refused (two sources for one indicator), naming the file.
+    """
+    if base is None:
+        return extra
+    both = sorted((set(base.columns) & set(extra.columns)) - {"city", "period"})
+    if both:
+        probs = problems_frame(pd.DataFrame([{
+            "severity": "error", "file": file, "row": None, "column": c, "value": "",
+            "rule": "duplicate_column",
+            "message": "this indicator is already in the city indicators table; keep one source"}
+            for c in both], columns=PROBLEM_COLUMNS))
+        raise ValidationError(f"{file}: column(s) {both} also in the city indicators table\n"
+                              + summarize_problems(probs), probs)
+    out = base.merge(extra, on=["city", "period"], how="outer")
+    return out.sort_values(["city", "period"], kind="stable").reset_index(drop=True)

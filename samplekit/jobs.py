@@ -239,14 +239,55 @@ def reports(params: Params, periods: list[str] | None = None) -> pd.DataFrame:
 
 def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None) -> pd.DataFrame:
     """The city indicators table: ``warning.city_indicators``, or the seeded demo table."""
-    from samplekit.indicators import load_city_indicators, validate_city_indicators
+    from samplekit.indicators import (
+        declared_columns,
+        load_city_indicators,
+        merge_tables,
+    )
+    from samplekit.warning import WarningSettings
 
     table = cities(params)
     province = str(params.get("province.name", "全省"))
     allowed = [*table["city"].astype(str), province]
+    settings = WarningSettings.from_params(params)
+    specs = declared_columns(settings.indicators)
+    # Indicators with their own external table (``table:``) are read and validated apart.
+    own = {ind.column: ind.table for ind in settings.indicators if ind.table}
+    main_specs = {k: v for k, v in specs.items() if k not in own}
     if not uses_demo(params, "city_indicators"):
-        return load_city_indicators(params.path_of("warning.city_indicators"), cities=allowed)
-    from samplekit.demo import HistorySettings, demo_city_indicators
+        base = load_city_indicators(
+            params.path_of("warning.city_indicators"), cities=allowed, columns=main_specs
+        )
+    else:
+        base = _demo_city_indicators(params, table, province, allowed, main_specs, city_reports)
+    for ind in settings.indicators:
+        if ind.table:
+            path = resolve_path(ind.table)
+            extra = load_city_indicators(
+                path, cities=allowed, columns={ind.column: specs[ind.column]}
+            )
+            base = merge_tables(base, extra[["city", "period", ind.column]], file=path.name)
+    return base
+
+
+def resolve_path(value: str) -> Path:
+    """A params path resolved against the project root."""
+    from samplekit.paths import resolve
+
+    return Path(resolve(value))
+
+
+def _demo_city_indicators(
+    params: Params,
+    table: pd.DataFrame,
+    province: str,
+    allowed: list[str],
+    specs: dict[str, Any],
+    city_reports: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The seeded demo city table, with the demo macro series when params declare them."""
+    from samplekit.demo import HistorySettings, demo_city_indicators, demo_macro_indicators
+    from samplekit.indicators import validate_city_indicators
 
     history = HistorySettings.from_params(params)
     shock = history.shock
@@ -261,7 +302,20 @@ def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None)
         city_reports=city_reports,
         rng=int(params.get("seed", 0, types=int)) + 606,
     )
-    return validate_city_indicators(demo, cities=allowed, file="演示城市指标表")
+    macro = demo_macro_indicators(
+        table,
+        province=province,
+        start=history.start,
+        end=history.end,
+        shock=None
+        if shock is None
+        else {"cities": list(shock.cities), "start": shock.start, "end": shock.end},
+        rng=int(params.get("seed", 0, types=int)) + 707,
+    )
+    wanted = [c for c in macro.columns if c in specs]
+    if wanted:
+        demo = demo.merge(macro[["city", "period", *wanted]], on=["city", "period"], how="left")
+    return validate_city_indicators(demo, cities=allowed, file="演示城市指标表", columns=specs)
 
 
 def warning_inputs(params: Params) -> dict[str, Any]:
@@ -316,6 +370,107 @@ def warm(params: Params) -> None:
         store(params)
 
 
+def monthly_warning(params: Params, period: str, *, inputs: dict[str, Any] | None = None) -> Any:
+    """One month's warning (:class:`samplekit.warning_monthly.MonthlyWarningResult`): the
+    monthly indicators judged and the immediate-report decision, from the same inputs as the
+    quarterly warning (the demo's registered rates come from the store's city reports)."""
+    from samplekit.warning import WarningSettings
+    from samplekit.warning_monthly import compute_monthly_warning
+
+    settings = WarningSettings.from_params(params)
+    province = str(params.get("province.name", "全省"))
+    data = inputs or warning_inputs(params)
+    counts = None
+    if settings.mass_layoff_cluster is not None:
+        counts = monthly_layoff_counts(data["reports"], data["membership"], settings)
+    return compute_monthly_warning(
+        data["city_indicators"], settings, period=period, province=province, layoff_counts=counts
+    )
+
+
+def monthly_layoff_counts(
+    reports: pd.DataFrame, membership: pd.DataFrame, settings: Any
+) -> pd.DataFrame:
+    """``period, city, count``: sample enterprises in mass layoff per city and month."""
+    from samplekit.monthly_tables import mass_layoffs
+
+    ml = mass_layoffs(
+        reports,
+        membership,
+        min_persons=settings.mass_layoff_persons,
+        min_share=settings.mass_layoff_share,
+        network="province",
+    )
+    out = ml.drop_duplicates(["period", "enterprise_id"]).groupby(["period", "city"]).size()
+    return out.rename("count").reset_index()
+
+
+def counties(params: Params) -> pd.DataFrame:
+    """The county table (``warning.counties``; null = the demo counties, synthetic weights)."""
+    from samplekit.counties import validate_counties
+    from samplekit.io import read_table
+
+    allowed = cities(params)["city"].astype(str)
+    path = params.path_of("warning.counties", None)
+    if path is None:
+        from samplekit.demo.counties import demo_counties
+
+        return validate_counties(
+            demo_counties().astype(str).replace("nan", ""), cities=allowed, file="演示县区表"
+        )
+    return validate_counties(read_table(path), cities=allowed, file=path.name)
+
+
+def county_warning(
+    params: Params, quarter: str | None = None, *, inputs: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The third level: each city's allocation re-apportioned to its counties and the county
+    levels of the indicators whose scope includes ``county`` (``counties.county_levels``).
+
+    Members get their county from the register's optional ``county`` column; in the demo (no
+    county column) from a seeded assignment (``demo.counties``, synthetic). Returns
+    ``(allocation by county, county levels)``.
+    """
+    from samplekit.counties import county_estimates, county_levels, reapportion
+    from samplekit.estimation import network_members, network_reports
+    from samplekit.periods import quarters_back
+    from samplekit.warning import WarningSettings
+
+    quarter = quarter or params.get("quarter", types=str)
+    settings = WarningSettings.from_params(params)
+    table = counties(params)
+    alloc = allocation(params).city[["city", "allocated"]].rename(columns={"allocated": "n"})
+    by_county = reapportion(alloc, table)
+    data = inputs or warning_inputs(params)
+    members = network_members(data["membership"], network="province")
+    reports = network_reports(data["reports"], data["membership"], network="province")
+    reg = register(params)
+    if "county" in reg:
+        county = reg.set_index("enterprise_id")["county"]
+        members = members.assign(county=members["enterprise_id"].map(county))
+    else:
+        from samplekit.demo.counties import assign_demo_counties
+
+        members = members.assign(
+            county=assign_demo_counties(members, table, seed=int(params.get("seed", 0)))
+        )
+    members = members[members["county"].notna() & members["city"].isin(set(table["city"]))]
+    cols = sorted(
+        {i.column for i in settings.indicators if "county" in i.scope and i.source == "estimate"}
+    )
+    if not cols:
+        return by_county, pd.DataFrame()
+    quarters = [quarter, *quarters_back(quarter, 5)[:1]]  # the quarter and a year earlier
+    est = county_estimates(
+        reports[reports["enterprise_id"].isin(set(members["enterprise_id"]))],
+        members,
+        sorted(set(quarters)),
+        indicators=cols,
+        min_reporters=settings.min_reporters,
+    )
+    return by_county, county_levels(est, settings, quarter=quarter)
+
+
 # ------------------------------------------------------------------------------ notes
 def data_note(params: Params) -> str:
     """A Chinese note naming every demo (synthetic) input a job uses; empty for real data.
@@ -336,13 +491,21 @@ def data_note(params: Params) -> str:
             "每年12月的样本轮换与一次出口冲击)。"
         )
     if uses_demo(params, "city_indicators"):
-        parts.append("城市预警指标(登记失业率、失业保险基金可支撑月数等)为合成演示数据。")
+        parts.append(
+            "城市预警指标(登记失业率、失业保险基金可支撑月数、出口总值增速等)为合成演示数据。"
+        )
     return "".join(parts)
 
 
 # ------------------------------------------------------------------------------ validation
 #: Params keys that name input files which must exist when they are set.
-_FILE_KEYS = ("province.cities", "frame.path", "panel.path", "warning.city_indicators")
+_FILE_KEYS = (
+    "province.cities",
+    "frame.path",
+    "panel.path",
+    "warning.city_indicators",
+    "warning.counties",
+)
 
 
 def validate(params: Params) -> None:
@@ -397,8 +560,14 @@ def validate(params: Params) -> None:
         from samplekit.forecast import ForecastSettings
         from samplekit.warning import WarningSettings
 
-        WarningSettings.from_params(params)
+        settings = WarningSettings.from_params(params)
         ForecastSettings.from_params(params)
+        for ind in settings.indicators:  # external tables of single indicators must exist
+            if ind.table and not resolve_path(ind.table).is_file():
+                raise ParamsError(
+                    f"{params.path}: key 'warning.indicators.{ind.key}.table' = {ind.table}: "
+                    "文件不存在 (file not found)"
+                )
     if "backtest" in present:
         from samplekit.backtest import BacktestRule
 

@@ -30,7 +30,15 @@ Source = Literal["estimate", "mass_layoffs", "city"]
 Aggregate = Literal["sum", "last", "mean", "compound"]
 Transform = Literal["level", "yoy_diff", "yoy_pct"]
 Basis = Literal["estimate", "ci"]
-CompositeRule = Literal["worst", "points"]
+CompositeRule = Literal["worst", "points", "score"]
+Family = Literal["unemployment", "employment", "ui_fund", "macro"]
+Frequency = Literal["month", "quarter"]
+
+#: Indicator families (seed 000: unemployment, employment and UI indicators with macro series).
+FAMILIES: tuple[str, ...] = ("unemployment", "employment", "ui_fund", "macro")
+FAMILY_ZH: dict[str, str] = {"unemployment": "失业类", "employment": "就业类",
+                             "ui_fund": "失业保险基金类", "macro": "宏观经济类"}
+FREQUENCY_ZH: dict[str, str] = {"month": "月度", "quarter": "季度"}
 
 STATUSES: tuple[str, ...] = ("alarm", "reminder", "normal")
 #: The two monitoring networks (两网合并: one sample, two networks).
@@ -69,6 +77,22 @@ class Level:
 
 
 @dataclass(frozen=True)
+class SuddenRules:
+    """Sudden-change rules of a monthly indicator (``warning.indicators.<key>.sudden``).
+
+    ``mom_k`` / ``yoy_k``: a month-on-month (year-on-year) change in the worse direction beyond
+    k standard deviations of the area's earlier changes (``window`` months before the month);
+    ``line_cross``: a line crossed since the last quarterly report (the rank now above the rank
+    at the previous quarter's last month). None / False switches a rule off.
+    """
+
+    mom_k: float | None = None
+    yoy_k: float | None = None
+    line_cross: bool = False
+    window: int = 24
+
+
+@dataclass(frozen=True)
 class IndicatorDef:
     """One warning indicator, as configured under ``warning.indicators.<key>``.
 
@@ -92,6 +116,13 @@ class IndicatorDef:
     unit: str = ""
     province_lines: tuple[float, ...] | None = None
     city_lines: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    family: Family = "employment"
+    frequency: Frequency = "quarter"
+    valid_range: tuple[float, float] | None = None
+    integer: bool = False
+    table: str | None = None
+    sudden: SuddenRules | None = None
+    county_lines: tuple[float, ...] | None = None
 
     def lines_for(self, city: str, *, province: str) -> tuple[float, ...]:
         """The lines that apply to ``city`` (the province row uses ``province_lines``)."""
@@ -116,6 +147,11 @@ class WarningSettings:
     mass_layoff_persons: int = 100
     mass_layoff_share: float = 0.10
     forecast: Mapping[str, Any] = field(default_factory=dict)
+    family_weights: Mapping[str, float] = field(default_factory=dict)
+    score_lines: tuple[float, ...] = ()
+    cooldown_months: int = 3
+    mass_layoff_cluster: int | None = None
+    counties: str | None = None
 
     def indicator(self, key: str) -> IndicatorDef:
         for ind in self.indicators:
@@ -141,7 +177,7 @@ class WarningSettings:
         """Read and validate ``warning:``; every error names the file and the dotted key."""
         allowed = {"levels", "indicators", "composite", "hysteresis_periods", "basis",
                    "history_quarters", "min_reporters", "city_indicators",
-                   "forecast"}
+                   "forecast", "immediate", "counties"}
         params.check_keys("warning", allowed)
         levels = parse_levels(params.get("warning.levels", None), params, "warning.levels")
         raw = params.get("warning.indicators", None)
@@ -154,16 +190,31 @@ class WarningSettings:
         if not isinstance(comp, Mapping):
             raise ParamsError(f"{params.path}: 'warning.composite' must be a mapping "
                               "(rule: worst|points, points_lines: [...])")
-        unknown = sorted(set(comp) - {"rule", "points_lines"})
+        unknown = sorted(set(comp) - {"rule", "points_lines", "family_weights", "score_lines"})
         if unknown:
             raise ParamsError(f"{params.path}: unknown key(s) {unknown} in 'warning.composite'; "
-                              "allowed: points_lines, rule")
-        rule = params.choice("warning.composite.rule", ("worst", "points"), "worst")
+                              "allowed: family_weights, points_lines, rule, score_lines")
+        rule = params.choice("warning.composite.rule", ("worst", "points", "score"), "worst")
         points_lines: tuple[float, ...] = ()
         if rule == "points":
             points_lines = _lines(params.get("warning.composite.points_lines", None), params,
                                   "warning.composite.points_lines", len(levels),
                                   "higher_is_worse")
+        score_lines: tuple[float, ...] = ()
+        if rule == "score" or comp.get("score_lines") is not None:
+            score_lines = _lines(params.get("warning.composite.score_lines", None), params,
+                                 "warning.composite.score_lines", len(levels), "higher_is_worse")
+        family_weights = parse_family_weights(comp.get("family_weights"), params)
+        imm = params.get("warning.immediate", {}) or {}
+        if not isinstance(imm, Mapping) or set(imm) - {"cooldown_months", "mass_layoff_cluster"}:
+            raise ParamsError(f"{params.path}: 'warning.immediate' takes cooldown_months and "
+                              f"mass_layoff_cluster, found {imm!r}")
+        cluster = imm.get("mass_layoff_cluster")
+        if cluster is not None and (isinstance(cluster, bool) or not isinstance(cluster, int)
+                                    or cluster < 1):
+            raise ParamsError(f"{params.path}: 'warning.immediate.mass_layoff_cluster' = "
+                              f"{cluster!r} must be a whole number ≥ 1 (mass-layoff members in "
+                              "one city in one month) or null")
         if not any(ind.core for ind in indicators):
             raise ParamsError(f"{params.path}: no indicator under 'warning.indicators' has "
                               "'core: true'; the composite level needs at least one")
@@ -173,6 +224,10 @@ class WarningSettings:
         fc = params.get("warning.forecast", {})
         if not isinstance(fc, Mapping):
             raise ParamsError(f"{params.path}: 'warning.forecast' must be a mapping")
+        counties = params.get("warning.counties", None)
+        if counties is not None and not isinstance(counties, str):
+            raise ParamsError(f"{params.path}: 'warning.counties' must be a path (city, county, "
+                              f"weight/total) or null, found {counties!r}")
         city_ind = params.get("warning.city_indicators", None)
         if city_ind is not None and not isinstance(city_ind, str):
             raise ParamsError(f"{params.path}: 'warning.city_indicators' must be a path or null, "
@@ -191,6 +246,12 @@ class WarningSettings:
             mass_layoff_persons=mass_layoff.min_persons,
             mass_layoff_share=mass_layoff.min_share,
             forecast=dict(fc),
+            family_weights=family_weights,
+            score_lines=score_lines,
+            cooldown_months=int(params.number("warning.immediate.cooldown_months", 3, low=0,
+                                              high=24)),
+            mass_layoff_cluster=cluster,
+            counties=counties,
         )
 
 
@@ -200,6 +261,28 @@ DEFAULT_LEVELS: tuple[Level, ...] = (
     Level("II", "橙色", "#ff7f0e"),
     Level("I", "红色", "#d62728"),
 )
+
+
+def parse_family_weights(raw: Any, params: Params | None = None) -> dict[str, float]:
+    """``warning.composite.family_weights``: family -> weight ≥ 0 (empty = equal weights)."""
+    where = f"{params.path}: " if params is not None else ""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not raw:
+        raise ParamsError(f"{where}'warning.composite.family_weights' must map families "
+                          f"({', '.join(FAMILIES)}) to weights; found {raw!r}")
+    out = {}
+    for k, v in raw.items():
+        if k not in FAMILIES:
+            raise ParamsError(f"{where}'warning.composite.family_weights.{k}': unknown family; "
+                              f"use {', '.join(FAMILIES)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ParamsError(f"{where}'warning.composite.family_weights.{k}' = {v!r} must be "
+                              "a number ≥ 0")
+        out[str(k)] = float(v)
+    if sum(out.values()) <= 0:
+        raise ParamsError(f"{where}'warning.composite.family_weights': the weights sum to 0")
+    return out
 
 
 def parse_levels(raw: Any, params: Params | None = None, key: str = "levels"
@@ -249,7 +332,8 @@ def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *
         raise ParamsError(f"{where}'{where_key}' must be a mapping, found {raw!r}")
     allowed = {"name", "source", "column", "direction", "lines", "approach", "scope", "core",
                "aggregate", "transform", "forecast", "weight", "unit", "province_lines",
-               "city_lines"}
+               "city_lines", "family", "frequency", "range", "integer", "table", "sudden",
+               "county_lines"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ParamsError(f"{where}unknown key(s) {unknown} in '{where_key}'; allowed: "
@@ -275,9 +359,32 @@ def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *
                   for c, v in city_lines_raw.items()}
     scope_raw = raw.get("scope", ["province", "city"])
     scope = tuple([scope_raw] if isinstance(scope_raw, str) else scope_raw)
-    if not scope or not set(scope) <= {"province", "city"}:
+    if not scope or not set(scope) <= {"province", "city", "county"}:
         raise ParamsError(f"{where}'{where_key}.scope' = {scope_raw!r}: use a list of "
-                          "'province' and/or 'city'")
+                          "'province', 'city' and/or 'county'")
+    county = raw.get("county_lines")
+    county_lines = None if county is None else _lines(county, params, f"{where_key}.county_lines",
+                                                      n_levels, direction)
+    rng_raw = raw.get("range")
+    valid_range: tuple[float, float] | None = None
+    if rng_raw is not None:
+        if (not isinstance(rng_raw, list) or len(rng_raw) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                           for x in rng_raw) or not rng_raw[0] < rng_raw[1]):
+            raise ParamsError(f"{where}'{where_key}.range' = {rng_raw!r} must be [low, high] with "
+                              "low < high (the values an external table may hold)")
+        valid_range = (float(rng_raw[0]), float(rng_raw[1]))
+    table = raw.get("table")
+    if table is not None and (not isinstance(table, str) or source != "city"):
+        raise ParamsError(f"{where}'{where_key}.table' = {table!r}: a path to an external table "
+                          "(city, period, column), only with 'source: city'")
+    frequency = raw.get("frequency", "quarter")
+    if frequency == "month" and source != "city":
+        raise ParamsError(f"{where}'{where_key}.frequency: month' needs 'source: city' (a monthly "
+                          "external or city-table column); design-based estimates are quarterly")
+    if raw.get("sudden") is not None and frequency != "month":
+        raise ParamsError(f"{where}'{where_key}.sudden' needs 'frequency: month' (sudden-change "
+                          "rules judge monthly values)")
     approach = raw.get("approach", 0.0)
     if not isinstance(approach, (int, float)) or isinstance(approach, bool) or approach < 0:
         raise ParamsError(f"{where}'{where_key}.approach' = {approach!r} must be a number ≥ 0 "
@@ -285,7 +392,7 @@ def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *
     weight = raw.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
         raise ParamsError(f"{where}'{where_key}.weight' = {weight!r} must be a number ≥ 0")
-    for flag in ("core", "forecast"):
+    for flag in ("core", "forecast", "integer"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise ParamsError(f"{where}'{where_key}.{flag}' must be true or false, "
                               f"found {raw[flag]!r}")
@@ -306,7 +413,39 @@ def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *
         unit=str(raw.get("unit", "")),
         province_lines=province_lines,
         city_lines=city_lines,
+        family=choice("family", FAMILIES,  # type: ignore[arg-type]
+                      "unemployment" if source == "city" else "employment"),
+        frequency=choice("frequency", ("month", "quarter"), "quarter"),  # type: ignore[arg-type]
+        valid_range=valid_range,
+        integer=bool(raw.get("integer", False)),
+        table=table,
+        sudden=_parse_sudden(raw.get("sudden"), where, where_key),
+        county_lines=county_lines,
     )
+
+
+def _parse_sudden(raw: Any, where: str, where_key: str) -> SuddenRules | None:
+    if raw is None:
+        return None
+    allowed = {"mom_k", "yoy_k", "line_cross", "window"}
+    if not isinstance(raw, Mapping) or set(raw) - allowed:
+        raise ParamsError(f"{where}'{where_key}.sudden' must be a mapping with keys among "
+                          f"{', '.join(sorted(allowed))}; found {raw!r}")
+    ks = {}
+    for name in ("mom_k", "yoy_k"):
+        v = raw.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+            raise ParamsError(f"{where}'{where_key}.sudden.{name}' = {v!r} must be a number > 0 "
+                              "(standard deviations) or null")
+        ks[name] = None if v is None else float(v)
+    cross = raw.get("line_cross", False)
+    if not isinstance(cross, bool):
+        raise ParamsError(f"{where}'{where_key}.sudden.line_cross' must be true or false")
+    window = raw.get("window", 24)
+    if isinstance(window, bool) or not isinstance(window, int) or not 6 <= window <= 120:
+        raise ParamsError(f"{where}'{where_key}.sudden.window' = {window!r} must be a whole "
+                          "number of months in [6, 120]")
+    return SuddenRules(mom_k=ks["mom_k"], yoy_k=ks["yoy_k"], line_cross=cross, window=window)
 
 
 # ---------------------------------------------------------------------------------- levels
@@ -423,6 +562,15 @@ def composite_raw(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFra
     alarm for ``points``; ``;``-separated).
     """
     core = {ind.key: ind for ind in settings.indicators if ind.core}
+    if settings.composite == "score":
+        scores, contrib = composite_score(levels, settings)
+        drivers = (contrib[contrib["contribution"] > 0].groupby(["quarter", "city"])["indicator"]
+                   .agg(lambda s: ";".join(sorted(s))))
+        out = scores[["quarter", "city"]].copy()
+        out["raw_rank"] = [points_rank(v, settings.score_lines) for v in scores["score"]]
+        out["drivers"] = [drivers.get((q, c), "") for q, c in zip(out["quarter"], out["city"],
+                                                                  strict=True)]
+        return out.reset_index(drop=True)
     sub = levels[levels["indicator"].isin(core)]
     rows = []
     for (quarter, city), grp in sub.groupby(["quarter", "city"], sort=True):
@@ -437,6 +585,79 @@ def composite_raw(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFra
         rows.append({"quarter": quarter, "city": city, "raw_rank": rank,
                      "drivers": ";".join(sorted(drivers))})
     return pd.DataFrame(rows, columns=["quarter", "city", "raw_rank", "drivers"])
+
+
+CONTRIBUTION_COLUMNS: list[str] = ["quarter", "city", "indicator", "indicator_name", "family",
+                                    "family_weight", "indicator_share", "rank", "severity",
+                                    "contribution"]
+
+
+def composite_score(levels: pd.DataFrame, settings: WarningSettings, *,
+                    period_column: str = "quarter") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An explainable composite: a weighted score (0–100) over indicator families.
+
+    For area a and period t, with L levels, every indicator i judged there (a finite value)
+    has severity s_i = rank_i / L. Family f gets weight W_f (``composite.family_weights``,
+    default equal), renormalised over the families judged in that area and period; within a
+    family indicator i gets the share w_i / Σ_{j∈f} w_j of its ``weight``. The contribution is
+    c_i = 100 · W_f · share_i · s_i and the score is Σ c_i: 0 = no line crossed anywhere, 100 =
+    every indicator at the most severe level. Indicators with weight 0 are shown with c_i = 0.
+
+    Returns
+    -------
+    (scores, contributions)
+        ``scores``: ``<period>, city, score``; ``contributions``:
+        :data:`CONTRIBUTION_COLUMNS` (one row per judged indicator; they sum to the score).
+    """
+    defs = {ind.key: ind for ind in settings.indicators}
+    n_levels = len(settings.levels)
+    df = levels[levels["value"].notna()].copy()
+    cols = [period_column if c == "quarter" else c for c in CONTRIBUTION_COLUMNS]
+    if df.empty:
+        return (pd.DataFrame(columns=[period_column, "city", "score"]),
+                pd.DataFrame(columns=cols))
+    df["family"] = [defs[k].family for k in df["indicator"]]
+    df["weight"] = [defs[k].weight for k in df["indicator"]]
+    df["indicator_name"] = [defs[k].name for k in df["indicator"]]
+    fam_w = settings.family_weights or dict.fromkeys(FAMILIES, 1.0)
+    parts = []
+    for (_t, _c), grp in df.groupby([period_column, "city"], sort=True):
+        fam_tot = grp.groupby("family")["weight"].sum()
+        present = [f for f in fam_tot.index if fam_tot[f] > 0 and fam_w.get(f, 0.0) > 0]
+        total = sum(fam_w[f] for f in present)
+        g = grp.copy()
+        g["family_weight"] = [fam_w.get(f, 0.0) / total if f in present else 0.0
+                              for f in g["family"]]
+        g["indicator_share"] = [w / fam_tot[f] if fam_tot[f] > 0 else 0.0
+                                for f, w in zip(g["family"], g["weight"], strict=True)]
+        parts.append(g)
+    out = pd.concat(parts, ignore_index=True)
+    out["severity"] = out["rank"].astype(float) / n_levels
+    out["contribution"] = 100.0 * out["family_weight"] * out["indicator_share"] * out["severity"]
+    contrib = out[cols].reset_index(drop=True)
+    scores = (contrib.groupby([period_column, "city"], sort=True)["contribution"].sum()
+              .rename("score").reset_index())
+    return scores, contrib
+
+
+def explain_score(contributions: pd.DataFrame, settings: WarningSettings, *, city: str,
+                  period: str, period_column: str = "quarter", top: int = 3) -> str:
+    """One Chinese sentence saying why an area has its score: the score, each family's part and
+    the indicators contributing most (with their levels)."""
+    c = contributions[(contributions["city"] == city)
+                      & (contributions[period_column] == period)]
+    if c.empty:
+        return f"{city}:无可判断的指标。"
+    score = float(c["contribution"].sum())
+    fam = c.groupby("family", sort=False)["contribution"].sum()
+    fam = fam.reindex([f for f in FAMILIES if f in fam.index])  # a fixed order for readers
+    fam_txt = "、".join(f"{FAMILY_ZH.get(f, f)}{v:.1f}分" for f, v in fam.items())
+    hot = c[c["contribution"] > 0].sort_values("contribution", ascending=False, kind="stable")
+    if hot.empty:
+        return f"{city}综合得分 {score:.1f}(满分100):{fam_txt};没有指标越过警戒线。"
+    why = "、".join(f"{r.indicator_name}({settings.level_name(int(r.rank))}预警,"
+                   f"{r.contribution:.1f}分)" for r in hot.head(top).itertuples(index=False))
+    return f"{city}综合得分 {score:.1f}(满分100):{fam_txt};主要来自{why}。"
 
 
 def apply_hysteresis(raw_ranks: Sequence[int], periods: int) -> tuple[list[int], list[int]]:
@@ -795,6 +1016,8 @@ class WarningResult:
     scores: pd.DataFrame
     mass_layoffs: pd.DataFrame  # the list for the quarter
     network: str = "province"  # the monitoring network estimated (estimation.network_members)
+    composite_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # score per city
+    contributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per indicator
 
     @property
     def network_zh(self) -> str:
@@ -866,6 +1089,7 @@ def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
     values = values[values["quarter"].isin(judged)].reset_index(drop=True)
     levels = assign_levels(values, settings, province=province)
     composite = composite_levels(levels, settings)
+    comp_scores, contributions = composite_score(levels, settings)
     end = quarter_months(quarter)[-1]
     if forecasts:
         monthly = monthly_inputs(reports, membership, city_table, settings, province=province,
@@ -879,7 +1103,8 @@ def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
         quarter=quarter, province=province, settings=settings, values=values, levels=levels,
         composite=composite, estimates=current, monthly=monthly, forecasts=fc,
         crossing=crossing, scores=scores,
-        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True), network=network)
+        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True), network=network,
+        composite_scores=comp_scores, contributions=contributions)
 
 
 def quarter_climate(reports: pd.DataFrame, membership: pd.DataFrame, quarter: str, *,

@@ -93,16 +93,24 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
         write_csv(sc, out / "forecast_scores.csv"),
         write_csv(result.mass_layoffs, out / "mass_layoffs.csv"),
     ]
+    score = round_floats(score_table(result), 4)
+    if len(score):
+        paths += [write_csv(score, out / "composite_score.csv"),
+                  write_csv(round_floats(result.contributions, 4), out / "contributions.csv")]
+    sheets = workbook_tables(result, comp=comp, levels=lv, forecasts=fc, crossing=cr)
+    if len(score):
+        sheets = {**sheets, "综合得分": score}
     headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标",
+               "score": "综合得分", "reason": "原因",
                "estimate": "估计值", "period": "期别"}
     paths.append(write_xlsx(
-        workbook_tables(result, comp=comp, levels=lv, forecasts=fc, crossing=cr),
-        out / "warning.xlsx", headers=headers, units="单位:见各指标说明", data_note=data_note,
+        sheets, out / "warning.xlsx", headers=headers, units="单位:见各指标说明", data_note=data_note,
         formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
                  "line": "dec2", "forecast": "dec2", "pi_low": "dec2", "pi_high": "dec2"},
         titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
                 "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
-                "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率"},
+                "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率",
+                "综合得分": f"{result.quarter} 各地区综合得分(按指标类别加权)及原因"},
         source=f"{result.network_zh}(设计加权估计)与城市指标表",
         about={"监测网络": result.network_zh, **(about or {})}))
     if figures:
@@ -367,3 +375,94 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
                      f"{s.mass_layoff_share:.0%})的企业共{int(ml.sum())}家,最多的是"
                      + "、".join(f"{c}{n}家" for c, n in ml.head(3).items()) + "。")
     return lines
+
+
+# ------------------------------------------------------------------ monthly and immediate
+def write_monthly_warning(result: Any, out_dir: str | os.PathLike[str], *,
+                          about: Mapping[str, Any] | None = None, data_note: str = "",
+                          issuer: str | None = None) -> list[Path]:
+    """Write one month's warning: ``monthly_levels.csv``, ``monthly_triggers.csv``,
+    ``monthly_score.csv`` and ``monthly_warning.xlsx`` in ``out_dir``; when the month calls for
+    an immediate report, ``immediate/立即报告_<period>.docx`` and ``.xlsx`` (and nothing is
+    written to ``immediate/`` in a quiet month)."""
+    from samplekit.documents import immediate_report
+    from samplekit.io import write_csv, write_xlsx
+    from samplekit.warning_monthly import MONTH_HEADERS_ZH, RULE_ZH
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lv = round_floats(result.levels, 4)
+    trig = round_floats(result.triggers, 4)
+    contrib = round_floats(result.contributions, 4)
+    paths = [write_csv(lv, out / "monthly_levels.csv"),
+             write_csv(trig, out / "monthly_triggers.csv"),
+             write_csv(contrib, out / "monthly_score.csv")]
+    headers = {**MONTH_HEADERS_ZH}
+    shown_trig = trig.assign(rule=[RULE_ZH.get(r, r) for r in trig["rule"]])
+    sheets = {"月度指标等级": lv, "突变触发": shown_trig, "综合得分构成": contrib}
+    common = {"headers": headers, "data_note": data_note, "units": "单位:见各指标说明",
+              "source": "城市指标表与外部指标表",
+              "formats": {"value": "dec2", "line": "dec2", "reference": "dec2",
+                          "threshold": "dec2", "contribution": "dec2", "severity": "dec2",
+                          "family_weight": "dec3", "indicator_share": "dec3"},
+              "about": {"月份": result.period, **(about or {})}}
+    paths.append(write_xlsx(sheets, out / "monthly_warning.xlsx",
+                            titles={"月度指标等级": f"{result.period} 月度监测指标等级",
+                                    "突变触发": f"{result.period} 重大变化触发",
+                                    "综合得分构成": f"{result.period} 综合得分与各指标贡献"},
+                            **common))
+    if result.immediate:
+        imm = out / "immediate"
+        imm.mkdir(exist_ok=True)
+        doc = immediate_report(result, issuer=issuer, data_note=data_note)
+        paths.append(doc.save(imm / f"立即报告_{result.period}.docx"))
+        rep = shown_trig[shown_trig["city"].isin(result.areas)]
+        lv_a = lv[lv["city"].isin(result.areas)]
+        paths.append(write_xlsx({"触发明细": rep, "月度指标等级": lv_a},
+                                imm / f"立即报告_{result.period}.xlsx",
+                                titles={"触发明细": f"{result.period} 重大变化立即报告:触发明细",
+                                        "月度指标等级": f"{result.period} 有关地区月度指标等级"},
+                                **common))
+    return paths
+
+
+def score_table(result: WarningResult) -> pd.DataFrame:
+    """The quarter's composite score per area with its explanation (``city, score, reason``),
+    the province first."""
+    from samplekit.warning import explain_score
+
+    sc = result.composite_scores
+    if sc is None or sc.empty:
+        return pd.DataFrame(columns=["city", "score", "reason"])
+    cur = sc[sc["quarter"] == result.quarter].copy()
+    cur["reason"] = [explain_score(result.contributions, result.settings, city=c,
+                                   period=result.quarter) for c in cur["city"]]
+    cur["_p"] = cur["city"] != result.province
+    cur = cur.sort_values(["_p", "city"], kind="stable")
+    return cur[["city", "score", "reason"]].reset_index(drop=True)
+
+
+def write_county_warning(allocation: pd.DataFrame, levels: pd.DataFrame,
+                         out_dir: str | os.PathLike[str], *, quarter: str, data_note: str = "",
+                         about: Mapping[str, Any] | None = None) -> list[Path]:
+    """The third level: ``county_allocation.csv`` (each city's sample re-deployed to its
+    counties), ``county_levels.csv`` (county levels; small domains shown, not judged) and
+    ``county.xlsx``."""
+    from samplekit.counties import COUNTY_HEADERS_ZH
+    from samplekit.io import write_csv, write_xlsx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lv = round_floats(levels, 4) if len(levels) else levels
+    paths = [write_csv(allocation, out / "county_allocation.csv"),
+             write_csv(lv, out / "county_levels.csv")]
+    headers = {**HEADERS_ZH, **COUNTY_HEADERS_ZH, "given": "按给定县区数"}
+    paths.append(write_xlsx(
+        {"县区样本再部署": allocation, "县区预警等级": lv}, out / "county.xlsx", headers=headers,
+        titles={"县区样本再部署": "各市监测任务在县(区)的再部署",
+                "县区预警等级": f"{quarter} 县(区)预警指标与等级(样本过少的县区不判断)"},
+        data_note=data_note, units="单位:见各指标说明",
+        formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
+                 "line": "dec2", "weight": "dec1"},
+        about={"季度": quarter, **(about or {})}))
+    return paths

@@ -340,6 +340,8 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(jobs, "warning", fake_warning)
     monkeypatch.setattr(jobs, "warning_inputs", lambda params: {})
+    monkeypatch.setattr(jobs, "county_warning",  # the county level has its own tests
+                        lambda params, quarter=None, **kw: (pd.DataFrame(), pd.DataFrame()))
     code = main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q4",
                  "--out", str(tmp_path), "--no-figures", "--no-documents"])
     assert code == 0 and seen["quarter"] == "2013Q4"

@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each city), with the composite level per city, forecasts and figures.")
     warn.add_argument("--params", required=True, help="params YAML (its warning: section)")
     warn.add_argument("--quarter", help="quarter like 2013Q4 (default: the params quarter)")
+    warn.add_argument("--period", metavar="YYYY-MM",
+                      help="按月研判:判断该月的月度指标;触发重大变化规则时在 immediate/ 写立即报告"
+                      "(Word + Excel)")
     warn.add_argument("--out", required=True, help="output folder")
     warn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     warn.add_argument("--no-documents", action="store_true",
@@ -37,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt.add_argument("--forecast-from", metavar="PERIOD",
                     help="first forecast origin (e.g. 1990Q1); each forecast uses only the data "
                     "before its origin (default: the last 12 periods)")
+    bt.add_argument("--regressor", action="append", default=[], metavar="FILE",
+                    help="先行序列(period,value;宏观经济序列或规模裁员报告数),可重复:检验加入"
+                    "ARIMA 预测后样本外 RMSE(Diebold–Mariano 检验)与预测报警提前期是否改进")
+    bt.add_argument("--regressor-lag", type=int, default=1, metavar="N",
+                    help="先行序列领先的期数(默认 1)")
+    bt.add_argument("--regressor-order", default="2,0,0", metavar="P,D,Q",
+                    help="基准模型与回归误差的 ARIMA 阶数(默认 2,0,0)")
     bt.set_defaults(handler=run_backtest_cmd)
 
 
@@ -47,6 +57,8 @@ def run_warn(args: argparse.Namespace) -> int:
     from samplekit.warning import quarter_climate
     from samplekit.warning_report import composite_table, write_warning
 
+    if args.period:
+        return run_warn_month(args)
     params = load_params(args.params, quarter=args.quarter)
     inputs = jobs.warning_inputs(params)
     result = jobs.warning(params, params.get("quarter", types=str), inputs=inputs)
@@ -64,6 +76,12 @@ def run_warn(args: argparse.Namespace) -> int:
                                   province=result.province)
         paths += documents.write_quarterly_documents(
             result, out, climate=climate, data_note=note, boundaries=boundaries, pdf=args.pdf)
+    if any("county" in ind.scope for ind in result.settings.indicators):
+        from samplekit.warning_report import write_county_warning
+
+        alloc, county = jobs.county_warning(params, result.quarter, inputs=inputs)
+        paths += write_county_warning(alloc, county, out, quarter=result.quarter,
+                                      data_note=note, about=about)
     comp = composite_table(result)
     alarms = comp[comp["composite_rank"] > 0]
     print(f"wrote {len(paths)} files to {out}")
@@ -73,6 +91,35 @@ def run_warn(args: argparse.Namespace) -> int:
     prov_level = prov["composite_name"].iloc[0] if len(prov) else "—"
     print(f"warn {result.quarter}: {len(alarms)} of {len(comp)} areas at a warning level; "
           f"{result.province} {prov_level}")
+    return 0
+
+
+def run_warn_month(args: argparse.Namespace) -> int:
+    """``samplekit warn --period YYYY-MM``: monthly levels and, when triggered, the immediate
+    report."""
+    from samplekit import jobs
+    from samplekit.io import standard_about
+    from samplekit.params import load_params
+    from samplekit.warning_report import write_monthly_warning
+
+    if args.quarter:
+        from samplekit.errors import ParamsError
+
+        raise ParamsError("give --period (a month) or --quarter, not both")
+    params = load_params(args.params)
+    result = jobs.monthly_warning(params, args.period)
+    out = resolve(args.out)
+    about = standard_about(params, extra={"报告月份": args.period})
+    paths = write_monthly_warning(result, out, about=about, data_note=jobs.data_note(params))
+    alarms = result.levels[result.levels["rank"] > 0]
+    print(f"已写出 {len(paths)} 个文件到 {out}")
+    for rec in alarms.itertuples(index=False):
+        print(f"  {rec.city}: {rec.indicator_name} {rec.value:.2f} — {rec.level_name}预警")
+    if result.immediate:
+        print(f"warn {result.period}: 重大变化,已写立即报告(immediate/):"
+              f"{'、'.join(result.areas)}")
+    else:
+        print(f"warn {result.period}: {len(alarms)} 项月度指标处于预警等级;无重大变化,不写立即报告")
     return 0
 
 
@@ -96,5 +143,22 @@ def run_backtest_cmd(args: argparse.Namespace) -> int:
     paths = write_backtest(result, out)
     print(f"已写出 {len(paths)} 个文件到 {Path(out)}")
     print(result.forecast_summary())
+    if args.regressor:
+        from samplekit.backtest import regressor_comparison, regressor_summary
+        from samplekit.errors import InputError
+        from samplekit.io import round_floats, write_csv
+
+        try:
+            order = tuple(int(v) for v in args.regressor_order.split(","))
+        except ValueError:
+            order = ()
+        if len(order) != 3 or min(order) < 0:
+            raise InputError(f"--regressor-order {args.regressor_order!r}: use p,d,q like 2,0,0")
+        regs = {Path(f).stem: read_series(resolve(f)) for f in args.regressor}
+        comp, errs = regressor_comparison(series, regs, events, rule, start=result.forecast_from,
+                                          lag=args.regressor_lag, order=order)  # type: ignore[arg-type]
+        write_csv(round_floats(comp, 6), out / "regressor_comparison.csv")
+        write_csv(round_floats(errs, 6), out / "regressor_errors.csv")
+        print(regressor_summary(comp))
     print(result.summary())
     return 0

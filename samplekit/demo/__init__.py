@@ -8,7 +8,8 @@ labelled as such wherever it appears (``docs/demo_province.md``).
   other columns) and the seeded register;
 * :mod:`samplekit.demo.history` — the monthly history of the panel, its files (both layouts, with
   errors and a resubmission) and the demo store;
-* :mod:`samplekit.demo.indicators` — the city indicators table (registered unemployment, UI fund…);
+* :mod:`samplekit.demo.indicators` — the city indicators table (registered unemployment, UI fund…)
+  and the macro series (export growth);
 * :mod:`samplekit.demo.synthetic` — stand-in panels and registers for tests and benchmarks.
 """
 
@@ -25,7 +26,7 @@ from samplekit.demo.history import (
     simulate_history,
     write_history_files,
 )
-from samplekit.demo.indicators import demo_city_indicators
+from samplekit.demo.indicators import demo_city_indicators, demo_macro_indicators
 from samplekit.demo.province import (
     CITY_CODES,
     DEMO_SYNTHETIC,
@@ -55,6 +56,7 @@ __all__ = [
     "demo_cities",
     "demo_cities_path",
     "demo_city_indicators",
+    "demo_macro_indicators",
     "generate_register",
     "individual_units",
     "seasonal_profile",

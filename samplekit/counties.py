@@ -1,0 +1,280 @@
+"""The third level of government: counties (县/区) under their cities.
+
+Seed 003 asks for three-level warning lines (province, city, county) and seed 001 for the
+cities to re-deploy their monitoring task to their counties ("各市将监测任务在县(区)进行再部署").
+This module re-apportions each city's sample allocation to its counties (by the same
+:func:`samplekit.apportion.apportion` machinery, or by given county totals), estimates the
+warning indicators by county from a membership with a ``county`` column and judges them against
+county lines, flagging domains too small to judge. Pure: DataFrames in, DataFrames out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from samplekit.apportion import apportion
+from samplekit.errors import PROBLEM_COLUMNS, InputError, ValidationError, problems_frame
+from samplekit.errors import summarize_problems as _summarize
+from samplekit.warning import WarningSettings, _transform_values, classify
+
+COUNTY_HEADERS_ZH: dict[str, str] = {
+    "city": "城市",
+    "county": "县(区)",
+    "weight": "分配权重",
+    "total": "给定样本数",
+    "n": "样本数",
+}
+
+
+def validate_counties(
+    raw: pd.DataFrame, *, cities: Iterable[str], file: str = "<counties>"
+) -> pd.DataFrame:
+    """Validate a county table: ``city, county`` and ``weight`` (e.g. employed persons) and/or
+    ``total`` (a given county sample size). Every bad cell is named with its row.
+
+    Returns ``city, county, weight, total`` (floats, NaN where not given).
+    """
+    aliases = {v: k for k, v in COUNTY_HEADERS_ZH.items()}
+    df = raw.rename(columns=lambda c: aliases.get(str(c).strip(), str(c).strip()))
+    rows = []
+
+    def add(row, column, value, rule, message):
+        rows.append(
+            {
+                "severity": "error",
+                "file": file,
+                "row": row,
+                "column": column,
+                "value": "" if value is None else str(value),
+                "rule": rule,
+                "message": message,
+            }
+        )
+
+    for col in ("city", "county"):
+        if col not in df:
+            add(None, col, None, "missing_column", f"required column '{col}' not found")
+    if "weight" not in df and "total" not in df:
+        add(None, "weight", None, "missing_column", "give 'weight' or 'total' (or both)")
+    if rows:
+        probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
+        raise ValidationError(
+            f"{file}: county table has the wrong columns\n" + _summarize(probs), probs
+        )
+    allowed = set(cities)
+    out = pd.DataFrame(
+        {"city": df["city"].astype(str).str.strip(), "county": df["county"].astype(str).str.strip()}
+    )
+    for i, c in out["city"].items():
+        if c not in allowed:
+            add(i + 2, "city", c, "unknown_city", "not a city of the city table")
+    for i in np.flatnonzero(out.duplicated(["city", "county"], keep=False).to_numpy()):
+        add(i + 2, "county", out["county"].iloc[i], "duplicate", "county listed twice")
+    for col in ("weight", "total"):
+        if col not in df:
+            out[col] = np.nan
+            continue
+        text = df[col].astype("string").str.strip()
+        num = pd.to_numeric(text, errors="coerce")
+        for i in np.flatnonzero((num.isna() & text.notna() & (text != "")).to_numpy()):
+            add(i + 2, col, df[col].iloc[i], "not_numeric", f"{col} must be a number")
+        for i in np.flatnonzero((num < 0).fillna(False).to_numpy()):
+            add(i + 2, col, df[col].iloc[i], "range", f"{col} must be ≥ 0")
+        if col == "total":
+            frac = ((num - np.round(num)).abs() > 1e-9).fillna(False).to_numpy()
+            for i in np.flatnonzero(frac):
+                add(i + 2, col, df[col].iloc[i], "integer", "a sample size is a whole number")
+        out[col] = num.astype(float)
+    if rows:
+        probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
+        raise ValidationError(
+            f"{file}: {len(probs)} problem(s) in the county table\n" + _summarize(probs), probs
+        )
+    return out
+
+
+def reapportion(
+    allocation: pd.DataFrame,
+    counties: pd.DataFrame,
+    *,
+    method: str = "largest_remainder",
+    min_per_county: int = 0,
+) -> pd.DataFrame:
+    """Re-deploy each city's sample size to its counties.
+
+    Parameters
+    ----------
+    allocation : DataFrame
+        ``city, n`` (the city's allocated sample size).
+    counties : DataFrame
+        :func:`validate_counties` output. Where a city's counties all have ``total``, those
+        are used and must add up to the city's ``n``; otherwise ``n`` is shared in proportion to
+        ``weight`` by :func:`samplekit.apportion.apportion` (``method``) with at least
+        ``min_per_county`` per county.
+
+    Returns
+    -------
+    DataFrame ``city, county, weight, n, given`` (``given`` = from county totals).
+    """
+    parts = []
+    n_by_city = allocation.set_index("city")["n"]
+    for city, grp in counties.groupby("city", sort=True):
+        if city not in n_by_city:
+            raise InputError(f"county table: city {city} has no allocation")
+        n = int(n_by_city[city])
+        if grp["total"].notna().all():
+            if int(grp["total"].sum()) != n:
+                raise InputError(
+                    f"county table: the county totals of {city} add up to "
+                    f"{int(grp['total'].sum())}, the city's allocation is {n}"
+                )
+            shares, given = grp["total"].astype(int).to_numpy(), True
+        else:
+            if grp["weight"].isna().any():
+                raise InputError(f"county table: {city} has counties without weight or total")
+            shares = apportion(
+                grp["weight"].to_numpy(),
+                n,
+                method=method,  # type: ignore[arg-type]
+                lower=np.full(len(grp), min_per_county),
+                labels=grp["county"].tolist(),
+            )
+            given = False
+        parts.append(grp[["city", "county", "weight"]].assign(n=shares, given=given))
+    cols = ["city", "county", "weight", "n", "given"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def county_estimates(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    quarters: Sequence[str],
+    *,
+    indicators: Sequence[str],
+    min_reporters: int = 5,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Design-based quarterly estimates by city and county (``estimation.estimate`` with
+    ``by=["city", "county"]``; the membership must carry ``county``). Returns ``quarter, city,
+    county, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``."""
+    from samplekit.estimation import estimate
+    from samplekit.periods import quarter_months
+
+    if "county" not in membership:
+        raise InputError(
+            "the membership has no 'county' column; add the optional county "
+            "column to the register and the sample to judge counties"
+        )
+    period = reports["period"].astype(str)
+    parts = []
+    for q in quarters:
+        months = quarter_months(q)
+        if not set(months) <= set(period):
+            continue
+        est = estimate(
+            reports[period.isin(months)],
+            membership,
+            periods=months,
+            by=["city", "county"],
+            indicators=list(indicators),
+            min_reporters=min_reporters,
+            level=level,
+            out_of_sample="drop",
+        )
+        parts.append(est.assign(quarter=q))
+    cols = [
+        "quarter",
+        "city",
+        "county",
+        "indicator",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_reporters",
+        "small_domain",
+    ]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+COUNTY_LEVEL_COLUMNS: list[str] = [
+    "quarter",
+    "city",
+    "county",
+    "indicator",
+    "indicator_name",
+    "value",
+    "se",
+    "ci_low",
+    "ci_high",
+    "n_reporters",
+    "small_domain",
+    "line",
+    "level",
+    "level_name",
+    "rank",
+    "status",
+]
+
+
+def county_levels(
+    estimates: pd.DataFrame, settings: WarningSettings, *, quarter: str, level: float = 0.95
+) -> pd.DataFrame:
+    """County levels of the indicators whose ``scope`` includes ``county`` (design-based
+    estimates), against ``county_lines`` (default the city lines), with the indicator's
+    transform. A domain with fewer than ``min_reporters`` reporters (``small_domain``) is
+    shown with its value but not judged: rank 0, status ``small_domain`` (样本过少,不判断)."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rows = []
+    for ind in settings.indicators:
+        if "county" not in ind.scope or ind.source != "estimate":
+            continue
+        e = estimates[estimates["indicator"] == ind.column].rename(columns={"estimate": "value"})
+        e = e.assign(city=e["city"].astype(str) + "|" + e["county"].astype(str))
+        small = e.set_index(["quarter", "city"])["small_domain"]
+        v = _transform_values(e.drop(columns=["county", "indicator"]).copy(), ind.transform, z)
+        v = v[v["quarter"] == quarter]
+        lines = ind.county_lines or ind.lines
+        for rec in v.itertuples(index=False):
+            city, county = rec.city.split("|", 1)
+            is_small = bool(small.get((rec.quarter, rec.city), False))
+            if ind.transform != "level":  # the year-earlier quarter must be judgeable too
+                prev = str(pd.Period(rec.quarter, freq="Q") - 4)
+                is_small = is_small or bool(small.get((prev, rec.city), True))
+            if is_small or not np.isfinite(rec.value):
+                rank, status, line = 0, "small_domain", float(lines[0])
+            else:
+                rank, status, line = classify(float(rec.value), lines, ind.direction, ind.approach)
+            rows.append(
+                {
+                    "quarter": rec.quarter,
+                    "city": city,
+                    "county": county,
+                    "indicator": ind.key,
+                    "indicator_name": ind.name,
+                    "value": float(rec.value),
+                    "se": rec.se,
+                    "ci_low": rec.ci_low,
+                    "ci_high": rec.ci_high,
+                    "n_reporters": rec.n_reporters,
+                    "small_domain": is_small,
+                    "line": line,
+                    "level": settings.level_code(rank),
+                    "level_name": "样本过少,不判断"
+                    if status == "small_domain"
+                    else settings.level_name(rank),
+                    "rank": rank,
+                    "status": status,
+                }
+            )
+    out = pd.DataFrame(rows, columns=COUNTY_LEVEL_COLUMNS)
+    return out.sort_values(["city", "county", "indicator"], kind="stable").reset_index(drop=True)
