@@ -892,10 +892,11 @@ def read_table(store: str | Path, table: str) -> pd.DataFrame:
              "panel_windows": "window_id",
              "panel_changes": "window_id, city, section, size_class, ownership, action, "
                               "enterprise_id", "meta": "key",
-             "city_reports": "period, city", "city_audit": "replaced_by, period, city"}.get(
-        table, 'load_id, "row"' if table in ("quarantine", "quarantine_problems",
-                                            "report_flags") else "load_id, period, enterprise_id"
-        if table != "audit" else "replaced_by, period, enterprise_id")
+             "city_reports": "period, city", "city_audit": "replaced_by, period, city",
+             "reports": "load_id, period, enterprise_id",
+             "audit": "replaced_by, period, enterprise_id",
+             "quarantine": 'load_id, "row"', "quarantine_problems": 'load_id, "row"',
+             "report_flags": 'load_id, "row"'}.get(table, "ALL")  # others: every column
     with connect(store, read_only=True) as con:
         return con.execute(f"SELECT * FROM {table} ORDER BY {order}").df()
 
