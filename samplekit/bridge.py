@@ -788,3 +788,80 @@ def include_trial(membership: pd.DataFrame) -> pd.DataFrame:
     trial = out["entry_reason"].astype("string").eq(TRIAL_REASON).fillna(False).to_numpy(bool)
     out.loc[trial, "entry_reason"] = "trial_included"
     return out
+
+
+# ------------------------------------------------------------------- from the panel of record
+def designs_around_break(
+    membership: pd.DataFrame, *, break_month: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two designs of a break as one-window sample lists, from the panel of record.
+
+    ``old``: the rows in force in the month before ``break_month`` (trial rows and individual
+    units left out); ``new``: the rows in force in ``break_month`` (individual units left out).
+    Both without ``valid_from``/``valid_to``, ready for :func:`level_shift`.
+    """
+    if not _is_month(break_month):
+        raise InputError(f"break_month {break_month!r} is not a month YYYY-MM")
+    before = estimation._month_label(estimation._month_index(break_month) - 1)
+    frm = membership["valid_from"].astype(str)
+    to = membership["valid_to"].astype("string").fillna("9999-12").astype(str)
+    indiv = (
+        estimation._flag(membership["individual"])
+        if "individual" in membership.columns
+        else np.zeros(len(membership), dtype=bool)
+    )
+    trial = estimation._trial_mask(membership)
+
+    def in_force(month: str, mask: np.ndarray) -> pd.DataFrame:
+        rows = membership[(frm <= month).to_numpy() & (to >= month).to_numpy() & mask]
+        return rows.drop(columns=["valid_from", "valid_to"]).reset_index(drop=True)
+
+    old, new = in_force(before, ~indiv & ~trial), in_force(break_month, ~indiv)
+    if old.empty or new.empty:
+        raise InputError(
+            f"the panel of record has no members in force in {before if old.empty else break_month}"
+            f"; is {break_month} the first month of the new design?"
+        )
+    return old, new
+
+
+def series_across_break(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    settings: BreakSettings,
+    *,
+    by: Sequence[str] | None = None,
+    weight: str = "calibrated_weight",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The level shift and the bridged monthly series of a declared break, from the store's
+    reports and panel of record (the entry point for the warning and the notebooks).
+
+    Returns
+    -------
+    shift, series
+        :func:`level_shift` over ``settings.overlap_months()`` and :func:`bridged_series` of the
+        official monthly series (:func:`samplekit.estimation.monthly_series` on the membership:
+        the old panel before the break, trial rows left out, the new design from it).
+    """
+    by = list(by or [])
+    old, new = designs_around_break(membership, break_month=settings.month)
+    shift = level_shift(
+        reports,
+        old=old,
+        new=new,
+        months=settings.overlap_months(),
+        indicators=settings.indicators,
+        by=by,
+        weight=weight,
+    )
+    parts = [
+        estimation.monthly_series(reports, membership, indicator=i, by=by, weight=weight).assign(
+            indicator=i
+        )
+        for i in settings.indicators
+    ]
+    series = pd.concat(parts, ignore_index=True)
+    bridged = bridged_series(
+        series, series, shift, break_month=settings.month, method=settings.method, by=by
+    )
+    return shift, bridged

@@ -144,7 +144,7 @@ class ValidationRules:
         if params is None:
             return cls()
         params.check_keys("monthly", {"store", "validation", "demo", "calendar", "events",
-                                        "special_notes", "insurance"})
+                                        "special_notes", "insurance", "break"})
         base = "monthly.validation"
         sec = params.get(base, {}) or {}
         unknown = sorted(set(sec) - {"mass_layoff_persons", "mass_layoff_share", "swing_pct",

@@ -143,3 +143,30 @@ def test_expansion_switch_is_validated(tmp_path):
         HistorySettings.from_params(params({"expansion": "yes"}))
     with pytest.raises(ParamsError, match="2014-01"):
         HistorySettings.from_params(params({"expansion": True, "end": "2013-12"}))
+
+
+def test_series_across_break_on_the_expansion_store(built):
+    _, membership, reports = built
+    settings = bridge.BreakSettings(
+        month="2013-12", overlap=("2013-10", "2013-11", "2013-12", "2014-01")
+    )
+    shift, series = bridge.series_across_break(reports, membership, settings)
+    official = {
+        i: monthly_series(reports, membership, indicator=i).set_index("period")["estimate"]
+        for i in settings.indicators
+    }
+    for ind in settings.indicators:
+        s = shift[shift["indicator"] == ind].set_index("period")
+        # the trial months' old-panel estimate is the official series; December's new one too
+        assert s.loc["2013-10", "estimate_old"] == pytest.approx(official[ind]["2013-10"])
+        assert s.loc["2013-11", "estimate_old"] == pytest.approx(official[ind]["2013-11"])
+        assert s.loc["2013-12", "estimate_new"] == pytest.approx(official[ind]["2013-12"])
+        assert s.loc["overlap", "n_shared"] > 0 and s.loc["overlap", "se"] > 0
+        one = series[series["indicator"] == ind].set_index("period")
+        assert one.loc["2013-06", "estimate"] == pytest.approx(
+            official[ind]["2013-06"] + s.loc["overlap", "shift"]
+        )
+        assert one.loc["2014-02", "estimate"] == pytest.approx(official[ind]["2014-02"])
+        assert one["series_break"].sum() == 1 and one.loc["2013-12", "series_break"]
+    old, new = bridge.designs_around_break(membership, break_month="2013-12")
+    assert not (old["entry_reason"] == "trial").any() and len(new) > 2 * len(old)
