@@ -213,8 +213,7 @@ def main() -> None:
     a = ap.parse_args()
     t0 = time.perf_counter()
     res = run(a.replicates, seed=a.seed, truth_draws=a.truth_draws)
-    with pd.option_context("display.width", 160, "display.precision", 4):
-        print(summary(res))
+    print(summary(res).round(4).to_string())
     print(f"{a.replicates} replicates in {time.perf_counter() - t0:.1f} s")
 
 
