@@ -332,7 +332,9 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
         raise InputError(f"the membership table has {len(overlap)} overlapping row pair(s) of one "
                          f"enterprise (e.g. {sid[k]}: spreadsheet rows {order[k] + 2} and "
                          f"{order[k + 1] + 2}); an enterprise has one row in force per month")
-    keep = ~individual
+    # Trial-reporting rows (entry_reason "trial", issue 16) are not part of the official
+    # design: left out with their reports (:func:`_drop_trial`).
+    keep = ~individual & ~_trial_mask(src)
     cols = list(dict.fromkeys(["enterprise_id", *STRATUM_COLUMNS, *by]))
     out = src.loc[keep, cols].copy()
     out["enterprise_id"] = ids[keep].to_numpy()
@@ -348,6 +350,42 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
                  if "cell_frame_units" in src.columns else np.nan)
     out["_from"], out["_to"] = start[keep], end[keep]
     return out.reset_index(drop=True), set(ids[individual].tolist())
+
+
+#: Entry reason of a trial-reporting membership row (试行填报): such rows and their reports are
+#: left out of estimation unless passed through ``samplekit.bridge.include_trial``.
+TRIAL_REASON = "trial"
+
+
+def _trial_mask(membership: pd.DataFrame) -> np.ndarray:
+    if "entry_reason" not in membership.columns:
+        return np.zeros(len(membership), dtype=bool)
+    return membership["entry_reason"].astype("string").str.strip().eq(TRIAL_REASON).fillna(
+        False).to_numpy(dtype=bool)
+
+
+def _drop_trial(rep: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
+    """Reports (``enterprise_id``, ``period``) made under a trial row of the membership."""
+    trial = _trial_mask(membership)
+    if not trial.any() or rep.empty:
+        return rep
+    rows = membership.loc[trial]
+    t = pd.DataFrame({
+        "enterprise_id": rows["enterprise_id"].astype(str).str.strip().to_numpy(),
+        "_tf": _month_codes(rows["valid_from"], "valid_from", allow_open=False),
+        "_tt": (_month_codes(rows["valid_to"], "valid_to", allow_open=True)
+                if "valid_to" in rows.columns else _OPEN)})
+    period = pd.Series(rep["period"].to_numpy())
+    code = period.map({p: _month_index(p) for p in pd.unique(period)}).to_numpy(np.int64)
+    left = pd.DataFrame({"enterprise_id": rep["enterprise_id"].to_numpy(), "_m": code,
+                         "_pos": np.arange(len(rep))})
+    hit = left.merge(t, on="enterprise_id")
+    drop = hit.loc[(hit["_m"] >= hit["_tf"]) & (hit["_m"] <= hit["_tt"]), "_pos"].to_numpy()
+    if not len(drop):
+        return rep
+    keep = np.ones(len(rep), dtype=bool)
+    keep[drop] = False
+    return rep.loc[keep].reset_index(drop=True)
 
 
 def _finish_design(design: pd.DataFrame) -> pd.DataFrame:
@@ -672,6 +710,7 @@ def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
         rows, individual = prepare_membership(sample, weight=weight, by=by)
         in_force = design_by_month(rows, months)
         design = in_force if len(months) == 1 else design_for_run(rows, months, label)
+        rep = _drop_trial(rep, sample)
         rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
                         ignore_index=True) if len(closures) else rep.assign(_closed=False)
         if individual:
@@ -1127,6 +1166,7 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
     if is_membership(sample):
         rows, individual = prepare_membership(sample, weight=weight, by=by)
         design = design_by_month(rows, months)
+        rep = _drop_trial(rep, sample)
         if len(closures):
             rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
                             ignore_index=True)

@@ -485,7 +485,13 @@ def data_note(params: Params) -> str:
         parts.append(note)
     if uses_demo(params, "frame"):
         parts.append("企业名录为按固定随机种子生成的合成演示名录(docs/demo_province.md)。")
-    if uses_demo(params, "store"):
+    if uses_demo(params, "store") and params.get("monthly.demo.expansion", False) is True:
+        parts.append(
+            "月度监测数据与样本轮换窗口为合成的演示历史数据:2010年1月至2013年11月为原约3000家"
+            "监测企业(目的抽样,按名录边际校准加权),2013年10—11月新增企业试填报(不计入正式估计),"
+            "2013年12月起为扩面后的10000家样本;含春节季节性与一次出口冲击。"
+        )
+    elif uses_demo(params, "store"):
         parts.append(
             "月度监测数据与样本轮换窗口为合成的演示历史数据(2010年1月起,含春节季节性、"
             "每年12月的样本轮换与一次出口冲击)。"
@@ -547,11 +553,13 @@ def validate(params: Params) -> None:
         SelectionSettings.from_params(params)
         MaintenanceSettings.from_params(params)
     if "monthly" in present:
+        from samplekit.bridge import BreakSettings
         from samplekit.demo import HistorySettings
         from samplekit.reports import ValidationRules
 
         ValidationRules.from_params(params)
         HistorySettings.from_params(params)
+        BreakSettings.from_params(params)  # monthly.break: a declared series break (issue 16)
         _validate_network(params)
         store = params.get("monthly.store", None)
         if store is not None and not isinstance(store, str):

@@ -42,7 +42,7 @@ IN_FORCE_COLUMNS: list[str] = [
     "valid_from", "valid_to"]
 
 STRATUM: list[str] = ["city", "section", "size_class", "ownership"]
-ENTRY_REASONS: tuple[str, ...] = ("existing", "new", "replacement", "birth")
+ENTRY_REASONS: tuple[str, ...] = ("existing", "new", "replacement", "birth", "trial")
 #: Exit reasons of the contract, plus ``rebalanced`` (a place lost to a new allocation) and
 #: ``removed`` (left a window with no reason given).
 EXIT_REASONS: tuple[str, ...] = ("closed", "bankrupt", "suspended", "moved", "ineligible",

@@ -145,7 +145,7 @@ class ValidationRules:
         if params is None:
             return cls()
         params.check_keys("monthly", {"store", "validation", "demo", "calendar", "events",
-                                        "special_notes", "insurance", "mass_layoff"})
+                                        "special_notes", "insurance", "mass_layoff", "break"})
         base = "monthly.validation"
         rule = MassLayoffRule.from_params(params)  # refuses the keys it replaced, naming them
         sec = params.get(base, {}) or {}

@@ -48,6 +48,12 @@ SPRING_FESTIVAL: dict[int, str] = {
 _DIP = {"C": 0.030, "E": 0.025}  # seasonal dip depth by section (others: _DIP_OTHER)
 _DIP_OTHER = 0.008
 
+#: The 2013 expansion (seed 001): trial reporting 试行调整阶段 and full operation 运行推广阶段.
+TRIAL_MONTHS: tuple[str, str] = ("2013-10", "2013-11")
+EXPANSION_MONTH = "2013-12"
+#: Default last month of the expansion history (the first quarters after it can be judged).
+EXPANSION_END = "2014-06"
+
 
 @dataclass(frozen=True)
 class ShockSettings:
@@ -78,6 +84,10 @@ class HistorySettings:
     individual_units: int = 40
     xlsx_periods: tuple[str, ...] = ("2012-06",)
     shock: ShockSettings | None = field(default_factory=ShockSettings)
+    #: The 2013 expansion as it happened (issue 16): the old 3000 panel to 2013-11, trial
+    #: reporting of the new firms in 2013-10/11, the 10000 from 2013-12
+    #: (:func:`simulate_expansion_history`). False: the 10000 report from the start.
+    expansion: bool = False
 
     @classmethod
     def from_params(cls, params: Any) -> HistorySettings:
@@ -85,7 +95,8 @@ class HistorySettings:
         d = cls(seed=int(params.get("seed", 20130627)))
         base = "monthly.demo"
         allowed = {"start", "end", "seed", "trend", "noise", "closure_prob", "suspension_prob",
-                   "relocation_prob", "layoff_prob", "individual_units", "xlsx_periods", "shock"}
+                   "relocation_prob", "layoff_prob", "individual_units", "xlsx_periods", "shock",
+                   "expansion"}
         sec = params.get(base, {}) or {}
         unknown = sorted(set(sec) - allowed)
         if unknown:
@@ -109,9 +120,23 @@ class HistorySettings:
                     layoff_prob=float(s.get("layoff_prob", ds.layoff_prob)))
         num = {k: params.number(f"{base}.{k}", getattr(d, k), low=0) for k in (
             "trend", "noise", "closure_prob", "suspension_prob", "relocation_prob", "layoff_prob")}
+        from samplekit.errors import ParamsError
+
+        expansion = params.get(f"{base}.expansion", False)
+        if not isinstance(expansion, bool):
+            raise ParamsError(f"{params.path}: key '{base}.expansion' = {expansion!r} must be "
+                              "true or false (true: the 2013 expansion as it happened)")
+        end = str(params.get(f"{base}.end", EXPANSION_END if expansion else d.end))
+        if expansion and not (str(params.get(f"{base}.start", d.start)) <= "2013-01"
+                              and end >= "2014-01"):
+            raise ParamsError(f"{params.path}: '{base}.expansion: true' needs a history from "
+                              f"2013-01 or earlier to 2014-01 or later (found "
+                              f"{params.get(f'{base}.start', d.start)}…{end}); e.g. "
+                              f"start: \"2010-01\", end: \"{EXPANSION_END}\"")
         return cls(
+            expansion=expansion,
             start=str(params.get(f"{base}.start", d.start)),
-            end=str(params.get(f"{base}.end", d.end)),
+            end=end,
             seed=int(params.get(f"{base}.seed", d.seed)),
             individual_units=int(params.number(f"{base}.individual_units", d.individual_units,
                                                low=0)),
@@ -538,6 +563,8 @@ class DemoWindow:
     effective: str
     members: pd.DataFrame
     changes: pd.DataFrame | None
+    exits: dict[str, str] | None = None  # enterprise_id -> exit_reason (when no change log)
+    note: str = "demo history"
 
 
 @dataclass(frozen=True)
@@ -656,6 +683,171 @@ def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: 
     return PanelHistory(out, reports, city, who.reset_index(drop=True))
 
 
+#: Panel columns of a window's members (sample-list layout) kept by the expansion history.
+_PANEL_KEEP = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
+               "employees", "export_share", "registration_type", "division"]
+
+
+def old_panel_members(frame: pd.DataFrame) -> pd.DataFrame:
+    """The purposive panel before the expansion: the register's ``in_panel`` enterprises, with
+    the ministry's monthly network flag (``in_monthly``, 641 in the seed) as ``ministry``."""
+    old = frame[frame["in_panel"].astype(bool).to_numpy()]
+    keep = [c for c in _PANEL_KEEP if c in old.columns]
+    out = old[keep].copy()
+    out["enterprise_id"] = out["enterprise_id"].astype(str)
+    out["ministry"] = old["in_monthly"].astype(bool).to_numpy() if "in_monthly" in old.columns \
+        else False
+    out["entry_reason"] = "existing"
+    out["individual"] = False
+    return out.reset_index(drop=True)
+
+
+def _weighted_old(members: pd.DataFrame, scope: pd.DataFrame) -> pd.DataFrame:
+    """The old panel with calibrated weights (samplekit.bridge.old_panel_weights)."""
+    from samplekit.bridge import old_panel_weights
+
+    return old_panel_weights(members, scope)[0]
+
+
+def _replace_closed(members: pd.DataFrame, closed_ids: np.ndarray, scope: pd.DataFrame,
+                    taken: set[str], rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """Replace closed members of the old panel by random active register firms of their
+    stratum (the old panel's own December windows; no design, so no PRN order)."""
+    strata = ["city", "section", "size_class", "ownership"]
+    gone = members[members["enterprise_id"].isin(set(closed_ids))]
+    stay = members[~members["enterprise_id"].isin(set(closed_ids))]
+    pool = scope[(scope["status"] == "active") & ~scope["enterprise_id"].isin(taken)]
+    pool = pool.assign(_key=rng.random(len(pool))).sort_values("_key", kind="stable")
+    need = gone.groupby(strata, observed=True).size().rename("_need").reset_index()
+    cand = pool.merge(need, on=strata)
+    cand = cand[cand.groupby(strata, observed=True).cumcount() < cand["_need"]]
+    keep = [c for c in _PANEL_KEEP if c in cand.columns]
+    new = cand[keep].assign(ministry=False, entry_reason="replacement", individual=False)
+    exits = dict.fromkeys(sorted(gone["enterprise_id"].astype(str)), "closed")
+    return pd.concat([stay, new], ignore_index=True), exits
+
+
+def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: Any,
+                               settings: HistorySettings | None = None, *,
+                               cities: pd.DataFrame | None = None) -> PanelHistory:
+    """The demo history of the 2013 expansion as it happened (issue 16, seed 001).
+
+    * 2010-01 … 2013-11: the purposive panel of about 3000 (:func:`old_panel_members`),
+      weighted by calibration to the register's margins each year
+      (:func:`samplekit.bridge.old_panel_weights`), with its own December windows replacing the
+      members that closed (random active firms of their stratum); the ministry's network is
+      its 641 ``in_monthly`` members;
+    * 2013-10 and 2013-11 (试行调整阶段): the new design's other members report on trial —
+      membership rows with ``entry_reason = "trial"`` (estimation leaves them out unless asked,
+      :func:`samplekit.bridge.include_trial`), the design's weights;
+    * from 2013-12 (运行推广阶段): the new design ``panel`` (10000, its ~1000 ministry members),
+      a forced window; old members it did not keep leave;
+    * continuing to ``settings.end`` (default 2014-06).
+
+    Enterprises continue from where they were (employment, closure, suspension) across windows.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        The new design (:func:`demo_panel`: the selected sample plus individual units).
+    frame : DataFrame
+        The register (``in_panel``, ``in_monthly``, ``status``).
+    selection : SelectionSettings
+        Unused (kept for the signature of :func:`simulate_panel_history`).
+    settings : HistorySettings, optional
+    cities : DataFrame, optional
+
+    Returns
+    -------
+    PanelHistory
+    """
+    from samplekit.panel import next_month, previous_month
+
+    del selection
+    s = settings or HistorySettings()
+    if not (s.start <= "2013-01" and s.end >= EXPANSION_MONTH):
+        raise ValueError(f"the expansion history needs start ≤ 2013-01 and end ≥ "
+                         f"{EXPANSION_MONTH}; got {s.start}…{s.end}")
+    rng = np.random.default_rng(s.seed)
+    periods = months(s.start, s.end)
+    register = frame.copy()
+    register["enterprise_id"] = register["enterprise_id"].astype(str)
+    # The population the new design covers (micro enterprises excluded), also for the old panel.
+    scope = register[register["size_class"].astype(str) != "micro"].reset_index(drop=True)
+    indiv = indiv_of(panel)
+    individuals = panel[indiv].reset_index(drop=True)
+    design_new = panel[~indiv].reset_index(drop=True)
+    design_new = design_new.assign(enterprise_id=design_new["enterprise_id"].astype(str))
+    old = _weighted_old(old_panel_members(register), scope)
+    taken = set(old["enterprise_id"])
+    out = [DemoWindow("design", previous_month(s.start), s.start,
+                      pd.concat([old, individuals], ignore_index=True), None,
+                      note="扩面前原监测企业(目的抽样,按名录边际校准加权)")]
+    edges = sorted({s.start, *[f"{y}-01" for y in range(int(s.start[:4]) + 1, 2014)],
+                    TRIAL_MONTHS[0], EXPANSION_MONTH, next_month(s.end)})
+    edges = [e for e in edges if s.start <= e <= next_month(s.end)]
+    state: pd.DataFrame | None = None
+    parts: list[pd.DataFrame] = []
+    sums: list[tuple[np.ndarray, np.ndarray]] = []
+    everyone = [old, design_new]
+    names: list[str] | None = None
+    base: np.ndarray | None = None
+    trial = pd.DataFrame()
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        seg = [p for p in periods if lo <= p < hi]
+        if not seg:
+            continue
+        if lo >= EXPANSION_MONTH:
+            members = pd.concat([design_new, individuals], ignore_index=True)
+        else:
+            members = pd.concat([old, trial, individuals], ignore_index=True)
+        run = _simulate_run(members, seg, s, rng, state)
+        parts.append(_reports_of(members, seg, run, rng))
+        n_city, e_sum, l_sum = _city_sums(members, run)
+        if names is None:
+            names, base = n_city, e_sum[0]
+        sums.append((_align(e_sum[:-1], n_city, names), _align(l_sum, n_city, names)))
+        state = run.state if state is None else pd.concat(
+            [state[~state.index.isin(run.state.index)], run.state])
+        window = previous_month(hi)
+        if hi == next_month(s.end):
+            break
+        if hi == TRIAL_MONTHS[0]:
+            # 试行调整阶段: the new design's other members report on trial.
+            trial = design_new[~design_new["enterprise_id"].isin(set(old["enterprise_id"]))]
+            trial = trial.assign(entry_reason="trial")
+            out.append(DemoWindow("design", window, hi,
+                                  pd.concat([old, trial, individuals], ignore_index=True), None,
+                                  note="扩面试填报(试行调整阶段,试填报企业不计入正式估计)"))
+            everyone.append(trial)
+        elif hi == EXPANSION_MONTH:
+            leavers = set(old["enterprise_id"]) - set(design_new["enterprise_id"])
+            out.append(DemoWindow("design", window, hi, panel.reset_index(drop=True), None,
+                                  exits=dict.fromkeys(sorted(leavers), "ineligible"),
+                                  note="扩面至10000家正式运行(运行推广阶段)"))
+        elif hi[5:7] == "01" and hi < TRIAL_MONTHS[0]:
+            # The old panel's December window: closed members replaced, weights recalibrated.
+            ids = members["enterprise_id"].astype(str).to_numpy()
+            closed = run.state["closed"].to_numpy(dtype=bool) & ~indiv_of(members)
+            old, exits = _replace_closed(old, ids[closed], scope, taken, rng)
+            taken |= set(old["enterprise_id"])
+            old = _weighted_old(old.drop(columns=["weight", "calibrated_weight",
+                                                  "cell_frame_units", "cell_n"],
+                                         errors="ignore"), scope)
+            everyone.append(old)
+            out.append(DemoWindow("maintenance", window, hi,
+                                  pd.concat([old, individuals], ignore_index=True), None,
+                                  exits=exits, note="原监测企业年度调整(关闭企业替换)"))
+    reports = pd.concat(parts, ignore_index=True).sort_values(
+        ["period", "enterprise_id"], kind="stable").reset_index(drop=True)
+    e_all = np.vstack([e for e, _ in sums] + [np.zeros((1, len(names or [])))])
+    l_all = np.vstack([x for _, x in sums])
+    city = _city_table(names or [], e_all, l_all, base, periods, cities, rng)
+    who = pd.concat([*everyone, individuals], ignore_index=True).drop_duplicates(
+        "enterprise_id", keep="first")
+    return PanelHistory(out, reports, city, who.reset_index(drop=True))
+
+
 def indiv_of(members: pd.DataFrame) -> np.ndarray:
     """The ``individual`` flag of a panel as a bool array (False when absent)."""
     if "individual" not in members.columns:
@@ -684,7 +876,9 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
     Without ``frame``/``selection`` the panel is one imported list in force throughout. With
     them (the demo) the history runs year by year with December windows
     (:func:`simulate_panel_history`): the store holds the first design and one maintenance
-    window per December, and every report belongs to a member in force in its month.
+    window per December, and every report belongs to a member in force in its month. With
+    ``settings.expansion`` the history is the 2013 expansion as it happened
+    (:func:`simulate_expansion_history`).
 
     Returns
     -------
@@ -702,7 +896,8 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
                                     xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
         load_panel(store, panel)
     else:
-        hist = simulate_panel_history(panel, frame, selection, s, cities=cities)
+        simulate = simulate_expansion_history if s.expansion else simulate_panel_history
+        hist = simulate(panel, frame, selection, s, cities=cities)
         reports = hist.reports
         if network is not None:
             from samplekit.demo.network import drop_unreported
@@ -712,8 +907,11 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
         files = write_history_files(reports, hist.city_reports, hist.everyone, d / "files",
                                     xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
         for w in hist.windows:
+            # The expansion's windows (trial from 2013-10, the new design from 2013-12) were
+            # not December windows: recorded as forced.
             write_window(store, members=w.members, window_month=w.window_month,
                          effective=w.effective, kind=w.kind, changes=w.changes,
-                         run_id=f"demo-{w.window_month}", note="demo history")
+                         exits=w.exits, force=w.window_month[5:7] != "12",
+                         run_id=f"demo-{w.window_month}", note=w.note)
     ingest_files(store, files)
     return store
