@@ -39,7 +39,6 @@ _EXPORTS: dict[str, str] = {
     # allocation and selection
     "AllocationSettings": "samplekit.allocation",
     "allocate": "samplekit.allocation",
-    "apportion": "samplekit.apportion",
     "SelectionSettings": "samplekit.selection",
     "select_sample": "samplekit.selection",
     "prn": "samplekit.selection",
@@ -58,7 +57,6 @@ _EXPORTS: dict[str, str] = {
     "read_report_file": "samplekit.reports",
     "validate_reports": "samplekit.reports",
     # monthly tables, estimation, warning
-    "monthly_tables": "samplekit.monthly_tables",
     "tables_for": "samplekit.monthly_tables",
     "estimate": "samplekit.estimation",
     "monthly_series": "samplekit.estimation",

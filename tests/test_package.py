@@ -13,6 +13,16 @@ def test_every_public_name_resolves():
         assert getattr(samplekit, name) is not None, name
 
 
+def test_no_public_name_shadows_a_submodule():
+    """``from samplekit import monthly_tables`` must give the module, never a function."""
+    from pathlib import Path
+
+    package = Path(samplekit.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir()
+                                                         if (p / "__init__.py").exists()}
+    assert not (set(samplekit.__all__) - set(samplekit._MODULES)) & modules
+
+
 def test_importing_the_package_does_not_import_the_domain_modules():
     code = "import sys, samplekit; print('samplekit.estimation' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
