@@ -20,6 +20,7 @@ from samplekit.errors import SamplekitError
 
 #: Modules that register sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "samplekit.cli.init",
     "samplekit.cli.frame",
     "samplekit.cli.allocation",
     "samplekit.cli.selection",
@@ -34,11 +35,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="samplekit",
-        description="Sample design, panel maintenance, monthly monitoring and unemployment "
-        "early warning for enterprise employment monitoring.",
+        description="企业用工定点监测:样本设计、样本维护、月度监测与失业预警。"
+        "选项名和参数文件的键为英文,说明和输出为中文。",
+        epilog="退出码:0 成功;1 输入或参数有误、发现问题;2 规则不可行;3 部分行被隔离(导入)。",
     )
-    parser.add_argument("--version", action="version", version=f"samplekit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser._positionals.title = "位置参数"
+    parser._optionals.title = "选项"
+    parser.add_argument("--version", action="version", version=f"samplekit {__version__}",
+                        help="显示版本号后退出")
+    sub = parser.add_subparsers(dest="command", metavar="命令", title="命令")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
@@ -53,10 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SamplekitError as exc:
-        print(f"samplekit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"samplekit {args.command}: 错误:{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("已中断", file=sys.stderr)
         return 130
 
 
