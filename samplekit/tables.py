@@ -150,6 +150,7 @@ def show(
     decimals = dict(decimals or {})
     data = df.reset_index() if index else df.reset_index(drop=True)
     data.columns = [str(c) for c in data.columns]
+    data.attrs = {}  # side tables in attrs (e.g. a quality summary's rules) are not shown
     if city_order:
         data = order_cities(data, city_table=city_table)
     notes = list(notes)

@@ -71,6 +71,12 @@ def test_same_table_same_html_and_index_kept_on_request():
     assert heads == ["城市", "甲"] and [r[0] for r in rows] == ["广州", "深圳"]
 
 
+def test_attrs_holding_a_table_do_not_break_it():
+    df = DF.copy()
+    df.attrs["rules"] = pd.DataFrame({"rule": ["a"], "n": [1]})
+    assert cells(html(show(df)))[1] == cells(html(show(DF)))[1]
+
+
 def test_max_rows_says_what_was_left_out():
     df = pd.DataFrame({"city": ["广州"] * 30, "n": range(30)})
     page = html(show(df, max_rows=5))
