@@ -201,6 +201,10 @@ CODES_ZH: dict[str, dict[str, str]] = {
     "flag": FLAG_ZH,
     "severity": SEVERITY_ZH,
     "source": RULE_SOURCE_ZH,
+    # Warning levels are shown by their codes (IV … I); "none" is the absence of one.
+    "composite_level": {"none": "无"},
+    "raw_level": {"none": "无"},
+    "level": {"none": "无"},
 }
 
 
