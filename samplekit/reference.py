@@ -188,6 +188,21 @@ def calibration_summary(calibration: pd.DataFrame) -> pd.DataFrame:
 
 BOOL_ZH: dict[bool, str] = {True: "是", False: "否"}
 
+#: Rules of the monthly report checks (``samplekit.reports``; docs/monthly.md).
+REPORT_RULE_ZH: dict[str, str] = {
+    "period_format": "调查期格式", "period_expected": "调查期不符", "negative_employment": "就业人数为负",
+    "change": "增减人数不符", "change_pct": "增减幅度不符", "reduction_without_fall": "有减少类型但人数未减",
+    "reduction_sum": "减少人数合计不符", "reason_missing": "缺少减员原因", "reason_code": "减员原因代码无效",
+    "reason_gap": "减员原因顺序有空缺", "reason_duplicate": "减员原因重复", "not_in_panel": "不是在册监测企业",
+    "duplicate": "重复报送", "reason_without_fall": "有减员原因但人数未减", "baseline_break": "建档期人数变动",
+    "mass_layoff": "规模减员", "large_swing": "变动幅度大", "required": "必填项为空", "number": "不是数字",
+    "reduction_negative": "减少人数为负", "reason_count": "减员原因个数不符", "reduction_sign": "减少人数符号",
+}
+#: Kinds of loaded files and their layouts (the store's load records).
+LOAD_KIND_ZH: dict[str, str] = {"reports": "企业月报表", "city": "城市汇总表", "events": "补充数据",
+                                "notes": "专项说明", "insured": "社保参保人数"}
+LAYOUT_ZH: dict[str, str] = {"form": "部颁表式", "canonical": "标准格式"}
+
 #: Column -> code -> Chinese name: the one place tables translate codes (see :func:`readable`).
 CODES_ZH: dict[str, dict[str, str]] = {
     "size_class": SIZE_CLASSES_ZH,
@@ -196,8 +211,9 @@ CODES_ZH: dict[str, dict[str, str]] = {
     "sector": SECTORS_ZH,
     "scope": SCOPE_ZH,
     "per": PER_ZH,
-    "kind": RULE_KIND_ZH,
-    "rule": RULE_ZH,
+    "kind": {**RULE_KIND_ZH, **LOAD_KIND_ZH},
+    "layout": LAYOUT_ZH,
+    "rule": {**RULE_ZH, **REPORT_RULE_ZH},
     "flag": FLAG_ZH,
     "severity": SEVERITY_ZH,
     "source": RULE_SOURCE_ZH,

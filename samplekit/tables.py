@@ -176,8 +176,7 @@ def show(
             pd.api.types.is_float_dtype(s)
             and col not in decimals
             and s.dropna().size
-            and (s.dropna() % 1 == 0).all()
-            and s.abs().max() >= 1000
+            and (s.dropna() % 1 == 0).all()  # counts held as floats (NaN for missing)
         ):
             gt = gt.fmt_integer(columns=col)
         elif pd.api.types.is_float_dtype(s):

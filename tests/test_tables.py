@@ -77,6 +77,12 @@ def test_attrs_holding_a_table_do_not_break_it():
     assert cells(html(show(df)))[1] == cells(html(show(DF)))[1]
 
 
+def test_whole_floats_are_counts():
+    df = pd.DataFrame({"city": ["广州", "深圳"], "layoffs": [11.0, None], "rate": [3.0, 2.5]})
+    _, rows = cells(html(show(df)))
+    assert [r[1] for r in rows] == ["11", "—"] and [r[2] for r in rows] == ["3.00", "2.50"]
+
+
 def test_max_rows_says_what_was_left_out():
     df = pd.DataFrame({"city": ["广州"] * 30, "n": range(30)})
     page = html(show(df, max_rows=5))
