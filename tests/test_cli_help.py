@@ -12,9 +12,30 @@ from samplekit.cli import build_parser, main
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: The commands of the modules translated here (new command modules bring their own tests).
-COMMANDS = ("init", "demo-register", "frame", "cities", "allocate", "select", "maintain", "panel",
-            "ingest", "check", "tables", "warn", "backtest", "receive", "receipt", "chase",
-            "supplement", "crosscheck", "evaluate", "run", "demo", "verify")
+COMMANDS = (
+    "init",
+    "demo-register",
+    "frame",
+    "cities",
+    "allocate",
+    "select",
+    "maintain",
+    "panel",
+    "ingest",
+    "check",
+    "tables",
+    "warn",
+    "backtest",
+    "receive",
+    "receipt",
+    "chase",
+    "supplement",
+    "crosscheck",
+    "evaluate",
+    "run",
+    "demo",
+    "verify",
+)
 
 
 def _parsers(parser: argparse.ArgumentParser, prefix: str = ""):

@@ -22,10 +22,19 @@ PANEL = [200, 120, 80, 60, 40, 35, 30, 30, 30, 30, 30]
 @pytest.fixture
 def city_table(tmp_path):
     rows = [
-        {"city": n, "municipality": False, "population": p, "employed": round(0.6 * p, 1),
-         "employed_secondary": round(0.24 * p, 1), "employed_tertiary": round(0.27 * p, 1),
-         "gdp": 8.0 * p, "gdp_secondary": 3.5 * p, "gdp_tertiary": 4.0 * p,
-         "existing_panel": e, "existing_monthly": 30}
+        {
+            "city": n,
+            "municipality": False,
+            "population": p,
+            "employed": round(0.6 * p, 1),
+            "employed_secondary": round(0.24 * p, 1),
+            "employed_tertiary": round(0.27 * p, 1),
+            "gdp": 8.0 * p,
+            "gdp_secondary": 3.5 * p,
+            "gdp_tertiary": 4.0 * p,
+            "existing_panel": e,
+            "existing_monthly": 30,
+        }
         for n, p, e in zip(NAMES, POP, PANEL, strict=True)
     ]
     path = tmp_path / "本省城市表.csv"
@@ -78,31 +87,50 @@ def test_a_new_province_is_refused_demo_data_naming_the_key(tmp_path, city_table
 def test_demo_true_is_a_marked_rehearsal(tmp_path, city_table):
     _, job = _init(tmp_path, city_table)
     path = job / "params.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("demo: false", "demo: true"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("demo: false", "demo: true"), encoding="utf-8"
+    )
     params = load_params(path)
     assert jobs.uses_demo(params, "frame") and "合成" in jobs.data_note(params)
     # The demo shock and network problems move onto this province's own cities.
     history = jobs._history(params, jobs.cities(params))
     assert set(history.shock.cities) <= set(NAMES)
     net = jobs._network_demo(jobs.cities(params), history.shock, demo_province=False)
-    named = {*net.late_cities, *net.missing_cities, *net.analysis_late, *net.analysis_missing,
-             *net.event_cities}
+    named = {
+        *net.late_cities,
+        *net.missing_cities,
+        *net.analysis_late,
+        *net.analysis_missing,
+        *net.event_cities,
+    }
     assert named <= set(NAMES)
 
 
 def test_demo_register_is_loadable_and_marked(tmp_path, city_table, capsys):
     _, job = _init(tmp_path, city_table)
     out = tmp_path / "合成演练名录.csv"
-    assert main(["demo-register", "--params", str(job / "params.yaml"), "--units", "3000",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "demo-register",
+                "--params",
+                str(job / "params.yaml"),
+                "--units",
+                "3000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "合成" in capsys.readouterr().out
     frame = load_frame(out, cities=NAMES)  # passes the real register checks
     assert len(frame) == 3000 and set(frame["city"]) <= set(NAMES)
     assert not any(n in " ".join(frame["name"].head(200)) for n in demo_city_names())
     path = job / "params.yaml"
     text = path.read_text(encoding="utf-8").replace(
-        "frame:\n  path: null", f"frame:\n  path: {out}\n  synthetic: true")
+        "frame:\n  path: null", f"frame:\n  path: {out}\n  synthetic: true"
+    )
     path.write_text(text, encoding="utf-8")
     params = load_params(path)
     assert not jobs.uses_demo(params, "frame") and "合成演练名录" in jobs.data_note(params)

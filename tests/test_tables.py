@@ -145,8 +145,15 @@ def test_readable_and_calibration_summary_have_no_codes():
 
 
 def test_monthly_quality_codes_are_named():
-    df = pd.DataFrame({"kind": ["reports", "city"], "layout": ["form", "canonical"],
-                       "rule": ["mass_layoff", "large_swing"]})
+    df = pd.DataFrame(
+        {
+            "kind": ["reports", "city"],
+            "layout": ["form", "canonical"],
+            "rule": ["mass_layoff", "large_swing"],
+        }
+    )
     assert reference.readable(df).to_dict("list") == {
-        "kind": ["企业月报表", "城市汇总表"], "layout": ["部颁表式", "标准格式"],
-        "rule": ["规模减员", "变动幅度大"]}
+        "kind": ["企业月报表", "城市汇总表"],
+        "layout": ["部颁表式", "标准格式"],
+        "rule": ["规模减员", "变动幅度大"],
+    }
