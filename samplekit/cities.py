@@ -57,18 +57,18 @@ def validate_cities(raw: pd.DataFrame, *, file: str = "<cities>") -> pd.DataFram
 
     for col, (zh, _unit, required) in CITY_COLUMNS.items():
         if required and col not in df.columns:
-            add(None, col, None, "missing_column", f"required column '{col}' ({zh}) not found")
+            add(None, col, None, "missing_column", f"缺少必填列 '{col}'({zh})")
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: city table is missing columns\n"
+        raise ValidationError(f"{file}:城市表缺少必填列\n"
                               + summarize_problems(probs), probs)
     df = df.reset_index(drop=True)
     out = pd.DataFrame({"city": df["city"].astype("string").str.strip()})
     for i, v in out["city"].items():
         if pd.isna(v) or v == "":
-            add(i + 2, "city", v, "required", "city name is empty")
+            add(i + 2, "city", v, "required", "城市名称为空")
     for i in np.flatnonzero(out["city"].duplicated(keep=False).to_numpy()):
-        add(i + 2, "city", out["city"].iloc[i], "duplicate_city", "the same city appears twice")
+        add(i + 2, "city", out["city"].iloc[i], "duplicate_city", "同一城市出现两次")
     for col in NUMERIC:
         if col not in df.columns:
             out[col] = 0 if col == "existing_monthly" else np.nan
@@ -76,16 +76,17 @@ def validate_cities(raw: pd.DataFrame, *, file: str = "<cities>") -> pd.DataFram
         num = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(num.isna().to_numpy()):
             add(i + 2, col, df[col].iloc[i], "not_numeric",
-                f"{CITY_COLUMNS[col][0]} must be a number ({CITY_COLUMNS[col][1]})")
+                f"{CITY_COLUMNS[col][0]}应为数字(单位:{CITY_COLUMNS[col][1]})")
         for i in np.flatnonzero((num < 0).fillna(False).to_numpy()):
-            add(i + 2, col, df[col].iloc[i], "negative", "must not be negative")
+            add(i + 2, col, df[col].iloc[i], "negative", "不能为负数")
         out[col] = num
     for parts, total in ((("employed_secondary", "employed_tertiary"), "employed"),
                          (("gdp_secondary", "gdp_tertiary"), "gdp")):
         excess = (out[parts[0]] + out[parts[1]] > out[total] * (1 + 1e-9)).fillna(False)
         for i in np.flatnonzero(excess.to_numpy()):
             add(i + 2, parts[0], out[parts[0]].iloc[i], "sector_sum",
-                f"{parts[0]} + {parts[1]} exceeds {total}")
+                f"{CITY_COLUMNS[parts[0]][0]} + {CITY_COLUMNS[parts[1]][0]} 超过"
+                f"{CITY_COLUMNS[total][0]}")
     if "municipality" in df.columns:
         out["municipality"] = df["municipality"].astype("string").str.strip().str.lower().isin(
             ["true", "1", "是", "yes"])
@@ -95,7 +96,7 @@ def validate_cities(raw: pd.DataFrame, *, file: str = "<cities>") -> pd.DataFram
                         else "")
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: {len(probs)} problem(s) in the city table\n"
+        raise ValidationError(f"{file}:城市表有 {len(probs)} 处问题\n"
                               + summarize_problems(probs), probs)
     for col in ("existing_panel", "existing_monthly"):
         out[col] = out[col].astype("int64")

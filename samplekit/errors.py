@@ -99,7 +99,7 @@ def summarize_problems(problems: pd.DataFrame, limit: int = 5) -> str:
         shown = ", ".join(str(r) for r in rows[:limit]) + (" …" if len(rows) > limit else "")
         first = group.iloc[0]
         lines.append(
-            f"{len(group)} × column '{column}' breaks rule '{rule}' (rows {shown or '-'}): "
+            f"{len(group)} 处:列 '{column}' 违反规则 '{rule}'(行 {shown or '-'}):"
             f"{first['message']}"
         )
     return "\n".join(lines)

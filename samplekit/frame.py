@@ -205,9 +205,21 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     parts.append(prob(file, dup.to_numpy(), "enterprise_id", df["enterprise_id"],
                                "duplicate_id", "同一企业代码出现在多行;每个企业只保留一行"))
     if cities is not None:
-        allowed = sorted(set(cities))
+        # Listed in the official order (division code, else the city table's own order).
+        allowed = reference.city_order([str(c) for c in cities])
         bad = clean["city"].notna() & ~clean["city"].isin(allowed)
-        parts.append(prob(file, bad.to_numpy(), "city", df["city"], "unknown_city",
+        # The commonest mistake: 杭州市 for 杭州 (or the reverse). Say which spelling to use.
+        fixable = set()
+        if bad.any():
+            spelled = {c: _city_spelling(c, allowed) for c in clean["city"][bad].unique()}
+            fixable = {c for c, fix in spelled.items() if fix}
+            for wrong in sorted(fixable):
+                rows = (clean["city"] == wrong).to_numpy()
+                parts.append(prob(file, rows, "city", df["city"], "unknown_city",
+                                  f"城市表中写作“{spelled[wrong]}”,请把“{wrong}”改为"
+                                  f"“{spelled[wrong]}”(与城市表的写法一致)"))
+        rest = bad & ~clean["city"].isin(fixable)
+        parts.append(prob(file, rest.to_numpy(), "city", df["city"], "unknown_city",
                                    f"不是城市表中的城市({'、'.join(allowed)})"))
     sections = reference.sections()
     sec = clean["section"].str.upper()
@@ -231,7 +243,18 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     present = clean["registration_type"].notna().to_numpy()
     unmapped = present & mapped.astype("str").str.startswith("?").to_numpy()
     unknown = present & (mapped == "").to_numpy()
-    parts.append(prob(file, unknown, "registration_type", df["registration_type"],
+    # Everyday names (民营, 外资, 有限公司 …) are not registration types; name the likely code.
+    hinted = np.zeros(len(df), dtype=bool)
+    if unknown.any():
+        values = clean["registration_type"].astype("str")
+        for word, hint in _REGISTRATION_HINTS.items():
+            rows = unknown & ~hinted & values.str.contains(word, regex=False).fillna(False).to_numpy()
+            if rows.any():
+                hinted |= rows
+                parts.append(prob(file, rows, "registration_type", df["registration_type"],
+                                  "unknown_registration_type",
+                                  f"“{word}”不是登记注册类型的名称;请填写代码:{hint}"))
+    parts.append(prob(file, unknown & ~hinted, "registration_type", df["registration_type"],
                       "unknown_registration_type",
                       "不是登记注册类型:应为国统字〔1998〕200号的代码(110、120、…、173、…、340)或其名称,"
                       "或市场监管企业类型代码(见 data/reference)"))
@@ -536,6 +559,36 @@ def read_register(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarra
     else:
         rows = np.arange(len(raw), dtype=np.int64) + header_idx + 2
     return raw, rows
+
+
+_CITY_SUFFIXES = ("市", "地区", "自治州", "盟")
+#: Everyday words for ownership found in registers -> the registration-type codes they mean
+#: (国统字〔1998〕200号), first match wins.
+_REGISTRATION_HINTS: dict[str, str] = {
+    "民营": "170 私营企业(或 171 私营独资、172 私营合伙、173 私营有限责任公司、174 私营股份有限公司)",
+    "私企": "170 私营企业(或 171–174)",
+    "国企": "110 国有企业(国有独资公司为 151)",
+    "合资": "310 中外合资经营企业,或 210 合资经营企业(港或澳、台资)",
+    "港资": "230 港、澳、台商独资经营企业(合资 210、合作 220)",
+    "台资": "230 港、澳、台商独资经营企业(合资 210、合作 220)",
+    "外资": "330 外资企业(中外合资 310、中外合作 320)",
+    "外企": "330 外资企业(中外合资 310、中外合作 320)",
+    "有限公司": "159 其他有限责任公司(私营的为 173,国有独资为 151),股份有限公司为 160",
+    "个体": "个体工商户不是企业登记注册类型;不应列入企业名录",
+}
+
+
+def _city_spelling(name: str, allowed: list[str]) -> str | None:
+    """The city-table spelling of ``name`` when they differ only by an administrative suffix
+    (杭州市 ↔ 杭州), else None."""
+    def bare(c: str) -> str:
+        for suffix in _CITY_SUFFIXES:
+            if c.endswith(suffix) and len(c) > len(suffix) + 1:
+                return c[: -len(suffix)]
+        return c
+
+    matches = [c for c in allowed if bare(c) == bare(str(name))]
+    return matches[0] if len(matches) == 1 else None
 
 
 def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None

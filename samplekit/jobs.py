@@ -36,15 +36,103 @@ _DEMO_KEYS: dict[str, str] = {
 #: What each cached result depends on (top-level params sections; files are always hashed).
 _REGISTER_SECTIONS = ("province", "frame")
 _DESIGN_SECTIONS = ("seed", "province", "frame", "panel", "allocation", "selection")
-_STORE_SECTIONS = (*_DESIGN_SECTIONS, "monthly")
+_STORE_SECTIONS = (*_DESIGN_SECTIONS, "monthly", "demo")
+#: What each demo input stands in for (messages).
+_DEMO_WHAT: dict[str, str] = {
+    "frame": "企业名录(抽样框)",
+    "store": "月度监测数据库(samplekit select --store 写入样本名单后建立)",
+    "city_indicators": "城市预警指标表",
+}
+
+
+def is_demo_province(params: Params) -> bool:
+    """True when ``province.cities`` is the embedded demo city table (the demo job)."""
+    from samplekit.demo.province import demo_cities_path
+
+    path = params.path_of("province.cities", None)
+    return path is not None and path.resolve() == demo_cities_path().resolve()
+
+
+def demo_allowed(params: Params) -> bool:
+    """May a null input path fall back to synthetic demo data?
+
+    The top-level key ``demo`` decides when present (``demo: true`` = a rehearsal on synthetic
+    data, marked in every output; ``demo: false`` = never). Absent, only the demo province (its
+    committed city table) gets the demo data: a new province must opt in explicitly.
+    """
+    flag = params.get("demo", None)
+    if flag is not None:
+        return bool(flag)
+    return is_demo_province(params)
 
 
 def uses_demo(params: Params, what: DemoInput) -> bool:
     """True when ``what`` comes from the embedded demo (its params key is null or absent).
 
-    The one place that decides it: every loader below asks here.
+    The one place that decides it: every loader below asks here. A null key of a params file
+    that may not use demo data (:func:`demo_allowed`) is refused with the key named, so a real
+    run never gets synthetic data silently.
+
+    Raises
+    ------
+    ParamsError
+        The key is null and the params file neither is the demo nor says ``demo: true``.
     """
-    return params.get(_DEMO_KEYS[what], None) is None
+    key = _DEMO_KEYS[what]
+    if params.get(key, None) is not None:
+        return False
+    if not demo_allowed(params):
+        from samplekit.errors import ParamsError
+
+        raise ParamsError(
+            f"{params.path}: 参数 '{key}' 为空,但本参数文件不是演示省份,不会自动改用合成演示数据。"
+            f"请在 '{key}' 填写{_DEMO_WHAT[what]}的文件路径;若只是用合成数据演练,"
+            "请在参数文件顶层写 demo: true(所有输出都会标明“合成演示数据”)"
+        )
+    return True
+
+
+def _null_demo(params: Params, what: DemoInput) -> bool:
+    """``uses_demo`` without refusing (for notes about what a job uses)."""
+    return params.get(_DEMO_KEYS[what], None) is None and demo_allowed(params)
+
+
+def _history(params: Params, table: pd.DataFrame) -> Any:
+    """The demo-history settings, with the demo shock moved onto this province's cities.
+
+    The default shock names cities of the demo province; a rehearsal for another province puts
+    it on the first cities of its own table, so no demo city name reaches its outputs.
+    """
+    from dataclasses import replace
+
+    from samplekit.demo import HistorySettings
+
+    settings = HistorySettings.from_params(params)
+    shock = settings.shock
+    names = list(table["city"].astype(str))
+    if shock is not None and not set(shock.cities) <= set(names):
+        shock = replace(shock, cities=tuple(names[: min(3, len(names))]))
+        settings = replace(settings, shock=shock)
+    return settings
+
+
+def _network_demo(table: pd.DataFrame, shock: Any, *, demo_province: bool) -> Any:
+    """The demo network's planted problems: the demo's own cities, or the last cities of a
+    rehearsal province's table (late files, missing reports, missing analysis reports)."""
+    from samplekit.demo.network import NetworkDemoSettings
+
+    events = tuple(shock.cities) if shock else None
+    if demo_province:
+        return NetworkDemoSettings(event_cities=events or NetworkDemoSettings().event_cities)
+    names = tuple(table["city"].astype(str))
+    last = names[-3:] if len(names) >= 3 else names
+    return NetworkDemoSettings(
+        late_cities=last[-2:],
+        missing_cities=(last[0], last[-1]),
+        analysis_late=last[-2:-1] or last,
+        analysis_missing=last[:1],
+        event_cities=events or names[:3],
+    )
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -178,19 +266,16 @@ def store(params: Params) -> Path:
         return path
 
     def build(folder: Path) -> None:
-        from samplekit.demo import HistorySettings, build_demo_store, demo_panel
-        from samplekit.demo.network import NetworkDemoSettings, add_network_demo
+        from samplekit.demo import build_demo_store, demo_panel
+        from samplekit.demo.network import add_network_demo
         from samplekit.insurance import InsuranceSettings
         from samplekit.reporting_calendar import CalendarSettings
         from samplekit.selection import SelectionSettings
         from samplekit.special_notes import NoteSettings
 
-        settings = HistorySettings.from_params(params)
         table, frame = inputs(params)  # the register: reserves and statuses for the windows
-        shock = settings.shock
-        network = NetworkDemoSettings(
-            event_cities=tuple(shock.cities) if shock else NetworkDemoSettings().event_cities
-        )
+        settings = _history(params, table)
+        network = _network_demo(table, settings.shock, demo_province=is_demo_province(params))
         path = build_demo_store(
             demo_panel(selection(params).sample, settings),
             folder,
@@ -286,10 +371,10 @@ def _demo_city_indicators(
     city_reports: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """The seeded demo city table, with the demo macro series when params declare them."""
-    from samplekit.demo import HistorySettings, demo_city_indicators, demo_macro_indicators
+    from samplekit.demo import demo_city_indicators, demo_macro_indicators
     from samplekit.indicators import validate_city_indicators
 
-    history = HistorySettings.from_params(params)
+    history = _history(params, table)
     shock = history.shock
     demo = demo_city_indicators(
         table,
@@ -483,20 +568,22 @@ def data_note(params: Params) -> str:
     note = synthetic_note(cities(params))
     if note:
         parts.append(note)
-    if uses_demo(params, "frame"):
+    if params.get("frame.synthetic", False):
+        parts.append("企业名录为 samplekit demo-register 生成的合成演练名录,不是真实企业。")
+    if _null_demo(params, "frame"):
         parts.append("企业名录为按固定随机种子生成的合成演示名录(docs/demo_province.md)。")
-    if uses_demo(params, "store") and params.get("monthly.demo.expansion", False) is True:
+    if _null_demo(params, "store") and params.get("monthly.demo.expansion", False) is True:
         parts.append(
             "月度监测数据与样本轮换窗口为合成的演示历史数据:2010年1月至2013年11月为原约3000家"
             "监测企业(目的抽样,按名录边际校准加权),2013年10—11月新增企业试填报(不计入正式估计),"
             "2013年12月起为扩面后的10000家样本;含春节季节性与一次出口冲击。"
         )
-    elif uses_demo(params, "store"):
+    elif _null_demo(params, "store"):
         parts.append(
             "月度监测数据与样本轮换窗口为合成的演示历史数据(2010年1月起,含春节季节性、"
             "每年12月的样本轮换与一次出口冲击)。"
         )
-    if uses_demo(params, "city_indicators"):
+    if _null_demo(params, "city_indicators"):
         parts.append(
             "城市预警指标(登记失业率、失业保险基金可支撑月数、出口总值增速等)为合成演示数据。"
         )
@@ -528,7 +615,7 @@ def validate(params: Params) -> None:
     if "province" in present:
         params.check_keys("province", {"name", "cities", "synthetic"})
     if "frame" in present:
-        params.check_keys("frame", {"path", "demo"})
+        params.check_keys("frame", {"path", "demo", "synthetic"})
         demo = params.get("frame.demo", {})
         if not isinstance(demo, dict) or set(demo) - {"units", "seed"}:
             raise ParamsError(
@@ -538,6 +625,10 @@ def validate(params: Params) -> None:
         params.number("frame.demo.seed", 2013)
     if "panel" in present:
         params.check_keys("panel", {"path"})
+    for key in ("demo", "frame.synthetic"):
+        flag = params.get(key, None)
+        if flag is not None and not isinstance(flag, bool):
+            raise ParamsError(f"{params.path}: 参数 '{key}' 应为 true 或 false,现为 {flag!r}")
     for key in _FILE_KEYS:
         path = params.path_of(key, None)
         if path is not None and not path.is_file():

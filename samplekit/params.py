@@ -32,6 +32,8 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "seed": "province-level seed: permanent random numbers and demo generators",
     "period": "reporting month YYYY-MM (monthly tables and notebook 03)",
     "quarter": "reporting quarter YYYYQn (warning notebooks 04, 05)",
+    "demo": "true: null input paths use synthetic demo data (a rehearsal, marked in every output); "
+    "default: only for the demo province",
     "province": "province name and city table (yearbook figures)",
     "frame": "enterprise register: a file, or the demo generator settings",
     "panel": "existing panel: a file, or taken from the register's in_panel column",

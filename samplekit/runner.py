@@ -98,8 +98,8 @@ class CellFailure:
     evalue: str
 
     def describe(self) -> str:
-        where = (f"cell {self.cell}" if self.cell is not None
-                 else "start-up, before any cell ran (kernel or notebook)")
+        where = (f"第 {self.cell} 个单元格(cell {self.cell})" if self.cell is not None
+                 else "启动时,尚未运行任何单元格(内核或 notebook 出错)")
         if self.execution_count is not None:
             where += f" (In [{self.execution_count}])"
         line = f" `{self.first_line}`" if self.first_line else ""
@@ -121,13 +121,13 @@ class NotebookResult:
     def message(self) -> str:
         """One line for the terminal."""
         if self.status == "ok":
-            return f"{self.notebook.name}: ok ({self.seconds:.1f} s) -> {self.output}"
+            return f"{self.notebook.name}:完成({self.seconds:.1f} 秒)→ {self.output}"
         if self.status == "not run":
-            return f"{self.notebook.name}: not run (an earlier notebook failed)"
-        where = self.failure.describe() if self.failure else "an unknown point"
-        kept = (f"partial notebook kept at {self.output}" if self.output.exists()
-                else "no executed notebook was written")
-        return f"notebook {self.notebook} failed at {where}; {kept}"
+            return f"{self.notebook.name}:未运行(前面的 notebook 失败)"
+        where = self.failure.describe() if self.failure else "未知位置"
+        kept = (f"已运行部分保存在 {self.output}" if self.output.exists()
+                else "没有写出运行后的 notebook")
+        return f"notebook {self.notebook} 失败于{where};{kept}"
 
 
 @dataclass(frozen=True)
@@ -570,7 +570,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
     results: list[NotebookResult] = []
     try:
         for name in pre_steps:
-            say(f"pre-step {name} …")
+            say(f"预备步骤 {name} …")
             PRE_STEPS[name](params, out)
         def execute(i: int, nb: Path) -> NotebookResult:
             output = out / f"{nb.stem}.ipynb"
@@ -597,11 +597,11 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                 try:
                     export_html(output, html_path)
                 except Exception as exc:  # a reader's copy must not hide the run's outcome
-                    say(f"{nb.name}: HTML copy not written ({type(exc).__name__}: {exc})")
+                    say(f"{nb.name}:HTML 报告未写出({type(exc).__name__}: {exc})")
                     html_path = None
             result = NotebookResult(nb, output, html_path if output.exists() else None,
                                     plans[nb], "failed" if failure else "ok", seconds, failure)
-            say(result.message() if failure is None else f"{nb.name}: FAILED")
+            say(result.message() if failure is None else f"{nb.name}:失败")
             return result
 
         if workers <= 1:
@@ -630,8 +630,119 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         provenance["notebooks"] = [_notebook_record(r, out) for r in results]
         provenance["outputs"] = _outputs_since(out, before)
         _write_json(provenance, out / PROVENANCE_FILE)
+        try:
+            write_index(out, provenance, params)
+        except Exception as exc:  # the index is a convenience; never hide the run's outcome
+            say(f"索引页未写出({type(exc).__name__}: {exc})")
     return RunResult(out, out / PROVENANCE_FILE, results,
                      [row["path"] for row in provenance["outputs"]])
+
+
+INDEX_FILE = "index.html"
+_STATUS_ZH = {"ok": "完成", "failed": "失败", "not run": "未运行", "running": "运行中"}
+_KIND_ZH = {"report": "报告(HTML)", "document": "文档(Word/PDF)", "table": "表格",
+            "figure": "图形", "other": "其他文件"}
+
+
+def _kind(rel: str) -> str:
+    suffix = Path(rel).suffix.lower()
+    if suffix == ".html":
+        return "report"
+    if suffix in (".docx", ".pdf"):
+        return "document"
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if suffix in (".png", ".svg"):
+        return "figure"
+    return "other"
+
+
+def _report_title(notebook: Path) -> str:
+    """The first heading of a notebook's first markdown cell (its report title), or ''."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return ""
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", [])).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+            return ""
+    return ""
+
+
+def write_index(out: Path, provenance: Mapping[str, Any], params: Params) -> Path:
+    """Write ``index.html`` in a run folder: a one-page summary of the run (params, status, the
+    data note) and links to its reports, documents, tables and figures (relative links)."""
+    from html import escape
+
+    from samplekit.errors import SamplekitError
+    from samplekit.jobs import data_note
+
+    try:
+        note = data_note(params)
+    except SamplekitError as exc:  # an unreadable input: the notebooks say so; say it here too
+        note = f"无法判断输入是否为合成数据:{exc}"
+    title = str(params.get("title", params.get("name", "运行结果")))
+    rows = []
+    for nb in provenance.get("notebooks", []):
+        label = _report_title(out / nb["output"]) or nb["name"]
+        link = (f'<a href="{escape(nb["html"])}">{escape(label)}</a>' if nb.get("html")
+                else escape(label))
+        failure = nb.get("failure") or {}
+        why = (f"第 {failure.get('cell')} 个单元格:{escape(str(failure.get('ename')))}"
+               f" {escape(str(failure.get('evalue'))[:200])}" if failure else "")
+        rows.append(f"<tr><td>{link}</td><td>{_STATUS_ZH.get(nb['status'], nb['status'])}</td>"
+                    f"<td class=n>{nb.get('seconds', 0):.0f}</td><td>{why}</td></tr>")
+    groups: dict[str, list[str]] = {k: [] for k in _KIND_ZH}
+    for row in provenance.get("outputs", []):
+        rel = row["path"]
+        if rel in (INDEX_FILE, PROVENANCE_FILE) or rel.endswith(".ipynb"):
+            continue
+        groups[_kind(rel)].append(rel)
+    listing = []
+    for kind, files in groups.items():
+        if kind == "report" or not files:
+            continue
+        items = "".join(f'<li><a href="{escape(f)}">{escape(f)}</a></li>' for f in sorted(files))
+        listing.append(f"<h2>{_KIND_ZH[kind]}({len(files)} 个)</h2><ul>{items}</ul>")
+    keys = [("参数文件", provenance["params"]["path"]), ("任务", params.get("name", "")),
+            ("省份", params.get("province.name", "")), ("调查期", params.get("period", "")),
+            ("报告季度", params.get("quarter", "")), ("随机种子", params.get("seed", "")),
+            ("样本总量", params.get("allocation.total", "")),
+            ("开始(UTC)", provenance.get("started", "")),
+            ("结束(UTC)", provenance.get("finished", "")),
+            ("samplekit 版本", provenance.get("samplekit_version", ""))]
+    summary = "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in keys)
+    status = _STATUS_ZH.get(str(provenance.get("status")), str(provenance.get("status")))
+    banner = (f'<p class=banner>⚠ 数据说明:{escape(note)}</p>' if note else
+              "<p>本次运行的全部输入均为参数文件指定的真实数据文件。</p>")
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>
+body {{font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+  max-width: 60em; margin: 2em auto; color: #222; line-height: 1.5}}
+h1 {{font-size: 1.5em}} h2 {{font-size: 1.15em; margin-top: 1.5em}}
+table {{border-collapse: collapse}} td, th {{border-bottom: 1px solid #ddd; padding: 3px 10px;
+  text-align: left; white-space: nowrap}} td.n {{text-align: right}}
+.banner {{background: #fff3cd; border: 1px solid #e0c36b; padding: .6em 1em}}
+.status {{font-weight: bold}}
+</style></head><body>
+<h1>{escape(title)}</h1>
+<p class=status>运行状态:{status}</p>
+{banner}
+<h2>报告</h2>
+<table><tr><th>报告</th><th>状态</th><th>用时(秒)</th><th>说明</th></tr>{"".join(rows)}</table>
+<h2>运行参数</h2><table>{summary}</table>
+{"".join(listing)}
+<p>完整的运行记录(输入文件校验和、代码版本、环境)见
+<a href="{PROVENANCE_FILE}">{PROVENANCE_FILE}</a>。</p>
+</body></html>
+"""
+    path = out / INDEX_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 def _notebook_record(result: NotebookResult, out: Path) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def test_cli_select_and_maintain(small_register, tmp_path, capsys):
     assert cli.main(["select", str(params), "--frame", str(reg), "--cells", str(cells),
                      "--out", str(a)]) == 0
     out = capsys.readouterr().out
-    assert "retained" in out and "calibration" in out
+    assert "保留" in out and "权数校准" in out
     sample = pd.read_csv(a / "sample_list.csv", encoding="utf-8-sig", dtype={"enterprise_id": str})
     want = pd.read_csv(cells, encoding="utf-8-sig")["n"].sum()
     assert len(sample) == want
@@ -114,6 +114,6 @@ def test_cli_select_reports_a_cell_with_too_few_units(small_register, tmp_path, 
                      str(tmp_path / "cells.csv"), "--out", str(tmp_path / "o")])
     assert code == 1
     err = capsys.readouterr().err
-    assert "too_few_eligible" in err and str(cells.loc[0, "city"]) in err
+    assert "可入样企业不足" in err and str(cells.loc[0, "city"]) in err
     flags = pd.read_csv(tmp_path / "o" / "selection_flags.csv", encoding="utf-8-sig")
     assert (flags["flag"] == "too_few_eligible").sum() == 1

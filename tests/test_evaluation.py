@@ -217,7 +217,7 @@ def test_cli_evaluate_writes_the_circular_reproducibly(tmp_path, capsys):
     )
     out = tmp_path / "out"
     assert main(["evaluate", "--params", str(params), "--quarter", Q, "--out", str(out)]) == 0
-    assert "first 东莞 (100.0), last 深圳" in capsys.readouterr().out
+    assert "第一名 东莞(100.0 分),最后一名 深圳" in capsys.readouterr().out
     scores = pd.read_csv(out / f"city_evaluation_{Q}.csv", encoding="utf-8-sig")
     # 深圳: every report 2 days late -> timeliness 0 − 5 × 2 -> 0; quality 100; analysis 100
     assert scores.set_index("city")["total"].to_dict() == pytest.approx(

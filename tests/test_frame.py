@@ -12,6 +12,7 @@ from samplekit.errors import SamplekitWarning, ValidationError
 from samplekit.frame import check_frame, load_frame
 
 CITIES = ["广州", "深圳", "东莞"]
+DEMO_PARAMS = "params/guangdong_2013.yaml"  # a params file whose city table has CITIES
 GOOD = [
     # enterprise_id, name, city, section, division, registration_type, employees, revenue, assets
     ("91440100A00000001Q", "广州市甲制造有限公司", "广州", "C", "39", "170", "350", "2500", ""),
@@ -131,7 +132,7 @@ def test_missing_division_warns_with_default_group(tmp_path):
 def test_cli_frame_check_exit_codes_and_outputs(tmp_path, capsys):
     good = write(tmp_path, GOOD)
     out = tmp_path / "out"
-    assert main(["frame", "check", str(good), "--out", str(out)]) == 0
+    assert main(["frame", "check", str(good), "--params", DEMO_PARAMS, "--out", str(out)]) == 0
     classified = pd.read_csv(out / "frame_classified.csv", encoding="utf-8-sig")
     assert {"size_class", "ownership", "sector"} <= set(classified.columns)
     rows = [list(r) for r in GOOD]
@@ -140,7 +141,7 @@ def test_cli_frame_check_exit_codes_and_outputs(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         code = main(["frame", "check", str(write(tmp_path, rows, name="bad.csv")),
-                     "--out", str(bad_out)])
+                     "--params", DEMO_PARAMS, "--out", str(bad_out)])
     assert code == 1
     problems = pd.read_csv(bad_out / "problems.csv", encoding="utf-8-sig")
     assert problems["rule"].tolist() == ["unknown_section"]
@@ -152,8 +153,40 @@ def test_cli_frame_check_exit_codes_and_outputs(tmp_path, capsys):
 def test_cli_unreadable_file(tmp_path, capsys):
     path = tmp_path / "register.txt.gz"
     path.write_bytes(b"\x00\x01")
-    assert main(["frame", "check", str(path), "--out", str(tmp_path)]) == 1
+    assert main(["frame", "check", str(path), "--params", DEMO_PARAMS,
+                 "--out", str(tmp_path)]) == 1
     assert "register.txt.gz" in capsys.readouterr().err
+
+
+def test_cli_frame_check_refuses_without_params(tmp_path, capsys):
+    """No silent fallback to the demo province's cities: the city table must be named."""
+    assert main(["frame", "check", str(write(tmp_path, GOOD)), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "--params" in err and "samplekit init" in err
+    assert not (tmp_path / "problems.csv").exists()
+
+
+def test_city_with_suffix_gets_the_table_spelling(tmp_path):
+    """杭州市 for 杭州: the message names the spelling of the city table, row by row."""
+    rows = [list(r) for r in GOOD]
+    rows[1][COLUMNS.index("city")] = "深圳市"
+    rows[2][COLUMNS.index("city")] = "北京"
+    result = check_frame(write(tmp_path, rows), cities=CITIES)
+    hits = result.problems[result.problems["rule"] == "unknown_city"].set_index("row")
+    assert sorted(hits.index) == [3, 4]
+    assert "“深圳”" in hits.loc[3, "message"] and "深圳市" in hits.loc[3, "message"]
+    assert "深圳”,请" not in hits.loc[4, "message"] and "广州、深圳、东莞" in hits.loc[4, "message"]  # division-code order
+
+
+@pytest.mark.parametrize("written, code", [("民营企业", "170"), ("中外合资企业", "310"),
+                                           ("外资", "330"), ("某某有限公司", "159")])
+def test_registration_type_names_get_their_code(tmp_path, written, code):
+    rows = [list(r) for r in GOOD]
+    rows[0][COLUMNS.index("registration_type")] = written
+    result = check_frame(write(tmp_path, rows), cities=CITIES)
+    hits = result.problems[result.problems["rule"] == "unknown_registration_type"]
+    assert hits["row"].tolist() == [2]
+    assert code in hits["message"].iloc[0]
 
 
 def test_padded_cells_are_stripped(tmp_path):

@@ -59,6 +59,7 @@ def test_editing_an_input_file_in_place_changes_the_result(tmp_path):
     text = (params_dir() / "guangdong_2013.yaml").read_text(encoding="utf-8")
     text = text.replace("cities: data/demo/guangdong_cities.csv", f"cities: {cities}")
     text = text.replace("units: 300000", "units: 20000")
+    text = "demo: true  # a rehearsal on the demo generators with a copied city table\n" + text
     p = tmp_path / "p.yaml"
     p.write_text(text, encoding="utf-8")
     first = jobs.register(load_params(p))

@@ -361,7 +361,7 @@ def test_cli_receive_never_guesses_the_time_and_chase_writes_the_list(tmp_path, 
     )
     plain = write_csv(_report_rows(["a"], PERIOD), tmp_path / f"甲市_{PERIOD}.csv", excel=False)
     assert main(["receive", str(plain), "--store", str(store)]) == 1
-    assert "no receipt time" in capsys.readouterr().out
+    assert "没有收到时间" in capsys.readouterr().out
     assert read_table(store, "files").empty  # refused before loading
     assert (
         main(
@@ -406,7 +406,7 @@ def test_cli_receive_never_guesses_the_time_and_chase_writes_the_list(tmp_path, 
     out = tmp_path / "chase"
     assert main(["chase", "--store", str(store), "--period", PERIOD, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "expected 3, reported 2" in printed and "no contact columns" in printed
+    assert "应报 3 家,已报 2 家" in printed and "没有联系方式列" in printed
     chase = pd.read_csv(out / f"chase_{PERIOD}.csv", encoding="utf-8-sig")
     assert chase["enterprise_id"].tolist() == ["b"]
     status = pd.read_csv(out / f"reporting_status_{PERIOD}.csv", encoding="utf-8-sig")

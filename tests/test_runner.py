@@ -251,14 +251,14 @@ def test_verify_reports_a_changed_output_table(ok_run, tmp_path, capsys):
     code = main(["verify", str(copy), "--no-progress"])
     stdout = capsys.readouterr().out
     assert code == 1
-    assert "note: the samplekit source files differ from the run's" in stdout
-    rows = dict(re.findall(r"^\s+(?:same|differs|missing in re-run|new in re-run)\s+(\S+)(.*)$",
+    assert "注意:the samplekit source files differ from the run's" in stdout
+    rows = dict(re.findall(r"^\s+(?:一致|不一致|重新运行缺失|重新运行新增)\s+(\S+)(.*)$",
                            stdout, flags=re.M))
-    status = {m[1]: m[0] for m in re.findall(r"^\s+(same|differs)\s+(\S+)", stdout, flags=re.M)}
+    status = {m[1]: m[0] for m in re.findall(r"^\s+(一致|不一致)\s+(\S+)", stdout, flags=re.M)}
     # The XLSX (whose 说明 sheet holds the run folder) is re-created identically.
-    assert status == {"tables/summary.csv": "differs", "summary.xlsx": "same"}
+    assert status == {"tables/summary.csv": "不一致", "summary.xlsx": "一致"}
     assert "row 3 column 2: '281' vs '280'" in rows["tables/summary.csv"]
-    assert "1 of 2 output table(s) differ" in stdout
+    assert "2 个输出表格中有 1 个不一致" in stdout
 
 
 def test_verify_refuses_when_an_input_changed(ok_run, tmp_path, capsys):
@@ -304,8 +304,10 @@ def test_demo_runs_every_notebook_on_the_demo_params(tmp_path, monkeypatch, caps
     prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert prov["params"]["path"] == "params/guangdong_2013.yaml"
     assert [nb["name"] for nb in prov["notebooks"]] == ["00_first"]
-    assert "executed notebooks: 00_first.ipynb" in stdout and str(out) in stdout
-    assert "tables: summary.xlsx, tables/summary.csv" in stdout
+    assert "运行后的 notebook:00_first.ipynb" in stdout and str(out) in stdout
+    assert "表格:summary.xlsx, tables/summary.csv" in stdout
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<a href="00_first.html">[^<]+</a>', index) and "运行状态:完成" in index
 
 
 def test_demo_with_no_notebooks_is_a_clear_error(tmp_path, monkeypatch, capsys):

@@ -15,65 +15,54 @@ from samplekit.errors import PROBLEM_HEADERS_ZH, summarize_problems
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "ingest", help="validate monthly report files and load them into the store",
-        description="Validate each file and load it into the DuckDB store in one transaction: "
-        "accepted rows are loaded (a resubmission replaces earlier rows, which go to the audit "
-        "table), rows with errors go to the quarantine table. Loading the same file twice "
-        "changes nothing. Exit 0: all loaded; 3: some quarantined; 1: a file could not be read.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="report files (CSV/XLSX, either "
-                   "layout) or city-table files")
-    p.add_argument("--store", required=True, metavar="PATH", help="DuckDB store (created)")
-    p.add_argument("--panel", metavar="FILE", help="sample list (sample_list.csv) to load as "
-                   "the current panel before ingesting")
-    p.add_argument("--period", metavar="YYYY-MM", help="expected month of every row "
-                   "(default: the month in each file name)")
-    p.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
-    p.add_argument("--names", metavar="FILE", help="a city's name mapping (单位名称, "
-                   "统一社会信用代码) for rows given by name only")
-    p.add_argument("--allow-future", action="store_true", help="accept a month after the "
-                   "current one")
-    p.add_argument("--force", action="store_true", help="accept a --panel list that changes "
-                   "more than a quarter of the stored panel")
+        "ingest", help="审核月度报表文件并导入监测数据库",
+        description="逐个文件审核并在一个事务中导入 DuckDB 监测数据库:通过的行入库(更正重报替换"
+        "原有行,原行进入审计表),有错误的行进入隔离表。同一文件导入两次不会改变任何数据。"
+        "退出码 0:全部入库;3:部分行被隔离;1:有文件无法读取。")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="报表文件(CSV/XLSX,两种格式均可)或城市汇总表文件")
+    p.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库(不存在则新建)")
+    p.add_argument("--panel", metavar="FILE",
+                   help="导入前先载入的当前样本名单(sample_list.csv)")
+    p.add_argument("--period", metavar="YYYY-MM", help="每行应属的月份(默认取各文件名中的月份)")
+    p.add_argument("--params", metavar="FILE", help="参数文件(审核阈值)")
+    p.add_argument("--names", metavar="FILE",
+                   help="某市的名称对照表(单位名称, 统一社会信用代码),用于只填了名称的行")
+    p.add_argument("--allow-future", action="store_true", help="接受晚于当前月份的报表")
+    p.add_argument("--force", action="store_true",
+                   help="接受改变数据库中四分之一以上在册企业的 --panel 名单")
     p.set_defaults(handler=run_ingest)
 
     c = subparsers.add_parser(
-        "check", help="validate a report file without loading it; write the problem list",
-        description="Validate one file by the form's rules and write the problems as CSV and "
-        "XLSX (Chinese headers) to send back to the city. Exit 1 when any row has an error.")
-    c.add_argument("file", metavar="FILE")
-    c.add_argument("--store", metavar="PATH", help="store to take the panel and last month's "
-                   "figures from (read only)")
-    c.add_argument("--panel", metavar="FILE", help="sample list to check membership against")
-    c.add_argument("--period", metavar="YYYY-MM", help="expected month")
-    c.add_argument("--out", metavar="DIR", help="where to write the problem list "
-                   "(default: next to FILE)")
-    c.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
-    c.add_argument("--names", metavar="FILE", help="a city's name mapping (单位名称, "
-                   "统一社会信用代码) for rows given by name only")
-    c.add_argument("--allow-future", action="store_true", help="accept a month after the "
-                   "current one")
+        "check", help="只审核报表文件(不入库),写出问题清单",
+        description="按报表规则审核一个文件,把问题写成 CSV 和 XLSX(中文表头)退回城市核改。"
+        "任何一行有错误时退出码 1。")
+    c.add_argument("file", metavar="FILE", help="报表文件")
+    c.add_argument("--store", metavar="PATH", help="从此数据库读取在册名单和上月数据(只读)")
+    c.add_argument("--panel", metavar="FILE", help="核对是否在册所用的样本名单")
+    c.add_argument("--period", metavar="YYYY-MM", help="应属月份")
+    c.add_argument("--out", metavar="DIR", help="问题清单的输出目录(默认与 FILE 同目录)")
+    c.add_argument("--params", metavar="FILE", help="参数文件(审核阈值)")
+    c.add_argument("--names", metavar="FILE",
+                   help="某市的名称对照表(单位名称, 统一社会信用代码),用于只填了名称的行")
+    c.add_argument("--allow-future", action="store_true", help="接受晚于当前月份的报表")
     c.set_defaults(handler=run_check)
 
     t = subparsers.add_parser(
-        "tables", help="write the monthly tables (附表一/二/三 …) for one month",
-        description="Write 附表一 (per city, every enterprise and a total), 附表二 (provincial "
-        "summary by city and industry), 附表三 (individual economic organisations), the top 5 "
-        "industries by persons reduced, the mass-layoff list and the reason distribution as "
-        "CSV and one Chinese XLSX, for one network (--network) from the members in force that "
-        "month.")
-    t.add_argument("--store", required=True, metavar="PATH")
-    t.add_argument("--period", required=True, metavar="YYYY-MM")
-    t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--params", metavar="FILE", help="params YAML (layoff thresholds, city order)")
+        "tables", help="写出某月的月度报表(附表一/二/三等)",
+        description="按当月在册的监测企业写出附表一(各市逐户及合计)、附表二(全省按城市和行业汇总)、"
+        "附表三(城镇个体经济组织)、减员最多的5个行业、大规模减员企业名单和减员原因分布,"
+        "每个监测网络(--network)一套 CSV 和一个中文 XLSX。")
+    t.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    t.add_argument("--period", required=True, metavar="YYYY-MM", help="调查月份")
+    t.add_argument("--out", required=True, metavar="DIR", help="输出目录")
+    t.add_argument("--params", metavar="FILE", help="参数文件(规模裁员阈值、城市顺序)")
     t.add_argument("--network", choices=["ministry", "province"], default="ministry",
-                   help="ministry (default): the ministry's tables from its monthly network "
-                   "(失业动态监测) in the monitored cities; province: the province's own tables "
-                   "from every member (企业用工定点监测). File names carry the network, e.g. "
-                   "table2_ministry_2013-12.csv")
-    t.add_argument("--no-documents", action="store_true",
-                   help="skip the Word monthly analysis report (月度分析报告)")
-    t.add_argument("--pdf", action="store_true",
-                   help="also convert the Word reports to PDF (needs LibreOffice)")
+                   help="ministry(默认):人社部失业动态监测网络在监测城市的报表;province:"
+                   "全省企业用工定点监测网络全部企业的报表。文件名带网络名,"
+                   "如 table2_ministry_2013-12.csv")
+    t.add_argument("--no-documents", action="store_true", help="不写 Word 月度分析报告")
+    t.add_argument("--pdf", action="store_true", help="同时把 Word 报告转为 PDF(需要 LibreOffice)")
     t.set_defaults(handler=run_tables)
 
 
@@ -146,7 +135,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.panel:
         n = load_panel(args.store, _checked_panel(args, params), force=args.force,
                        effective=args.period)
-        print(f"panel: {n} enterprises loaded from {args.panel}")
+        print(f"样本名单:已从 {args.panel} 载入 {n} 家企业")
     unreadable = 0
     totals = {"loaded": 0, "replaced": 0, "unchanged": 0, "flagged": 0, "quarantined": 0}
     with connect(args.store) as con:
@@ -156,7 +145,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                                 mapping=mapping, allow_future=args.allow_future)
             except SamplekitError as exc:  # one bad file never stops the others
                 unreadable += 1
-                print(f"{f}: NOT LOADED — {exc}")
+                print(f"{f}:未入库 — {exc}")
                 continue
             print(r.line())
             for k in totals:
@@ -167,10 +156,10 @@ def run_ingest(args: argparse.Namespace) -> int:
             file_level = r.problems[r.problems["row"].isna()]
             for msg in file_level["message"]:
                 print(f"  注意:{msg}")
-    print(f"total: loaded {totals['loaded']}, replaced {totals['replaced']}, "
-          f"unchanged {totals['unchanged']}, flagged {totals['flagged']}, "
-          f"quarantined {totals['quarantined']}"
-          + (f"; {unreadable} file(s) could not be read" if unreadable else ""))
+    print(f"合计:入库 {totals['loaded']} 行,更正替换 {totals['replaced']} 行,"
+          f"未变 {totals['unchanged']} 行,标记待核实 {totals['flagged']} 行,"
+          f"隔离 {totals['quarantined']} 行"
+          + (f";{unreadable} 个文件无法读取" if unreadable else ""))
     if unreadable:
         return 1
     return 3 if totals["quarantined"] else 0
@@ -218,11 +207,11 @@ def run_check(args: argparse.Namespace) -> int:
     n_err = int((problems["severity"] == "error").sum())
     n_warn = int((problems["severity"] == "warning").sum())
     bad_rows = problems.loc[problems["severity"] == "error", "row"].dropna().nunique()
-    print(f"{src.name}: {len(rf.data)} rows ({rf.layout} layout) — {n_err} error(s) in "
-          f"{bad_rows} row(s), {n_warn} warning(s)")
+    print(f"{src.name}:{len(rf.data)} 行({rf.layout} 格式)— {bad_rows} 行共 {n_err} 处错误,"
+          f"警告 {n_warn} 条")
     if len(problems):
         print(summarize_problems(problems))
-    print(f"problem list: {csv_path}\n              {xlsx_path}")
+    print(f"问题清单:{csv_path}\n          {xlsx_path}")
     return 1 if n_err else 0
 
 

@@ -32,88 +32,83 @@ RECEIPT_COLUMNS = ("received_at", "报送时间", "上报时间", "收到时间"
 def register(subparsers: argparse._SubParsersAction) -> None:
     r = subparsers.add_parser(
         "receive",
-        help="ingest report files and record when they were received",
-        description="Validate and load report files like `ingest`, and record each file's "
-        "receipt time (--received, or the file's 报送时间 column with one value). Without a "
-        "receipt time the file is refused: lateness is never guessed.",
+        help="导入报表文件并记录收到时间",
+        description="像 ingest 一样审核并导入报表文件,同时记录每个文件的收到时间(--received,"
+        "或文件中只有一个取值的“报送时间”列)。没有收到时间的文件被拒绝:迟报与否从不猜测。",
     )
-    r.add_argument("files", nargs="+", metavar="FILE")
-    r.add_argument("--store", required=True, metavar="PATH")
-    r.add_argument("--received", metavar="TIME", help="receipt time, e.g. '2013-10-04 16:30'")
+    r.add_argument("files", nargs="+", metavar="FILE", help="报表文件")
+    r.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    r.add_argument("--received", metavar="TIME", help="收到时间,如 '2013-10-04 16:30'")
     r.add_argument(
         "--city",
         metavar="CITY",
-        help="the city whose file this is (default: a "
-        "province-wide file; every city's part gets the same time)",
+        help="文件所属城市(默认:全省文件,各市部分记相同时间)",
     )
-    r.add_argument("--period", metavar="YYYY-MM", help="expected month of every row")
-    r.add_argument("--params", metavar="FILE", help="params YAML for validation thresholds")
+    r.add_argument("--period", metavar="YYYY-MM", help="每行应属的月份")
+    r.add_argument("--params", metavar="FILE", help="参数文件(审核阈值)")
     r.set_defaults(handler=run_receive)
 
     a = subparsers.add_parser(
         "receipt",
-        help="record a city's quarterly analysis report as received",
-        description="Record when a city's quarterly analysis (warning) report was received; "
-        "the evaluation scores it against the deadline (monthly.calendar.quarterly_report_day).",
+        help="登记某市季度分析报告的收到时间",
+        description="登记某市季度分析(预警)报告的收到时间;考核按报送时限"
+        "(monthly.calendar.quarterly_report_day)评分。",
     )
-    a.add_argument("--store", required=True, metavar="PATH")
-    a.add_argument("--city", required=True)
-    a.add_argument("--quarter", required=True, metavar="YYYYQn")
-    a.add_argument("--received", required=True, metavar="TIME")
+    a.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    a.add_argument("--city", required=True, metavar="CITY", help="城市")
+    a.add_argument("--quarter", required=True, metavar="YYYYQn", help="季度,如 2013Q4")
+    a.add_argument("--received", required=True, metavar="TIME", help="收到时间,如 '2014-01-04 16:30'")
     a.set_defaults(handler=run_receipt)
 
     c = subparsers.add_parser(
         "chase",
-        help="write the chase-up list (催报名单) of a month, per city",
-        description="List, per city, the members expected in the month that have not reported "
-        "or whose rows were rejected, with the contacts the panel has; and the month's "
-        "reporting status per city (on time, late, missing, quarantined, resubmitted).",
+        help="按城市写出某月的催报名单",
+        description="按城市列出当月应报而未报或报表未通过审核的监测企业及其联系方式,"
+        "并给出各市当月报送情况(按时、迟报、漏报、隔离、更正重报)。",
     )
-    c.add_argument("--store", required=True, metavar="PATH")
-    c.add_argument("--period", required=True, metavar="YYYY-MM")
-    c.add_argument("--out", metavar="DIR", help="output folder (default: current folder)")
-    c.add_argument("--params", metavar="FILE", help="params YAML (monthly.calendar)")
+    c.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    c.add_argument("--period", required=True, metavar="YYYY-MM", help="月份")
+    c.add_argument("--out", metavar="DIR", help="输出目录(默认当前目录)")
+    c.add_argument("--params", metavar="FILE", help="参数文件(monthly.calendar)")
     c.set_defaults(handler=run_chase)
 
     s = subparsers.add_parser(
         "supplement",
-        help="load supplementary records, special notes or insured persons",
-        description="Validate and load side files apart from the panel's reports: events "
-        "(补充数据 out-of-sample mass layoffs, 裁员方案报告 layoff-plan notices), notes "
-        "(专项说明 on panel mass layoffs and closures) or insured (社保参保人数 per firm and "
-        "month). Rows with errors are quarantined; the same file twice changes nothing.",
+        help="导入补充数据、专项说明或社保参保人数",
+        description="审核并导入报表以外的文件:events(补充数据:样本外规模裁员;裁员方案报告)、"
+        "notes(监测企业规模减员和关闭的专项说明)或 insured(逐企业逐月社保参保人数)。"
+        "有错误的行被隔离;同一文件导入两次不会改变任何数据。",
     )
-    s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--store", required=True, metavar="PATH")
-    s.add_argument("--kind", required=True, choices=["events", "notes", "insured"])
-    s.add_argument("--period", metavar="YYYY-MM", help="events: expected month")
-    s.add_argument("--params", metavar="FILE", help="params YAML (monthly.events)")
+    s.add_argument("files", nargs="+", metavar="FILE", help="文件")
+    s.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    s.add_argument("--kind", required=True, choices=["events", "notes", "insured"],
+                   help="文件类别:events 补充数据 / notes 专项说明 / insured 社保参保人数")
+    s.add_argument("--period", metavar="YYYY-MM", help="events:应属月份")
+    s.add_argument("--params", metavar="FILE", help="参数文件(monthly.events)")
     s.set_defaults(handler=run_supplement)
 
     x = subparsers.add_parser(
         "crosscheck",
-        help="compare reported employment with insured persons",
-        description="Match the insured persons loaded with `supplement --kind insured` to the "
-        "panel's reports; list the gaps beyond the tolerance and store the persistent ones as "
-        "warnings (monthly.insurance).",
+        help="报表从业人数与社保参保人数比对",
+        description="把 `supplement --kind insured` 导入的参保人数与监测企业报表逐户比对;"
+        "列出超出容差的差异,持续差异记为预警(monthly.insurance)。",
     )
-    x.add_argument("--store", required=True, metavar="PATH")
-    x.add_argument("--from", dest="start", required=True, metavar="YYYY-MM")
-    x.add_argument("--to", dest="end", required=True, metavar="YYYY-MM")
-    x.add_argument("--out", metavar="DIR")
-    x.add_argument("--params", metavar="FILE")
+    x.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
+    x.add_argument("--from", dest="start", required=True, metavar="YYYY-MM", help="起始月份")
+    x.add_argument("--to", dest="end", required=True, metavar="YYYY-MM", help="截止月份")
+    x.add_argument("--out", metavar="DIR", help="输出目录")
+    x.add_argument("--params", metavar="FILE", help="参数文件(monthly.insurance)")
     x.set_defaults(handler=run_crosscheck)
 
     e = subparsers.add_parser(
         "evaluate",
-        help="the quarterly evaluation of cities (考核通报)",
-        description="Score each city on timeliness, data quality and analysis for the quarter "
-        "(weights in the params' evaluation section), rank them and write the circular as "
-        "Excel (Chinese headers) and CSV.",
+        help="各市季度考核(考核通报)",
+        description="按报送及时性、数据质量和数据分析给各市本季度评分(权重见参数 evaluation 部分),"
+        "排名并写出考核通报(中文表头的 Excel 和 CSV)。",
     )
-    e.add_argument("--params", required=True, metavar="FILE")
-    e.add_argument("--quarter", required=True, metavar="YYYYQn")
-    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("--params", required=True, metavar="FILE", help="参数文件")
+    e.add_argument("--quarter", required=True, metavar="YYYYQn", help="季度,如 2013Q4")
+    e.add_argument("--out", required=True, metavar="DIR", help="输出目录")
     e.set_defaults(handler=run_evaluate)
 
 
@@ -130,7 +125,7 @@ def _time(text: str, what: str) -> Any:
 
     ts = parse_datetime(text)
     if ts is None:
-        raise InputError(f"{what} = {text!r} is not a time; write e.g. '2013-10-04 16:30'")
+        raise InputError(f"{what} = {text!r} 不是时间;请写成 '2013-10-04 16:30' 的样式")
     return ts
 
 
@@ -150,13 +145,12 @@ def _file_receipt(path: Path) -> Any:
     values = sorted({str(v).strip() for v in side.data["received_at"].dropna() if str(v).strip()})
     if len(values) != 1:
         raise InputError(
-            f"{path.name}: the 报送时间 column must hold one receipt time for the "
-            f"whole file, found {len(values)} ({', '.join(values[:3])}); pass "
-            "--received instead"
+            f"{path.name}:“报送时间”列对整个文件只能有一个时间,发现 {len(values)} 个"
+            f"({'、'.join(values[:3])});请改用 --received"
         )
     ts = parse_datetime(values[0])
     if ts is None:
-        raise InputError(f"{path.name}: 报送时间 = {values[0]!r} is not a time")
+        raise InputError(f"{path.name}:报送时间 = {values[0]!r} 不是时间")
     return ts
 
 
@@ -173,14 +167,14 @@ def run_receive(args: argparse.Namespace) -> int:
             at, source = (given, "argument") if given is not None else (_file_receipt(p), "file")
             if at is None:
                 raise InputError(
-                    f"{p.name}: no receipt time; pass --received or add a 报送时间 "
-                    "column (the time is never guessed)"
+                    f"{p.name}:没有收到时间;请用 --received 给出,或在文件中加“报送时间”列"
+                    "(收到时间从不猜测)"
                 )
             with connect(args.store) as con:
                 r = ingest_into(con, p, expected_period=args.period, rules=rules)
         except InputError as exc:
             unreadable += 1
-            print(f"{f}: NOT LOADED — {exc}")
+            print(f"{f}:未入库 — {exc}")
             continue
         print(r.line())
         if r.status == "loaded":
@@ -188,8 +182,8 @@ def run_receive(args: argparse.Namespace) -> int:
                 args.store, load_id=r.load_id, city=args.city, received_at=at, source=source
             )
             print(
-                f"  received {at:%Y-%m-%d %H:%M} ({'command line' if source == 'argument' else 'file'})"
-                + (f" for {args.city}" if args.city else "")
+                f"  收到时间 {at:%Y-%m-%d %H:%M}({'命令行' if source == 'argument' else '文件'})"
+                + (f",{args.city}" if args.city else "")
             )
         if r.quarantined:
             quarantined += r.quarantined
@@ -205,7 +199,7 @@ def run_receipt(args: argparse.Namespace) -> int:
     from samplekit.store import record_receipt
 
     if not QUARTER_RE.match(args.quarter):
-        raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
+        raise InputError(f"--quarter {args.quarter!r} 应为 2013Q4 的样式")
     at = _time(args.received, "--received")
     record_receipt(
         args.store,
@@ -233,7 +227,7 @@ def run_chase(args: argparse.Namespace) -> int:
     from samplekit.store import read_row_problems
 
     if not MONTH_RE.match(args.period):
-        raise InputError(f"--period {args.period!r} must be a month like 2013-12")
+        raise InputError(f"--period {args.period!r} 应为 2013-12 的月份样式")
     settings = CalendarSettings.from_params(_params(args.params))
     status = reporting_status(args.store, [args.period], settings=settings)
     panel = members_expected(args.store, args.period)
@@ -273,16 +267,16 @@ def run_chase(args: argparse.Namespace) -> int:
     )
     total = summary[summary["city"] == "全省"].iloc[0]
     print(
-        f"{args.period}: expected {total['expected']}, reported {total['reported']} "
-        f"({total['response_rate']:.1f}%), on time {total['on_time']}, late {total['late']}, "
-        f"missing {total['missing']}, quarantined {total['quarantined']}"
+        f"{args.period}:应报 {total['expected']} 家,已报 {total['reported']} 家"
+        f"(报送率 {total['response_rate']:.1f}%),按时 {total['on_time']},迟报 {total['late']},"
+        f"漏报 {total['missing']},未通过审核 {total['quarantined']}"
     )
     for row in summary[
         (summary["city"] != "全省") & ((summary["missing"] > 0) | (summary["quarantined"] > 0))
     ].itertuples():
         print(f"  {row.city}: 漏报 {row.missing}, 未通过审核 {row.quarantined}")
     if missing_contacts:
-        print("note: the panel has no contact columns; the list shows no contacts")
+        print("注意:样本名单没有联系方式列,催报名单中不含联系方式")
     for p in paths:
         print(p)
     return 0
@@ -309,7 +303,7 @@ def run_supplement(args: argparse.Namespace) -> int:
                 r = ingest_insured(args.store, f)
         except InputError as exc:
             unreadable += 1
-            print(f"{f}: NOT LOADED — {exc}")
+            print(f"{f}:未入库 — {exc}")
             continue
         print(r.line())
         if r.quarantined:
@@ -344,8 +338,8 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     insured = insured[insured["period"].isin(months)]
     if insured.empty:
         raise InputError(
-            f"{args.store}: no insured persons for {args.start}–{args.end}; load "
-            "them with `samplekit supplement FILE --kind insured`"
+            f"{args.store}:{args.start}–{args.end} 没有社保参保人数;"
+            "请先用 `samplekit supplement 文件 --kind insured` 导入"
         )
     gaps = insurance_gaps(
         read_reports(args.store, months), insured, read_panel(args.store), settings=settings
@@ -354,9 +348,9 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     write_insurance_warnings(args.store, warnings, checked_from=args.start, checked_to=args.end)
     flagged = gaps[gaps["status"] == "discrepancy"]
     print(
-        f"{args.start}–{args.end}: {len(gaps)} firm-months, "
-        f"{int((gaps['status'] != 'no_insured').sum())} matched, {len(flagged)} beyond the "
-        f"tolerance, {len(warnings)} persistent (warnings stored)"
+        f"{args.start}–{args.end}:企业·月 {len(gaps)} 个,匹配 "
+        f"{int((gaps['status'] != 'no_insured').sum())} 个,超出容差 {len(flagged)} 个,"
+        f"持续差异 {len(warnings)} 个(已记为预警)"
     )
     if args.out:
         out = Path(args.out)
@@ -383,7 +377,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from samplekit.periods import QUARTER_RE
 
     if not QUARTER_RE.match(args.quarter):
-        raise InputError(f"--quarter {args.quarter!r} must be like 2013Q4")
+        raise InputError(f"--quarter {args.quarter!r} 应为 2013Q4 的样式")
     import importlib.util
 
     from samplekit import jobs
@@ -401,13 +395,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     if importlib.util.find_spec("samplekit.documents") is None:
         print(
-            "note: samplekit.documents is not available; the circular is written as Excel "
-            "and CSV only (no Word)"
+            "注意:samplekit.documents 不可用,考核通报只写出 Excel 和 CSV(无 Word)"
         )
     top, bottom = scores.iloc[0], scores.iloc[-1]
     print(
-        f"{args.quarter}: {len(scores)} cities; first {top['city']} ({top['total']:.1f}), "
-        f"last {bottom['city']} ({bottom['total']:.1f})"
+        f"{args.quarter}:{len(scores)} 个城市;第一名 {top['city']}({top['total']:.1f} 分),"
+        f"最后一名 {bottom['city']}({bottom['total']:.1f} 分)"
     )
     for p in paths:
         print(p)

@@ -26,14 +26,14 @@ PANEL_HEADERS_ZH: dict[str, str] = {
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``panel`` command."""
     p = sub.add_parser(
-        "panel", help="the panel of record in force in a month (counts by city, network, cell)",
-        description="Show the monitored enterprises in force in a month according to the store's "
-        "dated membership (panel_membership): counts by city and network and by cell; with --out "
-        "write panel_YYYY-MM.csv and panel_YYYY-MM.xlsx (Chinese headers) and the counts.")
-    p.add_argument("--store", type=Path, required=True, metavar="PATH", help="DuckDB store")
-    p.add_argument("--period", required=True, metavar="YYYY-MM", help="the month")
+        "panel", help="某月在册的监测企业(按地市、监测网络、抽样层计数)",
+        description="按监测数据库中带日期的在册记录(panel_membership)列出某月在册的监测企业:"
+        "按地市和监测网络、按抽样层计数;给出 --out 时写出 panel_YYYY-MM.csv、"
+        "panel_YYYY-MM.xlsx(中文表头)和计数表。")
+    p.add_argument("--store", type=Path, required=True, metavar="PATH", help="DuckDB 监测数据库")
+    p.add_argument("--period", required=True, metavar="YYYY-MM", help="月份")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="folder for panel_YYYY-MM.csv/.xlsx and the counts")
+                   help="panel_YYYY-MM.csv/.xlsx 和计数表的输出目录")
     p.set_defaults(handler=run_panel)
 
 

@@ -22,53 +22,57 @@ from samplekit.verify import verify_run
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run``, ``demo`` and ``verify`` commands."""
     run = subparsers.add_parser(
-        "run", help="run notebooks with papermill; write executed notebooks, HTML, provenance",
-        description="Execute notebooks (kernel python3) with parameters from one params file. "
-        "Writes OUT/<name>.ipynb, a code-hidden OUT/<name>.html and OUT/provenance.json.")
-    run.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks, run in order")
+        "run", help="运行分析报告(notebook),写出报告、表格、图形和运行记录",
+        description="按一个参数文件运行 notebook(papermill,内核 python3)。写出 DIR/<名称>.ipynb、"
+        "隐藏代码的 DIR/<名称>.html、运行记录 DIR/provenance.json 和索引页 DIR/index.html。")
+    run.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook 文件,按给出的顺序运行")
     run.add_argument("--params", default=None, metavar="FILE",
-                     help=f"params YAML (default: params/{DEFAULT_PARAMS})")
-    run.add_argument("--out", required=True, metavar="DIR", help="output folder of the run")
+                     help=f"参数文件(默认 params/{DEFAULT_PARAMS})")
+    run.add_argument("--out", required=True, metavar="DIR", help="本次运行的输出目录")
     _common(run)
-    run.add_argument("--no-html", action="store_true", help="skip the HTML copies")
+    run.add_argument("--no-html", action="store_true", help="不写 HTML 报告")
     run.add_argument("--workers", type=int, default=1, metavar="N",
-                     help="notebooks run side by side after the shared inputs are cached "
-                     "(default 1: one after another)")
+                     help="同时运行的笔记本数(先缓存共用的输入;默认 1:逐个运行)")
     run.set_defaults(handler=_run)
 
     demo = subparsers.add_parser(
-        "demo", help="run every notebook on the embedded demo province",
-        description="Run every notebook in notebooks/ (in name order) on "
-        f"params/{DEFAULT_PARAMS} and say where the results are.")
-    demo.add_argument("--out", default=None, metavar="DIR",
-                      help="output folder (default: reports/demo)")
+        "demo", help="在内置的演示省份上运行全部报告(合成数据)",
+        description="按文件名顺序运行 notebooks/ 中的全部 notebook(参数 "
+        f"params/{DEFAULT_PARAMS}),并列出结果所在位置。")
+    demo.add_argument("--out", default=None, metavar="DIR", help="输出目录(默认 reports/demo)")
     _common(demo)
     demo.set_defaults(handler=_demo)
 
     verify = subparsers.add_parser(
-        "verify", help="re-execute a run from its provenance and compare its output tables",
-        description="Refuses when an input file changed since the run; otherwise re-runs the "
-        "same notebooks with the same params in a temporary folder and compares every CSV/XLSX "
-        "table cell by cell. Exit 0 when all match, 1 otherwise.")
-    verify.add_argument("run_dir", metavar="RUN_DIR", help="folder holding provenance.json")
+        "verify", help="按运行记录重新运行并逐格比较输出表格",
+        description="输入文件自运行以来有改动时拒绝;否则在临时目录中用相同参数重新运行相同的 notebook,"
+        "逐格比较每个 CSV/XLSX 表格。全部一致退出码 0,否则 1。")
+    verify.add_argument("run_dir", metavar="RUN_DIR", help="含 provenance.json 的运行目录")
     verify.add_argument("--keep", default=None, metavar="DIR",
-                        help="re-run into DIR and keep it (default: a temporary folder)")
-    verify.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help="重新运行到 DIR 并保留(默认:临时目录)")
+    verify.add_argument("--no-progress", action="store_true", help="不显示进度条")
     verify.set_defaults(handler=_verify)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help=f"per-cell execution timeout (default {DEFAULT_TIMEOUT}; 0 = none)")
+                        help=f"每个单元格的运行时限(秒,默认 {DEFAULT_TIMEOUT};0 = 不限)")
     parser.add_argument("--keep-going", action="store_true",
-                        help="run the remaining notebooks after one fails")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help="某个 notebook 失败后继续运行其余的")
+    parser.add_argument("--no-progress", action="store_true", help="不显示进度条")
 
 
 def show_progress(args: argparse.Namespace) -> bool:
     """papermill's bar only on an interactive terminal, never under CI."""
     ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
     return not args.no_progress and not ci and sys.stderr.isatty()
+
+
+#: Outcome of one table in ``verify`` (the codes of :mod:`samplekit.verify`).
+VERIFY_STATUS_ZH: dict[str, str] = {
+    "same": "一致", "differs": "不一致", "missing in re-run": "重新运行缺失",
+    "new in re-run": "重新运行新增",
+}
 
 
 def _echo(message: str) -> None:
@@ -81,19 +85,22 @@ def _timeout(value: float) -> float | None:
 
 def _report(result: RunResult) -> int:
     for nb in result.failures:
-        print(f"error: {nb.message()}", file=sys.stderr)
-    status = "finished" if result.ok else "FAILED"
-    print(f"run {status}: {result.out_dir}")
+        print(f"错误:{nb.message()}", file=sys.stderr)
+    status = "完成" if result.ok else "失败"
+    print(f"运行{status}:{result.out_dir}")
     groups = list_results(result)
-    labels = {"notebooks": "executed notebooks", "html": "HTML (code hidden)", "tables": "tables",
-              "figures": "figures", "other": "other files"}
+    labels = {"notebooks": "运行后的 notebook", "html": "HTML 报告(隐藏代码)", "tables": "表格",
+              "figures": "图形", "other": "其他文件"}
     for key, label in labels.items():
         files = groups[key]
         if not files:
             continue
-        shown = ", ".join(files[:8]) + (f", … ({len(files)} in all)" if len(files) > 8 else "")
-        print(f"  {label}: {shown}")
-    print(f"  provenance: {result.provenance}")
+        shown = ", ".join(files[:8]) + (f", …(共 {len(files)} 个)" if len(files) > 8 else "")
+        print(f"  {label}:{shown}")
+    index = result.out_dir / "index.html"
+    if index.exists():
+        print(f"  索引页:{index}")
+    print(f"  运行记录:{result.provenance}")
     return 0 if result.ok else 1
 
 
@@ -119,17 +126,16 @@ def _verify(args: argparse.Namespace) -> int:
     report = verify_run(Path(args.run_dir).expanduser(), progress=show_progress(args),
                         keep=args.keep, echo=_echo)
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"注意:{note}")
     for nb in report.rerun.failures:
-        print(f"error: re-run {nb.message()}", file=sys.stderr)
+        print(f"错误:重新运行 {nb.message()}", file=sys.stderr)
     for table in report.tables:
-        line = f"  {table.status:<17} {table.path}"
+        line = f"  {VERIFY_STATUS_ZH.get(table.status, table.status)} {table.path}"
         print(line + (f" — {table.detail}" if table.detail else ""))
     differing = [t for t in report.tables if t.status != "same"]
     if report.ok:
-        print(f"verify: all {len(report.tables)} output table(s) of {report.run_dir} match "
-              "the re-execution")
+        print(f"核对:{report.run_dir} 的全部 {len(report.tables)} 个输出表格与重新运行的结果一致")
         return 0
-    print(f"verify: {len(differing)} of {len(report.tables)} output table(s) differ"
-          + ("" if report.rerun.ok else "; the re-execution failed"))
+    print(f"核对:{len(report.tables)} 个输出表格中有 {len(differing)} 个不一致"
+          + ("" if report.rerun.ok else ";重新运行失败"))
     return 1

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from samplekit.cli.allocation import add_params, params_arg
 from samplekit.errors import InputError
+from samplekit.reference import FLAG_ZH, code_names
 
 _CELL_INT_COLUMNS = ("frame_units", "existing", "existing_monthly", "n", "n_monthly")
 
@@ -22,63 +24,55 @@ _CELL_INT_COLUMNS = ("frame_units", "existing", "existing_monthly", "n", "n_mont
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``select`` and ``maintain`` commands."""
     p = sub.add_parser(
-        "select", help="select the monitored enterprises cell by cell (permanent random numbers)",
-        description="Keep the active existing panel members of each allocation cell and fill the "
-        "other places in permanent-random-number order (or sequential Poisson PPS); compute "
-        "inclusion probabilities, design and calibrated weights, reserves and the monthly "
-        "subsample. Writes sample_list.csv/.xlsx (监测企业名单), reserve_list.csv, "
-        "representativeness.csv and diagnostics. Frame, panel and allocation come from params "
-        "unless given as flags.")
-    p.add_argument("params", type=Path, help="params YAML (e.g. params/guangdong_2013.yaml)")
-    p.add_argument("--out", type=Path, default=Path("reports/selection"),
-                   help="output folder (default: reports/selection)")
-    p.add_argument("--frame", type=Path, default=None, help="register file (overrides frame.path)")
-    p.add_argument("--panel", type=Path, default=None,
-                   help="existing panel list with enterprise_id (overrides panel.path)")
-    p.add_argument("--cells", type=Path, default=None,
-                   help="allocation_cells.csv from `samplekit allocate` (default: allocate now)")
+        "select", help="逐层抽选监测企业(永久随机数)",
+        description="每个分配单元保留正常经营的现有监测企业,其余名额按永久随机数顺序"
+        "(或序贯泊松 PPS)补足;计算入样概率、设计权数与校准权数、备选名单和月度子样本。"
+        "写出 sample_list.csv/.xlsx(监测企业名单)、reserve_list.csv、representativeness.csv "
+        "及诊断表。名录、现有样本和分配结果默认取自参数文件。")
+    add_params(p)
+    p.add_argument("--out", type=Path, default=Path("reports/selection"), metavar="DIR",
+                   help="输出目录(默认 reports/selection)")
+    p.add_argument("--frame", type=Path, default=None, metavar="FILE",
+                   help="企业名录文件(覆盖参数 frame.path)")
+    p.add_argument("--panel", type=Path, default=None, metavar="FILE",
+                   help="现有监测企业名单(enterprise_id 列;覆盖参数 panel.path)")
+    p.add_argument("--cells", type=Path, default=None, metavar="FILE",
+                   help="samplekit allocate 写出的 allocation_cells.csv(默认:现在分配)")
     p.add_argument("--method", choices=("srs", "pps"), default=None,
-                   help="override selection.method")
-    _store_flags(p, "write the sample list into this DuckDB store as a new design window "
-                 "(panel of record)")
+                   help="抽样方法,覆盖参数 selection.method")
+    _store_flags(p, "把样本名单作为新的抽样设计窗口写入此 DuckDB 监测数据库(在册记录)")
     p.set_defaults(handler=_select)
 
     m = sub.add_parser(
-        "maintain", help="December window: retire, replace from reserves, re-balance, log",
-        description="Retire panel members that closed, left the register, moved out, were "
-        "suspended or became ineligible; replace each from its cell's reserve (PRN order; the "
-        "nearest cell when a cell runs dry); re-balance to a new allocation when --cells is "
-        "given, keeping every active member a place allows. Writes the new sample list and "
-        "change_log.csv. Outside the window month nothing changes unless params force it.")
-    m.add_argument("params", type=Path, help="params YAML (seed and selection settings)")
-    m.add_argument("--panel", type=Path, default=None,
-                   help="current panel: the sample_list.csv of the last select/maintain run "
-                   "(default with --store: the members in force in the store)")
-    m.add_argument("--frame", type=Path, required=True, help="the new register file")
-    m.add_argument("--out", type=Path, required=True, help="output folder")
-    m.add_argument("--cells", type=Path, default=None,
-                   help="new allocation cells (default: keep every cell's number of places)")
-    m.add_argument("--period", default=None, help="month of the run YYYY-MM (default: params "
-                   "period)")
-    m.add_argument("--force", action="store_true",
-                   help="allow changes outside the window month (recorded in the summary)")
+        "maintain", help="12月调整窗口:退出、从备选名单替换、重新平衡、记录",
+        description="关闭、迁出、停业、不在名录或不再符合条件的监测企业退出,由同层备选企业按永久随机数"
+        "顺序替换(本层用尽时取最近的层);给出 --cells 时按新分配重新平衡,尽量保留正常经营的企业。"
+        "写出新的样本名单和 change_log.csv。不在调整月份时不作任何改变,除非参数或 --force 强制。")
+    add_params(m)
+    m.add_argument("--panel", type=Path, default=None, metavar="FILE",
+                   help="当前名单:上次 select/maintain 写出的 sample_list.csv"
+                   "(给出 --store 时默认取数据库中在册的企业)")
+    m.add_argument("--frame", type=Path, required=True, metavar="FILE", help="新的企业名录文件")
+    m.add_argument("--out", type=Path, required=True, metavar="DIR", help="输出目录")
+    m.add_argument("--cells", type=Path, default=None, metavar="FILE",
+                   help="新的分配单元(默认:各单元名额不变)")
+    m.add_argument("--period", default=None, metavar="YYYY-MM",
+                   help="调整月份(默认取参数 period)")
+    m.add_argument("--force", action="store_true", help="允许在调整月份以外调整(记入摘要)")
     m.add_argument("--store", type=Path, default=None, metavar="PATH",
-                   help="DuckDB store: take the current panel from it (when --panel is omitted) "
-                   "and write the new panel as a maintenance window")
+                   help="DuckDB 监测数据库:未给 --panel 时从中取当前名单,并把新名单写为维护窗口")
     m.add_argument("--effective", default=None, metavar="YYYY-MM",
-                   help="first month of the new panel (default: the month after --period)")
+                   help="新名单的起始月份(默认 --period 的下一个月)")
     m.set_defaults(handler=_maintain)
 
 
 def _store_flags(p: argparse.ArgumentParser, help_store: str) -> None:
     p.add_argument("--store", type=Path, default=None, metavar="PATH", help=help_store)
     p.add_argument("--period", default=None, metavar="YYYY-MM",
-                   help="month the window is held (default: params period; December unless "
-                   "--force)")
+                   help="窗口所在月份(默认取参数 period;除非 --force 须为12月)")
     p.add_argument("--effective", default=None, metavar="YYYY-MM",
-                   help="first month of the new panel (default: the month after --period)")
-    p.add_argument("--force", action="store_true",
-                   help="allow writing the window outside December (recorded as forced)")
+                   help="新名单的起始月份(默认 --period 的下一个月)")
+    p.add_argument("--force", action="store_true", help="允许在12月以外写入窗口(记为强制)")
 
 
 def _write_window(args: argparse.Namespace, params: Any, members: pd.DataFrame, *, kind: str,
@@ -95,7 +89,7 @@ def _write_window(args: argparse.Namespace, params: Any, members: pd.DataFrame, 
         r = write_window(args.store, members=members, window_month=str(period),
                          effective=args.effective, kind=kind,  # type: ignore[arg-type]
                          run_id=f"{args.command}-{period}", params_sha256=params.digest(),
-                         changes=changes, force=bool(args.force), note=str(args.params))
+                         changes=changes, force=bool(args.force), note=str(params_arg(args)))
     except SamplekitError as exc:
         print(f"samplekit {args.command}: 名单文件已写入 {args.out},但未写入存储 {args.store}"
               f"(存储未改变):{exc}", file=sys.stderr)
@@ -173,13 +167,13 @@ def _report_flags(result: Any) -> int:
     errors = flags[flags["severity"] == "error"]
     warn = flags[flags["severity"] == "warning"]
     for r in errors.itertuples(index=False):
-        where = "/".join(str(getattr(r, c)) for c in ("city", "section", "size_class",
-                                                      "ownership") if getattr(r, c))
-        print(f"error: {r.flag} {where}: {r.message}", file=sys.stderr)
+        where = "/".join(code_names(c).get(str(getattr(r, c)), str(getattr(r, c)))
+                         for c in ("city", "section", "size_class", "ownership") if getattr(r, c))
+        print(f"错误:{FLAG_ZH.get(r.flag, r.flag)} {where}:{r.message}", file=sys.stderr)
     if len(warn):
         counts = warn["flag"].value_counts()
-        print("warnings: " + ", ".join(f"{k} × {v}" for k, v in counts.items())
-              + " (see selection_flags.csv)", file=sys.stderr)
+        print("提示:" + "、".join(f"{FLAG_ZH.get(k, k)} {v} 条" for k, v in counts.items())
+              + "(见 selection_flags.csv)", file=sys.stderr)
     return 1 if len(errors) else 0
 
 
@@ -189,7 +183,7 @@ def _select(args: argparse.Namespace) -> int:
     from samplekit.params import load_params
     from samplekit.selection import SelectionSettings, select_sample, write_selection
 
-    params = load_params(args.params)
+    params = load_params(params_arg(args))
     settings = SelectionSettings.from_params(params)
     if args.method:
         settings = replace(settings, method=args.method)
@@ -198,11 +192,11 @@ def _select(args: argparse.Namespace) -> int:
     write_selection(result, args.out, params)
     s = result.sample
     counts = s["status"].value_counts()
-    print(f"selected {len(s)} enterprises in {s['city'].nunique()} cities: "
-          f"{counts.get('retained', 0)} retained, {counts.get('replacement', 0)} replacements, "
-          f"{counts.get('new', 0)} new; {int(s['monthly'].sum())} in the monthly subsample; "
-          f"calibration: {result.calibration_message}")
-    print(f"written to {args.out}/sample_list.csv, sample_list.xlsx, reserve_list.csv, "
+    converged = "已收敛" if result.calibration_converged else f"未收敛({result.calibration_message})"
+    print(f"已抽选 {s['city'].nunique()} 个城市的 {len(s)} 家企业:保留 {counts.get('retained', 0)} 家,"
+          f"替换 {counts.get('replacement', 0)} 家,新增 {counts.get('new', 0)} 家;"
+          f"月度子样本 {int(s['monthly'].sum())} 家;权数校准{converged}")
+    print(f"已写入 {args.out}/sample_list.csv、sample_list.xlsx、reserve_list.csv、"
           "representativeness.csv")
     code = _report_flags(result)
     if args.store is not None:
@@ -220,7 +214,7 @@ def _maintain(args: argparse.Namespace) -> int:
     from samplekit.params import load_params
     from samplekit.selection import SelectionSettings, write_selection
 
-    params = load_params(args.params)
+    params = load_params(params_arg(args))
     settings = SelectionSettings.from_params(params)
     window = with_force(MaintenanceSettings.from_params(params), args.force)
     period = args.period or params.get("period", None)
@@ -248,7 +242,7 @@ def _maintain(args: argparse.Namespace) -> int:
     write_selection(result.selection, args.out, params)
     write_csv(result.changes, args.out / "change_log.csv")
     write_csv(result.summary, args.out / "maintenance_summary.csv")
-    print(f"{result.message}; change log: {args.out / 'change_log.csv'}")
+    print(f"{result.message};变动记录:{args.out / 'change_log.csv'}")
     code = _report_flags(result.selection)
     if args.store is not None:
         members = result.selection.sample

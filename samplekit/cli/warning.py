@@ -11,35 +11,33 @@ from samplekit.paths import resolve
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     warn = subparsers.add_parser(
-        "warn", help="quarterly warning: levels, estimates, forecasts, figures",
-        description="Judge every warning indicator of a quarter against its lines (province and "
-        "each city), with the composite level per city, forecasts and figures.")
-    warn.add_argument("--params", required=True, help="params YAML (its warning: section)")
-    warn.add_argument("--quarter", help="quarter like 2013Q4 (default: the params quarter)")
+        "warn", help="季度失业预警:预警等级、估计值、预测和图形",
+        description="按警戒线判定本季度每个预警指标(全省和各市)的等级,给出各市综合等级、预测和图形。")
+    warn.add_argument("--params", required=True, metavar="FILE",
+                      help="参数文件(其 warning 部分)")
+    warn.add_argument("--quarter", metavar="YYYYQn", help="季度,如 2013Q4(默认取参数 quarter)")
     warn.add_argument("--period", metavar="YYYY-MM",
                       help="按月研判:判断该月的月度指标;触发重大变化规则时在 immediate/ 写立即报告"
                       "(Word + Excel)")
-    warn.add_argument("--out", required=True, help="output folder")
-    warn.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    warn.add_argument("--out", required=True, metavar="DIR", help="输出目录")
+    warn.add_argument("--no-figures", action="store_true", help="不画 PNG 图形")
     warn.add_argument("--no-documents", action="store_true",
-                      help="skip the Word reports (失业预警监测报告, 季通报, per-city reports)")
-    warn.add_argument("--pdf", action="store_true",
-                      help="also convert the Word reports to PDF (needs LibreOffice)")
+                      help="不写 Word 报告(失业预警监测报告、季通报、各市报告)")
+    warn.add_argument("--pdf", action="store_true", help="同时把 Word 报告转为 PDF(需要 LibreOffice)")
     warn.set_defaults(handler=run_warn)
 
     bt = subparsers.add_parser(
-        "backtest", help="back-test a warning rule on a series against known episodes",
-        description="Onset-based scores of a warning rule against known episodes (episodes "
-        "called / judgeable, lead of the alarm onset, false-alarm runs and periods, "
-        "noise-to-signal ratio, AUC; fixed and real-time lines) and out-of-sample forecast "
-        "accuracy by horizon against the naive baseline. Prints the scores last.")
-    bt.add_argument("--series", required=True, help="CSV/XLSX with period,value (2013-07 or 2013Q3)")
-    bt.add_argument("--events", required=True, help="CSV/XLSX with start,end of real episodes")
-    bt.add_argument("--params", required=True, help="params YAML with a backtest: section")
-    bt.add_argument("--out", required=True, help="output folder")
+        "backtest", help="用已知的失业波动期回测预警规则",
+        description="按报警起点评价预警规则(识别的波动期数、报警提前期、误报、噪声信号比、AUC;"
+        "固定警戒线与实时警戒线),并按预测步长比较样本外预测精度与朴素预测。最后打印评分。")
+    bt.add_argument("--series", required=True, metavar="FILE",
+                    help="含 period,value 的 CSV/XLSX(2013-07 或 2013Q3)")
+    bt.add_argument("--events", required=True, metavar="FILE",
+                    help="含已知波动期 start,end 的 CSV/XLSX")
+    bt.add_argument("--params", required=True, metavar="FILE", help="含 backtest 部分的参数文件")
+    bt.add_argument("--out", required=True, metavar="DIR", help="输出目录")
     bt.add_argument("--forecast-from", metavar="PERIOD",
-                    help="first forecast origin (e.g. 1990Q1); each forecast uses only the data "
-                    "before its origin (default: the last 12 periods)")
+                    help="第一个预测起点(如 1990Q1);每次预测只用起点以前的数据(默认:最后12期)")
     bt.add_argument("--regressor", action="append", default=[], metavar="FILE",
                     help="先行序列(period,value;宏观经济序列或规模裁员报告数),可重复:检验加入"
                     "ARIMA 预测后样本外 RMSE(Diebold–Mariano 检验)与预测报警提前期是否改进")
@@ -84,12 +82,12 @@ def run_warn(args: argparse.Namespace) -> int:
                                       data_note=note, about=about)
     comp = composite_table(result)
     alarms = comp[comp["composite_rank"] > 0]
-    print(f"wrote {len(paths)} files to {out}")
+    print(f"已写入 {len(paths)} 个文件到 {out}")
     for rec in alarms.itertuples(index=False):
         print(f"  {rec.city}: {rec.composite_level}级({rec.composite_name}) — {rec.drivers_zh}")
     prov = comp[comp["city"] == result.province]
     prov_level = prov["composite_name"].iloc[0] if len(prov) else "—"
-    print(f"warn {result.quarter}: {len(alarms)} of {len(comp)} areas at a warning level; "
+    print(f"{result.quarter} 预警:{len(comp)} 个地区中 {len(alarms)} 个达到预警等级;"
           f"{result.province} {prov_level}")
     return 0
 
