@@ -103,11 +103,11 @@ class EligibilityRule:
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """Eligible rows of a classified register."""
-        ok = frame["status"].astype(str).isin(self.statuses).to_numpy()
+        ok = np.array(frame["status"].astype(str).isin(self.statuses), dtype=bool)
         for condition in self.exclude:
             hit = np.ones(len(frame), dtype=bool)
             for column, values in condition:
-                hit &= frame[column].astype(str).isin(values).to_numpy()
+                hit &= np.array(frame[column].astype(str).isin(values), dtype=bool)
             ok &= ~hit
         return ok
 
