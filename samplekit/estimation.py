@@ -266,6 +266,7 @@ def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
                          f"non-positive '{weight}' (spreadsheet rows {rows}); recompute the "
                          "weights or choose another weight column")
     out["_w"] = w
+    out["_take"] = _take_all(sample)
     if design_weight is not None:
         out["_d"], out["_emp"] = _design_columns(sample, design_weight, np.ones(len(sample), bool),
                                                  "the sample list")
@@ -403,12 +404,23 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
                          f"or non-positive '{weight}' (spreadsheet rows {rows}); every member "
                          "that is not an individual organisation needs a weight for its window")
     out["_w"] = w[keep]
+    out["_take"] = _take_all(src)[keep]
     if design_weight is not None:
         out["_d"], out["_emp"] = _design_columns(src, design_weight, keep, "the membership table")
     out["_N"] = (pd.to_numeric(src["cell_frame_units"], errors="coerce").to_numpy(float)[keep]
                  if "cell_frame_units" in src.columns else np.nan)
     out["_from"], out["_to"] = start[keep], end[keep]
     return out.reset_index(drop=True), set(ids[individual].tolist())
+
+
+def _take_all(src: pd.DataFrame) -> np.ndarray:
+    """Certainty units: design weight (``weight``) 1, i.e. inclusion probability 1 — the retained
+    legacy members (a take-all design group of their cell) and the units of census cells. They
+    form their own variance stratum within the cell and contribute no sampling variance."""
+    if DESIGN_WEIGHT not in src.columns:
+        return np.zeros(len(src), dtype=bool)
+    d = pd.to_numeric(src[DESIGN_WEIGHT], errors="coerce").to_numpy(float)
+    return np.isfinite(d) & (np.abs(d - 1.0) <= 1e-9)
 
 
 def _design_columns(src: pd.DataFrame, design_weight: str, keep: np.ndarray, what: str
@@ -797,7 +809,20 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
         raise InputError(f"nonresponse={nonresponse!r}: use 'stratum' or 'none'")
     if singleton not in ("collapse", "zero"):
         raise InputError(f"singleton={singleton!r}: use 'collapse' or 'zero'")
-    h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
+    if "_take" in design.columns and (design["_take"] & design["_N"].notna()).any():
+        # Two design groups per cell: the take-all units (N = their own count: no variance) and
+        # the others (N = N_h − take-all units of the cell in force). Without N_h (no fpc at
+        # all) the cell stays one stratum.
+        cell_keys = [*(["period"] if "period" in design.columns else []), *STRATUM_COLUMNS]
+        take = (design["_take"] & design["_N"].notna()).to_numpy(bool)
+        design = design.assign(_take=take)
+        n_take = design.groupby(cell_keys, observed=True, dropna=False, sort=False)[
+            "_take"].transform("sum").to_numpy(float)
+        design = design.assign(_N=np.where(take, n_take, design["_N"].to_numpy(float) - n_take))
+        h = design.groupby([*STRATUM_COLUMNS, "_take"], observed=True, dropna=False,
+                           sort=True).ngroup()
+    else:
+        h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
     design = design.assign(_h=h.to_numpy())
     # A membership's design has one row per period × member (the rows in force); a sample
     # list's one row per member, in force in every period.
@@ -1402,3 +1427,93 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
     cols = ["period", *by, "estimate", "se", "ci_low", "ci_high", "df", "n_reporters",
             "small_domain"]
     return res.sort_values(["period", *by], kind="stable").reset_index(drop=True)[cols]
+
+
+# ---------------------------------------------------------------- legacy panel, user tables
+def panel_sensitivity(reports: pd.DataFrame, membership: pd.DataFrame, *,
+                      periods: str | list[str], by: list[str] | None = None,
+                      indicators: list[str] | None = None, level: float = 0.95,
+                      out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Estimates under the two treatments of the retained legacy panel, side by side.
+
+    "two_group" uses the design weights of the membership (``weight``: retained members a
+    take-all group, fresh units a probability sample of the rest of their cell —
+    docs/selection.md); "quasi" treats each cell's members as one SRS of ``cell_n`` from
+    ``cell_frame_units`` (weight N_h/n_h, the quasi-randomisation treatment). Both with design
+    weights and design SEs, so that the difference is the treatment's alone.
+
+    Returns
+    -------
+    DataFrame
+        ``by…, period, indicator, estimate, se, estimate_quasi, se_quasi, difference``
+        (quasi − two_group), ``material`` (|difference| > the two-group SE: the treatment of the
+        legacy panel moves the estimate by more than its sampling error) and ``n_reporters``.
+    """
+    _check_columns(membership, [DESIGN_WEIGHT, "cell_frame_units", "cell_n"],
+                   "the membership table", "the sensitivity check needs the design weights and "
+                   "the cells' N_h and n_h of the selection")
+    by = list(by or [])
+    kw = {"periods": periods, "by": by, "indicators": indicators, "level": level,
+          "weight": DESIGN_WEIGHT, "variance": "design", "out_of_sample": out_of_sample}
+    two = estimate(reports, membership, **kw)
+    quasi_w = (pd.to_numeric(membership["cell_frame_units"], errors="coerce")
+               / pd.to_numeric(membership["cell_n"], errors="coerce"))
+    # the quasi treatment has no take-all group: its weights are never exactly 1 unless n = N
+    quasi = estimate(reports, membership.assign(**{DESIGN_WEIGHT: quasi_w}), **kw)
+    keys = [*by, "period", "indicator"]
+    out = two[[*keys, "estimate", "se", "n_reporters"]].merge(
+        quasi[[*keys, "estimate", "se"]].rename(columns={"estimate": "estimate_quasi",
+                                                         "se": "se_quasi"}), on=keys)
+    out["difference"] = out["estimate_quasi"] - out["estimate"]
+    out["material"] = out["difference"].abs() > out["se"]
+    return out[[*keys, "estimate", "se", "estimate_quasi", "se_quasi", "difference", "material",
+                "n_reporters"]]
+
+
+#: Chinese headers of :func:`domain_estimates` tables.
+ESTIMATE_HEADERS_ZH: dict[str, str] = {
+    "period": "期别", "indicator": "指标代码", "indicator_name": "指标", "estimate": "估计值",
+    "se": "标准误", "ci_low": "95%置信下限", "ci_high": "95%置信上限", "df": "自由度",
+    "n_reporters": "报送企业数", "small_domain": "样本过少", "weights": "权数",
+    "network": "监测网络", "city": "地市", "section": "行业门类", "size_class": "企业规模",
+    "ownership": "所有制", "ministry": "人社部月报网络", "estimate_quasi": "估计值(准随机化处理)",
+    "difference": "两种处理之差", "material": "差异显著",
+}
+
+
+def domain_estimates(reports: pd.DataFrame, membership: pd.DataFrame, *, period: str,
+                     by: list[str] | None = None,
+                     weights: Literal["calibrated", "design"] = "calibrated",
+                     network: Network = "province", level: float = 0.95,
+                     min_reporters: int = SMALL_DOMAIN_REPORTERS,
+                     indicators: list[str] | None = None) -> pd.DataFrame:
+    """The user-facing estimates table (``samplekit estimate`` and the notebooks).
+
+    Parameters
+    ----------
+    reports, membership
+        The store's reports and membership (panel of record).
+    period : str
+        A month ``YYYY-MM`` or a quarter ``YYYYQn``.
+    by : list of str, optional
+        Domain columns of the membership (none = the province).
+    weights : {"calibrated", "design"}
+        Calibrated weights with calibration-aware SEs, or design weights with design SEs.
+    network : {"province", "ministry"}
+        Monitoring network (:func:`network_members`).
+
+    Returns
+    -------
+    DataFrame
+        :func:`estimate`'s table with ``indicator_name`` (Chinese), ``weights`` and ``network``.
+    """
+    if weights not in ("calibrated", "design"):
+        raise InputError(f"weights={weights!r}: use 'calibrated' or 'design'")
+    members = network_members(membership, network=network)
+    rep = network_reports(reports, membership, network=network)
+    out = estimate(rep, members, periods=period, by=by, level=level,
+                   min_reporters=min_reporters, indicators=indicators,
+                   weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
+                   variance=weights)
+    out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
+    return out.assign(weights=weights, network=network)
