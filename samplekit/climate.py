@@ -17,10 +17,12 @@ from samplekit.estimation import (
     OutOfSample,
     Singleton,
     Spec,
+    Variance,
     build_units,
     linearised_estimates,
     network_members,
     network_reports,
+    resolve_variance,
 )
 
 #: Indicators returned by :func:`climate_index`, in output order.
@@ -35,10 +37,10 @@ CLIMATE_NAMES_ZH: dict[str, str] = {
 }
 
 _SPECS = [
-    Spec("climate_index", "climate", "one", 100.0),
-    Spec("share_rising", "rising", "one", 100.0),
-    Spec("share_unchanged", "unchanged", "one", 100.0),
-    Spec("share_falling", "falling", "one", 100.0),
+    Spec("climate_index", "climate", "one", 100.0, bounded=True),
+    Spec("share_rising", "rising", "one", 100.0, bounded=True),
+    Spec("share_unchanged", "unchanged", "one", 100.0, bounded=True),
+    Spec("share_falling", "falling", "one", 100.0, bounded=True),
 ]
 
 
@@ -48,7 +50,8 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
                   nonresponse: Nonresponse = "stratum",
                   singleton: Singleton = "collapse",
                   out_of_sample: OutOfSample = "error",
-                  network: Network = "province") -> pd.DataFrame:
+                  network: Network = "province", variance: Variance | None = None
+                  ) -> pd.DataFrame:
     """Employment climate index with its standard error, by domain.
 
     Parameters
@@ -63,12 +66,14 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
     network : {"province", "ministry"}
         The monitoring network (:func:`samplekit.estimation.network_members`): the province's
         whole panel (default) or the ministry's monthly network.
+    variance : {"calibrated", "design"}, optional
+        As in :func:`samplekit.estimation.estimate`.
 
     Returns
     -------
     DataFrame
-        ``by…, period, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``
-        with indicators ``climate_index`` (0–100, 50 neutral), ``share_rising``,
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, df, n_reporters,
+        small_domain`` with indicators ``climate_index`` (0–100, 50 neutral), ``share_rising``,
         ``share_unchanged`` and ``share_falling`` (%, summing to 100).
 
     Examples
@@ -78,8 +83,9 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
     by = list(by or [])
     reports = network_reports(reports, sample, network=network)
     sample = network_members(sample, network=network)
+    design_weight, model = resolve_variance(sample, weight=weight, variance=variance)
     units = build_units(reports, sample, periods=periods, by=by, weight=weight,
                         nonresponse=nonresponse, singleton=singleton,
-                        out_of_sample=out_of_sample)
+                        out_of_sample=out_of_sample, design_weight=design_weight)
     return linearised_estimates(units, _SPECS, by=by, level=level, min_reporters=min_reporters,
-                                domains=sample[by] if by else None)
+                                domains=sample[by] if by else None, calibration=model)

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from samplekit.errors import InputError, SamplekitWarning
 from samplekit.periods import MONTH_RE, QUARTER_RE
@@ -75,12 +75,24 @@ INDICATOR_NAMES_ZH: dict[str, str] = {
 }
 
 RESULT_COLUMNS: list[str] = ["period", "indicator", "estimate", "se", "ci_low", "ci_high",
-                             "n_reporters", "small_domain"]
+                             "df", "n_reporters", "small_domain"]
+
+#: Domains with fewer reporters are flagged ``small_domain``: below this the Monte Carlo study
+#: (studies/monte_carlo.py: selection with the legacy panel, calibration, 5% non-response;
+#: docs/estimation.md) finds a city's 95% intervals covering less than 93% for some rate —
+#: 1310 = just above the largest city (广州, 1305 reporters) that fails, so every city of the
+#: demo design is flagged. Params: ``warning.min_reporters``.
+SMALL_DOMAIN_REPORTERS: int = 1310
 
 Nonresponse = Literal["stratum", "none"]
 Singleton = Literal["collapse", "zero"]
 OutOfSample = Literal["error", "drop"]
 Network = Literal["province", "ministry"]
+Variance = Literal["calibrated", "design"]
+
+#: Column of the design weights (before calibration) and of the calibration size variable.
+DESIGN_WEIGHT = "weight"
+SIZE_COLUMN = "employees"
 
 #: Columns that make a table a membership (panel of record, docs/estimation.md "A panel with
 #: windows"); a table without them is a one-window sample list, in force in every month.
@@ -101,6 +113,49 @@ class Spec:
     numerator: str
     denominator: str | None = None
     scale: float = 1.0
+    #: A share in [0, scale] (logit interval); other ratios get a symmetric t interval and
+    #: totals a log interval when positive.
+    bounded: bool = False
+
+
+@dataclass(frozen=True)
+class CalibrationModel:
+    """The calibration the weights went through, for calibration-aware variances.
+
+    The calibration matrix of the units has, for every margin column, one indicator per
+    category (``"units"``) and/or the indicator times the size column (``"employment"``), plus
+    the numeric ``columns`` as they are — as ``samplekit.calibration.margin_matrix`` builds it.
+    The defaults are those of ``CalibrationSettings`` (city, section, size_class, ownership ×
+    units, employment).
+    """
+
+    margins: tuple[str, ...] = ("city", "section", "size_class", "ownership")
+    totals: tuple[str, ...] = ("units", "employment")
+    columns: tuple[str, ...] = ()
+    size: str = "_emp"
+
+    @classmethod
+    def from_settings(cls, settings: object) -> CalibrationModel:
+        """The model of a ``samplekit.calibration.CalibrationSettings``."""
+        return cls(margins=tuple(settings.margins), totals=tuple(settings.totals))
+
+    def matrix(self, units: pd.DataFrame) -> np.ndarray:
+        """Dense calibration matrix (one row per unit), columns scaled to unit RMS."""
+        parts = []
+        size = (units[self.size].to_numpy(float) if "employment" in self.totals
+                else np.zeros(len(units)))
+        for dim in self.margins:
+            codes, _ = pd.factorize(units[dim].astype(str), sort=True)
+            dummies = np.zeros((len(units), int(codes.max()) + 1 if len(codes) else 0))
+            dummies[np.arange(len(units)), codes] = 1.0
+            if "units" in self.totals:
+                parts.append(dummies)
+            if "employment" in self.totals:
+                parts.append(dummies * size[:, None])
+        parts += [units[c].to_numpy(float)[:, None] for c in self.columns]
+        m = np.hstack(parts) if parts else np.zeros((len(units), 0))
+        rms = np.sqrt(np.mean(m * m, axis=0)) if len(m) else np.ones(m.shape[1])
+        return m / np.where(rms > 0, rms, 1.0)
 
 
 # ---------------------------------------------------------------------------------- periods
@@ -175,12 +230,15 @@ def _check_columns(df: pd.DataFrame, required: Sequence[str], what: str, fix: st
 
 
 def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
-                   by: Sequence[str] = ()) -> pd.DataFrame:
+                   by: Sequence[str] = (), design_weight: str | None = None) -> pd.DataFrame:
     """Validate the sample list and keep what estimation needs.
 
     Returns one row per enterprise: ``enterprise_id``, the strata columns, the ``by`` columns,
     ``_w`` (the chosen weight) and ``_N`` (the stratum's frame units :math:`N_h`, NaN when the
-    sample list has no ``cell_frame_units``: then no finite-population correction).
+    sample list has no ``cell_frame_units``: then no finite-population correction); with
+    ``design_weight`` also ``_d`` (the design weight) and ``_emp`` (``employees``), for
+    calibration-aware variances. ``calibrated_weight`` may be zero or negative (unbounded
+    linear calibration); every other weight must be positive.
 
     Raises
     ------
@@ -204,13 +262,17 @@ def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
         raise InputError(f"the sample list has {len(ids)} duplicated enterprise_id(s) "
                          f"(e.g. {', '.join(ids[:3])}); each enterprise must appear once")
     w = pd.to_numeric(sample[weight], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(w) | (w <= 0)
+    bad = ~np.isfinite(w) | ((w <= 0) & (weight != "calibrated_weight"))
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
         raise InputError(f"the sample list has {int(bad.sum())} row(s) with a missing or "
                          f"non-positive '{weight}' (spreadsheet rows {rows}); recompute the "
                          "weights or choose another weight column")
     out["_w"] = w
+    out["_take"] = _take_all(sample)
+    if design_weight is not None:
+        out["_d"], out["_emp"] = _design_columns(sample, design_weight, np.ones(len(sample), bool),
+                                                 "the sample list")
     if "cell_frame_units" in sample.columns:
         n_frame = pd.to_numeric(sample["cell_frame_units"], errors="coerce").to_numpy(float)
         out["_N"] = n_frame
@@ -276,7 +338,8 @@ def _month_codes(values: pd.Series, column: str, *, allow_open: bool) -> np.ndar
 
 
 def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_weight",
-                       by: Sequence[str] = ()) -> tuple[pd.DataFrame, set[str]]:
+                       by: Sequence[str] = (), design_weight: str | None = None
+                       ) -> tuple[pd.DataFrame, set[str]]:
     """Validate the membership table (panel of record) and keep what estimation needs.
 
     Parameters
@@ -285,7 +348,7 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
         One row per enterprise × window (``store.read_membership``): ``enterprise_id``, the
         strata, the weight column, ``valid_from`` (YYYY-MM), ``valid_to`` (YYYY-MM or empty =
         open), ``cell_frame_units`` (N_h of the row's window), optionally ``individual``.
-    weight, by
+    weight, by, design_weight
         As in :func:`prepare_sample`.
 
     Returns
@@ -339,13 +402,16 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
     out = src.loc[keep, cols].copy()
     out["enterprise_id"] = ids[keep].to_numpy()
     w = pd.to_numeric(src[weight], errors="coerce").to_numpy(dtype=float)
-    bad = keep & (~np.isfinite(w) | (w <= 0))
+    bad = keep & (~np.isfinite(w) | ((w <= 0) & (weight != "calibrated_weight")))
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
         raise InputError(f"the membership table has {int(bad.sum())} design row(s) with a missing "
                          f"or non-positive '{weight}' (spreadsheet rows {rows}); every member "
                          "that is not an individual organisation needs a weight for its window")
     out["_w"] = w[keep]
+    out["_take"] = _take_all(src)[keep]
+    if design_weight is not None:
+        out["_d"], out["_emp"] = _design_columns(src, design_weight, keep, "the membership table")
     out["_N"] = (pd.to_numeric(src["cell_frame_units"], errors="coerce").to_numpy(float)[keep]
                  if "cell_frame_units" in src.columns else np.nan)
     out["_from"], out["_to"] = start[keep], end[keep]
@@ -386,6 +452,34 @@ def _drop_trial(rep: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     keep = np.ones(len(rep), dtype=bool)
     keep[drop] = False
     return rep.loc[keep].reset_index(drop=True)
+
+
+def _take_all(src: pd.DataFrame) -> np.ndarray:
+    """Certainty units: design weight (``weight``) 1, i.e. inclusion probability 1 — the retained
+    legacy members (a take-all design group of their cell) and the units of census cells. They
+    form their own variance stratum within the cell and contribute no sampling variance."""
+    if DESIGN_WEIGHT not in src.columns:
+        return np.zeros(len(src), dtype=bool)
+    d = pd.to_numeric(src[DESIGN_WEIGHT], errors="coerce").to_numpy(float)
+    return np.isfinite(d) & (np.abs(d - 1.0) <= 1e-9)
+
+
+def _design_columns(src: pd.DataFrame, design_weight: str, keep: np.ndarray, what: str
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Design weights (positive) and ``employees`` (finite) of the kept rows."""
+    _check_columns(src, [design_weight, SIZE_COLUMN], what,
+                   "calibration-aware variances need the design weights and the register "
+                   "employees the weights were calibrated on; or pass variance='design'")
+    d = pd.to_numeric(src[design_weight], errors="coerce").to_numpy(float)
+    emp = pd.to_numeric(src[SIZE_COLUMN], errors="coerce").to_numpy(float)
+    for name, bad in ((design_weight, keep & (~np.isfinite(d) | (d <= 0))),
+                      (SIZE_COLUMN, keep & ~np.isfinite(emp))):
+        if bad.any():
+            rows = (np.flatnonzero(bad)[:5] + 2).tolist()
+            raise InputError(f"{what} has {int(bad.sum())} row(s) with a missing or invalid "
+                             f"'{name}' (spreadsheet rows {rows}); calibration-aware variances "
+                             "need it on every design row — or pass variance='design'")
+    return d[keep], emp[keep]
 
 
 def _finish_design(design: pd.DataFrame) -> pd.DataFrame:
@@ -658,8 +752,8 @@ def _variable_columns() -> list[str]:
 def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
                 periods: str | Sequence[str], by: Sequence[str] = (),
                 weight: str = "calibrated_weight", nonresponse: Nonresponse = "stratum",
-                singleton: Singleton = "collapse", out_of_sample: OutOfSample = "error"
-                ) -> pd.DataFrame:
+                singleton: Singleton = "collapse", out_of_sample: OutOfSample = "error",
+                design_weight: str | None = None) -> pd.DataFrame:
     """One row per reporting member for one period (a month or a run of months).
 
     ``sample`` is a membership table (``valid_from``/``valid_to``: the members in force in the
@@ -669,11 +763,12 @@ def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
     enterprise counts only when it is a member in force and reports in every month: ``x`` is the
     first month's baseline, ``y`` the last month's survey employment, reductions (by type and by
     first-ranked reason) are summed over the months; its design row is the one in force at the
-    first month. The result carries the design columns used by :func:`linearised_estimates`.
+    first month. The result carries the design columns used by :func:`linearised_estimates`
+    (with ``design_weight``, also ``_d`` and ``_emp`` for calibration-aware variances).
     """
     return _units_and_design(reports, sample, periods=periods, by=by, weight=weight,
                              nonresponse=nonresponse, singleton=singleton,
-                             out_of_sample=out_of_sample)[0]
+                             out_of_sample=out_of_sample, design_weight=design_weight)[0]
 
 
 def _not_in_force(rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: OutOfSample
@@ -701,13 +796,15 @@ def _not_in_force(rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: Out
 def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
                       periods: str | Sequence[str], by: Sequence[str], weight: str,
                       nonresponse: Nonresponse, singleton: Singleton,
-                      out_of_sample: OutOfSample) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      out_of_sample: OutOfSample, design_weight: str | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`build_units` and the design it used (with ``period`` for a membership)."""
     label, months = resolve_periods(periods)
     rep = prepare_reports(reports, months)
     closures = _closure_reports(reports, months)
     if is_membership(sample):
-        rows, individual = prepare_membership(sample, weight=weight, by=by)
+        rows, individual = prepare_membership(sample, weight=weight, by=by,
+                                              design_weight=design_weight)
         in_force = design_by_month(rows, months)
         design = in_force if len(months) == 1 else design_for_run(rows, months, label)
         rep = _drop_trial(rep, sample)
@@ -717,7 +814,7 @@ def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
             rep = rep.loc[~rep["enterprise_id"].isin(individual)]
         rep = _not_in_force(rep, in_force, out_of_sample=out_of_sample)
     else:
-        design = prepare_sample(sample, weight=weight, by=by)
+        design = prepare_sample(sample, weight=weight, by=by, design_weight=design_weight)
         closures = closures.loc[closures["enterprise_id"].isin(design["enterprise_id"])]
         if len(closures):
             rep = pd.concat([rep, closures], ignore_index=True)
@@ -754,7 +851,20 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
         raise InputError(f"nonresponse={nonresponse!r}: use 'stratum' or 'none'")
     if singleton not in ("collapse", "zero"):
         raise InputError(f"singleton={singleton!r}: use 'collapse' or 'zero'")
-    h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
+    if "_take" in design.columns and (design["_take"] & design["_N"].notna()).any():
+        # Two design groups per cell: the take-all units (N = their own count: no variance) and
+        # the others (N = N_h − take-all units of the cell in force). Without N_h (no fpc at
+        # all) the cell stays one stratum.
+        cell_keys = [*(["period"] if "period" in design.columns else []), *STRATUM_COLUMNS]
+        take = (design["_take"] & design["_N"].notna()).to_numpy(bool)
+        design = design.assign(_take=take)
+        n_take = design.groupby(cell_keys, observed=True, dropna=False, sort=False)[
+            "_take"].transform("sum").to_numpy(float)
+        design = design.assign(_N=np.where(take, n_take, design["_N"].to_numpy(float) - n_take))
+        h = design.groupby([*STRATUM_COLUMNS, "_take"], observed=True, dropna=False,
+                           sort=True).ngroup()
+    else:
+        h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
     design = design.assign(_h=h.to_numpy())
     # A membership's design has one row per period × member (the rows in force); a sample
     # list's one row per member, in force in every period.
@@ -788,7 +898,23 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
                                    weights=design["_w"].to_numpy(float),
                                    minlength=n_strata)[ph_code % n_strata]
         w_rep = np.bincount(ph_inv, weights=w)
-        w = w * w_sample[ph_inv] / w_rep[ph_inv]
+        factor = w_sample / w_rep
+        if "_d" in units.columns:
+            # Negative calibrated weights (unbounded linear calibration) can leave a stratum's
+            # reporters with a weight total ≤ 0: there the design weights give the factor.
+            d = units["_d"].to_numpy(float)
+            if per_period:
+                d_sample = np.bincount(d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
+                                       weights=design["_d"].to_numpy(float)[mine],
+                                       minlength=len(period_labels) * n_strata)[ph_code]
+            else:
+                d_sample = np.bincount(design["_h"].to_numpy(),
+                                       weights=design["_d"].to_numpy(float),
+                                       minlength=n_strata)[ph_code % n_strata]
+            d_factor = d_sample / np.bincount(ph_inv, weights=d)
+            factor = np.where((w_rep > 0) & (w_sample > 0), factor, d_factor)
+            units["_d"] = d * factor[ph_inv]
+        w = w * factor[ph_inv]
         units["_w"] = w
     n_rep = np.bincount(ph_inv)[ph_inv]
     big_n = units["_N"].to_numpy(float)
@@ -834,9 +960,10 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
 # ----------------------------------------------------------------------------- the engine
 def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
                          by: Sequence[str] = (), level: float = 0.95,
-                         min_reporters: int = 5,
-                         domains: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Estimates, Taylor-linearised standard errors and normal CIs for each period × domain.
+                         min_reporters: int = SMALL_DOMAIN_REPORTERS,
+                         domains: pd.DataFrame | None = None,
+                         calibration: CalibrationModel | None = None) -> pd.DataFrame:
+    """Estimates, Taylor-linearised standard errors and t intervals for each period × domain.
 
     Parameters
     ----------
@@ -849,11 +976,20 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     domains : DataFrame, optional
         The ``by`` combinations to report even without reporters (shown with NaN and
         ``n_reporters = 0``, flagged small).
+    calibration : CalibrationModel, optional
+        The weights ``_w`` are calibrated: the linearised variable of each estimate is replaced
+        by its calibration residual (regression on the model's calibration matrix with the
+        design weights ``_d``, over all units of the period), g-weighted (Deville–Särndal;
+        :mod:`samplekit.calibrated_variance`). ``units`` must then hold every unit of each
+        period (not a subset), ``_d`` and the model's columns.
 
     Returns
     -------
     DataFrame
-        ``by…, period, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``.
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, df, n_reporters,
+        small_domain``: ``df`` = reporters − variance strata of the domain (at least 1); the
+        interval uses the t quantile with ``df``, on the logit scale for bounded shares
+        (``Spec.bounded``), on the log scale for positive totals, symmetric otherwise.
     """
     by = list(by)
     keys = ["period", *by]
@@ -867,11 +1003,13 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     totals = {v: np.bincount(grp, weights=w * units[v].to_numpy(float), minlength=n_groups)
               for v in needed}
     u = np.empty((len(units), len(specs)))
+    zmat = np.empty((len(units), len(specs)))
     est = np.empty((n_groups, len(specs)))
     for j, s in enumerate(specs):
         num = units[s.numerator].to_numpy(float)
         if s.denominator is None:
             est[:, j] = totals[s.numerator]
+            zmat[:, j] = num
             u[:, j] = w * num
         else:
             den_total = totals[s.denominator]
@@ -879,6 +1017,7 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
                 ratio = totals[s.numerator] / den_total
                 z = (num - ratio[grp] * units[s.denominator].to_numpy(float)) / den_total[grp]
             est[:, j] = ratio
+            zmat[:, j] = z
             u[:, j] = w * z
     # Σ_h c_h Σ_i (u_hi − ū_h)² with zeros outside the domain = Σ_h c_h (S2 − S1²/n_h), where the
     # sums run over the domain's reporters and n_h counts all the stratum's reporters.
@@ -899,13 +1038,19 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
         s2 = np.bincount(cell, weights=uj * uj, minlength=n_cells)
         contrib = cell_c * np.maximum(s2 - s1 * s1 / cell_n, 0.0)
         var[:, j] = np.bincount(cell_g, weights=contrib, minlength=n_groups)
-    se = np.sqrt(var)
+    if calibration is not None and len(units):
+        var = var - _calibration_adjustment(units, grp, n_groups, np.nan_to_num(zmat),
+                                            np.nan_to_num(u), calibration)
+    se = np.sqrt(np.maximum(var, 0.0))
     for j, s in enumerate(specs):
         est[:, j] *= s.scale
         se[:, j] *= s.scale
         if s.denominator is not None:
             se[~np.isfinite(est[:, j]), j] = np.nan
     n_rep = np.bincount(grp, minlength=n_groups)
+    # Design degrees of freedom of a domain: its reporters minus the variance strata they are in.
+    strata_in = np.bincount(cell_g, minlength=n_groups) if n_cells else np.zeros(n_groups, int)
+    dof = np.maximum(n_rep - strata_in, 1)
     if len(units):
         first = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup()
         key_frame = units.loc[~first.duplicated(), keys].reset_index(drop=True)
@@ -913,14 +1058,18 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
         key_frame = key_frame.sort_index()
     else:
         key_frame = pd.DataFrame(columns=keys)
-    zq = stats.norm.ppf(0.5 + level / 2)
     names = [s.name for s in specs]
     out = key_frame.loc[np.repeat(key_frame.index.to_numpy(), len(specs))].reset_index(drop=True)
     out["indicator"] = np.tile(names, n_groups)
     out["estimate"] = est.ravel()
     out["se"] = se.ravel()
-    out["ci_low"] = out["estimate"] - zq * out["se"]
-    out["ci_high"] = out["estimate"] + zq * out["se"]
+    low, high = confidence_interval(
+        est, se, dof[:, None] * np.ones((1, len(specs))), level=level,
+        kind=np.array([_interval_kind(s) for s in specs])[None, :].repeat(n_groups, axis=0),
+        scale=np.array([s.scale for s in specs])[None, :].repeat(n_groups, axis=0))
+    out["ci_low"] = low.ravel()
+    out["ci_high"] = high.ravel()
+    out["df"] = np.repeat(dof, len(specs))
     out["n_reporters"] = np.repeat(n_rep, len(specs))
     if domains is not None and by:
         periods = pd.DataFrame({"period": pd.unique(units["period"])}) if len(units) else None
@@ -929,12 +1078,94 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
                 pd.DataFrame({"indicator": names}), how="cross")
             out = grid.merge(out, on=[*by, "period", "indicator"], how="left")
             out["n_reporters"] = out["n_reporters"].fillna(0)
+            out["df"] = out["df"].fillna(0)
     out["n_reporters"] = out["n_reporters"].astype(int)
+    out["df"] = out["df"].astype(int)
     out["small_domain"] = out["n_reporters"] < min_reporters
     order = {name: i for i, name in enumerate(names)}
     out = out.assign(_o=out["indicator"].map(order)).sort_values(
         [*by, "period", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
     return out[[*by, *RESULT_COLUMNS]]
+
+
+def _interval_kind(spec: Spec) -> str:
+    if spec.bounded:
+        return "logit"
+    return "log" if spec.denominator is None else "symmetric"
+
+
+def confidence_interval(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, *,
+                        level: float = 0.95, kind: np.ndarray | str = "symmetric",
+                        scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """t intervals with ``df`` degrees of freedom, per element.
+
+    ``kind``: "symmetric" (estimate ± t·se); "log" for a positive total (estimate ·
+    exp(±t·se/estimate)); "logit" for a share p = estimate/scale in (0, 1)
+    (expit(logit p ± t·se/(scale·p(1−p))) · scale). A "log"/"logit" element outside its range
+    (0, a total ≤ 0, a share at 0 or 1) gets the symmetric interval.
+    """
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    tq = stats.t.ppf(0.5 + level / 2, np.maximum(np.asarray(df, dtype=float), 1.0))
+    kind = np.broadcast_to(np.asarray(kind, dtype=object), est.shape)
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), est.shape)
+    low, high = est - tq * se, est + tq * se
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = (kind == "log") & (est > 0) & (se > 0)
+        half = tq * se / est
+        low = np.where(pos, est * np.exp(-half), low)
+        high = np.where(pos, est * np.exp(half), high)
+        p = est / scale
+        share = (kind == "logit") & (p > 0) & (p < 1) & (se > 0)
+        centre = np.log(p / (1 - p))
+        half = tq * se / scale / (p * (1 - p))
+        low = np.where(share, scale / (1 + np.exp(-(centre - half))), low)
+        high = np.where(share, scale / (1 + np.exp(-(centre + half))), high)
+    return low, high
+
+
+def _calibration_adjustment(units: pd.DataFrame, grp: np.ndarray, n_groups: int,
+                            z: np.ndarray, a: np.ndarray, model: CalibrationModel
+                            ) -> np.ndarray:
+    """V₀ − V_cal per group × spec, where V₀ is the stratified variance of a = w·z·1_g and
+    V_cal that of the g-weighted calibration residuals w·(z·1_g − M B_g).
+
+    With B_g = (M'DM)⁺ Σ_{i∈g} d_i M_i z_i, centring within variance strata (Mc = wM minus its
+    stratum mean) gives V_cal = V₀ − 2 B_g'C_g + B_g'Q B_g, C_g = Σ_{i∈g} c_i a_i Mc_i,
+    Q = Σ_i c_i Mc_i Mc_i' — so the residuals outside the domain are never materialised.
+    """
+    if "_d" not in units.columns:
+        raise InputError("calibration-aware variances need the design weights of the units "
+                         "(build them with design_weight=...), or pass variance='design'")
+    out = np.zeros((n_groups, z.shape[1]))
+    w = units["_w"].to_numpy(float)
+    d = units["_d"].to_numpy(float)
+    c = units["_c"].to_numpy(float)
+    vs = units["_vs"].to_numpy(np.int64)
+    periods = pd.factorize(units["period"])[0] if "period" in units.columns else np.zeros(
+        len(units), dtype=np.int64)
+    for p in range(int(periods.max()) + 1):
+        rows = np.flatnonzero(periods == p)
+        m = model.matrix(units.iloc[rows])
+        k = m.shape[1]
+        if k == 0:
+            continue
+        wm = w[rows, None] * m
+        v_code, v_inv = np.unique(vs[rows], return_inverse=True)
+        in_v = sparse.csr_matrix((np.ones(len(rows)), (v_inv, np.arange(len(rows)))),
+                                 shape=(len(v_code), len(rows)))
+        mc = wm - ((in_v @ wm) / np.bincount(v_inv)[:, None])[v_inv]
+        q = (mc * c[rows, None]).T @ mc
+        gram = (m * d[rows, None]).T @ m
+        pinv = np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+        g_code, g_inv = np.unique(grp[rows], return_inverse=True)
+        member = sparse.csr_matrix((np.ones(len(rows)), (g_inv, np.arange(len(rows)))),
+                                   shape=(len(g_code), len(rows)))
+        for j in range(z.shape[1]):
+            b = (member @ (m * (d[rows] * z[rows, j])[:, None])) @ pinv
+            cc = member @ (mc * (c[rows] * a[rows, j])[:, None])
+            out[g_code, j] = 2.0 * np.sum(b * cc, axis=1) - np.einsum("gk,kl,gl->g", b, q, b)
+    return out
 
 
 def indicator_specs() -> list[Spec]:
@@ -943,8 +1174,8 @@ def indicator_specs() -> list[Spec]:
         Spec("baseline_employment", "x"),
         Spec("survey_employment", "y"),
         Spec("net_change_rate", "change", "x", 100.0),
-        Spec("job_loss_rate", "reduced", "x", 100.0),
-        Spec("share_reducing", "falling", "one", 100.0),
+        Spec("job_loss_rate", "reduced", "x", 100.0, bounded=True),
+        Spec("share_reducing", "falling", "one", 100.0, bounded=True),
     ]
     specs += [Spec(f"reduced_{t}", f"reduced_{t}") for t in REDUCTION_TYPES]
     specs += [Spec(f"reduced_reason_{k}", f"reduced_reason_{k}") for k in REASON_CODES]
@@ -964,12 +1195,39 @@ def _specs_for(indicators: Sequence[str] | None) -> list[Spec]:
 
 
 # ----------------------------------------------------------------------------- public API
+def resolve_variance(sample: pd.DataFrame, *, weight: str, variance: Variance | None,
+                     calibration: CalibrationModel | None = None
+                     ) -> tuple[str | None, CalibrationModel | None]:
+    """The design-weight column and calibration model a ``variance`` choice needs.
+
+    ``None`` (default): "calibrated" when ``weight`` is ``calibrated_weight`` and the table
+    has the design weights (``weight``) and ``employees``, else "design". "calibrated" with
+    another weight column, or without those columns, is an error.
+    """
+    if variance not in (None, "calibrated", "design"):
+        raise InputError(f"variance={variance!r}: use 'calibrated' or 'design'")
+    has = all(c in sample.columns for c in (DESIGN_WEIGHT, SIZE_COLUMN))
+    if variance is None:
+        variance = "calibrated" if weight == "calibrated_weight" and has else "design"
+    if variance == "design":
+        return None, None
+    if weight == DESIGN_WEIGHT:
+        raise InputError(f"variance='calibrated' with weight={weight!r}: the design weights are "
+                         "not calibrated; use weight='calibrated_weight' or variance='design'")
+    if not has:
+        raise InputError("variance='calibrated' needs the columns 'weight' (design weights) and "
+                         "'employees' in the membership / sample list; or pass "
+                         "variance='design'")
+    return DESIGN_WEIGHT, calibration or CalibrationModel()
+
+
 def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list[str],
              by: list[str] | None = None, weight: str = "calibrated_weight",
-             min_reporters: int = 5, level: float = 0.95,
+             min_reporters: int = SMALL_DOMAIN_REPORTERS, level: float = 0.95,
              indicators: list[str] | None = None, nonresponse: Nonresponse = "stratum",
              singleton: Singleton = "collapse",
-             out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+             out_of_sample: OutOfSample = "error", variance: Variance | None = None,
+             calibration: CalibrationModel | None = None) -> pd.DataFrame:
     """Design-based estimates of the monitoring indicators for one period and each domain.
 
     Parameters
@@ -995,9 +1253,11 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
     weight : str
         Weight column of the sample list.
     min_reporters : int
-        Domains with fewer reporters are flagged ``small_domain`` (never dropped).
+        Domains with fewer reporters are flagged ``small_domain`` (never dropped); the default
+        is where the Monte Carlo study finds coverage below 93%.
     level : float
-        Confidence level of the normal-theory interval.
+        Confidence level of the t interval (design degrees of freedom; logit scale for
+        shares, log scale for positive totals).
     indicators : list of str, optional
         A subset of :data:`INDICATORS` (default all).
     nonresponse : {"stratum", "none"}
@@ -1009,12 +1269,20 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
     out_of_sample : {"error", "drop"}
         Reports of enterprises that are not members in force in their month (missing from the
         sample list): an error (default), or dropped.
+    variance : {"calibrated", "design"}, optional
+        "calibrated": calibration-aware SE (the linearised variable replaced by its
+        calibration residual, Deville–Särndal); "design": the stratified SE that ignores the
+        calibration. Default: "calibrated" when ``weight`` is ``calibrated_weight`` and the
+        table has ``weight`` and ``employees`` (:func:`resolve_variance`).
+    calibration : CalibrationModel, optional
+        The calibration margins (default: city, section, size_class, ownership × units,
+        employment — ``CalibrationSettings``' defaults).
 
     Returns
     -------
     DataFrame
-        ``by…, period, indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``;
-        rates in %, totals in persons.
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, df, n_reporters,
+        small_domain``; rates in %, totals in persons.
 
     Examples
     --------
@@ -1023,20 +1291,25 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
     """
     by = list(by or [])
     specs = _specs_for(indicators)
+    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
+                                            calibration=calibration)
     units = build_units(reports, sample, periods=periods, by=by, weight=weight,
                         nonresponse=nonresponse, singleton=singleton,
-                        out_of_sample=out_of_sample)
+                        out_of_sample=out_of_sample, design_weight=design_weight)
     domains = sample[by] if by else None
     return linearised_estimates(units, specs, by=by, level=level,
-                                min_reporters=min_reporters, domains=domains)
+                                min_reporters=min_reporters, domains=domains,
+                                calibration=model)
 
 
 def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str,
                    period_b: str, indicator: str, by: list[str] | None = None,
                    weight: str = "calibrated_weight", level: float = 0.95,
-                   min_reporters: int = 5, nonresponse: Nonresponse = "stratum",
+                   min_reporters: int = SMALL_DOMAIN_REPORTERS,
+                   nonresponse: Nonresponse = "stratum",
                    singleton: Singleton = "collapse",
-                   out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+                   out_of_sample: OutOfSample = "error", variance: Variance | None = None,
+                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
     """Change of an indicator between two periods on the matched panel.
 
     Only enterprises that are units of both periods (each a month, a quarter or a run of months)
@@ -1044,13 +1317,15 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     each period keeps its own design rows (weights scaled within that period's strata to its
     members in force; strata, domains and variance strata of period a). The difference
     ``θ_b − θ_a`` is linearised jointly (``u = w_b z_b − w_a z_a`` per enterprise), so the
-    covariance between the periods enters the SE.
+    covariance between the periods enters the SE. ``variance``/``calibration`` as in
+    :func:`estimate` (the difference's linearised variable is regressed on period a's
+    calibration matrix); the interval is a symmetric t interval with the matched domain's df.
 
     Returns
     -------
     DataFrame
         ``by…, period_a, period_b, indicator, estimate_a, estimate_b, estimate`` (= b − a),
-        ``se, ci_low, ci_high, n_reporters, small_domain``.
+        ``se, ci_low, ci_high, df, n_reporters, small_domain``.
 
     Examples
     --------
@@ -1059,8 +1334,10 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     """
     by = list(by or [])
     spec = _specs_for([indicator])[0]
+    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
+                                            calibration=calibration)
     kw = {"by": by, "weight": weight, "nonresponse": "none", "singleton": singleton,
-          "out_of_sample": out_of_sample}
+          "out_of_sample": out_of_sample, "design_weight": design_weight}
     ua, design_a = _units_and_design(reports, sample, periods=period_a, **kw)
     ub, design_b = _units_and_design(reports, sample, periods=period_b, **kw)
     label_a, label_b = resolve_periods(period_a)[0], resolve_periods(period_b)[0]
@@ -1093,7 +1370,7 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
                              spec.scale))
     parts = linearised_estimates(units, specs_ab, by=by, level=level,
                                  min_reporters=min_reporters)
-    diff = _difference_se(units, specs_ab, by=by)
+    diff = _difference_se(units, specs_ab, by=by, calibration=model)
     wide = parts.pivot_table(index=[*by, "period"] if by else ["period"], columns="indicator",
                              values="estimate", dropna=False, observed=True)
     n_rep = parts.drop_duplicates([*by, "period"]).set_index([*by, "period"])["n_reporters"]
@@ -1103,19 +1380,20 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     out = out.merge(diff, on=[*by, "period"], how="left")
     out["n_reporters"] = out.set_index([*by, "period"]).index.map(n_rep).to_numpy()
     out["estimate"] = out["estimate_b"] - out["estimate_a"]
-    zq = stats.norm.ppf(0.5 + level / 2)
-    out["ci_low"] = out["estimate"] - zq * out["se"]
-    out["ci_high"] = out["estimate"] + zq * out["se"]
+    out["df"] = out["df"].fillna(1).astype(int)
+    out["ci_low"], out["ci_high"] = confidence_interval(
+        out["estimate"].to_numpy(float), out["se"].to_numpy(float), out["df"].to_numpy(),
+        level=level)
     out["period_a"], out["period_b"], out["indicator"] = label_a, label_b, indicator
     out["n_reporters"] = out["n_reporters"].fillna(0).astype(int)
     out["small_domain"] = out["n_reporters"] < min_reporters
     cols = [*by, "period_a", "period_b", "indicator", "estimate_a", "estimate_b", "estimate",
-            "se", "ci_low", "ci_high", "n_reporters", "small_domain"]
+            "se", "ci_low", "ci_high", "df", "n_reporters", "small_domain"]
     return out.sort_values(by or ["period_a"], kind="stable").reset_index(drop=True)[cols]
 
 
-def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequence[str]
-                   ) -> pd.DataFrame:
+def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequence[str],
+                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
     """SE of ``θ_b − θ_a``: the linearised variables of both, differenced, as one total."""
     keys = ["period", *by]
     grp = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
@@ -1133,25 +1411,27 @@ def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequenc
                 ratio = t_num / t_den
                 zs.append(s.scale * (num - ratio[grp] * den) / t_den[grp])
     tmp = units.assign(_dz=zs[1] - zs[0])
-    res = linearised_estimates(tmp, [Spec("d", "_dz")], by=by)
-    return res[[*by, "period", "se"]]
+    res = linearised_estimates(tmp, [Spec("d", "_dz")], by=by, calibration=calibration)
+    return res[[*by, "period", "se", "df"]]
 
 
 def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: str,
                    by: list[str] | None = None, weight: str = "calibrated_weight",
-                   level: float = 0.95, min_reporters: int = 5,
+                   level: float = 0.95, min_reporters: int = SMALL_DOMAIN_REPORTERS,
                    nonresponse: Nonresponse = "stratum",
                    singleton: Singleton = "collapse",
-                   out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+                   out_of_sample: OutOfSample = "error", variance: Variance | None = None,
+                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
     """Monthly estimates of one indicator for every month in the reports (vectorised).
 
     Each month from its members in force (``sample`` as in :func:`estimate`: a membership or a
-    one-window sample list), closures counting as reporters with 0 employed.
+    one-window sample list), closures counting as reporters with 0 employed; ``variance`` and
+    ``calibration`` as in :func:`estimate` (residuals per month, from that month's rows).
 
     Returns
     -------
     DataFrame
-        ``period, by…, estimate, se, ci_low, ci_high, n_reporters, small_domain``, sorted by
+        ``period, by…, estimate, se, ci_low, ci_high, df, n_reporters, small_domain``, sorted by
         period then domain; the months are those present in ``reports``.
 
     Examples
@@ -1160,11 +1440,14 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
     """
     by = list(by or [])
     spec = _specs_for([indicator])[0]
+    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
+                                            calibration=calibration)
     rep = prepare_reports(reports)
     months = sorted(pd.unique(rep["period"]))
     closures = _closure_reports(reports, months)
     if is_membership(sample):
-        rows, individual = prepare_membership(sample, weight=weight, by=by)
+        rows, individual = prepare_membership(sample, weight=weight, by=by,
+                                              design_weight=design_weight)
         design = design_by_month(rows, months)
         rep = _drop_trial(rep, sample)
         if len(closures):
@@ -1176,13 +1459,104 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
         elif individual:
             rep = rep.loc[~rep["enterprise_id"].isin(individual)].reset_index(drop=True)
     else:
-        design = prepare_sample(sample, weight=weight, by=by)
+        design = prepare_sample(sample, weight=weight, by=by, design_weight=design_weight)
         closures = closures.loc[closures["enterprise_id"].isin(design["enterprise_id"])]
         if len(closures):
             rep = pd.concat([rep, closures], ignore_index=True)
     units = _attach_design(_derive(rep), design, nonresponse=nonresponse, singleton=singleton,
                            out_of_sample=out_of_sample)
     res = linearised_estimates(units, [spec], by=by, level=level, min_reporters=min_reporters,
-                               domains=sample[by] if by else None)
-    cols = ["period", *by, "estimate", "se", "ci_low", "ci_high", "n_reporters", "small_domain"]
+                               domains=sample[by] if by else None, calibration=model)
+    cols = ["period", *by, "estimate", "se", "ci_low", "ci_high", "df", "n_reporters",
+            "small_domain"]
     return res.sort_values(["period", *by], kind="stable").reset_index(drop=True)[cols]
+
+
+# ---------------------------------------------------------------- legacy panel, user tables
+def panel_sensitivity(reports: pd.DataFrame, membership: pd.DataFrame, *,
+                      periods: str | list[str], by: list[str] | None = None,
+                      indicators: list[str] | None = None, level: float = 0.95,
+                      out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+    """Estimates under the two treatments of the retained legacy panel, side by side.
+
+    "two_group" uses the design weights of the membership (``weight``: retained members a
+    take-all group, fresh units a probability sample of the rest of their cell —
+    docs/selection.md); "quasi" treats each cell's members as one SRS of ``cell_n`` from
+    ``cell_frame_units`` (weight N_h/n_h, the quasi-randomisation treatment). Both with design
+    weights and design SEs, so that the difference is the treatment's alone.
+
+    Returns
+    -------
+    DataFrame
+        ``by…, period, indicator, estimate, se, estimate_quasi, se_quasi, difference``
+        (quasi − two_group), ``material`` (|difference| > the two-group SE: the treatment of the
+        legacy panel moves the estimate by more than its sampling error) and ``n_reporters``.
+    """
+    _check_columns(membership, [DESIGN_WEIGHT, "cell_frame_units", "cell_n"],
+                   "the membership table", "the sensitivity check needs the design weights and "
+                   "the cells' N_h and n_h of the selection")
+    by = list(by or [])
+    kw = {"periods": periods, "by": by, "indicators": indicators, "level": level,
+          "weight": DESIGN_WEIGHT, "variance": "design", "out_of_sample": out_of_sample}
+    two = estimate(reports, membership, **kw)
+    quasi_w = (pd.to_numeric(membership["cell_frame_units"], errors="coerce")
+               / pd.to_numeric(membership["cell_n"], errors="coerce"))
+    # the quasi treatment has no take-all group: its weights are never exactly 1 unless n = N
+    quasi = estimate(reports, membership.assign(**{DESIGN_WEIGHT: quasi_w}), **kw)
+    keys = [*by, "period", "indicator"]
+    out = two[[*keys, "estimate", "se", "n_reporters"]].merge(
+        quasi[[*keys, "estimate", "se"]].rename(columns={"estimate": "estimate_quasi",
+                                                         "se": "se_quasi"}), on=keys)
+    out["difference"] = out["estimate_quasi"] - out["estimate"]
+    out["material"] = out["difference"].abs() > out["se"]
+    return out[[*keys, "estimate", "se", "estimate_quasi", "se_quasi", "difference", "material",
+                "n_reporters"]]
+
+
+#: Chinese headers of :func:`domain_estimates` tables.
+ESTIMATE_HEADERS_ZH: dict[str, str] = {
+    "period": "期别", "indicator": "指标代码", "indicator_name": "指标", "estimate": "估计值",
+    "se": "标准误", "ci_low": "95%置信下限", "ci_high": "95%置信上限", "df": "自由度",
+    "n_reporters": "报送企业数", "small_domain": "样本过少", "weights": "权数",
+    "network": "监测网络", "city": "地市", "section": "行业门类", "size_class": "企业规模",
+    "ownership": "所有制", "ministry": "人社部月报网络", "estimate_quasi": "估计值(准随机化处理)",
+    "difference": "两种处理之差", "material": "差异显著",
+}
+
+
+def domain_estimates(reports: pd.DataFrame, membership: pd.DataFrame, *, period: str,
+                     by: list[str] | None = None,
+                     weights: Literal["calibrated", "design"] = "calibrated",
+                     network: Network = "province", level: float = 0.95,
+                     min_reporters: int = SMALL_DOMAIN_REPORTERS,
+                     indicators: list[str] | None = None) -> pd.DataFrame:
+    """The user-facing estimates table (``samplekit estimate`` and the notebooks).
+
+    Parameters
+    ----------
+    reports, membership
+        The store's reports and membership (panel of record).
+    period : str
+        A month ``YYYY-MM`` or a quarter ``YYYYQn``.
+    by : list of str, optional
+        Domain columns of the membership (none = the province).
+    weights : {"calibrated", "design"}
+        Calibrated weights with calibration-aware SEs, or design weights with design SEs.
+    network : {"province", "ministry"}
+        Monitoring network (:func:`network_members`).
+
+    Returns
+    -------
+    DataFrame
+        :func:`estimate`'s table with ``indicator_name`` (Chinese), ``weights`` and ``network``.
+    """
+    if weights not in ("calibrated", "design"):
+        raise InputError(f"weights={weights!r}: use 'calibrated' or 'design'")
+    members = network_members(membership, network=network)
+    rep = network_reports(reports, membership, network=network)
+    out = estimate(rep, members, periods=period, by=by, level=level,
+                   min_reporters=min_reporters, indicators=indicators,
+                   weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
+                   variance=weights)
+    out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
+    return out.assign(weights=weights, network=network)

@@ -35,6 +35,7 @@ STATUS_ORDER = ("retained", "replacement", "new")
 STATUS_ZH = {"retained": "保留", "new": "新增", "replacement": "替换"}
 
 SelectionMethod = Literal["srs", "pps"]
+PanelWeights = Literal["two_group", "quasi"]
 
 _MASK64 = (1 << 64) - 1
 _WORD_MULT = np.uint64(0xBF58476D1CE4E5B9)  # odd constant of splitmix64
@@ -172,6 +173,14 @@ class SelectionSettings:
     flag_min_retained : int
         Only cells with at least this many retained members are tested.
     calibration : CalibrationSettings
+    panel_weights : {"two_group", "quasi"}
+        Design weights of a cell holding retained legacy-panel members. "two_group" (default):
+        the retained members are a take-all group (π = 1, weight 1) and the fresh units an SRS
+        (or πps) of n_h − R_h from the N_h − R_h others; "quasi": the whole cell's sample is
+        treated as if it were an SRS (πps) of n_h from N_h (quasi-randomisation).
+    flag_panel_treatment : float
+        Flag a cell when the two treatments' design-weighted employment totals differ by more
+        than this share of the cell's frame employment (``panel_treatment_differs``).
     """
 
     seed: int
@@ -180,12 +189,15 @@ class SelectionSettings:
     flag_smd: float = 0.5
     flag_min_retained: int = 3
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    panel_weights: PanelWeights = "two_group"
+    flag_panel_treatment: float = 0.10
 
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
         """Read and check the ``selection`` section (every key optional)."""
         params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd", "contacts",
-                                        "flag_min_retained", "calibration", "maintenance"})
+                                        "flag_min_retained", "calibration", "maintenance",
+                                        "panel_weights", "flag_panel_treatment"})
         seed = params.get("seed", types=int)
         return cls(
             seed=int(seed),
@@ -194,6 +206,10 @@ class SelectionSettings:
             flag_smd=float(params.number("selection.flag_smd", 0.5, low=0)),
             flag_min_retained=int(params.number("selection.flag_min_retained", 3, low=1)),
             calibration=CalibrationSettings.from_params(params),
+            panel_weights=params.choice("selection.panel_weights", ("two_group", "quasi"),
+                                        "two_group"),
+            flag_panel_treatment=float(params.number("selection.flag_panel_treatment", 0.10,
+                                                     low=0)),
         )
 
 
@@ -614,6 +630,16 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
         with np.errstate(divide="ignore", invalid="ignore"):
             p_c = np.where(C_h > 0, np.minimum(fill, C_h) / np.where(C_h > 0, C_h, 1), 0.0)
         sel_prob = np.where(is_ret[selected], 1.0, p_c[sel_cell])
+    # Two design groups per cell: the retained legacy members (purposive, a take-all group of
+    # themselves) and the fresh units, a probability sample of n_h − R_h from N_h − R_h — whose
+    # inclusion probability is exactly the draw's own. The quasi-randomisation weight is kept
+    # for the sensitivity columns of the cell table.
+    # A cell whose places all went to retained members has no fresh group to stand for its
+    # other units: there the retained members keep the quasi-randomisation weight.
+    quasi_weight = 1.0 / pi
+    if settings.panel_weights == "two_group":
+        fresh_h = np.bincount(sel_cell[~is_ret[selected]], minlength=H)
+        pi = np.where((fresh_h[sel_cell] > 0) | (C_h[sel_cell] == 0), sel_prob, pi)
     weight = 1.0 / pi
 
     take = ["enterprise_id", "name", *CELL, "employees"]
@@ -631,6 +657,7 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     sample["prn"] = u_sub[sel_pos]
     sample["inclusion_prob"] = pi
     sample["weight"] = weight
+    sample["_quasi_weight"] = quasi_weight
     sample["cell_frame_units"] = N_h[sel_cell]
     sample["cell_n"] = n_sel[sel_cell]
     sample["selection_prob"] = sel_prob
@@ -705,6 +732,7 @@ def _cell_table(cells, sample, X_h, N_h, D_h, n_sel) -> pd.DataFrame:
     sc = sample["_cell"].to_numpy()
     se = sample["employees"].to_numpy(dtype=float)
     w = sample["weight"].to_numpy()
+    qw = sample["_quasi_weight"].to_numpy()
     cw = sample["calibrated_weight"].to_numpy()
     out = cells[CELL].copy()
     out["n_allocated"] = cells["n"].to_numpy(dtype=np.int64)
@@ -718,6 +746,13 @@ def _cell_table(cells, sample, X_h, N_h, D_h, n_sel) -> pd.DataFrame:
     out["weighted_employment"] = np.bincount(sc, weights=w * se, minlength=H)
     out["calibrated_units"] = np.bincount(sc, weights=cw, minlength=H)
     out["calibrated_employment"] = np.bincount(sc, weights=cw * se, minlength=H)
+    # Sensitivity to the treatment of the legacy panel: the cell's employment total under the
+    # other treatment (two design groups vs quasi-randomisation) and the gap in % of the frame.
+    out["quasi_weighted_employment"] = np.bincount(sc, weights=qw * se, minlength=H)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["panel_treatment_gap_pct"] = np.where(
+            X_h > 0, 100 * (out["quasi_weighted_employment"] - out["weighted_employment"]) / X_h,
+            0.0)
     out["shortfall"] = np.maximum(out["n_allocated"] - n_sel, 0)
     return out
 
@@ -762,6 +797,18 @@ def _flags(cells, table, sample, N_h, X_h, X2_h, settings, cal) -> pd.DataFrame:
         f"in the frame cell (standardised difference {smd[h]:+.2f}, limit "
         f"{settings.flag_smd}); calibrated weights correct the totals, not the selection"
         for h in bad]
+    gap = table["panel_treatment_gap_pct"].to_numpy()
+    for h in np.flatnonzero((table["retained"].to_numpy() > 0)
+                            & (np.abs(gap) > 100 * settings.flag_panel_treatment)):
+        r = table.iloc[h]
+        rows.append({**{c: r[c] for c in CELL}, "flag": "panel_treatment_differs",
+                     "severity": "warning", "value": round(float(gap[h]), 1),
+                     "message": f"{int(r['retained'])} retained legacy members: treating the "
+                                "cell's sample as one random sample (quasi-randomisation) "
+                                f"instead of two design groups moves its employment total by "
+                                f"{gap[h]:+.1f}% of the frame ({r['quasi_weighted_employment']:,.0f}"
+                                f" vs {r['weighted_employment']:,.0f}); estimates of its domains "
+                                "depend on how the legacy panel was chosen (docs/selection.md)"})
     if not cal.converged:
         rows.append({**dict.fromkeys(CELL, ""), "flag": "calibration_failed",
                      "severity": "error", "value": ", ".join(cal.conflicts),
@@ -854,6 +901,9 @@ SAMPLE_HEADERS_ZH: dict[str, str] = {
     "sample_share": "样本占比", "weighted_units": "加权企业数(设计权数)",
     "weighted_employment": "加权从业人数(设计权数)", "calibrated_units": "加权企业数(校准权数)",
     "calibrated_employment": "加权从业人数(校准权数)",
+    "quasi_weighted_employment": "加权从业人数(准随机化权数,敏感性)",
+    "retained": "保留企业数", "eligible_employment": "可入样从业人数",
+    "panel_treatment_gap_pct": "两种老样本处理之差(占框内从业人数%)",
 }
 
 

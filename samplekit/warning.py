@@ -22,6 +22,10 @@ from samplekit.errors import ParamsError
 from samplekit.params import Params
 from samplekit.periods import quarter_label, quarter_months, quarters_back
 
+#: Default of ``warning.min_reporters`` = ``estimation.SMALL_DOMAIN_REPORTERS`` (not imported
+#: here: estimation pulls in scipy, and the CLI starts faster without it; a test keeps them equal).
+_SMALL_DOMAIN_REPORTERS = 1310
+
 if TYPE_CHECKING:  # estimation (scipy) is imported where it is used: the CLI starts faster
     from samplekit.estimation import Network, OutOfSample
 
@@ -142,7 +146,7 @@ class WarningSettings:
     hysteresis_periods: int = 2
     basis: Basis = "estimate"
     history_quarters: int = 16
-    min_reporters: int = 5
+    min_reporters: int = _SMALL_DOMAIN_REPORTERS
     city_indicators: str | None = None
     mass_layoff_persons: int = 100
     mass_layoff_share: float = 0.10
@@ -241,7 +245,8 @@ class WarningSettings:
                                                  high=12)),
             basis=params.choice("warning.basis", ("estimate", "ci"), "estimate"),  # type: ignore[arg-type]
             history_quarters=int(params.number("warning.history_quarters", 16, low=1, high=80)),
-            min_reporters=int(params.number("warning.min_reporters", 5, low=1)),
+            min_reporters=int(params.number("warning.min_reporters", _SMALL_DOMAIN_REPORTERS,
+                                            low=1)),
             city_indicators=city_ind,
             mass_layoff_persons=mass_layoff.min_persons,
             mass_layoff_share=mass_layoff.min_share,

@@ -5,13 +5,18 @@ month of employment change — so the population value of each indicator is know
 replicate after replicate:
 
 1. a stratified sample is drawn (strata = city × section × size_class × ownership), by
-   ``samplekit.selection.select_sample`` with a new PRN seed each time (existing-panel
-   membership switched off so the draw is a pure stratified SRS), or by a plain numpy stratified
-   SRS (``--selector numpy``);
+   ``samplekit.selection.select_sample`` with a new PRN seed each time — with the register's
+   legacy panel retained in every replicate (``--panel legacy``, the production case: the
+   purposive 3000 kept, the rest of each cell drawn by PRN) or without it (``--panel none``, a
+   pure stratified SRS) — weights calibrated by the selection step; or by a plain numpy
+   stratified SRS (``--selector numpy``);
 2. reports are simulated: each sampled enterprise responds with probability ``--response-rate``
    (missing at random) and reports its simulated baseline, survey employment, reductions and
    first-ranked reason;
-3. the estimators run on the reports; estimates and 95% CIs are compared with the truth.
+3. the estimators run on the reports (calibration-aware SE with ``--variance calibrated``, t
+   intervals with design df, logit for shares, log for totals); estimates and 95% CIs are
+   compared with the truth, for the province and **every** city (the small-domain threshold is
+   read off the city rows: :func:`small_domain_threshold`).
 
 Printed per domain and indicator: the truth, the mean estimate, the relative bias
 ``(mean − truth)/|truth|`` with its Monte Carlo standard error, the empirical coverage of the 95% CI, and the ratio of the mean
@@ -40,6 +45,8 @@ from samplekit.climate import _SPECS as CLIMATE_SPECS
 from samplekit.estimation import (
     REDUCTION_COLUMNS,
     STRATUM_COLUMNS,
+    CalibrationModel,
+    Variance,
     build_units,
     indicator_specs,
     linearised_estimates,
@@ -50,6 +57,8 @@ PERIOD = "2013-12"
 STUDIED = ["baseline_employment", "net_change_rate", "job_loss_rate", "share_reducing",
            "climate_index"]
 Selector = Literal["selection", "numpy"]
+Panel = Literal["legacy", "none"]
+RATES = ["net_change_rate", "job_loss_rate", "share_reducing", "climate_index"]
 
 
 # ------------------------------------------------------------------------------ population
@@ -65,8 +74,9 @@ def simulate_population(frame: pd.DataFrame, rng: np.random.Generator | int | No
     """
     rng = np.random.default_rng(rng)
     active = frame["status"].astype(str).to_numpy() == "active"
-    pop = frame.loc[active, ["enterprise_id", *STRATUM_COLUMNS, "employees"]].reset_index(
-        drop=True)
+    keep = ["enterprise_id", *STRATUM_COLUMNS, "employees"] + [
+        c for c in ("in_panel",) if c in frame.columns]
+    pop = frame.loc[active, keep].reset_index(drop=True)
     for col in STRATUM_COLUMNS:  # categoricals make the selection's cell look-up fast
         pop[col] = pop[col].astype("category")
     n = len(pop)
@@ -156,13 +166,16 @@ def population_truth(pop: pd.DataFrame, cells: pd.DataFrame, cities: Sequence[st
 
 # ------------------------------------------------------------------------------ replicates
 def draw_sample(pop: pd.DataFrame, cells: pd.DataFrame, rng: np.random.Generator, *,
-                selector: Selector = "selection") -> pd.DataFrame:
-    """One stratified sample of the allocation ``cells`` from the simulated population."""
+                selector: Selector = "selection", panel: Panel = "none") -> pd.DataFrame:
+    """One stratified sample of the allocation ``cells`` from the simulated population
+    (``panel="legacy"``: the register's ``in_panel`` members are retained)."""
     if selector == "selection":
         from samplekit.selection import SelectionSettings, select_sample
 
+        legacy = (pop["in_panel"].to_numpy(bool) if panel == "legacy" and "in_panel" in pop
+                  else False)
         frame = pop[["enterprise_id", *STRATUM_COLUMNS, "employees"]].assign(
-            name="", status="active", in_panel=False, in_monthly=False)
+            name="", status="active", in_panel=legacy, in_monthly=False)
         seed = int(rng.integers(1, 2**31 - 1))
         return select_sample(frame, cells, SelectionSettings(seed=seed)).sample
     # plain stratified SRS: random order within each cell, first n_h
@@ -193,11 +206,15 @@ def simulate_reports(pop: pd.DataFrame, sample: pd.DataFrame, rng: np.random.Gen
 def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 1000,
         seed: int = 20131231, sample_size: int = 10_000, response_rate: float = 0.95,
         selector: Selector = "selection", weight: str = "calibrated_weight",
-        n_cities: int = 3, closure_rate: float = 0.004, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+        n_cities: int = 3, closure_rate: float = 0.004, progress: bool = False,
+        panel: Panel = "none", variance: Variance = "design", all_cities: bool = False,
+        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the study; returns (summary, per-replicate results).
 
     The summary has one row per domain and indicator: ``truth, mean_estimate, rel_bias_pct,
-    coverage_pct, se_ratio`` (mean SE / empirical SD) and ``replicates``.
+    coverage_pct, se_ratio`` (mean SE / empirical SD) and ``replicates``. Domains: the
+    province and ``n_cities`` cities spread by sample size (largest … smallest), or with
+    ``all_cities`` every city (ordered by sample size, largest first).
     """
     from samplekit.jobs import inputs as load_inputs
 
@@ -208,18 +225,22 @@ def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 10
     # a large, a middle and a small city by sample size
     by_city = cells.groupby("city")["n"].sum().sort_values(ascending=False, kind="stable")
     picks = by_city.index[np.linspace(0, len(by_city) - 1, n_cities).round().astype(int)]
-    cities = list(dict.fromkeys(picks))
+    cities = list(by_city.index) if all_cities else list(dict.fromkeys(picks))
     truth = population_truth(pop, cells, cities)
     specs = [s for s in indicator_specs() if s.name in STUDIED] + [
         s for s in CLIMATE_SPECS if s.name in STUDIED]
     results = []
+    calibrated = variance == "calibrated" and selector == "selection"
+    model = CalibrationModel() if calibrated else None
     for r in range(replicates):
-        sample = draw_sample(pop, cells, rng, selector=selector)
+        sample = draw_sample(pop, cells, rng, selector=selector, panel=panel)
         reports = simulate_reports(pop, sample, rng, response_rate=response_rate)
-        units = build_units(reports, sample, periods=PERIOD, by=["city"], weight=weight)
-        prov = linearised_estimates(units, specs).assign(domain="全省")
-        city = linearised_estimates(units[units["city"].isin(cities)], specs, by=["city"])
-        city = city.rename(columns={"city": "domain"})
+        units = build_units(reports, sample, periods=PERIOD, by=["city"], weight=weight,
+                            design_weight="weight" if calibrated else None)
+        prov = linearised_estimates(units, specs, calibration=model).assign(domain="全省")
+        # the calibration residuals need every unit: estimate all cities, keep the studied ones
+        city = linearised_estimates(units, specs, by=["city"], calibration=model)
+        city = city[city["city"].isin(cities)].rename(columns={"city": "domain"})
         results.append(pd.concat([prov, city], ignore_index=True).assign(replicate=r))
         if progress and (r + 1) % 50 == 0:
             print(f"  {r + 1}/{replicates} replicates", file=sys.stderr, flush=True)
@@ -248,6 +269,23 @@ def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 10
                     "rel_bias_mc_se", "coverage_pct", "se_ratio", "mean_reporters", "replicates"]], res
 
 
+def small_domain_threshold(summary: pd.DataFrame, *, floor: float = 93.0,
+                           indicators: Sequence[str] = tuple(RATES)) -> int:
+    """Reporters below which a city's 95% intervals cover less than ``floor`` %.
+
+    The smallest reporter count R such that every city with at least R mean reporters covers
+    ≥ ``floor`` % for every rate in ``indicators``: one more than the mean reporters of the
+    largest city that fails (rounded up to a multiple of 10); 0 when none fails.
+    """
+    city = summary[(summary["domain"] != "全省") & summary["indicator"].isin(indicators)]
+    worst = city.groupby("domain").agg(coverage=("coverage_pct", "min"),
+                                       reporters=("mean_reporters", "mean"))
+    failing = worst[worst["coverage"] < floor]
+    if failing.empty:
+        return 0
+    return int(np.ceil((failing["reporters"].max() + 1) / 10.0) * 10)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params/guangdong_2013.yaml")
@@ -259,13 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weight", default="calibrated_weight")
     parser.add_argument("--closure-rate", type=float, default=0.004,
                         help="share of enterprises closing in the simulated month")
+    parser.add_argument("--panel", choices=["legacy", "none"], default="legacy",
+                        help="retain the register's legacy panel in every replicate")
+    parser.add_argument("--variance", choices=["calibrated", "design"], default="calibrated")
+    parser.add_argument("--all-cities", action="store_true",
+                        help="every city (for the small-domain threshold)")
     parser.add_argument("--out", default=None, help="optional CSV for the summary")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     summary, _ = run(args.params, replicates=args.replicates, seed=args.seed,
                      sample_size=args.sample_size, response_rate=args.response_rate,
                      selector=args.selector, weight=args.weight,
-                     closure_rate=args.closure_rate, progress=True)
+                     closure_rate=args.closure_rate, progress=True, panel=args.panel,
+                     variance=args.variance, all_cities=args.all_cities)
     elapsed = time.perf_counter() - start
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.float_format", "{:.4f}".format):
@@ -279,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"coverage range {worst_cov.min():.1f}–{worst_cov.max():.1f}% "
           f"max |rel bias| {summary['rel_bias_pct'].abs().max():.3f}% "
           f"time {elapsed:.0f}s ({elapsed / args.replicates:.2f}s/replicate)")
+    if args.all_cities:
+        print(f"small-domain threshold (coverage < 93% below): "
+              f"{small_domain_threshold(summary)} reporters")
     return 0
 
 

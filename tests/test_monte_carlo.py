@@ -44,3 +44,22 @@ def test_short_monte_carlo_has_small_bias_and_near_nominal_coverage(study):
     # city domains: coverage stays reasonable on the pooled city rows
     city = summary[(summary["domain"] != "全省") & summary["indicator"].isin(rates)]
     assert city["coverage_pct"].mean() > 85.0
+
+
+def test_small_domain_threshold_reads_the_largest_failing_city(study):
+    import pandas as pd
+
+    from samplekit import warning
+    from samplekit.estimation import SMALL_DOMAIN_REPORTERS
+
+    rows = [("全省", "job_loss_rate", 90.0, 9000.0)]  # the province never sets the threshold
+    for city, cov, rep in (("A", 95.0, 1500.0), ("B", 92.0, 801.0), ("C", 96.0, 600.0),
+                           ("D", 80.0, 250.0)):
+        rows += [(city, "job_loss_rate", cov, rep), (city, "share_reducing", 99.0, rep)]
+    summary = pd.DataFrame(rows, columns=["domain", "indicator", "coverage_pct",
+                                          "mean_reporters"])
+    assert study.small_domain_threshold(summary) == 810  # above B (801), C below it is flagged
+    ok = summary.assign(coverage_pct=95.0)
+    assert study.small_domain_threshold(ok) == 0
+    # the package default is the figure the study gave (docs/estimation.md)
+    assert warning._SMALL_DOMAIN_REPORTERS == SMALL_DOMAIN_REPORTERS

@@ -117,7 +117,16 @@ def test_design_weights_reproduce_cell_units_and_calibration_margins(small, resu
     eligible = frame[frame["status"] == "active"].groupby(CELL, observed=True).size()
     np.testing.assert_allclose(w.to_numpy(), eligible.reindex(w.index).to_numpy(), rtol=1e-12)
     assert (s["weight"] * s["inclusion_prob"]).between(1 - 1e-12, 1 + 1e-12).all()
-    np.testing.assert_allclose(s["inclusion_prob"], s["cell_n"] / s["cell_frame_units"])
+    # two design groups: retained members take-all; fresh units an SRS of n − R from N − R
+    # (a cell with no fresh unit keeps n/N for its retained members)
+    ret = (s["status"] == "retained").groupby([s[c] for c in CELL], observed=True).transform(
+        "sum").to_numpy()
+    fresh = s["cell_n"].to_numpy() - ret
+    want = np.where(s["status"] == "retained", 1.0,
+                    fresh / np.maximum(s["cell_frame_units"].to_numpy() - ret, 1))
+    want = np.where(fresh == 0, s["cell_n"] / s["cell_frame_units"], want)
+    np.testing.assert_allclose(s["inclusion_prob"], want)
+    assert (s["status"] == "retained").any() and (s["inclusion_prob"] < 1).any()
     # calibrated weights hit the frame's units and employment per city/section/size/ownership
     rep = result.representativeness
     assert result.calibration_converged

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "samplekit.cli.selection",
     "samplekit.cli.panel",
     "samplekit.cli.monthly",
+    "samplekit.cli.estimate",
     "samplekit.cli.warning",
     "samplekit.cli.network",
     "samplekit.cli.extract",

@@ -1,0 +1,106 @@
+"""``samplekit estimate``: reads the store, writes estimates with SE, CI and df (CSV + Excel with
+Chinese headers) for any domain column; the same numbers as `estimate` (issue 10 item 4)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import samplekit.store as store_mod
+from samplekit.cli import main
+from samplekit.estimation import domain_estimates, estimate
+from tests.test_estimation_calibrated import _small_design
+
+
+@pytest.fixture()
+def fake_store(tmp_path, monkeypatch):
+    sample, reports = _small_design("raking", (0.3, 3.0))
+    membership = sample.assign(valid_from="2013-01", valid_to=None, ministry=True)
+    path = tmp_path / "store.duckdb"
+    path.write_bytes(b"")
+    monkeypatch.setattr(store_mod, "read_membership", lambda store: membership)
+    monkeypatch.setattr(store_mod, "read_reports", lambda store, periods=None: reports)
+    return path, membership, reports
+
+
+def test_estimate_command_writes_csv_and_xlsx(fake_store, tmp_path, capsys):
+    path, membership, reports = fake_store
+    out = tmp_path / "out"
+    code = main(
+        ["estimate", "--store", str(path), "--period", "2013-12", "--by", "city", "--out", str(out)]
+    )
+    assert code == 0
+    got = pd.read_csv(out / "estimates_2013-12.csv")
+    want = estimate(reports, membership, periods="2013-12", by=["city"])
+    assert {"se", "ci_low", "ci_high", "df", "small_domain"} <= set(got.columns)
+    pd.testing.assert_series_equal(got["se"], want["se"], check_names=False, rtol=1e-6)
+    assert (got["df"] == want["df"]).all()
+    xlsx = pd.read_excel(out / "estimates_2013-12.xlsx", sheet_name="估计结果", header=3)
+    assert {"地市", "指标", "估计值", "标准误", "自由度"} <= set(xlsx.columns)
+    assert "估计完成" in capsys.readouterr().out
+    # design weights: another SE, same domains
+    main(
+        [
+            "estimate",
+            "--store",
+            str(path),
+            "--period",
+            "2013-12",
+            "--by",
+            "section",
+            "--weights",
+            "design",
+            "--out",
+            str(out / "d"),
+        ]
+    )
+    d = pd.read_csv(out / "d" / "estimates_2013-12.csv")
+    assert set(d["section"]) == {"C", "G"} and (d["weights"] == "design").all()
+
+
+def test_estimate_command_errors_in_chinese(fake_store, tmp_path, capsys):
+    path, *_ = fake_store
+    assert (
+        main(["estimate", "--store", str(path), "--period", "2013-13", "--out", str(tmp_path)]) == 1
+    )
+    assert "不是月份" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "estimate",
+                "--store",
+                str(path),
+                "--period",
+                "2013-12",
+                "--by",
+                "nope",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
+    assert "不是监测名单的列" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "estimate",
+                "--store",
+                str(tmp_path / "none.duckdb"),
+                "--period",
+                "2013-12",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
+    assert "数据库不存在" in capsys.readouterr().err
+
+
+def test_domain_estimates_ministry_network_and_names(fake_store):
+    _, membership, reports = fake_store
+    t = domain_estimates(
+        reports, membership, period="2013-12", network="ministry", indicators=["job_loss_rate"]
+    )
+    assert t["indicator_name"].tolist() == ["岗位流失率(%)"] and (t["network"] == "ministry").all()
