@@ -140,6 +140,11 @@ def content_key(
     return f"{kind}_{h.hexdigest()[:20]}"
 
 
+def cache_dir_has(key: str) -> bool:
+    """True when an object is cached under ``key`` (and caching is on)."""
+    return caching_enabled() and (cache_dir() / f"{key}.pkl").exists()
+
+
 def cached_object(key: str, build: Callable[[], T]) -> T:
     """The pickled result stored under ``key``, built (and stored) when absent."""
     if not caching_enabled():

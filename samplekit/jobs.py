@@ -416,7 +416,18 @@ def warning_inputs(params: Params) -> dict[str, Any]:
         "cities": cities(params),
         "city_reports": city_reports,
         "city_indicators": city_indicators(params, city_reports=city_reports),
+        # Derived from the params alone: results computed from them may be cached by content.
+        "from_params": True,
     }
+
+
+def _warning_key(params: Params, path: Path, quarter: str, forecasts: bool) -> str:
+    """Cache key of a warning result: the params, the code and the store's content (a real
+    store by its bytes; the demo store's folder name is already its content key)."""
+    files = [] if uses_demo(params, "store") else [path]
+    return content_key("warning", params=params, files=files,
+                       sections=(*_STORE_SECTIONS, "warning", "quarter", "demo"),
+                       extra={"store": str(path), "quarter": quarter, "forecasts": forecasts})
 
 
 def warning(
@@ -427,21 +438,36 @@ def warning(
     forecasts: bool = True,
 ) -> Any:
     """The quarter's warning analysis (:class:`samplekit.warning.WarningResult`)."""
+    from samplekit.cache import cache_dir_has, caching_enabled
     from samplekit.forecast import ForecastSettings
     from samplekit.warning import WarningSettings, compute_warning
 
     quarter = quarter or params.get("quarter", types=str)
-    data = inputs or warning_inputs(params)
-    return compute_warning(
-        data["reports"],
-        data["membership"],
-        data["city_indicators"],
-        WarningSettings.from_params(params),
-        quarter=quarter,
-        province=str(params.get("province.name", "全省")),
-        fsettings=ForecastSettings.from_params(params),
-        forecasts=forecasts,
-    )
+    if inputs is not None and not inputs.get("from_params"):
+        data = inputs  # the caller's own inputs: computed, never cached
+    else:
+        data = None
+
+    def build() -> Any:
+        d = data or inputs or warning_inputs(params)
+        return compute_warning(
+            d["reports"],
+            d["membership"],
+            d["city_indicators"],
+            WarningSettings.from_params(params),
+            quarter=quarter,
+            province=str(params.get("province.name", "全省")),
+            fsettings=ForecastSettings.from_params(params),
+            forecasts=forecasts,
+        )
+
+    if data is not None or not caching_enabled():
+        return build()
+    # Notebooks 04, 05 and the brief read the same quarter: compute it once per content.
+    path = store(params)
+    if not forecasts and cache_dir_has(_warning_key(params, path, quarter, True)):
+        return cached_object(_warning_key(params, path, quarter, True), build)
+    return cached_object(_warning_key(params, path, quarter, forecasts), build)
 
 
 def warm(params: Params) -> None:
@@ -453,6 +479,8 @@ def warm(params: Params) -> None:
         selection(params)
     if params.get("monthly", None) is not None:
         store(params)
+        if params.get("warning", None) is not None and params.get("quarter", None) is not None:
+            warning(params)
 
 
 def monthly_warning(params: Params, period: str, *, inputs: dict[str, Any] | None = None) -> Any:
