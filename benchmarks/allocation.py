@@ -28,18 +28,23 @@ def national_case(n_cities: int = 340, seed: int = 7) -> tuple[pd.DataFrame, pd.
     """
     rng = np.random.default_rng(seed)
     cities = [f"市{i:03d}" for i in range(n_cities)]
-    pop = np.exp(rng.normal(np.log(400), 0.6, n_cities))          # 10k persons
+    pop = np.exp(rng.normal(np.log(400), 0.6, n_cities))  # 10k persons
     employed = pop * rng.uniform(0.45, 0.65, n_cities)
     sec_share = rng.uniform(0.3, 0.6, n_cities)
     gdp = employed * np.exp(rng.normal(np.log(6), 0.5, n_cities))
-    city_tab = pd.DataFrame({
-        "city": cities, "municipality": np.arange(n_cities) < 4,
-        "population": pop.round(1), "employed": employed.round(1),
-        "employed_secondary": (employed * sec_share * 0.95).round(1),
-        "employed_tertiary": (employed * (1 - sec_share) * 0.95).round(1),
-        "gdp": gdp.round(1), "gdp_secondary": (gdp * (sec_share + 0.05)).round(1),
-        "gdp_tertiary": (gdp * (0.9 - sec_share)).round(1),
-    })
+    city_tab = pd.DataFrame(
+        {
+            "city": cities,
+            "municipality": np.arange(n_cities) < 4,
+            "population": pop.round(1),
+            "employed": employed.round(1),
+            "employed_secondary": (employed * sec_share * 0.95).round(1),
+            "employed_tertiary": (employed * (1 - sec_share) * 0.95).round(1),
+            "gdp": gdp.round(1),
+            "gdp_secondary": (gdp * (sec_share + 0.05)).round(1),
+            "gdp_tertiary": (gdp * (0.9 - sec_share)).round(1),
+        }
+    )
     sections = reference.sections()["section"].tolist()
     sec_w = rng.dirichlet(np.full(len(sections), 0.8))
     sec_w[sections.index("C")] += 0.25
@@ -48,8 +53,9 @@ def national_case(n_cities: int = 340, seed: int = 7) -> tuple[pd.DataFrame, pd.
     size_emp = np.array([1500.0, 400.0, 80.0, 15.0])
     owners = list(reference.OWNERSHIP_GROUPS)
     own_w = np.array([0.08, 0.04, 0.68, 0.10, 0.10])
-    grid = pd.MultiIndex.from_product([cities, sections, sizes, owners],
-                                      names=["city", "section", "size_class", "ownership"])
+    grid = pd.MultiIndex.from_product(
+        [cities, sections, sizes, owners], names=["city", "section", "size_class", "ownership"]
+    )
     cells = grid.to_frame(index=False)
     ci = np.repeat(np.arange(n_cities), len(sections) * len(sizes) * len(owners))
     si = np.tile(np.repeat(np.arange(len(sections)), len(sizes) * len(owners)), n_cities)
@@ -59,8 +65,9 @@ def national_case(n_cities: int = 340, seed: int = 7) -> tuple[pd.DataFrame, pd.
     lam = units_city[ci] * sec_w[si] * size_units[zi] * own_w[oi]
     units = rng.poisson(lam * rng.gamma(2.0, 0.5, len(lam)))
     cells["frame_units"] = units
-    cells["frame_employment"] = np.round(units * size_emp[zi] * rng.uniform(0.7, 1.3, len(lam))
-                                         ).astype(np.int64)
+    cells["frame_employment"] = np.round(
+        units * size_emp[zi] * rng.uniform(0.7, 1.3, len(lam))
+    ).astype(np.int64)
     # existing panel: large and medium firms, about 40 per city
     p_exist = np.where(zi == 0, 0.25, np.where(zi == 1, 0.03, 0.0))
     existing = rng.binomial(units, p_exist)
@@ -76,15 +83,38 @@ def national_settings(total: int, monthly_total: int) -> AllocationSettings:
         Rule("sme_min", "min_share", (("size_class", ("small", "medium")),), value=0.6),
         Rule("manufacturing_max", "max_share", (("section", ("C",)),), value=0.4),
         Rule("state_max", "max_share", (("ownership", ("state",)),), value=1 / 3),
-        Rule("m_manufacturing_max", "max_share", (("section", ("C",)),), scope="monthly",
-             per="city", value=0.4),
-        Rule("m_sme_min", "min_share", (("size_class", ("small", "medium")),),
-             scope="monthly", per="city", value=0.6),
-        Rule("m_state_max", "max_share", (("ownership", ("state",)),), scope="monthly",
-             per="city", value=1 / 3),
+        Rule(
+            "m_manufacturing_max",
+            "max_share",
+            (("section", ("C",)),),
+            scope="monthly",
+            per="city",
+            value=0.4,
+        ),
+        Rule(
+            "m_sme_min",
+            "min_share",
+            (("size_class", ("small", "medium")),),
+            scope="monthly",
+            per="city",
+            value=0.6,
+        ),
+        Rule(
+            "m_state_max",
+            "max_share",
+            (("ownership", ("state",)),),
+            scope="monthly",
+            per="city",
+            value=1 / 3,
+        ),
     )
-    return AllocationSettings(total=total, rules=rules, monthly_total=monthly_total,
-                              monthly_floors=Floors(90, ((0.0, 30),)), time_limit=120)
+    return AllocationSettings(
+        total=total,
+        rules=rules,
+        monthly_total=monthly_total,
+        monthly_floors=Floors(90, ((0.0, 30),)),
+        time_limit=120,
+    )
 
 
 def _timed(fn, *args, **kwargs):
@@ -113,22 +143,28 @@ def main() -> None:
         result, wall, cpu = _timed(allocate, cities, frame, settings, cells=cells)
         runs.append((wall, cpu, result.solver["solve_seconds"]))
     best = min(runs)
-    print(f"  allocate (city totals + joint MILP + rules + precision), best of 3: {best[0]:.2f} s "
-          f"wall, {best[1]:.2f} s CPU; MILP {best[2]:.2f} s; model {result.solver['cells']:,} "
-          f"cells, {result.solver['variables']:,} variables, {result.solver['rows']:,} rows")
+    print(
+        f"  allocate (city totals + joint MILP + rules + precision), best of 3: {best[0]:.2f} s "
+        f"wall, {best[1]:.2f} s CPU; MILP {best[2]:.2f} s; model {result.solver['cells']:,} "
+        f"cells, {result.solver['variables']:,} variables, {result.solver['rows']:,} rows"
+    )
     if args.skip_national:
         return
     city_tab, ncells = national_case(args.cities)
     total = 30 * len(city_tab) * 5
     settings = national_settings(total=total, monthly_total=35 * len(city_tab))
-    print(f"national case: {len(city_tab)} cities, {len(ncells):,} cells with units "
-          f"({ncells['frame_units'].sum():,} units), N = {total:,}, monthly "
-          f"{settings.monthly_total:,}")
+    print(
+        f"national case: {len(city_tab)} cities, {len(ncells):,} cells with units "
+        f"({ncells['frame_units'].sum():,} units), N = {total:,}, monthly "
+        f"{settings.monthly_total:,}"
+    )
     result, wall, cpu = _timed(allocate, city_tab, None, settings, cells=ncells)
     s = result.solver
-    print(f"  allocate: {wall:.1f} s wall, {cpu:.1f} s CPU; MILP {s['solve_seconds']:.1f} s; "
-          f"model {s['cells']:,} cells, {s['variables']:,} variables, {s['rows']:,} rows; "
-          f"solved by {s['method']}: {s['message']}")
+    print(
+        f"  allocate: {wall:.1f} s wall, {cpu:.1f} s CPU; MILP {s['solve_seconds']:.1f} s; "
+        f"model {s['cells']:,} cells, {s['variables']:,} variables, {s['rows']:,} rows; "
+        f"solved by {s['method']}: {s['message']}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,12 +58,19 @@ def main() -> None:
                     raw.to_parquet(path, index=False)
                 else:
                     raw.to_csv(path, index=False)
-                out = subprocess.run([sys.executable, "-c", CHILD, str(path)], check=True,
-                                     capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
                 res = json.loads(out.strip().splitlines()[-1])
-                print(f"frame {size:>10,} rows  {fmt:<7}  load+validate+classify "
-                      f"{res['seconds']:6.1f} s  peak memory {res['peak_gib']:5.2f} GiB  "
-                      f"(generation {gen:5.1f} s)", flush=True)
+                print(
+                    f"frame {size:>10,} rows  {fmt:<7}  load+validate+classify "
+                    f"{res['seconds']:6.1f} s  peak memory {res['peak_gib']:5.2f} GiB  "
+                    f"(generation {gen:5.1f} s)",
+                    flush=True,
+                )
             del raw
 
 

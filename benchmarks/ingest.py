@@ -24,8 +24,9 @@ from samplekit.store import ingest_file, load_panel, table_counts
 
 def bench(n: int, layout: str, repeat: int, work: Path) -> None:
     panel = synthetic_panel(n, rng=1)
-    reports, _ = simulate_history(panel, HistorySettings(start="2013-06", end="2013-07",
-                                                         seed=1, shock=None))
+    reports, _ = simulate_history(
+        panel, HistorySettings(start="2013-06", end="2013-07", seed=1, shock=None)
+    )
     june = reports[reports["period"] == "2013-06"]
     july = reports[reports["period"] == "2013-07"]
     prev_file = work / f"prev_{n}_2013-06.csv"
@@ -51,8 +52,10 @@ def bench(n: int, layout: str, repeat: int, work: Path) -> None:
         best_total = min(best_total, time.perf_counter() - t0)
         assert r.loaded == n and table_counts(store)["reports"] == 2 * n
     size_mb = path.stat().st_size / 1e6
-    print(f"{n:>7} rows  {layout:<9} ({size_mb:5.1f} MB)  read+validate {best_validate:6.2f} s"
-          f"   ingest (read+validate+load) {best_total:6.2f} s")
+    print(
+        f"{n:>7} rows  {layout:<9} ({size_mb:5.1f} MB)  read+validate {best_validate:6.2f} s"
+        f"   ingest (read+validate+load) {best_total:6.2f} s"
+    )
 
 
 def main() -> None:

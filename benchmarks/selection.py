@@ -54,8 +54,13 @@ def _run_samplekit(path: Path) -> dict:
         t = time.perf_counter()
         result = select_sample(frame, cells, SelectionSettings(seed=20130627))
         times.append(time.perf_counter() - t)
-    return {"seconds": min(times), "sample": len(result.sample), "peak_gib": _peak_gib(),
-            "input_gib": base, "converged": result.calibration_converged}
+    return {
+        "seconds": min(times),
+        "sample": len(result.sample),
+        "peak_gib": _peak_gib(),
+        "input_gib": base,
+        "converged": result.calibration_converged,
+    }
 
 
 def _run_svy(path: Path) -> dict:
@@ -75,8 +80,13 @@ def _run_svy(path: Path) -> dict:
         cats = pd.Index(sorted(cells[col].astype(str).unique()))
         codes = codes * (len(cats) + 1) + cats.get_indexer(frame[col].astype(str))
         ccodes = ccodes * (len(cats) + 1) + cats.get_indexer(cells[col].astype(str))
-    df = pl.DataFrame({"enterprise_id": frame["enterprise_id"].to_numpy(dtype=object).astype(str),
-                       "cell": codes.astype(str), "employees": frame["employees"].to_numpy()})
+    df = pl.DataFrame(
+        {
+            "enterprise_id": frame["enterprise_id"].to_numpy(dtype=object).astype(str),
+            "cell": codes.astype(str),
+            "employees": frame["employees"].to_numpy(),
+        }
+    )
     present = set(np.unique(codes).astype(str))
     n = {str(k): int(v) for k, v in zip(ccodes, cells["n"], strict=True) if str(k) in present}
     del frame
@@ -87,8 +97,12 @@ def _run_svy(path: Path) -> dict:
         sample = svy.Sample(df, svy.Design(stratum="cell"))
         sample = sample.sampling.srs(n=n, rstate=20130627)
         times.append(time.perf_counter() - t)
-    return {"seconds": min(times), "sample": int(sample.data.height), "peak_gib": _peak_gib(),
-            "input_gib": base}
+    return {
+        "seconds": min(times),
+        "sample": int(sample.data.height),
+        "peak_gib": _peak_gib(),
+        "input_gib": base,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,29 +113,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         kind, path = args.worker
-        out = {"make": lambda p: _make(*json.loads((p / "spec.json").read_text()), p),
-               "samplekit": _run_samplekit, "svy": _run_svy}[kind](Path(path))
+        out = {
+            "make": lambda p: _make(*json.loads((p / "spec.json").read_text()), p),
+            "samplekit": _run_samplekit,
+            "svy": _run_svy,
+        }[kind](Path(path))
         print(json.dumps(out))
         return 0
-    print(f"{'units':>11} {'cells':>6} {'method':>10} {'seconds':>8} {'sample':>7} "
-          f"{'peak GiB':>8}")
+    print(f"{'units':>11} {'cells':>6} {'method':>10} {'seconds':>8} {'sample':>7} {'peak GiB':>8}")
     for units in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp)
             (p / "spec.json").write_text(json.dumps([units, args.cells]))
-            subprocess.run([sys.executable, __file__, "--worker", "make", tmp], check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, __file__, "--worker", "make", tmp],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             res = {}
             for kind in ("samplekit", "svy"):
-                done = subprocess.run([sys.executable, __file__, "--worker", kind, tmp],
-                                      check=True, capture_output=True, text=True)
+                done = subprocess.run(
+                    [sys.executable, __file__, "--worker", kind, tmp],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 res[kind] = json.loads(done.stdout.strip().splitlines()[-1])
                 r = res[kind]
-                print(f"{units:>11,} {args.cells:>6} {kind:>10} {r['seconds']:>8.2f} "
-                      f"{r['sample']:>7} {r['peak_gib']:>8.2f}", flush=True)
+                print(
+                    f"{units:>11,} {args.cells:>6} {kind:>10} {r['seconds']:>8.2f} "
+                    f"{r['sample']:>7} {r['peak_gib']:>8.2f}",
+                    flush=True,
+                )
             ratio = res["samplekit"]["seconds"] / res["svy"]["seconds"]
-            print(f"{'':>11} {'':>6} {'ratio':>10} {ratio:>8.2f}  (samplekit / svy; < 1 is "
-                  "faster)", flush=True)
+            print(
+                f"{'':>11} {'':>6} {'ratio':>10} {ratio:>8.2f}  (samplekit / svy; < 1 is faster)",
+                flush=True,
+            )
     return 0
 
 

@@ -13,18 +13,26 @@ import numpy as np
 import pandas as pd
 
 
-def synthetic_monthly(areas: int = 22, indicators: int = 3, months: int = 48, seed: int = 1
-                      ) -> pd.DataFrame:
+def synthetic_monthly(
+    areas: int = 22, indicators: int = 3, months: int = 48, seed: int = 1
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     periods = [str(p) for p in pd.period_range("2010-01", periods=months, freq="M")]
     t = np.arange(months)
     rows = []
     for a in range(areas):
         for k in range(indicators):
-            y = (1 + 0.5 * np.sin(2 * np.pi * t / 12 + a) + 1.5 * (t % 12 == 1)
-                 + rng.normal(0, 0.2, months))
-            rows.append(pd.DataFrame({"city": f"area{a:02d}", "indicator": f"ind{k}",
-                                      "period": periods, "value": y}))
+            y = (
+                1
+                + 0.5 * np.sin(2 * np.pi * t / 12 + a)
+                + 1.5 * (t % 12 == 1)
+                + rng.normal(0, 0.2, months)
+            )
+            rows.append(
+                pd.DataFrame(
+                    {"city": f"area{a:02d}", "indicator": f"ind{k}", "period": periods, "value": y}
+                )
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -41,9 +49,19 @@ def main() -> None:
     )
 
     monthly = synthetic_monthly()
-    inds = tuple(IndicatorDef(key=f"ind{k}", name=f"ind{k}", source="city", column=f"ind{k}",
-                              direction="higher_is_worse", lines=(3.0, 4.0, 5.0, 6.0), core=True,
-                              aggregate="sum") for k in range(3))
+    inds = tuple(
+        IndicatorDef(
+            key=f"ind{k}",
+            name=f"ind{k}",
+            source="city",
+            column=f"ind{k}",
+            direction="higher_is_worse",
+            lines=(3.0, 4.0, 5.0, 6.0),
+            core=True,
+            aggregate="sum",
+        )
+        for k in range(3)
+    )
     settings = WarningSettings(levels=DEFAULT_LEVELS, indicators=inds)
     fs = ForecastSettings()
     forecast_indicators(monthly.head(96), settings, fs, province="none")  # imports, warm-up
@@ -52,8 +70,10 @@ def main() -> None:
     dt = time.perf_counter() - t0
     n = monthly.groupby(["indicator", "city"]).ngroups
     chosen = sc[sc["chosen"] & (sc["horizon"] == 0)]["model"].value_counts().to_dict()
-    print(f"forecasts: {n} series × 48 months, {len(fs.models)} candidate models, 6 origins, 1000 paths: "
-          f"{dt:.1f} s ({1000 * dt / n:.0f} ms per series); chosen {chosen}")
+    print(
+        f"forecasts: {n} series × 48 months, {len(fs.models)} candidate models, 6 origins, 1000 paths: "
+        f"{dt:.1f} s ({1000 * dt / n:.0f} ms per series); chosen {chosen}"
+    )
     if args.demo:
         from samplekit.jobs import warning as warning_for
         from samplekit.jobs import warning_inputs as load_warning_inputs
@@ -84,10 +104,13 @@ def out_of_sample(inputs: dict) -> None:
     s = ForecastSettings(horizon=3, origins=6, simulations=100, seed=1)
     for indicator in ("job_loss_rate", "net_change_rate"):
         ms = monthly_series(reports, sample, indicator=indicator, by=["city"])
-        rm, rn, cases = out_of_sample_rmse(ms, s, origins=("2012-03", "2012-06", "2012-09",
-                                                           "2012-12", "2013-03"))
-        print(f"demo out-of-sample {indicator}: RMSE chosen {rm:.3f} vs naive {rn:.3f} "
-              f"(ratio {rm / rn:.2f}; {cases} city-origins × 3 months)")
+        rm, rn, cases = out_of_sample_rmse(
+            ms, s, origins=("2012-03", "2012-06", "2012-09", "2012-12", "2013-03")
+        )
+        print(
+            f"demo out-of-sample {indicator}: RMSE chosen {rm:.3f} vs naive {rn:.3f} "
+            f"(ratio {rm / rn:.2f}; {cases} city-origins × 3 months)"
+        )
 
 
 if __name__ == "__main__":

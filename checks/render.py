@@ -35,12 +35,26 @@ def _tool(*names: str) -> str | None:
 def office_to_pdf(docx: Path, out: Path) -> Path:
     exe = _tool("soffice", "libreoffice")
     if exe is None:
-        raise SystemExit("未找到 LibreOffice(soffice):apt-get install libreoffice-writer-nogui "
-                         "fonts-noto-cjk")
+        raise SystemExit(
+            "未找到 LibreOffice(soffice):apt-get install libreoffice-writer-nogui fonts-noto-cjk"
+        )
     with tempfile.TemporaryDirectory(prefix="render-lo-") as profile:
-        subprocess.run([exe, f"-env:UserInstallation=file://{profile}", "--headless",
-                        "--norestore", "--convert-to", "pdf", "--outdir", str(out), str(docx)],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [
+                exe,
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(out),
+                str(docx),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     return out / (docx.stem + ".pdf")
 
 
@@ -49,8 +63,11 @@ def pdf_to_png(pdf: Path, out: Path, *, dpi: int, pages: int) -> list[Path]:
     if exe is None:
         raise SystemExit("未找到 pdftoppm:apt-get install poppler-utils")
     prefix = out / pdf.stem
-    subprocess.run([exe, "-png", "-r", str(dpi), "-f", "1", "-l", str(pages), str(pdf),
-                    str(prefix)], check=True, timeout=600)
+    subprocess.run(
+        [exe, "-png", "-r", str(dpi), "-f", "1", "-l", str(pages), str(pdf), str(prefix)],
+        check=True,
+        timeout=600,
+    )
     return sorted(out.glob(f"{pdf.stem}-*.png"))
 
 
@@ -61,10 +78,22 @@ def html_to_png(html: Path, out: Path) -> list[Path]:
         return []
     png = out / f"{html.stem}.png"
     with tempfile.TemporaryDirectory(prefix="render-chrome-") as profile:
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu",
-                        f"--user-data-dir={profile}", "--hide-scrollbars",
-                        "--window-size=1280,4000", f"--screenshot={png}",
-                        html.resolve().as_uri()], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={profile}",
+                "--hide-scrollbars",
+                "--window-size=1280,4000",
+                f"--screenshot={png}",
+                html.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     _trim(png)
     return [png]
 
@@ -85,8 +114,13 @@ def render(sources: list[Path], out: Path | None, *, dpi: int, pages: int) -> li
     done: list[Path] = []
     for src in sources:
         kinds = (".docx", ".xlsx", ".pdf", ".html")
-        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in kinds
-                       and "_render" not in p.parts) if src.is_dir() else [src]
+        files = (
+            sorted(
+                p for p in src.rglob("*") if p.suffix.lower() in kinds and "_render" not in p.parts
+            )
+            if src.is_dir()
+            else [src]
+        )
         target = out or ((src if src.is_dir() else src.parent) / "_render")
         target.mkdir(parents=True, exist_ok=True)
         pdfs_made = {f.with_suffix(".pdf") for f in files if f.suffix.lower() == ".docx"}

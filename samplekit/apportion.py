@@ -35,8 +35,9 @@ METHODS_ZH: dict[str, str] = {
 }
 
 
-def _as_bounds(values: Sequence[float] | np.ndarray | None, size: int, default: float
-               ) -> np.ndarray:
+def _as_bounds(
+    values: Sequence[float] | np.ndarray | None, size: int, default: float
+) -> np.ndarray:
     if values is None:
         return np.full(size, default, dtype=float)
     arr = np.asarray(values, dtype=float)
@@ -45,38 +46,70 @@ def _as_bounds(values: Sequence[float] | np.ndarray | None, size: int, default: 
     return arr
 
 
-def check_bounds(total: int, lower: np.ndarray, upper: np.ndarray,
-                 labels: Sequence[str] | None = None, *, what: str = "apportionment") -> None:
+def check_bounds(
+    total: int,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    labels: Sequence[str] | None = None,
+    *,
+    what: str = "apportionment",
+) -> None:
     """Raise :class:`InfeasibleError` when ``sum(lower) > total``, ``sum(upper) < total`` or
     some ``lower > upper``; the diagnosis lists the units and numbers involved."""
     labels = list(labels) if labels is not None else [str(i) for i in range(len(lower))]
     rows = []
     bad = np.flatnonzero(lower > upper)
     for i in bad:
-        rows.append({"rule": "bounds", "scope": what, "city": labels[i], "required": lower[i],
-                     "achievable": upper[i], "slack": lower[i] - upper[i],
-                     "message": f"{labels[i]}: lower bound {lower[i]:.0f} exceeds upper bound "
-                                f"{upper[i]:.0f}"})
+        rows.append(
+            {
+                "rule": "bounds",
+                "scope": what,
+                "city": labels[i],
+                "required": lower[i],
+                "achievable": upper[i],
+                "slack": lower[i] - upper[i],
+                "message": f"{labels[i]}: lower bound {lower[i]:.0f} exceeds upper bound "
+                f"{upper[i]:.0f}",
+            }
+        )
     if lower.sum() > total:
-        rows.append({"rule": "total", "scope": what, "city": "全省", "required": total,
-                     "achievable": lower.sum(), "slack": lower.sum() - total,
-                     "message": f"the lower bounds add up to {lower.sum():.0f} > total {total}; "
-                                f"raise the total by {lower.sum() - total:.0f} or lower the "
-                                f"floors"})
+        rows.append(
+            {
+                "rule": "total",
+                "scope": what,
+                "city": "全省",
+                "required": total,
+                "achievable": lower.sum(),
+                "slack": lower.sum() - total,
+                "message": f"the lower bounds add up to {lower.sum():.0f} > total {total}; "
+                f"raise the total by {lower.sum() - total:.0f} or lower the "
+                f"floors",
+            }
+        )
     if np.isfinite(upper).all() and upper.sum() < total:
-        rows.append({"rule": "total", "scope": what, "city": "全省", "required": total,
-                     "achievable": upper.sum(), "slack": total - upper.sum(),
-                     "message": f"the upper bounds (caps) add up to {upper.sum():.0f} < total "
-                                f"{total}; lower the total by {total - upper.sum():.0f} or "
-                                f"raise the caps"})
+        rows.append(
+            {
+                "rule": "total",
+                "scope": what,
+                "city": "全省",
+                "required": total,
+                "achievable": upper.sum(),
+                "slack": total - upper.sum(),
+                "message": f"the upper bounds (caps) add up to {upper.sum():.0f} < total "
+                f"{total}; lower the total by {total - upper.sum():.0f} or "
+                f"raise the caps",
+            }
+        )
     if rows:
         diagnosis = pd.DataFrame(rows)
-        raise InfeasibleError(f"{what} is infeasible:\n" + "\n".join(diagnosis["message"]),
-                              diagnosis=diagnosis)
+        raise InfeasibleError(
+            f"{what} is infeasible:\n" + "\n".join(diagnosis["message"]), diagnosis=diagnosis
+        )
 
 
-def proportional_quotas(weights: np.ndarray, total: float, lower: np.ndarray,
-                        upper: np.ndarray) -> np.ndarray:
+def proportional_quotas(
+    weights: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray
+) -> np.ndarray:
     """Continuous shares ``clip(lam * w, lower, upper)`` adding up to ``total``.
 
     The function of ``lam`` is continuous and non-decreasing, so bisection finds it; units with
@@ -118,11 +151,15 @@ def proportional_quotas(weights: np.ndarray, total: float, lower: np.ndarray,
     return quotas
 
 
-def apportion(weights: Sequence[float] | np.ndarray, total: int, *,
-              method: Method = "largest_remainder",
-              lower: Sequence[float] | np.ndarray | None = None,
-              upper: Sequence[float] | np.ndarray | None = None,
-              labels: Sequence[str] | None = None) -> np.ndarray:
+def apportion(
+    weights: Sequence[float] | np.ndarray,
+    total: int,
+    *,
+    method: Method = "largest_remainder",
+    lower: Sequence[float] | np.ndarray | None = None,
+    upper: Sequence[float] | np.ndarray | None = None,
+    labels: Sequence[str] | None = None,
+) -> np.ndarray:
     """Integer shares of ``total`` proportional to ``weights`` with ``lower <= a <= upper``.
 
     Parameters
@@ -189,8 +226,7 @@ def _hamilton(w: np.ndarray, total: int, lo: np.ndarray, up: np.ndarray) -> np.n
     return base.astype(np.int64)
 
 
-def _divisor(w: np.ndarray, total: int, lo: np.ndarray, up: np.ndarray, method: str
-             ) -> np.ndarray:
+def _divisor(w: np.ndarray, total: int, lo: np.ndarray, up: np.ndarray, method: str) -> np.ndarray:
     a = lo.copy()
     left = total - int(a.sum())
 

@@ -84,31 +84,51 @@ class BacktestRule:
     @classmethod
     def from_params(cls, params: Params, key: str = "backtest") -> BacktestRule:
         """Read and validate the rule; errors name the file and dotted key."""
-        allowed = {"name", "signal", "window", "lookback", "direction", "levels", "lines",
-                   "alarm_level", "max_lead", "realtime", "forecast"}
+        allowed = {
+            "name",
+            "signal",
+            "window",
+            "lookback",
+            "direction",
+            "levels",
+            "lines",
+            "alarm_level",
+            "max_lead",
+            "realtime",
+            "forecast",
+        }
         params.check_keys(key, allowed)
         levels = parse_levels(params.get(f"{key}.levels", None), params, f"{key}.levels")
         signal = params.choice(f"{key}.signal", ("level", "sahm"), "level")
-        direction = params.choice(f"{key}.direction", ("higher_is_worse", "lower_is_worse"),
-                                  "higher_is_worse")
+        direction = params.choice(
+            f"{key}.direction", ("higher_is_worse", "lower_is_worse"), "higher_is_worse"
+        )
         sig_dir = "higher_is_worse" if signal == "sahm" else direction
-        lines = _lines(params.get(f"{key}.lines", None), params, f"{key}.lines", len(levels),
-                       sig_dir)
+        lines = _lines(
+            params.get(f"{key}.lines", None), params, f"{key}.lines", len(levels), sig_dir
+        )
         codes = [lv.code for lv in levels]
         alarm_code = str(params.get(f"{key}.alarm_level", codes[0]))
         if alarm_code not in codes:
-            raise ParamsError(f"{params.path}: '{key}.alarm_level' = {alarm_code!r} is not one "
-                              f"of the level codes {codes}")
+            raise ParamsError(
+                f"{params.path}: '{key}.alarm_level' = {alarm_code!r} is not one "
+                f"of the level codes {codes}"
+            )
         rt = params.get(f"{key}.realtime", {})
         if not isinstance(rt, Mapping) or set(rt) - {"quantiles", "min_history"}:
-            raise ParamsError(f"{params.path}: '{key}.realtime' takes quantiles and "
-                              f"min_history, found {rt!r}")
+            raise ParamsError(
+                f"{params.path}: '{key}.realtime' takes quantiles and min_history, found {rt!r}"
+            )
         quantiles = params.get(f"{key}.realtime.quantiles", [0.80, 0.90, 0.95, 0.99], types=list)
-        if len(quantiles) != len(levels) or not all(
-                isinstance(q, (int, float)) and 0 < q < 1 for q in quantiles) or any(
-                b <= a for a, b in zip(quantiles, quantiles[1:], strict=False)):
-            raise ParamsError(f"{params.path}: '{key}.realtime.quantiles' = {quantiles!r} must "
-                              f"be {len(levels)} increasing numbers in (0, 1), one per level")
+        if (
+            len(quantiles) != len(levels)
+            or not all(isinstance(q, (int, float)) and 0 < q < 1 for q in quantiles)
+            or any(b <= a for a, b in zip(quantiles, quantiles[1:], strict=False))
+        ):
+            raise ParamsError(
+                f"{params.path}: '{key}.realtime.quantiles' = {quantiles!r} must "
+                f"be {len(levels)} increasing numbers in (0, 1), one per level"
+            )
         return cls(
             name=str(params.get(f"{key}.name", "indicator")),
             signal=signal,  # type: ignore[arg-type]
@@ -143,21 +163,34 @@ def validate_series(raw: pd.DataFrame, *, file: str = "<series>") -> pd.DataFram
     cols = {str(c).strip().lower(): c for c in raw.columns}
     missing = [c for c in ("period", "value") if c not in cols]
     if missing:
-        raise InputError(f"{file}: column(s) {missing} not found; found {list(raw.columns)}. "
-                         "The series file needs the columns period,value")
-    df = pd.DataFrame({"period": raw[cols["period"]].astype("string").str.strip(),
-                       "value": raw[cols["value"]]})
+        raise InputError(
+            f"{file}: column(s) {missing} not found; found {list(raw.columns)}. "
+            "The series file needs the columns period,value"
+        )
+    df = pd.DataFrame(
+        {"period": raw[cols["period"]].astype("string").str.strip(), "value": raw[cols["value"]]}
+    )
     problems: list[dict] = []
 
     def add(i: int, column: str, value: object, rule: str, message: str) -> None:
-        problems.append({"severity": "error", "file": file, "row": i + 2, "column": column,
-                         "value": str(value), "rule": rule, "message": message})
+        problems.append(
+            {
+                "severity": "error",
+                "file": file,
+                "row": i + 2,
+                "column": column,
+                "value": str(value),
+                "rule": rule,
+                "message": message,
+            }
+        )
 
     freqs = [_freq_of(str(p)) if pd.notna(p) else None for p in df["period"]]
     for i, (p, f) in enumerate(zip(df["period"], freqs, strict=True)):
         if f is None:
-            add(i, "period", p, "period_format", "use a month like 2013-07 or a quarter like "
-                "2013Q3")
+            add(
+                i, "period", p, "period_format", "use a month like 2013-07 or a quarter like 2013Q3"
+            )
     known = {f for f in freqs if f}
     if len(known) > 1:
         add(0, "period", "", "mixed_frequency", "months and quarters are mixed; use one")
@@ -175,16 +208,20 @@ def validate_series(raw: pd.DataFrame, *, file: str = "<series>") -> pd.DataFram
         gaps = sorted(set(map(str, full)) - set(map(str, idx)))
         if gaps:
             shown = ", ".join(gaps[:5]) + (" …" if len(gaps) > 5 else "")
-            raise InputError(f"{file}: {len(gaps)} period(s) missing ({shown}); the series must "
-                             "have every period between its first and last")
-        out = pd.DataFrame({"period": [str(p) for p in idx],
-                            "value": num.to_numpy(dtype=float)[order]})
+            raise InputError(
+                f"{file}: {len(gaps)} period(s) missing ({shown}); the series must "
+                "have every period between its first and last"
+            )
+        out = pd.DataFrame(
+            {"period": [str(p) for p in idx], "value": num.to_numpy(dtype=float)[order]}
+        )
         if len(out) < 8:
             raise InputError(f"{file}: only {len(out)} periods; a back-test needs at least 8")
         return out
     probs = problems_frame(pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
-    raise ValidationError(f"{file}: {len(probs)} problem(s) in the series\n"
-                          + summarize_problems(probs), probs)
+    raise ValidationError(
+        f"{file}: {len(probs)} problem(s) in the series\n" + summarize_problems(probs), probs
+    )
 
 
 def validate_events(raw: pd.DataFrame, freq: str, *, file: str = "<events>") -> pd.DataFrame:
@@ -195,8 +232,10 @@ def validate_events(raw: pd.DataFrame, freq: str, *, file: str = "<events>") -> 
     cols = {str(c).strip().lower(): c for c in raw.columns}
     missing = [c for c in ("start", "end") if c not in cols]
     if missing:
-        raise InputError(f"{file}: column(s) {missing} not found; found {list(raw.columns)}. "
-                         "The events file needs the columns start,end")
+        raise InputError(
+            f"{file}: column(s) {missing} not found; found {list(raw.columns)}. "
+            "The events file needs the columns start,end"
+        )
     problems: list[dict] = []
     rows = []
     for i, (s, e) in enumerate(zip(raw[cols["start"]], raw[cols["end"]], strict=True)):
@@ -205,25 +244,41 @@ def validate_events(raw: pd.DataFrame, freq: str, *, file: str = "<events>") -> 
             text = str(v).strip()
             f = _freq_of(text)
             if f is None or (freq == "M" and f == "Q"):
-                problems.append({"severity": "error", "file": file, "row": i + 2,
-                                 "column": column, "value": text, "rule": "period_format",
-                                 "message": "use a month like 2013-07" + (
-                                     "" if freq == "M" else " or a quarter like 2013Q3")})
+                problems.append(
+                    {
+                        "severity": "error",
+                        "file": file,
+                        "row": i + 2,
+                        "column": column,
+                        "value": text,
+                        "rule": "period_format",
+                        "message": "use a month like 2013-07"
+                        + ("" if freq == "M" else " or a quarter like 2013Q3"),
+                    }
+                )
                 parsed.append(None)
             else:
                 parsed.append(pd.Period(text, freq=f).asfreq(freq))
         if None not in parsed:
             if parsed[0] > parsed[1]:
-                problems.append({"severity": "error", "file": file, "row": i + 2,
-                                 "column": "end", "value": str(e), "rule": "order",
-                                 "message": "end is before start"})
+                problems.append(
+                    {
+                        "severity": "error",
+                        "file": file,
+                        "row": i + 2,
+                        "column": "end",
+                        "value": str(e),
+                        "rule": "order",
+                        "message": "end is before start",
+                    }
+                )
             rows.append({"start": str(parsed[0]), "end": str(parsed[1])})
     if problems:
         probs = problems_frame(pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: {len(probs)} problem(s) in the events\n"
-                              + summarize_problems(probs), probs)
-    return pd.DataFrame(rows, columns=["start", "end"]).sort_values("start").reset_index(
-        drop=True)
+        raise ValidationError(
+            f"{file}: {len(probs)} problem(s) in the events\n" + summarize_problems(probs), probs
+        )
+    return pd.DataFrame(rows, columns=["start", "end"]).sort_values("start").reset_index(drop=True)
 
 
 def read_series(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -256,8 +311,14 @@ def compute_signal(values: Sequence[float] | np.ndarray, rule: BacktestRule) -> 
 
 def fixed_ranks(signal: np.ndarray, rule: BacktestRule) -> np.ndarray:
     """Level rank per period under the params' lines (−1 where the signal is NaN)."""
-    return np.array([classify(float(s), rule.lines, rule.signal_direction)[0]  # type: ignore[arg-type]
-                     if np.isfinite(s) else -1 for s in signal])
+    return np.array(
+        [
+            classify(float(s), rule.lines, rule.signal_direction)[0]  # type: ignore[arg-type]
+            if np.isfinite(s)
+            else -1
+            for s in signal
+        ]
+    )
 
 
 def realtime_lines(signal: np.ndarray, rule: BacktestRule) -> np.ndarray:
@@ -282,16 +343,19 @@ def realtime_ranks(signal: np.ndarray, lines: np.ndarray, rule: BacktestRule) ->
         row = lines[t]
         if np.isfinite(signal[t]) and np.isfinite(row).all():
             # Ties in quantiles (flat history) would break the strict order: nudge them apart.
-            row = np.maximum.accumulate(row + np.arange(len(row)) * 1e-12) if (
-                rule.signal_direction == "higher_is_worse") else np.minimum.accumulate(
-                row - np.arange(len(row)) * 1e-12)
+            row = (
+                np.maximum.accumulate(row + np.arange(len(row)) * 1e-12)
+                if (rule.signal_direction == "higher_is_worse")
+                else np.minimum.accumulate(row - np.arange(len(row)) * 1e-12)
+            )
             ranks[t] = classify(float(signal[t]), row, rule.signal_direction)[0]  # type: ignore[arg-type]
     return ranks
 
 
 # ------------------------------------------------------------------------------ evaluation
-def _windows(labels: Sequence[str], events: pd.DataFrame, max_lead: int
-             ) -> list[tuple[int, int, int] | None]:
+def _windows(
+    labels: Sequence[str], events: pd.DataFrame, max_lead: int
+) -> list[tuple[int, int, int] | None]:
     """(window start, episode start, episode end) indices per event, clipped to the series;
     None for an event wholly outside it."""
     freq = _freq_of(labels[0]) or "M"
@@ -340,16 +404,27 @@ def roc_curve(score: np.ndarray, positive: np.ndarray) -> tuple[pd.DataFrame, fl
         return pd.DataFrame(rows), float("nan")
     for thr in np.unique(sc)[::-1]:
         hit = sc >= thr
-        rows.append({"threshold": float(thr), "tpr": float((hit & pos).sum() / n_pos),
-                     "fpr": float((hit & ~pos).sum() / n_neg)})
+        rows.append(
+            {
+                "threshold": float(thr),
+                "tpr": float((hit & pos).sum() / n_pos),
+                "fpr": float((hit & ~pos).sum() / n_neg),
+            }
+        )
     ranks = pd.Series(sc).rank(method="average").to_numpy()
     auc = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return pd.DataFrame(rows, columns=["threshold", "tpr", "fpr"]), float(auc)
 
 
-def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFrame, *,
-                    alarm_rank: int = 1, max_lead: int = 6,
-                    score: np.ndarray | None = None) -> tuple[pd.DataFrame, dict]:
+def evaluate_alarms(
+    periods: Sequence[str],
+    ranks: np.ndarray,
+    events: pd.DataFrame,
+    *,
+    alarm_rank: int = 1,
+    max_lead: int = 6,
+    score: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Onset-based scores of an alarm series against known episodes.
 
     Parameters
@@ -398,16 +473,23 @@ def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFr
     window = np.zeros(n, dtype=bool)
     for w in wins:
         if w is not None:
-            window[w[0]:w[2] + 1] = True
+            window[w[0] : w[2] + 1] = True
     credited: set[int] = set()
     rows = []
     for ev, w in zip(events.itertuples(index=False), wins, strict=True):
-        row = {"start": ev.start, "end": ev.end, "judgeable": False, "onset": "",
-               "lead": np.nan, "persistence": 0}
+        row = {
+            "start": ev.start,
+            "end": ev.end,
+            "judgeable": False,
+            "onset": "",
+            "lead": np.nan,
+            "persistence": 0,
+        }
         if w is not None:
             lo, si, ei = w
-            row["judgeable"] = bool(any(judged[t] and judged[t - 1]
-                                        for t in range(max(lo, 1), ei + 1)))
+            row["judgeable"] = bool(
+                any(judged[t] and judged[t - 1] for t in range(max(lo, 1), ei + 1))
+            )
             inside = [int(t) for t in onsets if lo <= t <= ei and int(t) not in credited]
             if inside:
                 credited.add(inside[0])
@@ -417,8 +499,9 @@ def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFr
                 row["persistence"] += 1
                 t += 1
         rows.append(row)
-    episodes = pd.DataFrame(rows, columns=["start", "end", "judgeable", "onset", "lead",
-                                           "persistence"])
+    episodes = pd.DataFrame(
+        rows, columns=["start", "end", "judgeable", "onset", "lead", "persistence"]
+    )
     a = int((alarm & window).sum())
     b = int((alarm & ~window).sum())
     c = int((~alarm & window & judged).sum())
@@ -433,12 +516,18 @@ def evaluate_alarms(periods: Sequence[str], ranks: np.ndarray, events: pd.DataFr
         sc = np.where(judged, np.asarray(score, dtype=float), np.nan)
         auc = roc_curve(sc, window)[1]
     metrics = {
-        "episodes": int(len(episodes)), "judgeable": judgeable, "called": called,
+        "episodes": int(len(episodes)),
+        "judgeable": judgeable,
+        "called": called,
         "share_called": called / judgeable if judgeable else np.nan,
         "mean_lead": float(episodes["lead"].mean()) if called else np.nan,
         "false_alarm_runs": int(sum(1 for t in run_starts if not window[t])),
-        "false_alarm_periods": b, "persistence": int(episodes["persistence"].sum()),
-        "A": a, "B": b, "C": c, "D": d,
+        "false_alarm_periods": b,
+        "persistence": int(episodes["persistence"].sum()),
+        "A": a,
+        "B": b,
+        "C": c,
+        "D": d,
         "noise_to_signal": float(nsr) if np.isfinite(nsr) else np.nan,
         "auc": float(auc) if np.isfinite(auc) else np.nan,
     }
@@ -489,14 +578,18 @@ class BacktestResult:
             return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
         def part(mode: str, label: str) -> str:
-            return (f"{label}:识别 {f(mode, 'called')}/{f(mode, 'judgeable')} 个可判断事件"
-                    f"(共 {f(mode, 'episodes')} 个),按报警起点的平均提前期(负为滞后) "
-                    f"{f(mode, 'mean_lead', '{:+.1f}')} 期,误报 {f(mode, 'false_alarm_runs')} 段/"
-                    f"{f(mode, 'false_alarm_periods')} 期(其中事件结束后延续 "
-                    f"{f(mode, 'persistence')} 期),噪声信号比 "
-                    f"{f(mode, 'noise_to_signal', '{:.2f}')},AUC {f(mode, 'auc', '{:.2f}')}")
+            return (
+                f"{label}:识别 {f(mode, 'called')}/{f(mode, 'judgeable')} 个可判断事件"
+                f"(共 {f(mode, 'episodes')} 个),按报警起点的平均提前期(负为滞后) "
+                f"{f(mode, 'mean_lead', '{:+.1f}')} 期,误报 {f(mode, 'false_alarm_runs')} 段/"
+                f"{f(mode, 'false_alarm_periods')} 期(其中事件结束后延续 "
+                f"{f(mode, 'persistence')} 期),噪声信号比 "
+                f"{f(mode, 'noise_to_signal', '{:.2f}')},AUC {f(mode, 'auc', '{:.2f}')}"
+            )
 
-        return f"回测 {self.rule.name}:{part('fixed', '固定警戒线')};{part('realtime', '实时警戒线')}"
+        return (
+            f"回测 {self.rule.name}:{part('fixed', '固定警戒线')};{part('realtime', '实时警戒线')}"
+        )
 
     def forecast_summary(self) -> str:
         """One line on the 1-step forecasts (Chinese): the selected procedure against naive."""
@@ -504,9 +597,11 @@ class BacktestResult:
         if "selected" not in acc.index:
             return "预测:样本太短,未评估"
         sel = acc.loc["selected"]
-        return (f"预测(自 {self.forecast_from} 起滚动预测 {int(sel['origins'])} 次,提前 1 期):"
-                f"所选方法 RMSE {sel['rmse']:.3f},朴素法 {sel['naive_rmse']:.3f},"
-                f"Diebold–Mariano 检验 p = {sel['dm_pvalue']:.3f}")
+        return (
+            f"预测(自 {self.forecast_from} 起滚动预测 {int(sel['origins'])} 次,提前 1 期):"
+            f"所选方法 RMSE {sel['rmse']:.3f},朴素法 {sel['naive_rmse']:.3f},"
+            f"Diebold–Mariano 检验 p = {sel['dm_pvalue']:.3f}"
+        )
 
 
 def default_forecast_from(periods: Sequence[str], rule: BacktestRule) -> str:
@@ -515,8 +610,13 @@ def default_forecast_from(periods: Sequence[str], rule: BacktestRule) -> str:
     return str(periods[max(len(periods) - 12, 1)])
 
 
-def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule, *,
-                 forecast_from: str | None = None) -> BacktestResult:
+def run_backtest(
+    series: pd.DataFrame,
+    events: pd.DataFrame,
+    rule: BacktestRule,
+    *,
+    forecast_from: str | None = None,
+) -> BacktestResult:
     """Back-test ``rule`` on a validated series and its episodes (both modes + forecasts).
 
     Parameters
@@ -539,8 +639,10 @@ def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule,
     values = series["value"].to_numpy(dtype=float)
     freq = _freq_of(periods[0]) or "M"
     if forecast_from is not None and forecast_from not in periods:
-        raise InputError(f"--forecast-from {forecast_from!r} is not a period of the series "
-                         f"({periods[0]} … {periods[-1]})")
+        raise InputError(
+            f"--forecast-from {forecast_from!r} is not a period of the series "
+            f"({periods[0]} … {periods[-1]})"
+        )
     start = forecast_from or default_forecast_from(periods, rule)
     if periods.index(start) < 1:
         raise InputError(f"--forecast-from {start!r}: the first origin needs earlier data")
@@ -556,8 +658,7 @@ def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule,
     codes = ["", *[lv.code for lv in rule.levels]]
     table["fixed_level"] = [codes[r] if r > 0 else ("none" if r == 0 else "") for r in fixed]
     table["fixed_alarm"] = fixed >= rule.alarm_rank
-    table["realtime_level"] = [codes[r] if r > 0 else ("none" if r == 0 else "")
-                               for r in realtime]
+    table["realtime_level"] = [codes[r] if r > 0 else ("none" if r == 0 else "") for r in realtime]
     table["realtime_alarm"] = realtime >= rule.alarm_rank
     oriented = sig if rule.signal_direction == "higher_is_worse" else -sig
     scores = {"fixed": oriented, "realtime": realtime_scores(sig, rule)}
@@ -566,10 +667,16 @@ def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule,
     in_window = np.zeros(len(periods), dtype=bool)
     for w in _windows(periods, events, rule.max_lead):
         if w is not None:
-            in_window[w[0]:w[2] + 1] = True
+            in_window[w[0] : w[2] + 1] = True
     for mode, ranks in (("fixed", fixed), ("realtime", realtime)):
-        eps, met = evaluate_alarms(periods, ranks, events, alarm_rank=rule.alarm_rank,
-                                   max_lead=rule.max_lead, score=scores[mode])
+        eps, met = evaluate_alarms(
+            periods,
+            ranks,
+            events,
+            alarm_rank=rule.alarm_rank,
+            max_lead=rule.max_lead,
+            score=scores[mode],
+        )
         metric_rows += [{"mode": mode, "metric": k, "value": v} for k, v in met.items()]
         roc, _ = roc_curve(np.where(ranks >= 0, scores[mode], np.nan), in_window)
         roc_parts.append(roc.assign(mode=mode))
@@ -582,32 +689,63 @@ def run_backtest(series: pd.DataFrame, events: pd.DataFrame, rule: BacktestRule,
     in_episode = np.zeros(len(periods), dtype=bool)
     for w in _windows(periods, events, 0):
         if w is not None:
-            in_episode[w[1]:w[2] + 1] = True
+            in_episode[w[1] : w[2] + 1] = True
     table["in_episode"] = in_episode
     fs = rule.forecast
     settings = ForecastSettings(
-        models=fs.models, horizon=fs.horizon,
-        season=None if fs.season is None else (12 if freq == "M" else 4), origins=fs.origins,
-        level=fs.level, simulations=fs.simulations, seed=fs.seed,
-        spring_festival=fs.spring_festival, combine=fs.combine)
+        models=fs.models,
+        horizon=fs.horizon,
+        season=None if fs.season is None else (12 if freq == "M" else 4),
+        origins=fs.origins,
+        level=fs.level,
+        simulations=fs.simulations,
+        seed=fs.seed,
+        spring_festival=fs.spring_festival,
+        combine=fs.combine,
+    )
     accuracy, errors = rolling_accuracy(pd.Series(values, index=periods), settings, start=start)
     roc_all = pd.concat(roc_parts, ignore_index=True)[["mode", "threshold", "tpr", "fpr"]]
-    return BacktestResult(rule=rule, periods=table, episodes=episodes,  # type: ignore[arg-type]
-                          metrics=pd.DataFrame(metric_rows, columns=["mode", "metric", "value"]),
-                          roc=roc_all, accuracy=accuracy, forecast_errors=errors,
-                          forecast_from=start)
+    return BacktestResult(
+        rule=rule,
+        periods=table,
+        episodes=episodes,  # type: ignore[arg-type]
+        metrics=pd.DataFrame(metric_rows, columns=["mode", "metric", "value"]),
+        roc=roc_all,
+        accuracy=accuracy,
+        forecast_errors=errors,
+        forecast_from=start,
+    )
 
 
 REGRESSOR_COLUMNS: list[str] = [
-    "model", "regressor", "lag", "origins", "rmse", "base_rmse", "dm_stat", "dm_pvalue",
-    "judgeable", "called", "mean_lead", "false_alarm_runs", "improves_rmse", "improves_lead",
+    "model",
+    "regressor",
+    "lag",
+    "origins",
+    "rmse",
+    "base_rmse",
+    "dm_stat",
+    "dm_pvalue",
+    "judgeable",
+    "called",
+    "mean_lead",
+    "false_alarm_runs",
+    "improves_rmse",
+    "improves_lead",
 ]
 
 
-def regressor_comparison(series: pd.DataFrame, regressors: Mapping[str, pd.DataFrame],
-                         events: pd.DataFrame, rule: BacktestRule, *, start: str, lag: int = 1,
-                         order: tuple[int, int, int] = (2, 0, 0), alpha: float = 0.10
-                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def regressor_comparison(
+    series: pd.DataFrame,
+    regressors: Mapping[str, pd.DataFrame],
+    events: pd.DataFrame,
+    rule: BacktestRule,
+    *,
+    start: str,
+    lag: int = 1,
+    order: tuple[int, int, int] = (2, 0, 0),
+    alpha: float = 0.10,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Does a leading series (a macro series, the layoff-notice count) earn its place?
 
     For each origin t from ``start`` on, two one-step forecasts of the indicator are made from
@@ -641,23 +779,29 @@ def regressor_comparison(series: pd.DataFrame, regressors: Mapping[str, pd.DataF
     from samplekit.forecast import arimax_forecast, diebold_mariano, lagged_regressor
 
     if lag < 1:
-        raise InputError(f"--regressor-lag {lag}: a leading series needs a lag ≥ 1 (its value "
-                         "must be known when the forecast is made)")
+        raise InputError(
+            f"--regressor-lag {lag}: a leading series needs a lag ≥ 1 (its value "
+            "must be known when the forecast is made)"
+        )
     periods = series["period"].astype(str).tolist()
     y = series["value"].to_numpy(dtype=float)
     if start not in periods or periods.index(start) < 8:
-        raise InputError(f"--forecast-from {start!r}: not a period of the series or too few "
-                         "periods before it")
+        raise InputError(
+            f"--forecast-from {start!r}: not a period of the series or too few periods before it"
+        )
     xs = {}
     for name, reg in regressors.items():
         r = reg.assign(period=reg["period"].astype(str)).set_index("period")["value"]
         x = lagged_regressor(r.reindex(periods).to_numpy(dtype=float), lag)
-        missing = [periods[t] for t in range(periods.index(start), len(periods))
-                   if not np.isfinite(x[t])]
+        missing = [
+            periods[t] for t in range(periods.index(start), len(periods)) if not np.isfinite(x[t])
+        ]
         if missing:
-            raise InputError(f"regressor {name}: no value {lag} period(s) before "
-                             f"{', '.join(missing[:5])}; the leading series must cover the "
-                             "series' periods")
+            raise InputError(
+                f"regressor {name}: no value {lag} period(s) before "
+                f"{', '.join(missing[:5])}; the leading series must cover the "
+                "series' periods"
+            )
         xs[name] = x
     first = periods.index(start)
     # Train from the first period where every regressor is known.
@@ -669,15 +813,16 @@ def regressor_comparison(series: pd.DataFrame, regressors: Mapping[str, pd.DataF
             if x is None:
                 fc[m][t] = arimax_forecast(y[t0:t], order=order)[0]
             else:
-                fc[m][t] = arimax_forecast(y[t0:t], exog=x[t0:t], exog_future=x[t:t + 1],
-                                           order=order)[0]
+                fc[m][t] = arimax_forecast(
+                    y[t0:t], exog=x[t0:t], exog_future=x[t : t + 1], order=order
+                )[0]
     judged = np.arange(first - 1, len(y) - 1)
     labels = [periods[t] for t in judged]
 
     def forecast_ranks(f: np.ndarray) -> np.ndarray:
         out = np.full(len(judged), -1)
         for i, t in enumerate(judged):
-            sig = compute_signal(np.r_[y[:t + 1], f[t + 1]], rule)[-1]
+            sig = compute_signal(np.r_[y[: t + 1], f[t + 1]], rule)[-1]
             if np.isfinite(sig):
                 out[i] = classify(float(sig), rule.lines, rule.signal_direction)[0]  # type: ignore[arg-type]
         return out
@@ -686,27 +831,50 @@ def regressor_comparison(series: pd.DataFrame, regressors: Mapping[str, pd.DataF
     rows, err_rows = [], []
     obs = fixed_ranks(compute_signal(y, rule), rule)[judged]
     _, met = evaluate_alarms(labels, obs, ev, alarm_rank=rule.alarm_rank, max_lead=rule.max_lead)
-    rows.append({"model": "observed", "regressor": "", "lag": np.nan, "origins": np.nan,
-                 "rmse": np.nan, "base_rmse": np.nan, "dm_stat": np.nan, "dm_pvalue": np.nan,
-                 "judgeable": met["judgeable"], "called": met["called"],
-                 "mean_lead": met["mean_lead"], "false_alarm_runs": met["false_alarm_runs"],
-                 "improves_rmse": np.nan, "improves_lead": np.nan})
+    rows.append(
+        {
+            "model": "observed",
+            "regressor": "",
+            "lag": np.nan,
+            "origins": np.nan,
+            "rmse": np.nan,
+            "base_rmse": np.nan,
+            "dm_stat": np.nan,
+            "dm_pvalue": np.nan,
+            "judgeable": met["judgeable"],
+            "called": met["called"],
+            "mean_lead": met["mean_lead"],
+            "false_alarm_runs": met["false_alarm_runs"],
+            "improves_rmse": np.nan,
+            "improves_lead": np.nan,
+        }
+    )
     e_base = y[first:] - fc["benchmark"][first:]
     base = None
     for m in models:
         e = y[first:] - fc[m][first:]
         for t in range(first, len(y)):
-            err_rows.append({"origin": periods[t], "model": m, "forecast": fc[m][t],
-                             "actual": y[t]})
-        _, met = evaluate_alarms(labels, forecast_ranks(fc[m]), ev, alarm_rank=rule.alarm_rank,
-                                 max_lead=rule.max_lead)
+            err_rows.append(
+                {"origin": periods[t], "model": m, "forecast": fc[m][t], "actual": y[t]}
+            )
+        _, met = evaluate_alarms(
+            labels, forecast_ranks(fc[m]), ev, alarm_rank=rule.alarm_rank, max_lead=rule.max_lead
+        )
         dm, p = (np.nan, np.nan) if m == "benchmark" else diebold_mariano(e, e_base)
-        row = {"model": "arima" if m == "benchmark" else "arimax",
-               "regressor": "" if m == "benchmark" else m, "lag": np.nan if m == "benchmark"
-               else lag, "origins": len(e), "rmse": float(np.sqrt(np.mean(e**2))),
-               "base_rmse": float(np.sqrt(np.mean(e_base**2))), "dm_stat": dm, "dm_pvalue": p,
-               "judgeable": met["judgeable"], "called": met["called"],
-               "mean_lead": met["mean_lead"], "false_alarm_runs": met["false_alarm_runs"]}
+        row = {
+            "model": "arima" if m == "benchmark" else "arimax",
+            "regressor": "" if m == "benchmark" else m,
+            "lag": np.nan if m == "benchmark" else lag,
+            "origins": len(e),
+            "rmse": float(np.sqrt(np.mean(e**2))),
+            "base_rmse": float(np.sqrt(np.mean(e_base**2))),
+            "dm_stat": dm,
+            "dm_pvalue": p,
+            "judgeable": met["judgeable"],
+            "called": met["called"],
+            "mean_lead": met["mean_lead"],
+            "false_alarm_runs": met["false_alarm_runs"],
+        }
         if m == "benchmark":
             base = row
             row.update(improves_rmse=np.nan, improves_lead=np.nan)
@@ -715,8 +883,12 @@ def regressor_comparison(series: pd.DataFrame, regressors: Mapping[str, pd.DataF
             lead, base_lead = row["mean_lead"], base["mean_lead"]
             row["improves_lead"] = bool(
                 row["called"] > base["called"]
-                or (row["called"] == base["called"] and row["called"] > 0
-                    and lead > base_lead + 1e-9))
+                or (
+                    row["called"] == base["called"]
+                    and row["called"] > 0
+                    and lead > base_lead + 1e-9
+                )
+            )
         rows.append(row)
     comparison = pd.DataFrame(rows, columns=REGRESSOR_COLUMNS)
     errors = pd.DataFrame(err_rows, columns=["origin", "model", "forecast", "actual"])
@@ -727,18 +899,22 @@ def regressor_summary(comparison: pd.DataFrame) -> str:
     """Chinese lines for the user: each regressor's RMSE, DM p and lead against the benchmark."""
     base = comparison[comparison["model"] == "arima"].iloc[0]
     obs = comparison[comparison["model"] == "observed"].iloc[0]
-    lines = [f"先行指标检验(提前1期预测,滚动 {int(base['origins'])} 次):基准 ARIMA RMSE "
-             f"{base['rmse']:.4f},按预测报警识别 {int(base['called'])}/{int(base['judgeable'])} "
-             f"个事件,平均提前期 {base['mean_lead']:+.2f}(按观测值报警:识别 "
-             f"{int(obs['called'])}/{int(obs['judgeable'])} 个,平均提前期 "
-             f"{obs['mean_lead']:+.2f})"]
+    lines = [
+        f"先行指标检验(提前1期预测,滚动 {int(base['origins'])} 次):基准 ARIMA RMSE "
+        f"{base['rmse']:.4f},按预测报警识别 {int(base['called'])}/{int(base['judgeable'])} "
+        f"个事件,平均提前期 {base['mean_lead']:+.2f}(按观测值报警:识别 "
+        f"{int(obs['called'])}/{int(obs['judgeable'])} 个,平均提前期 "
+        f"{obs['mean_lead']:+.2f})"
+    ]
     for r in comparison[comparison["model"] == "arimax"].itertuples(index=False):
         verdict = "改进" if r.improves_rmse else "未显著改进"
         lead = "提前期改进" if r.improves_lead else "提前期未改进"
-        lines.append(f"  加入 {r.regressor}(滞后 {int(r.lag)} 期):RMSE {r.rmse:.4f}"
-                     f"(DM = {r.dm_stat:+.2f},p = {r.dm_pvalue:.3f},{verdict});识别 "
-                     f"{int(r.called)}/{int(r.judgeable)} 个,平均提前期 {r.mean_lead:+.2f}"
-                     f"({lead})")
+        lines.append(
+            f"  加入 {r.regressor}(滞后 {int(r.lag)} 期):RMSE {r.rmse:.4f}"
+            f"(DM = {r.dm_stat:+.2f},p = {r.dm_pvalue:.3f},{verdict});识别 "
+            f"{int(r.called)}/{int(r.judgeable)} 个,平均提前期 {r.mean_lead:+.2f}"
+            f"({lead})"
+        )
     return "\n".join(lines)
 
 
@@ -770,14 +946,26 @@ def plot_backtest(result: BacktestResult):
     ax1.set_title(f"{result.rule.name}:回测(阴影为实际失业波动期)")
     ax2.plot(x, t["signal"], color="#1f4e79", lw=1.5, label="预警信号")
     for k, lv in enumerate(result.rule.levels):
-        ax2.axhline(result.rule.lines[k], color=lv.color, ls="--", lw=1,
-                    label=f"{lv.code}级({lv.name})警戒线")
+        ax2.axhline(
+            result.rule.lines[k],
+            color=lv.color,
+            ls="--",
+            lw=1,
+            label=f"{lv.code}级({lv.name})警戒线",
+        )
     fa = t["fixed_alarm"].to_numpy()
-    ax2.scatter(x[fa], t["signal"].to_numpy()[fa], color="#d62728", s=18, zorder=3,
-                label="报警(固定警戒线)")
+    ax2.scatter(
+        x[fa], t["signal"].to_numpy()[fa], color="#d62728", s=18, zorder=3, label="报警(固定警戒线)"
+    )
     ra = t["realtime_alarm"].to_numpy()
-    ax2.scatter(x[ra], np.full(ra.sum(), np.nanmin(t["signal"])), marker="|", color="#6a3d9a",
-                s=60, label="报警(实时警戒线)")
+    ax2.scatter(
+        x[ra],
+        np.full(ra.sum(), np.nanmin(t["signal"])),
+        marker="|",
+        color="#6a3d9a",
+        s=60,
+        label="报警(实时警戒线)",
+    )
     ax2.set_ylabel("信号")
     ax2.legend(loc="upper left", fontsize=8, ncol=2)
     step = max(len(t) // 12, 1)
@@ -828,11 +1016,12 @@ def example_series(seed: int = 2013) -> tuple[pd.DataFrame, pd.DataFrame]:
         s, e = idx.get_loc(pd.Period(start, "M")), idx.get_loc(pd.Period(end, "M"))
         length = e - s + 1
         up = np.minimum((np.arange(length) + 1) / (length * 0.6), 1.0) * height
-        bump[s:e + 1] = np.maximum(bump[s:e + 1], up)
+        bump[s : e + 1] = np.maximum(bump[s : e + 1], up)
         decay = height * 0.5 ** (np.arange(1, min(12, n - e - 1) + 1) / 2)
-        bump[e + 1:e + 1 + len(decay)] = np.maximum(bump[e + 1:e + 1 + len(decay)], decay)
-    series = pd.DataFrame({"period": [str(p) for p in idx],
-                           "value": np.round(base + noise + bump, 2)})
+        bump[e + 1 : e + 1 + len(decay)] = np.maximum(bump[e + 1 : e + 1 + len(decay)], decay)
+    series = pd.DataFrame(
+        {"period": [str(p) for p in idx], "value": np.round(base + noise + bump, 2)}
+    )
     events = pd.DataFrame({"start": ["2008-10", "2013-07"], "end": ["2009-06", "2013-12"]})
     return series, events
 
@@ -858,8 +1047,14 @@ def example_layoff_notices(seed: int = 2014) -> pd.DataFrame:
 #: Bureau of Economic Research, "US Business Cycle Expansions and Contractions"
 #: (https://www.nber.org/research/data/us-business-cycle-expansions-and-contractions).
 NBER_RECESSIONS: tuple[tuple[str, str], ...] = (
-    ("1960Q2", "1961Q1"), ("1969Q4", "1970Q4"), ("1973Q4", "1975Q1"), ("1980Q1", "1980Q3"),
-    ("1981Q3", "1982Q4"), ("1990Q3", "1991Q1"), ("2001Q1", "2001Q4"), ("2007Q4", "2009Q2"),
+    ("1960Q2", "1961Q1"),
+    ("1969Q4", "1970Q4"),
+    ("1973Q4", "1975Q1"),
+    ("1980Q1", "1980Q3"),
+    ("1981Q3", "1982Q4"),
+    ("1990Q3", "1991Q1"),
+    ("2001Q1", "2001Q4"),
+    ("2007Q4", "2009Q2"),
 )
 
 
@@ -874,15 +1069,38 @@ def us_unemployment() -> tuple[pd.DataFrame, pd.DataFrame]:
     from statsmodels.datasets import macrodata
 
     d = macrodata.load_pandas().data
-    series = pd.DataFrame({
-        "period": [f"{int(y)}Q{int(q)}" for y, q in zip(d["year"], d["quarter"], strict=True)],
-        "value": d["unemp"].astype(float).to_numpy()})
+    series = pd.DataFrame(
+        {
+            "period": [f"{int(y)}Q{int(q)}" for y, q in zip(d["year"], d["quarter"], strict=True)],
+            "value": d["unemp"].astype(float).to_numpy(),
+        }
+    )
     events = pd.DataFrame(list(NBER_RECESSIONS), columns=["start", "end"])
     return series, events
 
 
-__all__ = ["BacktestRule", "BacktestResult", "MODELS", "alarm_onsets", "compute_signal",
-           "default_forecast_from", "evaluate_alarms", "example_layoff_notices", "example_series",
-           "fixed_ranks", "read_events", "read_series", "realtime_lines", "realtime_scores", "roc_curve",
-           "regressor_comparison", "regressor_summary", "run_backtest", "us_gdp_growth",
-           "us_unemployment", "validate_events", "validate_series", "write_backtest"]
+__all__ = [
+    "BacktestRule",
+    "BacktestResult",
+    "MODELS",
+    "alarm_onsets",
+    "compute_signal",
+    "default_forecast_from",
+    "evaluate_alarms",
+    "example_layoff_notices",
+    "example_series",
+    "fixed_ranks",
+    "read_events",
+    "read_series",
+    "realtime_lines",
+    "realtime_scores",
+    "roc_curve",
+    "regressor_comparison",
+    "regressor_summary",
+    "run_backtest",
+    "us_gdp_growth",
+    "us_unemployment",
+    "validate_events",
+    "validate_series",
+    "write_backtest",
+]

@@ -58,8 +58,10 @@ def code_fingerprint() -> dict[str, Any]:
     The git commit does not see uncommitted edits; this does.
     """
     files = sorted(PACKAGE_DIR.rglob("*.py"))
-    return {"package_sha256": _code_digest(tuple((p, p.stat().st_mtime_ns) for p in files)),
-            "files": len(files)}
+    return {
+        "package_sha256": _code_digest(tuple((p, p.stat().st_mtime_ns) for p in files)),
+        "files": len(files),
+    }
 
 
 @lru_cache(maxsize=8)

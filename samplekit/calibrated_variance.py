@@ -27,8 +27,13 @@ import pandas as pd
 
 from samplekit.errors import InputError
 
-__all__ = ["calibrated_domains", "calibrated_ratio", "calibrated_total",
-           "calibration_residuals", "stratified_variance"]
+__all__ = [
+    "calibrated_domains",
+    "calibrated_ratio",
+    "calibrated_total",
+    "calibration_residuals",
+    "stratified_variance",
+]
 
 
 def _vector(name: str, values: object, n: int | None = None) -> np.ndarray:
@@ -39,13 +44,15 @@ def _vector(name: str, values: object, n: int | None = None) -> np.ndarray:
         raise InputError(f"{name}: {len(arr)} values for {n} units")
     bad = np.flatnonzero(~np.isfinite(arr))
     if len(bad):
-        raise InputError(f"{name}: missing or non-finite value at unit(s) "
-                         f"{', '.join(str(i) for i in bad[:5])}")
+        raise InputError(
+            f"{name}: missing or non-finite value at unit(s) {', '.join(str(i) for i in bad[:5])}"
+        )
     return arr
 
 
-def calibration_residuals(z: np.ndarray, *, design_weight: np.ndarray,
-                          calibration_matrix: np.ndarray) -> np.ndarray:
+def calibration_residuals(
+    z: np.ndarray, *, design_weight: np.ndarray, calibration_matrix: np.ndarray
+) -> np.ndarray:
     """Residuals e = z − M B of the design-weighted regression of ``z`` on the calibration
     matrix ``M`` (B = (M'DM)⁺ M'Dz; a pseudo-inverse, so redundant columns are harmless).
 
@@ -71,8 +78,9 @@ def calibration_residuals(z: np.ndarray, *, design_weight: np.ndarray,
     return e[:, 0] if one else e
 
 
-def stratified_variance(u: np.ndarray, *, strata: np.ndarray,
-                        fpc: np.ndarray | None = None) -> float:
+def stratified_variance(
+    u: np.ndarray, *, strata: np.ndarray, fpc: np.ndarray | None = None
+) -> float:
     """Σ_h (1 − n_h/N_h) n_h/(n_h − 1) Σ_i (u_hi − ū_h)² for weighted values ``u``.
 
     ``fpc`` gives N_h per unit (None: no finite-population correction). A stratum with one unit
@@ -83,15 +91,18 @@ def stratified_variance(u: np.ndarray, *, strata: np.ndarray,
     n_h = np.bincount(inverse, minlength=len(codes)).astype(float)
     lonely = codes[n_h < 2]
     if len(lonely):
-        raise InputError(f"strata {list(lonely)[:5]} have a single unit: no variance estimate "
-                         "(merge them with a similar stratum)")
+        raise InputError(
+            f"strata {list(lonely)[:5]} have a single unit: no variance estimate "
+            "(merge them with a similar stratum)"
+        )
     mean = np.bincount(inverse, weights=u, minlength=len(codes)) / n_h
     ss = np.bincount(inverse, weights=(u - mean[inverse]) ** 2, minlength=len(codes))
     f = np.zeros(len(codes))
     if fpc is not None:
         # N_h is repeated on every unit of stratum h: its stratum mean is N_h.
-        big_n = np.bincount(inverse, weights=np.asarray(fpc, dtype=float),
-                            minlength=len(codes)) / n_h
+        big_n = (
+            np.bincount(inverse, weights=np.asarray(fpc, dtype=float), minlength=len(codes)) / n_h
+        )
         f = n_h / big_n
     return float(np.sum((1.0 - f) * n_h / (n_h - 1.0) * ss))
 
@@ -114,10 +125,16 @@ def _check(weight, design_weight, strata, calibration_matrix, fpc):
     return w, d, s, m, f
 
 
-def calibrated_total(y: Sequence[float] | np.ndarray, *, weight: np.ndarray,
-                     design_weight: np.ndarray, strata: np.ndarray,
-                     calibration_matrix: np.ndarray, fpc: np.ndarray | None = None,
-                     domain: np.ndarray | None = None) -> tuple[float, float]:
+def calibrated_total(
+    y: Sequence[float] | np.ndarray,
+    *,
+    weight: np.ndarray,
+    design_weight: np.ndarray,
+    strata: np.ndarray,
+    calibration_matrix: np.ndarray,
+    fpc: np.ndarray | None = None,
+    domain: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Calibrated total Σ w y (over ``domain`` when given) and its calibration-aware SE.
 
     Parameters
@@ -148,10 +165,17 @@ def calibrated_total(y: Sequence[float] | np.ndarray, *, weight: np.ndarray,
     return float(np.sum(w * z)), float(np.sqrt(stratified_variance(w * e, strata=s, fpc=f)))
 
 
-def calibrated_ratio(y: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray, *,
-                     weight: np.ndarray, design_weight: np.ndarray, strata: np.ndarray,
-                     calibration_matrix: np.ndarray, fpc: np.ndarray | None = None,
-                     domain: np.ndarray | None = None) -> tuple[float, float]:
+def calibrated_ratio(
+    y: Sequence[float] | np.ndarray,
+    x: Sequence[float] | np.ndarray,
+    *,
+    weight: np.ndarray,
+    design_weight: np.ndarray,
+    strata: np.ndarray,
+    calibration_matrix: np.ndarray,
+    fpc: np.ndarray | None = None,
+    domain: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Calibrated ratio R̂ = Σ w y / Σ w x (over ``domain``) and its calibration-aware SE,
     linearised with z = (y − R̂x)/X̂. Parameters as :func:`calibrated_total`."""
     w, d, s, m, f = _check(weight, design_weight, strata, calibration_matrix, fpc)
@@ -166,10 +190,17 @@ def calibrated_ratio(y: Sequence[float] | np.ndarray, x: Sequence[float] | np.nd
     return r, float(np.sqrt(stratified_variance(w * e, strata=s, fpc=f)))
 
 
-def calibrated_domains(y: Sequence[float] | np.ndarray, *, by: Sequence[object] | np.ndarray,
-                       weight: np.ndarray, design_weight: np.ndarray, strata: np.ndarray,
-                       calibration_matrix: np.ndarray, x: Sequence[float] | None = None,
-                       fpc: np.ndarray | None = None) -> pd.DataFrame:
+def calibrated_domains(
+    y: Sequence[float] | np.ndarray,
+    *,
+    by: Sequence[object] | np.ndarray,
+    weight: np.ndarray,
+    design_weight: np.ndarray,
+    strata: np.ndarray,
+    calibration_matrix: np.ndarray,
+    x: Sequence[float] | None = None,
+    fpc: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Totals (or ratios y/x when ``x`` is given) for every domain of ``by``, with
     calibration-aware SEs (as ``svyby`` on a calibrated design).
 
@@ -181,8 +212,14 @@ def calibrated_domains(y: Sequence[float] | np.ndarray, *, by: Sequence[object] 
     rows = []
     for label in sorted(labels.dropna().unique(), key=str):
         dom = (labels == label).to_numpy()
-        kw = {"weight": weight, "design_weight": design_weight, "strata": strata,
-              "calibration_matrix": calibration_matrix, "fpc": fpc, "domain": dom}
-        est, se = (calibrated_total(y, **kw) if x is None else calibrated_ratio(y, x, **kw))
+        kw = {
+            "weight": weight,
+            "design_weight": design_weight,
+            "strata": strata,
+            "calibration_matrix": calibration_matrix,
+            "fpc": fpc,
+            "domain": dom,
+        }
+        est, se = calibrated_total(y, **kw) if x is None else calibrated_ratio(y, x, **kw)
         rows.append({"domain": label, "estimate": est, "se": se, "n": int(dom.sum())})
     return pd.DataFrame(rows, columns=["domain", "estimate", "se", "n"])

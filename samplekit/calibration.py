@@ -68,29 +68,44 @@ class CalibrationSettings:
         allowed = {"method", "margins", "totals", "bounds", "max_iter", "tol"}
         unknown = sorted(set(section) - allowed)
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in '{key}'; "
-                              f"allowed: {', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {unknown} in '{key}'; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
         method = params.choice(f"{key}.method", ("raking", "linear"), cls.method)
         margins = tuple(params.get(f"{key}.margins", list(cls.margins), types=list))
         bad = [m for m in margins if m not in _MARGINS_ZH]
         if bad or not margins:
-            raise ParamsError(f"{params.path}: key '{key}.margins' = {margins!r}: use one or more "
-                              f"of {', '.join(_MARGINS_ZH)}")
+            raise ParamsError(
+                f"{params.path}: key '{key}.margins' = {margins!r}: use one or more "
+                f"of {', '.join(_MARGINS_ZH)}"
+            )
         totals = tuple(params.get(f"{key}.totals", list(cls.totals), types=list))
         if not totals or any(t not in ("units", "employment") for t in totals):
-            raise ParamsError(f"{params.path}: key '{key}.totals' = {totals!r}: use units and/or "
-                              "employment")
+            raise ParamsError(
+                f"{params.path}: key '{key}.totals' = {totals!r}: use units and/or employment"
+            )
         bounds = params.get(f"{key}.bounds", list(cls.bounds), types=list)
         if bounds is not None:
-            ok = (len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
-                  and 0 <= bounds[0] < 1 < bounds[1])
+            ok = (
+                len(bounds) == 2
+                and all(isinstance(b, (int, float)) for b in bounds)
+                and 0 <= bounds[0] < 1 < bounds[1]
+            )
             if not ok:
-                raise ParamsError(f"{params.path}: key '{key}.bounds' = {bounds!r} must be "
-                                  "[lower, upper] with 0 <= lower < 1 < upper, e.g. [0.3, 3.0]")
+                raise ParamsError(
+                    f"{params.path}: key '{key}.bounds' = {bounds!r} must be "
+                    "[lower, upper] with 0 <= lower < 1 < upper, e.g. [0.3, 3.0]"
+                )
             bounds = (float(bounds[0]), float(bounds[1]))
-        return cls(method=method, margins=margins, totals=totals, bounds=bounds,
-                   max_iter=int(params.number(f"{key}.max_iter", cls.max_iter, low=1)),
-                   tol=float(params.number(f"{key}.tol", cls.tol, low=0)))
+        return cls(
+            method=method,
+            margins=margins,
+            totals=totals,
+            bounds=bounds,
+            max_iter=int(params.number(f"{key}.max_iter", cls.max_iter, low=1)),
+            tol=float(params.number(f"{key}.tol", cls.tol, low=0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -119,13 +134,16 @@ def _distance(method: CalibrationMethod, bounds: tuple[float, float] | None):
         if bounds is None:
             return (lambda u: 1.0 + u), (lambda u: np.ones_like(u))
         low, up = bounds
-        return ((lambda u: np.clip(1.0 + u, low, up)),
-                (lambda u: ((1.0 + u > low) & (1.0 + u < up)).astype(float)))
+        return (
+            (lambda u: np.clip(1.0 + u, low, up)),
+            (lambda u: ((1.0 + u > low) & (1.0 + u < up)).astype(float)),
+        )
     if bounds is None:
         return (lambda u: np.exp(np.clip(u, -700, 700))), (lambda u: np.exp(np.clip(u, -700, 700)))
     low, up = bounds
     a = (up - low) / ((1.0 - low) * (up - 1.0))
     shift = np.log((1.0 - low) / (up - 1.0))
+
     # Logit distance written with q = expit(a u + shift): F = L + (U - L) q, F' = a (U - L) q (1-q),
     # which never overflows (F(0) = 1).
     def expit(z):
@@ -141,11 +159,16 @@ def _distance(method: CalibrationMethod, bounds: tuple[float, float] | None):
     return f, fprime
 
 
-def solve_calibration(d: np.ndarray, x: np.ndarray, targets: np.ndarray, *,
-                      method: CalibrationMethod = "raking",
-                      bounds: tuple[float, float] | None = None,
-                      max_iter: int = 100, tol: float = 1e-8
-                      ) -> tuple[np.ndarray, bool, int, np.ndarray]:
+def solve_calibration(
+    d: np.ndarray,
+    x: np.ndarray,
+    targets: np.ndarray,
+    *,
+    method: CalibrationMethod = "raking",
+    bounds: tuple[float, float] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+) -> tuple[np.ndarray, bool, int, np.ndarray]:
     """Solve the calibration equations ``Σ d_i F(x_i'λ) x_i = targets``.
 
     Parameters
@@ -189,8 +212,7 @@ def _solve(d, x, targets, method, bounds, max_iter, tol):
     # Indicator-like auxiliaries are sparse: products cost O(nonzeros), not O(n p).
     x = sparse.csr_matrix(x, dtype=float)
     # Scale each constraint by its target so units (1e5) and employment (1e7) weigh alike.
-    scale = np.where(np.abs(targets) > 0, np.abs(targets),
-                     np.maximum(np.abs(x.T @ d), 1.0))
+    scale = np.where(np.abs(targets) > 0, np.abs(targets), np.maximum(np.abs(x.T @ d), 1.0))
     xs = sparse.csr_matrix(x @ sparse.diags(1.0 / scale))
     xst = sparse.csr_matrix(xs.T)
     ts = targets / scale
@@ -223,8 +245,12 @@ def _solve(d, x, targets, method, bounds, max_iter, tol):
     return g, converged, it, res
 
 
-def margin_matrix(units: pd.DataFrame, margins: Sequence[str], totals: Sequence[TotalKind],
-                  categories: dict[str, list[str]]):
+def margin_matrix(
+    units: pd.DataFrame,
+    margins: Sequence[str],
+    totals: Sequence[TotalKind],
+    categories: dict[str, list[str]],
+):
     """Sparse indicator (and employment) columns of ``units`` for each margin category.
 
     Returns a CSR matrix and one ``(dimension, category, total)`` label per column.
@@ -243,8 +269,9 @@ def margin_matrix(units: pd.DataFrame, margins: Sequence[str], totals: Sequence[
         labels += [(dim, cat, kind) for cat in categories[dim] for kind in totals]
     if not labels:
         return sparse.csr_matrix((n, 0)), labels
-    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                             shape=(n, len(labels))), labels
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, len(labels))
+    ), labels
 
 
 def labels_and_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -260,8 +287,9 @@ def labels_and_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(c) for c in cats]
 
 
-def frame_totals(frame: pd.DataFrame, margins: Sequence[str], totals: Sequence[TotalKind]
-                 ) -> dict[tuple[str, str, str], float]:
+def frame_totals(
+    frame: pd.DataFrame, margins: Sequence[str], totals: Sequence[TotalKind]
+) -> dict[tuple[str, str, str], float]:
     """Population totals per margin category (units and/or employment).
 
     A ``units`` column makes each row stand for that many units (``employees`` is then their
@@ -269,8 +297,9 @@ def frame_totals(frame: pd.DataFrame, margins: Sequence[str], totals: Sequence[T
     """
     out: dict[tuple[str, str, str], float] = {}
     emp = frame["employees"].to_numpy(dtype=float)
-    units = (frame["units"].to_numpy(dtype=float) if "units" in frame.columns
-             else np.ones(len(frame)))
+    units = (
+        frame["units"].to_numpy(dtype=float) if "units" in frame.columns else np.ones(len(frame))
+    )
     for dim in margins:
         codes, cats = labels_and_codes(frame[dim])
         ok = codes >= 0
@@ -289,12 +318,19 @@ def weight_dispersion(w: np.ndarray) -> dict[str, float]:
         return {"cv": float("nan"), "max_min_ratio": float("nan"), "kish_deff": float("nan")}
     mean = w.mean()
     cv = float(w.std() / mean) if mean > 0 else float("nan")
-    return {"cv": cv, "max_min_ratio": float(w.max() / w.min()) if w.min() > 0 else float("inf"),
-            "kish_deff": float(len(w) * np.sum(w**2) / np.sum(w) ** 2)}
+    return {
+        "cv": cv,
+        "max_min_ratio": float(w.max() / w.min()) if w.min() > 0 else float("inf"),
+        "kish_deff": float(len(w) * np.sum(w**2) / np.sum(w) ** 2),
+    }
 
 
-def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.DataFrame,
-              settings: CalibrationSettings) -> CalibrationResult:
+def calibrate(
+    sample: pd.DataFrame,
+    design_weights: np.ndarray,
+    population: pd.DataFrame,
+    settings: CalibrationSettings,
+) -> CalibrationResult:
     """Calibrate the sample's design weights to the population's margin totals.
 
     Parameters
@@ -338,9 +374,15 @@ def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.D
     categories = {dim: sorted({k[1] for k in targets_map if k[0] == dim}) for dim in margins}
     x, labels = margin_matrix(sample, margins, kinds, categories)
     targets = np.array([targets_map[lab] for lab in labels])
-    g, ok, it, res = solve_calibration(d, x, targets, method=settings.method,
-                                       bounds=settings.bounds, max_iter=settings.max_iter,
-                                       tol=settings.tol)
+    g, ok, it, res = solve_calibration(
+        d,
+        x,
+        targets,
+        method=settings.method,
+        bounds=settings.bounds,
+        max_iter=settings.max_iter,
+        tol=settings.tol,
+    )
     conflicts: tuple[str, ...] = ()
     message = f"converged in {it} iterations"
     if not ok:
@@ -348,12 +390,16 @@ def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.D
         worst = np.argsort(-np.abs(res))[:3]
         detail = "; ".join(
             f"{labels[k][0]}={labels[k][1]} {labels[k][2]} target {targets[k]:,.0f}, "
-            f"reached {(x.T @ (d * g))[k]:,.0f}" for k in worst)
+            f"reached {(x.T @ (d * g))[k]:,.0f}"
+            for k in worst
+        )
         pairs = ", ".join(conflicts) if conflicts else "all margins together"
-        message = (f"calibration did not converge in {settings.max_iter} iterations within g-bounds "
-                   f"{settings.bounds}: conflicting margins: {pairs}; largest residuals: {detail}. "
-                   "Widen selection.calibration.bounds, drop a margin, or collapse small "
-                   "categories")
+        message = (
+            f"calibration did not converge in {settings.max_iter} iterations within g-bounds "
+            f"{settings.bounds}: conflicting margins: {pairs}; largest residuals: {detail}. "
+            "Widen selection.calibration.bounds, drop a margin, or collapse small "
+            "categories"
+        )
         g = np.ones_like(d)
     w = d * g
     table = pd.DataFrame(labels, columns=["dimension", "category", "total"])
@@ -361,7 +407,8 @@ def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.D
     table["design_estimate"] = x.T @ d if len(labels) else []
     table["calibrated_estimate"] = x.T @ w if len(labels) else []
     table["rel_residual"] = (table["calibrated_estimate"] - table["target"]) / np.maximum(
-        np.abs(table["target"]), 1.0)
+        np.abs(table["target"]), 1.0
+    )
     dd, dw = weight_dispersion(d), weight_dispersion(w)
     at_bounds = 0
     if settings.bounds is not None and ok:
@@ -369,10 +416,15 @@ def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.D
         span = up - low
         at_bounds = int(np.sum((g <= low + 1e-3 * span) | (g >= up - 1e-3 * span)))
     diag = [
-        ("method", settings.method + (" (logit, bounded)" if settings.method == "raking"
-                                      and settings.bounds else "")),
-        ("bounds", "none" if settings.bounds is None else f"[{settings.bounds[0]}, "
-                                                         f"{settings.bounds[1]}]"),
+        (
+            "method",
+            settings.method
+            + (" (logit, bounded)" if settings.method == "raking" and settings.bounds else ""),
+        ),
+        (
+            "bounds",
+            "none" if settings.bounds is None else f"[{settings.bounds[0]}, {settings.bounds[1]}]",
+        ),
         ("margins", " × ".join(margins) + " : " + ", ".join(kinds)),
         ("constraints", len(labels)),
         ("converged", ok),
@@ -380,22 +432,35 @@ def calibrate(sample: pd.DataFrame, design_weights: np.ndarray, population: pd.D
         ("max_abs_rel_residual", float(np.max(np.abs(res))) if len(res) else 0.0),
         ("message", message),
         ("sample_units", len(d)),
-        ("uncovered_units", int(population["units"].to_numpy()[~keep].sum())
-         if "units" in population.columns else int((~keep).sum())),
+        (
+            "uncovered_units",
+            int(population["units"].to_numpy()[~keep].sum())
+            if "units" in population.columns
+            else int((~keep).sum()),
+        ),
         ("uncovered_categories", "; ".join(uncovered) if uncovered else "none"),
         ("g_min", float(g.min()) if len(g) else float("nan")),
         ("g_max", float(g.max()) if len(g) else float("nan")),
         ("trimmed_at_bounds", at_bounds),
-        ("design_cv", dd["cv"]), ("design_max_min_ratio", dd["max_min_ratio"]),
+        ("design_cv", dd["cv"]),
+        ("design_max_min_ratio", dd["max_min_ratio"]),
         ("design_kish_deff", dd["kish_deff"]),
-        ("calibrated_cv", dw["cv"]), ("calibrated_max_min_ratio", dw["max_min_ratio"]),
+        ("calibrated_cv", dw["cv"]),
+        ("calibrated_max_min_ratio", dw["max_min_ratio"]),
         ("calibrated_kish_deff", dw["kish_deff"]),
     ]
-    diagnostics = pd.DataFrame(
-        {"key": [k for k, _ in diag], "value": [_fmt(v) for _, v in diag]})
-    return CalibrationResult(weights=w, g=g, converged=ok, iterations=it, message=message,
-                             totals=table, diagnostics=diagnostics, conflicts=conflicts,
-                             covered=keep)
+    diagnostics = pd.DataFrame({"key": [k for k, _ in diag], "value": [_fmt(v) for _, v in diag]})
+    return CalibrationResult(
+        weights=w,
+        g=g,
+        converged=ok,
+        iterations=it,
+        message=message,
+        totals=table,
+        diagnostics=diagnostics,
+        conflicts=conflicts,
+        covered=keep,
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -413,16 +478,28 @@ def _find_conflicts(d, x, targets, labels, margins, settings) -> tuple[str, ...]
     found: list[str] = []
     for dim in margins:
         cols = dims == dim
-        if not solve_calibration(d, x[:, cols], targets[cols], method=settings.method,
-                                 bounds=settings.bounds, max_iter=settings.max_iter,
-                                 tol=settings.tol)[1]:
+        if not solve_calibration(
+            d,
+            x[:, cols],
+            targets[cols],
+            method=settings.method,
+            bounds=settings.bounds,
+            max_iter=settings.max_iter,
+            tol=settings.tol,
+        )[1]:
             found.append(dim)
     if found:
         return tuple(found)
     for a, b in itertools.combinations(margins, 2):
         cols = (dims == a) | (dims == b)
-        if not solve_calibration(d, x[:, cols], targets[cols], method=settings.method,
-                                 bounds=settings.bounds, max_iter=settings.max_iter,
-                                 tol=settings.tol)[1]:
+        if not solve_calibration(
+            d,
+            x[:, cols],
+            targets[cols],
+            method=settings.method,
+            bounds=settings.bounds,
+            max_iter=settings.max_iter,
+            tol=settings.tol,
+        )[1]:
             found.append(f"{a} × {b}")
     return tuple(found)

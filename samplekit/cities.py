@@ -51,17 +51,24 @@ def validate_cities(raw: pd.DataFrame, *, file: str = "<cities>") -> pd.DataFram
     rows: list[dict] = []
 
     def add(row, column, value, rule, message):
-        rows.append({"severity": "error", "file": file, "row": row, "column": column,
-                     "value": "" if value is None else str(value), "rule": rule,
-                     "message": message})
+        rows.append(
+            {
+                "severity": "error",
+                "file": file,
+                "row": row,
+                "column": column,
+                "value": "" if value is None else str(value),
+                "rule": rule,
+                "message": message,
+            }
+        )
 
     for col, (zh, _unit, required) in CITY_COLUMNS.items():
         if required and col not in df.columns:
             add(None, col, None, "missing_column", f"缺少必填列 '{col}'({zh})")
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}:城市表缺少必填列\n"
-                              + summarize_problems(probs), probs)
+        raise ValidationError(f"{file}:城市表缺少必填列\n" + summarize_problems(probs), probs)
     df = df.reset_index(drop=True)
     out = pd.DataFrame({"city": df["city"].astype("string").str.strip()})
     for i, v in out["city"].items():
@@ -75,29 +82,48 @@ def validate_cities(raw: pd.DataFrame, *, file: str = "<cities>") -> pd.DataFram
             continue
         num = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(num.isna().to_numpy()):
-            add(i + 2, col, df[col].iloc[i], "not_numeric",
-                f"{CITY_COLUMNS[col][0]}应为数字(单位:{CITY_COLUMNS[col][1]})")
+            add(
+                i + 2,
+                col,
+                df[col].iloc[i],
+                "not_numeric",
+                f"{CITY_COLUMNS[col][0]}应为数字(单位:{CITY_COLUMNS[col][1]})",
+            )
         for i in np.flatnonzero((num < 0).fillna(False).to_numpy()):
             add(i + 2, col, df[col].iloc[i], "negative", "不能为负数")
         out[col] = num
-    for parts, total in ((("employed_secondary", "employed_tertiary"), "employed"),
-                         (("gdp_secondary", "gdp_tertiary"), "gdp")):
+    for parts, total in (
+        (("employed_secondary", "employed_tertiary"), "employed"),
+        (("gdp_secondary", "gdp_tertiary"), "gdp"),
+    ):
         excess = (out[parts[0]] + out[parts[1]] > out[total] * (1 + 1e-9)).fillna(False)
         for i in np.flatnonzero(excess.to_numpy()):
-            add(i + 2, parts[0], out[parts[0]].iloc[i], "sector_sum",
+            add(
+                i + 2,
+                parts[0],
+                out[parts[0]].iloc[i],
+                "sector_sum",
                 f"{CITY_COLUMNS[parts[0]][0]} + {CITY_COLUMNS[parts[1]][0]} 超过"
-                f"{CITY_COLUMNS[total][0]}")
+                f"{CITY_COLUMNS[total][0]}",
+            )
     if "municipality" in df.columns:
-        out["municipality"] = df["municipality"].astype("string").str.strip().str.lower().isin(
-            ["true", "1", "是", "yes"])
+        out["municipality"] = (
+            df["municipality"]
+            .astype("string")
+            .str.strip()
+            .str.lower()
+            .isin(["true", "1", "是", "yes"])
+        )
     else:
         out["municipality"] = False
-    out["synthetic"] = (df["synthetic"].astype("string").fillna("") if "synthetic" in df.columns
-                        else "")
+    out["synthetic"] = (
+        df["synthetic"].astype("string").fillna("") if "synthetic" in df.columns else ""
+    )
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}:城市表有 {len(probs)} 处问题\n"
-                              + summarize_problems(probs), probs)
+        raise ValidationError(
+            f"{file}:城市表有 {len(probs)} 处问题\n" + summarize_problems(probs), probs
+        )
     for col in ("existing_panel", "existing_monthly"):
         out[col] = out[col].astype("int64")
     return out[list(CITY_COLUMNS)]
@@ -122,5 +148,7 @@ def synthetic_note(cities: pd.DataFrame) -> str:
     if not cols:
         return ""
     names = "、".join(CITY_COLUMNS[c][0] for c in cols)
-    return (f"注意:城市表中的{names}为按文档化、可复现程序生成的合成数据(演示用),"
-            "并非统计年鉴数据;实际使用时请替换为年鉴数据。")
+    return (
+        f"注意:城市表中的{names}为按文档化、可复现程序生成的合成数据(演示用),"
+        "并非统计年鉴数据;实际使用时请替换为年鉴数据。"
+    )

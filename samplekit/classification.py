@@ -97,17 +97,21 @@ def industry_group(section: pd.Series, division: pd.Series | None = None) -> pd.
 
     def lookup(sec, div):
         sec, div = ("" if sec is None else str(sec)), ("" if div is None else str(div))
-        match = next((g for ps, prefix, g in by_prefix
-                      if ps == sec and div and div.startswith(prefix)), None)
-        return (match if match is not None else defaults.get(sec),
-                div == "" and sec in needs_division)
+        match = next(
+            (g for ps, prefix, g in by_prefix if ps == sec and div and div.startswith(prefix)), None
+        )
+        return (
+            match if match is not None else defaults.get(sec),
+            div == "" and sec in needs_division,
+        )
 
     # Only the distinct (section, division) pairs are looked up: millions of rows, few pairs.
     results, inverse = map_pairs(section, division, lookup)
     group = _take([r[0] for r in results], inverse)
     used_default = _take([r[1] for r in results], inverse, dtype=bool)
-    return pd.DataFrame({"industry_group": group, "used_default": used_default},
-                        index=section.index)
+    return pd.DataFrame(
+        {"industry_group": group, "used_default": used_default}, index=section.index
+    )
 
 
 def size_class(frame: pd.DataFrame, groups: pd.Series | None = None) -> pd.Series:
@@ -143,7 +147,8 @@ def size_class(frame: pd.DataFrame, groups: pd.Series | None = None) -> pd.Serie
     thresholds = reference.size_thresholds()
     values = {
         ind: pd.to_numeric(frame[ind], errors="coerce").to_numpy(dtype=float)
-        if ind in frame else np.full(len(frame), np.nan)
+        if ind in frame
+        else np.full(len(frame), np.nan)
         for ind in _INDICATORS
     }
     codes, names = pd.factorize(groups)
@@ -157,12 +162,16 @@ def size_class(frame: pd.DataFrame, groups: pd.Series | None = None) -> pd.Serie
         level = np.zeros(len(idx), dtype=np.int8)
         for row in rows.itertuples():
             v = values[row.indicator][idx]
-            missed = ((~(v >= row.large_min)).astype(np.int8) + (~(v >= row.medium_min))
-                      + (~(v >= row.small_min)))
+            missed = (
+                (~(v >= row.large_min)).astype(np.int8)
+                + (~(v >= row.medium_min))
+                + (~(v >= row.small_min))
+            )
             level = np.maximum(level, missed)
         rank[idx] = level
-    return pd.Series(np.asarray(reference.SIZE_CLASSES, dtype=object)[rank], index=frame.index,
-                     name="size_class")
+    return pd.Series(
+        np.asarray(reference.SIZE_CLASSES, dtype=object)[rank], index=frame.index, name="size_class"
+    )
 
 
 def ownership(registration_type: pd.Series) -> pd.Series:
@@ -173,8 +182,11 @@ def ownership(registration_type: pd.Series) -> pd.Series:
     Unknown codes give NA (the validator reports them).
     """
     table = reference.ownership_of_code()
-    return pd.Series(map_unique(registration_type, lambda c: table.get(str(c), pd.NA)),
-                     index=registration_type.index, name="ownership")
+    return pd.Series(
+        map_unique(registration_type, lambda c: table.get(str(c), pd.NA)),
+        index=registration_type.index,
+        name="ownership",
+    )
 
 
 def sector(section: pd.Series, division: pd.Series | None = None) -> pd.Series:

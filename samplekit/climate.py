@@ -26,8 +26,12 @@ from samplekit.estimation import (
 )
 
 #: Indicators returned by :func:`climate_index`, in output order.
-CLIMATE_INDICATORS: list[str] = ["climate_index", "share_rising", "share_unchanged",
-                                 "share_falling"]
+CLIMATE_INDICATORS: list[str] = [
+    "climate_index",
+    "share_rising",
+    "share_unchanged",
+    "share_falling",
+]
 
 CLIMATE_NAMES_ZH: dict[str, str] = {
     "climate_index": "用工景气指数",
@@ -44,14 +48,21 @@ _SPECS = [
 ]
 
 
-def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list[str],
-                  by: list[str] | None = None, weight: str = "calibrated_weight",
-                  min_reporters: int = 5, level: float = 0.95,
-                  nonresponse: Nonresponse = "stratum",
-                  singleton: Singleton = "collapse",
-                  out_of_sample: OutOfSample = "error",
-                  network: Network = "province", variance: Variance | None = None
-                  ) -> pd.DataFrame:
+def climate_index(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    periods: str | list[str],
+    by: list[str] | None = None,
+    weight: str = "calibrated_weight",
+    min_reporters: int = 5,
+    level: float = 0.95,
+    nonresponse: Nonresponse = "stratum",
+    singleton: Singleton = "collapse",
+    out_of_sample: OutOfSample = "error",
+    network: Network = "province",
+    variance: Variance | None = None,
+) -> pd.DataFrame:
     """Employment climate index with its standard error, by domain.
 
     Parameters
@@ -84,8 +95,23 @@ def climate_index(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str |
     reports = network_reports(reports, sample, network=network)
     sample = network_members(sample, network=network)
     design_weight, model = resolve_variance(sample, weight=weight, variance=variance)
-    units = build_units(reports, sample, periods=periods, by=by, weight=weight,
-                        nonresponse=nonresponse, singleton=singleton,
-                        out_of_sample=out_of_sample, design_weight=design_weight)
-    return linearised_estimates(units, _SPECS, by=by, level=level, min_reporters=min_reporters,
-                                domains=sample[by] if by else None, calibration=model)
+    units = build_units(
+        reports,
+        sample,
+        periods=periods,
+        by=by,
+        weight=weight,
+        nonresponse=nonresponse,
+        singleton=singleton,
+        out_of_sample=out_of_sample,
+        design_weight=design_weight,
+    )
+    return linearised_estimates(
+        units,
+        _SPECS,
+        by=by,
+        level=level,
+        min_reporters=min_reporters,
+        domains=sample[by] if by else None,
+        calibration=model,
+    )

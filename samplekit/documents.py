@@ -1220,8 +1220,7 @@ def city_monthly_tables(
     rep = reports[reports["enterprise_id"].isin(ids)]
     if rep.empty:
         raise InputError(f"城市“{city}”本月没有已受理的监测报表")
-    return monthly_tables(rep, panel, min_persons=min_persons, min_share=min_share,
-                          network=network)
+    return monthly_tables(rep, panel, min_persons=min_persons, min_share=min_share, network=network)
 
 
 # ------------------------------------------------------------------------------ design report
@@ -1467,8 +1466,11 @@ def write_monthly_documents(
 
     out = Path(out_dir)
     network = tables["table2"].attrs.get("network") or "province"
-    trend = (monthly_trend(reports, panel, network=network)
-             if reports is not None and panel is not None else None)
+    trend = (
+        monthly_trend(reports, panel, network=network)
+        if reports is not None and panel is not None
+        else None
+    )
     doc = monthly_report(
         tables, period=period, province=province, trend=trend, data_note=data_note, issuer=issuer
     )
@@ -1558,30 +1560,53 @@ def immediate_report(result: Any, *, issuer: str | None = None, data_note: str =
 
     if not result.immediate:
         raise InputError(f"{result.period}: no sudden change triggered; nothing to report")
-    doc = Document(title="失业预警重大变化立即报告", issuer=issuer or default_issuer(result.province),
-                   period=month_zh(result.period), data_note=data_note)
+    doc = Document(
+        title="失业预警重大变化立即报告",
+        issuer=issuer or default_issuer(result.province),
+        period=month_zh(result.period),
+        data_note=data_note,
+    )
     trig = result.report_triggers
     areas = "、".join(result.areas)
     rules = "、".join(dict.fromkeys(RULE_ZH.get(r, r) for r in trig["rule"]))
-    doc.summary([
-        f"{month_zh(result.period)},{areas}的失业预警监测指标发生重大变化({rules}),"
-        "按“重大变化要按规定时间报送”的要求即时报告,不待季度报告。",
-        f"共 {len(trig)} 项触发;下列各地区的变化由季度预警报告继续跟踪。",
-    ])
+    doc.summary(
+        [
+            f"{month_zh(result.period)},{areas}的失业预警监测指标发生重大变化({rules}),"
+            "按“重大变化要按规定时间报送”的要求即时报告,不待季度报告。",
+            f"共 {len(trig)} 项触发;下列各地区的变化由季度预警报告继续跟踪。",
+        ]
+    )
     doc.section("触发情况")
     shown = trig.assign(rule=[RULE_ZH.get(r, r) for r in trig["rule"]])[
-        ["city", "indicator_name", "rule", "value", "reference", "threshold", "message"]]
-    doc.table(shown, title=f"{month_zh(result.period)}重大变化触发明细", headers=MONTH_HEADERS_ZH,
-              formats={"value": "dec2", "reference": "dec2", "threshold": "dec2"},
-              note="环比/同比突变:变动超过该地区以往各月变动的k倍标准差;季报间越线:等级高于上次季报月。",
-              source="城市指标表与外部指标表")
+        ["city", "indicator_name", "rule", "value", "reference", "threshold", "message"]
+    ]
+    doc.table(
+        shown,
+        title=f"{month_zh(result.period)}重大变化触发明细",
+        headers=MONTH_HEADERS_ZH,
+        formats={"value": "dec2", "reference": "dec2", "threshold": "dec2"},
+        note="环比/同比突变:变动超过该地区以往各月变动的k倍标准差;季报间越线:等级高于上次季报月。",
+        source="城市指标表与外部指标表",
+    )
     doc.section("有关地区月度指标等级")
     lv = result.levels[result.levels["city"].isin(result.areas)]
-    doc.table(lv[["city", "indicator_name", "value", "line", "level_name", "status"]],
-              title="有关地区月度监测指标与警戒线", headers=MONTH_HEADERS_ZH,
-              formats={"value": "dec2", "line": "dec2"})
+    doc.table(
+        lv[["city", "indicator_name", "value", "line", "level_name", "status"]],
+        title="有关地区月度监测指标与警戒线",
+        headers=MONTH_HEADERS_ZH,
+        formats={"value": "dec2", "line": "dec2"},
+    )
     doc.section("综合得分与原因")
-    doc.numbered([explain_score(result.contributions, result.settings, city=c,
-                                period=result.period, period_column="period")
-                  for c in result.areas])
+    doc.numbered(
+        [
+            explain_score(
+                result.contributions,
+                result.settings,
+                city=c,
+                period=result.period,
+                period_column="period",
+            )
+            for c in result.areas
+        ]
+    )
     return doc

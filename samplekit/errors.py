@@ -86,9 +86,9 @@ def problems_frame(problems: list[Problem] | pd.DataFrame) -> pd.DataFrame:
     else:
         df = pd.DataFrame([asdict(p) for p in problems], columns=PROBLEM_COLUMNS)
     df["row"] = df["row"].astype("Int64")
-    return df.sort_values(["file", "row", "column"], kind="stable", na_position="first").reset_index(
-        drop=True
-    )
+    return df.sort_values(
+        ["file", "row", "column"], kind="stable", na_position="first"
+    ).reset_index(drop=True)
 
 
 def summarize_problems(problems: pd.DataFrame, limit: int = 5) -> str:
@@ -99,7 +99,6 @@ def summarize_problems(problems: pd.DataFrame, limit: int = 5) -> str:
         shown = ", ".join(str(r) for r in rows[:limit]) + (" …" if len(rows) > limit else "")
         first = group.iloc[0]
         lines.append(
-            f"{len(group)} 处:列 '{column}' 违反规则 '{rule}'(行 {shown or '-'}):"
-            f"{first['message']}"
+            f"{len(group)} 处:列 '{column}' 违反规则 '{rule}'(行 {shown or '-'}):{first['message']}"
         )
     return "\n".join(lines)

@@ -43,8 +43,13 @@ REASON_CODES: list[int] = list(range(1, 12))
 
 #: Indicators returned by :func:`estimate`, in output order.
 INDICATORS: list[str] = (
-    ["baseline_employment", "survey_employment", "net_change_rate", "job_loss_rate",
-     "share_reducing"]
+    [
+        "baseline_employment",
+        "survey_employment",
+        "net_change_rate",
+        "job_loss_rate",
+        "share_reducing",
+    ]
     + [f"reduced_{t}" for t in REDUCTION_TYPES]
     + [f"reduced_reason_{k}" for k in REASON_CODES]
 )
@@ -74,8 +79,17 @@ INDICATOR_NAMES_ZH: dict[str, str] = {
     "reduced_reason_11": "其他原因",
 }
 
-RESULT_COLUMNS: list[str] = ["period", "indicator", "estimate", "se", "ci_low", "ci_high",
-                             "df", "n_reporters", "small_domain"]
+RESULT_COLUMNS: list[str] = [
+    "period",
+    "indicator",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "n_reporters",
+    "small_domain",
+]
 
 #: Domains with fewer reporters are flagged ``small_domain``: below this the Monte Carlo study
 #: (studies/monte_carlo.py: selection with the legacy panel, calibration, 5% non-response;
@@ -142,8 +156,11 @@ class CalibrationModel:
     def matrix(self, units: pd.DataFrame) -> np.ndarray:
         """Dense calibration matrix (one row per unit), columns scaled to unit RMS."""
         parts = []
-        size = (units[self.size].to_numpy(float) if "employment" in self.totals
-                else np.zeros(len(units)))
+        size = (
+            units[self.size].to_numpy(float)
+            if "employment" in self.totals
+            else np.zeros(len(units))
+        )
         for dim in self.margins:
             codes, _ = pd.factorize(units[dim].astype(str), sort=True)
             dummies = np.zeros((len(units), int(codes.max()) + 1 if len(codes) else 0))
@@ -162,8 +179,10 @@ class CalibrationModel:
 def _month_index(period: str) -> int:
     m = MONTH_RE.match(period)
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise InputError(f"period {period!r} is not a month YYYY-MM (e.g. '2013-12') "
-                         "or a quarter YYYYQn (e.g. '2013Q4')")
+        raise InputError(
+            f"period {period!r} is not a month YYYY-MM (e.g. '2013-12') "
+            "or a quarter YYYYQn (e.g. '2013Q4')"
+        )
     return int(m.group(1)) * 12 + int(m.group(2)) - 1
 
 
@@ -199,12 +218,16 @@ def resolve_periods(periods: str | Sequence[str]) -> tuple[str, list[str]]:
         return periods, [periods]
     months = [str(p) for p in periods]
     if not months:
-        raise InputError("periods is an empty list; give a month '2013-12', a quarter '2013Q4' "
-                         "or a list of consecutive months")
+        raise InputError(
+            "periods is an empty list; give a month '2013-12', a quarter '2013Q4' "
+            "or a list of consecutive months"
+        )
     idx = [_month_index(p) for p in months]
     if any(b != a + 1 for a, b in zip(idx, idx[1:], strict=False)):
-        raise InputError(f"periods {months} are not consecutive ascending months; a quarter is "
-                         "e.g. ['2013-10', '2013-11', '2013-12'] or '2013Q4'")
+        raise InputError(
+            f"periods {months} are not consecutive ascending months; a quarter is "
+            "e.g. ['2013-10', '2013-11', '2013-12'] or '2013Q4'"
+        )
     if len(months) == 1:
         return months[0], months
     if len(months) == 3 and idx[0] % 3 == 0:
@@ -225,12 +248,19 @@ def _normalise_period(series: pd.Series) -> pd.Series:
 def _check_columns(df: pd.DataFrame, required: Sequence[str], what: str, fix: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise InputError(f"{what} lacks column(s) {', '.join(missing)} (found: "
-                         f"{', '.join(map(str, df.columns))}); {fix}")
+        raise InputError(
+            f"{what} lacks column(s) {', '.join(missing)} (found: "
+            f"{', '.join(map(str, df.columns))}); {fix}"
+        )
 
 
-def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
-                   by: Sequence[str] = (), design_weight: str | None = None) -> pd.DataFrame:
+def prepare_sample(
+    sample: pd.DataFrame,
+    *,
+    weight: str = "calibrated_weight",
+    by: Sequence[str] = (),
+    design_weight: str | None = None,
+) -> pd.DataFrame:
     """Validate the sample list and keep what estimation needs.
 
     Returns one row per enterprise: ``enterprise_id``, the strata columns, the ``by`` columns,
@@ -250,44 +280,52 @@ def prepare_sample(sample: pd.DataFrame, *, weight: str = "calibrated_weight",
     _check_columns(sample, ["enterprise_id", *STRATUM_COLUMNS, weight], "the sample list", fix)
     extra = [c for c in by if c not in sample.columns]
     if extra:
-        raise InputError(f"domain column(s) {', '.join(extra)} are not columns of the sample list "
-                         f"(available: {', '.join(map(str, sample.columns))}); choose "
-                         "'by' among them, e.g. by=['city']")
+        raise InputError(
+            f"domain column(s) {', '.join(extra)} are not columns of the sample list "
+            f"(available: {', '.join(map(str, sample.columns))}); choose "
+            "'by' among them, e.g. by=['city']"
+        )
     cols = list(dict.fromkeys(["enterprise_id", *STRATUM_COLUMNS, *by]))
     out = sample[cols].copy()
     out["enterprise_id"] = out["enterprise_id"].astype(str)
     dup = out["enterprise_id"].duplicated(keep=False)
     if dup.any():
         ids = sorted(out.loc[dup, "enterprise_id"].unique())
-        raise InputError(f"the sample list has {len(ids)} duplicated enterprise_id(s) "
-                         f"(e.g. {', '.join(ids[:3])}); each enterprise must appear once")
+        raise InputError(
+            f"the sample list has {len(ids)} duplicated enterprise_id(s) "
+            f"(e.g. {', '.join(ids[:3])}); each enterprise must appear once"
+        )
     w = pd.to_numeric(sample[weight], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(w) | ((w <= 0) & (weight != "calibrated_weight"))
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
-        raise InputError(f"the sample list has {int(bad.sum())} row(s) with a missing or "
-                         f"non-positive '{weight}' (spreadsheet rows {rows}); recompute the "
-                         "weights or choose another weight column")
+        raise InputError(
+            f"the sample list has {int(bad.sum())} row(s) with a missing or "
+            f"non-positive '{weight}' (spreadsheet rows {rows}); recompute the "
+            "weights or choose another weight column"
+        )
     out["_w"] = w
     out["_take"] = _take_all(sample)
     if design_weight is not None:
-        out["_d"], out["_emp"] = _design_columns(sample, design_weight, np.ones(len(sample), bool),
-                                                 "the sample list")
+        out["_d"], out["_emp"] = _design_columns(
+            sample, design_weight, np.ones(len(sample), bool), "the sample list"
+        )
     if "cell_frame_units" in sample.columns:
         n_frame = pd.to_numeric(sample["cell_frame_units"], errors="coerce").to_numpy(float)
         out["_N"] = n_frame
         # one N_h per stratum: the largest value given (they should all be equal)
-        out["_N"] = out.groupby(STRATUM_COLUMNS, observed=True, dropna=False)["_N"].transform(
-            "max")
+        out["_N"] = out.groupby(STRATUM_COLUMNS, observed=True, dropna=False)["_N"].transform("max")
         n_sampled = out.groupby(STRATUM_COLUMNS, observed=True, dropna=False)["_w"].transform(
-            "size")
+            "size"
+        )
         over = out["_N"].notna() & (n_sampled > out["_N"])
         if over.any():
             first = out.loc[over].iloc[0]
             raise InputError(
                 f"stratum {tuple(first[STRATUM_COLUMNS])} has {int(n_sampled[over].iloc[0])} "
                 f"sampled enterprises but cell_frame_units = {first['_N']:g}; "
-                "cell_frame_units must be the stratum's frame count N_h ≥ n_h")
+                "cell_frame_units must be the stratum's frame count N_h ≥ n_h"
+            )
     else:
         out["_N"] = np.nan
     return out
@@ -330,16 +368,22 @@ def _month_codes(values: pd.Series, column: str, *, allow_open: bool) -> np.ndar
     bad = (code == -2) | (missing & (not allow_open))
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
-        raise InputError(f"the membership table has {int(bad.sum())} row(s) whose '{column}' is "
-                         f"not a month YYYY-MM (spreadsheet rows {rows}, e.g. "
-                         f"{raw.iloc[np.flatnonzero(bad)[0]]!r})"
-                         + ("; leave it empty for a row still open" if allow_open else ""))
+        raise InputError(
+            f"the membership table has {int(bad.sum())} row(s) whose '{column}' is "
+            f"not a month YYYY-MM (spreadsheet rows {rows}, e.g. "
+            f"{raw.iloc[np.flatnonzero(bad)[0]]!r})"
+            + ("; leave it empty for a row still open" if allow_open else "")
+        )
     return np.where(missing, _OPEN, code)
 
 
-def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_weight",
-                       by: Sequence[str] = (), design_weight: str | None = None
-                       ) -> tuple[pd.DataFrame, set[str]]:
+def prepare_membership(
+    membership: pd.DataFrame,
+    *,
+    weight: str = "calibrated_weight",
+    by: Sequence[str] = (),
+    design_weight: str | None = None,
+) -> tuple[pd.DataFrame, set[str]]:
     """Validate the membership table (panel of record) and keep what estimation needs.
 
     Parameters
@@ -366,35 +410,49 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
         enterprise, missing or non-positive weights.
     """
     fix = "pass the panel membership (store.read_membership) or a one-window sample list"
-    _check_columns(membership, ["enterprise_id", *STRATUM_COLUMNS, weight, "valid_from"],
-                   "the membership table", fix)
+    _check_columns(
+        membership,
+        ["enterprise_id", *STRATUM_COLUMNS, weight, "valid_from"],
+        "the membership table",
+        fix,
+    )
     extra = [c for c in by if c not in membership.columns]
     if extra:
-        raise InputError(f"domain column(s) {', '.join(extra)} are not columns of the membership "
-                         f"table (available: {', '.join(map(str, membership.columns))}); choose "
-                         "'by' among them, e.g. by=['city']")
+        raise InputError(
+            f"domain column(s) {', '.join(extra)} are not columns of the membership "
+            f"table (available: {', '.join(map(str, membership.columns))}); choose "
+            "'by' among them, e.g. by=['city']"
+        )
     src = membership.reset_index(drop=True)
     ids = src["enterprise_id"].astype(str).str.strip()
-    individual = (_flag(src["individual"]) if "individual" in src.columns
-                  else np.zeros(len(src), dtype=bool))
+    individual = (
+        _flag(src["individual"]) if "individual" in src.columns else np.zeros(len(src), dtype=bool)
+    )
     start = _month_codes(src["valid_from"], "valid_from", allow_open=False)
-    end = (_month_codes(src["valid_to"], "valid_to", allow_open=True)
-           if "valid_to" in src.columns else np.full(len(src), _OPEN, dtype=np.int64))
+    end = (
+        _month_codes(src["valid_to"], "valid_to", allow_open=True)
+        if "valid_to" in src.columns
+        else np.full(len(src), _OPEN, dtype=np.int64)
+    )
     rows_of = np.flatnonzero(start > end)
     if len(rows_of):
         r = rows_of[0]
-        raise InputError(f"the membership table has {len(rows_of)} row(s) with valid_from after "
-                         f"valid_to (e.g. spreadsheet row {r + 2}, enterprise {ids.iloc[r]}: "
-                         f"{src['valid_from'].iloc[r]} > {src['valid_to'].iloc[r]}); such rows "
-                         "are never written — check the store")
+        raise InputError(
+            f"the membership table has {len(rows_of)} row(s) with valid_from after "
+            f"valid_to (e.g. spreadsheet row {r + 2}, enterprise {ids.iloc[r]}: "
+            f"{src['valid_from'].iloc[r]} > {src['valid_to'].iloc[r]}); such rows "
+            "are never written — check the store"
+        )
     order = np.lexsort((start, ids.to_numpy()))
     sid, sst, sen = ids.to_numpy()[order], start[order], end[order]
     overlap = np.flatnonzero((sid[1:] == sid[:-1]) & (sst[1:] <= sen[:-1]))
     if len(overlap):
         k = overlap[0]
-        raise InputError(f"the membership table has {len(overlap)} overlapping row pair(s) of one "
-                         f"enterprise (e.g. {sid[k]}: spreadsheet rows {order[k] + 2} and "
-                         f"{order[k + 1] + 2}); an enterprise has one row in force per month")
+        raise InputError(
+            f"the membership table has {len(overlap)} overlapping row pair(s) of one "
+            f"enterprise (e.g. {sid[k]}: spreadsheet rows {order[k] + 2} and "
+            f"{order[k + 1] + 2}); an enterprise has one row in force per month"
+        )
     # Trial-reporting rows (entry_reason "trial", issue 16) are not part of the official
     # design: left out with their reports (:func:`_drop_trial`).
     keep = ~individual & ~_trial_mask(src)
@@ -405,15 +463,20 @@ def prepare_membership(membership: pd.DataFrame, *, weight: str = "calibrated_we
     bad = keep & (~np.isfinite(w) | ((w <= 0) & (weight != "calibrated_weight")))
     if bad.any():
         rows = (np.flatnonzero(bad)[:5] + 2).tolist()
-        raise InputError(f"the membership table has {int(bad.sum())} design row(s) with a missing "
-                         f"or non-positive '{weight}' (spreadsheet rows {rows}); every member "
-                         "that is not an individual organisation needs a weight for its window")
+        raise InputError(
+            f"the membership table has {int(bad.sum())} design row(s) with a missing "
+            f"or non-positive '{weight}' (spreadsheet rows {rows}); every member "
+            "that is not an individual organisation needs a weight for its window"
+        )
     out["_w"] = w[keep]
     out["_take"] = _take_all(src)[keep]
     if design_weight is not None:
         out["_d"], out["_emp"] = _design_columns(src, design_weight, keep, "the membership table")
-    out["_N"] = (pd.to_numeric(src["cell_frame_units"], errors="coerce").to_numpy(float)[keep]
-                 if "cell_frame_units" in src.columns else np.nan)
+    out["_N"] = (
+        pd.to_numeric(src["cell_frame_units"], errors="coerce").to_numpy(float)[keep]
+        if "cell_frame_units" in src.columns
+        else np.nan
+    )
     out["_from"], out["_to"] = start[keep], end[keep]
     return out.reset_index(drop=True), set(ids[individual].tolist())
 
@@ -426,8 +489,14 @@ TRIAL_REASON = "trial"
 def _trial_mask(membership: pd.DataFrame) -> np.ndarray:
     if "entry_reason" not in membership.columns:
         return np.zeros(len(membership), dtype=bool)
-    return membership["entry_reason"].astype("string").str.strip().eq(TRIAL_REASON).fillna(
-        False).to_numpy(dtype=bool)
+    return (
+        membership["entry_reason"]
+        .astype("string")
+        .str.strip()
+        .eq(TRIAL_REASON)
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
 
 
 def _drop_trial(rep: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
@@ -436,15 +505,22 @@ def _drop_trial(rep: pd.DataFrame, membership: pd.DataFrame) -> pd.DataFrame:
     if not trial.any() or rep.empty:
         return rep
     rows = membership.loc[trial]
-    t = pd.DataFrame({
-        "enterprise_id": rows["enterprise_id"].astype(str).str.strip().to_numpy(),
-        "_tf": _month_codes(rows["valid_from"], "valid_from", allow_open=False),
-        "_tt": (_month_codes(rows["valid_to"], "valid_to", allow_open=True)
-                if "valid_to" in rows.columns else _OPEN)})
+    t = pd.DataFrame(
+        {
+            "enterprise_id": rows["enterprise_id"].astype(str).str.strip().to_numpy(),
+            "_tf": _month_codes(rows["valid_from"], "valid_from", allow_open=False),
+            "_tt": (
+                _month_codes(rows["valid_to"], "valid_to", allow_open=True)
+                if "valid_to" in rows.columns
+                else _OPEN
+            ),
+        }
+    )
     period = pd.Series(rep["period"].to_numpy())
     code = period.map({p: _month_index(p) for p in pd.unique(period)}).to_numpy(np.int64)
-    left = pd.DataFrame({"enterprise_id": rep["enterprise_id"].to_numpy(), "_m": code,
-                         "_pos": np.arange(len(rep))})
+    left = pd.DataFrame(
+        {"enterprise_id": rep["enterprise_id"].to_numpy(), "_m": code, "_pos": np.arange(len(rep))}
+    )
     hit = left.merge(t, on="enterprise_id")
     drop = hit.loc[(hit["_m"] >= hit["_tf"]) & (hit["_m"] <= hit["_tt"]), "_pos"].to_numpy()
     if not len(drop):
@@ -464,21 +540,30 @@ def _take_all(src: pd.DataFrame) -> np.ndarray:
     return np.isfinite(d) & (np.abs(d - 1.0) <= 1e-9)
 
 
-def _design_columns(src: pd.DataFrame, design_weight: str, keep: np.ndarray, what: str
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def _design_columns(
+    src: pd.DataFrame, design_weight: str, keep: np.ndarray, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Design weights (positive) and ``employees`` (finite) of the kept rows."""
-    _check_columns(src, [design_weight, SIZE_COLUMN], what,
-                   "calibration-aware variances need the design weights and the register "
-                   "employees the weights were calibrated on; or pass variance='design'")
+    _check_columns(
+        src,
+        [design_weight, SIZE_COLUMN],
+        what,
+        "calibration-aware variances need the design weights and the register "
+        "employees the weights were calibrated on; or pass variance='design'",
+    )
     d = pd.to_numeric(src[design_weight], errors="coerce").to_numpy(float)
     emp = pd.to_numeric(src[SIZE_COLUMN], errors="coerce").to_numpy(float)
-    for name, bad in ((design_weight, keep & (~np.isfinite(d) | (d <= 0))),
-                      (SIZE_COLUMN, keep & ~np.isfinite(emp))):
+    for name, bad in (
+        (design_weight, keep & (~np.isfinite(d) | (d <= 0))),
+        (SIZE_COLUMN, keep & ~np.isfinite(emp)),
+    ):
         if bad.any():
             rows = (np.flatnonzero(bad)[:5] + 2).tolist()
-            raise InputError(f"{what} has {int(bad.sum())} row(s) with a missing or invalid "
-                             f"'{name}' (spreadsheet rows {rows}); calibration-aware variances "
-                             "need it on every design row — or pass variance='design'")
+            raise InputError(
+                f"{what} has {int(bad.sum())} row(s) with a missing or invalid "
+                f"'{name}' (spreadsheet rows {rows}); calibration-aware variances "
+                "need it on every design row — or pass variance='design'"
+            )
     return d[keep], emp[keep]
 
 
@@ -494,7 +579,8 @@ def _finish_design(design: pd.DataFrame) -> pd.DataFrame:
         raise InputError(
             f"stratum {tuple(first[STRATUM_COLUMNS])} has {int(n_sampled[over].iloc[0])} "
             f"members in force in {first['period']} but cell_frame_units = {first['_N']:g}; "
-            "cell_frame_units must be the stratum's frame count N_h ≥ n_h of the window")
+            "cell_frame_units must be the stratum's frame count N_h ≥ n_h of the window"
+        )
     return design.drop(columns=["_from", "_to"], errors="ignore")
 
 
@@ -527,12 +613,15 @@ def design_for_run(rows: pd.DataFrame, months: Sequence[str], label: str) -> pd.
     inside = touching & ((start > first) | (end < last))
     if inside.any():
         ids = sorted(rows.loc[inside, "enterprise_id"].unique())
-        warnings.warn(WindowStraddleWarning(
-            f"{label}: {len(ids)} member(s) have a row starting or ending inside the run "
-            f"{months[0]}…{months[-1]} (e.g. {', '.join(ids[:3])}): a window took effect within "
-            "it. The run's units are the members in force in every month, weighted by the rows "
-            "in force at its first month (docs/estimation.md, 'A panel with windows')"),
-            stacklevel=3)
+        warnings.warn(
+            WindowStraddleWarning(
+                f"{label}: {len(ids)} member(s) have a row starting or ending inside the run "
+                f"{months[0]}…{months[-1]} (e.g. {', '.join(ids[:3])}): a window took effect within "
+                "it. The run's units are the members in force in every month, weighted by the rows "
+                "in force at its first month (docs/estimation.md, 'A panel with windows')"
+            ),
+            stacklevel=3,
+        )
     full = pd.Series(covered, index=rows.index).groupby(rows["enterprise_id"]).transform("sum")
     keep = (start <= first) & (end >= first) & (full.to_numpy() == len(months))
     design = rows.loc[keep].reset_index(drop=True)
@@ -540,8 +629,12 @@ def design_for_run(rows: pd.DataFrame, months: Sequence[str], label: str) -> pd.
     return _finish_design(design)
 
 
-def network_members(membership: pd.DataFrame, *, network: Network = "province",
-                    weights: Sequence[str] = ("weight", "calibrated_weight")) -> pd.DataFrame:
+def network_members(
+    membership: pd.DataFrame,
+    *,
+    network: Network = "province",
+    weights: Sequence[str] = ("weight", "calibrated_weight"),
+) -> pd.DataFrame:
     """The members of one monitoring network (两网合并: one sample, two networks).
 
     Parameters
@@ -574,8 +667,9 @@ def network_members(membership: pd.DataFrame, *, network: Network = "province",
             continue
         w = pd.to_numeric(membership[col], errors="coerce")
         total = w.groupby([membership[k] for k in keys], dropna=False).transform("sum")
-        part = w.where(on, 0.0).groupby([membership[k] for k in keys],
-                                        dropna=False).transform("sum")
+        part = (
+            w.where(on, 0.0).groupby([membership[k] for k in keys], dropna=False).transform("sum")
+        )
         out[col] = (w * total / part)[on].to_numpy()
     return out.reset_index(drop=True)
 
@@ -584,13 +678,16 @@ def _ministry_column(membership: pd.DataFrame) -> str:
     for c in ("ministry", "monthly"):
         if c in membership.columns:
             return c
-    raise InputError("the membership table has no 'ministry' column (the ministry's monthly "
-                     "network flag, 失业动态监测); load a panel that keeps it, or use "
-                     "network='province'")
+    raise InputError(
+        "the membership table has no 'ministry' column (the ministry's monthly "
+        "network flag, 失业动态监测); load a panel that keeps it, or use "
+        "network='province'"
+    )
 
 
-def network_reports(reports: pd.DataFrame, membership: pd.DataFrame, *,
-                    network: Network = "province") -> pd.DataFrame:
+def network_reports(
+    reports: pd.DataFrame, membership: pd.DataFrame, *, network: Network = "province"
+) -> pd.DataFrame:
     """The reports of one network's members.
 
     "province": all reports. "ministry": leaves out the reports of members whose row in force
@@ -607,22 +704,37 @@ def network_reports(reports: pd.DataFrame, membership: pd.DataFrame, *,
     ids = reports["enterprise_id"].astype(str).str.strip()
     if not is_membership(membership):
         return reports[~ids.isin(set(other["enterprise_id"].astype(str).str.strip())).to_numpy()]
-    rows = pd.DataFrame({
-        "enterprise_id": membership["enterprise_id"].astype(str).str.strip().to_numpy(),
-        "_from": _month_codes(membership["valid_from"], "valid_from", allow_open=False),
-        "_to": (_month_codes(membership["valid_to"], "valid_to", allow_open=True)
-                if "valid_to" in membership.columns else _OPEN),
-        "_in": _flag(membership[flag]),
-    }).sort_values("_from", kind="stable")
+    rows = pd.DataFrame(
+        {
+            "enterprise_id": membership["enterprise_id"].astype(str).str.strip().to_numpy(),
+            "_from": _month_codes(membership["valid_from"], "valid_from", allow_open=False),
+            "_to": (
+                _month_codes(membership["valid_to"], "valid_to", allow_open=True)
+                if "valid_to" in membership.columns
+                else _OPEN
+            ),
+            "_in": _flag(membership[flag]),
+        }
+    ).sort_values("_from", kind="stable")
     period = _normalise_period(reports["period"])
     ok = period.str.match(MONTH_RE.pattern).to_numpy(bool)
     left = pd.DataFrame({"enterprise_id": ids.to_numpy(), "_pos": np.arange(len(reports))})
     left = left.loc[ok]
     left["_m"] = _month_codes(period[ok], "period", allow_open=False)
-    hit = pd.merge_asof(left.sort_values("_m", kind="stable"), rows, left_on="_m",
-                        right_on="_from", by="enterprise_id", direction="backward")
-    drop = hit.loc[hit["_from"].notna() & (hit["_m"] <= hit["_to"]) & ~hit["_in"].astype(
-        "boolean").fillna(True).astype(bool), "_pos"].to_numpy()
+    hit = pd.merge_asof(
+        left.sort_values("_m", kind="stable"),
+        rows,
+        left_on="_m",
+        right_on="_from",
+        by="enterprise_id",
+        direction="backward",
+    )
+    drop = hit.loc[
+        hit["_from"].notna()
+        & (hit["_m"] <= hit["_to"])
+        & ~hit["_in"].astype("boolean").fillna(True).astype(bool),
+        "_pos",
+    ].to_numpy()
     keep = np.ones(len(reports), dtype=bool)
     keep[drop] = False
     return reports[keep]
@@ -634,17 +746,26 @@ def _closure_reports(reports: pd.DataFrame, months: Sequence[str]) -> pd.DataFra
     x = y = 0 and nothing reduced (the layout of :func:`prepare_reports`)."""
     y = pd.to_numeric(reports["survey_employment"], errors="coerce").to_numpy(float)
     x = pd.to_numeric(reports["baseline_employment"], errors="coerce").to_numpy(float)
-    cols = ["enterprise_id", "period", "x", "y", *[f"reduced_{t}" for t in REDUCTION_TYPES],
-            "reduced", *[f"reduced_reason_{k}" for k in REASON_CODES]]
+    cols = [
+        "enterprise_id",
+        "period",
+        "x",
+        "y",
+        *[f"reduced_{t}" for t in REDUCTION_TYPES],
+        "reduced",
+        *[f"reduced_reason_{k}" for k in REASON_CODES],
+    ]
     zero = (y == 0) & np.isfinite(x)
     if not zero.any() or not len(months):
         return pd.DataFrame(columns=cols)
     ids = np.unique(reports["enterprise_id"].astype(str).to_numpy()[zero])
     sub = reports[reports["enterprise_id"].astype(str).isin(ids)]
     period = _normalise_period(sub["period"])
-    ok = period.str.match(MONTH_RE.pattern).to_numpy(bool) & np.isfinite(
-        pd.to_numeric(sub["survey_employment"], errors="coerce").to_numpy(float)) & np.isfinite(
-        pd.to_numeric(sub["baseline_employment"], errors="coerce").to_numpy(float))
+    ok = (
+        period.str.match(MONTH_RE.pattern).to_numpy(bool)
+        & np.isfinite(pd.to_numeric(sub["survey_employment"], errors="coerce").to_numpy(float))
+        & np.isfinite(pd.to_numeric(sub["baseline_employment"], errors="coerce").to_numpy(float))
+    )
     sub_ids = sub["enterprise_id"].astype(str).to_numpy()[ok]
     sub_m = _month_codes(period[ok], "period", allow_open=False)
     sub_y = pd.to_numeric(sub["survey_employment"], errors="coerce").to_numpy(float)[ok]
@@ -662,8 +783,9 @@ def _closure_reports(reports: pd.DataFrame, months: Sequence[str]) -> pd.DataFra
     prior = pos - 1
     has_prior = (prior >= 0) & (key[np.maximum(prior, 0)] // big == g_eid)
     closed = ~reported & has_prior & (sub_y[np.maximum(prior, 0)] == 0)
-    out = pd.DataFrame({"enterprise_id": ids[g_eid[closed]],
-                        "period": [_month_label(int(m)) for m in g_m[closed]]})
+    out = pd.DataFrame(
+        {"enterprise_id": ids[g_eid[closed]], "period": [_month_label(int(m)) for m in g_m[closed]]}
+    )
     for c in cols[2:]:
         out[c] = 0.0
     return out[cols]
@@ -683,13 +805,25 @@ def prepare_reports(reports: pd.DataFrame, months: Sequence[str] | None = None) 
         Missing columns, duplicated enterprise-months, negative employment or reductions.
     """
     fix = "pass reports in the canonical monthly layout (docs/architecture.md)"
-    _check_columns(reports, ["enterprise_id", "period", "baseline_employment",
-                             "survey_employment", *REDUCTION_COLUMNS, "reason_1"],
-                   "the reports table", fix)
-    df = pd.DataFrame({
-        "enterprise_id": reports["enterprise_id"].astype(str).to_numpy(),
-        "period": _normalise_period(reports["period"]).to_numpy(),
-    })
+    _check_columns(
+        reports,
+        [
+            "enterprise_id",
+            "period",
+            "baseline_employment",
+            "survey_employment",
+            *REDUCTION_COLUMNS,
+            "reason_1",
+        ],
+        "the reports table",
+        fix,
+    )
+    df = pd.DataFrame(
+        {
+            "enterprise_id": reports["enterprise_id"].astype(str).to_numpy(),
+            "period": _normalise_period(reports["period"]).to_numpy(),
+        }
+    )
     if months is not None:
         keep = df["period"].isin(list(months)).to_numpy()
     else:
@@ -698,31 +832,40 @@ def prepare_reports(reports: pd.DataFrame, months: Sequence[str] | None = None) 
     df = df.loc[keep].reset_index(drop=True)
     df["x"] = pd.to_numeric(src["baseline_employment"], errors="coerce").to_numpy(float)
     df["y"] = pd.to_numeric(src["survey_employment"], errors="coerce").to_numpy(float)
-    red = np.column_stack([
-        pd.to_numeric(src[c], errors="coerce").fillna(0.0).to_numpy(float)
-        for c in REDUCTION_COLUMNS])
+    red = np.column_stack(
+        [
+            pd.to_numeric(src[c], errors="coerce").fillna(0.0).to_numpy(float)
+            for c in REDUCTION_COLUMNS
+        ]
+    )
     for name, values in (("baseline_employment", df["x"]), ("survey_employment", df["y"])):
         neg = values.to_numpy() < 0
         if neg.any():
-            raise InputError(f"{int(neg.sum())} report(s) have negative {name} (e.g. enterprise "
-                             f"{df.loc[neg, 'enterprise_id'].iloc[0]}, period "
-                             f"{df.loc[neg, 'period'].iloc[0]}); employment counts are ≥ 0")
+            raise InputError(
+                f"{int(neg.sum())} report(s) have negative {name} (e.g. enterprise "
+                f"{df.loc[neg, 'enterprise_id'].iloc[0]}, period "
+                f"{df.loc[neg, 'period'].iloc[0]}); employment counts are ≥ 0"
+            )
     if (red < 0).any():
         r, c = np.argwhere(red < 0)[0]
-        raise InputError(f"{int((red < 0).any(axis=1).sum())} report(s) have negative reductions "
-                         f"(e.g. enterprise {df['enterprise_id'].iloc[r]}, period "
-                         f"{df['period'].iloc[r]}, column {REDUCTION_COLUMNS[c]}); reductions are "
-                         "stored non-negative — read the form with samplekit.reports, which "
-                         "flips the ministry's minus signs")
+        raise InputError(
+            f"{int((red < 0).any(axis=1).sum())} report(s) have negative reductions "
+            f"(e.g. enterprise {df['enterprise_id'].iloc[r]}, period "
+            f"{df['period'].iloc[r]}, column {REDUCTION_COLUMNS[c]}); reductions are "
+            "stored non-negative — read the form with samplekit.reports, which "
+            "flips the ministry's minus signs"
+        )
     valid = df["x"].notna().to_numpy() & df["y"].notna().to_numpy()
     df = df.loc[valid].reset_index(drop=True)
     red = red[valid]
     dup = df.duplicated(["enterprise_id", "period"], keep=False)
     if dup.any():
         first = df.loc[dup].iloc[0]
-        raise InputError(f"{int(dup.sum())} rows repeat an enterprise and month (e.g. "
-                         f"{first['enterprise_id']} in {first['period']}); keep one accepted "
-                         "report per enterprise and month")
+        raise InputError(
+            f"{int(dup.sum())} rows repeat an enterprise and month (e.g. "
+            f"{first['enterprise_id']} in {first['period']}); keep one accepted "
+            "report per enterprise and month"
+        )
     for j, t in enumerate(REDUCTION_TYPES):
         df[f"reduced_{t}"] = red[:, j]
     df["reduced"] = red.sum(axis=1)
@@ -745,15 +888,25 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _variable_columns() -> list[str]:
-    return (["x", "y", "reduced"] + [f"reduced_{t}" for t in REDUCTION_TYPES]
-            + [f"reduced_reason_{k}" for k in REASON_CODES])
+    return (
+        ["x", "y", "reduced"]
+        + [f"reduced_{t}" for t in REDUCTION_TYPES]
+        + [f"reduced_reason_{k}" for k in REASON_CODES]
+    )
 
 
-def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
-                periods: str | Sequence[str], by: Sequence[str] = (),
-                weight: str = "calibrated_weight", nonresponse: Nonresponse = "stratum",
-                singleton: Singleton = "collapse", out_of_sample: OutOfSample = "error",
-                design_weight: str | None = None) -> pd.DataFrame:
+def build_units(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    periods: str | Sequence[str],
+    by: Sequence[str] = (),
+    weight: str = "calibrated_weight",
+    nonresponse: Nonresponse = "stratum",
+    singleton: Singleton = "collapse",
+    out_of_sample: OutOfSample = "error",
+    design_weight: str | None = None,
+) -> pd.DataFrame:
     """One row per reporting member for one period (a month or a run of months).
 
     ``sample`` is a membership table (``valid_from``/``valid_to``: the members in force in the
@@ -766,18 +919,28 @@ def build_units(reports: pd.DataFrame, sample: pd.DataFrame, *,
     first month. The result carries the design columns used by :func:`linearised_estimates`
     (with ``design_weight``, also ``_d`` and ``_emp`` for calibration-aware variances).
     """
-    return _units_and_design(reports, sample, periods=periods, by=by, weight=weight,
-                             nonresponse=nonresponse, singleton=singleton,
-                             out_of_sample=out_of_sample, design_weight=design_weight)[0]
+    return _units_and_design(
+        reports,
+        sample,
+        periods=periods,
+        by=by,
+        weight=weight,
+        nonresponse=nonresponse,
+        singleton=singleton,
+        out_of_sample=out_of_sample,
+        design_weight=design_weight,
+    )[0]
 
 
-def _not_in_force(rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: OutOfSample
-                  ) -> pd.DataFrame:
+def _not_in_force(
+    rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: OutOfSample
+) -> pd.DataFrame:
     """Reports must come from members in force that month: an error, or dropped with "drop"
     (imputed closure rows of non-members are dropped silently)."""
     if "period" in design.columns:
         here = pd.MultiIndex.from_arrays([rep["period"], rep["enterprise_id"]]).isin(
-            pd.MultiIndex.from_arrays([design["period"], design["enterprise_id"]]))
+            pd.MultiIndex.from_arrays([design["period"], design["enterprise_id"]])
+        )
     else:
         here = rep["enterprise_id"].isin(design["enterprise_id"]).to_numpy()
     closed = rep["_closed"].to_numpy(bool)
@@ -785,31 +948,44 @@ def _not_in_force(rep: pd.DataFrame, design: pd.DataFrame, *, out_of_sample: Out
     if outside.any() and out_of_sample != "drop":
         bad = rep.loc[outside].sort_values(["period", "enterprise_id"])
         ids = list(dict.fromkeys(bad["enterprise_id"]))
-        raise InputError(f"{len(ids)} reporting enterprise(s) are not members in force in the "
-                         f"month they report (e.g. {bad['enterprise_id'].iloc[0]} in "
-                         f"{bad['period'].iloc[0]}); estimation needs their design weights — "
-                         "pass the membership (or the sample list they were selected in), or "
-                         "pass out_of_sample='drop'")
+        raise InputError(
+            f"{len(ids)} reporting enterprise(s) are not members in force in the "
+            f"month they report (e.g. {bad['enterprise_id'].iloc[0]} in "
+            f"{bad['period'].iloc[0]}); estimation needs their design weights — "
+            "pass the membership (or the sample list they were selected in), or "
+            "pass out_of_sample='drop'"
+        )
     return rep.loc[here].drop(columns="_closed").reset_index(drop=True)
 
 
-def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
-                      periods: str | Sequence[str], by: Sequence[str], weight: str,
-                      nonresponse: Nonresponse, singleton: Singleton,
-                      out_of_sample: OutOfSample, design_weight: str | None = None
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _units_and_design(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    periods: str | Sequence[str],
+    by: Sequence[str],
+    weight: str,
+    nonresponse: Nonresponse,
+    singleton: Singleton,
+    out_of_sample: OutOfSample,
+    design_weight: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`build_units` and the design it used (with ``period`` for a membership)."""
     label, months = resolve_periods(periods)
     rep = prepare_reports(reports, months)
     closures = _closure_reports(reports, months)
     if is_membership(sample):
-        rows, individual = prepare_membership(sample, weight=weight, by=by,
-                                              design_weight=design_weight)
+        rows, individual = prepare_membership(
+            sample, weight=weight, by=by, design_weight=design_weight
+        )
         in_force = design_by_month(rows, months)
         design = in_force if len(months) == 1 else design_for_run(rows, months, label)
         rep = _drop_trial(rep, sample)
-        rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
-                        ignore_index=True) if len(closures) else rep.assign(_closed=False)
+        rep = (
+            pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)], ignore_index=True)
+            if len(closures)
+            else rep.assign(_closed=False)
+        )
         if individual:
             rep = rep.loc[~rep["enterprise_id"].isin(individual)]
         rep = _not_in_force(rep, in_force, out_of_sample=out_of_sample)
@@ -831,16 +1007,25 @@ def _units_and_design(reports: pd.DataFrame, sample: pd.DataFrame, *,
             # Members of only part of the run (a window within it) are not units of the run.
             units = units.loc[units["enterprise_id"].isin(design["enterprise_id"])]
     if units.empty:
-        raise InputError(f"no enterprise reported in every month of {label} "
-                         f"({', '.join(months)}); check the period or load those months' reports")
+        raise InputError(
+            f"no enterprise reported in every month of {label} "
+            f"({', '.join(months)}); check the period or load those months' reports"
+        )
     units = _derive(units.assign(period=label).reset_index(drop=True))
-    units = _attach_design(units, design, nonresponse=nonresponse, singleton=singleton,
-                           out_of_sample=out_of_sample)
+    units = _attach_design(
+        units, design, nonresponse=nonresponse, singleton=singleton, out_of_sample=out_of_sample
+    )
     return units, design
 
 
-def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: Nonresponse,
-                   singleton: Singleton, out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+def _attach_design(
+    units: pd.DataFrame,
+    design: pd.DataFrame,
+    *,
+    nonresponse: Nonresponse,
+    singleton: Singleton,
+    out_of_sample: OutOfSample = "error",
+) -> pd.DataFrame:
     """Join weights and strata; re-weight for non-response; set the variance strata.
 
     Per period and stratum: ``_w`` becomes ``w × Σ_sample w / Σ_reporters w`` (non-response
@@ -858,11 +1043,15 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
         cell_keys = [*(["period"] if "period" in design.columns else []), *STRATUM_COLUMNS]
         take = (design["_take"] & design["_N"].notna()).to_numpy(bool)
         design = design.assign(_take=take)
-        n_take = design.groupby(cell_keys, observed=True, dropna=False, sort=False)[
-            "_take"].transform("sum").to_numpy(float)
+        n_take = (
+            design.groupby(cell_keys, observed=True, dropna=False, sort=False)["_take"]
+            .transform("sum")
+            .to_numpy(float)
+        )
         design = design.assign(_N=np.where(take, n_take, design["_N"].to_numpy(float) - n_take))
-        h = design.groupby([*STRATUM_COLUMNS, "_take"], observed=True, dropna=False,
-                           sort=True).ngroup()
+        h = design.groupby(
+            [*STRATUM_COLUMNS, "_take"], observed=True, dropna=False, sort=True
+        ).ngroup()
     else:
         h = design.groupby(STRATUM_COLUMNS, observed=True, dropna=False, sort=True).ngroup()
     design = design.assign(_h=h.to_numpy())
@@ -877,9 +1066,11 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
     elif unknown.any():
         ids = sorted(units.loc[unknown, "enterprise_id"].unique())
         where = "members in force in the period" if per_period else "in the sample list"
-        raise InputError(f"{len(ids)} reporting enterprise(s) are not {where} (e.g. "
-                         f"{', '.join(ids[:3])}); estimation needs their design weights — pass "
-                         "the sample list they were selected in, or pass out_of_sample='drop'")
+        raise InputError(
+            f"{len(ids)} reporting enterprise(s) are not {where} (e.g. "
+            f"{', '.join(ids[:3])}); estimation needs their design weights — pass "
+            "the sample list they were selected in, or pass out_of_sample='drop'"
+        )
     units["_h"] = units["_h"].astype(np.int64)
     period_code, period_labels = pd.factorize(units["period"], sort=True)
     n_strata = int(design["_h"].max()) + 1
@@ -890,13 +1081,15 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
         if per_period:
             d_code = pd.Index(period_labels).get_indexer(design["period"])
             mine = d_code >= 0
-            w_sample = np.bincount(d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
-                                   weights=design["_w"].to_numpy(float)[mine],
-                                   minlength=len(period_labels) * n_strata)[ph_code]
+            w_sample = np.bincount(
+                d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
+                weights=design["_w"].to_numpy(float)[mine],
+                minlength=len(period_labels) * n_strata,
+            )[ph_code]
         else:
-            w_sample = np.bincount(design["_h"].to_numpy(),
-                                   weights=design["_w"].to_numpy(float),
-                                   minlength=n_strata)[ph_code % n_strata]
+            w_sample = np.bincount(
+                design["_h"].to_numpy(), weights=design["_w"].to_numpy(float), minlength=n_strata
+            )[ph_code % n_strata]
         w_rep = np.bincount(ph_inv, weights=w)
         factor = w_sample / w_rep
         if "_d" in units.columns:
@@ -904,13 +1097,17 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
             # reporters with a weight total ≤ 0: there the design weights give the factor.
             d = units["_d"].to_numpy(float)
             if per_period:
-                d_sample = np.bincount(d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
-                                       weights=design["_d"].to_numpy(float)[mine],
-                                       minlength=len(period_labels) * n_strata)[ph_code]
+                d_sample = np.bincount(
+                    d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
+                    weights=design["_d"].to_numpy(float)[mine],
+                    minlength=len(period_labels) * n_strata,
+                )[ph_code]
             else:
-                d_sample = np.bincount(design["_h"].to_numpy(),
-                                       weights=design["_d"].to_numpy(float),
-                                       minlength=n_strata)[ph_code % n_strata]
+                d_sample = np.bincount(
+                    design["_h"].to_numpy(),
+                    weights=design["_d"].to_numpy(float),
+                    minlength=n_strata,
+                )[ph_code % n_strata]
             d_factor = d_sample / np.bincount(ph_inv, weights=d)
             factor = np.where((w_rep > 0) & (w_sample > 0), factor, d_factor)
             units["_d"] = d * factor[ph_inv]
@@ -958,11 +1155,16 @@ def _attach_design(units: pd.DataFrame, design: pd.DataFrame, *, nonresponse: No
 
 
 # ----------------------------------------------------------------------------- the engine
-def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
-                         by: Sequence[str] = (), level: float = 0.95,
-                         min_reporters: int = SMALL_DOMAIN_REPORTERS,
-                         domains: pd.DataFrame | None = None,
-                         calibration: CalibrationModel | None = None) -> pd.DataFrame:
+def linearised_estimates(
+    units: pd.DataFrame,
+    specs: Sequence[Spec],
+    *,
+    by: Sequence[str] = (),
+    level: float = 0.95,
+    min_reporters: int = SMALL_DOMAIN_REPORTERS,
+    domains: pd.DataFrame | None = None,
+    calibration: CalibrationModel | None = None,
+) -> pd.DataFrame:
     """Estimates, Taylor-linearised standard errors and t intervals for each period × domain.
 
     Parameters
@@ -1000,8 +1202,10 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
         grp = np.zeros(0, dtype=int)
     n_groups = int(grp.max()) + 1 if len(grp) else 0
     needed = sorted({s.numerator for s in specs} | {s.denominator for s in specs if s.denominator})
-    totals = {v: np.bincount(grp, weights=w * units[v].to_numpy(float), minlength=n_groups)
-              for v in needed}
+    totals = {
+        v: np.bincount(grp, weights=w * units[v].to_numpy(float), minlength=n_groups)
+        for v in needed
+    }
     u = np.empty((len(units), len(specs)))
     zmat = np.empty((len(units), len(specs)))
     est = np.empty((n_groups, len(specs)))
@@ -1022,8 +1226,11 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     # Σ_h c_h Σ_i (u_hi − ū_h)² with zeros outside the domain = Σ_h c_h (S2 − S1²/n_h), where the
     # sums run over the domain's reporters and n_h counts all the stratum's reporters.
     vs = units["_vs"].to_numpy(np.int64)
-    cell = np.unique(grp.astype(np.int64) * (int(vs.max()) + 1) + vs, return_inverse=True)[1] \
-        if len(units) else grp
+    cell = (
+        np.unique(grp.astype(np.int64) * (int(vs.max()) + 1) + vs, return_inverse=True)[1]
+        if len(units)
+        else grp
+    )
     n_cells = int(cell.max()) + 1 if len(cell) else 0
     cell_g = np.zeros(n_cells, dtype=int)
     cell_g[cell] = grp
@@ -1039,8 +1246,9 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
         contrib = cell_c * np.maximum(s2 - s1 * s1 / cell_n, 0.0)
         var[:, j] = np.bincount(cell_g, weights=contrib, minlength=n_groups)
     if calibration is not None and len(units):
-        var = var - _calibration_adjustment(units, grp, n_groups, np.nan_to_num(zmat),
-                                            np.nan_to_num(u), calibration)
+        var = var - _calibration_adjustment(
+            units, grp, n_groups, np.nan_to_num(zmat), np.nan_to_num(u), calibration
+        )
     se = np.sqrt(np.maximum(var, 0.0))
     for j, s in enumerate(specs):
         est[:, j] *= s.scale
@@ -1064,9 +1272,13 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     out["estimate"] = est.ravel()
     out["se"] = se.ravel()
     low, high = confidence_interval(
-        est, se, dof[:, None] * np.ones((1, len(specs))), level=level,
+        est,
+        se,
+        dof[:, None] * np.ones((1, len(specs))),
+        level=level,
         kind=np.array([_interval_kind(s) for s in specs])[None, :].repeat(n_groups, axis=0),
-        scale=np.array([s.scale for s in specs])[None, :].repeat(n_groups, axis=0))
+        scale=np.array([s.scale for s in specs])[None, :].repeat(n_groups, axis=0),
+    )
     out["ci_low"] = low.ravel()
     out["ci_high"] = high.ravel()
     out["df"] = np.repeat(dof, len(specs))
@@ -1074,8 +1286,12 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     if domains is not None and by:
         periods = pd.DataFrame({"period": pd.unique(units["period"])}) if len(units) else None
         if periods is not None:
-            grid = domains[by].drop_duplicates().merge(periods, how="cross").merge(
-                pd.DataFrame({"indicator": names}), how="cross")
+            grid = (
+                domains[by]
+                .drop_duplicates()
+                .merge(periods, how="cross")
+                .merge(pd.DataFrame({"indicator": names}), how="cross")
+            )
             out = grid.merge(out, on=[*by, "period", "indicator"], how="left")
             out["n_reporters"] = out["n_reporters"].fillna(0)
             out["df"] = out["df"].fillna(0)
@@ -1083,8 +1299,12 @@ def linearised_estimates(units: pd.DataFrame, specs: Sequence[Spec], *,
     out["df"] = out["df"].astype(int)
     out["small_domain"] = out["n_reporters"] < min_reporters
     order = {name: i for i, name in enumerate(names)}
-    out = out.assign(_o=out["indicator"].map(order)).sort_values(
-        [*by, "period", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    out = (
+        out.assign(_o=out["indicator"].map(order))
+        .sort_values([*by, "period", "_o"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
     return out[[*by, *RESULT_COLUMNS]]
 
 
@@ -1094,9 +1314,15 @@ def _interval_kind(spec: Spec) -> str:
     return "log" if spec.denominator is None else "symmetric"
 
 
-def confidence_interval(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, *,
-                        level: float = 0.95, kind: np.ndarray | str = "symmetric",
-                        scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def confidence_interval(
+    estimate: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray,
+    *,
+    level: float = 0.95,
+    kind: np.ndarray | str = "symmetric",
+    scale: np.ndarray | float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """t intervals with ``df`` degrees of freedom, per element.
 
     ``kind``: "symmetric" (estimate ± t·se); "log" for a positive total (estimate ·
@@ -1124,9 +1350,14 @@ def confidence_interval(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, *,
     return low, high
 
 
-def _calibration_adjustment(units: pd.DataFrame, grp: np.ndarray, n_groups: int,
-                            z: np.ndarray, a: np.ndarray, model: CalibrationModel
-                            ) -> np.ndarray:
+def _calibration_adjustment(
+    units: pd.DataFrame,
+    grp: np.ndarray,
+    n_groups: int,
+    z: np.ndarray,
+    a: np.ndarray,
+    model: CalibrationModel,
+) -> np.ndarray:
     """V₀ − V_cal per group × spec, where V₀ is the stratified variance of a = w·z·1_g and
     V_cal that of the g-weighted calibration residuals w·(z·1_g − M B_g).
 
@@ -1135,15 +1366,20 @@ def _calibration_adjustment(units: pd.DataFrame, grp: np.ndarray, n_groups: int,
     Q = Σ_i c_i Mc_i Mc_i' — so the residuals outside the domain are never materialised.
     """
     if "_d" not in units.columns:
-        raise InputError("calibration-aware variances need the design weights of the units "
-                         "(build them with design_weight=...), or pass variance='design'")
+        raise InputError(
+            "calibration-aware variances need the design weights of the units "
+            "(build them with design_weight=...), or pass variance='design'"
+        )
     out = np.zeros((n_groups, z.shape[1]))
     w = units["_w"].to_numpy(float)
     d = units["_d"].to_numpy(float)
     c = units["_c"].to_numpy(float)
     vs = units["_vs"].to_numpy(np.int64)
-    periods = pd.factorize(units["period"])[0] if "period" in units.columns else np.zeros(
-        len(units), dtype=np.int64)
+    periods = (
+        pd.factorize(units["period"])[0]
+        if "period" in units.columns
+        else np.zeros(len(units), dtype=np.int64)
+    )
     for p in range(int(periods.max()) + 1):
         rows = np.flatnonzero(periods == p)
         m = model.matrix(units.iloc[rows])
@@ -1152,15 +1388,17 @@ def _calibration_adjustment(units: pd.DataFrame, grp: np.ndarray, n_groups: int,
             continue
         wm = w[rows, None] * m
         v_code, v_inv = np.unique(vs[rows], return_inverse=True)
-        in_v = sparse.csr_matrix((np.ones(len(rows)), (v_inv, np.arange(len(rows)))),
-                                 shape=(len(v_code), len(rows)))
+        in_v = sparse.csr_matrix(
+            (np.ones(len(rows)), (v_inv, np.arange(len(rows)))), shape=(len(v_code), len(rows))
+        )
         mc = wm - ((in_v @ wm) / np.bincount(v_inv)[:, None])[v_inv]
         q = (mc * c[rows, None]).T @ mc
         gram = (m * d[rows, None]).T @ m
         pinv = np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
         g_code, g_inv = np.unique(grp[rows], return_inverse=True)
-        member = sparse.csr_matrix((np.ones(len(rows)), (g_inv, np.arange(len(rows)))),
-                                   shape=(len(g_code), len(rows)))
+        member = sparse.csr_matrix(
+            (np.ones(len(rows)), (g_inv, np.arange(len(rows)))), shape=(len(g_code), len(rows))
+        )
         for j in range(z.shape[1]):
             b = (member @ (m * (d[rows] * z[rows, j])[:, None])) @ pinv
             cc = member @ (mc * (c[rows] * a[rows, j])[:, None])
@@ -1189,15 +1427,20 @@ def _specs_for(indicators: Sequence[str] | None) -> list[Spec]:
     known = {s.name: s for s in specs}
     unknown = [i for i in indicators if i not in known]
     if unknown:
-        raise InputError(f"unknown indicator(s) {', '.join(unknown)}; "
-                         f"choose among {', '.join(INDICATORS)}")
+        raise InputError(
+            f"unknown indicator(s) {', '.join(unknown)}; choose among {', '.join(INDICATORS)}"
+        )
     return [known[i] for i in indicators]
 
 
 # ----------------------------------------------------------------------------- public API
-def resolve_variance(sample: pd.DataFrame, *, weight: str, variance: Variance | None,
-                     calibration: CalibrationModel | None = None
-                     ) -> tuple[str | None, CalibrationModel | None]:
+def resolve_variance(
+    sample: pd.DataFrame,
+    *,
+    weight: str,
+    variance: Variance | None,
+    calibration: CalibrationModel | None = None,
+) -> tuple[str | None, CalibrationModel | None]:
     """The design-weight column and calibration model a ``variance`` choice needs.
 
     ``None`` (default): "calibrated" when ``weight`` is ``calibrated_weight`` and the table
@@ -1212,22 +1455,35 @@ def resolve_variance(sample: pd.DataFrame, *, weight: str, variance: Variance | 
     if variance == "design":
         return None, None
     if weight == DESIGN_WEIGHT:
-        raise InputError(f"variance='calibrated' with weight={weight!r}: the design weights are "
-                         "not calibrated; use weight='calibrated_weight' or variance='design'")
+        raise InputError(
+            f"variance='calibrated' with weight={weight!r}: the design weights are "
+            "not calibrated; use weight='calibrated_weight' or variance='design'"
+        )
     if not has:
-        raise InputError("variance='calibrated' needs the columns 'weight' (design weights) and "
-                         "'employees' in the membership / sample list; or pass "
-                         "variance='design'")
+        raise InputError(
+            "variance='calibrated' needs the columns 'weight' (design weights) and "
+            "'employees' in the membership / sample list; or pass "
+            "variance='design'"
+        )
     return DESIGN_WEIGHT, calibration or CalibrationModel()
 
 
-def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list[str],
-             by: list[str] | None = None, weight: str = "calibrated_weight",
-             min_reporters: int = SMALL_DOMAIN_REPORTERS, level: float = 0.95,
-             indicators: list[str] | None = None, nonresponse: Nonresponse = "stratum",
-             singleton: Singleton = "collapse",
-             out_of_sample: OutOfSample = "error", variance: Variance | None = None,
-             calibration: CalibrationModel | None = None) -> pd.DataFrame:
+def estimate(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    periods: str | list[str],
+    by: list[str] | None = None,
+    weight: str = "calibrated_weight",
+    min_reporters: int = SMALL_DOMAIN_REPORTERS,
+    level: float = 0.95,
+    indicators: list[str] | None = None,
+    nonresponse: Nonresponse = "stratum",
+    singleton: Singleton = "collapse",
+    out_of_sample: OutOfSample = "error",
+    variance: Variance | None = None,
+    calibration: CalibrationModel | None = None,
+) -> pd.DataFrame:
     """Design-based estimates of the monitoring indicators for one period and each domain.
 
     Parameters
@@ -1291,25 +1547,49 @@ def estimate(reports: pd.DataFrame, sample: pd.DataFrame, *, periods: str | list
     """
     by = list(by or [])
     specs = _specs_for(indicators)
-    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
-                                            calibration=calibration)
-    units = build_units(reports, sample, periods=periods, by=by, weight=weight,
-                        nonresponse=nonresponse, singleton=singleton,
-                        out_of_sample=out_of_sample, design_weight=design_weight)
+    design_weight, model = resolve_variance(
+        sample, weight=weight, variance=variance, calibration=calibration
+    )
+    units = build_units(
+        reports,
+        sample,
+        periods=periods,
+        by=by,
+        weight=weight,
+        nonresponse=nonresponse,
+        singleton=singleton,
+        out_of_sample=out_of_sample,
+        design_weight=design_weight,
+    )
     domains = sample[by] if by else None
-    return linearised_estimates(units, specs, by=by, level=level,
-                                min_reporters=min_reporters, domains=domains,
-                                calibration=model)
+    return linearised_estimates(
+        units,
+        specs,
+        by=by,
+        level=level,
+        min_reporters=min_reporters,
+        domains=domains,
+        calibration=model,
+    )
 
 
-def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str,
-                   period_b: str, indicator: str, by: list[str] | None = None,
-                   weight: str = "calibrated_weight", level: float = 0.95,
-                   min_reporters: int = SMALL_DOMAIN_REPORTERS,
-                   nonresponse: Nonresponse = "stratum",
-                   singleton: Singleton = "collapse",
-                   out_of_sample: OutOfSample = "error", variance: Variance | None = None,
-                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
+def change_between(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    period_a: str,
+    period_b: str,
+    indicator: str,
+    by: list[str] | None = None,
+    weight: str = "calibrated_weight",
+    level: float = 0.95,
+    min_reporters: int = SMALL_DOMAIN_REPORTERS,
+    nonresponse: Nonresponse = "stratum",
+    singleton: Singleton = "collapse",
+    out_of_sample: OutOfSample = "error",
+    variance: Variance | None = None,
+    calibration: CalibrationModel | None = None,
+) -> pd.DataFrame:
     """Change of an indicator between two periods on the matched panel.
 
     Only enterprises that are units of both periods (each a month, a quarter or a run of months)
@@ -1334,66 +1614,127 @@ def change_between(reports: pd.DataFrame, sample: pd.DataFrame, *, period_a: str
     """
     by = list(by or [])
     spec = _specs_for([indicator])[0]
-    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
-                                            calibration=calibration)
-    kw = {"by": by, "weight": weight, "nonresponse": "none", "singleton": singleton,
-          "out_of_sample": out_of_sample, "design_weight": design_weight}
+    design_weight, model = resolve_variance(
+        sample, weight=weight, variance=variance, calibration=calibration
+    )
+    kw = {
+        "by": by,
+        "weight": weight,
+        "nonresponse": "none",
+        "singleton": singleton,
+        "out_of_sample": out_of_sample,
+        "design_weight": design_weight,
+    }
     ua, design_a = _units_and_design(reports, sample, periods=period_a, **kw)
     ub, design_b = _units_and_design(reports, sample, periods=period_b, **kw)
     label_a, label_b = resolve_periods(period_a)[0], resolve_periods(period_b)[0]
-    vars_ = sorted({"x", "y", "one", "change", "falling", "rising", "unchanged", "climate",
-                    *_variable_columns()})
+    vars_ = sorted(
+        {
+            "x",
+            "y",
+            "one",
+            "change",
+            "falling",
+            "rising",
+            "unchanged",
+            "climate",
+            *_variable_columns(),
+        }
+    )
     matched = ua[["enterprise_id", *vars_]].merge(
-        ub[["enterprise_id", *vars_]], on="enterprise_id", suffixes=("_a", "_b"))
+        ub[["enterprise_id", *vars_]], on="enterprise_id", suffixes=("_a", "_b")
+    )
     if matched.empty:
-        raise InputError(f"no enterprise reported in both {label_a} and {label_b}; the change "
-                         "is estimated on the matched panel only")
+        raise InputError(
+            f"no enterprise reported in both {label_a} and {label_b}; the change "
+            "is estimated on the matched panel only"
+        )
     label = f"{label_a}→{label_b}"
     if is_membership(sample):
         # Each period keeps its own design rows: strata, domains and variance strata of the
         # change are period a's; period b enters through its weights, w_b = r · w_a.
-        units = _attach_design(matched.assign(period=label), design_a.assign(period=label),
-                               nonresponse=nonresponse, singleton=singleton)
-        w_b = _attach_design(matched.assign(period=label), design_b.assign(period=label),
-                             nonresponse=nonresponse, singleton=singleton)["_w"].to_numpy()
+        units = _attach_design(
+            matched.assign(period=label),
+            design_a.assign(period=label),
+            nonresponse=nonresponse,
+            singleton=singleton,
+        )
+        w_b = _attach_design(
+            matched.assign(period=label),
+            design_b.assign(period=label),
+            nonresponse=nonresponse,
+            singleton=singleton,
+        )["_w"].to_numpy()
         ratio = w_b / units["_w"].to_numpy()
         for v in vars_:
             units[f"{v}_b"] = units[f"{v}_b"].to_numpy(float) * ratio
     else:
-        units = _attach_design(matched.assign(period=label), design_a,
-                               nonresponse=nonresponse, singleton=singleton)
+        units = _attach_design(
+            matched.assign(period=label), design_a, nonresponse=nonresponse, singleton=singleton
+        )
     # Linearised variable of the difference: z_b − z_a (each from its own ratio and total).
     specs_ab = []
     for suffix in ("_a", "_b"):
-        specs_ab.append(Spec(f"{spec.name}{suffix}", spec.numerator + suffix,
-                             None if spec.denominator is None else spec.denominator + suffix,
-                             spec.scale))
-    parts = linearised_estimates(units, specs_ab, by=by, level=level,
-                                 min_reporters=min_reporters)
+        specs_ab.append(
+            Spec(
+                f"{spec.name}{suffix}",
+                spec.numerator + suffix,
+                None if spec.denominator is None else spec.denominator + suffix,
+                spec.scale,
+            )
+        )
+    parts = linearised_estimates(units, specs_ab, by=by, level=level, min_reporters=min_reporters)
     diff = _difference_se(units, specs_ab, by=by, calibration=model)
-    wide = parts.pivot_table(index=[*by, "period"] if by else ["period"], columns="indicator",
-                             values="estimate", dropna=False, observed=True)
+    wide = parts.pivot_table(
+        index=[*by, "period"] if by else ["period"],
+        columns="indicator",
+        values="estimate",
+        dropna=False,
+        observed=True,
+    )
     n_rep = parts.drop_duplicates([*by, "period"]).set_index([*by, "period"])["n_reporters"]
-    out = wide.reset_index().rename(columns={specs_ab[0].name: "estimate_a",
-                                             specs_ab[1].name: "estimate_b"})
+    out = wide.reset_index().rename(
+        columns={specs_ab[0].name: "estimate_a", specs_ab[1].name: "estimate_b"}
+    )
     out.columns.name = None
     out = out.merge(diff, on=[*by, "period"], how="left")
     out["n_reporters"] = out.set_index([*by, "period"]).index.map(n_rep).to_numpy()
     out["estimate"] = out["estimate_b"] - out["estimate_a"]
     out["df"] = out["df"].fillna(1).astype(int)
     out["ci_low"], out["ci_high"] = confidence_interval(
-        out["estimate"].to_numpy(float), out["se"].to_numpy(float), out["df"].to_numpy(),
-        level=level)
+        out["estimate"].to_numpy(float),
+        out["se"].to_numpy(float),
+        out["df"].to_numpy(),
+        level=level,
+    )
     out["period_a"], out["period_b"], out["indicator"] = label_a, label_b, indicator
     out["n_reporters"] = out["n_reporters"].fillna(0).astype(int)
     out["small_domain"] = out["n_reporters"] < min_reporters
-    cols = [*by, "period_a", "period_b", "indicator", "estimate_a", "estimate_b", "estimate",
-            "se", "ci_low", "ci_high", "df", "n_reporters", "small_domain"]
+    cols = [
+        *by,
+        "period_a",
+        "period_b",
+        "indicator",
+        "estimate_a",
+        "estimate_b",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "df",
+        "n_reporters",
+        "small_domain",
+    ]
     return out.sort_values(by or ["period_a"], kind="stable").reset_index(drop=True)[cols]
 
 
-def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequence[str],
-                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
+def _difference_se(
+    units: pd.DataFrame,
+    specs_ab: Sequence[Spec],
+    *,
+    by: Sequence[str],
+    calibration: CalibrationModel | None = None,
+) -> pd.DataFrame:
     """SE of ``θ_b − θ_a``: the linearised variables of both, differenced, as one total."""
     keys = ["period", *by]
     grp = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
@@ -1415,13 +1756,21 @@ def _difference_se(units: pd.DataFrame, specs_ab: Sequence[Spec], *, by: Sequenc
     return res[[*by, "period", "se", "df"]]
 
 
-def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: str,
-                   by: list[str] | None = None, weight: str = "calibrated_weight",
-                   level: float = 0.95, min_reporters: int = SMALL_DOMAIN_REPORTERS,
-                   nonresponse: Nonresponse = "stratum",
-                   singleton: Singleton = "collapse",
-                   out_of_sample: OutOfSample = "error", variance: Variance | None = None,
-                   calibration: CalibrationModel | None = None) -> pd.DataFrame:
+def monthly_series(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    indicator: str,
+    by: list[str] | None = None,
+    weight: str = "calibrated_weight",
+    level: float = 0.95,
+    min_reporters: int = SMALL_DOMAIN_REPORTERS,
+    nonresponse: Nonresponse = "stratum",
+    singleton: Singleton = "collapse",
+    out_of_sample: OutOfSample = "error",
+    variance: Variance | None = None,
+    calibration: CalibrationModel | None = None,
+) -> pd.DataFrame:
     """Monthly estimates of one indicator for every month in the reports (vectorised).
 
     Each month from its members in force (``sample`` as in :func:`estimate`: a membership or a
@@ -1440,19 +1789,22 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
     """
     by = list(by or [])
     spec = _specs_for([indicator])[0]
-    design_weight, model = resolve_variance(sample, weight=weight, variance=variance,
-                                            calibration=calibration)
+    design_weight, model = resolve_variance(
+        sample, weight=weight, variance=variance, calibration=calibration
+    )
     rep = prepare_reports(reports)
     months = sorted(pd.unique(rep["period"]))
     closures = _closure_reports(reports, months)
     if is_membership(sample):
-        rows, individual = prepare_membership(sample, weight=weight, by=by,
-                                              design_weight=design_weight)
+        rows, individual = prepare_membership(
+            sample, weight=weight, by=by, design_weight=design_weight
+        )
         design = design_by_month(rows, months)
         rep = _drop_trial(rep, sample)
         if len(closures):
-            rep = pd.concat([rep.assign(_closed=False), closures.assign(_closed=True)],
-                            ignore_index=True)
+            rep = pd.concat(
+                [rep.assign(_closed=False), closures.assign(_closed=True)], ignore_index=True
+            )
             if individual:
                 rep = rep.loc[~rep["enterprise_id"].isin(individual)]
             rep = _not_in_force(rep, design, out_of_sample=out_of_sample)
@@ -1463,20 +1815,47 @@ def monthly_series(reports: pd.DataFrame, sample: pd.DataFrame, *, indicator: st
         closures = closures.loc[closures["enterprise_id"].isin(design["enterprise_id"])]
         if len(closures):
             rep = pd.concat([rep, closures], ignore_index=True)
-    units = _attach_design(_derive(rep), design, nonresponse=nonresponse, singleton=singleton,
-                           out_of_sample=out_of_sample)
-    res = linearised_estimates(units, [spec], by=by, level=level, min_reporters=min_reporters,
-                               domains=sample[by] if by else None, calibration=model)
-    cols = ["period", *by, "estimate", "se", "ci_low", "ci_high", "df", "n_reporters",
-            "small_domain"]
+    units = _attach_design(
+        _derive(rep),
+        design,
+        nonresponse=nonresponse,
+        singleton=singleton,
+        out_of_sample=out_of_sample,
+    )
+    res = linearised_estimates(
+        units,
+        [spec],
+        by=by,
+        level=level,
+        min_reporters=min_reporters,
+        domains=sample[by] if by else None,
+        calibration=model,
+    )
+    cols = [
+        "period",
+        *by,
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "df",
+        "n_reporters",
+        "small_domain",
+    ]
     return res.sort_values(["period", *by], kind="stable").reset_index(drop=True)[cols]
 
 
 # ---------------------------------------------------------------- legacy panel, user tables
-def panel_sensitivity(reports: pd.DataFrame, membership: pd.DataFrame, *,
-                      periods: str | list[str], by: list[str] | None = None,
-                      indicators: list[str] | None = None, level: float = 0.95,
-                      out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+def panel_sensitivity(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    *,
+    periods: str | list[str],
+    by: list[str] | None = None,
+    indicators: list[str] | None = None,
+    level: float = 0.95,
+    out_of_sample: OutOfSample = "error",
+) -> pd.DataFrame:
     """Estimates under the two treatments of the retained legacy panel, side by side.
 
     "two_group" uses the design weights of the membership (``weight``: retained members a
@@ -1492,44 +1871,89 @@ def panel_sensitivity(reports: pd.DataFrame, membership: pd.DataFrame, *,
         (quasi − two_group), ``material`` (|difference| > the two-group SE: the treatment of the
         legacy panel moves the estimate by more than its sampling error) and ``n_reporters``.
     """
-    _check_columns(membership, [DESIGN_WEIGHT, "cell_frame_units", "cell_n"],
-                   "the membership table", "the sensitivity check needs the design weights and "
-                   "the cells' N_h and n_h of the selection")
+    _check_columns(
+        membership,
+        [DESIGN_WEIGHT, "cell_frame_units", "cell_n"],
+        "the membership table",
+        "the sensitivity check needs the design weights and "
+        "the cells' N_h and n_h of the selection",
+    )
     by = list(by or [])
-    kw = {"periods": periods, "by": by, "indicators": indicators, "level": level,
-          "weight": DESIGN_WEIGHT, "variance": "design", "out_of_sample": out_of_sample}
+    kw = {
+        "periods": periods,
+        "by": by,
+        "indicators": indicators,
+        "level": level,
+        "weight": DESIGN_WEIGHT,
+        "variance": "design",
+        "out_of_sample": out_of_sample,
+    }
     two = estimate(reports, membership, **kw)
-    quasi_w = (pd.to_numeric(membership["cell_frame_units"], errors="coerce")
-               / pd.to_numeric(membership["cell_n"], errors="coerce"))
+    quasi_w = pd.to_numeric(membership["cell_frame_units"], errors="coerce") / pd.to_numeric(
+        membership["cell_n"], errors="coerce"
+    )
     # the quasi treatment has no take-all group: its weights are never exactly 1 unless n = N
     quasi = estimate(reports, membership.assign(**{DESIGN_WEIGHT: quasi_w}), **kw)
     keys = [*by, "period", "indicator"]
     out = two[[*keys, "estimate", "se", "n_reporters"]].merge(
-        quasi[[*keys, "estimate", "se"]].rename(columns={"estimate": "estimate_quasi",
-                                                         "se": "se_quasi"}), on=keys)
+        quasi[[*keys, "estimate", "se"]].rename(
+            columns={"estimate": "estimate_quasi", "se": "se_quasi"}
+        ),
+        on=keys,
+    )
     out["difference"] = out["estimate_quasi"] - out["estimate"]
     out["material"] = out["difference"].abs() > out["se"]
-    return out[[*keys, "estimate", "se", "estimate_quasi", "se_quasi", "difference", "material",
-                "n_reporters"]]
+    return out[
+        [
+            *keys,
+            "estimate",
+            "se",
+            "estimate_quasi",
+            "se_quasi",
+            "difference",
+            "material",
+            "n_reporters",
+        ]
+    ]
 
 
 #: Chinese headers of :func:`domain_estimates` tables.
 ESTIMATE_HEADERS_ZH: dict[str, str] = {
-    "period": "期别", "indicator": "指标代码", "indicator_name": "指标", "estimate": "估计值",
-    "se": "标准误", "ci_low": "95%置信下限", "ci_high": "95%置信上限", "df": "自由度",
-    "n_reporters": "报送企业数", "small_domain": "样本过少", "weights": "权数",
-    "network": "监测网络", "city": "地市", "section": "行业门类", "size_class": "企业规模",
-    "ownership": "所有制", "ministry": "人社部月报网络", "estimate_quasi": "估计值(准随机化处理)",
-    "difference": "两种处理之差", "material": "差异显著",
+    "period": "期别",
+    "indicator": "指标代码",
+    "indicator_name": "指标",
+    "estimate": "估计值",
+    "se": "标准误",
+    "ci_low": "95%置信下限",
+    "ci_high": "95%置信上限",
+    "df": "自由度",
+    "n_reporters": "报送企业数",
+    "small_domain": "样本过少",
+    "weights": "权数",
+    "network": "监测网络",
+    "city": "地市",
+    "section": "行业门类",
+    "size_class": "企业规模",
+    "ownership": "所有制",
+    "ministry": "人社部月报网络",
+    "estimate_quasi": "估计值(准随机化处理)",
+    "difference": "两种处理之差",
+    "material": "差异显著",
 }
 
 
-def domain_estimates(reports: pd.DataFrame, membership: pd.DataFrame, *, period: str,
-                     by: list[str] | None = None,
-                     weights: Literal["calibrated", "design"] = "calibrated",
-                     network: Network = "province", level: float = 0.95,
-                     min_reporters: int = SMALL_DOMAIN_REPORTERS,
-                     indicators: list[str] | None = None) -> pd.DataFrame:
+def domain_estimates(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    *,
+    period: str,
+    by: list[str] | None = None,
+    weights: Literal["calibrated", "design"] = "calibrated",
+    network: Network = "province",
+    level: float = 0.95,
+    min_reporters: int = SMALL_DOMAIN_REPORTERS,
+    indicators: list[str] | None = None,
+) -> pd.DataFrame:
     """The user-facing estimates table (``samplekit estimate`` and the notebooks).
 
     Parameters
@@ -1554,9 +1978,16 @@ def domain_estimates(reports: pd.DataFrame, membership: pd.DataFrame, *, period:
         raise InputError(f"weights={weights!r}: use 'calibrated' or 'design'")
     members = network_members(membership, network=network)
     rep = network_reports(reports, membership, network=network)
-    out = estimate(rep, members, periods=period, by=by, level=level,
-                   min_reporters=min_reporters, indicators=indicators,
-                   weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
-                   variance=weights)
+    out = estimate(
+        rep,
+        members,
+        periods=period,
+        by=by,
+        level=level,
+        min_reporters=min_reporters,
+        indicators=indicators,
+        weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
+        variance=weights,
+    )
     out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
     return out.assign(weights=weights, network=network)

@@ -30,16 +30,30 @@ ModelName = Literal["naive", "seasonal_naive", "ets", "arima", "ar", "ari", "dam
 MODELS: tuple[str, ...] = ("naive", "seasonal_naive", "ets", "arima", "ar", "ari", "damped")
 #: Candidates that need a season; dropped when ``season`` is None (seasonally adjusted series).
 SEASONAL_MODELS: frozenset[str] = frozenset({"seasonal_naive", "ets", "arima"})
-MODEL_ZH: dict[str, str] = {"naive": "朴素法", "seasonal_naive": "季节朴素法",
-                            "ets": "指数平滑(ETS)", "arima": "季节ARIMA",
-                            "ar": "自回归AR(p)", "ari": "差分自回归ARIMA(p,1,0)",
-                            "damped": "阻尼趋势指数平滑"}
+MODEL_ZH: dict[str, str] = {
+    "naive": "朴素法",
+    "seasonal_naive": "季节朴素法",
+    "ets": "指数平滑(ETS)",
+    "arima": "季节ARIMA",
+    "ar": "自回归AR(p)",
+    "ari": "差分自回归ARIMA(p,1,0)",
+    "damped": "阻尼趋势指数平滑",
+}
 #: Largest AR order tried by AIC (``ar`` and ``ari``).
 MAX_AR_LAG = 8
 Aggregate = Literal["sum", "last", "mean", "compound"]
 
-FORECAST_COLUMNS: list[str] = ["city", "indicator", "kind", "target", "horizon", "model",
-                               "forecast", "pi_low", "pi_high"]
+FORECAST_COLUMNS: list[str] = [
+    "city",
+    "indicator",
+    "kind",
+    "target",
+    "horizon",
+    "model",
+    "forecast",
+    "pi_low",
+    "pi_high",
+]
 
 
 @dataclass(frozen=True)
@@ -94,24 +108,38 @@ class ForecastSettings:
         raw = params.get(key, {})
         if not isinstance(raw, Mapping):
             raise ParamsError(f"{params.path}: '{key}' must be a mapping")
-        allowed = {"models", "horizon", "season", "origins", "level", "simulations",
-                   "spring_festival", "combine"}
+        allowed = {
+            "models",
+            "horizon",
+            "season",
+            "origins",
+            "level",
+            "simulations",
+            "spring_festival",
+            "combine",
+        }
         unknown = sorted(set(raw) - allowed)
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
-                              f"{', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
+                f"{', '.join(sorted(allowed))}"
+            )
         models = params.get(f"{key}.models", list(MODELS), types=list)
         bad = [m for m in models if m not in MODELS]
         if bad or not models:
-            raise ParamsError(f"{params.path}: '{key}.models' = {models!r}: use one or more of "
-                              f"{', '.join(MODELS)}")
+            raise ParamsError(
+                f"{params.path}: '{key}.models' = {models!r}: use one or more of "
+                f"{', '.join(MODELS)}"
+            )
         season: int | None = 12
         if "season" in raw and raw["season"] is None:
             season = None
             if all(m in SEASONAL_MODELS for m in models):
-                raise ParamsError(f"{params.path}: '{key}.season' is null (no season) but every "
-                                  f"model in '{key}.models' = {models!r} is seasonal; add one of "
-                                  "naive, ar, ari, damped")
+                raise ParamsError(
+                    f"{params.path}: '{key}.season' is null (no season) but every "
+                    f"model in '{key}.models' = {models!r} is seasonal; add one of "
+                    "naive, ar, ari, damped"
+                )
         else:
             season = int(params.number(f"{key}.season", 12, low=2, high=52))
         combine = int(params.number(f"{key}.combine", 1, low=1, high=len(models)))
@@ -146,8 +174,9 @@ class _Naive(_Fitted):
     def __init__(self, y: np.ndarray, sigma: float | None = None):
         self.y = y
         d = np.diff(y)
-        self.sigma = float(sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1
-                                                            else 0.0))
+        self.sigma = float(
+            sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1 else 0.0)
+        )
 
     def forecast(self, h: int) -> np.ndarray:
         return np.full(h, self.y[-1])
@@ -163,8 +192,9 @@ class _SeasonalNaive(_Fitted):
     def __init__(self, y: np.ndarray, m: int, sigma: float | None = None):
         self.y, self.m = y, m
         d = y[m:] - y[:-m]
-        self.sigma = float(sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1
-                                                            else 0.0))
+        self.sigma = float(
+            sigma if sigma is not None else (np.std(d, ddof=1) if len(d) > 1 else 0.0)
+        )
 
     def forecast(self, h: int) -> np.ndarray:
         m, n = self.m, len(self.y)
@@ -208,19 +238,25 @@ class _ETS(_StateSpace):
     parameters run the recursions above directly, which is what makes rolling origins cheap.
     """
 
-    def __init__(self, y: np.ndarray, m: int,
-                 params: tuple[float, float, float, np.ndarray] | None = None):
+    def __init__(
+        self, y: np.ndarray, m: int, params: tuple[float, float, float, np.ndarray] | None = None
+    ):
         self.y, self.m = y, m
         if params is None:
             from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-            model = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=m,
-                                         initialization_method="estimated")
+            model = ExponentialSmoothing(
+                y, trend=None, seasonal="add", seasonal_periods=m, initialization_method="estimated"
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 p = model.fit().params
-            params = (float(p["smoothing_level"]), float(p["smoothing_seasonal"]),
-                      float(p["initial_level"]), np.asarray(p["initial_seasons"], dtype=float))
+            params = (
+                float(p["smoothing_level"]),
+                float(p["smoothing_seasonal"]),
+                float(p["initial_level"]),
+                np.asarray(p["initial_seasons"], dtype=float),
+            )
         self.params = params
         alpha, gamma, level, seasonal = params
         season = list(seasonal)
@@ -307,7 +343,7 @@ def _ar_order_by_aic(x: np.ndarray, trend: Literal["c", "n"]) -> int:
 def _ols_ar(x: np.ndarray, p: int, trend: Literal["c", "n"]) -> tuple[float, np.ndarray, float]:
     """(c, φ_1…φ_p, σ) of an AR(p) by conditional least squares (as statsmodels ``AutoReg``)."""
     n = len(x)
-    cols = [x[p - i - 1:n - i - 1] for i in range(p)]
+    cols = [x[p - i - 1 : n - i - 1] for i in range(p)]
     if trend == "c":
         cols = [np.ones(n - p), *cols]
     target = x[p:]
@@ -339,7 +375,7 @@ class _AR(_StateSpace):
     def _paths(self, e: np.ndarray) -> np.ndarray:
         n, h = e.shape
         p = len(self.phi)
-        hist = np.tile(self.y[len(self.y) - p:] if p else np.zeros(0), (n, 1))
+        hist = np.tile(self.y[len(self.y) - p :] if p else np.zeros(0), (n, 1))
         out = np.empty((n, h))
         for j in range(h):
             lagged = np.column_stack([hist, out[:, :j]])[:, ::-1][:, :p]
@@ -367,7 +403,7 @@ class _ARI(_StateSpace):
     def _paths(self, e: np.ndarray) -> np.ndarray:
         n, h = e.shape
         p = len(self.phi)
-        hist = np.tile(self.z[len(self.z) - p:] if p else np.zeros(0), (n, 1))
+        hist = np.tile(self.z[len(self.z) - p :] if p else np.zeros(0), (n, 1))
         dz = np.empty((n, h))
         for j in range(h):
             lagged = np.column_stack([hist, dz[:, :j]])[:, ::-1][:, :p]
@@ -387,20 +423,27 @@ class _Damped(_StateSpace):
     above filter, forecast and simulate with those parameters fixed.
     """
 
-    def __init__(self, y: np.ndarray,
-                 params: tuple[float, float, float, float, float] | None = None):
+    def __init__(
+        self, y: np.ndarray, params: tuple[float, float, float, float, float] | None = None
+    ):
         self.y = y
         if params is None:
             from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-            model = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=None,
-                                         initialization_method="estimated")
+            model = ExponentialSmoothing(
+                y, trend="add", damped_trend=True, seasonal=None, initialization_method="estimated"
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 p = model.fit().params
             alpha = float(p["smoothing_level"])
-            params = (alpha, alpha * float(p["smoothing_trend"]), float(p["damping_trend"]),
-                      float(p["initial_level"]), float(p["initial_trend"]))
+            params = (
+                alpha,
+                alpha * float(p["smoothing_trend"]),
+                float(p["damping_trend"]),
+                float(p["initial_level"]),
+                float(p["initial_trend"]),
+            )
         self.params = params
         alpha, beta, phi, level, trend = params
         errors = np.empty(len(y))
@@ -425,8 +468,9 @@ class _Damped(_StateSpace):
         return _Damped(y, self.params)
 
 
-def fit_model(y: Sequence[float] | np.ndarray, model: ModelName, *, season: int | None = 12
-              ) -> _Fitted:
+def fit_model(
+    y: Sequence[float] | np.ndarray, model: ModelName, *, season: int | None = 12
+) -> _Fitted:
     """Fit one candidate model to a series (no missing values).
 
     Returns an object with ``forecast(h)``, ``simulate(h, n, rng)`` (an ``n × h`` array) and
@@ -462,15 +506,26 @@ def min_length(model: str, season: int | None) -> int:
     return {"seasonal_naive": season + 3, "ets": 2 * season + 2, "arima": season + 6}[model]
 
 
-def rolling_origin_errors(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
-                          origins: int, season: int | None = 12) -> np.ndarray:
+def rolling_origin_errors(
+    y: Sequence[float] | np.ndarray,
+    model: ModelName,
+    *,
+    horizon: int,
+    origins: int,
+    season: int | None = 12,
+) -> np.ndarray:
     """See :func:`rolling_origin_fit` (this returns only the errors)."""
     return rolling_origin_fit(y, model, horizon=horizon, origins=origins, season=season)[0]
 
 
-def rolling_origin_fit(y: Sequence[float] | np.ndarray, model: ModelName, *, horizon: int,
-                       origins: int, season: int | None = 12
-                       ) -> tuple[np.ndarray, _Fitted | None]:
+def rolling_origin_fit(
+    y: Sequence[float] | np.ndarray,
+    model: ModelName,
+    *,
+    horizon: int,
+    origins: int,
+    season: int | None = 12,
+) -> tuple[np.ndarray, _Fitted | None]:
     """Out-of-sample errors (actual − forecast) at the last ``origins`` origins.
 
     Origin ``t`` trains on ``y[:t]`` and forecasts ``y[t : t + horizon]``; origins are
@@ -490,7 +545,7 @@ def rolling_origin_fit(y: Sequence[float] | np.ndarray, model: ModelName, *, hor
     for k in range(origins):
         t = first + k
         f = fitted if k == 0 else fitted.refilter(arr[:t])
-        err[k] = arr[t:t + horizon] - f.forecast(horizon)
+        err[k] = arr[t : t + horizon] - f.forecast(horizon)
     return err, fitted
 
 
@@ -503,25 +558,41 @@ def score_models(y: Sequence[float] | np.ndarray, settings: ForecastSettings) ->
     return _score_and_fit(y, settings)[0]
 
 
-def _score_and_fit(y: Sequence[float] | np.ndarray, settings: ForecastSettings
-                   ) -> tuple[pd.DataFrame, dict[str, _Fitted]]:
+def _score_and_fit(
+    y: Sequence[float] | np.ndarray, settings: ForecastSettings
+) -> tuple[pd.DataFrame, dict[str, _Fitted]]:
     rows = []
     fits: dict[str, _Fitted] = {}
     for model in settings.candidates:
-        err, fitted = rolling_origin_fit(y, model, horizon=settings.horizon,  # type: ignore[arg-type]
-                                         origins=settings.origins, season=settings.season)
+        err, fitted = rolling_origin_fit(
+            y,
+            model,
+            horizon=settings.horizon,  # type: ignore[arg-type]
+            origins=settings.origins,
+            season=settings.season,
+        )
         if fitted is not None:
             fits[model] = fitted
         ok = ~np.isnan(err).all(axis=1)
         for h in range(settings.horizon):
             e = err[ok, h]
-            rows.append({"model": model, "horizon": h + 1,
-                         "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
-                         "n": int(len(e))})
+            rows.append(
+                {
+                    "model": model,
+                    "horizon": h + 1,
+                    "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
+                    "n": int(len(e)),
+                }
+            )
         e = err[ok].ravel()
-        rows.append({"model": model, "horizon": 0,
-                     "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
-                     "n": int(len(e))})
+        rows.append(
+            {
+                "model": model,
+                "horizon": 0,
+                "rmse": float(np.sqrt(np.mean(e**2))) if len(e) else np.nan,
+                "n": int(len(e)),
+            }
+        )
     return pd.DataFrame(rows, columns=["model", "horizon", "rmse", "n"]), fits
 
 
@@ -539,8 +610,11 @@ def choose_models(scores: pd.DataFrame, models: Sequence[str], k: int = 1) -> li
     when none does. ``naive`` when nothing could be scored.
     """
     pooled = scores[scores["horizon"] == 0].set_index("model")["rmse"]
-    ranked = [(float(pooled[m]), i, m) for i, m in enumerate(models)
-              if m in pooled.index and np.isfinite(pooled[m])]
+    ranked = [
+        (float(pooled[m]), i, m)
+        for i, m in enumerate(models)
+        if m in pooled.index and np.isfinite(pooled[m])
+    ]
     # Round so that ties within 1e-12 keep the simpler (earlier) model first.
     ranked.sort(key=lambda r: (round(r[0], 12), r[1]))
     if not ranked:
@@ -587,9 +661,36 @@ class SeriesForecast:
 
 #: Month (1 or 2) of the Spring Festival (春节, lunar new year's day), 2000–2030.
 SPRING_FESTIVAL_MONTH: dict[int, int] = {
-    2000: 2, 2001: 1, 2002: 2, 2003: 2, 2004: 1, 2005: 2, 2006: 1, 2007: 2, 2008: 2, 2009: 1,
-    2010: 2, 2011: 2, 2012: 1, 2013: 2, 2014: 1, 2015: 2, 2016: 2, 2017: 1, 2018: 2, 2019: 2,
-    2020: 1, 2021: 2, 2022: 2, 2023: 1, 2024: 2, 2025: 1, 2026: 2, 2027: 2, 2028: 1, 2029: 2,
+    2000: 2,
+    2001: 1,
+    2002: 2,
+    2003: 2,
+    2004: 1,
+    2005: 2,
+    2006: 1,
+    2007: 2,
+    2008: 2,
+    2009: 1,
+    2010: 2,
+    2011: 2,
+    2012: 1,
+    2013: 2,
+    2014: 1,
+    2015: 2,
+    2016: 2,
+    2017: 1,
+    2018: 2,
+    2019: 2,
+    2020: 1,
+    2021: 2,
+    2022: 2,
+    2023: 1,
+    2024: 2,
+    2025: 1,
+    2026: 2,
+    2027: 2,
+    2028: 1,
+    2029: 2,
     2030: 2,
 }
 
@@ -643,8 +744,9 @@ def _rng_for(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
 
 
-def _festival_adjust(s: pd.Series, settings: ForecastSettings, future: Sequence[str]
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _festival_adjust(
+    s: pd.Series, settings: ForecastSettings, future: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """(series without the Spring Festival effect, effect of the future periods)."""
     y = s.to_numpy(dtype=float)
     effect_future = np.zeros(len(future))
@@ -662,11 +764,12 @@ def _clean(series: pd.Series, key: str) -> pd.Series:
     valid = s.dropna()
     if valid.empty:
         raise ValueError(f"series {key!r} has no values")
-    return s.loc[valid.index[0]:valid.index[-1]].interpolate(limit_area="inside")
+    return s.loc[valid.index[0] : valid.index[-1]].interpolate(limit_area="inside")
 
 
-def _select(y: np.ndarray, settings: ForecastSettings
-            ) -> tuple[pd.DataFrame, list[str], list[_Fitted]]:
+def _select(
+    y: np.ndarray, settings: ForecastSettings
+) -> tuple[pd.DataFrame, list[str], list[_Fitted]]:
     """Score the candidates on rolling origins, keep the best ``combine`` of them and filter the
     whole series with the parameters estimated before the first origin."""
     with _one_blas_thread():
@@ -674,13 +777,16 @@ def _select(y: np.ndarray, settings: ForecastSettings
         chosen = choose_models(scores, settings.candidates, settings.combine)
         # The chosen models are refitted on the whole series: the scoring parameters were
         # estimated before the first origin, up to origins + horizon periods stale.
-        fitted = [fit_model(y, m, season=settings.season)  # type: ignore[arg-type]
-                  for m in chosen]
+        fitted = [
+            fit_model(y, m, season=settings.season)  # type: ignore[arg-type]
+            for m in chosen
+        ]
     return scores, chosen, fitted
 
 
-def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str = ""
-                    ) -> SeriesForecast:
+def forecast_series(
+    series: pd.Series, settings: ForecastSettings, *, key: str = ""
+) -> SeriesForecast:
     """Choose a model (or an average of the best ``combine``) for one series and forecast it.
 
     Parameters
@@ -706,8 +812,14 @@ def forecast_series(series: pd.Series, settings: ForecastSettings, *, key: str =
     mean = np.mean([f.forecast(settings.horizon) for f in fitted], axis=0)
     paths = fitted[0].simulate(settings.horizon, settings.simulations, rng)
     paths = paths + (mean - fitted[0].forecast(settings.horizon)) + effect_future
-    return SeriesForecast(model="+".join(chosen), scores=scores, periods=future,
-                          mean=mean + effect_future, paths=paths, models=tuple(chosen))
+    return SeriesForecast(
+        model="+".join(chosen),
+        scores=scores,
+        periods=future,
+        mean=mean + effect_future,
+        paths=paths,
+        models=tuple(chosen),
+    )
 
 
 def point_forecast(series: pd.Series, settings: ForecastSettings) -> np.ndarray:
@@ -719,8 +831,9 @@ def point_forecast(series: pd.Series, settings: ForecastSettings) -> np.ndarray:
     return np.mean([f.forecast(settings.horizon) for f in fitted], axis=0) + effect_future
 
 
-def candidate_forecast(series: pd.Series, model: ModelName, settings: ForecastSettings
-                       ) -> np.ndarray | None:
+def candidate_forecast(
+    series: pd.Series, model: ModelName, settings: ForecastSettings
+) -> np.ndarray | None:
     """One candidate fitted on the whole series (festival-adjusted like the procedure),
     1…``horizon`` ahead; None when the series is too short for it."""
     s = _clean(series, "")
@@ -733,8 +846,12 @@ def candidate_forecast(series: pd.Series, model: ModelName, settings: ForecastSe
     return f.forecast(settings.horizon) + effect_future
 
 
-def diebold_mariano(e_model: Sequence[float] | np.ndarray, e_naive: Sequence[float] | np.ndarray,
-                    *, horizon: int = 1) -> tuple[float, float]:
+def diebold_mariano(
+    e_model: Sequence[float] | np.ndarray,
+    e_naive: Sequence[float] | np.ndarray,
+    *,
+    horizon: int = 1,
+) -> tuple[float, float]:
     """Diebold–Mariano test of equal squared-error accuracy, with the Harvey–Leybourne–Newbold
     small-sample correction.
 
@@ -771,13 +888,18 @@ def lagged_regressor(x: Sequence[float] | np.ndarray, lag: int) -> np.ndarray:
     if lag < 0:
         raise ValueError("lag must be ≥ 0")
     out = np.full(len(x), np.nan)
-    out[lag:] = x[:len(x) - lag] if lag else x
+    out[lag:] = x[: len(x) - lag] if lag else x
     return out
 
 
-def arimax_forecast(y: Sequence[float] | np.ndarray, *, exog: np.ndarray | None = None,
-                    exog_future: np.ndarray | None = None, horizon: int = 1,
-                    order: tuple[int, int, int] = (2, 0, 0)) -> np.ndarray:
+def arimax_forecast(
+    y: Sequence[float] | np.ndarray,
+    *,
+    exog: np.ndarray | None = None,
+    exog_future: np.ndarray | None = None,
+    horizon: int = 1,
+    order: tuple[int, int, int] = (2, 0, 0),
+) -> np.ndarray:
     """Forecast with a regression on macro series and ARIMA errors (statsmodels ``SARIMAX``).
 
     y_t = β'x_t + u_t with φ(L)Δ^d u_t = c + θ(L)e_t (statsmodels' regression with ARIMA
@@ -796,8 +918,7 @@ def arimax_forecast(y: Sequence[float] | np.ndarray, *, exog: np.ndarray | None 
     y = np.asarray(y, dtype=float)
     trend = "c" if order[1] == 0 else "n"  # no drift when differenced (as ``ari``)
     x = None if exog is None else np.asarray(exog, dtype=float).reshape(len(y), -1)
-    xf = None if exog_future is None else np.asarray(exog_future, dtype=float).reshape(
-        horizon, -1)
+    xf = None if exog_future is None else np.asarray(exog_future, dtype=float).reshape(horizon, -1)
     if x is not None and not np.all(np.isfinite(x)):
         raise ValueError("the regressors have missing values in the training periods")
     with _one_blas_thread(), warnings.catch_warnings():
@@ -807,8 +928,9 @@ def arimax_forecast(y: Sequence[float] | np.ndarray, *, exog: np.ndarray | None 
         return np.asarray(res.forecast(steps=horizon, exog=xf), dtype=float)
 
 
-def rolling_accuracy(series: pd.Series, settings: ForecastSettings, *, start: str
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def rolling_accuracy(
+    series: pd.Series, settings: ForecastSettings, *, start: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out-of-sample accuracy from ``start`` on: every forecast uses only data before its origin.
 
     For each origin t (periods from ``start`` to the last), each candidate is fitted on the
@@ -827,32 +949,45 @@ def rolling_accuracy(series: pd.Series, settings: ForecastSettings, *, start: st
     s = _clean(series, "")
     labels = [str(p) for p in s.index]
     if start not in labels:
-        raise ValueError(f"forecast origin {start!r} is not a period of the series "
-                         f"({labels[0]} … {labels[-1]})")
+        raise ValueError(
+            f"forecast origin {start!r} is not a period of the series ({labels[0]} … {labels[-1]})"
+        )
     first = labels.index(start)
     horizon = settings.horizon
     rows = []
     for t in range(first, len(labels)):
         train = s.iloc[:t]
-        actual = s.to_numpy()[t:t + horizon]
+        actual = s.to_numpy()[t : t + horizon]
         forecasts: dict[str, np.ndarray | None] = {
             m: candidate_forecast(train, m, settings)  # type: ignore[arg-type]
-            for m in settings.candidates}
+            for m in settings.candidates
+        }
         forecasts["naive"] = np.full(horizon, train.iloc[-1])
         forecasts["selected"] = point_forecast(train, settings)
         for model, f in forecasts.items():
             if f is None:
                 continue
             for h in range(len(actual)):
-                rows.append({"origin": labels[t], "horizon": h + 1, "model": model,
-                             "target": labels[t + h], "forecast": float(f[h]),
-                             "actual": float(actual[h])})
-    errors = pd.DataFrame(rows, columns=["origin", "horizon", "model", "target", "forecast",
-                                         "actual"])
+                rows.append(
+                    {
+                        "origin": labels[t],
+                        "horizon": h + 1,
+                        "model": model,
+                        "target": labels[t + h],
+                        "forecast": float(f[h]),
+                        "actual": float(actual[h]),
+                    }
+                )
+    errors = pd.DataFrame(
+        rows, columns=["origin", "horizon", "model", "target", "forecast", "actual"]
+    )
     errors["error"] = errors["actual"] - errors["forecast"]
     out = []
-    order = [*settings.candidates, *([] if "naive" in settings.candidates else ["naive"]),
-             "selected"]
+    order = [
+        *settings.candidates,
+        *([] if "naive" in settings.candidates else ["naive"]),
+        "selected",
+    ]
     for h in range(1, horizon + 1):
         eh = errors[errors["horizon"] == h]
         naive = eh[eh["model"] == "naive"].set_index("origin")["error"]
@@ -862,18 +997,32 @@ def rolling_accuracy(series: pd.Series, settings: ForecastSettings, *, start: st
                 continue
             common = em.index.intersection(naive.index)
             dm, p = diebold_mariano(em[common].to_numpy(), naive[common].to_numpy(), horizon=h)
-            out.append({"horizon": h, "model": model,
-                        "rmse": float(np.sqrt(np.mean(em[common] ** 2))),
-                        "naive_rmse": float(np.sqrt(np.mean(naive[common] ** 2))),
-                        "origins": int(len(common)), "dm_stat": dm, "dm_pvalue": p})
-    accuracy = pd.DataFrame(out, columns=["horizon", "model", "rmse", "naive_rmse", "origins",
-                                          "dm_stat", "dm_pvalue"])
+            out.append(
+                {
+                    "horizon": h,
+                    "model": model,
+                    "rmse": float(np.sqrt(np.mean(em[common] ** 2))),
+                    "naive_rmse": float(np.sqrt(np.mean(naive[common] ** 2))),
+                    "origins": int(len(common)),
+                    "dm_stat": dm,
+                    "dm_pvalue": p,
+                }
+            )
+    accuracy = pd.DataFrame(
+        out, columns=["horizon", "model", "rmse", "naive_rmse", "origins", "dm_stat", "dm_pvalue"]
+    )
     return accuracy, errors.drop(columns="error")
 
 
-def out_of_sample_rmse(series: pd.DataFrame, settings: ForecastSettings, *, origins: Sequence[str],
-                       by: str = "city", value: str = "estimate", horizon: int = 3
-                       ) -> tuple[float, float, int]:
+def out_of_sample_rmse(
+    series: pd.DataFrame,
+    settings: ForecastSettings,
+    *,
+    origins: Sequence[str],
+    by: str = "city",
+    value: str = "estimate",
+    horizon: int = 3,
+) -> tuple[float, float, int]:
     """RMSE of the chosen forecasts and of the naive forecast, pooled over groups and origins.
 
     For each group of ``series`` (columns ``period``, ``by``, ``value``) and each origin, the
@@ -899,9 +1048,15 @@ def out_of_sample_rmse(series: pd.DataFrame, settings: ForecastSettings, *, orig
     return rmse, rmse_naive, len(err_model)
 
 
-def forecast_table(fc: SeriesForecast, *, city: str, indicator: str, aggregate: Aggregate,
-                   level: float, transform: Callable[[np.ndarray], np.ndarray] | None = None
-                   ) -> pd.DataFrame:
+def forecast_table(
+    fc: SeriesForecast,
+    *,
+    city: str,
+    indicator: str,
+    aggregate: Aggregate,
+    level: float,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Rows of :data:`FORECAST_COLUMNS`: each month ahead and the next quarter.
 
     ``transform`` maps the quarter aggregate (e.g. to a year-on-year % change); the quarter row
@@ -911,27 +1066,51 @@ def forecast_table(fc: SeriesForecast, *, city: str, indicator: str, aggregate: 
     rows = []
     for h, period in enumerate(fc.periods):
         lo, hi = np.quantile(fc.paths[:, h], [a, 1 - a])
-        rows.append({"city": city, "indicator": indicator, "kind": "month", "target": period,
-                     "horizon": h + 1, "model": fc.model, "forecast": float(fc.mean[h]),
-                     "pi_low": float(lo), "pi_high": float(hi)})
+        rows.append(
+            {
+                "city": city,
+                "indicator": indicator,
+                "kind": "month",
+                "target": period,
+                "horizon": h + 1,
+                "model": fc.model,
+                "forecast": float(fc.mean[h]),
+                "pi_low": float(lo),
+                "pi_high": float(hi),
+            }
+        )
     q = quarter_values(fc, aggregate, transform)
     if q is not None:
         label, point, draws = q
         lo, hi = np.quantile(draws, [a, 1 - a])
-        rows.append({"city": city, "indicator": indicator, "kind": "quarter", "target": label,
-                     "horizon": 1, "model": fc.model, "forecast": point, "pi_low": float(lo),
-                     "pi_high": float(hi)})
+        rows.append(
+            {
+                "city": city,
+                "indicator": indicator,
+                "kind": "quarter",
+                "target": label,
+                "horizon": 1,
+                "model": fc.model,
+                "forecast": point,
+                "pi_low": float(lo),
+                "pi_high": float(hi),
+            }
+        )
     return pd.DataFrame(rows, columns=FORECAST_COLUMNS)
 
 
-def quarter_values(fc: SeriesForecast, aggregate: Aggregate,
-                   transform: Callable[[np.ndarray], np.ndarray] | None = None
-                   ) -> tuple[str, float, np.ndarray] | None:
+def quarter_values(
+    fc: SeriesForecast,
+    aggregate: Aggregate,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[str, float, np.ndarray] | None:
     """(quarter label, point forecast, simulated values) of the first complete quarter ahead."""
     quarters = [quarter_label(p) for p in fc.periods]
     for start in range(len(fc.periods) - 2):
-        if fc.periods[start].endswith(("-01", "-04", "-07", "-10")) and len(
-                set(quarters[start:start + 3])) == 1:
+        if (
+            fc.periods[start].endswith(("-01", "-04", "-07", "-10"))
+            and len(set(quarters[start : start + 3])) == 1
+        ):
             sl = slice(start, start + 3)
             draws = aggregate_paths(fc.paths[:, sl], aggregate)
             point = aggregate_paths(fc.mean[None, sl], aggregate)
@@ -941,8 +1120,9 @@ def quarter_values(fc: SeriesForecast, aggregate: Aggregate,
     return None
 
 
-def crossing_probabilities(draws: np.ndarray, lines: Sequence[float], direction: str
-                           ) -> list[float]:
+def crossing_probabilities(
+    draws: np.ndarray, lines: Sequence[float], direction: str
+) -> list[float]:
     """Share of simulated values at or beyond each line (the probability of crossing it)."""
     sign = 1.0 if direction == "higher_is_worse" else -1.0
     return [float(np.mean(sign * (draws - line) >= 0)) for line in lines]

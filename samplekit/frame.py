@@ -30,10 +30,21 @@ from samplekit.io import read_table
 from samplekit.names import normalize_name
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    "enterprise_id", "name", "city", "section", "registration_type", "employees", "revenue",
+    "enterprise_id",
+    "name",
+    "city",
+    "section",
+    "registration_type",
+    "employees",
+    "revenue",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "division", "assets", "status", "export_share", "in_panel", "in_monthly",
+    "division",
+    "assets",
+    "status",
+    "export_share",
+    "in_panel",
+    "in_monthly",
 )
 
 #: Chinese (and common variant) headers accepted for each column.
@@ -54,10 +65,23 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 STATUS_ALIASES: dict[str, str] = {
-    "active": "active", "正常": "active", "营业": "active", "在营": "active", "存续": "active",
-    "closed": "closed", "关闭": "closed", "破产": "closed", "注销": "closed", "关闭破产": "closed",
-    "suspended": "suspended", "停业": "suspended", "歇业": "suspended", "停业整顿": "suspended",
-    "moved": "moved", "迁出": "moved", "迁出本市": "moved",
+    "active": "active",
+    "正常": "active",
+    "营业": "active",
+    "在营": "active",
+    "存续": "active",
+    "closed": "closed",
+    "关闭": "closed",
+    "破产": "closed",
+    "注销": "closed",
+    "关闭破产": "closed",
+    "suspended": "suspended",
+    "停业": "suspended",
+    "歇业": "suspended",
+    "停业整顿": "suspended",
+    "moved": "moved",
+    "迁出": "moved",
+    "迁出本市": "moved",
 }
 #: Largest value accepted per number column (a larger one is an ``out_of_range`` error, not an
 #: overflow): employees of one enterprise, revenue and assets in 10k yuan, export share.
@@ -74,11 +98,22 @@ _FALSE = {"false", "0", "no", "n", "否", "f", ""}
 
 #: Chinese headers of the classified frame (for Excel output).
 FRAME_HEADERS_ZH: dict[str, str] = {
-    "enterprise_id": "企业代码", "name": "企业名称", "city": "城市", "section": "行业门类",
-    "division": "行业大类", "registration_type": "登记注册类型", "employees": "从业人数",
-    "revenue": "营业收入(万元)", "assets": "资产总额(万元)", "status": "经营状态",
-    "export_share": "出口比重", "in_panel": "现有监测企业", "in_monthly": "月度监测企业",
-    "sector": "三次产业", "size_class": "企业规模", "ownership": "所有制类型",
+    "enterprise_id": "企业代码",
+    "name": "企业名称",
+    "city": "城市",
+    "section": "行业门类",
+    "division": "行业大类",
+    "registration_type": "登记注册类型",
+    "employees": "从业人数",
+    "revenue": "营业收入(万元)",
+    "assets": "资产总额(万元)",
+    "status": "经营状态",
+    "export_share": "出口比重",
+    "in_panel": "现有监测企业",
+    "in_monthly": "月度监测企业",
+    "sector": "三次产业",
+    "size_class": "企业规模",
+    "ownership": "所有制类型",
 }
 
 
@@ -125,26 +160,41 @@ def _norm(name: str) -> str:
     return name.strip().lower().replace(" ", "").replace("\ufeff", "")
 
 
-def _problem_rows(file: str, mask: np.ndarray, column: str, values: pd.Series, rule: str,
-                  message: str, severity: str = "error", *, rownum: np.ndarray | None = None
-                  ) -> pd.DataFrame:
+def _problem_rows(
+    file: str,
+    mask: np.ndarray,
+    column: str,
+    values: pd.Series,
+    rule: str,
+    message: str,
+    severity: str = "error",
+    *,
+    rownum: np.ndarray | None = None,
+) -> pd.DataFrame:
     idx = np.flatnonzero(mask)
-    return pd.DataFrame({
-        "severity": severity,
-        "file": file,
-        # the file's own line (header found in the first 20 rows, blank lines counted);
-        # for a frame without a file: header is row 1
-        "row": rownum[idx] if rownum is not None else idx + 2,
-        "column": column,
-        "value": values.iloc[idx].astype("str").fillna("").to_numpy(dtype=object),
-        "rule": rule,
-        "message": message,
-    }, columns=PROBLEM_COLUMNS)
+    return pd.DataFrame(
+        {
+            "severity": severity,
+            "file": file,
+            # the file's own line (header found in the first 20 rows, blank lines counted);
+            # for a frame without a file: header is row 1
+            "row": rownum[idx] if rownum is not None else idx + 2,
+            "column": column,
+            "value": values.iloc[idx].astype("str").fillna("").to_numpy(dtype=object),
+            "rule": rule,
+            "message": message,
+        },
+        columns=PROBLEM_COLUMNS,
+    )
 
 
-def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
-                   cities: Iterable[str] | None = None,
-                   rows: np.ndarray | None = None) -> FrameCheck:
+def validate_frame(
+    raw: pd.DataFrame,
+    *,
+    file: str = "<frame>",
+    cities: Iterable[str] | None = None,
+    rows: np.ndarray | None = None,
+) -> FrameCheck:
     """Validate every row of a register and classify it.
 
     Parameters
@@ -172,11 +222,22 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         found = ", ".join(str(c) for c in raw.columns)
-        problems = problems_frame(pd.DataFrame({
-            "severity": "error", "file": file, "row": None, "column": missing, "value": "",
-            "rule": "missing_column",
-            "message": [f"缺少必填列 {c}(表头可写作“{COLUMN_ALIASES[c][0]}”);现有列:{found}" for c in missing],
-        }))
+        problems = problems_frame(
+            pd.DataFrame(
+                {
+                    "severity": "error",
+                    "file": file,
+                    "row": None,
+                    "column": missing,
+                    "value": "",
+                    "rule": "missing_column",
+                    "message": [
+                        f"缺少必填列 {c}(表头可写作“{COLUMN_ALIASES[c][0]}”);现有列:{found}"
+                        for c in missing
+                    ],
+                }
+            )
+        )
         return FrameCheck(None, problems)
     df = df.reset_index(drop=True)
     parts: list[pd.DataFrame] = []
@@ -198,12 +259,28 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     for col in ("enterprise_id", "name", "city", "section", "registration_type"):
         s = text(col)
         clean[col] = s
-        parts.append(prob(file, s.isna().to_numpy(), col, df[col], "required",
-                                   f"必填项 {FRAME_HEADERS_ZH.get(col, col)} 为空"))
+        parts.append(
+            prob(
+                file,
+                s.isna().to_numpy(),
+                col,
+                df[col],
+                "required",
+                f"必填项 {FRAME_HEADERS_ZH.get(col, col)} 为空",
+            )
+        )
     ids = clean["enterprise_id"]
     dup = ids.duplicated(keep=False) & ids.notna()
-    parts.append(prob(file, dup.to_numpy(), "enterprise_id", df["enterprise_id"],
-                               "duplicate_id", "同一企业代码出现在多行;每个企业只保留一行"))
+    parts.append(
+        prob(
+            file,
+            dup.to_numpy(),
+            "enterprise_id",
+            df["enterprise_id"],
+            "duplicate_id",
+            "同一企业代码出现在多行;每个企业只保留一行",
+        )
+    )
     if cities is not None:
         # Listed in the official order (division code, else the city table's own order).
         allowed = reference.city_order([str(c) for c in cities])
@@ -215,17 +292,41 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
             fixable = {c for c, fix in spelled.items() if fix}
             for wrong in sorted(fixable):
                 rows = (clean["city"] == wrong).to_numpy()
-                parts.append(prob(file, rows, "city", df["city"], "unknown_city",
-                                  f"城市表中写作“{spelled[wrong]}”,请把“{wrong}”改为"
-                                  f"“{spelled[wrong]}”(与城市表的写法一致)"))
+                parts.append(
+                    prob(
+                        file,
+                        rows,
+                        "city",
+                        df["city"],
+                        "unknown_city",
+                        f"城市表中写作“{spelled[wrong]}”,请把“{wrong}”改为"
+                        f"“{spelled[wrong]}”(与城市表的写法一致)",
+                    )
+                )
         rest = bad & ~clean["city"].isin(fixable)
-        parts.append(prob(file, rest.to_numpy(), "city", df["city"], "unknown_city",
-                                   f"不是城市表中的城市({'、'.join(allowed)})"))
+        parts.append(
+            prob(
+                file,
+                rest.to_numpy(),
+                "city",
+                df["city"],
+                "unknown_city",
+                f"不是城市表中的城市({'、'.join(allowed)})",
+            )
+        )
     sections = reference.sections()
     sec = clean["section"].str.upper()
     bad = sec.notna() & ~sec.isin(sections["section"].tolist())
-    parts.append(prob(file, bad.to_numpy(), "section", df["section"], "unknown_section",
-                               "应为 GB/T 4754-2011 门类字母 A–T"))
+    parts.append(
+        prob(
+            file,
+            bad.to_numpy(),
+            "section",
+            df["section"],
+            "unknown_section",
+            "应为 GB/T 4754-2011 门类字母 A–T",
+        )
+    )
     clean["section"] = sec
     # Registration type: a code of 国统字〔1998〕200号 (any level), its name, or a four-digit
     # market-regulation enterprise-type code that decides one type.
@@ -248,20 +349,43 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
     if unknown.any():
         values = clean["registration_type"].astype("str")
         for word, hint in _REGISTRATION_HINTS.items():
-            rows = unknown & ~hinted & values.str.contains(word, regex=False).fillna(False).to_numpy()
+            rows = (
+                unknown & ~hinted & values.str.contains(word, regex=False).fillna(False).to_numpy()
+            )
             if rows.any():
                 hinted |= rows
-                parts.append(prob(file, rows, "registration_type", df["registration_type"],
-                                  "unknown_registration_type",
-                                  f"“{word}”不是登记注册类型的名称;请填写代码:{hint}"))
-    parts.append(prob(file, unknown & ~hinted, "registration_type", df["registration_type"],
-                      "unknown_registration_type",
-                      "不是登记注册类型:应为国统字〔1998〕200号的代码(110、120、…、173、…、340)或其名称,"
-                      "或市场监管企业类型代码(见 data/reference)"))
-    parts.append(prob(file, unmapped, "registration_type", df["registration_type"],
-                      "unmapped_enterprise_type",
-                      "该市场监管企业类型代码不能唯一对应登记注册类型(上位类或多种可能);"
-                      "请填写三位登记注册类型代码"))
+                parts.append(
+                    prob(
+                        file,
+                        rows,
+                        "registration_type",
+                        df["registration_type"],
+                        "unknown_registration_type",
+                        f"“{word}”不是登记注册类型的名称;请填写代码:{hint}",
+                    )
+                )
+    parts.append(
+        prob(
+            file,
+            unknown & ~hinted,
+            "registration_type",
+            df["registration_type"],
+            "unknown_registration_type",
+            "不是登记注册类型:应为国统字〔1998〕200号的代码(110、120、…、173、…、340)或其名称,"
+            "或市场监管企业类型代码(见 data/reference)",
+        )
+    )
+    parts.append(
+        prob(
+            file,
+            unmapped,
+            "registration_type",
+            df["registration_type"],
+            "unmapped_enterprise_type",
+            "该市场监管企业类型代码不能唯一对应登记注册类型(上位类或多种可能);"
+            "请填写三位登记注册类型代码",
+        )
+    )
     reg = mapped.where(~(unknown | unmapped) & present, None)
     clean["registration_type"] = reg
 
@@ -283,16 +407,27 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
 
         results, inverse = map_pairs(sec, div, division_ok)
         bad = pd.Series(~np.asarray(results, dtype=bool)[inverse], index=df.index)
-        parts.append(prob(file, bad.to_numpy(), "division", df["division"],
-                                   "invalid_division",
-                                   "应为该门类范围内的 GB/T 4754-2011 两位大类代码(如 C:13–43)"))
+        parts.append(
+            prob(
+                file,
+                bad.to_numpy(),
+                "division",
+                df["division"],
+                "invalid_division",
+                "应为该门类范围内的 GB/T 4754-2011 两位大类代码(如 C:13–43)",
+            )
+        )
         clean["division"] = div
     else:
         clean["division"] = pd.Series(pd.NA, index=df.index, dtype="string")
 
     # Numbers: numeric and non-negative.
-    for col, required in (("employees", True), ("revenue", True), ("assets", False),
-                          ("export_share", False)):
+    for col, required in (
+        ("employees", True),
+        ("revenue", True),
+        ("assets", False),
+        ("export_share", False),
+    ):
         if col not in df.columns:
             clean[col] = pd.Series(np.nan, index=df.index)
             continue
@@ -305,33 +440,76 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
             present = raw_col.notna() & (raw_col.astype("str").str.strip() != "")
             present = present.fillna(False).astype(bool)
         if required:
-            parts.append(prob(file, (~present).to_numpy(), col, raw_col, "required",
-                                       f"必填项 {FRAME_HEADERS_ZH.get(col, col)} 为空"))
-        parts.append(prob(file, (present & num.isna()).to_numpy(), col, raw_col,
-                                   "not_numeric", "不是数字(只写数字,不要千分位逗号或单位)"))
-        parts.append(prob(file, (num < 0).fillna(False).to_numpy(), col, raw_col,
-                                   "negative", "不能为负数"))
+            parts.append(
+                prob(
+                    file,
+                    (~present).to_numpy(),
+                    col,
+                    raw_col,
+                    "required",
+                    f"必填项 {FRAME_HEADERS_ZH.get(col, col)} 为空",
+                )
+            )
+        parts.append(
+            prob(
+                file,
+                (present & num.isna()).to_numpy(),
+                col,
+                raw_col,
+                "not_numeric",
+                "不是数字(只写数字,不要千分位逗号或单位)",
+            )
+        )
+        parts.append(
+            prob(file, (num < 0).fillna(False).to_numpy(), col, raw_col, "negative", "不能为负数")
+        )
         limit = MAX_VALUE.get(col)
         if limit is not None:  # e.g. 99999999999999999999 employees: an error, not an overflow
-            parts.append(prob(file, (num > limit).fillna(False).to_numpy(), col, raw_col,
-                              "out_of_range", f"数值过大(超过{limit:g});请检查单位和位数"))
+            parts.append(
+                prob(
+                    file,
+                    (num > limit).fillna(False).to_numpy(),
+                    col,
+                    raw_col,
+                    "out_of_range",
+                    f"数值过大(超过{limit:g});请检查单位和位数",
+                )
+            )
             num = num.where(~(num > limit))
         if col == "employees":
             frac = (num.notna() & (num != np.floor(num))).to_numpy()
-            parts.append(prob(file, frac, col, raw_col, "not_integer",
-                                       "从业人数应为整数"))
+            parts.append(prob(file, frac, col, raw_col, "not_integer", "从业人数应为整数"))
         if col == "export_share":
-            parts.append(prob(file, (num > 1).fillna(False).to_numpy(), col, raw_col,
-                                       "out_of_range", "出口比重是0–1之间的小数(写0.35,不写35)"))
+            parts.append(
+                prob(
+                    file,
+                    (num > 1).fillna(False).to_numpy(),
+                    col,
+                    raw_col,
+                    "out_of_range",
+                    "出口比重是0–1之间的小数(写0.35,不写35)",
+                )
+            )
         clean[col] = num.astype(float)
 
     if "status" in df.columns:
         st = text("status")
-        mapped = pd.Series(map_unique(st, lambda v: "active" if v is None else
-                                      STATUS_ALIASES.get(str(v).lower(), pd.NA)), index=df.index)
-        parts.append(prob(file, mapped.isna().to_numpy(), "status", df["status"],
-                                   "unknown_status",
-                                   "经营状态应为 正常/关闭/停业/迁出(active/closed/suspended/moved)"))
+        mapped = pd.Series(
+            map_unique(
+                st, lambda v: "active" if v is None else STATUS_ALIASES.get(str(v).lower(), pd.NA)
+            ),
+            index=df.index,
+        )
+        parts.append(
+            prob(
+                file,
+                mapped.isna().to_numpy(),
+                "status",
+                df["status"],
+                "unknown_status",
+                "经营状态应为 正常/关闭/停业/迁出(active/closed/suspended/moved)",
+            )
+        )
         clean["status"] = mapped
     else:
         clean["status"] = pd.Series("active", index=df.index)
@@ -340,45 +518,79 @@ def validate_frame(raw: pd.DataFrame, *, file: str = "<frame>",
             parsed = map_unique(df[col], _parse_bool).astype(float)  # 1 true, 0 false, NaN bad
             is_true = pd.Series(parsed == 1, index=df.index)
             is_false = pd.Series(parsed == 0, index=df.index)
-            parts.append(prob(file, (~(is_true | is_false)).to_numpy(), col, df[col],
-                                       "not_boolean", "应为 是/否(true/false、1/0)"))
+            parts.append(
+                prob(
+                    file,
+                    (~(is_true | is_false)).to_numpy(),
+                    col,
+                    df[col],
+                    "not_boolean",
+                    "应为 是/否(true/false、1/0)",
+                )
+            )
             clean[col] = is_true.astype(bool)
         else:
             clean[col] = pd.Series(False, index=df.index)
 
-    problems = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
-        len(p) for p in parts) else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    problems = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    )
     if len(problems):
         return FrameCheck(None, problems_frame(problems))
 
-    frame = pd.DataFrame({
-        "enterprise_id": ids.astype(str),
-        "name": clean["name"].astype(str),
-        "city": clean["city"].astype(str),
-        "section": clean["section"].astype(str),
-        "division": clean["division"],
-        "registration_type": clean["registration_type"].astype(str),
-        "employees": clean["employees"].astype("int64"),
-        "revenue": clean["revenue"],
-        "assets": clean["assets"],
-        "status": clean["status"].astype(str),
-        "export_share": clean["export_share"].fillna(0.0),
-        "in_panel": clean["in_panel"],
-        "in_monthly": clean["in_monthly"] & clean["in_panel"],
-    }, copy=False)
+    frame = pd.DataFrame(
+        {
+            "enterprise_id": ids.astype(str),
+            "name": clean["name"].astype(str),
+            "city": clean["city"].astype(str),
+            "section": clean["section"].astype(str),
+            "division": clean["division"],
+            "registration_type": clean["registration_type"].astype(str),
+            "employees": clean["employees"].astype("int64"),
+            "revenue": clean["revenue"],
+            "assets": clean["assets"],
+            "status": clean["status"].astype(str),
+            "export_share": clean["export_share"].fillna(0.0),
+            "in_panel": clean["in_panel"],
+            "in_monthly": clean["in_monthly"] & clean["in_panel"],
+        },
+        copy=False,
+    )
     frame, used_default = classify(frame)
-    warn = prob(file, used_default.to_numpy(), "division", frame["division"],
-                         "division_missing",
-                         "缺少行业大类:规模按门类的默认行业组划分;请补充两位大类代码", "warning")
+    warn = prob(
+        file,
+        used_default.to_numpy(),
+        "division",
+        frame["division"],
+        "division_missing",
+        "缺少行业大类:规模按门类的默认行业组划分;请补充两位大类代码",
+        "warning",
+    )
     needs_assets = frame["section"].isin(["E", "K", "L"]) & frame["assets"].isna()
-    warn2 = prob(file, needs_assets.to_numpy(), "assets", frame["assets"],
-                          "assets_missing", "该行业的规模划分用资产总额;缺少资产按未达标处理", "warning")
-    warn3 = prob(file, ~id_check_ok(frame["enterprise_id"]), "enterprise_id",
-                 frame["enterprise_id"], "id_check",
-                 "统一社会信用代码(GB 32100-2015)或组织机构代码(GB 11714)的校验位不符;"
-                 "请核对代码是否抄错", "warning")
-    magnitude = [prob(file, mask, col, frame[col], "magnitude", msg, "warning")
-                 for col, mask, msg in magnitude_outliers(frame)]
+    warn2 = prob(
+        file,
+        needs_assets.to_numpy(),
+        "assets",
+        frame["assets"],
+        "assets_missing",
+        "该行业的规模划分用资产总额;缺少资产按未达标处理",
+        "warning",
+    )
+    warn3 = prob(
+        file,
+        ~id_check_ok(frame["enterprise_id"]),
+        "enterprise_id",
+        frame["enterprise_id"],
+        "id_check",
+        "统一社会信用代码(GB 32100-2015)或组织机构代码(GB 11714)的校验位不符;请核对代码是否抄错",
+        "warning",
+    )
+    magnitude = [
+        prob(file, mask, col, frame[col], "magnitude", msg, "warning")
+        for col, mask, msg in magnitude_outliers(frame)
+    ]
     problems = problems_frame(pd.concat([warn, warn2, warn3, *magnitude], ignore_index=True))
     return FrameCheck(frame, problems)
 
@@ -422,14 +634,14 @@ def id_check_ok(ids: pd.Series) -> np.ndarray:
     if n == 0 or bufs[2] is None:
         return ok
     width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset: arr.offset + n + 1]
+    offsets = np.frombuffer(bufs[1], dtype=width)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(bufs[2], dtype=np.uint8)
     lengths = np.diff(offsets)
     valid = arr.is_valid().to_numpy(zero_copy_only=False)
 
     def chars(idx: np.ndarray, length: int) -> np.ndarray:
         if len(idx) == n and offsets[-1] - offsets[0] == n * length:  # all this long: a reshape
-            return data[offsets[0]: offsets[-1]].reshape(n, length)
+            return data[offsets[0] : offsets[-1]].reshape(n, length)
         return data[offsets[idx].astype(np.int64)[:, None] + np.arange(length)]
 
     # Byte -> value tables (lower case accepted); -1 not allowed, -2 non-ASCII (not checked).
@@ -484,13 +696,20 @@ def magnitude_outliers(frame: pd.DataFrame) -> list[tuple[str, np.ndarray, str]]
         med = ratio.groupby(frame["section"]).transform("median")
         count = ratio.groupby(frame["section"]).transform("count")
         rel = ratio / med
-        far = ((count >= MAGNITUDE_MIN_FIRMS) & ((rel >= MAGNITUDE_FACTOR)
-                                                 | (rel <= 1 / MAGNITUDE_FACTOR)))
+        far = (count >= MAGNITUDE_MIN_FIRMS) & (
+            (rel >= MAGNITUDE_FACTOR) | (rel <= 1 / MAGNITUDE_FACTOR)
+        )
         mask = (far | (ratio > MAGNITUDE_ABSOLUTE)).fillna(False).to_numpy(dtype=bool)
         zh = "营业收入" if col == "revenue" else "资产总额"
-        out.append((col, mask, f"人均{zh}与同门类企业相差{MAGNITUDE_FACTOR:g}倍以上(或超过每人"
-                               f"{MAGNITUDE_ABSOLUTE:g}万元):是否以元而非万元填报?"
-                               f"单位错误会改变企业规模划分"))
+        out.append(
+            (
+                col,
+                mask,
+                f"人均{zh}与同门类企业相差{MAGNITUDE_FACTOR:g}倍以上(或超过每人"
+                f"{MAGNITUDE_ABSOLUTE:g}万元):是否以元而非万元填报?"
+                f"单位错误会改变企业规模划分",
+            )
+        )
     return out
 
 
@@ -540,12 +759,15 @@ def read_register(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarra
     if header_idx is None:
         delim = guess_delimiter(head)
         if delim is not None:
-            raise InputError(f"{p}: 第{delim[0]}行似乎以{delim[1]}分隔;请另存为逗号分隔的 CSV"
-                             f"(或 XLSX)后重新报送")
-        raise InputError(f"{p}: 前{len(head)}行中没有找到表头(需要企业代码、企业名称、城市、"
-                         f"行业门类等列)")
-    raw = read_table(p, engine="pyarrow" if suffix in (".csv", ".txt") else "c",
-                     skiprows=header_idx)
+            raise InputError(
+                f"{p}: 第{delim[0]}行似乎以{delim[1]}分隔;请另存为逗号分隔的 CSV(或 XLSX)后重新报送"
+            )
+        raise InputError(
+            f"{p}: 前{len(head)}行中没有找到表头(需要企业代码、企业名称、城市、行业门类等列)"
+        )
+    raw = read_table(
+        p, engine="pyarrow" if suffix in (".csv", ".txt") else "c", skiprows=header_idx
+    )
     if not len(raw):
         raise InputError(f"{p}: 只有表头(第{header_idx + 1}行),没有数据行")
     if suffix in (".csv", ".txt"):
@@ -581,6 +803,7 @@ _REGISTRATION_HINTS: dict[str, str] = {
 def _city_spelling(name: str, allowed: list[str]) -> str | None:
     """The city-table spelling of ``name`` when they differ only by an administrative suffix
     (杭州市 ↔ 杭州), else None."""
+
     def bare(c: str) -> str:
         for suffix in _CITY_SUFFIXES:
             if c.endswith(suffix) and len(c) > len(suffix) + 1:
@@ -591,8 +814,7 @@ def _city_spelling(name: str, allowed: list[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None
-                ) -> FrameCheck:
+def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None) -> FrameCheck:
     """Read and validate a register file (see :func:`read_register`, :func:`validate_frame`)."""
     raw, rows = read_register(path)  # registers are big: pyarrow; the validator strips text
     result = validate_frame(raw, file=Path(path).name, cities=cities, rows=rows)
@@ -603,22 +825,33 @@ def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = 
         if found:
             cols = list(raw.columns)
             named = rename_aliases(raw.head(0), Path(path).name).columns
-            probs = pd.DataFrame([{
-                "severity": "error", "file": Path(path).name, "row": r,
-                "column": str(named[c - 1]) if c - 1 < len(cols) else str(c), "value": f,
-                "rule": "formula_no_value",
-                "message": "公式单元格没有计算结果(文件由程序生成、未在 Excel 中保存);"
-                           "请在 Excel 中打开并保存,或填写数值"}
-                for (r, c), f in sorted(found.items()) if r > int(rows[0]) - 1],
-                columns=PROBLEM_COLUMNS)
+            probs = pd.DataFrame(
+                [
+                    {
+                        "severity": "error",
+                        "file": Path(path).name,
+                        "row": r,
+                        "column": str(named[c - 1]) if c - 1 < len(cols) else str(c),
+                        "value": f,
+                        "rule": "formula_no_value",
+                        "message": "公式单元格没有计算结果(文件由程序生成、未在 Excel 中保存);"
+                        "请在 Excel 中打开并保存,或填写数值",
+                    }
+                    for (r, c), f in sorted(found.items())
+                    if r > int(rows[0]) - 1
+                ],
+                columns=PROBLEM_COLUMNS,
+            )
             if len(probs):
-                result = FrameCheck(None, problems_frame(pd.concat(
-                    [result.problems, probs], ignore_index=True)))
+                result = FrameCheck(
+                    None, problems_frame(pd.concat([result.problems, probs], ignore_index=True))
+                )
     return result
 
 
-def load_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None
-               ) -> pd.DataFrame:
+def load_frame(
+    path: str | os.PathLike[str], *, cities: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Read, validate and classify a register; raise if any row has an error.
 
     Raises
@@ -636,10 +869,15 @@ def load_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = N
         errors = result.problems[result.problems["severity"] == "error"]
         raise ValidationError(
             f"{path}: {len(errors)} problem(s) in the register; nothing was loaded.\n"
-            + summarize_problems(errors), result.problems)
+            + summarize_problems(errors),
+            result.problems,
+        )
     if len(result.problems):
-        warnings.warn(f"{path}: {len(result.problems)} warning(s):\n"
-                      + summarize_problems(result.problems), SamplekitWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {len(result.problems)} warning(s):\n" + summarize_problems(result.problems),
+            SamplekitWarning,
+            stacklevel=2,
+        )
     return result.frame
 
 
@@ -658,8 +896,10 @@ def apply_panel(frame: pd.DataFrame, panel: pd.DataFrame, *, file: str) -> pd.Da
     unknown = ids[~ids.isin(frame["enterprise_id"])]
     if len(unknown):
         rows = ", ".join(str(i + 2) for i in unknown.index[:10])
-        raise InputError(f"{file}: {len(unknown)} panel enterprise(s) not in the register "
-                         f"(rows {rows}); fix the ids or add them to the register")
+        raise InputError(
+            f"{file}: {len(unknown)} panel enterprise(s) not in the register "
+            f"(rows {rows}); fix the ids or add them to the register"
+        )
     out = frame.copy()
     out["in_panel"] = out["enterprise_id"].isin(ids)
     if "in_monthly" in panel.columns:

@@ -43,8 +43,10 @@ INDICATOR_COLUMNS: dict[str, tuple[str, str, float, float, bool]] = {
     "demand_supply_ratio": ("求人倍率", "", 0.0, 100.0, False),
 }
 KEY_COLUMNS: dict[str, str] = {"city": "城市", "period": "月份"}
-HEADERS_ZH: dict[str, str] = {**KEY_COLUMNS, **{k: (f"{v[0]}({v[1]})" if v[1] else v[0])
-                                                 for k, v in INDICATOR_COLUMNS.items()}}
+HEADERS_ZH: dict[str, str] = {
+    **KEY_COLUMNS,
+    **{k: (f"{v[0]}({v[1]})" if v[1] else v[0]) for k, v in INDICATOR_COLUMNS.items()},
+}
 
 
 ColumnSpec = tuple[str, str, float, float, bool]
@@ -70,9 +72,13 @@ def declared_columns(indicators: Iterable[Any]) -> dict[str, ColumnSpec]:
     return out
 
 
-def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None = None,
-                             file: str = "<city indicators>",
-                             columns: dict[str, ColumnSpec] | None = None) -> pd.DataFrame:
+def validate_city_indicators(
+    raw: pd.DataFrame,
+    *,
+    cities: Iterable[str] | None = None,
+    file: str = "<city indicators>",
+    columns: dict[str, ColumnSpec] | None = None,
+) -> pd.DataFrame:
     """Validate a city indicators table; return it typed and sorted, or raise naming every cell.
 
     Parameters
@@ -111,41 +117,70 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
     rows: list[dict[str, Any]] = []
 
     def add(row: int | None, column: str, value: Any, rule: str, message: str) -> None:
-        rows.append({"severity": "error", "file": file, "row": row, "column": column,
-                     "value": "" if value is None or (isinstance(value, float) and np.isnan(value))
-                     else str(value), "rule": rule, "message": message})
+        rows.append(
+            {
+                "severity": "error",
+                "file": file,
+                "row": row,
+                "column": column,
+                "value": ""
+                if value is None or (isinstance(value, float) and np.isnan(value))
+                else str(value),
+                "rule": rule,
+                "message": message,
+            }
+        )
 
     for col, zh in KEY_COLUMNS.items():
         if col not in df.columns:
             add(None, col, None, "missing_column", f"required column '{col}' ({zh}) not found")
     present = [c for c in spec if c in df.columns]
     if not present:
-        add(None, "registered_rate", None, "no_indicator",
+        add(
+            None,
+            "registered_rate",
+            None,
+            "no_indicator",
             "no indicator column found; expected at least one of "
-            + ", ".join(f"{k} ({v[0]})" for k, v in spec.items()))
+            + ", ".join(f"{k} ({v[0]})" for k, v in spec.items()),
+        )
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: city indicators table has the wrong columns\n"
-                              + summarize_problems(probs), probs)
+        raise ValidationError(
+            f"{file}: city indicators table has the wrong columns\n" + summarize_problems(probs),
+            probs,
+        )
     df = df.reset_index(drop=True)
     allowed = set(cities) if cities is not None else None
-    out = pd.DataFrame({
-        "city": df["city"].astype("string").str.strip(),
-        "period": df["period"].astype("string").str.strip(),
-    })
+    out = pd.DataFrame(
+        {
+            "city": df["city"].astype("string").str.strip(),
+            "period": df["period"].astype("string").str.strip(),
+        }
+    )
     for i, v in out["city"].items():
         if pd.isna(v) or v == "":
             add(i + 2, "city", v, "required", "city name is empty")
         elif allowed is not None and v not in allowed:
-            add(i + 2, "city", v, "unknown_city",
-                "not a city of the city table nor the province; check the spelling")
+            add(
+                i + 2,
+                "city",
+                v,
+                "unknown_city",
+                "not a city of the city table nor the province; check the spelling",
+            )
     for i, v in out["period"].items():
         if pd.isna(v) or not MONTH_RE.match(str(v)):
             add(i + 2, "period", v, "period_format", "period must be a month like 2013-07")
     dup = out.duplicated(["city", "period"], keep=False).to_numpy()
     for i in np.flatnonzero(dup):
-        add(i + 2, "period", out["period"].iloc[i], "duplicate",
-            f"city {out['city'].iloc[i]} has this month twice; keep one row per city and month")
+        add(
+            i + 2,
+            "period",
+            out["period"].iloc[i],
+            "duplicate",
+            f"city {out['city'].iloc[i]} has this month twice; keep one row per city and month",
+        )
     for col in present:
         zh, unit, low, high, integer = spec[col]
         text = df[col].astype("string").str.strip()
@@ -163,18 +198,26 @@ def validate_city_indicators(raw: pd.DataFrame, *, cities: Iterable[str] | None 
         out[col] = num.astype("float64")
     if rows:
         probs = problems_frame(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: {len(probs)} problem(s) in the city indicators table\n"
-                              + summarize_problems(probs), probs)
+        raise ValidationError(
+            f"{file}: {len(probs)} problem(s) in the city indicators table\n"
+            + summarize_problems(probs),
+            probs,
+        )
     out["city"] = out["city"].astype(str)
     out["period"] = out["period"].astype(str)
     return out.sort_values(["city", "period"], kind="stable").reset_index(drop=True)
 
 
-def load_city_indicators(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None,
-                         columns: dict[str, ColumnSpec] | None = None) -> pd.DataFrame:
+def load_city_indicators(
+    path: str | os.PathLike[str],
+    *,
+    cities: Iterable[str] | None = None,
+    columns: dict[str, ColumnSpec] | None = None,
+) -> pd.DataFrame:
     """Read (CSV UTF-8/GBK, XLSX) and validate a city indicators file."""
-    return validate_city_indicators(read_table(path), cities=cities, file=Path(path).name,
-                                    columns=columns)
+    return validate_city_indicators(
+        read_table(path), cities=cities, file=Path(path).name, columns=columns
+    )
 
 
 def merge_tables(base: pd.DataFrame | None, extra: pd.DataFrame, *, file: str) -> pd.DataFrame:
@@ -186,12 +229,27 @@ def merge_tables(base: pd.DataFrame | None, extra: pd.DataFrame, *, file: str) -
         return extra
     both = sorted((set(base.columns) & set(extra.columns)) - {"city", "period"})
     if both:
-        probs = problems_frame(pd.DataFrame([{
-            "severity": "error", "file": file, "row": None, "column": c, "value": "",
-            "rule": "duplicate_column",
-            "message": "this indicator is already in the city indicators table; keep one source"}
-            for c in both], columns=PROBLEM_COLUMNS))
-        raise ValidationError(f"{file}: column(s) {both} also in the city indicators table\n"
-                              + summarize_problems(probs), probs)
+        probs = problems_frame(
+            pd.DataFrame(
+                [
+                    {
+                        "severity": "error",
+                        "file": file,
+                        "row": None,
+                        "column": c,
+                        "value": "",
+                        "rule": "duplicate_column",
+                        "message": "this indicator is already in the city indicators table; keep one source",
+                    }
+                    for c in both
+                ],
+                columns=PROBLEM_COLUMNS,
+            )
+        )
+        raise ValidationError(
+            f"{file}: column(s) {both} also in the city indicators table\n"
+            + summarize_problems(probs),
+            probs,
+        )
     out = base.merge(extra, on=["city", "period"], how="outer")
     return out.sort_values(["city", "period"], kind="stable").reset_index(drop=True)

@@ -22,8 +22,14 @@ from samplekit.errors import InputError
 ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig also reads plain UTF-8; GB18030 ⊃ GBK
 
 
-def read_table(path: str | os.PathLike[str], *, dtype: Any = str, sheet: str | int = 0,
-               engine: Literal["c", "pyarrow"] = "c", skiprows: int = 0) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    dtype: Any = str,
+    sheet: str | int = 0,
+    engine: Literal["c", "pyarrow"] = "c",
+    skiprows: int = 0,
+) -> pd.DataFrame:
     """Read a CSV (UTF-8, UTF-8 with BOM or GBK/GB18030), XLSX or Parquet file.
 
     CSV and XLSX cells are read as strings (``dtype=str``) so that validation, not the reader,
@@ -49,13 +55,25 @@ def read_table(path: str | os.PathLike[str], *, dtype: Any = str, sheet: str | i
             for enc in ENCODINGS:
                 try:
                     if engine == "pyarrow":
-                        df = pd.read_csv(p, dtype=dtype, encoding=enc, engine="pyarrow",
-                                         keep_default_na=False, na_values=[""],
-                                         skiprows=skiprows)
+                        df = pd.read_csv(
+                            p,
+                            dtype=dtype,
+                            encoding=enc,
+                            engine="pyarrow",
+                            keep_default_na=False,
+                            na_values=[""],
+                            skiprows=skiprows,
+                        )
                     else:
-                        df = pd.read_csv(p, dtype=dtype, encoding=enc, keep_default_na=False,
-                                         na_values=[""], skipinitialspace=True,
-                                         skiprows=skiprows)
+                        df = pd.read_csv(
+                            p,
+                            dtype=dtype,
+                            encoding=enc,
+                            keep_default_na=False,
+                            na_values=[""],
+                            skipinitialspace=True,
+                            skiprows=skiprows,
+                        )
                     return _unescape_all(df) if engine == "c" else df
                 except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
                     # pyarrow reports bad UTF-8 and ragged rows alike as parse errors
@@ -63,12 +81,13 @@ def read_table(path: str | os.PathLike[str], *, dtype: Any = str, sheet: str | i
                     if enc == ENCODINGS[-1]:
                         raise
                     last = exc
-            raise InputError(
-                f"{p}: cannot decode as UTF-8 or GBK ({last}); save it as UTF-8 CSV"
-            )
+            raise InputError(f"{p}: cannot decode as UTF-8 or GBK ({last}); save it as UTF-8 CSV")
         if suffix in (".xlsx", ".xlsm"):
-            return _unescape_all(pd.read_excel(p, sheet_name=sheet, dtype=dtype,
-                                               engine="openpyxl", skiprows=skiprows))
+            return _unescape_all(
+                pd.read_excel(
+                    p, sheet_name=sheet, dtype=dtype, engine="openpyxl", skiprows=skiprows
+                )
+            )
         if suffix == ".parquet":
             return pd.read_parquet(p)
     except InputError:
@@ -88,12 +107,15 @@ def _unescape_all(df: pd.DataFrame) -> pd.DataFrame:
 def _explain_csv_failure(p: Path, enc: str, skiprows: int, exc: Exception) -> None:
     """Turn a reader failure into a message naming the line (mixed encoding, ragged rows)."""
     text = str(exc)
-    if enc == ENCODINGS[0] and ("decode" in text.lower() or "utf-8" in text.lower()
-                                or isinstance(exc, UnicodeDecodeError)):
+    if enc == ENCODINGS[0] and (
+        "decode" in text.lower() or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError)
+    ):
         where = utf8_problem(p)
         if where is not None and where[1]:
-            raise InputError(f"{p}: 文件编码混杂:第{where[0]}行之前是 UTF-8,第{where[0]}行起不是"
-                             f"(可能是从 GBK 文件粘贴的行);请整个文件另存为 UTF-8 CSV") from exc
+            raise InputError(
+                f"{p}: 文件编码混杂:第{where[0]}行之前是 UTF-8,第{where[0]}行起不是"
+                f"(可能是从 GBK 文件粘贴的行);请整个文件另存为 UTF-8 CSV"
+            ) from exc
         return
     if "column" in text.lower() or "field" in text.lower() or "tokeniz" in text.lower():
         try:
@@ -102,8 +124,10 @@ def _explain_csv_failure(p: Path, enc: str, skiprows: int, exc: Exception) -> No
             return
         if bad is not None:
             line, got, want = bad
-            raise InputError(f"{p}: 第{line}行有{got}列,表头有{want}列(常见原因:名称中含有"
-                             f"未加引号的逗号,或分隔符不是逗号);请修正该行后重新报送") from exc
+            raise InputError(
+                f"{p}: 第{line}行有{got}列,表头有{want}列(常见原因:名称中含有"
+                f"未加引号的逗号,或分隔符不是逗号);请修正该行后重新报送"
+            ) from exc
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -131,8 +155,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def round_floats(df: pd.DataFrame, digits: int = 6, *,
-                 digits_by_column: Mapping[str, int] | None = None) -> pd.DataFrame:
+def round_floats(
+    df: pd.DataFrame, digits: int = 6, *, digits_by_column: Mapping[str, int] | None = None
+) -> pd.DataFrame:
     """A copy with float columns (and floats inside object columns) rounded.
 
     Files written from rounded values have the same bytes whatever the summation order or the
@@ -161,14 +186,18 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, excel: bool = T
     return Path(path)
 
 
-def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], *,
-               headers: Mapping[str, str] | None = None,
-               titles: Mapping[str, str] | None = None,
-               about: Mapping[str, Any] | None = None,
-               source: str | None = None,
-               units: Mapping[str, str] | str | None = None,
-               formats: Mapping[str, str] | None = None,
-               data_note: str = "") -> Path:
+def write_xlsx(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
+    about: Mapping[str, Any] | None = None,
+    source: str | None = None,
+    units: Mapping[str, str] | str | None = None,
+    formats: Mapping[str, str] | None = None,
+    data_note: str = "",
+) -> Path:
     """Write one table per sheet, laid out for analysts and printing, and an 说明 sheet.
 
     Every table sheet has a title (row 1), a unit line (row 2), a source line (row 3) and the
@@ -219,8 +248,13 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
         sheet_name = _sheet_name(str(name), used)
         ws = wb.create_sheet(sheet_name)
         start = 4
-        _write_heading(ws, title=titles.get(name, str(name)),
-                       unit=_unit_for(units, str(name)), source=source, data_note=data_note)
+        _write_heading(
+            ws,
+            title=titles.get(name, str(name)),
+            unit=_unit_for(units, str(name)),
+            source=source,
+            data_note=data_note,
+        )
         for j, col in enumerate(df.columns, start=1):
             _put(ws, start, j, headers.get(str(col), str(col))).font = bold
         for i, row in enumerate(df.itertuples(index=False), start=start + 1):
@@ -244,8 +278,15 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str],
 # ------------------------------------------------------------------ workbook layout helpers
 #: Number format kinds accepted in ``write_xlsx(formats=...)``.
 FORMAT_KINDS: dict[str, str] = {
-    "int": "#,##0", "dec1": "#,##0.0", "dec2": "#,##0.00", "dec3": "0.000",
-    "dec4": "0.0000", "dec6": "0.000000", "pct": "0.0%", "pct2": "0.00%", "pct1": "0.0",
+    "int": "#,##0",
+    "dec1": "#,##0.0",
+    "dec2": "#,##0.00",
+    "dec3": "0.000",
+    "dec4": "0.0000",
+    "dec6": "0.000000",
+    "pct": "0.0%",
+    "pct2": "0.00%",
+    "pct1": "0.0",
     "text": "@",
 }
 #: Marker appended to the source line of workbooks built from synthetic data.
@@ -290,25 +331,38 @@ def display_codes(df: pd.DataFrame) -> pd.DataFrame:
     from samplekit import reference
 
     out = df.copy()
-    maps = {"size_class": reference.SIZE_CLASSES_ZH, "ownership": reference.OWNERSHIP_ZH,
-            "sector": reference.SECTORS_ZH}
+    maps = {
+        "size_class": reference.SIZE_CLASSES_ZH,
+        "ownership": reference.OWNERSHIP_ZH,
+        "sector": reference.SECTORS_ZH,
+    }
     for col, names in maps.items():
         if col in out.columns and not pd.api.types.is_numeric_dtype(out[col]):
-            out[col] = out[col].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v
-                                    ).astype(object)
+            out[col] = (
+                out[col]
+                .map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v)
+                .astype(object)
+            )
     for col in out.columns:
         if pd.api.types.is_bool_dtype(out[col]) or (
-                out[col].dtype == object
-                and out[col].map(lambda v: isinstance(v, (bool, np.bool_))).any()):
-            out[col] = out[col].map(lambda v: ("是" if v else "否") if isinstance(v, (bool, np.bool_))
-                                    else v).astype(object)
+            out[col].dtype == object
+            and out[col].map(lambda v: isinstance(v, (bool, np.bool_))).any()
+        ):
+            out[col] = (
+                out[col]
+                .map(lambda v: ("是" if v else "否") if isinstance(v, (bool, np.bool_)) else v)
+                .astype(object)
+            )
     if "section" in out.columns and not pd.api.types.is_numeric_dtype(out["section"]):
         if "section_name" in out.columns:
             out = out.drop(columns="section")
         else:
             names = reference.section_names()
-            out["section"] = out["section"].map(
-                lambda v: names.get(v, v) if isinstance(v, str) else v).astype(object)
+            out["section"] = (
+                out["section"]
+                .map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+                .astype(object)
+            )
     return out
 
 
@@ -321,8 +375,7 @@ def _unit_for(units: Mapping[str, str] | str | None, sheet: str) -> str:
     return text if text.startswith("单位") else f"单位:{text}"
 
 
-def _write_heading(ws: Any, *, title: str, unit: str, source: str | None,
-                   data_note: str) -> None:
+def _write_heading(ws: Any, *, title: str, unit: str, source: str | None, data_note: str) -> None:
     """Title, unit and source lines above the table (rows 1–3)."""
     from openpyxl.styles import Font
 
@@ -334,8 +387,9 @@ def _write_heading(ws: Any, *, title: str, unit: str, source: str | None,
     _put(ws, 3, 1, line).font = Font(color="C00000" if data_note else "000000")
 
 
-def _format_table(ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str, str],
-                  formats: Mapping[str, str]) -> None:
+def _format_table(
+    ws: Any, df: pd.DataFrame, *, start: int, headers: Mapping[str, str], formats: Mapping[str, str]
+) -> None:
     """Number formats, CJK-aware widths, frozen header, autofilter and print setup."""
     from openpyxl.styles import Alignment, PatternFill
     from openpyxl.utils import get_column_letter
@@ -430,8 +484,9 @@ def about_text(value: Any) -> Any:
         return "、".join(str(about_text(v)) for v in value) or "无"
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, os.PathLike) or (isinstance(value, str) and os.path.isabs(value)
-                                          and "\n" not in value and len(value) < 1024):
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str) and os.path.isabs(value) and "\n" not in value and len(value) < 1024
+    ):
         return relative_path(value)
     return _cell(value)
 
@@ -449,8 +504,13 @@ def relative_path(path: str | os.PathLike[str]) -> str:
         return p.name
 
 
-def standard_about(params: Any = None, *, extra: Mapping[str, Any] | None = None,
-                   data_note: str = "", inputs: bool = True) -> dict[str, Any]:
+def standard_about(
+    params: Any = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    data_note: str = "",
+    inputs: bool = True,
+) -> dict[str, Any]:
     """The rows every 说明 sheet shares, after the table-specific ``extra`` rows.
 
     Parameters file (project-relative), its SHA-256, job name, seed, period and quarter, the
@@ -477,12 +537,22 @@ def standard_about(params: Any = None, *, extra: Mapping[str, Any] | None = None
         from samplekit.cache import input_files
 
         files = input_files(params)
-        info["输入文件校验(SHA-256)"] = ";".join(
-            f"{relative_path(f['path'])} {f['sha256'][:16]}" for f in files
-            if not str(f.get("key", "")).startswith("reference:")) or "无"
-        info["参考表校验(SHA-256)"] = ";".join(
-            f"{Path(f['path']).name} {f['sha256'][:16]}" for f in files
-            if str(f.get("key", "")).startswith("reference:")) or "无"
+        info["输入文件校验(SHA-256)"] = (
+            ";".join(
+                f"{relative_path(f['path'])} {f['sha256'][:16]}"
+                for f in files
+                if not str(f.get("key", "")).startswith("reference:")
+            )
+            or "无"
+        )
+        info["参考表校验(SHA-256)"] = (
+            ";".join(
+                f"{Path(f['path']).name} {f['sha256'][:16]}"
+                for f in files
+                if str(f.get("key", "")).startswith("reference:")
+            )
+            or "无"
+        )
         synthetic = _synthetic_columns(params)
         info["合成数据列(城市表)"] = synthetic or "无"
     return info
@@ -514,8 +584,9 @@ def _synthetic_columns(params: Any) -> str:
                 cols.setdefault(col.strip(), []).append(str(city))
     from samplekit.cities import CITY_COLUMNS
 
-    return ";".join(f"{CITY_COLUMNS[c][0] if c in CITY_COLUMNS else c}({len(v)}个城市)"
-                    for c, v in cols.items())
+    return ";".join(
+        f"{CITY_COLUMNS[c][0] if c in CITY_COLUMNS else c}({len(v)}个城市)" for c, v in cols.items()
+    )
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -582,8 +653,11 @@ _HEAD_BYTES = 1 << 16
 def formula_text(value: Any) -> bool:
     """True for a string a spreadsheet would run as a formula (``=…``, ``+…``, ``-…``, ``@…``,
     a leading tab or carriage return); plain numbers such as ``-5`` or ``+3.2`` are not."""
-    return (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
-            and not _PLAIN_NUMBER.match(value))
+    return (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and not _PLAIN_NUMBER.match(value)
+    )
 
 
 def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -679,15 +753,18 @@ def csv_encoding(path: str | os.PathLike[str], *, whole: bool = True) -> str:
         return "utf-8-sig"
     line, mixed = where
     if mixed:
-        raise InputError(f"{p}: 文件编码混杂:第{line}行之前是 UTF-8,第{line}行起不是"
-                         f"(可能是从 GBK 文件粘贴的行);请整个文件另存为 UTF-8 CSV")
+        raise InputError(
+            f"{p}: 文件编码混杂:第{line}行之前是 UTF-8,第{line}行起不是"
+            f"(可能是从 GBK 文件粘贴的行);请整个文件另存为 UTF-8 CSV"
+        )
     try:
         with open(p, encoding="gb18030") as fh:
             for _ in fh:
                 pass
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: 第{line}行起既不是 UTF-8 也不是 GBK 编码({exc.reason});"
-                         f"请另存为 UTF-8 CSV") from exc
+        raise InputError(
+            f"{p}: 第{line}行起既不是 UTF-8 也不是 GBK 编码({exc.reason});请另存为 UTF-8 CSV"
+        ) from exc
     return "gb18030"
 
 
@@ -746,8 +823,9 @@ def data_line_numbers(path: str | os.PathLike[str], header_line: int, n: int) ->
     return out if k >= n else plain
 
 
-def field_count_problem(path: str | os.PathLike[str], encoding: str, header_line: int
-                        ) -> tuple[int, int, int] | None:
+def field_count_problem(
+    path: str | os.PathLike[str], encoding: str, header_line: int
+) -> tuple[int, int, int] | None:
     """The first record whose number of fields differs from the header's:
     ``(line, fields, header_fields)``, or None."""
     import csv
@@ -766,8 +844,9 @@ def field_count_problem(path: str | os.PathLike[str], encoding: str, header_line
     return None
 
 
-def xlsx_formulas_without_values(path: str | os.PathLike[str], sheet: int = 0
-                                 ) -> dict[tuple[int, int], str]:
+def xlsx_formulas_without_values(
+    path: str | os.PathLike[str], sheet: int = 0
+) -> dict[tuple[int, int], str]:
     """Formula cells of a workbook that carry no cached value: ``{(row, col): formula}``
     (1-based). Such a workbook was written by a program, never opened and saved in Excel, so
     the numbers a city sees are not in the file."""
@@ -779,9 +858,10 @@ def xlsx_formulas_without_values(path: str | os.PathLike[str], sheet: int = 0
         ws_f = wb_f.worksheets[sheet]
         ws_v = wb_v.worksheets[sheet]
         out: dict[tuple[int, int], str] = {}
-        for r, (rf, rv) in enumerate(zip(ws_f.iter_rows(values_only=True),
-                                         ws_v.iter_rows(values_only=True), strict=False),
-                                     start=1):
+        for r, (rf, rv) in enumerate(
+            zip(ws_f.iter_rows(values_only=True), ws_v.iter_rows(values_only=True), strict=False),
+            start=1,
+        ):
             for c, (vf, vv) in enumerate(zip(rf, rv, strict=False), start=1):
                 if isinstance(vf, str) and vf.startswith("=") and vv is None:
                     out[(r, c)] = vf

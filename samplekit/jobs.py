@@ -425,9 +425,13 @@ def _warning_key(params: Params, path: Path, quarter: str, forecasts: bool) -> s
     """Cache key of a warning result: the params, the code and the store's content (a real
     store by its bytes; the demo store's folder name is already its content key)."""
     files = [] if uses_demo(params, "store") else [path]
-    return content_key("warning", params=params, files=files,
-                       sections=(*_STORE_SECTIONS, "warning", "quarter", "demo"),
-                       extra={"store": str(path), "quarter": quarter, "forecasts": forecasts})
+    return content_key(
+        "warning",
+        params=params,
+        files=files,
+        sections=(*_STORE_SECTIONS, "warning", "quarter", "demo"),
+        extra={"store": str(path), "quarter": quarter, "forecasts": forecasts},
+    )
 
 
 def warning(
@@ -882,8 +886,13 @@ def evaluation(params: Params, quarter: str | None = None) -> tuple[pd.DataFrame
 
 # ------------------------------------------------------------------------------ brief, deep dive
 # Issue 18: the quarterly brief (监测简报), topical deep dives and research extracts.
-def brief(params: Params, quarter: str | None = None, *, inputs: dict[str, Any] | None = None,
-          warning_result: Any = None) -> Any:
+def brief(
+    params: Params,
+    quarter: str | None = None,
+    *,
+    inputs: dict[str, Any] | None = None,
+    warning_result: Any = None,
+) -> Any:
     """The quarter's brief (:class:`samplekit.brief.Brief`) from the store, the register and
     the warning result of the same quarter (computed here when not given)."""
     from samplekit.brief import compute_brief
@@ -892,8 +901,7 @@ def brief(params: Params, quarter: str | None = None, *, inputs: dict[str, Any] 
 
     quarter = quarter or params.get("quarter", types=str)
     data = inputs or warning_inputs(params)
-    result = warning_result if warning_result is not None else warning(
-        params, quarter, inputs=data)
+    result = warning_result if warning_result is not None else warning(params, quarter, inputs=data)
     return compute_brief(
         quarter=quarter,
         reports=data["reports"],
@@ -916,8 +924,9 @@ def deep_dive(params: Params) -> Any:
     return compare_domain(read_reports(path), read_membership(path), settings=settings)
 
 
-def extract(params: Params, *, role: str, periods: list[str], out_dir: Path, who: str
-            ) -> dict[str, Any]:
+def extract(
+    params: Params, *, role: str, periods: list[str], out_dir: Path, who: str
+) -> dict[str, Any]:
     """Write the extract of ``role`` for ``periods`` to ``out_dir`` and log it in the store.
 
     The workbook ``extract_<role>_<first>_<last>.xlsx`` has the data and a 说明 sheet (role,
@@ -940,33 +949,65 @@ def extract(params: Params, *, role: str, periods: list[str], out_dir: Path, who
         extra = params.path_of("selection.contacts", None)
         if extra is not None:
             checked, _ = lf.check_contacts(read_table(extra), file=extra.name)
-            contacts = checked if contacts is None else pd.concat(
-                [checked, contacts], ignore_index=True).drop_duplicates("enterprise_id")
+            contacts = (
+                checked
+                if contacts is None
+                else pd.concat([checked, contacts], ignore_index=True).drop_duplicates(
+                    "enterprise_id"
+                )
+            )
     reports_ = read_reports(path, list(periods))
-    result = build_extract(reports_, read_membership(path), role=spec, periods=periods,
-                           min_cell=settings.threshold(spec), contacts=contacts,
-                           salt=f"{params.get('seed', 0)}|{role}")
+    result = build_extract(
+        reports_,
+        read_membership(path),
+        role=spec,
+        periods=periods,
+        min_cell=settings.threshold(spec),
+        contacts=contacts,
+        salt=f"{params.get('seed', 0)}|{role}",
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = f"extract_{role}_{result.periods[0]}_{result.periods[-1]}.xlsx"
     note = data_note(params)
-    write_xlsx({"数据": result.data}, out / name, headers=HEADERS_ZH,
-               titles={"数据": f"企业用工定点监测月报数据({spec.name})"},
-               source="企业用工定点监测直报系统", data_note=note,
-               # No input checksums: the store named in params changes with every logged
-               # extract, so the workbook would never be reproducible; the data's own digest
-               # is in the 说明 rows instead.
-               about=standard_about(params, extra=about_rows(result, settings), inputs=False),
-               formats={"calibrated_weight": "dec4", "export_share": "dec2"})
+    write_xlsx(
+        {"数据": result.data},
+        out / name,
+        headers=HEADERS_ZH,
+        titles={"数据": f"企业用工定点监测月报数据({spec.name})"},
+        source="企业用工定点监测直报系统",
+        data_note=note,
+        # No input checksums: the store named in params changes with every logged
+        # extract, so the workbook would never be reproducible; the data's own digest
+        # is in the 说明 rows instead.
+        about=standard_about(params, extra=about_rows(result, settings), inputs=False),
+        formats={"calibrated_weight": "dec4", "export_share": "dec2"},
+    )
     sha = file_sha256(out / name)
-    extract_id = log_extract(path, who=who, role=role, role_name=spec.name,
-                             periods=result.periods, file_name=name, sha256=sha,
-                             rows=len(result.data), firms=result.firms,
-                             min_cell=result.min_cell, suppressed=result.suppressed,
-                             params_sha256=params.digest())
-    return {"file": str(out / name), "rows": len(result.data), "firms": result.firms,
-            "role": spec.name, "periods": f"{result.periods[0]}~{result.periods[-1]}",
-            "extract_id": extract_id, "sha256": sha}
+    extract_id = log_extract(
+        path,
+        who=who,
+        role=role,
+        role_name=spec.name,
+        periods=result.periods,
+        file_name=name,
+        sha256=sha,
+        rows=len(result.data),
+        firms=result.firms,
+        min_cell=result.min_cell,
+        suppressed=result.suppressed,
+        params_sha256=params.digest(),
+    )
+    return {
+        "file": str(out / name),
+        "rows": len(result.data),
+        "firms": result.firms,
+        "role": spec.name,
+        "periods": f"{result.periods[0]}~{result.periods[-1]}",
+        "extract_id": extract_id,
+        "sha256": sha,
+    }
+
 
 # ------------------------------------------------------------------------------ quarterly release
 def labour_store(params: Params, quarter: str) -> Path:

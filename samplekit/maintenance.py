@@ -30,12 +30,22 @@ from samplekit.selection import (
     select_sample,
 )
 
-CHANGE_COLUMNS: list[str] = ["enterprise_id", "name", *CELL, "action", "reason", "replaces",
-                             "note"]
-ACTIONS_ZH = {"retired": "退出", "rebalanced_out": "调整退出", "replacement": "替换入样",
-              "new": "新增入样", "borrowed": "邻近层补入"}
-REASONS_ZH = {"closed": "关闭破产", "suspended": "停业", "moved": "迁出", "not_in_frame": "已注销(名录中无)",
-              "ineligible": "不再符合条件", "over_allocation": "超出本层分配数"}
+CHANGE_COLUMNS: list[str] = ["enterprise_id", "name", *CELL, "action", "reason", "replaces", "note"]
+ACTIONS_ZH = {
+    "retired": "退出",
+    "rebalanced_out": "调整退出",
+    "replacement": "替换入样",
+    "new": "新增入样",
+    "borrowed": "邻近层补入",
+}
+REASONS_ZH = {
+    "closed": "关闭破产",
+    "suspended": "停业",
+    "moved": "迁出",
+    "not_in_frame": "已注销(名录中无)",
+    "ineligible": "不再符合条件",
+    "over_allocation": "超出本层分配数",
+}
 ALL_RETIRE_STATUSES = ("closed", "suspended", "moved")
 
 
@@ -64,17 +74,24 @@ class MaintenanceSettings:
         allowed = {"window_month", "force", "retire_statuses"}
         unknown = sorted(set(section) - allowed)
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
-                              f"{', '.join(sorted(allowed))}")
-        statuses = tuple(params.get(f"{key}.retire_statuses", list(ALL_RETIRE_STATUSES),
-                                    types=list))
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {unknown} in '{key}'; allowed: "
+                f"{', '.join(sorted(allowed))}"
+            )
+        statuses = tuple(
+            params.get(f"{key}.retire_statuses", list(ALL_RETIRE_STATUSES), types=list)
+        )
         bad = [s for s in statuses if s not in ALL_RETIRE_STATUSES]
         if bad:
-            raise ParamsError(f"{params.path}: key '{key}.retire_statuses' has {bad}; use "
-                              f"{', '.join(ALL_RETIRE_STATUSES)}")
-        return cls(window_month=int(params.number(f"{key}.window_month", 12, low=1, high=12)),
-                   force=bool(params.get(f"{key}.force", False, types=bool)),
-                   retire_statuses=statuses)
+            raise ParamsError(
+                f"{params.path}: key '{key}.retire_statuses' has {bad}; use "
+                f"{', '.join(ALL_RETIRE_STATUSES)}"
+            )
+        return cls(
+            window_month=int(params.number(f"{key}.window_month", 12, low=1, high=12)),
+            force=bool(params.get(f"{key}.force", False, types=bool)),
+            retire_statuses=statuses,
+        )
 
 
 @dataclass(frozen=True)
@@ -122,9 +139,15 @@ def _nearest_cells(cells: pd.DataFrame, h: int) -> list[int]:
     return out
 
 
-def maintain(panel: pd.DataFrame, frame: pd.DataFrame, settings: SelectionSettings, *,
-             cells: pd.DataFrame | None = None, period: str | None = None,
-             window: MaintenanceSettings | None = None) -> MaintenanceResult:
+def maintain(
+    panel: pd.DataFrame,
+    frame: pd.DataFrame,
+    settings: SelectionSettings,
+    *,
+    cells: pd.DataFrame | None = None,
+    period: str | None = None,
+    window: MaintenanceSettings | None = None,
+) -> MaintenanceResult:
     """Run the December window on the current panel against the new register.
 
     Parameters
@@ -149,28 +172,39 @@ def maintain(panel: pd.DataFrame, frame: pd.DataFrame, settings: SelectionSettin
     """
     window = window or MaintenanceSettings()
     if "enterprise_id" not in panel.columns:
-        raise InputError("current panel: needs an 'enterprise_id' column (the sample_list.csv "
-                         "written by `samplekit select` or `samplekit maintain`)")
+        raise InputError(
+            "current panel: needs an 'enterprise_id' column (the sample_list.csv "
+            "written by `samplekit select` or `samplekit maintain`)"
+        )
     missing = [c for c in CELL if c not in panel.columns]
     if missing:
-        raise InputError(f"current panel: missing column(s) {', '.join(missing)}; pass the "
-                         "sample_list.csv written by `samplekit select`")
+        raise InputError(
+            f"current panel: missing column(s) {', '.join(missing)}; pass the "
+            "sample_list.csv written by `samplekit select`"
+        )
     month = int(period[5:7]) if period else window.window_month
     if month != window.window_month and not window.force:
-        msg = (f"period {period} is outside the replacement window (month "
-               f"{window.window_month}); nothing was changed. Additions and replacements happen "
-               "only in the unified window; set selection.maintenance.force: true to override")
-        return MaintenanceResult(False, None, pd.DataFrame(columns=CHANGE_COLUMNS),
-                                 pd.DataFrame({"key": ["in_window", "message"],
-                                               "value": ["false", msg]}), msg)
+        msg = (
+            f"period {period} is outside the replacement window (month "
+            f"{window.window_month}); nothing was changed. Additions and replacements happen "
+            "only in the unified window; set selection.maintenance.force: true to override"
+        )
+        return MaintenanceResult(
+            False,
+            None,
+            pd.DataFrame(columns=CHANGE_COLUMNS),
+            pd.DataFrame({"key": ["in_window", "message"], "value": ["false", msg]}),
+            msg,
+        )
 
     panel = panel.copy()
     panel["enterprise_id"] = panel["enterprise_id"].astype(str)
     if panel["enterprise_id"].duplicated().any():
         dup = panel.loc[panel["enterprise_id"].duplicated(), "enterprise_id"].head(5).tolist()
         raise InputError(f"current panel: duplicated enterprise_id {dup}; one row per member")
-    monthly = _as_bool(panel["monthly"]) if "monthly" in panel.columns else np.zeros(len(panel),
-                                                                                      bool)
+    monthly = (
+        _as_bool(panel["monthly"]) if "monthly" in panel.columns else np.zeros(len(panel), bool)
+    )
     panel["_monthly"] = monthly
     for col in CELL:
         panel[col] = panel[col].astype(str)
@@ -198,8 +232,11 @@ def maintain(panel: pd.DataFrame, frame: pd.DataFrame, settings: SelectionSettin
 
     if cells is None:
         # Same places per cell as now; members stay in the cell they were selected in.
-        target = panel.groupby(CELL, sort=True).agg(n=("enterprise_id", "size"),
-                                                   n_monthly=("_monthly", "sum")).reset_index()
+        target = (
+            panel.groupby(CELL, sort=True)
+            .agg(n=("enterprise_id", "size"), n_monthly=("_monthly", "sum"))
+            .reset_index()
+        )
         rec = pos[in_frame]
         for col in CELL:
             work.loc[work.index[rec], col] = panel.loc[in_frame, col].to_numpy()
@@ -219,11 +256,17 @@ def maintain(panel: pd.DataFrame, frame: pd.DataFrame, settings: SelectionSettin
     work.loc[work.index[pos[ret_in]], "status"] = reason[ret_in]
     gone = panel.loc[~in_frame]
     if len(gone):  # members no longer in the register still count as places to fill
-        ghost = pd.DataFrame({"enterprise_id": gone["enterprise_id"].to_numpy(),
-                              "name": gone["name"].to_numpy() if "name" in gone else "",
-                              **{c: gone[c].to_numpy() for c in CELL},
-                              "employees": 0, "status": "not_in_frame",
-                              "in_panel": True, "in_monthly": False})
+        ghost = pd.DataFrame(
+            {
+                "enterprise_id": gone["enterprise_id"].to_numpy(),
+                "name": gone["name"].to_numpy() if "name" in gone else "",
+                **{c: gone[c].to_numpy() for c in CELL},
+                "employees": 0,
+                "status": "not_in_frame",
+                "in_panel": True,
+                "in_monthly": False,
+            }
+        )
         work = pd.concat([work, ghost], ignore_index=True)
 
     # Re-balance: a cell with more active members than places keeps the smallest PRNs.
@@ -254,24 +297,32 @@ def maintain(panel: pd.DataFrame, frame: pd.DataFrame, settings: SelectionSettin
     kept = int(panel["enterprise_id"].isin(new_ids).sum())
     counts = changes["action"].value_counts()
     summary_rows = [
-        ("period", period or ""), ("in_window", "true"),
-        ("panel_before", len(panel)), ("panel_after", len(result.sample)),
-        ("kept", kept), ("overlap_share", round(kept / max(len(panel), 1), 6)),
-        *[(f"retired_{r}", int((reason == r).sum())) for r in
-          ("closed", "suspended", "moved", "not_in_frame", "ineligible")],
-        *[(a, int(counts.get(a, 0))) for a in ("rebalanced_out", "replacement", "new",
-                                                "borrowed")],
+        ("period", period or ""),
+        ("in_window", "true"),
+        ("panel_before", len(panel)),
+        ("panel_after", len(result.sample)),
+        ("kept", kept),
+        ("overlap_share", round(kept / max(len(panel), 1), 6)),
+        *[
+            (f"retired_{r}", int((reason == r).sum()))
+            for r in ("closed", "suspended", "moved", "not_in_frame", "ineligible")
+        ],
+        *[(a, int(counts.get(a, 0))) for a in ("rebalanced_out", "replacement", "new", "borrowed")],
         ("forced_outside_window", "true" if month != window.window_month else "false"),
     ]
-    summary = pd.DataFrame({"key": [k for k, _ in summary_rows],
-                            "value": [str(v) for _, v in summary_rows]})
-    msg = (f"{kept} of {len(panel)} members kept, {int((reason != '').sum())} retired, "
-           f"{int(counts.get('replacement', 0))} replaced, {int(counts.get('new', 0))} new")
+    summary = pd.DataFrame(
+        {"key": [k for k, _ in summary_rows], "value": [str(v) for _, v in summary_rows]}
+    )
+    msg = (
+        f"{kept} of {len(panel)} members kept, {int((reason != '').sum())} retired, "
+        f"{int(counts.get('replacement', 0))} replaced, {int(counts.get('new', 0))} new"
+    )
     return MaintenanceResult(True, result, changes, summary, msg)
 
 
-def _borrow(target: pd.DataFrame, result: SelectionResult, short: pd.DataFrame
-            ) -> tuple[pd.DataFrame, dict[str, str]]:
+def _borrow(
+    target: pd.DataFrame, result: SelectionResult, short: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Move unfillable places of dry cells to their nearest cells that have reserves."""
     target = target.copy()
     n = target["n"].to_numpy().copy()
@@ -303,17 +354,34 @@ def _change_log(panel, reason, rebalanced, result, borrowed, target) -> pd.DataF
     rows = []
     left = panel.loc[reason != ""]
     for r, why in zip(left.itertuples(index=False), reason[reason != ""], strict=True):
-        rows.append({"enterprise_id": r.enterprise_id, "name": getattr(r, "name", ""),
-                     **{c: getattr(r, c) for c in CELL}, "action": "retired", "reason": why,
-                     "replaces": "", "note": ""})
+        rows.append(
+            {
+                "enterprise_id": r.enterprise_id,
+                "name": getattr(r, "name", ""),
+                **{c: getattr(r, c) for c in CELL},
+                "action": "retired",
+                "reason": why,
+                "replaces": "",
+                "note": "",
+            }
+        )
     reb = panel[panel["enterprise_id"].isin(rebalanced)]
     for r in reb.itertuples(index=False):
-        rows.append({"enterprise_id": r.enterprise_id, "name": getattr(r, "name", ""),
-                     **{c: getattr(r, c) for c in CELL}, "action": "rebalanced_out",
-                     "reason": "over_allocation", "replaces": "", "note": ""})
+        rows.append(
+            {
+                "enterprise_id": r.enterprise_id,
+                "name": getattr(r, "name", ""),
+                **{c: getattr(r, c) for c in CELL},
+                "action": "rebalanced_out",
+                "reason": "over_allocation",
+                "replaces": "",
+                "note": "",
+            }
+        )
     pairs = result.replacements.dropna(subset=["replacement_id"])
-    replaces = dict(zip(pairs["replacement_id"].astype(str), pairs["retired_id"].astype(str),
-                        strict=True))
+    replaces = dict(
+        zip(pairs["replacement_id"].astype(str), pairs["retired_id"].astype(str), strict=True)
+    )
     old = set(panel["enterprise_id"])
     new = result.sample[~result.sample["enterprise_id"].astype(str).isin(old)]
     for r in new.itertuples(index=False):
@@ -322,12 +390,21 @@ def _change_log(panel, reason, rebalanced, result, borrowed, target) -> pd.DataF
         note = ""
         if cell in borrowed and action == "new":
             action, note = "borrowed", f"place moved from dry cell {borrowed[cell]}"
-        rows.append({"enterprise_id": r.enterprise_id, "name": r.name,
-                     **{c: getattr(r, c) for c in CELL}, "action": action, "reason": "",
-                     "replaces": replaces.get(str(r.enterprise_id), ""), "note": note})
+        rows.append(
+            {
+                "enterprise_id": r.enterprise_id,
+                "name": r.name,
+                **{c: getattr(r, c) for c in CELL},
+                "action": action,
+                "reason": "",
+                "replaces": replaces.get(str(r.enterprise_id), ""),
+                "note": note,
+            }
+        )
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
-    order = {a: i for i, a in enumerate(["retired", "rebalanced_out", "replacement", "borrowed",
-                                         "new"])}
+    order = {
+        a: i for i, a in enumerate(["retired", "rebalanced_out", "replacement", "borrowed", "new"])
+    }
     out["_a"] = out["action"].map(order)
     out = out.sort_values([*CELL, "_a", "enterprise_id"], kind="stable")
     del target

@@ -29,8 +29,9 @@ class NotebookContext:
         return path
 
 
-def setup(params_file: str, out_dir: str, *, subdir: str | None = None, **overrides: Any
-          ) -> NotebookContext:
+def setup(
+    params_file: str, out_dir: str, *, subdir: str | None = None, **overrides: Any
+) -> NotebookContext:
     """Validate the notebook's parameters and prepare plotting.
 
     Parameters
@@ -75,8 +76,13 @@ def quiet_third_party_warnings() -> None:
     except ImportError:  # pragma: no cover - statsmodels is a dependency
         sm = None
     if sm is not None:
-        for name in ("ConvergenceWarning", "ValueWarning", "EstimationWarning",
-                     "HessianInversionWarning", "ModelWarning"):
+        for name in (
+            "ConvergenceWarning",
+            "ValueWarning",
+            "EstimationWarning",
+            "HessianInversionWarning",
+            "ModelWarning",
+        ):
             category = getattr(sm, name, None)
             if category is not None:
                 warnings.filterwarnings("ignore", category=category)

@@ -59,8 +59,11 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag not in (
-        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    key: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
@@ -71,8 +74,10 @@ _StrictLoader.add_implicit_resolver(
 )
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
-               r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^[-+]?(?:(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
+        r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
 
@@ -110,8 +115,9 @@ class Params:
     data: Mapping[str, Any] = field(repr=False)
 
     # ------------------------------------------------------------------ access
-    def get(self, key: str, default: Any = _MISSING, *, types: type | tuple[type, ...] | None = None
-            ) -> Any:
+    def get(
+        self, key: str, default: Any = _MISSING, *, types: type | tuple[type, ...] | None = None
+    ) -> Any:
         """Value at a dotted ``key`` ("allocation.total"); ``default`` when absent.
 
         Raises :class:`ParamsError` naming the file and key when the key is required and absent,
@@ -127,31 +133,41 @@ class Params:
                 return default
             node = node[part]
         if types is not None:
-            ok = isinstance(node, types) and not (isinstance(node, bool) and bool not in (
-                types if isinstance(types, tuple) else (types,)))
+            ok = isinstance(node, types) and not (
+                isinstance(node, bool)
+                and bool not in (types if isinstance(types, tuple) else (types,))
+            )
             if not ok:
-                names = types.__name__ if isinstance(types, type) else " or ".join(
-                    t.__name__ for t in types)
+                names = (
+                    types.__name__
+                    if isinstance(types, type)
+                    else " or ".join(t.__name__ for t in types)
+                )
                 raise ParamsError(
                     f"{self.path}: key '{key}' must be {names}, found {node!r} "
                     f"({type(node).__name__})"
                 )
         return copy.deepcopy(node)
 
-    def number(self, key: str, default: Any = _MISSING, *, low: float | None = None,
-               high: float | None = None) -> float:
+    def number(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> float:
         """A number at ``key``, optionally bounded (inclusive)."""
         value = self.get(key, default, types=(int, float))
         if value is None:
             return value
         if (low is not None and value < low) or (high is not None and value > high):
-            raise ParamsError(
-                f"{self.path}: key '{key}' = {value} is outside [{low}, {high}]"
-            )
+            raise ParamsError(f"{self.path}: key '{key}' = {value} is outside [{low}, {high}]")
         return value
 
-    def choice(self, key: str, options: list[str] | tuple[str, ...], default: Any = _MISSING
-               ) -> str:
+    def choice(
+        self, key: str, options: list[str] | tuple[str, ...], default: Any = _MISSING
+    ) -> str:
         """A string at ``key`` that must be one of ``options``."""
         value = self.get(key, default, types=str)
         if value not in options:
@@ -210,10 +226,9 @@ def _check_top_key(path: Path, key: str) -> None:
         )
 
 
-
-
-def load_params(path: str | Path | None = None, *, validate: bool = True, **overrides: Any
-                ) -> Params:
+def load_params(
+    path: str | Path | None = None, *, validate: bool = True, **overrides: Any
+) -> Params:
     """Read a params YAML file and check its top level.
 
     Parameters
@@ -239,7 +254,9 @@ def load_params(path: str | Path | None = None, *, validate: bool = True, **over
     p = resolve(path) if path is not None else params_dir() / DEFAULT_PARAMS
     data = read_yaml(p)
     if not isinstance(data, Mapping):
-        raise ParamsError(f"{p}: the top level must be a mapping of keys, found {type(data).__name__}")
+        raise ParamsError(
+            f"{p}: the top level must be a mapping of keys, found {type(data).__name__}"
+        )
     for key in data:
         _check_top_key(p, str(key))
     params = Params(p, dict(data)).with_overrides(**overrides)

@@ -30,16 +30,22 @@ from samplekit.errors import ParamsError
 PROVINCE = "全省"
 
 PRECISION_HEADERS_ZH: dict[str, str] = {
-    "city": "城市", "strata": "层数(单元)", "frame_units": "名录企业数",
-    "n": "样本数", "n_monthly": "月度样本数", "coverage": "覆盖的从业人数比重",
-    "cv": "预期变异系数(全部样本)", "cv_monthly": "预期变异系数(月度子样本)",
-    "target_cv": "目标变异系数", "n_neyman": "达到目标所需样本(Neyman)",
+    "city": "城市",
+    "strata": "层数(单元)",
+    "frame_units": "名录企业数",
+    "n": "样本数",
+    "n_monthly": "月度样本数",
+    "coverage": "覆盖的从业人数比重",
+    "cv": "预期变异系数(全部样本)",
+    "cv_monthly": "预期变异系数(月度子样本)",
+    "target_cv": "目标变异系数",
+    "n_neyman": "达到目标所需样本(Neyman)",
     "n_current_mix": "达到目标所需样本(按现结构等比放大)",
-    "n_bethel": "各市与全省同时达标所需样本(Bethel)", "meets_target": "是否达标",
+    "n_bethel": "各市与全省同时达标所需样本(Bethel)",
+    "meets_target": "是否达标",
 }
 
-DEFAULT_SD_BY_SIZE: dict[str, float] = {"large": 0.03, "medium": 0.04, "small": 0.06,
-                                        "micro": 0.08}
+DEFAULT_SD_BY_SIZE: dict[str, float] = {"large": 0.03, "medium": 0.04, "small": 0.06, "micro": 0.08}
 
 
 @dataclass(frozen=True)
@@ -64,22 +70,24 @@ class PrecisionSettings:
         return self.target_cv if self.target_cv_province is None else self.target_cv_province
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None, *, where: str = "precision"
-                     ) -> PrecisionSettings:
+    def from_mapping(
+        cls, data: Mapping[str, Any] | None, *, where: str = "precision"
+    ) -> PrecisionSettings:
         """Validate a mapping (the params section); errors name ``where`` and the key."""
         data = dict(data or {})
-        allowed = {"mean_rate", "sd_by_size", "sd_by_section", "target_cv",
-                   "target_cv_province"}
+        allowed = {"mean_rate", "sd_by_size", "sd_by_section", "target_cv", "target_cv_province"}
         unknown = set(data) - allowed
         if unknown:
-            raise ParamsError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{where}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            )
         d = cls()
 
         def positive(key: str, value: Any) -> float:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ParamsError(f"{where}: key '{key}' must be a positive number, found "
-                                  f"{value!r}")
+                raise ParamsError(
+                    f"{where}: key '{key}' must be a positive number, found {value!r}"
+                )
             return float(value)
 
         mean_rate = positive("mean_rate", data.get("mean_rate", d.mean_rate))
@@ -92,8 +100,10 @@ class PrecisionSettings:
             raise ParamsError(f"{where}: key 'sd_by_size' must map size classes to SDs")
         for key, value in given.items():
             if key not in reference.SIZE_CLASSES:
-                raise ParamsError(f"{where}: key 'sd_by_size.{key}' is not a size class; use "
-                                  f"{', '.join(reference.SIZE_CLASSES)}")
+                raise ParamsError(
+                    f"{where}: key 'sd_by_size.{key}' is not a size class; use "
+                    f"{', '.join(reference.SIZE_CLASSES)}"
+                )
             sd[key] = positive(f"sd_by_size.{key}", value)
         mult = {}
         given = data.get("sd_by_section", {}) or {}
@@ -104,20 +114,28 @@ class PrecisionSettings:
             if key not in names:
                 raise ParamsError(f"{where}: key 'sd_by_section.{key}' is not a section A–T")
             mult[key] = positive(f"sd_by_section.{key}", value)
-        return cls(mean_rate=mean_rate, sd_by_size=sd, sd_by_section=mult, target_cv=target,
-                   target_cv_province=province)
+        return cls(
+            mean_rate=mean_rate,
+            sd_by_size=sd,
+            sd_by_section=mult,
+            target_cv=target,
+            target_cv_province=province,
+        )
 
 
 def stratum_sd(cells: pd.DataFrame, settings: PrecisionSettings) -> np.ndarray:
     """Within-stratum SD per cell: the size class SD times the section multiplier."""
-    base = cells["size_class"].map(settings.sd_by_size).fillna(
-        max(settings.sd_by_size.values())).to_numpy(dtype=float)
+    base = (
+        cells["size_class"]
+        .map(settings.sd_by_size)
+        .fillna(max(settings.sd_by_size.values()))
+        .to_numpy(dtype=float)
+    )
     mult = cells["section"].map(settings.sd_by_section).fillna(1.0).to_numpy(dtype=float)
     return base * mult
 
 
-def stratified_variance(weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: np.ndarray
-                        ) -> float:
+def stratified_variance(weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: np.ndarray) -> float:
     """``sum_h W_h² S_h² (1/n_h − 1/N_h)`` over strata with ``n_h >= 1`` (W as given).
 
     Examples
@@ -128,11 +146,12 @@ def stratified_variance(weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: n
     """
     ok = n >= 1
     w, s, nn, NN = weights[ok], sd[ok], n[ok].astype(float), N[ok].astype(float)
-    return float(np.sum(w ** 2 * s ** 2 * (1.0 / nn - 1.0 / NN)))
+    return float(np.sum(w**2 * s**2 * (1.0 / nn - 1.0 / NN)))
 
 
-def neyman_sample_size(weights: np.ndarray, sd: np.ndarray, N: np.ndarray, target_var: float
-                       ) -> float:
+def neyman_sample_size(
+    weights: np.ndarray, sd: np.ndarray, N: np.ndarray, target_var: float
+) -> float:
     """Smallest total n reaching ``target_var`` with Neyman allocation ``n_h ∝ W_h S_h``.
 
     ``n = (sum W_h S_h)² / (V + sum W_h² S_h² / N_h)``; strata whose Neyman share exceeds
@@ -145,7 +164,7 @@ def neyman_sample_size(weights: np.ndarray, sd: np.ndarray, N: np.ndarray, targe
         ws = w[free] * s[free]
         if ws.sum() <= 0:
             return float(NN[take_all].sum())
-        n_free = ws.sum() ** 2 / (target_var + np.sum(ws ** 2 / NN[free]))
+        n_free = ws.sum() ** 2 / (target_var + np.sum(ws**2 / NN[free]))
         n_h = n_free * ws / ws.sum()
         over = n_h > NN[free]
         if not over.any():
@@ -154,11 +173,12 @@ def neyman_sample_size(weights: np.ndarray, sd: np.ndarray, N: np.ndarray, targe
     return float(NN.sum())
 
 
-def scaled_sample_size(weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: np.ndarray,
-                       target_var: float) -> float:
+def scaled_sample_size(
+    weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: np.ndarray, target_var: float
+) -> float:
     """Total n reaching ``target_var`` when the current allocation is scaled by one factor
     ``k`` (``n_h(k) = min(k n_h, N_h)``, strata filled up are take-all); bisection on ``k``."""
-    a = weights ** 2 * sd ** 2
+    a = weights**2 * sd**2
     n = n.astype(float)
     N = N.astype(float)
 
@@ -178,8 +198,9 @@ def scaled_sample_size(weights: np.ndarray, sd: np.ndarray, n: np.ndarray, N: np
     return float(np.minimum(hi * n, N).sum())
 
 
-def bethel_sample_size(cells: pd.DataFrame, sd: np.ndarray, settings: PrecisionSettings
-                       ) -> np.ndarray:
+def bethel_sample_size(
+    cells: pd.DataFrame, sd: np.ndarray, settings: PrecisionSettings
+) -> np.ndarray:
     """Continuous stratum sizes minimising the total n so that every city's and the
     province's estimate reach ``target_cv`` at once (a Bethel/Chromy-type problem).
 
@@ -244,8 +265,14 @@ def bethel_sample_size(cells: pd.DataFrame, sd: np.ndarray, settings: PrecisionS
     return sizes(hi)
 
 
-def _domain_row(name: str, sub: pd.DataFrame, sd: np.ndarray, settings: PrecisionSettings,
-                bethel: np.ndarray, target: float) -> dict[str, Any]:
+def _domain_row(
+    name: str,
+    sub: pd.DataFrame,
+    sd: np.ndarray,
+    settings: PrecisionSettings,
+    bethel: np.ndarray,
+    target: float,
+) -> dict[str, Any]:
     E = sub["frame_employment"].to_numpy(dtype=float)
     N = sub["frame_units"].to_numpy(dtype=float)
     n = sub["n"].to_numpy()
@@ -253,16 +280,22 @@ def _domain_row(name: str, sub: pd.DataFrame, sd: np.ndarray, settings: Precisio
     V = (target * settings.mean_rate) ** 2
     covered = n >= 1
     cov = E[covered].sum() / E.sum() if E.sum() > 0 else np.nan
-    row: dict[str, Any] = {"city": name, "strata": int(covered.sum()),
-                           "frame_units": int(N.sum()), "n": int(n.sum()),
-                           "n_monthly": int(m.sum()), "coverage": cov}
+    row: dict[str, Any] = {
+        "city": name,
+        "strata": int(covered.sum()),
+        "frame_units": int(N.sum()),
+        "n": int(n.sum()),
+        "n_monthly": int(m.sum()),
+        "coverage": cov,
+    }
     if covered.any() and E[covered].sum() > 0:
         w = np.where(covered, E / E[covered].sum(), 0.0)
         var = stratified_variance(w, sd, n, N)
         row["cv"] = np.sqrt(var) / settings.mean_rate
         row["n_neyman"] = neyman_sample_size(w[covered], sd[covered], N[covered], V)
-        row["n_current_mix"] = scaled_sample_size(w[covered], sd[covered], n[covered],
-                                                  N[covered], V)
+        row["n_current_mix"] = scaled_sample_size(
+            w[covered], sd[covered], n[covered], N[covered], V
+        )
     else:
         row["cv"] = row["n_neyman"] = row["n_current_mix"] = np.nan
     mcov = m >= 1
@@ -277,8 +310,7 @@ def _domain_row(name: str, sub: pd.DataFrame, sd: np.ndarray, settings: Precisio
     return row
 
 
-def precision_table(cells: pd.DataFrame, settings: PrecisionSettings | None = None
-                    ) -> pd.DataFrame:
+def precision_table(cells: pd.DataFrame, settings: PrecisionSettings | None = None) -> pd.DataFrame:
     """Expected CV per city and for the province, and the sample needed for the target CV.
 
     Parameters
@@ -297,26 +329,46 @@ def precision_table(cells: pd.DataFrame, settings: PrecisionSettings | None = No
         domain's part of the joint solution meeting every city and the province at once.
     """
     settings = settings or PrecisionSettings()
-    cells = cells[cells["frame_units"] > 0].sort_values(
-        ["city", "section", "size_class", "ownership"], kind="stable").reset_index(drop=True)
+    cells = (
+        cells[cells["frame_units"] > 0]
+        .sort_values(["city", "section", "size_class", "ownership"], kind="stable")
+        .reset_index(drop=True)
+    )
     sd = stratum_sd(cells, settings)
     # Bethel over the strata the design covers (cells with sample), as the CVs are
     covered = cells["n"].to_numpy() >= 1
     bethel = np.zeros(len(cells))
     if covered.any():
-        bethel[covered] = bethel_sample_size(cells[covered].reset_index(drop=True),
-                                             sd[covered], settings)
+        bethel[covered] = bethel_sample_size(
+            cells[covered].reset_index(drop=True), sd[covered], settings
+        )
     rows = []
     codes, uniques = pd.factorize(cells["city"], sort=True)
     order = np.argsort(codes, kind="stable")
     edges = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     for i, name in enumerate(uniques):
-        sel = order[edges[i]:edges[i + 1]]
-        rows.append(_domain_row(str(name), cells.iloc[sel], sd[sel], settings, bethel[sel],
-                                settings.target_cv))
+        sel = order[edges[i] : edges[i + 1]]
+        rows.append(
+            _domain_row(
+                str(name), cells.iloc[sel], sd[sel], settings, bethel[sel], settings.target_cv
+            )
+        )
     rows.append(_domain_row(PROVINCE, cells, sd, settings, bethel, settings.province_target))
-    cols = ["city", "strata", "frame_units", "n", "n_monthly", "coverage", "cv", "cv_monthly",
-            "target_cv", "meets_target", "n_neyman", "n_current_mix", "n_bethel"]
+    cols = [
+        "city",
+        "strata",
+        "frame_units",
+        "n",
+        "n_monthly",
+        "coverage",
+        "cv",
+        "cv_monthly",
+        "target_cv",
+        "meets_target",
+        "n_neyman",
+        "n_current_mix",
+        "n_bethel",
+    ]
     return pd.DataFrame(rows)[cols]
 
 

@@ -12,7 +12,12 @@ import pandas as pd
 from samplekit.paths import reference_dir
 
 SIZE_CLASSES: tuple[str, ...] = ("large", "medium", "small", "micro")
-SIZE_CLASSES_ZH: dict[str, str] = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
+SIZE_CLASSES_ZH: dict[str, str] = {
+    "large": "大型",
+    "medium": "中型",
+    "small": "小型",
+    "micro": "微型",
+}
 
 OWNERSHIP_GROUPS: tuple[str, ...] = ("state", "collective", "private", "hmt", "foreign")
 OWNERSHIP_ZH: dict[str, str] = {
@@ -24,9 +29,18 @@ OWNERSHIP_ZH: dict[str, str] = {
 }
 
 STATUSES: tuple[str, ...] = ("active", "closed", "suspended", "moved")
-STATUS_ZH: dict[str, str] = {"active": "正常", "closed": "关闭", "suspended": "停业", "moved": "迁出"}
+STATUS_ZH: dict[str, str] = {
+    "active": "正常",
+    "closed": "关闭",
+    "suspended": "停业",
+    "moved": "迁出",
+}
 
-SECTORS_ZH: dict[str, str] = {"primary": "第一产业", "secondary": "第二产业", "tertiary": "第三产业"}
+SECTORS_ZH: dict[str, str] = {
+    "primary": "第一产业",
+    "secondary": "第二产业",
+    "tertiary": "第三产业",
+}
 
 
 def _read(name: str, **kwargs) -> pd.DataFrame:
@@ -126,43 +140,76 @@ def reason_codes() -> pd.DataFrame:
 SCOPE_ZH: dict[str, str] = {"sample": "全部样本", "monthly": "月度子样本"}
 PER_ZH: dict[str, str] = {"province": "全省", "city": "各市"}
 RULE_KIND_ZH: dict[str, str] = {
-    "max_share": "占比上限", "min_share": "占比下限", "exclude": "排除",
-    "min_count": "数量下限", "max_count": "数量上限",
+    "max_share": "占比上限",
+    "min_share": "占比下限",
+    "exclude": "排除",
+    "min_count": "数量下限",
+    "max_count": "数量上限",
 }
 #: Built-in rule rows of the allocation's rules report (params rules carry their own label).
 RULE_ZH: dict[str, str] = {
-    "city_floor": "各市最低样本数", "monthly_city_floor": "各市月度子样本最低数",
-    "keep_existing": "保留现有监测企业", "city_total": "各市样本总数",
-    "sector_total": "二三产业样本数", "frame_cap": "不超过名录企业数",
+    "city_floor": "各市最低样本数",
+    "monthly_city_floor": "各市月度子样本最低数",
+    "keep_existing": "保留现有监测企业",
+    "city_total": "各市样本总数",
+    "sector_total": "二三产业样本数",
+    "frame_cap": "不超过名录企业数",
 }
 SELECTION_STATUS_ZH: dict[str, str] = {"retained": "保留", "replacement": "替换", "new": "新增"}
 FLAG_ZH: dict[str, str] = {
-    "too_few_eligible": "可入样企业不足", "panel_differs_from_frame": "现有样本与名录差异大",
+    "too_few_eligible": "可入样企业不足",
+    "panel_differs_from_frame": "现有样本与名录差异大",
 }
 SEVERITY_ZH: dict[str, str] = {"error": "错误", "warning": "提示", "info": "说明"}
-WARNING_STATUS_ZH: dict[str, str] = {"alarm": "报警", "reminder": "提醒", "normal": "正常",
-                                     "none": "无警"}
+WARNING_STATUS_ZH: dict[str, str] = {
+    "alarm": "报警",
+    "reminder": "提醒",
+    "normal": "正常",
+    "none": "无警",
+}
 #: Where a rule's number comes from (allocation params ``source``), short names for tables.
 RULE_SOURCE_ZH: dict[str, str] = {
-    "mohrss_2011_308": "人社部函〔2011〕308号", "mohrss_2009_152": "人社部发〔2009〕152号",
-    "province_plan_2013": "省实施方案(2013)", "document": "其他文件", "assumption": "假设",
+    "mohrss_2011_308": "人社部函〔2011〕308号",
+    "mohrss_2009_152": "人社部发〔2009〕152号",
+    "province_plan_2013": "省实施方案(2013)",
+    "document": "其他文件",
+    "assumption": "假设",
     "city_totals": "给定任务表",
 }
 #: Keys of the calibration summary (``SelectionResult.calibration``).
 CALIBRATION_ZH: dict[str, str] = {
-    "method": "校准方法", "bounds": "g 值界限", "margins": "校准维度:总量", "constraints": "约束个数",
-    "converged": "是否收敛", "iterations": "迭代次数", "max_abs_rel_residual": "最大相对残差",
-    "sample_units": "样本企业数", "uncovered_units": "未被代表的框内企业数",
-    "uncovered_categories": "未被代表的类别", "g_min": "g 值最小", "g_max": "g 值最大",
-    "trimmed_at_bounds": "截断在界限上的企业数", "design_cv": "设计权数变异系数",
-    "design_max_min_ratio": "设计权数最大/最小", "design_kish_deff": "设计权数 Kish 设计效应",
-    "calibrated_cv": "校准权数变异系数", "calibrated_max_min_ratio": "校准权数最大/最小",
+    "method": "校准方法",
+    "bounds": "g 值界限",
+    "margins": "校准维度:总量",
+    "constraints": "约束个数",
+    "converged": "是否收敛",
+    "iterations": "迭代次数",
+    "max_abs_rel_residual": "最大相对残差",
+    "sample_units": "样本企业数",
+    "uncovered_units": "未被代表的框内企业数",
+    "uncovered_categories": "未被代表的类别",
+    "g_min": "g 值最小",
+    "g_max": "g 值最大",
+    "trimmed_at_bounds": "截断在界限上的企业数",
+    "design_cv": "设计权数变异系数",
+    "design_max_min_ratio": "设计权数最大/最小",
+    "design_kish_deff": "设计权数 Kish 设计效应",
+    "calibrated_cv": "校准权数变异系数",
+    "calibrated_max_min_ratio": "校准权数最大/最小",
     "calibrated_kish_deff": "校准权数 Kish 设计效应",
 }
 _CALIBRATION_WORDS: dict[str, str] = {
-    "raking (logit, bounded)": "有界 raking(logit 距离)", "linear (GREG, truncated)": "线性(GREG,截断)",
-    "true": "是", "false": "否", "city": "地市", "section": "行业门类", "size_class": "企业规模",
-    "ownership": "所有制", "units": "企业数", "employment": "从业人数", "micro": "微型",
+    "raking (logit, bounded)": "有界 raking(logit 距离)",
+    "linear (GREG, truncated)": "线性(GREG,截断)",
+    "true": "是",
+    "false": "否",
+    "city": "地市",
+    "section": "行业门类",
+    "size_class": "企业规模",
+    "ownership": "所有制",
+    "units": "企业数",
+    "employment": "从业人数",
+    "micro": "微型",
 }
 
 
@@ -182,25 +229,49 @@ def calibration_summary(calibration: pd.DataFrame) -> pd.DataFrame:
             return pattern.sub(lambda m: _CALIBRATION_WORDS[m.group(0)], text).replace("=", ":")
         return f"{number:,.0f}" if number.is_integer() else f"{number:.4g}"
 
-    return pd.DataFrame({"项目": out["key"].map(lambda k: CALIBRATION_ZH.get(k, k)),
-                         "数值": out["value"].map(value)}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "项目": out["key"].map(lambda k: CALIBRATION_ZH.get(k, k)),
+            "数值": out["value"].map(value),
+        }
+    ).reset_index(drop=True)
 
 
 BOOL_ZH: dict[bool, str] = {True: "是", False: "否"}
 
 #: Rules of the monthly report checks (``samplekit.reports``; docs/monthly.md).
 REPORT_RULE_ZH: dict[str, str] = {
-    "period_format": "调查期格式", "period_expected": "调查期不符", "negative_employment": "就业人数为负",
-    "change": "增减人数不符", "change_pct": "增减幅度不符", "reduction_without_fall": "有减少类型但人数未减",
-    "reduction_sum": "减少人数合计不符", "reason_missing": "缺少减员原因", "reason_code": "减员原因代码无效",
-    "reason_gap": "减员原因顺序有空缺", "reason_duplicate": "减员原因重复", "not_in_panel": "不是在册监测企业",
-    "duplicate": "重复报送", "reason_without_fall": "有减员原因但人数未减", "baseline_break": "建档期人数变动",
-    "mass_layoff": "规模减员", "large_swing": "变动幅度大", "required": "必填项为空", "number": "不是数字",
-    "reduction_negative": "减少人数为负", "reason_count": "减员原因个数不符", "reduction_sign": "减少人数符号",
+    "period_format": "调查期格式",
+    "period_expected": "调查期不符",
+    "negative_employment": "就业人数为负",
+    "change": "增减人数不符",
+    "change_pct": "增减幅度不符",
+    "reduction_without_fall": "有减少类型但人数未减",
+    "reduction_sum": "减少人数合计不符",
+    "reason_missing": "缺少减员原因",
+    "reason_code": "减员原因代码无效",
+    "reason_gap": "减员原因顺序有空缺",
+    "reason_duplicate": "减员原因重复",
+    "not_in_panel": "不是在册监测企业",
+    "duplicate": "重复报送",
+    "reason_without_fall": "有减员原因但人数未减",
+    "baseline_break": "建档期人数变动",
+    "mass_layoff": "规模减员",
+    "large_swing": "变动幅度大",
+    "required": "必填项为空",
+    "number": "不是数字",
+    "reduction_negative": "减少人数为负",
+    "reason_count": "减员原因个数不符",
+    "reduction_sign": "减少人数符号",
 }
 #: Kinds of loaded files and their layouts (the store's load records).
-LOAD_KIND_ZH: dict[str, str] = {"reports": "企业月报表", "city": "城市汇总表", "events": "补充数据",
-                                "notes": "专项说明", "insured": "社保参保人数"}
+LOAD_KIND_ZH: dict[str, str] = {
+    "reports": "企业月报表",
+    "city": "城市汇总表",
+    "events": "补充数据",
+    "notes": "专项说明",
+    "insured": "社保参保人数",
+}
 LAYOUT_ZH: dict[str, str] = {"form": "部颁表式", "canonical": "标准格式"}
 
 #: Column -> code -> Chinese name: the one place tables translate codes (see :func:`readable`).
@@ -253,8 +324,7 @@ def admin_division_codes() -> pd.DataFrame:
     return _read("admin_division_codes.csv")
 
 
-def city_order(cities: list[str] | pd.Series, *, table: pd.DataFrame | None = None
-               ) -> list[str]:
+def city_order(cities: list[str] | pd.Series, *, table: pd.DataFrame | None = None) -> list[str]:
     """``cities`` in the official order: ascending administrative division code.
 
     Parameters
@@ -270,13 +340,17 @@ def city_order(cities: list[str] | pd.Series, *, table: pd.DataFrame | None = No
     list of str
         The distinct names, official order first; names known nowhere keep their given order.
     """
-    codes = dict(zip(admin_division_codes()["city"], admin_division_codes()["code"],
-                     strict=True))
+    codes = dict(zip(admin_division_codes()["city"], admin_division_codes()["code"], strict=True))
     rank_table: dict[str, int] = {}
     if table is not None:
         if "code" in table.columns:
-            codes.update({str(c): str(k) for c, k in zip(table["city"], table["code"],
-                                                         strict=True) if str(k)})
+            codes.update(
+                {
+                    str(c): str(k)
+                    for c, k in zip(table["city"], table["code"], strict=True)
+                    if str(k)
+                }
+            )
         rank_table = {str(c): i for i, c in enumerate(table["city"])}
     names = list(dict.fromkeys(str(c) for c in cities))
 

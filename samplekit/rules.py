@@ -35,8 +35,11 @@ class MassLayoffRule:
         """Read ``monthly.mass_layoff`` (defaults: 100 persons, 10 %)."""
         if params is None:
             return cls()
-        for old in ("monthly.validation.mass_layoff_persons",
-                    "monthly.validation.mass_layoff_share", "warning.mass_layoffs"):
+        for old in (
+            "monthly.validation.mass_layoff_persons",
+            "monthly.validation.mass_layoff_share",
+            "warning.mass_layoffs",
+        ):
             if params.get(old, None) is not None:
                 raise ParamsError(
                     f"{params.path}: key '{old}' moved to '{cls.KEY}' "
@@ -86,9 +89,7 @@ class EligibilityRule:
     """
 
     statuses: tuple[str, ...] = ("active",)
-    exclude: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
-        (("size_class", ("micro",)),),
-    )
+    exclude: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ((("size_class", ("micro",)),),)
 
     @classmethod
     def from_rules(cls, rules: Any) -> EligibilityRule:
@@ -114,7 +115,9 @@ class EligibilityRule:
     def describe_zh(self) -> str:
         """The rule in words."""
         parts = ["正常经营"]
-        names = {"size_class": {"micro": "微型", "large": "大型", "medium": "中型", "small": "小型"}}
+        names = {
+            "size_class": {"micro": "微型", "large": "大型", "medium": "中型", "small": "小型"}
+        }
         for condition in self.exclude:
             text = "、".join(
                 "、".join(names.get(c, {}).get(v, v) for v in values) for c, values in condition

@@ -57,11 +57,25 @@ RUNNER_PARAMETERS = ("params_file", "out_dir")
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 #: Versions recorded in provenance (whichever are installed).
 KEY_PACKAGES = (
-    "numpy", "pandas", "scipy", "statsmodels", "duckdb", "openpyxl", "pyarrow", "matplotlib",
-    "pyyaml", "papermill", "nbclient", "nbconvert", "ipykernel", "mplfonts",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "duckdb",
+    "openpyxl",
+    "pyarrow",
+    "matplotlib",
+    "pyyaml",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "mplfonts",
 )
 
 PreStep = Callable[[Params, Path], object]
+
+
 #: Named steps that may run before the notebooks of a run, ``name -> fn(params, out_dir)``
 #: (e.g. writing sample lists through the CLI code). Provenance records their names, so
 #: :func:`verify_run` re-runs them too.
@@ -98,8 +112,11 @@ class CellFailure:
     evalue: str
 
     def describe(self) -> str:
-        where = (f"第 {self.cell} 个单元格(cell {self.cell})" if self.cell is not None
-                 else "启动时,尚未运行任何单元格(内核或 notebook 出错)")
+        where = (
+            f"第 {self.cell} 个单元格(cell {self.cell})"
+            if self.cell is not None
+            else "启动时,尚未运行任何单元格(内核或 notebook 出错)"
+        )
         if self.execution_count is not None:
             where += f" (In [{self.execution_count}])"
         line = f" `{self.first_line}`" if self.first_line else ""
@@ -125,8 +142,11 @@ class NotebookResult:
         if self.status == "not run":
             return f"{self.notebook.name}:未运行(前面的 notebook 失败)"
         where = self.failure.describe() if self.failure else "未知位置"
-        kept = (f"已运行部分保存在 {self.output}" if self.output.exists()
-                else "没有写出运行后的 notebook")
+        kept = (
+            f"已运行部分保存在 {self.output}"
+            if self.output.exists()
+            else "没有写出运行后的 notebook"
+        )
         return f"notebook {self.notebook} 失败于{where};{kept}"
 
 
@@ -163,8 +183,11 @@ def read_notebook(path: Path) -> Any:
 
 def parameters_cells(nb: Any) -> list[int]:
     """Indices of the code cells tagged ``parameters``."""
-    return [i for i, cell in enumerate(nb.cells)
-            if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])]
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
 
 
 def parameters_cell_problems(notebook: str | os.PathLike[str]) -> list[str]:
@@ -179,8 +202,10 @@ def parameters_cell_problems(notebook: str | os.PathLike[str]) -> list[str]:
     cells = parameters_cells(nb)
     if len(cells) != 1:
         where = ", ".join(str(i + 1) for i in cells) or "none"
-        return [f"{path}: expected exactly one code cell tagged 'parameters', found "
-                f"{len(cells)} (cells {where}); tag the first code cell 'parameters'"]
+        return [
+            f"{path}: expected exactly one code cell tagged 'parameters', found "
+            f"{len(cells)} (cells {where}); tag the first code cell 'parameters'"
+        ]
     source = nb.cells[cells[0]].source
     try:
         tree = ast.parse(source)
@@ -190,19 +215,28 @@ def parameters_cell_problems(notebook: str | os.PathLike[str]) -> list[str]:
     lines_seen: set[int] = set()
     for stmt in tree.body:
         line = source.splitlines()[stmt.lineno - 1].strip()
-        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                and stmt.value is not None):
-            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}` is not an "
-                            "annotated assignment `name: type = literal`; move it to the next cell")
+        if not (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and stmt.value is not None
+        ):
+            problems.append(
+                f"{path}: parameters cell line {stmt.lineno} `{line}` is not an "
+                "annotated assignment `name: type = literal`; move it to the next cell"
+            )
             continue
         try:
             ast.literal_eval(stmt.value)
         except ValueError:
-            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}`: the value is "
-                            "not a literal; compute derived values in the next cell")
+            problems.append(
+                f"{path}: parameters cell line {stmt.lineno} `{line}`: the value is "
+                "not a literal; compute derived values in the next cell"
+            )
         if stmt.lineno in lines_seen or stmt.end_lineno != stmt.lineno:
-            problems.append(f"{path}: parameters cell line {stmt.lineno} `{line}`: one parameter "
-                            "per line, on a single line")
+            problems.append(
+                f"{path}: parameters cell line {stmt.lineno} `{line}`: one parameter "
+                "per line, on a single line"
+            )
         lines_seen.add(stmt.lineno)
     return problems
 
@@ -231,8 +265,9 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def plan_parameters(notebook: str | os.PathLike[str], params: Params, out_dir: Path
-                    ) -> dict[str, Any]:
+def plan_parameters(
+    notebook: str | os.PathLike[str], params: Params, out_dir: Path
+) -> dict[str, Any]:
     """The parameters to inject into ``notebook`` for a run of ``params`` into ``out_dir``.
 
     Parameters
@@ -259,11 +294,16 @@ def plan_parameters(notebook: str | os.PathLike[str], params: Params, out_dir: P
     """
     path = Path(notebook)
     declared = notebook_parameters(path)
-    problems = [f"{path}: does not declare parameter '{name}' in its parameters cell; every "
-                f"notebook declares {' and '.join(RUNNER_PARAMETERS)}"
-                for name in RUNNER_PARAMETERS if name not in declared]
-    injected: dict[str, Any] = {"params_file": str(Path(params.path).resolve()),
-                                "out_dir": str(Path(out_dir).resolve())}
+    problems = [
+        f"{path}: does not declare parameter '{name}' in its parameters cell; every "
+        f"notebook declares {' and '.join(RUNNER_PARAMETERS)}"
+        for name in RUNNER_PARAMETERS
+        if name not in declared
+    ]
+    injected: dict[str, Any] = {
+        "params_file": str(Path(params.path).resolve()),
+        "out_dir": str(Path(out_dir).resolve()),
+    }
     for name in declared:
         if name in RUNNER_PARAMETERS:
             continue
@@ -272,17 +312,20 @@ def plan_parameters(notebook: str | os.PathLike[str], params: Params, out_dir: P
                 f"{path}: declares parameter '{name}', which is neither "
                 f"{' nor '.join(RUNNER_PARAMETERS)} nor a top-level params key "
                 f"({', '.join(TOP_LEVEL_KEYS)}); derive it from the params in the cell after "
-                "the parameters cell")
+                "the parameters cell"
+            )
             continue
         value = params.data.get(name)
         if value is None:
             problems.append(
                 f"{path}: declares parameter '{name}' but {params.path} has no top-level "
-                f"'{name}'; add `{name}: ...` to the params file")
+                f"'{name}'; add `{name}: ...` to the params file"
+            )
         elif not _is_scalar(value):
             problems.append(
                 f"{path}: declares parameter '{name}' but '{name}' in {params.path} is a "
-                f"{type(value).__name__}, not a single value")
+                f"{type(value).__name__}, not a single value"
+            )
         else:
             injected[name] = value
     if problems:
@@ -318,17 +361,28 @@ def git_state(root: Path | None = None) -> dict[str, Any] | None:
     """
     root = root or project_root()
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=20, check=False)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
         if head.returncode != 0:
             return None
         status = subprocess.run(
             ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain"],
-            capture_output=True, text=True, timeout=60, check=False)
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": head.stdout.strip(),
-            "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+    return {
+        "commit": head.stdout.strip(),
+        "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None,
+    }
 
 
 def environment_versions() -> dict[str, Any]:
@@ -339,21 +393,29 @@ def environment_versions() -> dict[str, Any]:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return {"python": platform.python_version(), "implementation": sys.implementation.name,
-            "executable": sys.executable, "platform": platform.platform(),
-            "packages": packages}
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "packages": packages,
+    }
 
 
 def input_files(params: Params) -> list[dict[str, str]]:
     """Every file the params name and every reference table, with its hash (project-relative
     paths): what :func:`samplekit.cache.input_files` keys caches by, recorded in provenance."""
-    return [{**entry, "path": _display_path(Path(entry["path"]))}
-            for entry in cache_input_files(params)]
+    return [
+        {**entry, "path": _display_path(Path(entry["path"]))} for entry in cache_input_files(params)
+    ]
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def _outputs_since(folder: Path, before: Mapping[str, tuple[int, int]]) -> list[dict[str, Any]]:
@@ -380,9 +442,12 @@ def _failure_from_exception(exc: BaseException, output: Path) -> CellFailure:
         pass
     index = getattr(exc, "cell_index", None) if isinstance(exc, PapermillExecutionError) else None
     if nb is not None and index is None:
-        started = [i for i, c in enumerate(nb.cells)
-                   if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get(
-                       "start_time")]
+        started = [
+            i
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code"
+            and c.get("metadata", {}).get("papermill", {}).get("start_time")
+        ]
         index = started[-1] if started else None
     cell_number = execution_count = None
     first_line = ""
@@ -391,23 +456,33 @@ def _failure_from_exception(exc: BaseException, output: Path) -> CellFailure:
         if isinstance(exc, PapermillExecutionError):
             # The error's index counts cells before papermill added its two error-marker cells
             # to the saved file; drop them to index the same list.
-            cells = [c for c in nb.cells
-                     if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+            cells = [
+                c
+                for c in nb.cells
+                if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+            ]
         if index < len(cells):
             injected_before = sum(
                 "injected-parameters" in c.get("metadata", {}).get("tags", [])
-                for c in cells[:index])
+                for c in cells[:index]
+            )
             cell_number = index - injected_before + 1
             execution_count = cells[index].get("execution_count")
-            first_line = next((ln.strip() for ln in cells[index].source.splitlines()
-                               if ln.strip()), "")
+            first_line = next(
+                (ln.strip() for ln in cells[index].source.splitlines() if ln.strip()), ""
+            )
     if isinstance(exc, PapermillExecutionError):
         ename, evalue = exc.ename, exc.evalue
     else:
         lines = str(exc).strip().splitlines()
         ename, evalue = type(exc).__name__, lines[0] if lines else ""
-    return CellFailure(cell=cell_number, execution_count=execution_count,
-                       first_line=first_line[:120], ename=ename, evalue=str(evalue)[:500])
+    return CellFailure(
+        cell=cell_number,
+        execution_count=execution_count,
+        first_line=first_line[:120],
+        ename=ename,
+        evalue=str(evalue)[:500],
+    )
 
 
 @contextlib.contextmanager
@@ -438,8 +513,9 @@ def export_html(notebook: Path, html: Path) -> Path:
     """Write a code-hidden HTML copy of an executed notebook (inputs and prompts excluded)."""
     import nbconvert
 
-    exporter = nbconvert.HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                                      exclude_output_prompt=True)
+    exporter = nbconvert.HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(read_notebook(notebook))
     html.write_text(body, encoding="utf-8")
     return html
@@ -449,21 +525,25 @@ def _write_json(data: Mapping[str, Any], path: Path) -> None:
     from samplekit.io import atomic_path
 
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
 
 
 # ---------------------------------------------------------------------------- run
-def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
-                  params_file: str | os.PathLike[str],
-                  out_dir: str | os.PathLike[str], *,
-                  timeout: float | None = DEFAULT_TIMEOUT,
-                  progress: bool = False,
-                  html: bool = True,
-                  keep_going: bool = False,
-                  pre_steps: Sequence[str] = (),
-                  workers: int = 1,
-                  echo: Callable[[str], None] | None = None) -> RunResult:
+def run_notebooks(
+    notebooks: Sequence[str | os.PathLike[str]],
+    params_file: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    progress: bool = False,
+    html: bool = True,
+    keep_going: bool = False,
+    pre_steps: Sequence[str] = (),
+    workers: int = 1,
+    echo: Callable[[str], None] | None = None,
+) -> RunResult:
     """Execute notebooks with papermill into ``out_dir`` and write ``provenance.json``.
 
     Parameters
@@ -529,20 +609,24 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
             continue
         problems += parameters_cell_problems(nb)
         if nb.stem in stems:
-            problems.append(f"two notebooks named '{nb.stem}' ({stems[nb.stem]} and {nb}) would "
-                            f"write the same {nb.stem}.ipynb; rename one")
+            problems.append(
+                f"two notebooks named '{nb.stem}' ({stems[nb.stem]} and {nb}) would "
+                f"write the same {nb.stem}.ipynb; rename one"
+            )
         stems[nb.stem] = nb
     unknown = [s for s in pre_steps if s not in PRE_STEPS]
     if unknown:
-        problems.append(f"unknown pre-step(s) {', '.join(unknown)}; known: "
-                        f"{', '.join(PRE_STEPS) or 'none'}")
+        problems.append(
+            f"unknown pre-step(s) {', '.join(unknown)}; known: {', '.join(PRE_STEPS) or 'none'}"
+        )
     if problems:
         raise InputError("\n".join(problems))
     plans = {nb: plan_parameters(nb, params, out) for nb in paths}
     # Validate the injected values the way the notebook's set-up cell will.
     for injected in plans.values():
-        load_params(params.path, **{k: v for k, v in injected.items()
-                                    if k not in RUNNER_PARAMETERS})
+        load_params(
+            params.path, **{k: v for k, v in injected.items() if k not in RUNNER_PARAMETERS}
+        )
 
     out.mkdir(parents=True, exist_ok=True)
     before = _snapshot(out)
@@ -555,14 +639,24 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         "code": code_fingerprint(),
         "started": started,
         "finished": None,
-        "options": {"kernel": KERNEL_NAME, "timeout": timeout, "html": html,
-                    "keep_going": keep_going, "pre_steps": list(pre_steps),
-                    "workers": workers},
-        "params": {"path": _display_path(params.path), "sha256": file_sha256(params.path),
-                   "content": params.data},
-        "inputs": input_files(params) + [
+        "options": {
+            "kernel": KERNEL_NAME,
+            "timeout": timeout,
+            "html": html,
+            "keep_going": keep_going,
+            "pre_steps": list(pre_steps),
+            "workers": workers,
+        },
+        "params": {
+            "path": _display_path(params.path),
+            "sha256": file_sha256(params.path),
+            "content": params.data,
+        },
+        "inputs": input_files(params)
+        + [
             {"key": f"notebook:{nb.stem}", "path": _display_path(nb), "sha256": file_sha256(nb)}
-            for nb in paths],
+            for nb in paths
+        ],
         "environment": environment_versions(),
         "notebooks": [],
         "outputs": [],
@@ -572,6 +666,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
         for name in pre_steps:
             say(f"预备步骤 {name} …")
             PRE_STEPS[name](params, out)
+
         def execute(i: int, nb: Path) -> NotebookResult:
             output = out / f"{nb.stem}.ipynb"
             html_path = out / f"{nb.stem}.html" if html else None
@@ -581,13 +676,19 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
             try:
                 with _this_python_kernel():
                     papermill.execute_notebook(
-                        str(nb), str(output), parameters=plans[nb], kernel_name=KERNEL_NAME,
-                        progress_bar=progress and workers == 1, execution_timeout=timeout,
-                        cwd=str(out), request_save_on_cell_execute=True,
+                        str(nb),
+                        str(output),
+                        parameters=plans[nb],
+                        kernel_name=KERNEL_NAME,
+                        progress_bar=progress and workers == 1,
+                        execution_timeout=timeout,
+                        cwd=str(out),
+                        request_save_on_cell_execute=True,
                         # The kernel's own log (a loopback-TCP notice at start, the SIGINT that
                         # jupyter_client sends at every shutdown) is noise for users: cell
                         # errors arrive as cell outputs, a dying kernel as DeadKernelError.
-                        extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    )
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # papermill errors, cell timeouts, a dead kernel
@@ -599,8 +700,15 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                 except Exception as exc:  # a reader's copy must not hide the run's outcome
                     say(f"{nb.name}:HTML 报告未写出({type(exc).__name__}: {exc})")
                     html_path = None
-            result = NotebookResult(nb, output, html_path if output.exists() else None,
-                                    plans[nb], "failed" if failure else "ok", seconds, failure)
+            result = NotebookResult(
+                nb,
+                output,
+                html_path if output.exists() else None,
+                plans[nb],
+                "failed" if failure else "ok",
+                seconds,
+                failure,
+            )
             say(result.message() if failure is None else f"{nb.name}:失败")
             return result
 
@@ -608,8 +716,9 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
             failed = False
             for i, nb in enumerate(paths, start=1):
                 if failed and not keep_going:
-                    results.append(NotebookResult(nb, out / f"{nb.stem}.ipynb", None,
-                                                  plans[nb], "not run"))
+                    results.append(
+                        NotebookResult(nb, out / f"{nb.stem}.ipynb", None, plans[nb], "not run")
+                    )
                     continue
                 results.append(execute(i, nb))
                 failed = failed or results[-1].failure is not None
@@ -623,8 +732,11 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
                 results.extend(f.result() for f in futures)
     finally:
         # Written on success, failure and interruption alike.
-        status = ("ok" if results and all(r.status == "ok" for r in results)
-                  and len(results) == len(paths) else "failed")
+        status = (
+            "ok"
+            if results and all(r.status == "ok" for r in results) and len(results) == len(paths)
+            else "failed"
+        )
         provenance["status"] = status
         provenance["finished"] = _utc_now()
         provenance["notebooks"] = [_notebook_record(r, out) for r in results]
@@ -634,14 +746,20 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike[str]],
             write_index(out, provenance, params)
         except Exception as exc:  # the index is a convenience; never hide the run's outcome
             say(f"索引页未写出({type(exc).__name__}: {exc})")
-    return RunResult(out, out / PROVENANCE_FILE, results,
-                     [row["path"] for row in provenance["outputs"]])
+    return RunResult(
+        out, out / PROVENANCE_FILE, results, [row["path"] for row in provenance["outputs"]]
+    )
 
 
 INDEX_FILE = "index.html"
 _STATUS_ZH = {"ok": "完成", "failed": "失败", "not run": "未运行", "running": "运行中"}
-_KIND_ZH = {"report": "报告(HTML)", "document": "文档(Word/PDF)", "table": "表格",
-            "figure": "图形", "other": "其他文件"}
+_KIND_ZH = {
+    "report": "报告(HTML)",
+    "document": "文档(Word/PDF)",
+    "table": "表格",
+    "figure": "图形",
+    "other": "其他文件",
+}
 
 
 def _kind(rel: str) -> str:
@@ -688,13 +806,22 @@ def write_index(out: Path, provenance: Mapping[str, Any], params: Params) -> Pat
     rows = []
     for nb in provenance.get("notebooks", []):
         label = _report_title(out / nb["output"]) or nb["name"]
-        link = (f'<a href="{escape(nb["html"])}">{escape(label)}</a>' if nb.get("html")
-                else escape(label))
+        link = (
+            f'<a href="{escape(nb["html"])}">{escape(label)}</a>'
+            if nb.get("html")
+            else escape(label)
+        )
         failure = nb.get("failure") or {}
-        why = (f"第 {failure.get('cell')} 个单元格:{escape(str(failure.get('ename')))}"
-               f" {escape(str(failure.get('evalue'))[:200])}" if failure else "")
-        rows.append(f"<tr><td>{link}</td><td>{_STATUS_ZH.get(nb['status'], nb['status'])}</td>"
-                    f"<td class=n>{nb.get('seconds', 0):.0f}</td><td>{why}</td></tr>")
+        why = (
+            f"第 {failure.get('cell')} 个单元格:{escape(str(failure.get('ename')))}"
+            f" {escape(str(failure.get('evalue'))[:200])}"
+            if failure
+            else ""
+        )
+        rows.append(
+            f"<tr><td>{link}</td><td>{_STATUS_ZH.get(nb['status'], nb['status'])}</td>"
+            f"<td class=n>{nb.get('seconds', 0):.0f}</td><td>{why}</td></tr>"
+        )
     groups: dict[str, list[str]] = {k: [] for k in _KIND_ZH}
     for row in provenance.get("outputs", []):
         rel = row["path"]
@@ -707,17 +834,25 @@ def write_index(out: Path, provenance: Mapping[str, Any], params: Params) -> Pat
             continue
         items = "".join(f'<li><a href="{escape(f)}">{escape(f)}</a></li>' for f in sorted(files))
         listing.append(f"<h2>{_KIND_ZH[kind]}({len(files)} 个)</h2><ul>{items}</ul>")
-    keys = [("参数文件", provenance["params"]["path"]), ("任务", params.get("name", "")),
-            ("省份", params.get("province.name", "")), ("调查期", params.get("period", "")),
-            ("报告季度", params.get("quarter", "")), ("随机种子", params.get("seed", "")),
-            ("样本总量", params.get("allocation.total", "")),
-            ("开始(UTC)", provenance.get("started", "")),
-            ("结束(UTC)", provenance.get("finished", "")),
-            ("samplekit 版本", provenance.get("samplekit_version", ""))]
+    keys = [
+        ("参数文件", provenance["params"]["path"]),
+        ("任务", params.get("name", "")),
+        ("省份", params.get("province.name", "")),
+        ("调查期", params.get("period", "")),
+        ("报告季度", params.get("quarter", "")),
+        ("随机种子", params.get("seed", "")),
+        ("样本总量", params.get("allocation.total", "")),
+        ("开始(UTC)", provenance.get("started", "")),
+        ("结束(UTC)", provenance.get("finished", "")),
+        ("samplekit 版本", provenance.get("samplekit_version", "")),
+    ]
     summary = "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in keys)
     status = _STATUS_ZH.get(str(provenance.get("status")), str(provenance.get("status")))
-    banner = (f'<p class=banner>⚠ 数据说明:{escape(note)}</p>' if note else
-              "<p>本次运行的全部输入均为参数文件指定的真实数据文件。</p>")
+    banner = (
+        f"<p class=banner>⚠ 数据说明:{escape(note)}</p>"
+        if note
+        else "<p>本次运行的全部输入均为参数文件指定的真实数据文件。</p>"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <style>
@@ -754,10 +889,15 @@ def _notebook_record(result: NotebookResult, out: Path) -> dict[str, Any]:
         "parameters": result.parameters,
         "status": result.status,
         "seconds": round(result.seconds, 3),
-        "failure": None if result.failure is None else {
-            "cell": result.failure.cell, "execution_count": result.failure.execution_count,
-            "first_line": result.failure.first_line, "ename": result.failure.ename,
-            "evalue": result.failure.evalue},
+        "failure": None
+        if result.failure is None
+        else {
+            "cell": result.failure.cell,
+            "execution_count": result.failure.execution_count,
+            "first_line": result.failure.first_line,
+            "ename": result.failure.ename,
+            "evalue": result.failure.evalue,
+        },
     }
 
 
@@ -766,9 +906,14 @@ def demo_notebooks() -> list[Path]:
     return sorted(p for p in notebooks_dir().glob("*.ipynb") if not p.name.startswith("."))
 
 
-def run_demo(out_dir: str | os.PathLike[str] | None = None, *, progress: bool = False,
-             timeout: float | None = DEFAULT_TIMEOUT, keep_going: bool = False,
-             echo: Callable[[str], None] | None = None) -> RunResult:
+def run_demo(
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    keep_going: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> RunResult:
     """Run every notebook in ``notebooks/`` on ``params/guangdong_2013.yaml``.
 
     Parameters
@@ -785,20 +930,40 @@ def run_demo(out_dir: str | os.PathLike[str] | None = None, *, progress: bool = 
     notebooks = demo_notebooks()
     if not notebooks:
         raise InputError(f"no notebooks found in {notebooks_dir()}")
-    return run_notebooks(notebooks, params_dir() / "guangdong_2013.yaml",
-                         out_dir if out_dir is not None else reports_dir() / "demo",
-                         timeout=timeout, progress=progress, keep_going=keep_going,
-                         pre_steps=DEMO_PRE_STEPS, workers=DEMO_WORKERS, echo=echo)
+    return run_notebooks(
+        notebooks,
+        params_dir() / "guangdong_2013.yaml",
+        out_dir if out_dir is not None else reports_dir() / "demo",
+        timeout=timeout,
+        progress=progress,
+        keep_going=keep_going,
+        pre_steps=DEMO_PRE_STEPS,
+        workers=DEMO_WORKERS,
+        echo=echo,
+    )
 
 
 def list_results(result: RunResult) -> dict[str, list[str]]:
     """Outputs of a run grouped for the terminal: notebooks, HTML, tables, figures, other."""
-    groups: dict[str, list[str]] = {"notebooks": [], "html": [], "tables": [], "figures": [],
-                                    "other": []}
+    groups: dict[str, list[str]] = {
+        "notebooks": [],
+        "html": [],
+        "tables": [],
+        "figures": [],
+        "other": [],
+    }
     for rel in result.outputs:
         suffix = Path(rel).suffix.lower()
-        key = ("notebooks" if suffix == ".ipynb" else "html" if suffix == ".html"
-               else "tables" if suffix in TABLE_SUFFIXES
-               else "figures" if suffix in (".png", ".svg", ".pdf") else "other")
+        key = (
+            "notebooks"
+            if suffix == ".ipynb"
+            else "html"
+            if suffix == ".html"
+            else "tables"
+            if suffix in TABLE_SUFFIXES
+            else "figures"
+            if suffix in (".png", ".svg", ".pdf")
+            else "other"
+        )
         groups[key].append(rel)
     return groups

@@ -20,16 +20,51 @@ from samplekit.errors import InputError, ParamsError
 from samplekit.io import round_floats
 
 CELL: list[str] = ["city", "section", "size_class", "ownership"]
-CELLS_COLUMNS: list[str] = [*CELL, "frame_units", "frame_employment", "existing",
-                            "existing_monthly", "n", "n_monthly"]
-FRAME_COLUMNS: list[str] = ["enterprise_id", "name", *CELL, "employees", "status", "in_panel",
-                            "in_monthly"]
+CELLS_COLUMNS: list[str] = [
+    *CELL,
+    "frame_units",
+    "frame_employment",
+    "existing",
+    "existing_monthly",
+    "n",
+    "n_monthly",
+]
+FRAME_COLUMNS: list[str] = [
+    "enterprise_id",
+    "name",
+    *CELL,
+    "employees",
+    "status",
+    "in_panel",
+    "in_monthly",
+]
 SAMPLE_COLUMNS: list[str] = [
-    "enterprise_id", "name", *CELL, "employees", "status", "monthly", "prn", "inclusion_prob",
-    "weight", "calibrated_weight", "cell_frame_units", "cell_n", "selection_prob",
-    "export_share", "registration_type", "division"]
-RESERVE_COLUMNS: list[str] = [*CELL, "reserve_rank", "enterprise_id", "name", "employees",
-                              "prn", "order_key"]
+    "enterprise_id",
+    "name",
+    *CELL,
+    "employees",
+    "status",
+    "monthly",
+    "prn",
+    "inclusion_prob",
+    "weight",
+    "calibrated_weight",
+    "cell_frame_units",
+    "cell_n",
+    "selection_prob",
+    "export_share",
+    "registration_type",
+    "division",
+]
+RESERVE_COLUMNS: list[str] = [
+    *CELL,
+    "reserve_rank",
+    "enterprise_id",
+    "name",
+    "employees",
+    "prn",
+    "order_key",
+]
 FLAG_COLUMNS: list[str] = [*CELL, "flag", "severity", "value", "message"]
 STATUS_ORDER = ("retained", "replacement", "new")
 STATUS_ZH = {"retained": "保留", "new": "新增", "replacement": "替换"}
@@ -88,7 +123,7 @@ def prn_hash(ids: pd.Series | np.ndarray | list[str], seed: int) -> np.ndarray:
     """
     arr = _arrow_strings(ids)
     n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], dtype="<i8")[arr.offset: arr.offset + n + 1]
+    offsets = np.frombuffer(arr.buffers()[1], dtype="<i8")[arr.offset : arr.offset + n + 1]
     buf = arr.buffers()[2]
     data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
@@ -105,7 +140,7 @@ def prn_hash(ids: pd.Series | np.ndarray | list[str], seed: int) -> np.ndarray:
         block = np.zeros((hi - lo, width), dtype=np.uint8)
         L = int(ln[0])
         if (ln == L).all() and offsets[hi] - offsets[lo] == L * (hi - lo):
-            block[:, :L] = data[offsets[lo]: offsets[hi]].reshape(hi - lo, L)
+            block[:, :L] = data[offsets[lo] : offsets[hi]].reshape(hi - lo, L)
         else:  # ids of different lengths: gather byte position by byte position
             st = offsets[lo:hi]
             last = max(len(data) - 1, 0)
@@ -195,9 +230,20 @@ class SelectionSettings:
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
         """Read and check the ``selection`` section (every key optional)."""
-        params.check_keys("selection", {"method", "reserve_per_cell", "flag_smd", "contacts",
-                                        "flag_min_retained", "calibration", "maintenance",
-                                        "panel_weights", "flag_panel_treatment"})
+        params.check_keys(
+            "selection",
+            {
+                "method",
+                "reserve_per_cell",
+                "flag_smd",
+                "contacts",
+                "flag_min_retained",
+                "calibration",
+                "maintenance",
+                "panel_weights",
+                "flag_panel_treatment",
+            },
+        )
         seed = params.get("seed", types=int)
         return cls(
             seed=int(seed),
@@ -206,10 +252,12 @@ class SelectionSettings:
             flag_smd=float(params.number("selection.flag_smd", 0.5, low=0)),
             flag_min_retained=int(params.number("selection.flag_min_retained", 3, low=1)),
             calibration=CalibrationSettings.from_params(params),
-            panel_weights=params.choice("selection.panel_weights", ("two_group", "quasi"),
-                                        "two_group"),
-            flag_panel_treatment=float(params.number("selection.flag_panel_treatment", 0.10,
-                                                     low=0)),
+            panel_weights=params.choice(
+                "selection.panel_weights", ("two_group", "quasi"), "two_group"
+            ),
+            flag_panel_treatment=float(
+                params.number("selection.flag_panel_treatment", 0.10, low=0)
+            ),
         )
 
 
@@ -306,8 +354,9 @@ def pips(size: np.ndarray, group: np.ndarray, n_group: np.ndarray) -> np.ndarray
         k = np.bincount(group[take_all], minlength=H)
         m = np.maximum(n_group - k, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            lam = np.where(take_all, 1.0,
-                           np.where(total[group] > 0, m[group] * size / total[group], 0.0))
+            lam = np.where(
+                take_all, 1.0, np.where(total[group] > 0, m[group] * size / total[group], 0.0)
+            )
         new = free & (lam >= 1.0)
         if not new.any():
             break
@@ -365,8 +414,9 @@ def pareto_inclusion_probs(odds: np.ndarray, n: int) -> np.ndarray:
     x = lt[:, None] + v[None, :]  # log(θ_i t), (N, K)
     log1p_all = np.logaddexp(0.0, x)  # log(1 + θ_i t)
     log_p0 = -log1p_all.sum(axis=0)[None, :] + log1p_all  # Π_{j≠i} (1 + θ_j t)⁻¹
-    poly = np.logaddexp.reduce(ek[:, None, :] + np.arange(n)[None, None, :] * v[None, :, None],
-                               axis=2)
+    poly = np.logaddexp.reduce(
+        ek[:, None, :] + np.arange(n)[None, None, :] * v[None, :, None], axis=2
+    )
     log_dens = x - 2.0 * log1p_all  # F_i (1 − F_i): the density of ξ_i in log t
     return np.exp(log_dens + log_p0 + poly) @ w
 
@@ -393,13 +443,14 @@ def _loo_log_esp(lt: np.ndarray, n: int) -> np.ndarray:
     # leave-one-out: log e_k(θ_{−i}) = logsumexp_a pre[i][a] + suf[i+1][k−a]
     ek = np.full((N, n), -np.inf)
     for k in range(n):
-        terms = pre[:N, :k + 1] + suf[1:, k::-1]
+        terms = pre[:N, : k + 1] + suf[1:, k::-1]
         ek[:, k] = np.logaddexp.reduce(terms, axis=1)
     return ek
 
 
-def pareto_odds(target: np.ndarray, n: int, *, tol: float = 1e-7, max_iter: int = 100
-                ) -> np.ndarray:
+def pareto_odds(
+    target: np.ndarray, n: int, *, tol: float = 1e-7, max_iter: int = 100
+) -> np.ndarray:
     """Odds for Pareto πps whose exact inclusion probabilities equal ``target``.
 
     Rosén's odds λ/(1−λ) give inclusion probabilities close to λ except in small cells (N = 3,
@@ -446,16 +497,19 @@ def pareto_keys(u: np.ndarray, lam: np.ndarray, group: np.ndarray) -> np.ndarray
             cache[key] = pareto_odds(lam[f], m, tol=1e-5)
         odds[f] = cache[key]
     with np.errstate(divide="ignore", invalid="ignore"):
-        xi = np.where(lam >= 1, u - 1.0,
-                      np.where(free, (u / (1.0 - u)) / np.where(free, odds, 1.0), np.inf))
+        xi = np.where(
+            lam >= 1, u - 1.0, np.where(free, (u / (1.0 - u)) / np.where(free, odds, 1.0), np.inf)
+        )
     return xi
 
 
 def _check_columns(df: pd.DataFrame, needed: list[str], what: str) -> None:
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise InputError(f"{what}: missing column(s) {', '.join(missing)}; found "
-                         f"{', '.join(map(str, df.columns))}")
+        raise InputError(
+            f"{what}: missing column(s) {', '.join(missing)}; found "
+            f"{', '.join(map(str, df.columns))}"
+        )
 
 
 def _plain_str(s: pd.Series) -> pd.Series:
@@ -480,8 +534,9 @@ def _as_bool(s: pd.Series) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------- selection
-def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionSettings
-                  ) -> SelectionResult:
+def select_sample(
+    frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionSettings
+) -> SelectionResult:
     """Select the panel cell by cell: keep the active existing members, fill the other places.
 
     Parameters
@@ -530,9 +585,11 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     _check_columns(frame, FRAME_COLUMNS, "frame")
     _check_columns(cells, [*CELL, "n", "n_monthly"], "allocation cells")
     if "employees_band" in cells.columns and cells.duplicated(CELL).any():
-        raise InputError("allocation cells are split by employee band (a rule with "
-                         "where.employees); selection does not yet select within bands, so the "
-                         "band rule would not hold in the sample — see docs/allocation.md §4")
+        raise InputError(
+            "allocation cells are split by employee band (a rule with "
+            "where.employees); selection does not yet select within bands, so the "
+            "band rule would not hold in the sample — see docs/allocation.md §4"
+        )
     cells = cells.sort_values(CELL, kind="stable").reset_index(drop=True)
     H = len(cells)
     n_alloc = cells["n"].to_numpy(dtype=np.int64)
@@ -615,8 +672,11 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     sel_rows = idx[sel_pos]
     sel_cell = c_sub[sel_pos]
     n_sel = np.bincount(sel_cell, minlength=H)
-    status = np.where(is_ret[selected], "retained",
-                      np.where(cand_rank[selected] < D_h[sel_cell], "replacement", "new"))
+    status = np.where(
+        is_ret[selected],
+        "retained",
+        np.where(cand_rank[selected] < D_h[sel_cell], "replacement", "new"),
+    )
 
     # Inclusion probabilities (quasi-randomisation) and the draw's own probability.
     if settings.method == "pps":
@@ -647,8 +707,11 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     # One gather from the (possibly Arrow-backed, 10-million-row) frame for every row we report.
     res_pos = order[reserve]
     gone = np.flatnonzero(~el & pan)
-    block = frame[[*take, *extra, "status"]].iloc[
-        np.concatenate([sel_rows, idx[res_pos], idx[gone]])].reset_index(drop=True)
+    block = (
+        frame[[*take, *extra, "status"]]
+        .iloc[np.concatenate([sel_rows, idx[res_pos], idx[gone]])]
+        .reset_index(drop=True)
+    )
     n1, n2 = len(sel_rows), len(sel_rows) + len(res_pos)
     sample = block.iloc[:n1][take + extra].reset_index(drop=True)
     for col in CELL:  # plain strings from here on (categoricals convert slowly, repeatedly)
@@ -668,12 +731,14 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     for col in ("export_share", "registration_type", "division"):
         if col not in sample.columns:
             sample[col] = pd.NA
-    sample = sample.sort_values(["_cell", "_status_rank", "prn", "_hash"],
-                                kind="stable").reset_index(drop=True)
+    sample = sample.sort_values(
+        ["_cell", "_status_rank", "prn", "_hash"], kind="stable"
+    ).reset_index(drop=True)
 
     # Monthly subsample: existing monthly-network members first, then PRN order.
-    mon = sample.sort_values(["_cell", "_in_monthly", "prn", "_hash"],
-                             ascending=[True, False, True, True], kind="stable")
+    mon = sample.sort_values(
+        ["_cell", "_in_monthly", "prn", "_hash"], ascending=[True, False, True, True], kind="stable"
+    )
     mrank = mon.groupby("_cell", sort=False).cumcount().to_numpy()
     monthly = np.zeros(len(sample), dtype=bool)
     monthly[mon.index.to_numpy()] = mrank < n_monthly[mon["_cell"].to_numpy()]
@@ -687,8 +752,15 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     cal = calibrate(sample, sample["weight"].to_numpy(), population, settings.calibration)
     sample["calibrated_weight"] = cal.weights
 
-    reserves = _reserves(block.iloc[n1:n2], res_pos, c_sub, u_sub, order_key,
-                         cand_rank[reserve] - top[c_s[reserve]] + 1, cells)
+    reserves = _reserves(
+        block.iloc[n1:n2],
+        res_pos,
+        c_sub,
+        u_sub,
+        order_key,
+        cand_rank[reserve] - top[c_s[reserve]] + 1,
+        cells,
+    )
     cell_table = _cell_table(cells, sample, X_h, N_h, D_h, n_sel)
     flags = _flags(cells, cell_table, sample, N_h, X_h, X2_h, settings, cal)
     replacements = _replacement_log(block.iloc[n2:], gone, c_sub, u_sub, hashes, sample, cells)
@@ -698,28 +770,47 @@ def select_sample(frame: pd.DataFrame, cells: pd.DataFrame, settings: SelectionS
     rep = representativeness(sample, population[covered])
     if not covered.all():
         gone = population[~covered]
-        rep = pd.concat([rep, pd.DataFrame({
-            "dimension": "not_represented", "category": cal.diagnostics.set_index("key").loc[
-                "uncovered_categories", "value"],
-            "frame_units": [int(gone["units"].sum())],
-            "frame_employment": [float(gone["employees"].sum())]})], ignore_index=True)
+        rep = pd.concat(
+            [
+                rep,
+                pd.DataFrame(
+                    {
+                        "dimension": "not_represented",
+                        "category": cal.diagnostics.set_index("key").loc[
+                            "uncovered_categories", "value"
+                        ],
+                        "frame_units": [int(gone["units"].sum())],
+                        "frame_employment": [float(gone["employees"].sum())],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
         rep = rep.fillna({c: 0 for c in rep.columns if c not in ("dimension", "category")})
         rep = rep.astype({"frame_units": np.int64, "sample_n": np.int64})
 
     sample = sample[SAMPLE_COLUMNS].copy()
-    return SelectionResult(sample=sample, reserves=reserves, representativeness=rep,
-                           cells=cell_table, calibration=cal.diagnostics,
-                           calibration_totals=cal.totals, flags=flags,
-                           replacements=replacements, method=settings.method,
-                           calibration_converged=cal.converged,
-                           calibration_message=cal.message)
+    return SelectionResult(
+        sample=sample,
+        reserves=reserves,
+        representativeness=rep,
+        cells=cell_table,
+        calibration=cal.diagnostics,
+        calibration_totals=cal.totals,
+        flags=flags,
+        replacements=replacements,
+        method=settings.method,
+        calibration_converged=cal.converged,
+        calibration_message=cal.message,
+    )
 
 
 def _reserves(part, res_pos, c_sub, u_sub, order_key, res_rank, cells) -> pd.DataFrame:
     out = cells.iloc[c_sub[res_pos]][CELL].reset_index(drop=True)
     out["reserve_rank"] = res_rank.astype(np.int64)
-    out = pd.concat([out, part[["enterprise_id", "name", "employees"]].reset_index(drop=True)],
-                    axis=1)
+    out = pd.concat(
+        [out, part[["enterprise_id", "name", "employees"]].reset_index(drop=True)], axis=1
+    )
     out["prn"] = u_sub[res_pos]
     out["order_key"] = order_key[res_pos]
     out["_cell"] = c_sub[res_pos]
@@ -751,8 +842,10 @@ def _cell_table(cells, sample, X_h, N_h, D_h, n_sel) -> pd.DataFrame:
     out["quasi_weighted_employment"] = np.bincount(sc, weights=qw * se, minlength=H)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["panel_treatment_gap_pct"] = np.where(
-            X_h > 0, 100 * (out["quasi_weighted_employment"] - out["weighted_employment"]) / X_h,
-            0.0)
+            X_h > 0,
+            100 * (out["quasi_weighted_employment"] - out["weighted_employment"]) / X_h,
+            0.0,
+        )
     out["shortfall"] = np.maximum(out["n_allocated"] - n_sel, 0)
     return out
 
@@ -762,18 +855,30 @@ def _flags(cells, table, sample, N_h, X_h, X2_h, settings, cal) -> pd.DataFrame:
     H = len(cells)
     short = table[table["shortfall"] > 0]
     for r in short.itertuples(index=False):
-        rows.append({**{c: getattr(r, c) for c in CELL}, "flag": "too_few_eligible",
-                     "severity": "error", "value": int(r.shortfall),
-                     "message": f"cell allocated {r.n_allocated} places but has only "
-                                f"{r.eligible_units} eligible active units: {r.shortfall} "
-                                "place(s) unfilled; merge the cell or move the places in the "
-                                "allocation"})
+        rows.append(
+            {
+                **{c: getattr(r, c) for c in CELL},
+                "flag": "too_few_eligible",
+                "severity": "error",
+                "value": int(r.shortfall),
+                "message": f"cell allocated {r.n_allocated} places but has only "
+                f"{r.eligible_units} eligible active units: {r.shortfall} "
+                "place(s) unfilled; merge the cell or move the places in the "
+                "allocation",
+            }
+        )
     over = table[table["retained"] > table["n_allocated"]]
     for r in over.itertuples(index=False):
-        rows.append({**{c: getattr(r, c) for c in CELL}, "flag": "retained_exceeds_allocation",
-                     "severity": "warning", "value": int(r.retained - r.n_allocated),
-                     "message": f"{r.retained} active existing members kept although the "
-                                f"allocation gives {r.n_allocated} places"})
+        rows.append(
+            {
+                **{c: getattr(r, c) for c in CELL},
+                "flag": "retained_exceeds_allocation",
+                "severity": "warning",
+                "value": int(r.retained - r.n_allocated),
+                "message": f"{r.retained} active existing members kept although the "
+                f"allocation gives {r.n_allocated} places",
+            }
+        )
     # Retained panel vs frame: standardised mean difference of employees per cell.
     cnt = N_h.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -786,8 +891,9 @@ def _flags(cells, table, sample, N_h, X_h, X2_h, settings, cal) -> pd.DataFrame:
         rmean = np.bincount(sc, weights=se, minlength=H) / rc
         sd = np.sqrt(np.maximum(var, 0))
         smd = np.where(sd > 0, (rmean - mean) / sd, 0.0)
-    bad = np.flatnonzero((rc >= settings.flag_min_retained) & (np.abs(smd) > settings.flag_smd)
-                         & (rc < cnt))
+    bad = np.flatnonzero(
+        (rc >= settings.flag_min_retained) & (np.abs(smd) > settings.flag_smd) & (rc < cnt)
+    )
     differs = cells.iloc[bad][CELL].reset_index(drop=True)
     differs["flag"] = "panel_differs_from_frame"
     differs["severity"] = "warning"
@@ -796,25 +902,44 @@ def _flags(cells, table, sample, N_h, X_h, X2_h, settings, cal) -> pd.DataFrame:
         f"the {rc[h]} retained members average {rmean[h]:.0f} employees against {mean[h]:.0f} "
         f"in the frame cell (standardised difference {smd[h]:+.2f}, limit "
         f"{settings.flag_smd}); calibrated weights correct the totals, not the selection"
-        for h in bad]
+        for h in bad
+    ]
     gap = table["panel_treatment_gap_pct"].to_numpy()
-    for h in np.flatnonzero((table["retained"].to_numpy() > 0)
-                            & (np.abs(gap) > 100 * settings.flag_panel_treatment)):
+    for h in np.flatnonzero(
+        (table["retained"].to_numpy() > 0) & (np.abs(gap) > 100 * settings.flag_panel_treatment)
+    ):
         r = table.iloc[h]
-        rows.append({**{c: r[c] for c in CELL}, "flag": "panel_treatment_differs",
-                     "severity": "warning", "value": round(float(gap[h]), 1),
-                     "message": f"{int(r['retained'])} retained legacy members: treating the "
-                                "cell's sample as one random sample (quasi-randomisation) "
-                                f"instead of two design groups moves its employment total by "
-                                f"{gap[h]:+.1f}% of the frame ({r['quasi_weighted_employment']:,.0f}"
-                                f" vs {r['weighted_employment']:,.0f}); estimates of its domains "
-                                "depend on how the legacy panel was chosen (docs/selection.md)"})
+        rows.append(
+            {
+                **{c: r[c] for c in CELL},
+                "flag": "panel_treatment_differs",
+                "severity": "warning",
+                "value": round(float(gap[h]), 1),
+                "message": f"{int(r['retained'])} retained legacy members: treating the "
+                "cell's sample as one random sample (quasi-randomisation) "
+                f"instead of two design groups moves its employment total by "
+                f"{gap[h]:+.1f}% of the frame ({r['quasi_weighted_employment']:,.0f}"
+                f" vs {r['weighted_employment']:,.0f}); estimates of its domains "
+                "depend on how the legacy panel was chosen (docs/selection.md)",
+            }
+        )
     if not cal.converged:
-        rows.append({**dict.fromkeys(CELL, ""), "flag": "calibration_failed",
-                     "severity": "error", "value": ", ".join(cal.conflicts),
-                     "message": cal.message})
-    out = pd.concat([pd.DataFrame(rows, columns=FLAG_COLUMNS), differs[FLAG_COLUMNS]],
-                    ignore_index=True) if len(differs) else pd.DataFrame(rows, columns=FLAG_COLUMNS)
+        rows.append(
+            {
+                **dict.fromkeys(CELL, ""),
+                "flag": "calibration_failed",
+                "severity": "error",
+                "value": ", ".join(cal.conflicts),
+                "message": cal.message,
+            }
+        )
+    out = (
+        pd.concat(
+            [pd.DataFrame(rows, columns=FLAG_COLUMNS), differs[FLAG_COLUMNS]], ignore_index=True
+        )
+        if len(differs)
+        else pd.DataFrame(rows, columns=FLAG_COLUMNS)
+    )
     for col in CELL:
         out[col] = out[col].astype(str)
     return out.sort_values([*CELL, "flag"], kind="stable").reset_index(drop=True)
@@ -825,18 +950,29 @@ def _replacement_log(who, gone, c_sub, u_sub, hashes, sample, cells) -> pd.DataF
     cols = [*CELL, "retired_id", "retired_name", "reason", "replacement_id", "replacement_name"]
     if len(gone) == 0:
         return pd.DataFrame(columns=cols)
-    g = pd.DataFrame({"_cell": c_sub[gone], "prn": u_sub[gone], "_hash": hashes[gone],
-                      "retired_id": who["enterprise_id"].to_numpy(),
-                      "retired_name": who["name"].to_numpy(),
-                      "reason": who["status"].astype(str).to_numpy()})
+    g = pd.DataFrame(
+        {
+            "_cell": c_sub[gone],
+            "prn": u_sub[gone],
+            "_hash": hashes[gone],
+            "retired_id": who["enterprise_id"].to_numpy(),
+            "retired_name": who["name"].to_numpy(),
+            "reason": who["status"].astype(str).to_numpy(),
+        }
+    )
     g = g.sort_values(["_cell", "prn", "_hash"], kind="stable")
     g["_k"] = g.groupby("_cell").cumcount()
     r = sample.loc[sample["status"] == "replacement", ["_cell", "enterprise_id", "name"]].copy()
     r["_k"] = r.groupby("_cell").cumcount()
     r = r.rename(columns={"enterprise_id": "replacement_id", "name": "replacement_name"})
     out = g.merge(r, on=["_cell", "_k"], how="left")
-    out = pd.concat([cells.iloc[out["_cell"].to_numpy()][CELL].reset_index(drop=True),
-                     out.reset_index(drop=True)], axis=1)
+    out = pd.concat(
+        [
+            cells.iloc[out["_cell"].to_numpy()][CELL].reset_index(drop=True),
+            out.reset_index(drop=True),
+        ],
+        axis=1,
+    )
     return out.sort_values(["_cell", "_k"], kind="stable")[cols].reset_index(drop=True)
 
 
@@ -853,8 +989,11 @@ def representativeness(sample: pd.DataFrame, population: pd.DataFrame) -> pd.Dat
     from samplekit.calibration import labels_and_codes
 
     parts = []
-    pu = (population["units"].to_numpy(dtype=float) if "units" in population.columns
-          else np.ones(len(population)))
+    pu = (
+        population["units"].to_numpy(dtype=float)
+        if "units" in population.columns
+        else np.ones(len(population))
+    )
     N, n = pu.sum(), len(sample)
     pe = population["employees"].to_numpy(dtype=float)
     se = sample["employees"].to_numpy(dtype=float)
@@ -889,26 +1028,49 @@ def representativeness(sample: pd.DataFrame, population: pd.DataFrame) -> pd.Dat
 
 
 SAMPLE_HEADERS_ZH: dict[str, str] = {
-    "enterprise_id": "统一社会信用代码", "name": "企业名称", "city": "地市", "section": "行业门类",
-    "section_name": "行业名称", "size_class": "企业规模", "ownership": "所有制",
-    "employees": "从业人数", "status": "入样状态", "monthly": "失业动态监测(月报)",
-    "prn": "永久随机数", "inclusion_prob": "入样概率", "weight": "设计权数",
-    "calibrated_weight": "校准权数", "cell_frame_units": "层内框内企业数", "cell_n": "层样本量",
-    "selection_prob": "抽取概率", "export_share": "出口比重", "registration_type": "登记注册类型",
-    "division": "行业大类", "reserve_rank": "备选顺序", "order_key": "排序键",
-    "dimension": "维度", "category": "类别", "frame_units": "框内企业数",
-    "frame_employment": "框内从业人数", "frame_share": "框内占比", "sample_n": "样本企业数",
-    "sample_share": "样本占比", "weighted_units": "加权企业数(设计权数)",
-    "weighted_employment": "加权从业人数(设计权数)", "calibrated_units": "加权企业数(校准权数)",
+    "enterprise_id": "统一社会信用代码",
+    "name": "企业名称",
+    "city": "地市",
+    "section": "行业门类",
+    "section_name": "行业名称",
+    "size_class": "企业规模",
+    "ownership": "所有制",
+    "employees": "从业人数",
+    "status": "入样状态",
+    "monthly": "失业动态监测(月报)",
+    "prn": "永久随机数",
+    "inclusion_prob": "入样概率",
+    "weight": "设计权数",
+    "calibrated_weight": "校准权数",
+    "cell_frame_units": "层内框内企业数",
+    "cell_n": "层样本量",
+    "selection_prob": "抽取概率",
+    "export_share": "出口比重",
+    "registration_type": "登记注册类型",
+    "division": "行业大类",
+    "reserve_rank": "备选顺序",
+    "order_key": "排序键",
+    "dimension": "维度",
+    "category": "类别",
+    "frame_units": "框内企业数",
+    "frame_employment": "框内从业人数",
+    "frame_share": "框内占比",
+    "sample_n": "样本企业数",
+    "sample_share": "样本占比",
+    "weighted_units": "加权企业数(设计权数)",
+    "weighted_employment": "加权从业人数(设计权数)",
+    "calibrated_units": "加权企业数(校准权数)",
     "calibrated_employment": "加权从业人数(校准权数)",
     "quasi_weighted_employment": "加权从业人数(准随机化权数,敏感性)",
-    "retained": "保留企业数", "eligible_employment": "可入样从业人数",
+    "retained": "保留企业数",
+    "eligible_employment": "可入样从业人数",
     "panel_treatment_gap_pct": "两种老样本处理之差(占框内从业人数%)",
 }
 
 
-def write_selection(result: SelectionResult, out_dir: str | Path, params: Any, *,
-                    data_note: str = "") -> list[Path]:
+def write_selection(
+    result: SelectionResult, out_dir: str | Path, params: Any, *, data_note: str = ""
+) -> list[Path]:
     """Write the sample list, reserves, representativeness and the cities' workbook.
 
     Files: ``sample_list.csv``, ``reserve_list.csv``, ``representativeness.csv``,
@@ -940,19 +1102,23 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any, *
     zh["status"] = zh["status"].map(STATUS_ZH)
     zh["monthly"] = np.where(zh["monthly"], "是", "否")
     zh = _round_sample(zh.drop(columns=["selection_prob"]))
-    sheets = {str(city): g.drop(columns="city").reset_index(drop=True)
-              for city, g in zh.groupby("city", sort=True)}
+    sheets = {
+        str(city): g.drop(columns="city").reset_index(drop=True)
+        for city, g in zh.groupby("city", sort=True)
+    }
     titles = {c: f"{c}监测企业名单({len(g)}家)" for c, g in sheets.items()}
     about = {
         "名单": "监测企业名单(企业用工定点监测扩面)",
         "参数文件": str(params.path.name),
         "参数摘要": params.digest()[:16],
         "省级随机数种子": params.get("seed"),
-        "抽样方法": "层内序贯简单随机抽样(永久随机数)" if result.method == "srs"
+        "抽样方法": "层内序贯简单随机抽样(永久随机数)"
+        if result.method == "srs"
         else "层内序贯泊松抽样(按从业人数的概率比例)",
         "样本企业数": len(result.sample),
-        "其中保留/替换/新增": "/".join(str(int((result.sample["status"] == s).sum()))
-                                      for s in STATUS_ORDER),
+        "其中保留/替换/新增": "/".join(
+            str(int((result.sample["status"] == s).sum())) for s in STATUS_ORDER
+        ),
         "失业动态监测样本": int(result.sample["monthly"].sum()),
         "权数": "设计权数=1/入样概率;校准权数按地市、行业、规模、所有制的企业数和从业人数校准",
         "校准": result.calibration_message,
@@ -960,10 +1126,18 @@ def write_selection(result: SelectionResult, out_dir: str | Path, params: Any, *
     }
     from samplekit.io import standard_about
 
-    written.append(write_xlsx(sheets, out / "sample_list.xlsx", headers=SAMPLE_HEADERS_ZH,
-                              titles=titles, about=standard_about(params, extra=about),
-                              source="企业名录(框)与样本分配结果", units="单位:人(从业人数)",
-                              data_note=data_note))
+    written.append(
+        write_xlsx(
+            sheets,
+            out / "sample_list.xlsx",
+            headers=SAMPLE_HEADERS_ZH,
+            titles=titles,
+            about=standard_about(params, extra=about),
+            source="企业名录(框)与样本分配结果",
+            units="单位:人(从业人数)",
+            data_note=data_note,
+        )
+    )
     return written
 
 
@@ -974,10 +1148,15 @@ def check_method(method: str) -> SelectionMethod:
     return method  # type: ignore[return-value]
 
 
-def synthetic_frame(units: int, cells: int, *, sample_size: int | None = None,
-                    panel_share: float = 0.01, inactive_share: float = 0.03,
-                    rng: np.random.Generator | int | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic_frame(
+    units: int,
+    cells: int,
+    *,
+    sample_size: int | None = None,
+    panel_share: float = 0.01,
+    inactive_share: float = 0.03,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A synthetic register and allocation following the contracts, for tests and benchmarks.
 
     ``cells`` cells (cities × sections × size classes × ownership groups) of random sizes; an
@@ -999,20 +1178,31 @@ def synthetic_frame(units: int, cells: int, *, sample_size: int | None = None,
     cell_of = rng.choice(len(table), size=units, p=share / share.sum())
     if units >= len(table):  # every cell holds at least one unit
         cell_of[: len(table)] = np.arange(len(table))
-    frame = pd.DataFrame({
-        col: pd.Categorical.from_codes(pd.Categorical(table[col]).codes[cell_of],
-                                       categories=pd.Categorical(table[col]).categories)
-        for col in CELL})
-    frame.insert(0, "enterprise_id", pd.Series([f"9144{k:014d}" for k in range(units)],
-                                               dtype="str"))
+    frame = pd.DataFrame(
+        {
+            col: pd.Categorical.from_codes(
+                pd.Categorical(table[col]).codes[cell_of],
+                categories=pd.Categorical(table[col]).categories,
+            )
+            for col in CELL
+        }
+    )
+    frame.insert(
+        0, "enterprise_id", pd.Series([f"9144{k:014d}" for k in range(units)], dtype="str")
+    )
     frame.insert(1, "name", pd.Series([f"企业{k}" for k in range(units)], dtype="str"))
     base = np.array([800.0, 200.0, 60.0, 10.0])[
-        pd.Categorical(table["size_class"], categories=sizes).codes[cell_of]]
+        pd.Categorical(table["size_class"], categories=sizes).codes[cell_of]
+    ]
     frame["employees"] = np.maximum(1, rng.lognormal(np.log(base), 0.5)).astype(np.int64)
     frame["status"] = pd.Categorical(
-        np.where(rng.random(units) < inactive_share,
-                 rng.choice(["closed", "moved", "suspended"], size=units), "active"),
-        categories=["active", "closed", "suspended", "moved"])
+        np.where(
+            rng.random(units) < inactive_share,
+            rng.choice(["closed", "moved", "suspended"], size=units),
+            "active",
+        ),
+        categories=["active", "closed", "suspended", "moved"],
+    )
     frame["in_panel"] = rng.random(units) < panel_share
     frame["in_monthly"] = frame["in_panel"] & (rng.random(units) < 0.2)
     frame["export_share"] = np.round(rng.random(units) * 0.5, 3)
@@ -1025,11 +1215,13 @@ def synthetic_frame(units: int, cells: int, *, sample_size: int | None = None,
     n = np.maximum(np.floor(total * N / max(N.sum(), 1)).astype(np.int64), R)
     n = np.minimum(np.maximum(n, np.minimum(N, 1)), N)
     table["frame_units"] = N
-    table["frame_employment"] = np.bincount(cell_of[active], weights=frame["employees"]
-                                            .to_numpy()[active], minlength=len(table))
+    table["frame_employment"] = np.bincount(
+        cell_of[active], weights=frame["employees"].to_numpy()[active], minlength=len(table)
+    )
     table["existing"] = R
     table["existing_monthly"] = np.bincount(
-        cell_of[active & frame["in_monthly"].to_numpy()], minlength=len(table))
+        cell_of[active & frame["in_monthly"].to_numpy()], minlength=len(table)
+    )
     table["n"] = n
     table["n_monthly"] = np.maximum(table["existing_monthly"], n // 10)
     table["n_monthly"] = np.minimum(table["n_monthly"], n)
@@ -1038,8 +1230,14 @@ def synthetic_frame(units: int, cells: int, *, sample_size: int | None = None,
 
 # ---------------------------------------------------------------------------- report helpers
 CITY_SUMMARY_HEADERS_ZH: dict[str, str] = {
-    "city": "地市", "sample_n": "样本企业", "retained": "保留", "replacement": "替换",
-    "new": "新增", "monthly": "月报子样本", "reserves": "备选企业", "eligible_units": "框内可入样企业",
+    "city": "地市",
+    "sample_n": "样本企业",
+    "retained": "保留",
+    "replacement": "替换",
+    "new": "新增",
+    "monthly": "月报子样本",
+    "reserves": "备选企业",
+    "eligible_units": "框内可入样企业",
     "retained_share": "保留占比",
 }
 
@@ -1048,12 +1246,14 @@ def city_summary(result: SelectionResult) -> pd.DataFrame:
     """Per city: sample size by status, monthly subsample, reserves and eligible units."""
     s = result.sample
     out = pd.crosstab(s["city"].astype(str), s["status"]).reindex(
-        columns=list(STATUS_ORDER), fill_value=0)
+        columns=list(STATUS_ORDER), fill_value=0
+    )
     out.insert(0, "sample_n", out.sum(axis=1))
     out["monthly"] = s.groupby(s["city"].astype(str))["monthly"].sum()
     out["reserves"] = result.reserves.groupby(result.reserves["city"].astype(str)).size()
     out["eligible_units"] = result.cells.groupby(result.cells["city"].astype(str))[
-        "eligible_units"].sum()
+        "eligible_units"
+    ].sum()
     out = out.fillna(0).astype(np.int64)
     out["retained_share"] = (out["retained"] / out["sample_n"]).round(4)
     return out.reset_index(names="city").sort_values("city").reset_index(drop=True)
@@ -1066,8 +1266,11 @@ def summary_lines(result: SelectionResult) -> list[str]:
     diag = dict(zip(result.calibration["key"], result.calibration["value"], strict=True))
     short = result.flags[result.flags["flag"] == "too_few_eligible"]
     differs = result.flags[result.flags["flag"] == "panel_differs_from_frame"]
-    method = "层内按永久随机数顺序抽取(序贯简单随机抽样)" if result.method == "srs" else \
-        "层内按从业人数序贯泊松抽样(πps)"
+    method = (
+        "层内按永久随机数顺序抽取(序贯简单随机抽样)"
+        if result.method == "srs"
+        else "层内按从业人数序贯泊松抽样(πps)"
+    )
     lines = [
         f"样本企业 {len(s)} 家,分布在 {s['city'].nunique()} 个地市、"
         f"{len(result.cells[result.cells['sample_n'] > 0])} 个抽样层;{method}",

@@ -41,17 +41,22 @@ def read_provenance(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: not found; is {run_dir} the output folder of "
-                         "`samplekit run` or `samplekit demo`?") from None
+        raise InputError(
+            f"{path}: not found; is {run_dir} the output folder of "
+            "`samplekit run` or `samplekit demo`?"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     missing = [k for k in ("format", "params", "inputs", "notebooks", "outputs") if k not in data]
     if missing:
-        raise InputError(f"{path}: missing key(s) {', '.join(missing)}; not a samplekit "
-                         "provenance file")
+        raise InputError(
+            f"{path}: missing key(s) {', '.join(missing)}; not a samplekit provenance file"
+        )
     if data["format"] != PROVENANCE_FORMAT:
-        raise InputError(f"{path}: provenance format {data['format']!r} is not supported "
-                         f"(this samplekit reads format {PROVENANCE_FORMAT})")
+        raise InputError(
+            f"{path}: provenance format {data['format']!r} is not supported "
+            f"(this samplekit reads format {PROVENANCE_FORMAT})"
+        )
     return data
 
 
@@ -65,8 +70,10 @@ def changed_inputs(provenance: Mapping[str, Any]) -> list[str]:
         if not path.is_file():
             problems.append(f"{path} ({entry['key']}): missing")
         elif (digest := file_sha256(path)) != entry["sha256"]:
-            problems.append(f"{path} ({entry['key']}): sha256 {digest[:12]}… differs from "
-                            f"the recorded {entry['sha256'][:12]}…")
+            problems.append(
+                f"{path} ({entry['key']}): sha256 {digest[:12]}… differs from "
+                f"the recorded {entry['sha256'][:12]}…"
+            )
     return problems
 
 
@@ -98,8 +105,10 @@ class VerifyReport:
         return self.rerun.ok and all(t.status == "same" for t in self.tables)
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"path": t.path, "status": t.status, "detail": t.detail}
-                             for t in self.tables], columns=["path", "status", "detail"])
+        return pd.DataFrame(
+            [{"path": t.path, "status": t.status, "detail": t.detail} for t in self.tables],
+            columns=["path", "status", "detail"],
+        )
 
 
 def _read_grids(path: Path) -> dict[str, pd.DataFrame]:
@@ -111,8 +120,10 @@ def _read_grids(path: Path) -> dict[str, pd.DataFrame]:
 
         wb = load_workbook(path, read_only=True, data_only=True)
         try:
-            return {ws.title: pd.DataFrame(list(ws.iter_rows(values_only=True)), dtype=object)
-                    for ws in wb.worksheets}
+            return {
+                ws.title: pd.DataFrame(list(ws.iter_rows(values_only=True)), dtype=object)
+                for ws in wb.worksheets
+            }
         finally:
             wb.close()
     if suffix == ".parquet":
@@ -142,9 +153,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def compare_grids(original: pd.DataFrame, rerun: pd.DataFrame, *,
-                  replace: Mapping[str, str] | None = None,
-                  rtol: float = RTOL, atol: float = ATOL) -> list[tuple[int, int, str, str]]:
+def compare_grids(
+    original: pd.DataFrame,
+    rerun: pd.DataFrame,
+    *,
+    replace: Mapping[str, str] | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> list[tuple[int, int, str, str]]:
     """Cells that differ between two grids of table cells, as ``(row, col, original, rerun)``.
 
     Cells are compared as text; text that differs but parses as numbers on both sides is equal
@@ -153,8 +169,14 @@ def compare_grids(original: pd.DataFrame, rerun: pd.DataFrame, *,
     difference is reported as one pseudo-cell at ``(-1, -1)``.
     """
     if original.shape != rerun.shape:
-        return [(-1, -1, f"{original.shape[0]}×{original.shape[1]} cells",
-                 f"{rerun.shape[0]}×{rerun.shape[1]} cells")]
+        return [
+            (
+                -1,
+                -1,
+                f"{original.shape[0]}×{original.shape[1]} cells",
+                f"{rerun.shape[0]}×{rerun.shape[1]} cells",
+            )
+        ]
     a, b = _cells(original), _cells(rerun)
     rows, cols = np.nonzero(a != b)
     diffs = []
@@ -171,14 +193,14 @@ def compare_grids(original: pd.DataFrame, rerun: pd.DataFrame, *,
         except ValueError:
             diffs.append((r, c, x, y))
             continue
-        if not (fx == fy or (math.isnan(fx) and math.isnan(fy))
-                or abs(fx - fy) <= atol + rtol * abs(fy)):
+        if not (
+            fx == fy or (math.isnan(fx) and math.isnan(fy)) or abs(fx - fy) <= atol + rtol * abs(fy)
+        ):
             diffs.append((r, c, x, y))
     return diffs
 
 
-def compare_tables(original: Path, rerun: Path, *, replace: Mapping[str, str] | None = None
-                   ) -> str:
+def compare_tables(original: Path, rerun: Path, *, replace: Mapping[str, str] | None = None) -> str:
     """Compare two table files cell by cell; return "" when equal, else a short description."""
     a, b = _read_grids(original), _read_grids(rerun)
     if list(a) != list(b):
@@ -194,14 +216,20 @@ def compare_tables(original: Path, rerun: Path, *, replace: Mapping[str, str] | 
             parts.append(f"{label}shape {x} vs {y}")
         else:
             # Spreadsheet coordinates: row 1 is the first line of the file / sheet.
-            parts.append(f"{label}{len(diffs)} cell(s) differ, first at row {r + 1} column "
-                         f"{c + 1}: {x!r} vs {y!r}")
+            parts.append(
+                f"{label}{len(diffs)} cell(s) differ, first at row {r + 1} column "
+                f"{c + 1}: {x!r} vs {y!r}"
+            )
     return "; ".join(parts)
 
 
-def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
-               keep: str | os.PathLike[str] | None = None,
-               echo: Callable[[str], None] | None = None) -> VerifyReport:
+def verify_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    keep: str | os.PathLike[str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> VerifyReport:
     """Re-execute a run from its provenance and compare its output tables with the original.
 
     Parameters
@@ -234,43 +262,65 @@ def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
     if problems:
         raise InputError(
             f"refusing to verify {run}: input files changed since the run, so a re-execution "
-            "would not reproduce it:\n  " + "\n  ".join(problems)
-            + "\nrestore those files (or start a new run)")
+            "would not reproduce it:\n  "
+            + "\n  ".join(problems)
+            + "\nrestore those files (or start a new run)"
+        )
     notes = []
     if prov.get("status") != "ok":
         notes.append(f"the original run's status is {prov.get('status')!r}")
     now_git = git_state()
     if prov.get("git") and now_git and prov["git"].get("commit") != now_git.get("commit"):
-        notes.append(f"code differs: the run used commit {prov['git']['commit'][:12]}, "
-                     f"this checkout is at {now_git['commit'][:12]}")
+        notes.append(
+            f"code differs: the run used commit {prov['git']['commit'][:12]}, "
+            f"this checkout is at {now_git['commit'][:12]}"
+        )
     recorded_code = (prov.get("code") or {}).get("package_sha256")
     if recorded_code and recorded_code != code_fingerprint()["package_sha256"]:
-        notes.append("the samplekit source files differ from the run's (edited since, committed "
-                     "or not): differing tables may come from the code change, not from "
-                     "non-reproducibility")
+        notes.append(
+            "the samplekit source files differ from the run's (edited since, committed "
+            "or not): differing tables may come from the code change, not from "
+            "non-reproducibility"
+        )
     if prov.get("samplekit_version") != __version__:
-        notes.append(f"samplekit version differs: run {prov.get('samplekit_version')}, "
-                     f"now {__version__}")
+        notes.append(
+            f"samplekit version differs: run {prov.get('samplekit_version')}, now {__version__}"
+        )
     options = prov.get("options", {})
     notebooks = [resolve(nb["source"]) for nb in prov["notebooks"]]
     with tempfile.TemporaryDirectory(prefix="samplekit-verify-") as tmp:
         target = Path(keep).resolve() if keep is not None else Path(tmp) / "rerun"
         with no_cache():  # rebuild every cached input: a stale cache must not hide a change
-            rerun = run_notebooks(notebooks, resolve(prov["params"]["path"]), target,
-                                  timeout=options.get("timeout", DEFAULT_TIMEOUT),
-                                  progress=progress, html=False,
-                                  keep_going=bool(options.get("keep_going", False)),
-                                  pre_steps=options.get("pre_steps", ()),
-                                  workers=int(options.get("workers", 1)), echo=echo)
+            rerun = run_notebooks(
+                notebooks,
+                resolve(prov["params"]["path"]),
+                target,
+                timeout=options.get("timeout", DEFAULT_TIMEOUT),
+                progress=progress,
+                html=False,
+                keep_going=bool(options.get("keep_going", False)),
+                pre_steps=options.get("pre_steps", ()),
+                workers=int(options.get("workers", 1)),
+                echo=echo,
+            )
         # Tables may quote the run folder (an 说明 sheet); the original quotes the folder the run
         # was written to, which may since have been moved.
-        recorded_out = next((nb["parameters"].get("out_dir") for nb in prov["notebooks"]
-                             if nb.get("parameters", {}).get("out_dir")), str(run))
+        recorded_out = next(
+            (
+                nb["parameters"].get("out_dir")
+                for nb in prov["notebooks"]
+                if nb.get("parameters", {}).get("out_dir")
+            ),
+            str(run),
+        )
         # Workbooks show the folder relative to the project, or by its name alone (io.about_text).
         replace = {str(target): recorded_out, target.name: Path(recorded_out).name}
         tables = []
-        recorded = {row["path"]: row for row in prov["outputs"]
-                    if Path(row["path"]).suffix.lower() in TABLE_SUFFIXES}
+        recorded = {
+            row["path"]: row
+            for row in prov["outputs"]
+            if Path(row["path"]).suffix.lower() in TABLE_SUFFIXES
+        }
         rerun_tables = {p for p in rerun.outputs if Path(p).suffix.lower() in TABLE_SUFFIXES}
         for rel, row in sorted(recorded.items()):
             original = run / rel
@@ -289,5 +339,3 @@ def verify_run(run_dir: str | os.PathLike[str], *, progress: bool = False,
             tables.append(TableDiff(rel, "new in re-run"))
     say(f"compared {len(tables)} table(s)")
     return VerifyReport(run, tables, rerun, notes)
-
-

@@ -40,14 +40,20 @@ Frequency = Literal["month", "quarter"]
 
 #: Indicator families (seed 000: unemployment, employment and UI indicators with macro series).
 FAMILIES: tuple[str, ...] = ("unemployment", "employment", "ui_fund", "macro")
-FAMILY_ZH: dict[str, str] = {"unemployment": "失业类", "employment": "就业类",
-                             "ui_fund": "失业保险基金类", "macro": "宏观经济类"}
+FAMILY_ZH: dict[str, str] = {
+    "unemployment": "失业类",
+    "employment": "就业类",
+    "ui_fund": "失业保险基金类",
+    "macro": "宏观经济类",
+}
 FREQUENCY_ZH: dict[str, str] = {"month": "月度", "quarter": "季度"}
 
 STATUSES: tuple[str, ...] = ("alarm", "reminder", "normal")
 #: The two monitoring networks (两网合并: one sample, two networks).
-NETWORK_ZH: dict[str, str] = {"province": "企业用工定点监测(全省)",
-                              "ministry": "失业动态监测(人社部月报网络)"}
+NETWORK_ZH: dict[str, str] = {
+    "province": "企业用工定点监测(全省)",
+    "ministry": "失业动态监测(人社部月报网络)",
+}
 STATUS_ZH: dict[str, str] = {"alarm": "报警", "reminder": "提醒", "normal": "正常"}
 NO_LEVEL = "none"
 NO_LEVEL_ZH = "无警"
@@ -55,19 +61,48 @@ DIRECTION_ZH: dict[str, str] = {"higher_is_worse": "越高越差", "lower_is_wor
 
 #: Column order of the per-indicator levels table (levels.csv).
 LEVEL_COLUMNS: list[str] = [
-    "quarter", "city", "scope", "indicator", "indicator_name", "value", "se", "ci_low", "ci_high",
-    "n_reporters", "small_domain", "line", "level", "level_name", "rank", "status",
+    "quarter",
+    "city",
+    "scope",
+    "indicator",
+    "indicator_name",
+    "value",
+    "se",
+    "ci_low",
+    "ci_high",
+    "n_reporters",
+    "small_domain",
+    "line",
+    "level",
+    "level_name",
+    "rank",
+    "status",
 ]
 
 #: Chinese headers for the warning tables.
 HEADERS_ZH: dict[str, str] = {
-    "quarter": "季度", "city": "地区", "scope": "范围", "indicator": "指标代码",
-    "indicator_name": "指标", "value": "指标值", "se": "标准误", "ci_low": "95%置信下限",
-    "ci_high": "95%置信上限", "n_reporters": "报送企业数", "small_domain": "样本过少",
-    "line": "对照警戒线", "level": "预警等级", "level_name": "等级名称", "rank": "等级序号",
-    "status": "状态", "raw_rank": "当期等级序号", "composite_rank": "综合等级序号",
-    "composite_level": "综合预警等级", "composite_name": "综合等级名称",
-    "drivers": "触发指标", "quiet_run": "连续平稳期数",
+    "quarter": "季度",
+    "city": "地区",
+    "scope": "范围",
+    "indicator": "指标代码",
+    "indicator_name": "指标",
+    "value": "指标值",
+    "se": "标准误",
+    "ci_low": "95%置信下限",
+    "ci_high": "95%置信上限",
+    "n_reporters": "报送企业数",
+    "small_domain": "样本过少",
+    "line": "对照警戒线",
+    "level": "预警等级",
+    "level_name": "等级名称",
+    "rank": "等级序号",
+    "status": "状态",
+    "raw_rank": "当期等级序号",
+    "composite_rank": "综合等级序号",
+    "composite_level": "综合预警等级",
+    "composite_name": "综合等级名称",
+    "drivers": "触发指标",
+    "quiet_run": "连续平稳期数",
 }
 
 
@@ -179,49 +214,83 @@ class WarningSettings:
     @classmethod
     def from_params(cls, params: Params) -> WarningSettings:
         """Read and validate ``warning:``; every error names the file and the dotted key."""
-        allowed = {"levels", "indicators", "composite", "hysteresis_periods", "basis",
-                   "history_quarters", "min_reporters", "city_indicators",
-                   "forecast", "immediate", "counties"}
+        allowed = {
+            "levels",
+            "indicators",
+            "composite",
+            "hysteresis_periods",
+            "basis",
+            "history_quarters",
+            "min_reporters",
+            "city_indicators",
+            "forecast",
+            "immediate",
+            "counties",
+        }
         params.check_keys("warning", allowed)
         levels = parse_levels(params.get("warning.levels", None), params, "warning.levels")
         raw = params.get("warning.indicators", None)
         if not isinstance(raw, Mapping) or not raw:
-            raise ParamsError(f"{params.path}: 'warning.indicators' must be a non-empty mapping "
-                              "of indicator key -> definition (see docs/warning.md)")
-        indicators = tuple(parse_indicator(str(k), v, params, f"warning.indicators.{k}",
-                                           n_levels=len(levels)) for k, v in raw.items())
+            raise ParamsError(
+                f"{params.path}: 'warning.indicators' must be a non-empty mapping "
+                "of indicator key -> definition (see docs/warning.md)"
+            )
+        indicators = tuple(
+            parse_indicator(str(k), v, params, f"warning.indicators.{k}", n_levels=len(levels))
+            for k, v in raw.items()
+        )
         comp = params.get("warning.composite", {})
         if not isinstance(comp, Mapping):
-            raise ParamsError(f"{params.path}: 'warning.composite' must be a mapping "
-                              "(rule: worst|points, points_lines: [...])")
+            raise ParamsError(
+                f"{params.path}: 'warning.composite' must be a mapping "
+                "(rule: worst|points, points_lines: [...])"
+            )
         unknown = sorted(set(comp) - {"rule", "points_lines", "family_weights", "score_lines"})
         if unknown:
-            raise ParamsError(f"{params.path}: unknown key(s) {unknown} in 'warning.composite'; "
-                              "allowed: family_weights, points_lines, rule, score_lines")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {unknown} in 'warning.composite'; "
+                "allowed: family_weights, points_lines, rule, score_lines"
+            )
         rule = params.choice("warning.composite.rule", ("worst", "points", "score"), "worst")
         points_lines: tuple[float, ...] = ()
         if rule == "points":
-            points_lines = _lines(params.get("warning.composite.points_lines", None), params,
-                                  "warning.composite.points_lines", len(levels),
-                                  "higher_is_worse")
+            points_lines = _lines(
+                params.get("warning.composite.points_lines", None),
+                params,
+                "warning.composite.points_lines",
+                len(levels),
+                "higher_is_worse",
+            )
         score_lines: tuple[float, ...] = ()
         if rule == "score" or comp.get("score_lines") is not None:
-            score_lines = _lines(params.get("warning.composite.score_lines", None), params,
-                                 "warning.composite.score_lines", len(levels), "higher_is_worse")
+            score_lines = _lines(
+                params.get("warning.composite.score_lines", None),
+                params,
+                "warning.composite.score_lines",
+                len(levels),
+                "higher_is_worse",
+            )
         family_weights = parse_family_weights(comp.get("family_weights"), params)
         imm = params.get("warning.immediate", {}) or {}
         if not isinstance(imm, Mapping) or set(imm) - {"cooldown_months", "mass_layoff_cluster"}:
-            raise ParamsError(f"{params.path}: 'warning.immediate' takes cooldown_months and "
-                              f"mass_layoff_cluster, found {imm!r}")
+            raise ParamsError(
+                f"{params.path}: 'warning.immediate' takes cooldown_months and "
+                f"mass_layoff_cluster, found {imm!r}"
+            )
         cluster = imm.get("mass_layoff_cluster")
-        if cluster is not None and (isinstance(cluster, bool) or not isinstance(cluster, int)
-                                    or cluster < 1):
-            raise ParamsError(f"{params.path}: 'warning.immediate.mass_layoff_cluster' = "
-                              f"{cluster!r} must be a whole number ≥ 1 (mass-layoff members in "
-                              "one city in one month) or null")
+        if cluster is not None and (
+            isinstance(cluster, bool) or not isinstance(cluster, int) or cluster < 1
+        ):
+            raise ParamsError(
+                f"{params.path}: 'warning.immediate.mass_layoff_cluster' = "
+                f"{cluster!r} must be a whole number ≥ 1 (mass-layoff members in "
+                "one city in one month) or null"
+            )
         if not any(ind.core for ind in indicators):
-            raise ParamsError(f"{params.path}: no indicator under 'warning.indicators' has "
-                              "'core: true'; the composite level needs at least one")
+            raise ParamsError(
+                f"{params.path}: no indicator under 'warning.indicators' has "
+                "'core: true'; the composite level needs at least one"
+            )
         from samplekit.rules import MassLayoffRule
 
         mass_layoff = MassLayoffRule.from_params(params)  # one rule: monthly.mass_layoff
@@ -230,31 +299,36 @@ class WarningSettings:
             raise ParamsError(f"{params.path}: 'warning.forecast' must be a mapping")
         counties = params.get("warning.counties", None)
         if counties is not None and not isinstance(counties, str):
-            raise ParamsError(f"{params.path}: 'warning.counties' must be a path (city, county, "
-                              f"weight/total) or null, found {counties!r}")
+            raise ParamsError(
+                f"{params.path}: 'warning.counties' must be a path (city, county, "
+                f"weight/total) or null, found {counties!r}"
+            )
         city_ind = params.get("warning.city_indicators", None)
         if city_ind is not None and not isinstance(city_ind, str):
-            raise ParamsError(f"{params.path}: 'warning.city_indicators' must be a path or null, "
-                              f"found {city_ind!r}")
+            raise ParamsError(
+                f"{params.path}: 'warning.city_indicators' must be a path or null, "
+                f"found {city_ind!r}"
+            )
         return cls(
             levels=levels,
             indicators=indicators,
             composite=rule,  # type: ignore[arg-type]
             points_lines=points_lines,
-            hysteresis_periods=int(params.number("warning.hysteresis_periods", 2, low=1,
-                                                 high=12)),
+            hysteresis_periods=int(params.number("warning.hysteresis_periods", 2, low=1, high=12)),
             basis=params.choice("warning.basis", ("estimate", "ci"), "estimate"),  # type: ignore[arg-type]
             history_quarters=int(params.number("warning.history_quarters", 16, low=1, high=80)),
-            min_reporters=int(params.number("warning.min_reporters", _SMALL_DOMAIN_REPORTERS,
-                                            low=1)),
+            min_reporters=int(
+                params.number("warning.min_reporters", _SMALL_DOMAIN_REPORTERS, low=1)
+            ),
             city_indicators=city_ind,
             mass_layoff_persons=mass_layoff.min_persons,
             mass_layoff_share=mass_layoff.min_share,
             forecast=dict(fc),
             family_weights=family_weights,
             score_lines=score_lines,
-            cooldown_months=int(params.number("warning.immediate.cooldown_months", 3, low=0,
-                                              high=24)),
+            cooldown_months=int(
+                params.number("warning.immediate.cooldown_months", 3, low=0, high=24)
+            ),
             mass_layoff_cluster=cluster,
             counties=counties,
         )
@@ -274,133 +348,197 @@ def parse_family_weights(raw: Any, params: Params | None = None) -> dict[str, fl
     if raw is None:
         return {}
     if not isinstance(raw, Mapping) or not raw:
-        raise ParamsError(f"{where}'warning.composite.family_weights' must map families "
-                          f"({', '.join(FAMILIES)}) to weights; found {raw!r}")
+        raise ParamsError(
+            f"{where}'warning.composite.family_weights' must map families "
+            f"({', '.join(FAMILIES)}) to weights; found {raw!r}"
+        )
     out = {}
     for k, v in raw.items():
         if k not in FAMILIES:
-            raise ParamsError(f"{where}'warning.composite.family_weights.{k}': unknown family; "
-                              f"use {', '.join(FAMILIES)}")
+            raise ParamsError(
+                f"{where}'warning.composite.family_weights.{k}': unknown family; "
+                f"use {', '.join(FAMILIES)}"
+            )
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise ParamsError(f"{where}'warning.composite.family_weights.{k}' = {v!r} must be "
-                              "a number ≥ 0")
+            raise ParamsError(
+                f"{where}'warning.composite.family_weights.{k}' = {v!r} must be a number ≥ 0"
+            )
         out[str(k)] = float(v)
     if sum(out.values()) <= 0:
         raise ParamsError(f"{where}'warning.composite.family_weights': the weights sum to 0")
     return out
 
 
-def parse_levels(raw: Any, params: Params | None = None, key: str = "levels"
-                 ) -> tuple[Level, ...]:
+def parse_levels(raw: Any, params: Params | None = None, key: str = "levels") -> tuple[Level, ...]:
     """Levels from a params list of ``{code, name, color}``, mildest first (default IV…I)."""
     where = f"{params.path}: " if params is not None else ""
     if raw is None:
         return DEFAULT_LEVELS
     if not isinstance(raw, list) or not raw:
-        raise ParamsError(f"{where}'{key}' must be a list of {{code, name, color}}, mildest "
-                          f"first; found {raw!r}")
+        raise ParamsError(
+            f"{where}'{key}' must be a list of {{code, name, color}}, mildest first; found {raw!r}"
+        )
     out = []
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping) or not {"code", "name"} <= set(item):
-            raise ParamsError(f"{where}'{key}[{i}]' must have 'code' and 'name' (and optionally "
-                              f"'color'); found {item!r}")
+            raise ParamsError(
+                f"{where}'{key}[{i}]' must have 'code' and 'name' (and optionally "
+                f"'color'); found {item!r}"
+            )
         out.append(Level(str(item["code"]), str(item["name"]), str(item.get("color", "#555555"))))
     codes = [lv.code for lv in out]
     if len(set(codes)) != len(codes) or NO_LEVEL in codes:
-        raise ParamsError(f"{where}'{key}': level codes must be unique and not '{NO_LEVEL}', "
-                          f"found {codes}")
+        raise ParamsError(
+            f"{where}'{key}': level codes must be unique and not '{NO_LEVEL}', found {codes}"
+        )
     return tuple(out)
 
 
-def _lines(raw: Any, params: Params | None, key: str, n_levels: int, direction: str
-           ) -> tuple[float, ...]:
+def _lines(
+    raw: Any, params: Params | None, key: str, n_levels: int, direction: str
+) -> tuple[float, ...]:
     where = f"{params.path}: " if params is not None else ""
-    if not isinstance(raw, list) or len(raw) != n_levels or not all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
-        raise ParamsError(f"{where}'{key}' must be a list of {n_levels} numbers (one line per "
-                          f"level, mildest first); found {raw!r}")
+    if (
+        not isinstance(raw, list)
+        or len(raw) != n_levels
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw)
+    ):
+        raise ParamsError(
+            f"{where}'{key}' must be a list of {n_levels} numbers (one line per "
+            f"level, mildest first); found {raw!r}"
+        )
     values = tuple(float(x) for x in raw)
     steps = np.diff(values)
     ok = np.all(steps > 0) if direction == "higher_is_worse" else np.all(steps < 0)
     if not ok:
         order = "increasing" if direction == "higher_is_worse" else "decreasing"
-        raise ParamsError(f"{where}'{key}' = {list(values)} must be strictly {order} "
-                          f"(direction {direction}: each level's line is worse than the last)")
+        raise ParamsError(
+            f"{where}'{key}' = {list(values)} must be strictly {order} "
+            f"(direction {direction}: each level's line is worse than the last)"
+        )
     return values
 
 
-def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *,
-                    n_levels: int) -> IndicatorDef:
+def parse_indicator(
+    key: str, raw: Any, params: Params | None, where_key: str, *, n_levels: int
+) -> IndicatorDef:
     """One indicator definition from its params mapping (see ``docs/warning.md``)."""
     where = f"{params.path}: " if params is not None else ""
     if not isinstance(raw, Mapping):
         raise ParamsError(f"{where}'{where_key}' must be a mapping, found {raw!r}")
-    allowed = {"name", "source", "column", "direction", "lines", "approach", "scope", "core",
-               "aggregate", "transform", "forecast", "weight", "unit", "province_lines",
-               "city_lines", "family", "frequency", "range", "integer", "table", "sudden",
-               "county_lines"}
+    allowed = {
+        "name",
+        "source",
+        "column",
+        "direction",
+        "lines",
+        "approach",
+        "scope",
+        "core",
+        "aggregate",
+        "transform",
+        "forecast",
+        "weight",
+        "unit",
+        "province_lines",
+        "city_lines",
+        "family",
+        "frequency",
+        "range",
+        "integer",
+        "table",
+        "sudden",
+        "county_lines",
+    }
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ParamsError(f"{where}unknown key(s) {unknown} in '{where_key}'; allowed: "
-                          f"{', '.join(sorted(allowed))}")
+        raise ParamsError(
+            f"{where}unknown key(s) {unknown} in '{where_key}'; allowed: "
+            f"{', '.join(sorted(allowed))}"
+        )
 
     def choice(name: str, options: Sequence[str], default: str | None = None) -> str:
         value = raw.get(name, default)
         if value not in options:
-            raise ParamsError(f"{where}'{where_key}.{name}' = {value!r} is not one of "
-                              f"{', '.join(options)}")
+            raise ParamsError(
+                f"{where}'{where_key}.{name}' = {value!r} is not one of {', '.join(options)}"
+            )
         return str(value)
 
     direction = choice("direction", ("higher_is_worse", "lower_is_worse"))
     source = choice("source", ("estimate", "mass_layoffs", "city"))
     lines = _lines(raw.get("lines"), params, f"{where_key}.lines", n_levels, direction)
     prov = raw.get("province_lines")
-    province_lines = None if prov is None else _lines(prov, params, f"{where_key}.province_lines",
-                                                      n_levels, direction)
+    province_lines = (
+        None
+        if prov is None
+        else _lines(prov, params, f"{where_key}.province_lines", n_levels, direction)
+    )
     city_lines_raw = raw.get("city_lines") or {}
     if not isinstance(city_lines_raw, Mapping):
         raise ParamsError(f"{where}'{where_key}.city_lines' must map city -> list of lines")
-    city_lines = {str(c): _lines(v, params, f"{where_key}.city_lines.{c}", n_levels, direction)
-                  for c, v in city_lines_raw.items()}
+    city_lines = {
+        str(c): _lines(v, params, f"{where_key}.city_lines.{c}", n_levels, direction)
+        for c, v in city_lines_raw.items()
+    }
     scope_raw = raw.get("scope", ["province", "city"])
     scope = tuple([scope_raw] if isinstance(scope_raw, str) else scope_raw)
     if not scope or not set(scope) <= {"province", "city", "county"}:
-        raise ParamsError(f"{where}'{where_key}.scope' = {scope_raw!r}: use a list of "
-                          "'province', 'city' and/or 'county'")
+        raise ParamsError(
+            f"{where}'{where_key}.scope' = {scope_raw!r}: use a list of "
+            "'province', 'city' and/or 'county'"
+        )
     county = raw.get("county_lines")
-    county_lines = None if county is None else _lines(county, params, f"{where_key}.county_lines",
-                                                      n_levels, direction)
+    county_lines = (
+        None
+        if county is None
+        else _lines(county, params, f"{where_key}.county_lines", n_levels, direction)
+    )
     rng_raw = raw.get("range")
     valid_range: tuple[float, float] | None = None
     if rng_raw is not None:
-        if (not isinstance(rng_raw, list) or len(rng_raw) != 2
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                           for x in rng_raw) or not rng_raw[0] < rng_raw[1]):
-            raise ParamsError(f"{where}'{where_key}.range' = {rng_raw!r} must be [low, high] with "
-                              "low < high (the values an external table may hold)")
+        if (
+            not isinstance(rng_raw, list)
+            or len(rng_raw) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rng_raw)
+            or not rng_raw[0] < rng_raw[1]
+        ):
+            raise ParamsError(
+                f"{where}'{where_key}.range' = {rng_raw!r} must be [low, high] with "
+                "low < high (the values an external table may hold)"
+            )
         valid_range = (float(rng_raw[0]), float(rng_raw[1]))
     table = raw.get("table")
     if table is not None and (not isinstance(table, str) or source != "city"):
-        raise ParamsError(f"{where}'{where_key}.table' = {table!r}: a path to an external table "
-                          "(city, period, column), only with 'source: city'")
+        raise ParamsError(
+            f"{where}'{where_key}.table' = {table!r}: a path to an external table "
+            "(city, period, column), only with 'source: city'"
+        )
     frequency = raw.get("frequency", "quarter")
     if frequency == "month" and source != "city":
-        raise ParamsError(f"{where}'{where_key}.frequency: month' needs 'source: city' (a monthly "
-                          "external or city-table column); design-based estimates are quarterly")
+        raise ParamsError(
+            f"{where}'{where_key}.frequency: month' needs 'source: city' (a monthly "
+            "external or city-table column); design-based estimates are quarterly"
+        )
     if raw.get("sudden") is not None and frequency != "month":
-        raise ParamsError(f"{where}'{where_key}.sudden' needs 'frequency: month' (sudden-change "
-                          "rules judge monthly values)")
+        raise ParamsError(
+            f"{where}'{where_key}.sudden' needs 'frequency: month' (sudden-change "
+            "rules judge monthly values)"
+        )
     approach = raw.get("approach", 0.0)
     if not isinstance(approach, (int, float)) or isinstance(approach, bool) or approach < 0:
-        raise ParamsError(f"{where}'{where_key}.approach' = {approach!r} must be a number ≥ 0 "
-                          "(the reminder margin, in the indicator's units)")
+        raise ParamsError(
+            f"{where}'{where_key}.approach' = {approach!r} must be a number ≥ 0 "
+            "(the reminder margin, in the indicator's units)"
+        )
     weight = raw.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
         raise ParamsError(f"{where}'{where_key}.weight' = {weight!r} must be a number ≥ 0")
     for flag in ("core", "forecast", "integer"):
         if flag in raw and not isinstance(raw[flag], bool):
-            raise ParamsError(f"{where}'{where_key}.{flag}' must be true or false, "
-                              f"found {raw[flag]!r}")
+            raise ParamsError(
+                f"{where}'{where_key}.{flag}' must be true or false, found {raw[flag]!r}"
+            )
     return IndicatorDef(
         key=key,
         name=str(raw.get("name", key)),
@@ -418,8 +556,11 @@ def parse_indicator(key: str, raw: Any, params: Params | None, where_key: str, *
         unit=str(raw.get("unit", "")),
         province_lines=province_lines,
         city_lines=city_lines,
-        family=choice("family", FAMILIES,  # type: ignore[arg-type]
-                      "unemployment" if source == "city" else "employment"),
+        family=choice(
+            "family",
+            FAMILIES,  # type: ignore[arg-type]
+            "unemployment" if source == "city" else "employment",
+        ),
         frequency=choice("frequency", ("month", "quarter"), "quarter"),  # type: ignore[arg-type]
         valid_range=valid_range,
         integer=bool(raw.get("integer", False)),
@@ -434,28 +575,35 @@ def _parse_sudden(raw: Any, where: str, where_key: str) -> SuddenRules | None:
         return None
     allowed = {"mom_k", "yoy_k", "line_cross", "window"}
     if not isinstance(raw, Mapping) or set(raw) - allowed:
-        raise ParamsError(f"{where}'{where_key}.sudden' must be a mapping with keys among "
-                          f"{', '.join(sorted(allowed))}; found {raw!r}")
+        raise ParamsError(
+            f"{where}'{where_key}.sudden' must be a mapping with keys among "
+            f"{', '.join(sorted(allowed))}; found {raw!r}"
+        )
     ks = {}
     for name in ("mom_k", "yoy_k"):
         v = raw.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-            raise ParamsError(f"{where}'{where_key}.sudden.{name}' = {v!r} must be a number > 0 "
-                              "(standard deviations) or null")
+            raise ParamsError(
+                f"{where}'{where_key}.sudden.{name}' = {v!r} must be a number > 0 "
+                "(standard deviations) or null"
+            )
         ks[name] = None if v is None else float(v)
     cross = raw.get("line_cross", False)
     if not isinstance(cross, bool):
         raise ParamsError(f"{where}'{where_key}.sudden.line_cross' must be true or false")
     window = raw.get("window", 24)
     if isinstance(window, bool) or not isinstance(window, int) or not 6 <= window <= 120:
-        raise ParamsError(f"{where}'{where_key}.sudden.window' = {window!r} must be a whole "
-                          "number of months in [6, 120]")
+        raise ParamsError(
+            f"{where}'{where_key}.sudden.window' = {window!r} must be a whole "
+            "number of months in [6, 120]"
+        )
     return SuddenRules(mom_k=ks["mom_k"], yoy_k=ks["yoy_k"], line_cross=cross, window=window)
 
 
 # ---------------------------------------------------------------------------------- levels
-def classify(value: float, lines: Sequence[float], direction: Direction, approach: float = 0.0
-             ) -> tuple[int, str, float]:
+def classify(
+    value: float, lines: Sequence[float], direction: Direction, approach: float = 0.0
+) -> tuple[int, str, float]:
     """Rank, status and the line that applies, for one value.
 
     Parameters
@@ -497,8 +645,9 @@ def classify(value: float, lines: Sequence[float], direction: Direction, approac
     return 0, "normal", float(lines[0])
 
 
-def assign_levels(values: pd.DataFrame, settings: WarningSettings, *, province: str
-                  ) -> pd.DataFrame:
+def assign_levels(
+    values: pd.DataFrame, settings: WarningSettings, *, province: str
+) -> pd.DataFrame:
     """Level and status of each indicator value.
 
     Parameters
@@ -539,14 +688,26 @@ def assign_levels(values: pd.DataFrame, settings: WarningSettings, *, province: 
         if settings.basis == "ci" and pd.notna(rec.ci_low) and pd.notna(rec.ci_high):
             judged = float(rec.ci_low if ind.direction == "higher_is_worse" else rec.ci_high)
         rank, status, line = classify(judged, lines, ind.direction, ind.approach)
-        rows.append({
-            "quarter": rec.quarter, "city": rec.city, "scope": scope, "indicator": ind.key,
-            "indicator_name": ind.name, "value": value, "se": rec.se, "ci_low": rec.ci_low,
-            "ci_high": rec.ci_high, "n_reporters": rec.n_reporters,
-            "small_domain": bool(rec.small_domain) if pd.notna(rec.small_domain) else False,
-            "line": line, "level": settings.level_code(rank), "level_name": settings.level_name(rank),
-            "rank": rank, "status": status,
-        })
+        rows.append(
+            {
+                "quarter": rec.quarter,
+                "city": rec.city,
+                "scope": scope,
+                "indicator": ind.key,
+                "indicator_name": ind.name,
+                "value": value,
+                "se": rec.se,
+                "ci_low": rec.ci_low,
+                "ci_high": rec.ci_high,
+                "n_reporters": rec.n_reporters,
+                "small_domain": bool(rec.small_domain) if pd.notna(rec.small_domain) else False,
+                "line": line,
+                "level": settings.level_code(rank),
+                "level_name": settings.level_name(rank),
+                "rank": rank,
+                "status": status,
+            }
+        )
     out = pd.DataFrame(rows, columns=LEVEL_COLUMNS)
     out["n_reporters"] = pd.to_numeric(out["n_reporters"], errors="coerce").round().astype("Int64")
     return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
@@ -569,12 +730,16 @@ def composite_raw(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFra
     core = {ind.key: ind for ind in settings.indicators if ind.core}
     if settings.composite == "score":
         scores, contrib = composite_score(levels, settings)
-        drivers = (contrib[contrib["contribution"] > 0].groupby(["quarter", "city"])["indicator"]
-                   .agg(lambda s: ";".join(sorted(s))))
+        drivers = (
+            contrib[contrib["contribution"] > 0]
+            .groupby(["quarter", "city"])["indicator"]
+            .agg(lambda s: ";".join(sorted(s)))
+        )
         out = scores[["quarter", "city"]].copy()
         out["raw_rank"] = [points_rank(v, settings.score_lines) for v in scores["score"]]
-        out["drivers"] = [drivers.get((q, c), "") for q, c in zip(out["quarter"], out["city"],
-                                                                  strict=True)]
+        out["drivers"] = [
+            drivers.get((q, c), "") for q, c in zip(out["quarter"], out["city"], strict=True)
+        ]
         return out.reset_index(drop=True)
     sub = levels[levels["indicator"].isin(core)]
     rows = []
@@ -583,22 +748,39 @@ def composite_raw(levels: pd.DataFrame, settings: WarningSettings) -> pd.DataFra
             rank = int(grp["rank"].max())
             drivers = grp.loc[(grp["rank"] == rank) & (rank > 0), "indicator"]
         else:
-            points = float(sum(core[k].weight * r for k, r in zip(grp["indicator"], grp["rank"],
-                                                                  strict=True)))
+            points = float(
+                sum(core[k].weight * r for k, r in zip(grp["indicator"], grp["rank"], strict=True))
+            )
             rank = points_rank(points, settings.points_lines)
             drivers = grp.loc[grp["rank"] > 0, "indicator"]
-        rows.append({"quarter": quarter, "city": city, "raw_rank": rank,
-                     "drivers": ";".join(sorted(drivers))})
+        rows.append(
+            {
+                "quarter": quarter,
+                "city": city,
+                "raw_rank": rank,
+                "drivers": ";".join(sorted(drivers)),
+            }
+        )
     return pd.DataFrame(rows, columns=["quarter", "city", "raw_rank", "drivers"])
 
 
-CONTRIBUTION_COLUMNS: list[str] = ["quarter", "city", "indicator", "indicator_name", "family",
-                                    "family_weight", "indicator_share", "rank", "severity",
-                                    "contribution"]
+CONTRIBUTION_COLUMNS: list[str] = [
+    "quarter",
+    "city",
+    "indicator",
+    "indicator_name",
+    "family",
+    "family_weight",
+    "indicator_share",
+    "rank",
+    "severity",
+    "contribution",
+]
 
 
-def composite_score(levels: pd.DataFrame, settings: WarningSettings, *,
-                    period_column: str = "quarter") -> tuple[pd.DataFrame, pd.DataFrame]:
+def composite_score(
+    levels: pd.DataFrame, settings: WarningSettings, *, period_column: str = "quarter"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An explainable composite: a weighted score (0–100) over indicator families.
 
     For area a and period t, with L levels, every indicator i judged there (a finite value)
@@ -619,8 +801,7 @@ def composite_score(levels: pd.DataFrame, settings: WarningSettings, *,
     df = levels[levels["value"].notna()].copy()
     cols = [period_column if c == "quarter" else c for c in CONTRIBUTION_COLUMNS]
     if df.empty:
-        return (pd.DataFrame(columns=[period_column, "city", "score"]),
-                pd.DataFrame(columns=cols))
+        return (pd.DataFrame(columns=[period_column, "city", "score"]), pd.DataFrame(columns=cols))
     df["family"] = [defs[k].family for k in df["indicator"]]
     df["weight"] = [defs[k].weight for k in df["indicator"]]
     df["indicator_name"] = [defs[k].name for k in df["indicator"]]
@@ -631,26 +812,39 @@ def composite_score(levels: pd.DataFrame, settings: WarningSettings, *,
         present = [f for f in fam_tot.index if fam_tot[f] > 0 and fam_w.get(f, 0.0) > 0]
         total = sum(fam_w[f] for f in present)
         g = grp.copy()
-        g["family_weight"] = [fam_w.get(f, 0.0) / total if f in present else 0.0
-                              for f in g["family"]]
-        g["indicator_share"] = [w / fam_tot[f] if fam_tot[f] > 0 else 0.0
-                                for f, w in zip(g["family"], g["weight"], strict=True)]
+        g["family_weight"] = [
+            fam_w.get(f, 0.0) / total if f in present else 0.0 for f in g["family"]
+        ]
+        g["indicator_share"] = [
+            w / fam_tot[f] if fam_tot[f] > 0 else 0.0
+            for f, w in zip(g["family"], g["weight"], strict=True)
+        ]
         parts.append(g)
     out = pd.concat(parts, ignore_index=True)
     out["severity"] = out["rank"].astype(float) / n_levels
     out["contribution"] = 100.0 * out["family_weight"] * out["indicator_share"] * out["severity"]
     contrib = out[cols].reset_index(drop=True)
-    scores = (contrib.groupby([period_column, "city"], sort=True)["contribution"].sum()
-              .rename("score").reset_index())
+    scores = (
+        contrib.groupby([period_column, "city"], sort=True)["contribution"]
+        .sum()
+        .rename("score")
+        .reset_index()
+    )
     return scores, contrib
 
 
-def explain_score(contributions: pd.DataFrame, settings: WarningSettings, *, city: str,
-                  period: str, period_column: str = "quarter", top: int = 3) -> str:
+def explain_score(
+    contributions: pd.DataFrame,
+    settings: WarningSettings,
+    *,
+    city: str,
+    period: str,
+    period_column: str = "quarter",
+    top: int = 3,
+) -> str:
     """One Chinese sentence saying why an area has its score: the score, each family's part and
     the indicators contributing most (with their levels)."""
-    c = contributions[(contributions["city"] == city)
-                      & (contributions[period_column] == period)]
+    c = contributions[(contributions["city"] == city) & (contributions[period_column] == period)]
     if c.empty:
         return f"{city}:无可判断的指标。"
     score = float(c["contribution"].sum())
@@ -660,8 +854,10 @@ def explain_score(contributions: pd.DataFrame, settings: WarningSettings, *, cit
     hot = c[c["contribution"] > 0].sort_values("contribution", ascending=False, kind="stable")
     if hot.empty:
         return f"{city}综合得分 {score:.1f}(满分100):{fam_txt};没有指标越过警戒线。"
-    why = "、".join(f"{r.indicator_name}({settings.level_name(int(r.rank))}预警,"
-                   f"{r.contribution:.1f}分)" for r in hot.head(top).itertuples(index=False))
+    why = "、".join(
+        f"{r.indicator_name}({settings.level_name(int(r.rank))}预警,{r.contribution:.1f}分)"
+        for r in hot.head(top).itertuples(index=False)
+    )
     return f"{city}综合得分 {score:.1f}(满分100):{fam_txt};主要来自{why}。"
 
 
@@ -715,8 +911,16 @@ def composite_levels(levels: pd.DataFrame, settings: WarningSettings) -> pd.Data
         grp["composite_rank"] = ranks
         grp["quiet_run"] = runs
         parts.append(grp)
-    cols = ["quarter", "city", "raw_rank", "composite_rank", "composite_level", "composite_name",
-            "quiet_run", "drivers"]
+    cols = [
+        "quarter",
+        "city",
+        "raw_rank",
+        "composite_rank",
+        "composite_level",
+        "composite_name",
+        "quiet_run",
+        "drivers",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
@@ -744,18 +948,26 @@ def _transform_values(df: pd.DataFrame, transform: str, z: float) -> pd.DataFram
         m["se"] = np.sqrt(se**2 + se_ly**2)
     else:
         ratio = m["value"] / m["value_ly"].where(m["value_ly"] != 0)
-        m["se"] = 100 * np.sqrt((se / m["value_ly"]) ** 2
-                                + (m["value"] * se_ly / m["value_ly"] ** 2) ** 2)
+        m["se"] = 100 * np.sqrt(
+            (se / m["value_ly"]) ** 2 + (m["value"] * se_ly / m["value_ly"] ** 2) ** 2
+        )
         m["value"] = 100 * (ratio - 1)
     m["ci_low"] = m["value"] - z * m["se"]
     m["ci_high"] = m["value"] + z * m["se"]
     return m.drop(columns=["value_ly", "se_ly"])
 
 
-def estimate_quarters(reports: pd.DataFrame, membership: pd.DataFrame, quarters: Sequence[str],
-                      *, province: str, indicators: Sequence[str] | None = None,
-                      min_reporters: int = 5, level: float = 0.95,
-                      out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+def estimate_quarters(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    quarters: Sequence[str],
+    *,
+    province: str,
+    indicators: Sequence[str] | None = None,
+    min_reporters: int = 5,
+    level: float = 0.95,
+    out_of_sample: OutOfSample = "error",
+) -> pd.DataFrame:
     """Design-based estimates (``estimation.estimate``) per city and for the province.
 
     ``membership`` is the panel of record (each quarter is estimated from the members in force
@@ -778,14 +990,27 @@ def estimate_quarters(reports: pd.DataFrame, membership: pd.DataFrame, quarters:
         if not set(months) <= have:
             continue
         rep = reports[period.isin(months) | ((period < months[0]) & ever_zero)]
-        kw = {"periods": months, "min_reporters": min_reporters, "level": level,
-              "indicators": list(indicators) if indicators is not None else None,
-              "out_of_sample": out_of_sample}
+        kw = {
+            "periods": months,
+            "min_reporters": min_reporters,
+            "level": level,
+            "indicators": list(indicators) if indicators is not None else None,
+            "out_of_sample": out_of_sample,
+        }
         by_city = estimate(rep, membership, by=["city"], **kw)
         prov = estimate(rep, membership, **kw).assign(city=province)
         parts += [by_city.assign(quarter=q), prov.assign(quarter=q)]
-    cols = ["quarter", "city", "indicator", "estimate", "se", "ci_low", "ci_high",
-            "n_reporters", "small_domain"]
+    cols = [
+        "quarter",
+        "city",
+        "indicator",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_reporters",
+        "small_domain",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)[cols]
@@ -817,9 +1042,15 @@ def city_quarterly(table: pd.DataFrame, column: str, aggregate: str) -> pd.DataF
     return val.rename("value").reset_index().dropna()
 
 
-def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters: Sequence[str],
-                       *, province: str, min_persons: int = 100, min_share: float = 0.10
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def mass_layoff_counts(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    quarters: Sequence[str],
+    *,
+    province: str,
+    min_persons: int = 100,
+    min_share: float = 0.10,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Members with a mass layoff (≥ min_persons or ≥ min_share of staff cut in a month, seed
     002's line) per city and quarter, and the list itself.
 
@@ -833,8 +1064,9 @@ def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters
     months = [m for q in quarters for m in quarter_months(q)]
     rep = reports[reports["period"].astype(str).isin(months)]
     cities = sorted(membership["city"].astype(str).unique())
-    ml = mass_layoffs(rep, membership, min_persons=min_persons, min_share=min_share,
-                      network="province")
+    ml = mass_layoffs(
+        rep, membership, min_persons=min_persons, min_share=min_share, network="province"
+    )
     ml = ml[ml["city"].isin(cities)]
     if "individual" in membership.columns:  # 附表三 units are not part of the design
         from samplekit.estimation import _flag
@@ -852,9 +1084,14 @@ def mass_layoff_counts(reports: pd.DataFrame, membership: pd.DataFrame, quarters
     return out, ml
 
 
-def indicator_values(estimates: pd.DataFrame, city_table: pd.DataFrame | None,
-                     mass_counts: pd.DataFrame | None, settings: WarningSettings, *,
-                     level: float = 0.95) -> pd.DataFrame:
+def indicator_values(
+    estimates: pd.DataFrame,
+    city_table: pd.DataFrame | None,
+    mass_counts: pd.DataFrame | None,
+    settings: WarningSettings,
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """The warning indicators per quarter and city, from their sources and transforms.
 
     Returns ``quarter, city, indicator, value, se, ci_low, ci_high, n_reporters,
@@ -867,32 +1104,59 @@ def indicator_values(estimates: pd.DataFrame, city_table: pd.DataFrame | None,
     for ind in settings.indicators:
         if ind.source == "estimate":
             df = estimates[estimates["indicator"] == ind.column].rename(
-                columns={"estimate": "value"})[
-                ["quarter", "city", "value", "se", "ci_low", "ci_high", "n_reporters",
-                 "small_domain"]]
+                columns={"estimate": "value"}
+            )[
+                [
+                    "quarter",
+                    "city",
+                    "value",
+                    "se",
+                    "ci_low",
+                    "ci_high",
+                    "n_reporters",
+                    "small_domain",
+                ]
+            ]
         elif ind.source == "city":
             if city_table is None or ind.column not in city_table:
                 continue
             df = city_quarterly(city_table, ind.column, ind.aggregate).assign(
-                se=np.nan, ci_low=np.nan, ci_high=np.nan, n_reporters=np.nan,
-                small_domain=False)
+                se=np.nan, ci_low=np.nan, ci_high=np.nan, n_reporters=np.nan, small_domain=False
+            )
         else:
             if mass_counts is None:
                 continue
-            df = mass_counts.assign(se=np.nan, ci_low=np.nan, ci_high=np.nan,
-                                    n_reporters=np.nan, small_domain=False)
+            df = mass_counts.assign(
+                se=np.nan, ci_low=np.nan, ci_high=np.nan, n_reporters=np.nan, small_domain=False
+            )
         df = _transform_values(df.copy(), ind.transform, z)
         parts.append(df.assign(indicator=ind.key))
-    cols = ["quarter", "city", "indicator", "value", "se", "ci_low", "ci_high", "n_reporters",
-            "small_domain"]
+    cols = [
+        "quarter",
+        "city",
+        "indicator",
+        "value",
+        "se",
+        "ci_low",
+        "ci_high",
+        "n_reporters",
+        "small_domain",
+    ]
     out = pd.concat(parts, ignore_index=True)[cols]
     return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------- forecasts
-def monthly_inputs(reports: pd.DataFrame, membership: pd.DataFrame,
-                   city_table: pd.DataFrame | None, settings: WarningSettings, *, province: str,
-                   end: str, out_of_sample: OutOfSample = "error") -> pd.DataFrame:
+def monthly_inputs(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    city_table: pd.DataFrame | None,
+    settings: WarningSettings,
+    *,
+    province: str,
+    end: str,
+    out_of_sample: OutOfSample = "error",
+) -> pd.DataFrame:
     """Monthly series of every forecast indicator: ``city, indicator, period, value`` up to
     ``end`` (estimates from ``estimation.monthly_series``, each month from the members in force
     in it; city inputs from the table)."""
@@ -904,12 +1168,14 @@ def monthly_inputs(reports: pd.DataFrame, membership: pd.DataFrame,
         if not ind.forecast:
             continue
         if ind.source == "estimate":
-            kw = {"indicator": ind.column, "min_reporters": settings.min_reporters,
-                  "out_of_sample": out_of_sample}
+            kw = {
+                "indicator": ind.column,
+                "min_reporters": settings.min_reporters,
+                "out_of_sample": out_of_sample,
+            }
             by_city = monthly_series(rep, membership, by=["city"], **kw)
             prov = monthly_series(rep, membership, **kw).assign(city=province)
-            df = pd.concat([by_city, prov], ignore_index=True).rename(
-                columns={"estimate": "value"})
+            df = pd.concat([by_city, prov], ignore_index=True).rename(columns={"estimate": "value"})
         elif ind.source == "city" and city_table is not None and ind.column in city_table:
             df = city_table[["city", "period", ind.column]].rename(columns={ind.column: "value"})
             df = df[df["period"] <= end]
@@ -932,16 +1198,19 @@ def _yoy_transform(history: pd.Series, target_months: Sequence[str], ind: Indica
     ly = [str(pd.Period(m, freq="M") - 12) for m in target_months]
     if not set(ly) <= set(history.index):
         return lambda v: np.full_like(np.asarray(v, dtype=float), np.nan)
-    ref = float(aggregate_paths(history.loc[ly].to_numpy(dtype=float)[None, :],
-                                ind.aggregate)[0])
+    ref = float(aggregate_paths(history.loc[ly].to_numpy(dtype=float)[None, :], ind.aggregate)[0])
     if ind.transform == "yoy_diff":
         return lambda v: np.asarray(v, dtype=float) - ref
-    return lambda v: 100 * (np.asarray(v, dtype=float) / ref - 1) if ref else np.full_like(
-        np.asarray(v, dtype=float), np.nan)
+    return lambda v: (
+        100 * (np.asarray(v, dtype=float) / ref - 1)
+        if ref
+        else np.full_like(np.asarray(v, dtype=float), np.nan)
+    )
 
 
-def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsettings: Any, *,
-                        province: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def forecast_indicators(
+    monthly: pd.DataFrame, settings: WarningSettings, fsettings: Any, *, province: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Forecast every (city, indicator) monthly series and the next quarter.
 
     Returns
@@ -977,8 +1246,14 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
         months = [m for m in fc.periods if quarter_months(quarter_label(m))[0] == m]
         target = quarter_months(quarter_label(months[0])) if months else []
         transform = _yoy_transform(series, target, ind) if target else None
-        table = forecast_table(fc, city=city, indicator=indicator, aggregate=ind.aggregate,
-                               level=fsettings.level, transform=transform)
+        table = forecast_table(
+            fc,
+            city=city,
+            indicator=indicator,
+            aggregate=ind.aggregate,
+            level=fsettings.level,
+            transform=transform,
+        )
         f_parts.append(table)
         q = quarter_values(fc, ind.aggregate, transform)
         if q is not None:
@@ -986,20 +1261,33 @@ def forecast_indicators(monthly: pd.DataFrame, settings: WarningSettings, fsetti
             lines = ind.lines_for(city, province=province)
             probs = crossing_probabilities(draws, lines, ind.direction)
             for k, (line, p) in enumerate(zip(lines, probs, strict=True)):
-                c_rows.append({"city": city, "indicator": indicator, "target": label,
-                               "level": settings.levels[k].code, "line": line,
-                               "probability": p})
-        sc = fc.scores.assign(city=city, indicator=indicator,
-                              chosen=fc.scores["model"].isin(fc.models or (fc.model,)))
+                c_rows.append(
+                    {
+                        "city": city,
+                        "indicator": indicator,
+                        "target": label,
+                        "level": settings.levels[k].code,
+                        "line": line,
+                        "probability": p,
+                    }
+                )
+        sc = fc.scores.assign(
+            city=city, indicator=indicator, chosen=fc.scores["model"].isin(fc.models or (fc.model,))
+        )
         s_parts.append(sc)
-    forecasts = (pd.concat(f_parts, ignore_index=True) if f_parts
-                 else pd.DataFrame(columns=FORECAST_COLUMNS))
-    crossing = pd.DataFrame(c_rows, columns=["city", "indicator", "target", "level", "line",
-                                             "probability"])
-    scores = (pd.concat(s_parts, ignore_index=True)[
-        ["city", "indicator", "model", "horizon", "rmse", "n", "chosen"]] if s_parts
-        else pd.DataFrame(columns=["city", "indicator", "model", "horizon", "rmse", "n",
-                                   "chosen"]))
+    forecasts = (
+        pd.concat(f_parts, ignore_index=True) if f_parts else pd.DataFrame(columns=FORECAST_COLUMNS)
+    )
+    crossing = pd.DataFrame(
+        c_rows, columns=["city", "indicator", "target", "level", "line", "probability"]
+    )
+    scores = (
+        pd.concat(s_parts, ignore_index=True)[
+            ["city", "indicator", "model", "horizon", "rmse", "n", "chosen"]
+        ]
+        if s_parts
+        else pd.DataFrame(columns=["city", "indicator", "model", "horizon", "rmse", "n", "chosen"])
+    )
     return forecasts, crossing, scores
 
 
@@ -1011,11 +1299,11 @@ class WarningResult:
     quarter: str
     province: str
     settings: WarningSettings
-    values: pd.DataFrame       # indicator values, all quarters judged
-    levels: pd.DataFrame       # per indicator, all quarters (LEVEL_COLUMNS)
-    composite: pd.DataFrame    # per city and quarter, with hysteresis
-    estimates: pd.DataFrame    # every estimation indicator for the quarter (province + cities)
-    monthly: pd.DataFrame      # monthly input series (forecast indicators)
+    values: pd.DataFrame  # indicator values, all quarters judged
+    levels: pd.DataFrame  # per indicator, all quarters (LEVEL_COLUMNS)
+    composite: pd.DataFrame  # per city and quarter, with hysteresis
+    estimates: pd.DataFrame  # every estimation indicator for the quarter (province + cities)
+    monthly: pd.DataFrame  # monthly input series (forecast indicators)
     forecasts: pd.DataFrame
     crossing: pd.DataFrame
     scores: pd.DataFrame
@@ -1038,11 +1326,19 @@ class WarningResult:
         return self.composite[self.composite["quarter"] == self.quarter].reset_index(drop=True)
 
 
-def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
-                    city_table: pd.DataFrame | None, settings: WarningSettings, *,
-                    quarter: str, province: str, fsettings: Any = None,
-                    forecasts: bool = True, network: Network = "province",
-                    out_of_sample: OutOfSample = "error") -> WarningResult:
+def compute_warning(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    city_table: pd.DataFrame | None,
+    settings: WarningSettings,
+    *,
+    quarter: str,
+    province: str,
+    fsettings: Any = None,
+    forecasts: bool = True,
+    network: Network = "province",
+    out_of_sample: OutOfSample = "error",
+) -> WarningResult:
     """The warning analysis for ``quarter`` from reports, the membership and the city table
     (pure).
 
@@ -1074,22 +1370,42 @@ def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
     est_cols = sorted({ind.column for ind in settings.indicators if ind.source == "estimate"})
     unknown = [c for c in est_cols if c not in INDICATORS]
     if unknown:
-        raise ParamsError(f"warning.indicators: column(s) {unknown} are not estimation "
-                          f"indicators; use one of {', '.join(INDICATORS)}")
+        raise ParamsError(
+            f"warning.indicators: column(s) {unknown} are not estimation "
+            f"indicators; use one of {', '.join(INDICATORS)}"
+        )
     if not set(quarter_months(quarter)) <= set(reports["period"].astype(str)):
-        raise ParamsError(f"quarter {quarter}: the reports do not cover its months "
-                          f"{quarter_months(quarter)} (found "
-                          f"{reports['period'].min()} … {reports['period'].max()})")
-    hist = estimate_quarters(reports, membership, needed[:-1], province=province,
-                             indicators=est_cols, min_reporters=settings.min_reporters,
-                             out_of_sample=out_of_sample)
-    current = estimate_quarters(reports, membership, [quarter], province=province,
-                                min_reporters=settings.min_reporters,
-                                out_of_sample=out_of_sample)
+        raise ParamsError(
+            f"quarter {quarter}: the reports do not cover its months "
+            f"{quarter_months(quarter)} (found "
+            f"{reports['period'].min()} … {reports['period'].max()})"
+        )
+    hist = estimate_quarters(
+        reports,
+        membership,
+        needed[:-1],
+        province=province,
+        indicators=est_cols,
+        min_reporters=settings.min_reporters,
+        out_of_sample=out_of_sample,
+    )
+    current = estimate_quarters(
+        reports,
+        membership,
+        [quarter],
+        province=province,
+        min_reporters=settings.min_reporters,
+        out_of_sample=out_of_sample,
+    )
     est_all = pd.concat([hist, current[current["indicator"].isin(est_cols)]], ignore_index=True)
-    counts, ml = mass_layoff_counts(reports, membership, needed, province=province,
-                                    min_persons=settings.mass_layoff_persons,
-                                    min_share=settings.mass_layoff_share)
+    counts, ml = mass_layoff_counts(
+        reports,
+        membership,
+        needed,
+        province=province,
+        min_persons=settings.mass_layoff_persons,
+        min_share=settings.mass_layoff_share,
+    )
     values = indicator_values(est_all, city_table, counts, settings)
     values = values[values["quarter"].isin(judged)].reset_index(drop=True)
     levels = assign_levels(values, settings, province=province)
@@ -1097,24 +1413,47 @@ def compute_warning(reports: pd.DataFrame, membership: pd.DataFrame,
     comp_scores, contributions = composite_score(levels, settings)
     end = quarter_months(quarter)[-1]
     if forecasts:
-        monthly = monthly_inputs(reports, membership, city_table, settings, province=province,
-                                 end=end, out_of_sample=out_of_sample)
-        fc, crossing, scores = forecast_indicators(monthly, settings, fsettings,
-                                                   province=province)
+        monthly = monthly_inputs(
+            reports,
+            membership,
+            city_table,
+            settings,
+            province=province,
+            end=end,
+            out_of_sample=out_of_sample,
+        )
+        fc, crossing, scores = forecast_indicators(monthly, settings, fsettings, province=province)
     else:
         monthly = pd.DataFrame(columns=["city", "indicator", "period", "value"])
         fc = crossing = scores = pd.DataFrame()
     return WarningResult(
-        quarter=quarter, province=province, settings=settings, values=values, levels=levels,
-        composite=composite, estimates=current, monthly=monthly, forecasts=fc,
-        crossing=crossing, scores=scores,
-        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True), network=network,
-        composite_scores=comp_scores, contributions=contributions)
+        quarter=quarter,
+        province=province,
+        settings=settings,
+        values=values,
+        levels=levels,
+        composite=composite,
+        estimates=current,
+        monthly=monthly,
+        forecasts=fc,
+        crossing=crossing,
+        scores=scores,
+        mass_layoffs=ml[ml["quarter"] == quarter].reset_index(drop=True),
+        network=network,
+        composite_scores=comp_scores,
+        contributions=contributions,
+    )
 
 
-def quarter_climate(reports: pd.DataFrame, membership: pd.DataFrame, quarter: str, *,
-                    province: str, network: Network = "province",
-                    out_of_sample: OutOfSample | None = None) -> pd.DataFrame:
+def quarter_climate(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    quarter: str,
+    *,
+    province: str,
+    network: Network = "province",
+    out_of_sample: OutOfSample | None = None,
+) -> pd.DataFrame:
     """用工景气指数 of the quarter per city and for the province (``climate.climate_index``):
     ``city, estimate, se, ci_low, ci_high, n_reporters, network`` for indicator
     ``climate_index``, from the members of ``network`` in force in the quarter.
@@ -1134,5 +1473,6 @@ def quarter_climate(reports: pd.DataFrame, membership: pd.DataFrame, quarter: st
     prov = climate_index(rep, membership, **kw).assign(city=province)
     out = pd.concat([prov, by_city], ignore_index=True)
     out = out[out["indicator"] == "climate_index"].assign(network=network)
-    return out[["city", "estimate", "se", "ci_low", "ci_high", "n_reporters",
-                "network"]].reset_index(drop=True)
+    return out[
+        ["city", "estimate", "se", "ci_low", "ci_high", "n_reporters", "network"]
+    ].reset_index(drop=True)

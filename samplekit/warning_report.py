@@ -28,9 +28,18 @@ from samplekit.warning import (
 
 # ----------------------------------------------------------------------------- outputs
 FORECAST_HEADERS_ZH: dict[str, str] = {
-    "city": "地区", "indicator": "指标代码", "indicator_name": "指标", "kind": "类型",
-    "target": "预测期", "horizon": "步长", "model": "模型", "forecast": "预测值",
-    "pi_low": "预测区间下限", "pi_high": "预测区间上限", "level": "预警等级", "line": "警戒线",
+    "city": "地区",
+    "indicator": "指标代码",
+    "indicator_name": "指标",
+    "kind": "类型",
+    "target": "预测期",
+    "horizon": "步长",
+    "model": "模型",
+    "forecast": "预测值",
+    "pi_low": "预测区间下限",
+    "pi_high": "预测区间上限",
+    "level": "预警等级",
+    "line": "警戒线",
     "probability": "越线概率",
 }
 
@@ -52,14 +61,20 @@ def composite_table(result: WarningResult) -> pd.DataFrame:
     comp["_p"] = comp["city"] != result.province
     comp = comp.sort_values(["_p", "city"], kind="stable").drop(columns="_p")
     names = {ind.key: ind.name for ind in result.settings.indicators}
-    comp["drivers_zh"] = [";".join(names.get(k, k) for k in d.split(";") if k)
-                          for d in comp["drivers"]]
+    comp["drivers_zh"] = [
+        ";".join(names.get(k, k) for k in d.split(";") if k) for d in comp["drivers"]
+    ]
     return comp.reset_index(drop=True)
 
 
-def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
-                  about: Mapping[str, Any] | None = None, figures: bool = True,
-                  data_note: str = "") -> list[Path]:
+def write_warning(
+    result: WarningResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    about: Mapping[str, Any] | None = None,
+    figures: bool = True,
+    data_note: str = "",
+) -> list[Path]:
     """Write the quarter's warning outputs; returns the paths.
 
     ``levels.csv`` (per indicator and city), ``composite.csv`` (per city, with hysteresis),
@@ -95,24 +110,50 @@ def write_warning(result: WarningResult, out_dir: str | os.PathLike[str], *,
     ]
     score = round_floats(score_table(result), 4)
     if len(score):
-        paths += [write_csv(score, out / "composite_score.csv"),
-                  write_csv(round_floats(result.contributions, 4), out / "contributions.csv")]
+        paths += [
+            write_csv(score, out / "composite_score.csv"),
+            write_csv(round_floats(result.contributions, 4), out / "contributions.csv"),
+        ]
     sheets = workbook_tables(result, comp=comp, levels=lv, forecasts=fc, crossing=cr)
     if len(score):
         sheets = {**sheets, "综合得分": score}
-    headers = {**HEADERS_ZH, **FORECAST_HEADERS_ZH, "drivers_zh": "触发指标",
-               "score": "综合得分", "reason": "原因",
-               "estimate": "估计值", "period": "期别"}
-    paths.append(write_xlsx(
-        sheets, out / "warning.xlsx", headers=headers, units="单位:见各指标说明", data_note=data_note,
-        formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
-                 "line": "dec2", "forecast": "dec2", "pi_low": "dec2", "pi_high": "dec2"},
-        titles={"综合等级": f"{result.quarter} 各地区综合预警等级",
+    headers = {
+        **HEADERS_ZH,
+        **FORECAST_HEADERS_ZH,
+        "drivers_zh": "触发指标",
+        "score": "综合得分",
+        "reason": "原因",
+        "estimate": "估计值",
+        "period": "期别",
+    }
+    paths.append(
+        write_xlsx(
+            sheets,
+            out / "warning.xlsx",
+            headers=headers,
+            units="单位:见各指标说明",
+            data_note=data_note,
+            formats={
+                "value": "dec2",
+                "se": "dec3",
+                "ci_low": "dec2",
+                "ci_high": "dec2",
+                "line": "dec2",
+                "forecast": "dec2",
+                "pi_low": "dec2",
+                "pi_high": "dec2",
+            },
+            titles={
+                "综合等级": f"{result.quarter} 各地区综合预警等级",
                 "指标等级": f"{result.quarter} 各预警指标的值、置信区间、警戒线与等级",
-                "预测": "下一期预测与预测区间", "越线概率": "下一季度越过各警戒线的概率",
-                "综合得分": f"{result.quarter} 各地区综合得分(按指标类别加权)及原因"},
-        source=f"{result.network_zh}(设计加权估计)与城市指标表",
-        about={"监测网络": result.network_zh, **(about or {})}))
+                "预测": "下一期预测与预测区间",
+                "越线概率": "下一季度越过各警戒线的概率",
+                "综合得分": f"{result.quarter} 各地区综合得分(按指标类别加权)及原因",
+            },
+            source=f"{result.network_zh}(设计加权估计)与城市指标表",
+            about={"监测网络": result.network_zh, **(about or {})},
+        )
+    )
     if figures:
         paths.append(_save(plot_levels(result), out / "fig_levels.png"))
         for ind in result.settings.indicators:
@@ -130,8 +171,14 @@ def level_label(settings: WarningSettings, code: str) -> str:
     return NO_LEVEL_ZH if code in (NO_LEVEL, "", None) else f"{code}级"
 
 
-def workbook_tables(result: WarningResult, *, comp: pd.DataFrame, levels: pd.DataFrame,
-                    forecasts: pd.DataFrame, crossing: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def workbook_tables(
+    result: WarningResult,
+    *,
+    comp: pd.DataFrame,
+    levels: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    crossing: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
     """The sheets of ``warning.xlsx`` with every code (indicator, level, status, scope, model,
     kind) replaced by its Chinese name; internal keys (``indicator``, ``drivers``) dropped."""
     from samplekit.forecast import MODEL_ZH
@@ -187,16 +234,28 @@ def plot_levels(result: WarningResult):
     colors = [result.settings.level_color(r) for r in range(len(result.settings.levels) + 1)]
     colors[0] = "#e8f5e9"
     fig, ax = new_figure(2 + 1.3 * (len(inds) + 1), 0.32 * len(cities) + 1.5)
-    ax.imshow(grid, cmap=ListedColormap(colors), vmin=-0.5,
-              vmax=len(result.settings.levels) + 0.5, aspect="auto")
+    ax.imshow(
+        grid,
+        cmap=ListedColormap(colors),
+        vmin=-0.5,
+        vmax=len(result.settings.levels) + 0.5,
+        aspect="auto",
+    )
     for i in range(len(cities)):
         for j in range(len(inds) + 1):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, result.settings.level_name(int(grid[i, j])), ha="center",
-                        va="center", fontsize=7)
+                ax.text(
+                    j,
+                    i,
+                    result.settings.level_name(int(grid[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                )
     ax.set_xticks(range(len(inds) + 1))
-    ax.set_xticklabels(["综合等级", *[ind.name for ind in inds]], rotation=35, ha="right",
-                       fontsize=8)
+    ax.set_xticklabels(
+        ["综合等级", *[ind.name for ind in inds]], rotation=35, ha="right", fontsize=8
+    )
     ax.set_yticks(range(len(cities)))
     ax.set_yticklabels(cities, fontsize=8)
     ax.set_title(f"{result.quarter} 各地区预警等级")
@@ -213,7 +272,8 @@ def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] 
     if cities is None:
         cur = hist[hist["quarter"] == result.quarter]
         worst = cur[cur["city"] != result.province].sort_values(
-            ["rank", "value"], ascending=[False, ind.direction == "lower_is_worse"])
+            ["rank", "value"], ascending=[False, ind.direction == "lower_is_worse"]
+        )
         cities = [result.province, *worst["city"].head(4)]
     quarters = sorted(hist["quarter"].unique())
     fc = result.forecasts
@@ -228,27 +288,52 @@ def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] 
         yerr = np.vstack([h["value"] - h["ci_low"], h["ci_high"] - h["value"]])
         color = palette[k % len(palette)]
         if np.isfinite(yerr).any():
-            ax.errorbar(x, h["value"], yerr=np.where(np.isfinite(yerr), yerr, 0), color=color,
-                        marker="o", ms=3, lw=1.3, capsize=2, label=city)
+            ax.errorbar(
+                x,
+                h["value"],
+                yerr=np.where(np.isfinite(yerr), yerr, 0),
+                color=color,
+                marker="o",
+                ms=3,
+                lw=1.3,
+                capsize=2,
+                label=city,
+            )
         else:
             ax.plot(x, h["value"], color=color, marker="o", ms=3, lw=1.3, label=city)
         f = fc[fc["city"] == city] if len(fc) else fc
         if len(f):
             xf = len(quarters) + (k - len(cities) / 2) * 0.06
-            ax.errorbar([xf], f["forecast"], yerr=[[float(f["forecast"].iloc[0] -
-                                                         f["pi_low"].iloc[0])],
-                                                   [float(f["pi_high"].iloc[0] -
-                                                          f["forecast"].iloc[0])]],
-                        color=color, marker="D", ms=4, ls="none", capsize=3, alpha=0.7)
+            ax.errorbar(
+                [xf],
+                f["forecast"],
+                yerr=[
+                    [float(f["forecast"].iloc[0] - f["pi_low"].iloc[0])],
+                    [float(f["pi_high"].iloc[0] - f["forecast"].iloc[0])],
+                ],
+                color=color,
+                marker="D",
+                ms=4,
+                ls="none",
+                capsize=3,
+                alpha=0.7,
+            )
     for k, lv in enumerate(result.settings.levels):
-        ax.axhline(ind.lines[k], color=lv.color, ls="--", lw=1,
-                   label=f"{lv.code}级({lv.name})警戒线(地市)")
+        ax.axhline(
+            ind.lines[k], color=lv.color, ls="--", lw=1, label=f"{lv.code}级({lv.name})警戒线(地市)"
+        )
         if ind.province_lines is not None and result.province in cities:
-            ax.axhline(ind.province_lines[k], color=lv.color, ls=":", lw=1,
-                       label=f"{lv.code}级警戒线(全省)")
+            ax.axhline(
+                ind.province_lines[k],
+                color=lv.color,
+                ls=":",
+                lw=1,
+                label=f"{lv.code}级警戒线(全省)",
+            )
     ax.set_xticks(range(len(xlabels)))
-    ax.set_xticklabels([*quarters, f"{target}(预测)"] if target else quarters, rotation=30,
-                       ha="right", fontsize=8)
+    ax.set_xticklabels(
+        [*quarters, f"{target}(预测)"] if target else quarters, rotation=30, ha="right", fontsize=8
+    )
     ax.set_ylabel(ind.name)
     ax.set_title(f"{ind.name}:季度值(95%置信区间)、警戒线与下季度预测")
     ax.legend(fontsize=7, ncol=3, loc="best")
@@ -268,28 +353,37 @@ def ranking_table(result: WarningResult, climate: pd.DataFrame | None = None) ->
     cur = result.current_levels
     wide = cur.pivot(index="city", columns="indicator", values="value")
     keys = [ind.key for ind in result.settings.indicators if ind.key in wide.columns]
-    df = comp[["city", "composite_rank", "composite_level", "composite_name",
-               "drivers_zh"]].merge(wide[keys].reset_index(), on="city", how="left")
+    df = comp[["city", "composite_rank", "composite_level", "composite_name", "drivers_zh"]].merge(
+        wide[keys].reset_index(), on="city", how="left"
+    )
     if climate is not None:
-        df = df.merge(climate[["city", "estimate"]].rename(columns={"estimate": "climate_index"}),
-                      on="city", how="left")
+        df = df.merge(
+            climate[["city", "estimate"]].rename(columns={"estimate": "climate_index"}),
+            on="city",
+            how="left",
+        )
     first = next(ind for ind in result.settings.indicators if ind.core)
     sign = 1.0 if first.direction == "higher_is_worse" else -1.0
     df["_k"] = -sign * df[first.key]
-    df = df.sort_values(["composite_rank", "_k", "city"], ascending=[False, True, True],
-                        kind="stable").drop(columns=["_k", "composite_rank"])
+    df = df.sort_values(
+        ["composite_rank", "_k", "city"], ascending=[False, True, True], kind="stable"
+    ).drop(columns=["_k", "composite_rank"])
     df.insert(0, "rank_no", np.arange(1, len(df) + 1))
     return df.reset_index(drop=True)
 
 
 REDUCTION_NAMES_ZH: dict[str, str] = {
-    "reduced_closure": "关闭破产", "reduced_suspension": "停业整顿", "reduced_layoff": "经济性裁员",
-    "reduced_relocation": "迁出本市", "reduced_other": "其他",
+    "reduced_closure": "关闭破产",
+    "reduced_suspension": "停业整顿",
+    "reduced_layoff": "经济性裁员",
+    "reduced_relocation": "迁出本市",
+    "reduced_other": "其他",
 }
 
 
-def reduction_table(result: WarningResult, kind: Literal["type", "reason"] = "type"
-                    ) -> pd.DataFrame:
+def reduction_table(
+    result: WarningResult, kind: Literal["type", "reason"] = "type"
+) -> pd.DataFrame:
     """Persons reduced in the quarter (weighted estimates) by reduction type or by first-ranked
     reason, for the province and each city: ``city, item, name, estimate, se, share_pct``."""
     from samplekit.estimation import INDICATOR_NAMES_ZH
@@ -321,35 +415,48 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
     lines = []
     p_rank = int(prov["composite_rank"].iloc[0]) if len(prov) else 0
     if p_rank:
-        lines.append(f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
-                     f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。")
+        lines.append(
+            f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
+            f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。"
+        )
     else:
         lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
     lines.append(f"估计所用监测网络:{result.network_zh},各月按当月在册样本及其权重估计。")
     alarm = cities[cities["composite_rank"] > 0]
     if len(alarm):
-        parts = [f"{r.city}({r.composite_level}级{r.composite_name})"
-                 for r in alarm.sort_values("composite_rank", ascending=False).itertuples()]
+        parts = [
+            f"{r.city}({r.composite_level}级{r.composite_name})"
+            for r in alarm.sort_values("composite_rank", ascending=False).itertuples()
+        ]
         lines.append(f"{len(alarm)}个地市处于预警状态:" + "、".join(parts) + "。")
     else:
         lines.append("各地市均未触及警戒线。")
     held = cities[(cities["composite_rank"] > cities["raw_rank"])]
     if len(held):
-        lines.append("按“连续平稳后降级”规则维持原等级的地市:"
-                     + "、".join(held["city"]) + f"(需连续{s.hysteresis_periods}个季度低于当前等级方可降级)。")
+        lines.append(
+            "按“连续平稳后降级”规则维持原等级的地市:"
+            + "、".join(held["city"])
+            + f"(需连续{s.hysteresis_periods}个季度低于当前等级方可降级)。"
+        )
     cur = result.current_levels
     rem = cur[(cur["status"] == "reminder") & (cur["city"] != result.province)]
     if len(rem):
-        lines.append("接近警戒线(提醒):" + "、".join(
-            f"{r.city}{r.indicator_name}{r.value:.2f}" for r in rem.itertuples()) + "。")
+        lines.append(
+            "接近警戒线(提醒):"
+            + "、".join(f"{r.city}{r.indicator_name}{r.value:.2f}" for r in rem.itertuples())
+            + "。"
+        )
     for ind in s.indicators:
         if not ind.core:
             continue
         row = cur[(cur["indicator"] == ind.key) & (cur["city"] == result.province)]
         if len(row) and pd.notna(row["value"].iloc[0]):
             r = row.iloc[0]
-            ci = (f"(95%置信区间{r['ci_low']:.2f}~{r['ci_high']:.2f})"
-                  if pd.notna(r["ci_low"]) else "")
+            ci = (
+                f"(95%置信区间{r['ci_low']:.2f}~{r['ci_high']:.2f})"
+                if pd.notna(r["ci_low"])
+                else ""
+            )
             lines.append(f"全省{ind.name}为{r['value']:.2f}{ci},对照警戒线{r['line']:g}。")
     cr = result.crossing
     if len(cr):
@@ -358,29 +465,49 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
         if len(risky):
             names = {i.key: i.name for i in s.indicators}
             top = risky.sort_values("probability", ascending=False).head(6)
-            lines.append(f"预测显示,{top['target'].iloc[0]}越过{s.levels[0].code}级警戒线概率较高的有:"
-                         + "、".join(f"{r.city}{names[r.indicator]}({r.probability:.0%})"
-                                     for r in top.itertuples()) + "。")
+            lines.append(
+                f"预测显示,{top['target'].iloc[0]}越过{s.levels[0].code}级警戒线概率较高的有:"
+                + "、".join(
+                    f"{r.city}{names[r.indicator]}({r.probability:.0%})" for r in top.itertuples()
+                )
+                + "。"
+            )
     if climate is not None and len(climate):
         pc = climate[climate["city"] == result.province]
         low = climate[(climate["city"] != result.province) & (climate["estimate"] < 50)]
         if len(pc):
-            lines.append(f"全省用工景气指数为{pc['estimate'].iloc[0]:.1f}(50为荣枯线)"
-                         + (f",低于50的地市有{len(low)}个:" + "、".join(low["city"]) + "。"
-                            if len(low) else ",各地市均不低于50。"))
+            lines.append(
+                f"全省用工景气指数为{pc['estimate'].iloc[0]:.1f}(50为荣枯线)"
+                + (
+                    f",低于50的地市有{len(low)}个:" + "、".join(low["city"]) + "。"
+                    if len(low)
+                    else ",各地市均不低于50。"
+                )
+            )
     if len(result.mass_layoffs):
-        ml = result.mass_layoffs.groupby("city")["enterprise_id"].nunique().sort_values(
-            ascending=False)
-        lines.append(f"本季度监测企业中规模裁员(单月减员≥{s.mass_layoff_persons}人或≥"
-                     f"{s.mass_layoff_share:.0%})的企业共{int(ml.sum())}家,最多的是"
-                     + "、".join(f"{c}{n}家" for c, n in ml.head(3).items()) + "。")
+        ml = (
+            result.mass_layoffs.groupby("city")["enterprise_id"]
+            .nunique()
+            .sort_values(ascending=False)
+        )
+        lines.append(
+            f"本季度监测企业中规模裁员(单月减员≥{s.mass_layoff_persons}人或≥"
+            f"{s.mass_layoff_share:.0%})的企业共{int(ml.sum())}家,最多的是"
+            + "、".join(f"{c}{n}家" for c, n in ml.head(3).items())
+            + "。"
+        )
     return lines
 
 
 # ------------------------------------------------------------------ monthly and immediate
-def write_monthly_warning(result: Any, out_dir: str | os.PathLike[str], *,
-                          about: Mapping[str, Any] | None = None, data_note: str = "",
-                          issuer: str | None = None) -> list[Path]:
+def write_monthly_warning(
+    result: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    about: Mapping[str, Any] | None = None,
+    data_note: str = "",
+    issuer: str | None = None,
+) -> list[Path]:
     """Write one month's warning: ``monthly_levels.csv``, ``monthly_triggers.csv``,
     ``monthly_score.csv`` and ``monthly_warning.xlsx`` in ``out_dir``; when the month calls for
     an immediate report, ``immediate/立即报告_<period>.docx`` and ``.xlsx`` (and nothing is
@@ -394,23 +521,43 @@ def write_monthly_warning(result: Any, out_dir: str | os.PathLike[str], *,
     lv = round_floats(result.levels, 4)
     trig = round_floats(result.triggers, 4)
     contrib = round_floats(result.contributions, 4)
-    paths = [write_csv(lv, out / "monthly_levels.csv"),
-             write_csv(trig, out / "monthly_triggers.csv"),
-             write_csv(contrib, out / "monthly_score.csv")]
+    paths = [
+        write_csv(lv, out / "monthly_levels.csv"),
+        write_csv(trig, out / "monthly_triggers.csv"),
+        write_csv(contrib, out / "monthly_score.csv"),
+    ]
     headers = {**MONTH_HEADERS_ZH}
     shown_trig = trig.assign(rule=[RULE_ZH.get(r, r) for r in trig["rule"]])
     sheets = {"月度指标等级": lv, "突变触发": shown_trig, "综合得分构成": contrib}
-    common = {"headers": headers, "data_note": data_note, "units": "单位:见各指标说明",
-              "source": "城市指标表与外部指标表",
-              "formats": {"value": "dec2", "line": "dec2", "reference": "dec2",
-                          "threshold": "dec2", "contribution": "dec2", "severity": "dec2",
-                          "family_weight": "dec3", "indicator_share": "dec3"},
-              "about": {"月份": result.period, **(about or {})}}
-    paths.append(write_xlsx(sheets, out / "monthly_warning.xlsx",
-                            titles={"月度指标等级": f"{result.period} 月度监测指标等级",
-                                    "突变触发": f"{result.period} 重大变化触发",
-                                    "综合得分构成": f"{result.period} 综合得分与各指标贡献"},
-                            **common))
+    common = {
+        "headers": headers,
+        "data_note": data_note,
+        "units": "单位:见各指标说明",
+        "source": "城市指标表与外部指标表",
+        "formats": {
+            "value": "dec2",
+            "line": "dec2",
+            "reference": "dec2",
+            "threshold": "dec2",
+            "contribution": "dec2",
+            "severity": "dec2",
+            "family_weight": "dec3",
+            "indicator_share": "dec3",
+        },
+        "about": {"月份": result.period, **(about or {})},
+    }
+    paths.append(
+        write_xlsx(
+            sheets,
+            out / "monthly_warning.xlsx",
+            titles={
+                "月度指标等级": f"{result.period} 月度监测指标等级",
+                "突变触发": f"{result.period} 重大变化触发",
+                "综合得分构成": f"{result.period} 综合得分与各指标贡献",
+            },
+            **common,
+        )
+    )
     if result.immediate:
         imm = out / "immediate"
         imm.mkdir(exist_ok=True)
@@ -418,11 +565,17 @@ def write_monthly_warning(result: Any, out_dir: str | os.PathLike[str], *,
         paths.append(doc.save(imm / f"立即报告_{result.period}.docx"))
         rep = shown_trig[shown_trig["city"].isin(result.areas)]
         lv_a = lv[lv["city"].isin(result.areas)]
-        paths.append(write_xlsx({"触发明细": rep, "月度指标等级": lv_a},
-                                imm / f"立即报告_{result.period}.xlsx",
-                                titles={"触发明细": f"{result.period} 重大变化立即报告:触发明细",
-                                        "月度指标等级": f"{result.period} 有关地区月度指标等级"},
-                                **common))
+        paths.append(
+            write_xlsx(
+                {"触发明细": rep, "月度指标等级": lv_a},
+                imm / f"立即报告_{result.period}.xlsx",
+                titles={
+                    "触发明细": f"{result.period} 重大变化立即报告:触发明细",
+                    "月度指标等级": f"{result.period} 有关地区月度指标等级",
+                },
+                **common,
+            )
+        )
     return paths
 
 
@@ -435,16 +588,24 @@ def score_table(result: WarningResult) -> pd.DataFrame:
     if sc is None or sc.empty:
         return pd.DataFrame(columns=["city", "score", "reason"])
     cur = sc[sc["quarter"] == result.quarter].copy()
-    cur["reason"] = [explain_score(result.contributions, result.settings, city=c,
-                                   period=result.quarter) for c in cur["city"]]
+    cur["reason"] = [
+        explain_score(result.contributions, result.settings, city=c, period=result.quarter)
+        for c in cur["city"]
+    ]
     cur["_p"] = cur["city"] != result.province
     cur = cur.sort_values(["_p", "city"], kind="stable")
     return cur[["city", "score", "reason"]].reset_index(drop=True)
 
 
-def write_county_warning(allocation: pd.DataFrame, levels: pd.DataFrame,
-                         out_dir: str | os.PathLike[str], *, quarter: str, data_note: str = "",
-                         about: Mapping[str, Any] | None = None) -> list[Path]:
+def write_county_warning(
+    allocation: pd.DataFrame,
+    levels: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    quarter: str,
+    data_note: str = "",
+    about: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """The third level: ``county_allocation.csv`` (each city's sample re-deployed to its
     counties), ``county_levels.csv`` (county levels; small domains shown, not judged) and
     ``county.xlsx``."""
@@ -454,15 +615,31 @@ def write_county_warning(allocation: pd.DataFrame, levels: pd.DataFrame,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lv = round_floats(levels, 4) if len(levels) else levels
-    paths = [write_csv(allocation, out / "county_allocation.csv"),
-             write_csv(lv, out / "county_levels.csv")]
+    paths = [
+        write_csv(allocation, out / "county_allocation.csv"),
+        write_csv(lv, out / "county_levels.csv"),
+    ]
     headers = {**HEADERS_ZH, **COUNTY_HEADERS_ZH, "given": "按给定县区数"}
-    paths.append(write_xlsx(
-        {"县区样本再部署": allocation, "县区预警等级": lv}, out / "county.xlsx", headers=headers,
-        titles={"县区样本再部署": "各市监测任务在县(区)的再部署",
-                "县区预警等级": f"{quarter} 县(区)预警指标与等级(样本过少的县区不判断)"},
-        data_note=data_note, units="单位:见各指标说明",
-        formats={"value": "dec2", "se": "dec3", "ci_low": "dec2", "ci_high": "dec2",
-                 "line": "dec2", "weight": "dec1"},
-        about={"季度": quarter, **(about or {})}))
+    paths.append(
+        write_xlsx(
+            {"县区样本再部署": allocation, "县区预警等级": lv},
+            out / "county.xlsx",
+            headers=headers,
+            titles={
+                "县区样本再部署": "各市监测任务在县(区)的再部署",
+                "县区预警等级": f"{quarter} 县(区)预警指标与等级(样本过少的县区不判断)",
+            },
+            data_note=data_note,
+            units="单位:见各指标说明",
+            formats={
+                "value": "dec2",
+                "se": "dec3",
+                "ci_low": "dec2",
+                "ci_high": "dec2",
+                "line": "dec2",
+                "weight": "dec1",
+            },
+            about={"季度": quarter, **(about or {})},
+        )
+    )
     return paths

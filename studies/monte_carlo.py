@@ -54,16 +54,25 @@ from samplekit.estimation import (
 from samplekit.params import load_params
 
 PERIOD = "2013-12"
-STUDIED = ["baseline_employment", "net_change_rate", "job_loss_rate", "share_reducing",
-           "climate_index"]
+STUDIED = [
+    "baseline_employment",
+    "net_change_rate",
+    "job_loss_rate",
+    "share_reducing",
+    "climate_index",
+]
 Selector = Literal["selection", "numpy"]
 Panel = Literal["legacy", "none"]
 RATES = ["net_change_rate", "job_loss_rate", "share_reducing", "climate_index"]
 
 
 # ------------------------------------------------------------------------------ population
-def simulate_population(frame: pd.DataFrame, rng: np.random.Generator | int | None = None, *,
-                        closure_rate: float = 0.004) -> pd.DataFrame:
+def simulate_population(
+    frame: pd.DataFrame,
+    rng: np.random.Generator | int | None = None,
+    *,
+    closure_rate: float = 0.004,
+) -> pd.DataFrame:
     """One simulated month for every active enterprise of the register.
 
     Each enterprise falls (probability ≈ 0.35, higher in manufacturing and in a few "shocked"
@@ -75,7 +84,8 @@ def simulate_population(frame: pd.DataFrame, rng: np.random.Generator | int | No
     rng = np.random.default_rng(rng)
     active = frame["status"].astype(str).to_numpy() == "active"
     keep = ["enterprise_id", *STRATUM_COLUMNS, "employees"] + [
-        c for c in ("in_panel",) if c in frame.columns]
+        c for c in ("in_panel",) if c in frame.columns
+    ]
     pop = frame.loc[active, keep].reset_index(drop=True)
     for col in STRATUM_COLUMNS:  # categoricals make the selection's cell look-up fast
         pop[col] = pop[col].astype("category")
@@ -86,7 +96,7 @@ def simulate_population(frame: pd.DataFrame, rng: np.random.Generator | int | No
     x = np.maximum(1.0, np.round(register * np.exp(rng.normal(0.0, 0.25, n))))
     cities = np.sort(pop["city"].unique())
     city_shock = dict(zip(cities, rng.normal(0.0, 0.06, len(cities)), strict=True))
-    manufacturing = (pop["section"].to_numpy() == "C")
+    manufacturing = pop["section"].to_numpy() == "C"
     small = np.isin(pop["size_class"].to_numpy(), ["small", "micro"])
     logit_fall = -0.62 + 0.35 * manufacturing + 4.0 * pop["city"].map(city_shock).to_numpy()
     p_fall = 1 / (1 + np.exp(-logit_fall))
@@ -119,14 +129,16 @@ def simulate_population(frame: pd.DataFrame, rng: np.random.Generator | int | No
     return pop
 
 
-def design_cells(pop: pd.DataFrame, sample_size: int = 10_000, min_per_cell: int = 2
-                 ) -> pd.DataFrame:
+def design_cells(
+    pop: pd.DataFrame, sample_size: int = 10_000, min_per_cell: int = 2
+) -> pd.DataFrame:
     """Allocation cells: non-micro cells, places ∝ frame employment, ≥ ``min_per_cell``."""
     scope = pop[pop["size_class"] != "micro"]
-    cells = (scope.groupby(STRATUM_COLUMNS, observed=True)
-             .agg(frame_units=("enterprise_id", "size"),
-                  frame_employment=("baseline_employment", "sum"))
-             .reset_index())
+    cells = (
+        scope.groupby(STRATUM_COLUMNS, observed=True)
+        .agg(frame_units=("enterprise_id", "size"), frame_employment=("baseline_employment", "sum"))
+        .reset_index()
+    )
     floor = np.minimum(cells["frame_units"].to_numpy(), min_per_cell)
     rest = max(sample_size - int(floor.sum()), 0)
     share = cells["frame_employment"].to_numpy() / cells["frame_employment"].sum()
@@ -141,16 +153,23 @@ def design_cells(pop: pd.DataFrame, sample_size: int = 10_000, min_per_cell: int
     return cells[cells["n"] > 0].reset_index(drop=True)
 
 
-def population_truth(pop: pd.DataFrame, cells: pd.DataFrame, cities: Sequence[str]
-                     ) -> pd.DataFrame:
+def population_truth(pop: pd.DataFrame, cells: pd.DataFrame, cities: Sequence[str]) -> pd.DataFrame:
     """Population values of the studied indicators, province and ``cities``."""
     scope = pop.merge(cells[STRATUM_COLUMNS], on=STRATUM_COLUMNS)
     x = scope["baseline_employment"]
     y = scope["survey_employment"]
     red = scope[REDUCTION_COLUMNS].sum(axis=1)
-    frame = pd.DataFrame({
-        "domain": scope["city"], "x": x, "y": y, "red": red,
-        "fall": (y < x).astype(float), "climate": (y > x) + 0.5 * (y == x), "one": 1.0})
+    frame = pd.DataFrame(
+        {
+            "domain": scope["city"],
+            "x": x,
+            "y": y,
+            "red": red,
+            "fall": (y < x).astype(float),
+            "climate": (y > x) + 0.5 * (y == x),
+            "one": 1.0,
+        }
+    )
     rows = []
     for name, part in [("全省", frame), *[(c, frame[frame["domain"] == c]) for c in cities]]:
         s = part[["x", "y", "red", "fall", "climate", "one"]].sum()
@@ -165,22 +184,31 @@ def population_truth(pop: pd.DataFrame, cells: pd.DataFrame, cities: Sequence[st
 
 
 # ------------------------------------------------------------------------------ replicates
-def draw_sample(pop: pd.DataFrame, cells: pd.DataFrame, rng: np.random.Generator, *,
-                selector: Selector = "selection", panel: Panel = "none") -> pd.DataFrame:
+def draw_sample(
+    pop: pd.DataFrame,
+    cells: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    selector: Selector = "selection",
+    panel: Panel = "none",
+) -> pd.DataFrame:
     """One stratified sample of the allocation ``cells`` from the simulated population
     (``panel="legacy"``: the register's ``in_panel`` members are retained)."""
     if selector == "selection":
         from samplekit.selection import SelectionSettings, select_sample
 
-        legacy = (pop["in_panel"].to_numpy(bool) if panel == "legacy" and "in_panel" in pop
-                  else False)
+        legacy = (
+            pop["in_panel"].to_numpy(bool) if panel == "legacy" and "in_panel" in pop else False
+        )
         frame = pop[["enterprise_id", *STRATUM_COLUMNS, "employees"]].assign(
-            name="", status="active", in_panel=legacy, in_monthly=False)
+            name="", status="active", in_panel=legacy, in_monthly=False
+        )
         seed = int(rng.integers(1, 2**31 - 1))
         return select_sample(frame, cells, SelectionSettings(seed=seed)).sample
     # plain stratified SRS: random order within each cell, first n_h
     keyed = pop[["enterprise_id", *STRATUM_COLUMNS]].merge(
-        cells[[*STRATUM_COLUMNS, "n", "frame_units"]], on=STRATUM_COLUMNS)
+        cells[[*STRATUM_COLUMNS, "n", "frame_units"]], on=STRATUM_COLUMNS
+    )
     cell_id = keyed.groupby(STRATUM_COLUMNS, observed=True, sort=False).ngroup().to_numpy()
     order = np.lexsort((rng.random(len(keyed)), cell_id))
     counts = np.bincount(cell_id)
@@ -189,26 +217,51 @@ def draw_sample(pop: pd.DataFrame, cells: pd.DataFrame, rng: np.random.Generator
     rank[order] = np.arange(len(keyed)) - starts[cell_id[order]]
     sample = keyed[rank < keyed["n"].to_numpy()].reset_index(drop=True)
     w = sample["frame_units"] / sample["n"]
-    return sample.assign(weight=w, calibrated_weight=w, cell_frame_units=sample["frame_units"],
-                         cell_n=sample["n"])
+    return sample.assign(
+        weight=w, calibrated_weight=w, cell_frame_units=sample["frame_units"], cell_n=sample["n"]
+    )
 
 
-def simulate_reports(pop: pd.DataFrame, sample: pd.DataFrame, rng: np.random.Generator, *,
-                     response_rate: float = 0.95) -> pd.DataFrame:
+def simulate_reports(
+    pop: pd.DataFrame,
+    sample: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    response_rate: float = 0.95,
+) -> pd.DataFrame:
     """Reports of the responding sampled enterprises (response missing at random)."""
     responding = sample["enterprise_id"][rng.random(len(sample)) < response_rate]
-    cols = ["enterprise_id", "period", "baseline_employment", "survey_employment",
-            *REDUCTION_COLUMNS, "reason_1", "reason_2", "reason_3"]
+    cols = [
+        "enterprise_id",
+        "period",
+        "baseline_employment",
+        "survey_employment",
+        *REDUCTION_COLUMNS,
+        "reason_1",
+        "reason_2",
+        "reason_3",
+    ]
     return pd.DataFrame({"enterprise_id": responding.to_numpy()}).merge(
-        pop[cols], on="enterprise_id", how="inner")
+        pop[cols], on="enterprise_id", how="inner"
+    )
 
 
-def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 1000,
-        seed: int = 20131231, sample_size: int = 10_000, response_rate: float = 0.95,
-        selector: Selector = "selection", weight: str = "calibrated_weight",
-        n_cities: int = 3, closure_rate: float = 0.004, progress: bool = False,
-        panel: Panel = "none", variance: Variance = "design", all_cities: bool = False,
-        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run(
+    params_file: str = "params/guangdong_2013.yaml",
+    *,
+    replicates: int = 1000,
+    seed: int = 20131231,
+    sample_size: int = 10_000,
+    response_rate: float = 0.95,
+    selector: Selector = "selection",
+    weight: str = "calibrated_weight",
+    n_cities: int = 3,
+    closure_rate: float = 0.004,
+    progress: bool = False,
+    panel: Panel = "none",
+    variance: Variance = "design",
+    all_cities: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the study; returns (summary, per-replicate results).
 
     The summary has one row per domain and indicator: ``truth, mean_estimate, rel_bias_pct,
@@ -228,15 +281,22 @@ def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 10
     cities = list(by_city.index) if all_cities else list(dict.fromkeys(picks))
     truth = population_truth(pop, cells, cities)
     specs = [s for s in indicator_specs() if s.name in STUDIED] + [
-        s for s in CLIMATE_SPECS if s.name in STUDIED]
+        s for s in CLIMATE_SPECS if s.name in STUDIED
+    ]
     results = []
     calibrated = variance == "calibrated" and selector == "selection"
     model = CalibrationModel() if calibrated else None
     for r in range(replicates):
         sample = draw_sample(pop, cells, rng, selector=selector, panel=panel)
         reports = simulate_reports(pop, sample, rng, response_rate=response_rate)
-        units = build_units(reports, sample, periods=PERIOD, by=["city"], weight=weight,
-                            design_weight="weight" if calibrated else None)
+        units = build_units(
+            reports,
+            sample,
+            periods=PERIOD,
+            by=["city"],
+            weight=weight,
+            design_weight="weight" if calibrated else None,
+        )
         prov = linearised_estimates(units, specs, calibration=model).assign(domain="全省")
         # the calibration residuals need every unit: estimate all cities, keep the studied ones
         city = linearised_estimates(units, specs, by=["city"], calibration=model)
@@ -245,32 +305,57 @@ def run(params_file: str = "params/guangdong_2013.yaml", *, replicates: int = 10
         if progress and (r + 1) % 50 == 0:
             print(f"  {r + 1}/{replicates} replicates", file=sys.stderr, flush=True)
     res = pd.concat(results, ignore_index=True)[
-        ["replicate", "domain", "indicator", "estimate", "se", "ci_low", "ci_high",
-         "n_reporters"]]
+        ["replicate", "domain", "indicator", "estimate", "se", "ci_low", "ci_high", "n_reporters"]
+    ]
     res = res.merge(truth, on=["domain", "indicator"])
     res["covered"] = (res["ci_low"] <= res["truth"]) & (res["truth"] <= res["ci_high"])
-    summary = res.groupby(["domain", "indicator"], sort=False).agg(
-        truth=("truth", "first"), mean_estimate=("estimate", "mean"),
-        sd_estimate=("estimate", "std"), mean_se=("se", "mean"),
-        coverage=("covered", "mean"), mean_reporters=("n_reporters", "mean"),
-        replicates=("replicate", "nunique")).reset_index()
-    summary["rel_bias_pct"] = 100 * (summary["mean_estimate"] - summary["truth"]) / summary[
-        "truth"].abs()
+    summary = (
+        res.groupby(["domain", "indicator"], sort=False)
+        .agg(
+            truth=("truth", "first"),
+            mean_estimate=("estimate", "mean"),
+            sd_estimate=("estimate", "std"),
+            mean_se=("se", "mean"),
+            coverage=("covered", "mean"),
+            mean_reporters=("n_reporters", "mean"),
+            replicates=("replicate", "nunique"),
+        )
+        .reset_index()
+    )
+    summary["rel_bias_pct"] = (
+        100 * (summary["mean_estimate"] - summary["truth"]) / summary["truth"].abs()
+    )
     # Monte Carlo standard error of the relative bias: how much of it is simulation noise
-    summary["rel_bias_mc_se"] = 100 * summary["sd_estimate"] / np.sqrt(
-        summary["replicates"]) / summary["truth"].abs()
+    summary["rel_bias_mc_se"] = (
+        100 * summary["sd_estimate"] / np.sqrt(summary["replicates"]) / summary["truth"].abs()
+    )
     summary["coverage_pct"] = 100 * summary["coverage"]
     summary["se_ratio"] = summary["mean_se"] / summary["sd_estimate"]
     order = {d: i for i, d in enumerate(["全省", *cities])}
-    summary = summary.assign(_d=summary["domain"].map(order),
-                             _i=summary["indicator"].map({k: i for i, k in enumerate(STUDIED)}))
+    summary = summary.assign(
+        _d=summary["domain"].map(order),
+        _i=summary["indicator"].map({k: i for i, k in enumerate(STUDIED)}),
+    )
     summary = summary.sort_values(["_d", "_i"]).drop(columns=["_d", "_i"]).reset_index(drop=True)
-    return summary[["domain", "indicator", "truth", "mean_estimate", "rel_bias_pct",
-                    "rel_bias_mc_se", "coverage_pct", "se_ratio", "mean_reporters", "replicates"]], res
+    return summary[
+        [
+            "domain",
+            "indicator",
+            "truth",
+            "mean_estimate",
+            "rel_bias_pct",
+            "rel_bias_mc_se",
+            "coverage_pct",
+            "se_ratio",
+            "mean_reporters",
+            "replicates",
+        ]
+    ], res
 
 
-def small_domain_threshold(summary: pd.DataFrame, *, floor: float = 93.0,
-                           indicators: Sequence[str] = tuple(RATES)) -> int:
+def small_domain_threshold(
+    summary: pd.DataFrame, *, floor: float = 93.0, indicators: Sequence[str] = tuple(RATES)
+) -> int:
     """Reporters below which a city's 95% intervals cover less than ``floor`` %.
 
     The smallest reporter count R such that every city with at least R mean reporters covers
@@ -278,8 +363,9 @@ def small_domain_threshold(summary: pd.DataFrame, *, floor: float = 93.0,
     largest city that fails (rounded up to a multiple of 10); 0 when none fails.
     """
     city = summary[(summary["domain"] != "全省") & summary["indicator"].isin(indicators)]
-    worst = city.groupby("domain").agg(coverage=("coverage_pct", "min"),
-                                       reporters=("mean_reporters", "mean"))
+    worst = city.groupby("domain").agg(
+        coverage=("coverage_pct", "min"), reporters=("mean_reporters", "mean")
+    )
     failing = worst[worst["coverage"] < floor]
     if failing.empty:
         return 0
@@ -295,37 +381,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--response-rate", type=float, default=0.95)
     parser.add_argument("--selector", choices=["selection", "numpy"], default="selection")
     parser.add_argument("--weight", default="calibrated_weight")
-    parser.add_argument("--closure-rate", type=float, default=0.004,
-                        help="share of enterprises closing in the simulated month")
-    parser.add_argument("--panel", choices=["legacy", "none"], default="legacy",
-                        help="retain the register's legacy panel in every replicate")
+    parser.add_argument(
+        "--closure-rate",
+        type=float,
+        default=0.004,
+        help="share of enterprises closing in the simulated month",
+    )
+    parser.add_argument(
+        "--panel",
+        choices=["legacy", "none"],
+        default="legacy",
+        help="retain the register's legacy panel in every replicate",
+    )
     parser.add_argument("--variance", choices=["calibrated", "design"], default="calibrated")
-    parser.add_argument("--all-cities", action="store_true",
-                        help="every city (for the small-domain threshold)")
+    parser.add_argument(
+        "--all-cities", action="store_true", help="every city (for the small-domain threshold)"
+    )
     parser.add_argument("--out", default=None, help="optional CSV for the summary")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    summary, _ = run(args.params, replicates=args.replicates, seed=args.seed,
-                     sample_size=args.sample_size, response_rate=args.response_rate,
-                     selector=args.selector, weight=args.weight,
-                     closure_rate=args.closure_rate, progress=True, panel=args.panel,
-                     variance=args.variance, all_cities=args.all_cities)
+    summary, _ = run(
+        args.params,
+        replicates=args.replicates,
+        seed=args.seed,
+        sample_size=args.sample_size,
+        response_rate=args.response_rate,
+        selector=args.selector,
+        weight=args.weight,
+        closure_rate=args.closure_rate,
+        progress=True,
+        panel=args.panel,
+        variance=args.variance,
+        all_cities=args.all_cities,
+    )
     elapsed = time.perf_counter() - start
-    with pd.option_context("display.width", 160, "display.max_columns", 20,
-                           "display.float_format", "{:.4f}".format):
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4f}".format
+    ):
         print(summary.to_string(index=False))
     if args.out:
         from samplekit.io import write_csv
 
         write_csv(summary, args.out)
     worst_cov = summary.loc[summary["indicator"] != "baseline_employment", "coverage_pct"]
-    print(f"replicates={args.replicates} selector={args.selector} weight={args.weight} "
-          f"coverage range {worst_cov.min():.1f}–{worst_cov.max():.1f}% "
-          f"max |rel bias| {summary['rel_bias_pct'].abs().max():.3f}% "
-          f"time {elapsed:.0f}s ({elapsed / args.replicates:.2f}s/replicate)")
+    print(
+        f"replicates={args.replicates} selector={args.selector} weight={args.weight} "
+        f"coverage range {worst_cov.min():.1f}–{worst_cov.max():.1f}% "
+        f"max |rel bias| {summary['rel_bias_pct'].abs().max():.3f}% "
+        f"time {elapsed:.0f}s ({elapsed / args.replicates:.2f}s/replicate)"
+    )
     if args.all_cities:
-        print(f"small-domain threshold (coverage < 93% below): "
-              f"{small_domain_threshold(summary)} reporters")
+        print(
+            f"small-domain threshold (coverage < 93% below): "
+            f"{small_domain_threshold(summary)} reporters"
+        )
     return 0
 
 

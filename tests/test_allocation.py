@@ -43,28 +43,47 @@ def make_cities(n: int, rng: np.random.Generator) -> pd.DataFrame:
     emp = pop * 0.55
     sec = rng.uniform(0.3, 0.6, n)
     gdp = emp * rng.uniform(3, 8, n)
-    return pd.DataFrame({
-        "city": [f"城{i}" for i in range(n)], "municipality": [False] * n,
-        "population": pop, "employed": emp, "employed_secondary": emp * sec,
-        "employed_tertiary": emp * (1 - sec), "gdp": gdp, "gdp_secondary": gdp * sec,
-        "gdp_tertiary": gdp * (1 - sec), "existing_panel": 0, "existing_monthly": 0,
-    })
+    return pd.DataFrame(
+        {
+            "city": [f"城{i}" for i in range(n)],
+            "municipality": [False] * n,
+            "population": pop,
+            "employed": emp,
+            "employed_secondary": emp * sec,
+            "employed_tertiary": emp * (1 - sec),
+            "gdp": gdp,
+            "gdp_secondary": gdp * sec,
+            "gdp_tertiary": gdp * (1 - sec),
+            "existing_panel": 0,
+            "existing_monthly": 0,
+        }
+    )
 
 
-def make_frame(cities: pd.DataFrame, rng: np.random.Generator, units_per_cell: int = 6,
-               p_existing: float = 0.25) -> pd.DataFrame:
+def make_frame(
+    cities: pd.DataFrame,
+    rng: np.random.Generator,
+    units_per_cell: int = 6,
+    p_existing: float = 0.25,
+) -> pd.DataFrame:
     rows = []
     size_emp = {"large": 1200, "medium": 300, "small": 60, "micro": 8}
     for city in cities["city"]:
         for section, size, owner in itertools.product(SECTIONS, SIZES, OWNERS):
             for _ in range(rng.integers(0, units_per_cell + 1)):
                 existing = size in ("large", "medium") and rng.random() < p_existing
-                rows.append({
-                    "city": city, "section": section, "size_class": size, "ownership": owner,
-                    "employees": int(size_emp[size] * rng.uniform(0.5, 1.5)),
-                    "status": "active" if rng.random() < 0.95 else "closed",
-                    "in_panel": existing, "in_monthly": existing and rng.random() < 0.4,
-                })
+                rows.append(
+                    {
+                        "city": city,
+                        "section": section,
+                        "size_class": size,
+                        "ownership": owner,
+                        "employees": int(size_emp[size] * rng.uniform(0.5, 1.5)),
+                        "status": "active" if rng.random() < 0.95 else "closed",
+                        "in_panel": existing,
+                        "in_monthly": existing and rng.random() < 0.4,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -73,17 +92,35 @@ MINISTRY_RULES = (
     Rule("sme_min", "min_share", (("size_class", ("small", "medium")),), value=0.6),
     Rule("manufacturing_max", "max_share", (("section", ("C",)),), per="city", value=0.4),
     Rule("state_max", "max_share", (("ownership", ("state",)),), value=1 / 3),
-    Rule("m_manufacturing_max", "max_share", (("section", ("C",)),), scope="monthly",
-         per="city", value=0.4),
-    Rule("m_sme_min", "min_share", (("size_class", ("small", "medium")),), scope="monthly",
-         per="city", value=0.6),
+    Rule(
+        "m_manufacturing_max",
+        "max_share",
+        (("section", ("C",)),),
+        scope="monthly",
+        per="city",
+        value=0.4,
+    ),
+    Rule(
+        "m_sme_min",
+        "min_share",
+        (("size_class", ("small", "medium")),),
+        scope="monthly",
+        per="city",
+        value=0.6,
+    ),
 )
 
 
 def small_settings(**kw) -> AllocationSettings:
-    base = {"total": 180, "rules": MINISTRY_RULES, "monthly_total": 60, "top_sections": 3,
-                "floors": Floors(300, ((100.0, 30), (0.0, 20))),
-                "monthly_floors": Floors(90, ((0.0, 5),)), "mip_gap": 0.0}
+    base = {
+        "total": 180,
+        "rules": MINISTRY_RULES,
+        "monthly_total": 60,
+        "top_sections": 3,
+        "floors": Floors(300, ((100.0, 30), (0.0, 20))),
+        "monthly_floors": Floors(90, ((0.0, 5),)),
+        "mip_gap": 0.0,
+    }
     base.update(kw)
     return AllocationSettings(**base)
 
@@ -160,10 +197,18 @@ def test_frame_cells_counts_active_units_and_members(case):
     assert cells["frame_employment"].sum() == active["employees"].sum()
     assert cells["existing"].sum() == active["in_panel"].sum()
     assert cells["existing_monthly"].sum() == active["in_monthly"].sum()
-    one = active[(active["city"] == "城0") & (active["section"] == "C")
-                 & (active["size_class"] == "large") & (active["ownership"] == "state")]
-    row = cells[(cells["city"] == "城0") & (cells["section"] == "C")
-                & (cells["size_class"] == "large") & (cells["ownership"] == "state")]
+    one = active[
+        (active["city"] == "城0")
+        & (active["section"] == "C")
+        & (active["size_class"] == "large")
+        & (active["ownership"] == "state")
+    ]
+    row = cells[
+        (cells["city"] == "城0")
+        & (cells["section"] == "C")
+        & (cells["size_class"] == "large")
+        & (cells["ownership"] == "state")
+    ]
     assert row["frame_units"].item() == len(one)
 
 
@@ -190,14 +235,16 @@ def test_city_scores_and_floors(case, result):
     pop = cities.set_index("city")["population"]
     for name in city.index:
         minimum = 30 if pop[name] >= 100 else 20
-        assert city.loc[name, "floor"] == min(max(minimum, city.loc[name, "existing"]),
-                                              city.loc[name, "cap"])
+        assert city.loc[name, "floor"] == min(
+            max(minimum, city.loc[name, "existing"]), city.loc[name, "cap"]
+        )
 
 
 def test_cell_targets_are_proportional_to_frame_employment(result):
     cells = result.cells
-    open_ = cells[cells["allowed"] & (cells["size_class"] != "micro")
-                  & (cells["sector"] == "secondary")]
+    open_ = cells[
+        cells["allowed"] & (cells["size_class"] != "micro") & (cells["sector"] == "secondary")
+    ]
     for name, g in open_.groupby("city"):
         total = result.city.set_index("city").loc[name, "secondary"]
         expect = total * g["frame_employment"] / g["frame_employment"].sum()
@@ -259,8 +306,11 @@ def test_infeasible_rule_names_the_rule_city_and_numbers(case):
 def test_infeasible_monthly_floors_are_diagnosed(case):
     cities, frame = case
     with pytest.raises(InfeasibleError) as err:
-        allocate(cities, frame, small_settings(monthly_floors=Floors(90, ((0.0, 30),)),
-                                               keep_existing_monthly=False))
+        allocate(
+            cities,
+            frame,
+            small_settings(monthly_floors=Floors(90, ((0.0, 30),)), keep_existing_monthly=False),
+        )
     assert "90 > total 60" in str(err.value)
     assert err.value.exit_code == 2
 
@@ -270,34 +320,53 @@ def test_optimal_against_brute_force():
     cities = make_cities(1, np.random.default_rng(0))
     cities.loc[0, ["employed_secondary", "gdp_secondary"]] = [1.0, 1.0]
     cities.loc[0, ["employed_tertiary", "gdp_tertiary"]] = [0.0, 0.0]
-    cells = pd.DataFrame({
-        "city": "城0", "section": ["C", "C", "E", "E"], "size_class": ["large", "small"] * 2,
-        "ownership": "private", "frame_units": [3, 5, 4, 2],
-        "frame_employment": [3000, 400, 1700, 150], "existing": [1, 0, 0, 0],
-        "existing_monthly": [1, 0, 0, 0]})
+    cells = pd.DataFrame(
+        {
+            "city": "城0",
+            "section": ["C", "C", "E", "E"],
+            "size_class": ["large", "small"] * 2,
+            "ownership": "private",
+            "frame_units": [3, 5, 4, 2],
+            "frame_employment": [3000, 400, 1700, 150],
+            "existing": [1, 0, 0, 0],
+            "existing_monthly": [1, 0, 0, 0],
+        }
+    )
     rule = Rule("c_max", "max_share", (("section", ("C",)),), value=0.4)
-    m_rule = Rule("m_sme", "min_share", (("size_class", ("small",)),), scope="monthly",
-                  value=0.5)
-    st_ = AllocationSettings(total=9, rules=(rule, m_rule), monthly_total=4, top_sections=2,
-                             floors=Floors(0, ((0.0, 0),)), monthly_floors=Floors(0, ((0.0, 0),)),
-                             keep_existing_monthly=False, prefer_existing_monthly=0.7,
-                             mip_gap=0.0)
+    m_rule = Rule("m_sme", "min_share", (("size_class", ("small",)),), scope="monthly", value=0.5)
+    st_ = AllocationSettings(
+        total=9,
+        rules=(rule, m_rule),
+        monthly_total=4,
+        top_sections=2,
+        floors=Floors(0, ((0.0, 0),)),
+        monthly_floors=Floors(0, ((0.0, 0),)),
+        keep_existing_monthly=False,
+        prefer_existing_monthly=0.7,
+        mip_gap=0.0,
+    )
     res = allocate(cities, None, st_, cells=cells)
     out = res.cells.sort_values(["section", "size_class"]).reset_index(drop=True)
     t, tm = out["target_n"].to_numpy(), out["target_monthly"].to_numpy()
     # targets: 9 shared by frame employment, monthly 4/9 of it
     emp = out["frame_employment"].to_numpy()
     assert np.allclose(t, 9 * emp / emp.sum()) and np.allclose(tm, t * 4 / 9)
-    upper, ex, em = out["frame_units"].to_numpy(), out["existing"].to_numpy(), \
-        out["existing_monthly"].to_numpy()
+    upper, ex, em = (
+        out["frame_units"].to_numpy(),
+        out["existing"].to_numpy(),
+        out["existing_monthly"].to_numpy(),
+    )
     c_mask = (out["section"] == "C").to_numpy()
     small = (out["size_class"] == "small").to_numpy()
 
     def objective(n, m):
         a = 1 / np.sqrt(np.maximum(t, 1))
         b = 1 / np.sqrt(np.maximum(tm, 1))
-        return (np.sum(a * np.abs(n - t)) + np.sum(b * np.abs(m - tm))
-                + 0.7 * np.sum(np.maximum(em - m, 0)))
+        return (
+            np.sum(a * np.abs(n - t))
+            + np.sum(b * np.abs(m - tm))
+            + 0.7 * np.sum(np.maximum(em - m, 0))
+        )
 
     best = math.inf
     for n in itertools.product(*[range(e, u + 1) for e, u in zip(ex, upper, strict=True)]):
@@ -336,14 +405,21 @@ def test_random_rule_sets_are_met_or_diagnosed(args):
     rules = (
         Rule("micro_excluded", "exclude", (("size_class", ("micro",)),)),
         Rule("c_max", "max_share", (("section", ("C",)),), per=per, value=c_max),
-        Rule("sme_min", "min_share", (("size_class", ("small", "medium")),), per=per,
-             value=sme),
-        Rule("m_c_max", "max_share", (("section", ("C",)),), scope="monthly", per="city",
-             value=c_max),
+        Rule("sme_min", "min_share", (("size_class", ("small", "medium")),), per=per, value=sme),
+        Rule(
+            "m_c_max", "max_share", (("section", ("C",)),), scope="monthly", per="city", value=c_max
+        ),
     )
-    st_ = AllocationSettings(total=total, rules=rules, monthly_total=monthly, top_sections=3,
-                             method=method, floors=Floors(0, ((0.0, 5),)),
-                             monthly_floors=Floors(0, ((0.0, 0),)), keep_existing_monthly=False)
+    st_ = AllocationSettings(
+        total=total,
+        rules=rules,
+        monthly_total=monthly,
+        top_sections=3,
+        method=method,
+        floors=Floors(0, ((0.0, 5),)),
+        monthly_floors=Floors(0, ((0.0, 0),)),
+        keep_existing_monthly=False,
+    )
     try:
         res = allocate(cities, frame, st_)
     except InfeasibleError as exc:
@@ -372,15 +448,32 @@ def test_settings_from_demo_params():
     assert s.floors.minimum(150.0, False) == 60 and s.floors.minimum(60.0, False) == 45
 
 
-@pytest.mark.parametrize("allocation, needle", [
-    ({"total": 100, "mehtod": "webster"}, "'mehtod'"),
-    ({"total": 100, "method": "dhondt"}, "allocation.method"),
-    ({"total": 100, "rules": [{"name": "r", "kind": "max_share", "where": {"section": ["Z"]},
-                                "value": 0.4}]}, "allocation.rules[0] (r).where.section"),
-    ({"total": 100, "rules": [{"name": "r", "kind": "max_share", "where": {"section": ["C"]},
-                                "value": 40}]}, "write 0.4 for 40%"),
-    ({"total": 100, "monthly": {"total": 10}, "precision": {"target_cv": -1}}, "target_cv"),
-])
+@pytest.mark.parametrize(
+    "allocation, needle",
+    [
+        ({"total": 100, "mehtod": "webster"}, "'mehtod'"),
+        ({"total": 100, "method": "dhondt"}, "allocation.method"),
+        (
+            {
+                "total": 100,
+                "rules": [
+                    {"name": "r", "kind": "max_share", "where": {"section": ["Z"]}, "value": 0.4}
+                ],
+            },
+            "allocation.rules[0] (r).where.section",
+        ),
+        (
+            {
+                "total": 100,
+                "rules": [
+                    {"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 40}
+                ],
+            },
+            "write 0.4 for 40%",
+        ),
+        ({"total": 100, "monthly": {"total": 10}, "precision": {"target_cv": -1}}, "target_cv"),
+    ],
+)
 def test_bad_params_name_the_key(tmp_path, allocation, needle):
     with pytest.raises(ParamsError) as err:
         AllocationSettings.from_params(_params(tmp_path, allocation))
@@ -401,8 +494,14 @@ def _given_table(result, shift: int = 6) -> pd.DataFrame:
     ex_sec = cells[cells["sector"] == "secondary"].groupby("city")["existing"].sum()
     room = sec - ex_sec.reindex(city["city"], fill_value=0).to_numpy()
     sec[int(np.argmax(room))] -= 2
-    return pd.DataFrame({"city": city["city"], "total": total.astype(str),
-                         "secondary": sec.astype(str), "tertiary": (total - sec).astype(str)})
+    return pd.DataFrame(
+        {
+            "city": city["city"],
+            "total": total.astype(str),
+            "secondary": sec.astype(str),
+            "tertiary": (total - sec).astype(str),
+        }
+    )
 
 
 def test_imposed_city_totals_are_met_with_every_rule(case, result):
@@ -442,16 +541,36 @@ def test_given_total_below_the_existing_panel_is_diagnosed(case, result):
     assert err.value.exit_code == 2 and f"{name}: the given city total" in str(err.value)
 
 
-@pytest.mark.parametrize("table, needle", [
-    (pd.DataFrame({"city": ["城0", "城1", "城2"], "total": ["60", "x", "60"]}),
-     "row 3, column 'total'"),
-    (pd.DataFrame({"city": ["城0", "城1", "城9"], "total": ["60", "60", "60"]}),
-     "row 4, column 'city': 城9"),
-    (pd.DataFrame({"city": ["城0", "城1", "城2"], "total": ["60"] * 3, "secondary": ["30"] * 3,
-                   "tertiary": ["30", "31", "30"]}), "row 3: secondary + tertiary = 61"),
-    (pd.DataFrame({"城市": ["城0", "城1", "城2"], "target_10000": ["60"] * 3,
-                   "secondary": ["30"] * 3}), "without its partner"),
-])
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        (
+            pd.DataFrame({"city": ["城0", "城1", "城2"], "total": ["60", "x", "60"]}),
+            "row 3, column 'total'",
+        ),
+        (
+            pd.DataFrame({"city": ["城0", "城1", "城9"], "total": ["60", "60", "60"]}),
+            "row 4, column 'city': 城9",
+        ),
+        (
+            pd.DataFrame(
+                {
+                    "city": ["城0", "城1", "城2"],
+                    "total": ["60"] * 3,
+                    "secondary": ["30"] * 3,
+                    "tertiary": ["30", "31", "30"],
+                }
+            ),
+            "row 3: secondary + tertiary = 61",
+        ),
+        (
+            pd.DataFrame(
+                {"城市": ["城0", "城1", "城2"], "target_10000": ["60"] * 3, "secondary": ["30"] * 3}
+            ),
+            "without its partner",
+        ),
+    ],
+)
 def test_given_table_errors_name_row_and_column(table, needle):
     with pytest.raises(InputError) as err:
         check_given_totals(table, file="task.csv", cities=["城0", "城1", "城2"])
@@ -470,8 +589,13 @@ def test_weight_fit_recovers_a_known_weight(w0):
     rng = np.random.default_rng(11)
     cities = make_cities(21, rng)
     tilt = np.where(np.arange(21) < 2, 1.05, 1.0)
-    city = pd.DataFrame({"employment_share": cities["employed"] / cities["employed"].sum(),
-                         "gdp_share": cities["gdp"] / cities["gdp"].sum(), "tilt": tilt})
+    city = pd.DataFrame(
+        {
+            "employment_share": cities["employed"] / cities["employed"].sum(),
+            "gdp_share": cities["gdp"] / cities["gdp"].sum(),
+            "tilt": tilt,
+        }
+    )
     exact = fit_employment_weight(city, 10000 * _score(cities, w0, tilt))
     assert exact["weight"] == pytest.approx(w0, abs=1e-6) and exact["rmse"] < 1e-4
     # a whole-number table (largest remainders of 100000 places) still gives the weight
@@ -499,8 +623,10 @@ def test_compare_with_keeps_the_formula(case, result):
     assert sorted(comp["difference"].abs())[-1] == 6
     fit = res.weight_fit.set_index("parameter")
     assert 0 <= fit.loc["employment_weight", "fitted"] <= 1
-    assert fit.loc["employment_weight", "rmse_fitted"] <= \
-        fit.loc["employment_weight", "rmse_params"] + 1e-9
+    assert (
+        fit.loc["employment_weight", "rmse_fitted"]
+        <= fit.loc["employment_weight", "rmse_params"] + 1e-9
+    )
 
 
 # ------------------------------------------------------------------ band and city rules
@@ -519,18 +645,35 @@ def test_employee_bands_of_the_cells_match_the_frame(case):
 def test_band_rule_and_city_rule_hold(case):
     cities, frame = case
     # without the rules: the band's share and city 城2's share of section E
-    base = allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (
-        Rule("band_50_300", "min_count", (), employees=(50.0, 300.0), value=0),)))
+    base = allocate(
+        cities,
+        frame,
+        small_settings(
+            rules=MINISTRY_RULES
+            + (Rule("band_50_300", "min_count", (), employees=(50.0, 300.0), value=0),)
+        ),
+    )
     band0 = base.cells.loc[base.cells["employees_band"] == "50-300", "n"].sum() / 180
-    c1 = base.cells[(base.cells["city"] == "城2") & base.cells["allowed"]
-                    & (base.cells["size_class"] != "micro") & (base.cells["sector"] != "primary")]
+    c1 = base.cells[
+        (base.cells["city"] == "城2")
+        & base.cells["allowed"]
+        & (base.cells["size_class"] != "micro")
+        & (base.cells["sector"] != "primary")
+    ]
     by_sec = c1.groupby("section")[["frame_units", "n"]].sum()
     sec = (by_sec["frame_units"] - by_sec["n"]).idxmax()  # the section with most room
     e0 = by_sec.loc[sec, "n"] / base.city.set_index("city").loc["城2", "allocated"]
-    band = Rule("band_50_300", "min_share", (), employees=(50.0, 300.0),
-                value=round(band0 + 0.1, 2))
-    city = Rule("key_industry_city2", "min_share", (("section", (sec,)),), per="city",
-                value=round(e0 + 0.05, 2), cities=("城2",))
+    band = Rule(
+        "band_50_300", "min_share", (), employees=(50.0, 300.0), value=round(band0 + 0.1, 2)
+    )
+    city = Rule(
+        "key_industry_city2",
+        "min_share",
+        (("section", (sec,)),),
+        per="city",
+        value=round(e0 + 0.05, 2),
+        cities=("城2",),
+    )
     res = allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (band, city)))
     # independent counts from the output cells (bands checked against the frame above)
     got_band = res.cells.loc[res.cells["employees_band"] == "50-300", "n"].sum()
@@ -538,8 +681,11 @@ def test_band_rule_and_city_rule_hold(case):
     c1 = res.cells[res.cells["city"] == "城2"]
     total1 = int(res.city.set_index("city").loc["城2", "allocated"])
     assert c1["n"].sum() == total1
-    assert c1.loc[c1["section"] == sec, "n"].sum() >= math.ceil(city.value * total1) \
+    assert (
+        c1.loc[c1["section"] == sec, "n"].sum()
+        >= math.ceil(city.value * total1)
         > by_sec.loc[sec, "n"]
+    )
     check_all_constraints(res, frame_cells(frame, bands=(50.0, 301.0)), res.settings)
     report = res.rules_report
     assert set(report.loc[report["rule"] == "key_industry_city2", "city"]) == {"城2"}
@@ -558,8 +704,9 @@ def test_province_rule_over_named_cities_counts_them_together(case):
 def test_infeasible_band_and_city_rules_are_named(case):
     cities, frame = case
     band = Rule("band_50_300", "min_share", (), employees=(50.0, 300.0), value=0.99)
-    city = Rule("key_e_city1", "min_share", (("section", ("E",)),), per="city", value=0.95,
-                cities=("城1",))
+    city = Rule(
+        "key_e_city1", "min_share", (("section", ("E",)),), per="city", value=0.95, cities=("城1",)
+    )
     with pytest.raises(InfeasibleError) as err:
         allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (band, city)))
     diag = err.value.diagnosis
@@ -575,18 +722,57 @@ def test_rule_naming_an_unknown_city_is_refused(case):
         allocate(cities, frame, small_settings(rules=MINISTRY_RULES + (rule,)))
 
 
-@pytest.mark.parametrize("rule, needle", [
-    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4,
-      "source": "province"}, "name the document"),
-    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4},
-     "'allocation.rules[0] (r).source' is missing"),
-    ({"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4,
-      "source": "assumption"}, "needs a one-line 'note'"),
-    ({"name": "r", "kind": "min_share", "where": {"employees": [300, 50]}, "value": 0.4,
-      "source": "mohrss_2011_308"}, "0 <= lo <= hi"),
-    ({"name": "r", "kind": "min_share", "where": {"section": ["I"]}, "cities": [],
-      "value": 0.1, "source": "assumption", "note": "x"}, "non-empty list of city names"),
-])
+@pytest.mark.parametrize(
+    "rule, needle",
+    [
+        (
+            {
+                "name": "r",
+                "kind": "max_share",
+                "where": {"section": ["C"]},
+                "value": 0.4,
+                "source": "province",
+            },
+            "name the document",
+        ),
+        (
+            {"name": "r", "kind": "max_share", "where": {"section": ["C"]}, "value": 0.4},
+            "'allocation.rules[0] (r).source' is missing",
+        ),
+        (
+            {
+                "name": "r",
+                "kind": "max_share",
+                "where": {"section": ["C"]},
+                "value": 0.4,
+                "source": "assumption",
+            },
+            "needs a one-line 'note'",
+        ),
+        (
+            {
+                "name": "r",
+                "kind": "min_share",
+                "where": {"employees": [300, 50]},
+                "value": 0.4,
+                "source": "mohrss_2011_308",
+            },
+            "0 <= lo <= hi",
+        ),
+        (
+            {
+                "name": "r",
+                "kind": "min_share",
+                "where": {"section": ["I"]},
+                "cities": [],
+                "value": 0.1,
+                "source": "assumption",
+                "note": "x",
+            },
+            "non-empty list of city names",
+        ),
+    ],
+)
 def test_rule_sources_bands_and_cities_are_validated(tmp_path, rule, needle):
     with pytest.raises(ParamsError) as err:
         AllocationSettings.from_params(_params(tmp_path, {"total": 100, "rules": [rule]}))
@@ -611,8 +797,16 @@ def test_demo_with_the_official_task_table_reproduces_it(tmp_path):
     from samplekit.cli import main
 
     out = tmp_path / "given"
-    code = main(["allocate", "params/guangdong_2013.yaml", "--city-totals",
-                 "data/reference/guangdong_2013_task_table.csv", "--out", str(out)])
+    code = main(
+        [
+            "allocate",
+            "params/guangdong_2013.yaml",
+            "--city-totals",
+            "data/reference/guangdong_2013_task_table.csv",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     official = pd.read_csv("data/reference/guangdong_2013_task_table.csv").set_index("city")
     cells = pd.read_csv(out / "allocation_cells.csv")
@@ -641,11 +835,24 @@ def test_demo_cli_exits_2_naming_infeasible_band_and_city_rules(tmp_path):
 
     data = yaml.safe_load(Path("params/guangdong_2013.yaml").read_text(encoding="utf-8"))
     data["allocation"]["rules"] += [
-        {"name": "band_50_300", "kind": "min_share", "where": {"employees": [50, 300]},
-         "value": 0.95, "source": "province_plan_2013", "note": "演示:不可行"},
-        {"name": "sz_key_industry", "kind": "min_share", "where": {"section": ["I"]},
-         "cities": ["深圳"], "per": "city", "value": 0.9, "source": "assumption",
-         "note": "演示:不可行"},
+        {
+            "name": "band_50_300",
+            "kind": "min_share",
+            "where": {"employees": [50, 300]},
+            "value": 0.95,
+            "source": "province_plan_2013",
+            "note": "演示:不可行",
+        },
+        {
+            "name": "sz_key_industry",
+            "kind": "min_share",
+            "where": {"section": ["I"]},
+            "cities": ["深圳"],
+            "per": "city",
+            "value": 0.9,
+            "source": "assumption",
+            "note": "演示:不可行",
+        },
     ]
     data["allocation"]["compare_with"] = None
     path = tmp_path / "p.yaml"

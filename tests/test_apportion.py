@@ -24,8 +24,7 @@ def test_alabama_paradox_for_largest_remainder():
 
 @pytest.mark.parametrize("method", ["webster", "huntington_hill"])
 def test_no_alabama_paradox_for_divisor_methods_on_the_textbook_case(method):
-    small, large = apportion([6, 6, 2], 10, method=method), apportion([6, 6, 2], 11,
-                                                                        method=method)
+    small, large = apportion([6, 6, 2], 10, method=method), apportion([6, 6, 2], 11, method=method)
     assert (large >= small).all()
 
 
@@ -70,7 +69,8 @@ def _divisor_priority(method: str, w: float, seats: float) -> float:
 
 
 weights_st = st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=8).filter(
-    lambda w: sum(w) > 0)
+    lambda w: sum(w) > 0
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -97,8 +97,11 @@ def test_largest_remainder_stays_within_quota(w, total):
 
 
 @settings(max_examples=60, deadline=None)
-@given(w=weights_st, total=st.integers(min_value=1, max_value=60),
-       method=st.sampled_from(["webster", "huntington_hill"]))
+@given(
+    w=weights_st,
+    total=st.integers(min_value=1, max_value=60),
+    method=st.sampled_from(["webster", "huntington_hill"]),
+)
 def test_divisor_methods_are_house_monotone_and_satisfy_the_min_max_inequality(w, total, method):
     a = apportion(w, total, method=method)
     b = apportion(w, total + 1, method=method)
@@ -106,8 +109,10 @@ def test_divisor_methods_are_house_monotone_and_satisfy_the_min_max_inequality(w
     # defining property of a divisor method: the last seat given has a priority at least as
     # high as every seat not given (max over units of the next seat <= min over given seats)
     next_seat = max(_divisor_priority(method, wi, ai) for wi, ai in zip(w, a, strict=True))
-    last_seat = min((_divisor_priority(method, wi, ai - 1) for wi, ai in zip(w, a, strict=True)
-                     if ai > 0), default=math.inf)
+    last_seat = min(
+        (_divisor_priority(method, wi, ai - 1) for wi, ai in zip(w, a, strict=True) if ai > 0),
+        default=math.inf,
+    )
     assert next_seat <= last_seat + 1e-12
 
 
@@ -117,7 +122,8 @@ def test_huntington_hill_gives_everyone_a_seat_first():
 
 
 def test_quotas_add_up_and_respect_bounds():
-    q = proportional_quotas(np.array([5.0, 3.0, 2.0]), 20.0, np.array([0.0, 0.0, 6.0]),
-                            np.array([8.0, 100.0, 100.0]))
+    q = proportional_quotas(
+        np.array([5.0, 3.0, 2.0]), 20.0, np.array([0.0, 0.0, 6.0]), np.array([8.0, 100.0, 100.0])
+    )
     assert q.sum() == pytest.approx(20.0)
     assert q[0] == pytest.approx(8.0) and q[2] >= 6.0

@@ -37,13 +37,17 @@ def months(n, start="2010-01"):
 def test_evaluate_alarms_by_hand():
     periods = months(20)
     ranks = np.zeros(20, dtype=int)
-    ranks[0] = -1            # not judged
-    ranks[[2, 3]] = 1        # a false-alarm run (onset at 2, outside every window)
-    ranks[9] = 2             # onset 1 period before episode 1 (starts at index 10): lead +1
+    ranks[0] = -1  # not judged
+    ranks[[2, 3]] = 1  # a false-alarm run (onset at 2, outside every window)
+    ranks[9] = 2  # onset 1 period before episode 1 (starts at index 10): lead +1
     ranks[10:12] = 1
-    ranks[17:20] = 1         # episode 2 (index 16–18): onset at 17, lag −1; 19 persists after
-    events = pd.DataFrame({"start": [periods[0], periods[10], periods[16], "2030-01"],
-                           "end": [periods[0], periods[12], periods[18], "2030-02"]})
+    ranks[17:20] = 1  # episode 2 (index 16–18): onset at 17, lag −1; 19 persists after
+    events = pd.DataFrame(
+        {
+            "start": [periods[0], periods[10], periods[16], "2030-01"],
+            "end": [periods[0], periods[12], periods[18], "2030-02"],
+        }
+    )
     eps, m = evaluate_alarms(periods, ranks, events, alarm_rank=1, max_lead=2)
     # episode 0 lies where nothing is judged; the 2030 one is outside the series
     assert eps["judgeable"].tolist() == [False, True, True, False]
@@ -51,9 +55,9 @@ def test_evaluate_alarms_by_hand():
     assert eps["lead"].tolist()[1:3] == [1.0, -1.0]
     assert eps["persistence"].tolist() == [0, 0, 1, 0]
     # windows: index 0, 8–12 and 14–18; judged periods: 19 (index 0 is not)
-    a = 5            # 9, 10, 11, 17, 18
-    b = 3            # 2, 3, 19
-    c = 10 - a       # judged, in windows, no alarm
+    a = 5  # 9, 10, 11, 17, 18
+    b = 3  # 2, 3, 19
+    c = 10 - a  # judged, in windows, no alarm
     d = 19 - 10 - b  # judged, outside windows, no alarm
     assert (m["A"], m["B"], m["C"], m["D"]) == (a, b, c, d)
     assert m["false_alarm_runs"] == 1 and m["false_alarm_periods"] == b
@@ -78,10 +82,10 @@ def test_missed_episode_and_alarm_rank():
 def test_an_onset_is_credited_to_one_episode_and_tails_are_not_onsets():
     periods = months(16)
     ranks = np.zeros(16, dtype=int)
-    ranks[6:10] = 1          # one run starting at 6, inside both windows below
+    ranks[6:10] = 1  # one run starting at 6, inside both windows below
     events = pd.DataFrame({"start": [periods[5], periods[8]], "end": [periods[6], periods[9]]})
     eps, m = evaluate_alarms(periods, ranks, events, alarm_rank=1, max_lead=3)
-    assert eps["onset"].tolist() == [periods[6], ""]     # the second episode is missed
+    assert eps["onset"].tolist() == [periods[6], ""]  # the second episode is missed
     assert m["called"] == 1 and m["judgeable"] == 2 and m["share_called"] == 0.5
     # A run already on before a window is no onset inside it (the old score gave lead +2).
     ranks = np.zeros(16, dtype=int)
@@ -105,9 +109,13 @@ def test_roc_and_auc_by_hand():
     fpr, tpr = roc["fpr"].to_numpy(), roc["tpr"].to_numpy()
     assert math.isclose(float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)), auc)
     assert (fpr[-1], tpr[-1]) == (1.0, 1.0)
-    _, m = evaluate_alarms(months(6), np.array([0, 1, 0, 1, 1, -1]),
-                           pd.DataFrame({"start": [months(6)[1]], "end": [months(6)[1]]}),
-                           max_lead=0, score=score)
+    _, m = evaluate_alarms(
+        months(6),
+        np.array([0, 1, 0, 1, 1, -1]),
+        pd.DataFrame({"start": [months(6)[1]], "end": [months(6)[1]]}),
+        max_lead=0,
+        score=score,
+    )
     # window = index 1 only; judged 0–4 → positives {2}, negatives {1, 3, 4, 2}: 1 + 0 + 0 + ½
     assert math.isclose(m["auc"], 1.5 / 4)
 
@@ -119,8 +127,12 @@ def test_sahm_signal_by_hand():
     sig = compute_signal(x, rule)
     assert np.isnan(sig[:4]).all()
     assert math.isclose(sig[4], 4 - 2) and math.isclose(sig[5], 3.5 - 2)
-    down = compute_signal(x, BacktestRule(signal="sahm", window=2, lookback=3,
-                                          direction="lower_is_worse", lines=(1, 2, 3, 4)))
+    down = compute_signal(
+        x,
+        BacktestRule(
+            signal="sahm", window=2, lookback=3, direction="lower_is_worse", lines=(1, 2, 3, 4)
+        ),
+    )
     assert math.isclose(down[4], 2.5 - 4) and math.isclose(down[5], 4 - 3.5)
 
 
@@ -150,8 +162,13 @@ def test_run_backtest_on_a_quarterly_step():
     series = pd.DataFrame({"period": periods, "value": values})
     events = validate_events(pd.DataFrame({"start": ["2012-01"], "end": ["2012Q4"]}), "Q")
     assert events["start"].iloc[0] == "2012Q1"
-    rule = BacktestRule(signal="level", lines=(3.3, 3.5, 3.7, 3.9), max_lead=1, min_history=8,
-                        forecast=ForecastSettings(horizon=2, origins=4, simulations=100))
+    rule = BacktestRule(
+        signal="level",
+        lines=(3.3, 3.5, 3.7, 3.9),
+        max_lead=1,
+        min_history=8,
+        forecast=ForecastSettings(horizon=2, origins=4, simulations=100),
+    )
     res = run_backtest(series, events, rule, forecast_from=periods[20])
     m = res.metrics.set_index(["mode", "metric"])["value"]
     assert m[("fixed", "called")] == 1 and m[("fixed", "false_alarm_runs")] == 0
@@ -173,8 +190,12 @@ def test_run_backtest_on_a_quarterly_step():
 
 
 def test_series_and_events_validation():
-    bad = pd.DataFrame({"period": ["2013-01", "2013-02", "2013-02", "2013Q1", "x"],
-                        "value": ["1", "2", "a", "3", "4"]})
+    bad = pd.DataFrame(
+        {
+            "period": ["2013-01", "2013-02", "2013-02", "2013Q1", "x"],
+            "value": ["1", "2", "a", "3", "4"],
+        }
+    )
     with pytest.raises(ValidationError) as exc:
         validate_series(bad, file="s.csv")
     rules = set(exc.value.problems["rule"])
@@ -185,8 +206,11 @@ def test_series_and_events_validation():
     with pytest.raises(InputError, match="period,value"):
         validate_series(pd.DataFrame({"month": ["2013-01"]}))
     with pytest.raises(ValidationError) as exc:
-        validate_events(pd.DataFrame({"start": ["2013-05", "2013Q1"], "end": ["2013-03", "x"]}),
-                        "M", file="e.csv")
+        validate_events(
+            pd.DataFrame({"start": ["2013-05", "2013Q1"], "end": ["2013-03", "x"]}),
+            "M",
+            file="e.csv",
+        )
     assert set(exc.value.problems["rule"]) == {"order", "period_format"}
 
 
@@ -229,9 +253,21 @@ def test_cli_on_us_unemployment_scores_onsets_and_beats_ar2(tmp_path, capsys):
     from samplekit.cli import main
 
     root = "data/demo/backtest"
-    code = main(["backtest", "--series", f"{root}/us_unemployment.csv", "--events",
-                 f"{root}/us_recessions.csv", "--params", "params/backtest_example.yaml",
-                 "--out", str(tmp_path), "--forecast-from", "1990Q1"])
+    code = main(
+        [
+            "backtest",
+            "--series",
+            f"{root}/us_unemployment.csv",
+            "--events",
+            f"{root}/us_recessions.csv",
+            "--params",
+            "params/backtest_example.yaml",
+            "--out",
+            str(tmp_path),
+            "--forecast-from",
+            "1990Q1",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("回测 ") and "固定警戒线" in out[-1] and "实时警戒线" in out[-1]
@@ -272,21 +308,66 @@ def test_cli_prints_the_summary_last(tmp_path, capsys):
     from samplekit.cli import main
 
     root = "data/demo/backtest"
-    code = main(["backtest", "--series", f"{root}/registered_rate.csv", "--events",
-                 f"{root}/episodes.csv", "--params", "params/backtest_example.yaml", "--out",
-                 str(tmp_path)])
+    code = main(
+        [
+            "backtest",
+            "--series",
+            f"{root}/registered_rate.csv",
+            "--events",
+            f"{root}/episodes.csv",
+            "--params",
+            "params/backtest_example.yaml",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("回测 ") and "AUC" in lines[-1]
-    for name in ("episodes.csv", "forecast_accuracy.csv", "backtest_periods.csv",
-                 "backtest_metrics.csv", "backtest_roc.csv", "backtest.png"):
+    for name in (
+        "episodes.csv",
+        "forecast_accuracy.csv",
+        "backtest_periods.csv",
+        "backtest_metrics.csv",
+        "backtest_roc.csv",
+        "backtest.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     bad = tmp_path / "bad.csv"
     bad.write_text("period,value\n2013-01,1\n2013-01,2\n", encoding="utf-8")
-    assert main(["backtest", "--series", str(bad), "--events", f"{root}/episodes.csv",
-                 "--params", "params/backtest_example.yaml", "--out", str(tmp_path)]) == 1
+    assert (
+        main(
+            [
+                "backtest",
+                "--series",
+                str(bad),
+                "--events",
+                f"{root}/episodes.csv",
+                "--params",
+                "params/backtest_example.yaml",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "duplicate" in capsys.readouterr().err
-    assert main(["backtest", "--series", f"{root}/registered_rate.csv", "--events",
-                 f"{root}/episodes.csv", "--params", "params/backtest_example.yaml", "--out",
-                 str(tmp_path), "--forecast-from", "1990Q1"]) == 1
+    assert (
+        main(
+            [
+                "backtest",
+                "--series",
+                f"{root}/registered_rate.csv",
+                "--events",
+                f"{root}/episodes.csv",
+                "--params",
+                "params/backtest_example.yaml",
+                "--out",
+                str(tmp_path),
+                "--forecast-from",
+                "1990Q1",
+            ]
+        )
+        == 1
+    )
     assert "forecast-from" in capsys.readouterr().err

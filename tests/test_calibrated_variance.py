@@ -25,21 +25,29 @@ def fixture():
     design = pd.read_csv(FIX / "design.csv").sort_values("id").reset_index(drop=True)
     weights = pd.read_csv(FIX / "weights.csv")
     results = pd.read_csv(FIX / "results.csv", dtype={"domain": str})
-    m = np.column_stack([np.ones(len(design)), design["city"].eq("B"), design["city"].eq("C"),
-                         design["x"]]).astype(float)
+    m = np.column_stack(
+        [np.ones(len(design)), design["city"].eq("B"), design["city"].eq("C"), design["x"]]
+    ).astype(float)
     return design, weights, results, m
 
 
 def _kw(design, weights, m, method):
     w = weights[weights["method"] == method].sort_values("id")["weight"].to_numpy()
-    return {"weight": w, "design_weight": design["design_weight"].to_numpy(),
-            "strata": design["stratum"].to_numpy(), "calibration_matrix": m,
-            "fpc": design["fpc"].to_numpy()}
+    return {
+        "weight": w,
+        "design_weight": design["design_weight"].to_numpy(),
+        "strata": design["stratum"].to_numpy(),
+        "calibration_matrix": m,
+        "fpc": design["fpc"].to_numpy(),
+    }
 
 
 def _ref(results, method, statistic, domain="all"):
-    row = results[(results["method"] == method) & (results["statistic"] == statistic)
-                  & (results["domain"] == domain)]
+    row = results[
+        (results["method"] == method)
+        & (results["statistic"] == statistic)
+        & (results["domain"] == domain)
+    ]
     assert len(row) == 1
     return float(row["estimate"].iloc[0]), float(row["se"].iloc[0])
 
@@ -48,9 +56,11 @@ def _ref(results, method, statistic, domain="all"):
 def test_totals_and_ratios_match_survey_calibrate(fixture, method):
     design, weights, results, m = fixture
     kw = _kw(design, weights, m, method)
-    for stat, got in (("total_y", calibrated_total(design["y"], **kw)),
-                      ("total_r", calibrated_total(design["r"], **kw)),
-                      ("ratio_r_x", calibrated_ratio(design["r"], design["x"], **kw))):
+    for stat, got in (
+        ("total_y", calibrated_total(design["y"], **kw)),
+        ("total_r", calibrated_total(design["r"], **kw)),
+        ("ratio_r_x", calibrated_ratio(design["r"], design["x"], **kw)),
+    ):
         est, se = _ref(results, method, stat)
         assert got[0] == pytest.approx(est, rel=1e-9), stat
         assert got[1] == pytest.approx(se, rel=1e-6), stat
@@ -75,8 +85,11 @@ def test_ignoring_calibration_gives_a_different_se(fixture):
     calibrated SE for a total correlated with the calibration variable: the check can fail."""
     design, weights, results, m = fixture
     kw = _kw(design, weights, m, "linear")
-    naive = np.sqrt(stratified_variance(kw["weight"] * design["y"].to_numpy(),
-                                        strata=kw["strata"], fpc=kw["fpc"]))
+    naive = np.sqrt(
+        stratified_variance(
+            kw["weight"] * design["y"].to_numpy(), strata=kw["strata"], fpc=kw["fpc"]
+        )
+    )
     _, se = _ref(results, "linear", "total_y")
     assert naive > 2 * se
 
@@ -91,5 +104,6 @@ def test_stratified_variance_by_hand_and_errors():
     with pytest.raises(InputError, match="single unit"):
         stratified_variance(u, strata=np.array(["a", "a", "a", "b", "c"]))
     with pytest.raises(InputError, match="design_weight"):
-        calibrated_total(u, weight=u, design_weight=-u, strata=strata,
-                         calibration_matrix=np.ones((5, 1)))
+        calibrated_total(
+            u, weight=u, design_weight=-u, strata=strata, calibration_matrix=np.ones((5, 1))
+        )

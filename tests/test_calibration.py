@@ -57,8 +57,7 @@ def test_bounded_raking_keeps_g_within_bounds_and_meets_totals():
     cat = rng.integers(0, 4, n)
     emp = rng.lognormal(4, 0.6, n)
     d = np.full(n, 10.0)
-    x = np.column_stack([(cat == k) * 1.0 for k in range(4)] + [(cat == k) * emp
-                                                                 for k in range(4)])
+    x = np.column_stack([(cat == k) * 1.0 for k in range(4)] + [(cat == k) * emp for k in range(4)])
     targets = (d @ x) * np.array([1.6, 0.7, 1.0, 1.3, 1.5, 0.75, 1.05, 1.2])
     g, ok, _, res = solve_calibration(d, x, targets, method="raking", bounds=(0.5, 2.0))
     assert ok and np.max(np.abs(res)) < 1e-8
@@ -71,9 +70,13 @@ def test_bounded_raking_keeps_g_within_bounds_and_meets_totals():
 def _frames(pop_factor_section_b: float):
     """A sample of 40 units and a population whose section B is far larger than the sample says."""
     rng = np.random.default_rng(4)
-    sample = pd.DataFrame({"city": rng.choice(["甲市", "乙市"], 40),
-                           "section": np.repeat(["A", "B"], 20),
-                           "employees": rng.integers(50, 300, 40)})
+    sample = pd.DataFrame(
+        {
+            "city": rng.choice(["甲市", "乙市"], 40),
+            "section": np.repeat(["A", "B"], 20),
+            "employees": rng.integers(50, 300, 40),
+        }
+    )
     rows = []
     for _, r in sample.iterrows():
         k = 10 if r["section"] == "A" else int(10 * pop_factor_section_b)
@@ -88,8 +91,13 @@ def test_calibrate_reproduces_population_margins():
     assert res.converged
     for dim in ("city", "section"):
         want = pop.groupby(dim)["employees"].agg(["size", "sum"])
-        got = pd.DataFrame({"w": res.weights, "we": res.weights * sample["employees"],
-                            dim: sample[dim]}).groupby(dim)[["w", "we"]].sum()
+        got = (
+            pd.DataFrame(
+                {"w": res.weights, "we": res.weights * sample["employees"], dim: sample[dim]}
+            )
+            .groupby(dim)[["w", "we"]]
+            .sum()
+        )
         np.testing.assert_allclose(got["w"], want["size"], rtol=1e-8)
         np.testing.assert_allclose(got["we"], want["sum"], rtol=1e-8)
     diag = dict(zip(res.diagnostics["key"], res.diagnostics["value"], strict=True))
@@ -110,8 +118,12 @@ def test_calibration_that_cannot_converge_names_the_conflicting_margin():
 def test_uncovered_category_is_dropped_and_reported():
     sample, pop = _frames(1.0)
     extra = pd.DataFrame({"city": ["丙市"] * 7, "section": ["A"] * 7, "employees": [100] * 7})
-    res = calibrate(sample, np.full(len(sample), 10.0), pd.concat([pop, extra]),
-                    CalibrationSettings(margins=("city", "section")))
+    res = calibrate(
+        sample,
+        np.full(len(sample), 10.0),
+        pd.concat([pop, extra]),
+        CalibrationSettings(margins=("city", "section")),
+    )
     diag = dict(zip(res.diagnostics["key"], res.diagnostics["value"], strict=True))
     assert res.converged
     assert diag["uncovered_units"] == "7" and "city=丙市" in diag["uncovered_categories"]
@@ -126,8 +138,9 @@ def test_weight_dispersion_by_hand():
 
 
 def test_settings_from_params_reject_bad_bounds():
-    good = Params(Path("p.yaml"), {"selection": {"calibration": {"method": "linear",
-                                                                 "bounds": [0.5, 2]}}})
+    good = Params(
+        Path("p.yaml"), {"selection": {"calibration": {"method": "linear", "bounds": [0.5, 2]}}}
+    )
     s = CalibrationSettings.from_params(good)
     assert s.method == "linear" and s.bounds == (0.5, 2.0)
     bad = Params(Path("p.yaml"), {"selection": {"calibration": {"bounds": [2, 3]}}})

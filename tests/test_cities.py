@@ -27,10 +27,20 @@ def test_every_bad_cell_is_named(tmp_path):
     df.to_csv(path, index=False)
     with pytest.raises(ValidationError) as info:
         load_cities(path)
-    got = set(zip(info.value.problems["row"], info.value.problems["column"],
-                  info.value.problems["rule"], strict=True))
-    assert {(2, "employed", "not_numeric"), (3, "gdp", "negative"),
-            (4, "city", "duplicate_city"), (4, "employed_secondary", "sector_sum")} <= got
+    got = set(
+        zip(
+            info.value.problems["row"],
+            info.value.problems["column"],
+            info.value.problems["rule"],
+            strict=True,
+        )
+    )
+    assert {
+        (2, "employed", "not_numeric"),
+        (3, "gdp", "negative"),
+        (4, "city", "duplicate_city"),
+        (4, "employed_secondary", "sector_sum"),
+    } <= got
 
 
 def test_missing_columns_named(tmp_path):
@@ -45,8 +55,9 @@ def test_missing_columns_named(tmp_path):
 def test_demo_city_table_is_the_documented_procedure():
     committed = demo_cities()
     rebuilt = build_demo_cities(2013)
-    pd.testing.assert_frame_equal(committed.reset_index(drop=True),
-                                  load_cities_from(rebuilt).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        committed.reset_index(drop=True), load_cities_from(rebuilt).reset_index(drop=True)
+    )
 
 
 def load_cities_from(df: pd.DataFrame) -> pd.DataFrame:

@@ -120,8 +120,9 @@ HAND_CASES = [
 
 
 def _frame(cases):
-    return pd.DataFrame(cases, columns=["section", "division", "employees", "revenue", "assets",
-                                        "expected"])
+    return pd.DataFrame(
+        cases, columns=["section", "division", "employees", "revenue", "assets", "expected"]
+    )
 
 
 def test_size_class_hand_cases():
@@ -150,12 +151,22 @@ def test_size_class_boundary_sweep_against_reference_rule():
     """At, just below and just above every bound of every group, one indicator at a time."""
     thresholds = reference.size_thresholds()
     example = {  # a section/division per group
-        "农、林、牧、渔业": ("A", "02"), "工业": ("C", "30"), "建筑业": ("E", "48"),
-        "批发业": ("F", "51"), "零售业": ("F", "52"), "交通运输业": ("G", "54"),
-        "仓储业": ("G", "59"), "邮政业": ("G", "60"), "住宿业": ("H", "61"),
-        "餐饮业": ("H", "62"), "信息传输业": ("I", "63"), "软件和信息技术服务业": ("I", "65"),
-        "房地产开发经营": ("K", "7010"), "物业管理": ("K", "702"),
-        "租赁和商务服务业": ("L", "71"), "其他未列明行业": ("M", "74"),
+        "农、林、牧、渔业": ("A", "02"),
+        "工业": ("C", "30"),
+        "建筑业": ("E", "48"),
+        "批发业": ("F", "51"),
+        "零售业": ("F", "52"),
+        "交通运输业": ("G", "54"),
+        "仓储业": ("G", "59"),
+        "邮政业": ("G", "60"),
+        "住宿业": ("H", "61"),
+        "餐饮业": ("H", "62"),
+        "信息传输业": ("I", "63"),
+        "软件和信息技术服务业": ("I", "65"),
+        "房地产开发经营": ("K", "7010"),
+        "物业管理": ("K", "702"),
+        "租赁和商务服务业": ("L", "71"),
+        "其他未列明行业": ("M", "74"),
     }
     rows, expected = [], []
     for group, grows in thresholds.groupby("industry_group"):
@@ -172,8 +183,15 @@ def test_size_class_boundary_sweep_against_reference_rule():
 
 
 def test_missing_indicator_counts_as_not_met():
-    df = pd.DataFrame({"section": ["E"], "division": ["47"], "employees": [5000],
-                       "revenue": [1e6], "assets": [np.nan]})
+    df = pd.DataFrame(
+        {
+            "section": ["E"],
+            "division": ["47"],
+            "employees": [5000],
+            "revenue": [1e6],
+            "assets": [np.nan],
+        }
+    )
     assert size_class(df).tolist() == ["micro"]
 
 
@@ -185,13 +203,21 @@ def test_missing_division_uses_section_default_and_is_flagged():
 
 def test_ownership_groups():
     codes = pd.Series(["110", "151", "120", "130", "159", "170", "230", "330", "999"])
-    assert ownership(codes).tolist()[:8] == ["state", "state", "collective", "collective",
-                                             "private", "private", "hmt", "foreign"]
+    assert ownership(codes).tolist()[:8] == [
+        "state",
+        "state",
+        "collective",
+        "collective",
+        "private",
+        "private",
+        "hmt",
+        "foreign",
+    ]
     assert pd.isna(ownership(codes).iloc[8])
 
 
 def test_sector_with_division_exceptions():
-    got = sector(pd.Series(["A", "A", "B", "C", "C", "F"]),
-                 pd.Series(["01", "05", "11", "13", "43", "51"]))
-    assert got.tolist() == ["primary", "tertiary", "tertiary", "secondary", "tertiary",
-                            "tertiary"]
+    got = sector(
+        pd.Series(["A", "A", "B", "C", "C", "F"]), pd.Series(["01", "05", "11", "13", "43", "51"])
+    )
+    assert got.tolist() == ["primary", "tertiary", "tertiary", "secondary", "tertiary", "tertiary"]

@@ -11,8 +11,13 @@ from samplekit.paths import project_root
 def test_cli_allocate_writes_tables_and_exit_codes(tmp_path, capsys):
     demo = project_root() / "params" / "guangdong_2013.yaml"
     assert cli.main(["allocate", str(demo), "--out", str(tmp_path / "ok")]) == 0
-    for name in ("allocation_city.csv", "allocation_cells.csv", "rules_report.csv",
-                 "precision.csv", "allocation.xlsx"):
+    for name in (
+        "allocation_city.csv",
+        "allocation_cells.csv",
+        "rules_report.csv",
+        "precision.csv",
+        "allocation.xlsx",
+    ):
         assert (tmp_path / "ok" / name).exists()
     report = pd.read_csv(tmp_path / "ok" / "rules_report.csv", encoding="utf-8-sig")
     assert {"rule", "scope", "city", "required", "achieved", "binding"} <= set(report.columns)
@@ -25,8 +30,10 @@ def test_cli_allocate_writes_tables_and_exit_codes(tmp_path, capsys):
     assert (diag["rule"] == "state_max_city_10").all() and (diag["slack"] > 0).all()
     # bad params: exit 1 naming the file and key
     broken = tmp_path / "broken.yaml"
-    broken.write_text(demo.read_text(encoding="utf-8").replace(
-        "method: largest_remainder", "method: dhondt"), encoding="utf-8")
+    broken.write_text(
+        demo.read_text(encoding="utf-8").replace("method: largest_remainder", "method: dhondt"),
+        encoding="utf-8",
+    )
     assert cli.main(["allocate", str(broken), "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert "broken.yaml" in err and "allocation.method" in err

@@ -73,15 +73,21 @@ def test_climate_index_with_the_membership_in_force():
     rep = panel_reports(True)
     jan = rep[rep["period"] == "2014-01"].set_index("enterprise_id")
     w = {e: v[1] for e, v in W2.items()}
-    score = {e: 1.0 if jan.loc[e, "survey_employment"] > jan.loc[e, "baseline_employment"]
-             else 0.5 if jan.loc[e, "survey_employment"] == jan.loc[e, "baseline_employment"]
-             else 0.0 for e in W2}
+    score = {
+        e: 1.0
+        if jan.loc[e, "survey_employment"] > jan.loc[e, "baseline_employment"]
+        else 0.5
+        if jan.loc[e, "survey_employment"] == jan.loc[e, "baseline_employment"]
+        else 0.0
+        for e in W2
+    }
     want = 100 * sum(w[e] * score[e] for e in W2) / sum(w.values())
     got = row(climate_index(rep, membership(True), periods="2014-01"), "climate_index")
     assert got["estimate"] == pytest.approx(want) and got["n_reporters"] == len(W2)
     # the ministry's network: a1 and a2 only (S1's weight total 22 on two members)
-    mini = row(climate_index(rep, membership(True), periods="2014-01", network="ministry"),
-               "climate_index")
+    mini = row(
+        climate_index(rep, membership(True), periods="2014-01", network="ministry"), "climate_index"
+    )
     assert mini["n_reporters"] == 2
     assert mini["estimate"] == pytest.approx(100 * (score["a1"] + score["a2"]) / 2)
     assert set(W1) - set(W2) == {"a4"}

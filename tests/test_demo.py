@@ -26,9 +26,11 @@ def test_units_per_city_follow_employment(register):
     cities = demo_cities().set_index("city")
     share_units = register.groupby("city").size() / len(register)
     # primary employment counts only 3% towards registered firms
-    emp = (cities["employed_secondary"] + cities["employed_tertiary"]
-           + 0.03 * (cities["employed"] - cities["employed_secondary"]
-                     - cities["employed_tertiary"]))
+    emp = (
+        cities["employed_secondary"]
+        + cities["employed_tertiary"]
+        + 0.03 * (cities["employed"] - cities["employed_secondary"] - cities["employed_tertiary"])
+    )
     share_emp = emp / emp.sum()
     assert np.allclose(share_units.sort_index(), share_emp.sort_index(), atol=2e-4)
 
@@ -51,8 +53,9 @@ def test_existing_panel_matches_seed_counts_and_is_biased_to_large(register):
     assert panel_lm > 4 * frame_lm
     monthly = register[register["in_monthly"]]
     assert monthly["in_panel"].all() and (monthly["status"] == "active").all()
-    assert (monthly.groupby("city").size().sort_index()
-            == cities["existing_monthly"].sort_index()).all()
+    assert (
+        monthly.groupby("city").size().sort_index() == cities["existing_monthly"].sort_index()
+    ).all()
     assert (panel["status"] != "active").any()  # some legacy members closed since: to replace
 
 

@@ -316,12 +316,18 @@ def test_city_summary_says_why_a_level_is_held(warn):
 
 def test_write_quarterly_and_monthly_documents(warn, tmp_path):
     res = warn["result"]
-    paths = D.write_quarterly_documents(res, tmp_path / "q", climate=warn["climate"],
-                                        boundaries=squares(None), data_note=NOTE)
+    paths = D.write_quarterly_documents(
+        res, tmp_path / "q", climate=warn["climate"], boundaries=squares(None), data_note=NOTE
+    )
     names = sorted(p.relative_to(tmp_path / "q").as_posix() for p in paths)
     cities = sorted(c for c in res.current_composite["city"] if c != res.province)
-    assert names == sorted(["warning_report_2013Q4.docx", "circular_2013Q4.docx",
-                            *[f"cities/warning_report_{c}.docx" for c in cities]])
+    assert names == sorted(
+        [
+            "warning_report_2013Q4.docx",
+            "circular_2013Q4.docx",
+            *[f"cities/warning_report_{c}.docx" for c in cities],
+        ]
+    )
     for p in paths:
         doc = open_docx(p)
         assert "合成演示数据" in footer_text(doc) and english_codes(table_cells(doc)) == []
@@ -329,8 +335,9 @@ def test_write_quarterly_and_monthly_documents(warn, tmp_path):
     from samplekit.monthly_tables import monthly_tables
 
     tables = monthly_tables(reports[reports["period"] == "2013-12"], panel, network="province")
-    paths = D.write_monthly_documents(tables, tmp_path / "m", period="2013-12",
-                                      province="广东省", reports=reports, panel=panel)
+    paths = D.write_monthly_documents(
+        tables, tmp_path / "m", period="2013-12", province="广东省", reports=reports, panel=panel
+    )
     assert paths[0].name == "monthly_report_2013-12.docx"
     assert len(paths) == 1 + panel["city"].nunique()
     # with the history, the report compares the month with the previous twelve

@@ -484,33 +484,64 @@ def test_out_of_sample_reports_can_be_dropped():
 # re-issued from 2014-01 with new weights — S1 N = 22, a1…a3 + replacement r1 (w = 5.5).
 S1 = ("甲市", "C", "medium", "private")
 S2 = ("乙市", "G", "small", "private")
-W1 = {"a1": (S1, 5.0, 20), "a2": (S1, 5.0, 20), "a3": (S1, 5.0, 20), "a4": (S1, 5.0, 20),
-      "b1": (S2, 3.0, 9), "b2": (S2, 3.0, 9), "b3": (S2, 3.0, 9)}
-W2 = {"a1": (S1, 5.5, 22), "a2": (S1, 5.5, 22), "a3": (S1, 5.5, 22), "r1": (S1, 5.5, 22),
-      "b1": (S2, 3.0, 9), "b2": (S2, 3.0, 9), "b3": (S2, 3.0, 9)}
+W1 = {
+    "a1": (S1, 5.0, 20),
+    "a2": (S1, 5.0, 20),
+    "a3": (S1, 5.0, 20),
+    "a4": (S1, 5.0, 20),
+    "b1": (S2, 3.0, 9),
+    "b2": (S2, 3.0, 9),
+    "b3": (S2, 3.0, 9),
+}
+W2 = {
+    "a1": (S1, 5.5, 22),
+    "a2": (S1, 5.5, 22),
+    "a3": (S1, 5.5, 22),
+    "r1": (S1, 5.5, 22),
+    "b1": (S2, 3.0, 9),
+    "b2": (S2, 3.0, 9),
+    "b3": (S2, 3.0, 9),
+}
 PANEL_MONTHS = [str(p) for p in pd.period_range("2012-04", "2014-06", freq="M")]
 
 
 def _row(eid, cell, w, big_n, valid_from, valid_to, window, individual=False, ministry=False):
     city, section, size, owner = cell
-    return {"enterprise_id": eid, "name": f"企业{eid}", "city": city, "section": section,
-            "size_class": size,
-            "ownership": owner, "weight": w, "calibrated_weight": w, "cell_frame_units": big_n,
-            "cell_n": 4 if cell == S1 else 3, "valid_from": valid_from, "valid_to": valid_to,
-            "window_id": window, "individual": individual, "ministry": ministry,
-            "entry_reason": "existing", "exit_reason": None}
+    return {
+        "enterprise_id": eid,
+        "name": f"企业{eid}",
+        "city": city,
+        "section": section,
+        "size_class": size,
+        "ownership": owner,
+        "weight": w,
+        "calibrated_weight": w,
+        "cell_frame_units": big_n,
+        "cell_n": 4 if cell == S1 else 3,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "window_id": window,
+        "individual": individual,
+        "ministry": ministry,
+        "entry_reason": "existing",
+        "exit_reason": None,
+    }
 
 
 def membership(after: bool) -> pd.DataFrame:
     """The panel of record before (window 1 open) and after the December 2013 window."""
     end = "2013-12" if after else None
-    rows = [_row(e, c, w, n, "2012-01", end, 1, ministry=e in ("a1", "a2"))
-            for e, (c, w, n) in W1.items()]
+    rows = [
+        _row(e, c, w, n, "2012-01", end, 1, ministry=e in ("a1", "a2"))
+        for e, (c, w, n) in W1.items()
+    ]
     rows.append(_row("p1", S2, np.nan, np.nan, "2012-01", end, 1, individual=True))
     if after:
         rows[3]["exit_reason"] = "closed"
-        rows += [_row(e, c, w, n, "2014-01", None, 2, ministry=e in ("a1", "a2"))
-                 for e, (c, w, n) in W2.items()]
+        rows += [
+            _row(e, c, w, n, "2014-01", None, 2, ministry=e in ("a1", "a2"))
+            for e, (c, w, n) in W2.items()
+        ]
         rows[-4]["entry_reason"] = "replacement"
         rows.append(_row("p1", S2, np.nan, np.nan, "2014-01", None, 2, individual=True))
     return pd.DataFrame(rows)
@@ -519,8 +550,17 @@ def membership(after: bool) -> pd.DataFrame:
 def panel_reports(after: bool) -> pd.DataFrame:
     """Reports 2012-04 … 2013-12 (before) or … 2014-06 (after; r1 from 2014-01)."""
     rng = np.random.default_rng(7)
-    base = {"a1": 400, "a2": 250, "a3": 120, "a4": 80, "b1": 60, "b2": 45, "b3": 30, "r1": 90,
-            "p1": 8}
+    base = {
+        "a1": 400,
+        "a2": 250,
+        "a3": 120,
+        "a4": 80,
+        "b1": 60,
+        "b2": 45,
+        "b3": 30,
+        "r1": 90,
+        "p1": 8,
+    }
     rows = []
     for m in PANEL_MONTHS:
         for eid, x0 in base.items():
@@ -534,14 +574,25 @@ def panel_reports(after: bool) -> pd.DataFrame:
             closure = 0
             if eid == "a4" and m == "2013-05":
                 y, closure = 0, x
-            rows.append({"enterprise_id": eid, "period": m, "baseline_employment": x,
-                         "survey_employment": y, "change": y - x,
-                         "change_pct": 100 * (y - x) / x, "reduction_closure": closure,
-                         "reduction_suspension": 0,
-                         "reduction_layoff": max(x - y, 0) - closure,
-                         "reduction_relocation": 0, "reduction_other": 0,
-                         "reason_1": 4 if y < x else None, "reason_2": None, "reason_3": None,
-                         "remark": ""})
+            rows.append(
+                {
+                    "enterprise_id": eid,
+                    "period": m,
+                    "baseline_employment": x,
+                    "survey_employment": y,
+                    "change": y - x,
+                    "change_pct": 100 * (y - x) / x,
+                    "reduction_closure": closure,
+                    "reduction_suspension": 0,
+                    "reduction_layoff": max(x - y, 0) - closure,
+                    "reduction_relocation": 0,
+                    "reduction_other": 0,
+                    "reason_1": 4 if y < x else None,
+                    "reason_2": None,
+                    "reason_3": None,
+                    "remark": "",
+                }
+            )
     rep = pd.DataFrame(rows)
     return rep if after else rep[rep["period"] <= "2013-12"].reset_index(drop=True)
 
@@ -632,8 +683,9 @@ def test_year_on_year_change_does_not_change_with_a_later_window():
     rb, _ = _hand_rate(ub, w, strata, BIG_N, lambda u: u[2], lambda u: u[0])
     xa, _ = _strat({e: u[0] for e, u in ua.items()}, w, strata, BIG_N)
     xb, _ = _strat({e: u[0] for e, u in ub.items()}, w, strata, BIG_N)
-    dz = {e: (ub[e][2] - rb / 100 * ub[e][0]) / xb - (ua[e][2] - ra / 100 * ua[e][0]) / xa
-          for e in W1}
+    dz = {
+        e: (ub[e][2] - rb / 100 * ub[e][0]) / xb - (ua[e][2] - ra / 100 * ua[e][0]) / xa for e in W1
+    }
     _, v = _strat(dz, w, strata, BIG_N)
     r = after.iloc[0]
     assert r["estimate_a"] == pytest.approx(ra) and r["estimate_b"] == pytest.approx(rb)
@@ -642,19 +694,25 @@ def test_year_on_year_change_does_not_change_with_a_later_window():
 
 
 def test_a_closure_is_a_reported_zero_not_nonresponse():
-    est = estimate(panel_reports(True), membership(True), periods="2013-06",
-                   indicators=["survey_employment", "share_reducing"])
+    est = estimate(
+        panel_reports(True),
+        membership(True),
+        periods="2013-06",
+        indicators=["survey_employment", "share_reducing"],
+    )
     rep = panel_reports(True)
     june = rep[rep["period"] == "2013-06"].set_index("enterprise_id")["survey_employment"]
     closure = 5 * (june["a1"] + june["a2"] + june["a3"] + 0) + 3 * june[["b1", "b2", "b3"]].sum()
-    nonresponse = 20 / 3 * (june["a1"] + june["a2"] + june["a3"]) + 3 * june[
-        ["b1", "b2", "b3"]].sum()
+    nonresponse = (
+        20 / 3 * (june["a1"] + june["a2"] + june["a3"]) + 3 * june[["b1", "b2", "b3"]].sum()
+    )
     got = row(est, "survey_employment")
     assert got["estimate"] == pytest.approx(closure) and got["n_reporters"] == 7
     assert abs(closure - nonresponse) > 100
     # a4 stays a reporter (x = y = 0, not falling) until its row closes
-    dec = estimate(panel_reports(True), membership(True), periods="2013-12",
-                   indicators=["survey_employment"])
+    dec = estimate(
+        panel_reports(True), membership(True), periods="2013-12", indicators=["survey_employment"]
+    )
     assert row(dec, "survey_employment")["n_reporters"] == 7
 
 
@@ -667,13 +725,19 @@ def test_a_replacement_contributes_from_its_valid_from():
         if m < "2014-01":  # window 1: a4 closed (0), no r1
             want = 5 * month[["a1", "a2", "a3"]].sum() + 3 * month[["b1", "b2", "b3"]].sum()
         else:  # window 2: r1 in, new S1 weights 22/4
-            want = 5.5 * month[["a1", "a2", "a3", "r1"]].sum() + 3 * month[
-                ["b1", "b2", "b3"]].sum()
+            want = 5.5 * month[["a1", "a2", "a3", "r1"]].sum() + 3 * month[["b1", "b2", "b3"]].sum()
         assert s.loc[m, "estimate"] == pytest.approx(want), m
         assert s.loc[m, "n_reporters"] == 7
     # a report of r1 before its valid_from is not a member's report
-    early = pd.concat([rep, rep[(rep["enterprise_id"] == "r1") & (rep["period"] == "2014-01")]
-                       .assign(period="2013-12")], ignore_index=True)
+    early = pd.concat(
+        [
+            rep,
+            rep[(rep["enterprise_id"] == "r1") & (rep["period"] == "2014-01")].assign(
+                period="2013-12"
+            ),
+        ],
+        ignore_index=True,
+    )
     with pytest.raises(InputError, match="not members in force"):
         estimate(early, membership(True), periods="2013-12")
     dropped = estimate(early, membership(True), periods="2013-12", out_of_sample="drop")
@@ -685,8 +749,13 @@ def test_a_replacement_contributes_from_its_valid_from():
 
 
 def test_change_across_windows_uses_each_periods_own_design_rows():
-    ch = change_between(panel_reports(True), membership(True), period_a="2013Q2",
-                        period_b="2014Q2", indicator="survey_employment").iloc[0]
+    ch = change_between(
+        panel_reports(True),
+        membership(True),
+        period_a="2013Q2",
+        period_b="2014Q2",
+        indicator="survey_employment",
+    ).iloc[0]
     rep = panel_reports(True)
     matched = ["a1", "a2", "a3", "b1", "b2", "b3"]  # a4 left, r1 entered
     ua = _hand_period(rep, Q2_2013, matched)
@@ -697,8 +766,12 @@ def test_change_across_windows_uses_each_periods_own_design_rows():
     strata = {e: W1[e][0] for e in matched}
     ta, _ = _strat({e: u[1] for e, u in ua.items()}, w_a, strata, BIG_N)
     tb, _ = _strat({e: u[1] for e, u in ub.items()}, w_b, strata, BIG_N)
-    _, v = _strat({e: w_b[e] * ub[e][1] - w_a[e] * ua[e][1] for e in matched},
-                  dict.fromkeys(matched, 1.0), strata, BIG_N)
+    _, v = _strat(
+        {e: w_b[e] * ub[e][1] - w_a[e] * ua[e][1] for e in matched},
+        dict.fromkeys(matched, 1.0),
+        strata,
+        BIG_N,
+    )
     assert ch["estimate_a"] == pytest.approx(ta) and ch["estimate_b"] == pytest.approx(tb)
     assert ch["estimate"] == pytest.approx(tb - ta) and ch["se"] == pytest.approx(math.sqrt(v))
     assert ch["n_reporters"] == 6
@@ -715,7 +788,8 @@ def test_a_run_straddling_a_window_warns_and_uses_its_first_months_rows():
         est = estimate(rep, mid, periods="2013Q2", indicators=["survey_employment"])
     plain = estimate(rep, membership(False), periods="2013Q2", indicators=["survey_employment"])
     assert row(est, "survey_employment")["estimate"] == pytest.approx(
-        row(plain, "survey_employment")["estimate"])
+        row(plain, "survey_employment")["estimate"]
+    )
 
 
 def test_membership_errors_name_the_rows():

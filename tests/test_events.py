@@ -475,8 +475,18 @@ def test_note_file_problems_and_store(tmp_path):
     from samplekit.store import ingest_special_notes, load_panel, read_network_table
 
     store = tmp_path / "s.duckdb"
-    load_panel(store, pd.DataFrame({"enterprise_id": ["a", "b"], "city": "东莞", "section": "C",
-                                    "size_class": "small", "ownership": "private"}))
+    load_panel(
+        store,
+        pd.DataFrame(
+            {
+                "enterprise_id": ["a", "b"],
+                "city": "东莞",
+                "section": "C",
+                "size_class": "small",
+                "ownership": "private",
+            }
+        ),
+    )
     path = tmp_path / "专项说明.csv"
     pd.DataFrame(
         {

@@ -55,8 +55,9 @@ def test_ets_filter_matches_statsmodels():
     y = seasonal_series(40, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hw = ExponentialSmoothing(y, seasonal="add", seasonal_periods=12,
-                                  initialization_method="estimated").fit()
+        hw = ExponentialSmoothing(
+            y, seasonal="add", seasonal_periods=12, initialization_method="estimated"
+        ).fit()
     ours = fit_model(y, "ets", season=12)
     assert np.allclose(ours.forecast(15), hw.forecast(15), atol=1e-8)
     # refiltering the longer series with the same parameters = statsmodels with fixed params
@@ -65,12 +66,18 @@ def test_ets_filter_matches_statsmodels():
     p = hw.params
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fixed = ExponentialSmoothing(longer, seasonal="add", seasonal_periods=12,
-                                     initialization_method="known",
-                                     initial_level=p["initial_level"],
-                                     initial_seasonal=p["initial_seasons"]).fit(
-            smoothing_level=p["smoothing_level"], smoothing_seasonal=p["smoothing_seasonal"],
-            optimized=False)
+        fixed = ExponentialSmoothing(
+            longer,
+            seasonal="add",
+            seasonal_periods=12,
+            initialization_method="known",
+            initial_level=p["initial_level"],
+            initial_seasonal=p["initial_seasons"],
+        ).fit(
+            smoothing_level=p["smoothing_level"],
+            smoothing_seasonal=p["smoothing_seasonal"],
+            optimized=False,
+        )
     assert np.allclose(ours.refilter(longer).forecast(3), fixed.forecast(3), atol=1e-8)
 
 
@@ -89,15 +96,15 @@ def test_rolling_origin_errors_naive_by_hand():
     y = np.array([1, 3, 2, 5, 4, 6, 8, 7, 9, 12], dtype=float)
     err = rolling_origin_errors(y, "naive", horizon=2, origins=3)
     # origins t = 10 - 2 - 3 + 1 = 6, 7, 8: forecast y[t-1]
-    expected = np.array([[y[6] - y[5], y[7] - y[5]],
-                         [y[7] - y[6], y[8] - y[6]],
-                         [y[8] - y[7], y[9] - y[7]]])
+    expected = np.array(
+        [[y[6] - y[5], y[7] - y[5]], [y[7] - y[6], y[8] - y[6]], [y[8] - y[7], y[9] - y[7]]]
+    )
     assert np.allclose(err, expected)
     scores = score_models(y, ForecastSettings(models=("naive",), horizon=2, origins=3))
     h1 = scores[(scores["horizon"] == 1)]["rmse"].iloc[0]
     assert math.isclose(h1, np.sqrt(np.mean(expected[:, 0] ** 2)))
     pooled = scores[scores["horizon"] == 0]["rmse"].iloc[0]
-    assert math.isclose(pooled, np.sqrt(np.mean(expected ** 2)))
+    assert math.isclose(pooled, np.sqrt(np.mean(expected**2)))
 
 
 def test_choose_model_ties_go_to_the_simpler():
@@ -114,8 +121,9 @@ def test_aggregates_and_crossing():
     assert np.allclose(aggregate_paths(p, "sum"), [6, 1])
     assert np.allclose(aggregate_paths(p, "last"), [3, 1])
     assert np.allclose(aggregate_paths(p, "mean"), [2, 1 / 3])
-    assert np.allclose(aggregate_paths(p, "compound"), [100 * (1.01 * 1.02 * 1.03 - 1),
-                                                         100 * (1.01 - 1)])
+    assert np.allclose(
+        aggregate_paths(p, "compound"), [100 * (1.01 * 1.02 * 1.03 - 1), 100 * (1.01 - 1)]
+    )
     draws = np.arange(100, dtype=float)
     assert crossing_probabilities(draws, [50, 90], "higher_is_worse") == [0.5, 0.1]
     assert crossing_probabilities(draws, [9, 0], "lower_is_worse") == [0.1, 0.01]
@@ -167,8 +175,9 @@ def test_chosen_forecasts_beat_naive_out_of_sample(seed):
         s = ForecastSettings(horizon=6, origins=6, simulations=200, seed=seed)
         fc = forecast_series(pd.Series(train, index=idx), s, key=str(k))
         naive = np.full(6, train[-1])
-        ratios.append(np.sqrt(np.mean((test - fc.mean) ** 2))
-                      / np.sqrt(np.mean((test - naive) ** 2)))
+        ratios.append(
+            np.sqrt(np.mean((test - fc.mean) ** 2)) / np.sqrt(np.mean((test - naive) ** 2))
+        )
     assert np.mean(ratios) < 0.8
 
 
@@ -180,11 +189,11 @@ def test_chosen_forecasts_beat_naive_on_the_demo_like_history():
     from samplekit.estimation import monthly_series
 
     panel = synthetic_panel(4000, rng=8)  # ~570 per city, like the demo panel (~480)
-    reports, _ = simulate_history(panel, HistorySettings(start="2010-01", end="2013-06",
-                                                          shock=None), rng=9)
+    reports, _ = simulate_history(
+        panel, HistorySettings(start="2010-01", end="2013-06", shock=None), rng=9
+    )
     n_h = panel.groupby(["city", "section"])["enterprise_id"].transform("size")
-    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 4, weight=4.0,
-                          calibrated_weight=4.0)
+    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 4, weight=4.0, calibrated_weight=4.0)
     s = ForecastSettings(horizon=3, origins=6, simulations=100, seed=1)
     for indicator in ("job_loss_rate", "net_change_rate"):
         ms = monthly_series(reports, sample, indicator=indicator, by=["city"])
@@ -200,18 +209,28 @@ def test_chosen_forecasts_beat_naive_on_the_demo_like_history():
         rmse_naive = np.sqrt(np.mean(np.concatenate(err_naive) ** 2))
         assert rmse < rmse_naive, indicator
         # the library's evaluation (used by benchmarks/warning.py) agrees with this hand loop
-        got = out_of_sample_rmse(ms, s, origins=("2012-03", "2012-06", "2012-09", "2012-12",
-                                                 "2013-03"))
+        got = out_of_sample_rmse(
+            ms, s, origins=("2012-03", "2012-06", "2012-09", "2012-12", "2013-03")
+        )
         assert got == pytest.approx((rmse, rmse_naive, len(err_model)))
 
 
 def test_festival_regressors_follow_the_lunar_calendar():
     from samplekit.forecast import festival_effects, festival_regressors
 
-    x = festival_regressors(["2012-01", "2012-02", "2012-03", "2012-04", "2013-01", "2013-02",
-                             "2013-04", "2013Q1"])
-    assert x.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [1, 0, 0],
-                          [0, 0, 1], [0, 0, 0]]
+    x = festival_regressors(
+        ["2012-01", "2012-02", "2012-03", "2012-04", "2013-01", "2013-02", "2013-04", "2013Q1"]
+    )
+    assert x.tolist() == [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0, 0, 0],
+        [0, 0, 0],
+        [1, 0, 0],
+        [0, 0, 1],
+        [0, 0, 0],
+    ]
     periods = [str(p) for p in pd.period_range("2008-01", "2013-12", freq="M")]
     xf = festival_regressors(periods)
     rng = np.random.default_rng(0)
@@ -226,13 +245,19 @@ def test_moving_festival_is_forecast_in_the_right_month():
     from samplekit.forecast import festival_regressors
 
     rng = np.random.default_rng(4)
-    y = 0.5 + festival_regressors(periods) @ np.array([2.0, 0.3, 0.0]) + rng.normal(0, 0.05,
-                                                                                    len(periods))
+    y = (
+        0.5
+        + festival_regressors(periods) @ np.array([2.0, 0.3, 0.0])
+        + rng.normal(0, 0.05, len(periods))
+    )
     fc = forecast_series(pd.Series(y, index=periods), ForecastSettings(simulations=200), key="f")
     assert fc.periods == ["2014-01", "2014-02", "2014-03"]
     assert fc.mean[0] > 2.0 and fc.mean[2] < 1.0
-    off = forecast_series(pd.Series(y, index=periods),
-                          ForecastSettings(simulations=200, spring_festival=False), key="f")
+    off = forecast_series(
+        pd.Series(y, index=periods),
+        ForecastSettings(simulations=200, spring_festival=False),
+        key="f",
+    )
     assert abs(off.mean[0] - 2.5) > abs(fc.mean[0] - 2.5)
 
 
@@ -246,8 +271,9 @@ def test_damped_trend_filter_matches_statsmodels():
     y = 5 + np.cumsum(rng.normal(0.05, 0.3, 60))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hw = ExponentialSmoothing(y, trend="add", damped_trend=True,
-                                  initialization_method="estimated").fit()
+        hw = ExponentialSmoothing(
+            y, trend="add", damped_trend=True, initialization_method="estimated"
+        ).fit()
     ours = fit_model(y, "damped")
     assert np.allclose(ours.forecast(8), hw.forecast(8), atol=1e-8)
 
@@ -304,12 +330,17 @@ def test_season_null_drops_seasonal_candidates(tmp_path):
     from samplekit.params import load_params
 
     f = tmp_path / "p.yaml"
-    f.write_text("name: x\nbacktest:\n  forecast:\n    models: [naive, ets, ar, damped]\n"
-                 "    season: null\n    combine: 2\n", encoding="utf-8")
+    f.write_text(
+        "name: x\nbacktest:\n  forecast:\n    models: [naive, ets, ar, damped]\n"
+        "    season: null\n    combine: 2\n",
+        encoding="utf-8",
+    )
     s = ForecastSettings.from_params(load_params(f, validate=False), "backtest.forecast")
     assert s.season is None and s.combine == 2 and s.candidates == ("naive", "ar", "damped")
-    f.write_text("name: x\nbacktest:\n  forecast:\n    models: [ets, arima]\n    season: null\n",
-                 encoding="utf-8")
+    f.write_text(
+        "name: x\nbacktest:\n  forecast:\n    models: [ets, arima]\n    season: null\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ParamsError, match="seasonal"):
         ForecastSettings.from_params(load_params(f, validate=False), "backtest.forecast")
     idx = [str(p) for p in pd.period_range("2000Q1", periods=40, freq="Q")]
@@ -327,8 +358,9 @@ def test_combination_is_the_average_of_the_best_refitted():
     s = ForecastSettings(season=None, horizon=2, origins=10, simulations=200, combine=2)
     fc = forecast_series(pd.Series(y, index=idx), s, key="q")
     pooled = fc.scores[fc.scores["horizon"] == 0].sort_values("rmse")
-    assert list(fc.models) == pooled["model"].tolist()[:2] == choose_models(
-        fc.scores, s.candidates, 2)
+    assert (
+        list(fc.models) == pooled["model"].tolist()[:2] == choose_models(fc.scores, s.candidates, 2)
+    )
     want = np.mean([fit_model(y, m, season=None).forecast(2) for m in fc.models], axis=0)
     assert np.allclose(fc.mean, want)
     assert np.allclose(fc.paths.mean(axis=0), want, atol=0.05)

@@ -19,8 +19,17 @@ GOOD = [
     ("91440300A000000026", "深圳市乙贸易有限公司", "深圳", "F", "51", "330", "25", "6000", ""),
     ("91441900A00000003L", "东莞市丙建设有限公司", "东莞", "E", "48", "110", "80", "7000", "6000"),
 ]
-COLUMNS = ["enterprise_id", "name", "city", "section", "division", "registration_type",
-           "employees", "revenue", "assets"]
+COLUMNS = [
+    "enterprise_id",
+    "name",
+    "city",
+    "section",
+    "division",
+    "registration_type",
+    "employees",
+    "revenue",
+    "assets",
+]
 
 
 def write(tmp_path, rows, name="register.csv", columns=COLUMNS, encoding="utf-8"):
@@ -37,19 +46,22 @@ def test_good_file_loads_and_classifies(tmp_path):
     assert frame["employees"].dtype == "int64"
 
 
-@pytest.mark.parametrize("column, bad, rule", [
-    ("city", "北京", "unknown_city"),
-    ("section", "Z", "unknown_section"),
-    ("division", "13", "invalid_division"),  # 13 is manufacturing, not wholesale (row 2: F)
-    ("division", "5x", "invalid_division"),
-    ("registration_type", "999", "unknown_registration_type"),
-    ("employees", "abc", "not_numeric"),
-    ("employees", "-3", "negative"),
-    ("employees", "2.5", "not_integer"),
-    ("revenue", "", "required"),
-    ("name", "", "required"),
-    ("enterprise_id", "91440100A00000001Q", "duplicate_id"),
-])
+@pytest.mark.parametrize(
+    "column, bad, rule",
+    [
+        ("city", "北京", "unknown_city"),
+        ("section", "Z", "unknown_section"),
+        ("division", "13", "invalid_division"),  # 13 is manufacturing, not wholesale (row 2: F)
+        ("division", "5x", "invalid_division"),
+        ("registration_type", "999", "unknown_registration_type"),
+        ("employees", "abc", "not_numeric"),
+        ("employees", "-3", "negative"),
+        ("employees", "2.5", "not_integer"),
+        ("revenue", "", "required"),
+        ("name", "", "required"),
+        ("enterprise_id", "91440100A00000001Q", "duplicate_id"),
+    ],
+)
 def test_each_problem_kind_is_reported(tmp_path, column, bad, rule):
     rows = [list(r) for r in GOOD]
     rows[1][COLUMNS.index(column)] = bad
@@ -70,8 +82,12 @@ def test_all_problems_reported_not_just_the_first(tmp_path):
     rows[2][COLUMNS.index("registration_type")] = "555"
     result = check_frame(write(tmp_path, rows), cities=CITIES)
     got = set(zip(result.problems["row"], result.problems["rule"], strict=True))
-    assert {(2, "unknown_section"), (3, "not_numeric"), (4, "unknown_city"),
-            (4, "unknown_registration_type")} <= got
+    assert {
+        (2, "unknown_section"),
+        (3, "not_numeric"),
+        (4, "unknown_city"),
+        (4, "unknown_registration_type"),
+    } <= got
     with pytest.raises(ValidationError) as info:
         load_frame(write(tmp_path, rows), cities=CITIES)
     assert len(info.value.problems) == len(result.problems)
@@ -87,8 +103,17 @@ def test_missing_required_column(tmp_path):
 
 
 def test_gbk_file_with_chinese_headers(tmp_path):
-    zh = ["企业代码", "企业名称", "城市", "行业门类", "行业大类", "登记注册类型", "从业人数",
-          "营业收入", "资产总额"]
+    zh = [
+        "企业代码",
+        "企业名称",
+        "城市",
+        "行业门类",
+        "行业大类",
+        "登记注册类型",
+        "从业人数",
+        "营业收入",
+        "资产总额",
+    ]
     path = write(tmp_path, GOOD, name="register_gbk.csv", columns=zh, encoding="gbk")
     with pytest.raises(UnicodeDecodeError):
         path.read_text(encoding="utf-8")
@@ -109,8 +134,11 @@ def test_bom_xlsx_and_parquet_agree(tmp_path):
 
 def test_status_and_panel_columns(tmp_path):
     cols = [*COLUMNS, "status", "in_panel", "export_share"]
-    rows = [[*GOOD[0], "关闭", "是", "0.5"], [*GOOD[1], "active", "false", ""],
-            [*GOOD[2], "停业", "1", "0"]]
+    rows = [
+        [*GOOD[0], "关闭", "是", "0.5"],
+        [*GOOD[1], "active", "false", ""],
+        [*GOOD[2], "停业", "1", "0"],
+    ]
     frame = load_frame(write(tmp_path, rows, columns=cols), cities=CITIES)
     assert frame["status"].tolist() == ["closed", "active", "suspended"]
     assert frame["in_panel"].tolist() == [True, False, True]
@@ -140,8 +168,17 @@ def test_cli_frame_check_exit_codes_and_outputs(tmp_path, capsys):
     bad_out = tmp_path / "bad"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        code = main(["frame", "check", str(write(tmp_path, rows, name="bad.csv")),
-                     "--params", DEMO_PARAMS, "--out", str(bad_out)])
+        code = main(
+            [
+                "frame",
+                "check",
+                str(write(tmp_path, rows, name="bad.csv")),
+                "--params",
+                DEMO_PARAMS,
+                "--out",
+                str(bad_out),
+            ]
+        )
     assert code == 1
     problems = pd.read_csv(bad_out / "problems.csv", encoding="utf-8-sig")
     assert problems["rule"].tolist() == ["unknown_section"]
@@ -153,8 +190,7 @@ def test_cli_frame_check_exit_codes_and_outputs(tmp_path, capsys):
 def test_cli_unreadable_file(tmp_path, capsys):
     path = tmp_path / "register.txt.gz"
     path.write_bytes(b"\x00\x01")
-    assert main(["frame", "check", str(path), "--params", DEMO_PARAMS,
-                 "--out", str(tmp_path)]) == 1
+    assert main(["frame", "check", str(path), "--params", DEMO_PARAMS, "--out", str(tmp_path)]) == 1
     assert "register.txt.gz" in capsys.readouterr().err
 
 
@@ -175,11 +211,15 @@ def test_city_with_suffix_gets_the_table_spelling(tmp_path):
     hits = result.problems[result.problems["rule"] == "unknown_city"].set_index("row")
     assert sorted(hits.index) == [3, 4]
     assert "“深圳”" in hits.loc[3, "message"] and "深圳市" in hits.loc[3, "message"]
-    assert "深圳”,请" not in hits.loc[4, "message"] and "广州、深圳、东莞" in hits.loc[4, "message"]  # division-code order
+    assert (
+        "深圳”,请" not in hits.loc[4, "message"] and "广州、深圳、东莞" in hits.loc[4, "message"]
+    )  # division-code order
 
 
-@pytest.mark.parametrize("written, code", [("民营企业", "170"), ("中外合资企业", "310"),
-                                           ("外资", "330"), ("某某有限公司", "159")])
+@pytest.mark.parametrize(
+    "written, code",
+    [("民营企业", "170"), ("中外合资企业", "310"), ("外资", "330"), ("某某有限公司", "159")],
+)
 def test_registration_type_names_get_their_code(tmp_path, written, code):
     rows = [list(r) for r in GOOD]
     rows[0][COLUMNS.index("registration_type")] = written

@@ -43,23 +43,29 @@ def test_same_seed_same_history_other_seed_differs(panel, year):
 def test_every_simulated_row_meets_the_form_rules(panel, year):
     reports = year[0].copy()
     reports["row"] = np.arange(len(reports)) + 2
-    previous = reports.assign(period=reports["period"])[["enterprise_id", "period",
-                                                         "survey_employment"]]
+    previous = reports.assign(period=reports["period"])[
+        ["enterprise_id", "period", "survey_employment"]
+    ]
     problems = validate_reports(reports, panel_ids=panel["enterprise_id"], previous=previous)
     assert rejected_rows(problems) == set()
     assert "baseline_break" not in set(problems["rule"])  # baseline = last month's survey
     # the chain holds: each month's baseline is the previous month's survey
     r = reports.set_index(["enterprise_id", "period"])["survey_employment"]
     feb = reports[reports["period"] == "2013-02"]
-    prev = r.loc[list(zip(feb["enterprise_id"], [previous_period("2013-02")] * len(feb),
-                          strict=True))].to_numpy()
+    prev = r.loc[
+        list(zip(feb["enterprise_id"], [previous_period("2013-02")] * len(feb), strict=True))
+    ].to_numpy()
     assert (feb["baseline_employment"].to_numpy() == prev).all()
 
 
 def test_spring_festival_dip_and_return_in_manufacturing(year):
     reports = year[0]
     assert seasonal_profile(["2013-01", "2013-02", "2013-03", "2013-04"]).tolist() == [
-        0.0, -1.0, 0.8, 0.2]  # lunar new year 2013-02-10
+        0.0,
+        -1.0,
+        0.8,
+        0.2,
+    ]  # lunar new year 2013-02-10
     assert seasonal_profile(["2012-01", "2012-02", "2012-03"]).tolist() == [-1.0, 0.5, 0.5]
     net = reports.groupby("period")[["change", "baseline_employment"]].sum()
     rate = net["change"] / net["baseline_employment"]
@@ -69,11 +75,15 @@ def test_spring_festival_dip_and_return_in_manufacturing(year):
 
 
 def test_shock_hits_exposed_enterprises_in_its_months(panel, year):
-    reports = year[0].merge(panel[["enterprise_id", "city", "section", "export_share"]],
-                            on="enterprise_id")
+    reports = year[0].merge(
+        panel[["enterprise_id", "city", "section", "export_share"]], on="enterprise_id"
+    )
     s = ShockSettings()
-    exposed = (reports["city"].isin(s.cities) & (reports["section"] == "C")
-               & (reports["export_share"] >= 0.3))
+    exposed = (
+        reports["city"].isin(s.cities)
+        & (reports["section"] == "C")
+        & (reports["export_share"] >= 0.3)
+    )
     shock = reports["period"].between(s.start, s.end)
     quiet = reports["period"].between("2013-04", "2013-06")
 
@@ -86,21 +96,24 @@ def test_shock_hits_exposed_enterprises_in_its_months(panel, year):
     fell = reports[exposed & shock & (reports["change"] < 0)]
     assert (fell["reason_1"] == 4).mean() > 0.8  # 订单不足
     city = year[1].set_index(["city", "period"])
-    rise = {c: city.loc[(c, "2013-12"), "registered_rate_end"]
-            - city.loc[(c, "2013-06"), "registered_rate_end"] for c in ("东莞", "深圳", "广州")}
+    rise = {
+        c: city.loc[(c, "2013-12"), "registered_rate_end"]
+        - city.loc[(c, "2013-06"), "registered_rate_end"]
+        for c in ("东莞", "深圳", "广州")
+    }
     assert rise["东莞"] > 0.1 and rise["深圳"] > 0.1 and rise["东莞"] > rise["广州"]
 
 
 def test_no_shock_when_disabled(panel):
-    reports, _ = simulate_history(panel, HistorySettings(start="2013-07", end="2013-09", seed=2,
-                                                         shock=None))
+    reports, _ = simulate_history(
+        panel, HistorySettings(start="2013-07", end="2013-09", seed=2, shock=None)
+    )
     fell = reports[reports["change"] < 0]
     assert (fell["reason_1"] == 4).mean() < 0.3
 
 
 def test_files_with_errors_and_resubmission_go_through_ingest(panel, tmp_path):
-    settings = HistorySettings(start="2013-06", end="2013-09", seed=4,
-                               xlsx_periods=("2013-07",))
+    settings = HistorySettings(start="2013-06", end="2013-09", seed=4, xlsx_periods=("2013-07",))
     path = build_demo_store(panel, tmp_path, settings=settings)
     files = store.read_table(path, "files")
     assert set(files["layout"]) == {"canonical", "form"}
@@ -155,16 +168,25 @@ def windowed(tmp_path_factory):
     from samplekit.calibration import CalibrationSettings
     from samplekit.selection import SelectionSettings, select_sample, synthetic_frame
 
-    frame, cells = synthetic_frame(6000, 40, sample_size=400, panel_share=0.02,
-                                   inactive_share=0.02, rng=5)
+    frame, cells = synthetic_frame(
+        6000, 40, sample_size=400, panel_share=0.02, inactive_share=0.02, rng=5
+    )
     sel = SelectionSettings(seed=31, calibration=CalibrationSettings(margins=("city",)))
     design = select_sample(frame, cells, sel).sample.assign(individual=False)
-    panel = pd.concat([design, individual_units(design, 4, np.random.default_rng(3))],
-                      ignore_index=True)
-    settings = HistorySettings(start="2010-01", end="2013-12", seed=8, closure_prob=0.004,
-                               relocation_prob=0.003, xlsx_periods=())
-    path = build_demo_store(panel, tmp_path_factory.mktemp("windowed"), settings=settings,
-                            frame=frame, selection=sel)
+    panel = pd.concat(
+        [design, individual_units(design, 4, np.random.default_rng(3))], ignore_index=True
+    )
+    settings = HistorySettings(
+        start="2010-01",
+        end="2013-12",
+        seed=8,
+        closure_prob=0.004,
+        relocation_prob=0.003,
+        xlsx_periods=(),
+    )
+    path = build_demo_store(
+        panel, tmp_path_factory.mktemp("windowed"), settings=settings, frame=frame, selection=sel
+    )
     return path, panel, frame, sel, settings
 
 
@@ -199,10 +221,14 @@ def test_every_stored_report_belongs_to_a_member_in_force(windowed):
     path, *_ = windowed
     m = store.read_membership(path)
     reports = store.read_reports(path)
-    j = reports[["enterprise_id", "period"]].reset_index().merge(
-        m[["enterprise_id", "valid_from", "valid_to"]], on="enterprise_id", how="left")
+    j = (
+        reports[["enterprise_id", "period"]]
+        .reset_index()
+        .merge(m[["enterprise_id", "valid_from", "valid_to"]], on="enterprise_id", how="left")
+    )
     inside = (j["valid_from"] <= j["period"]) & (
-        j["valid_to"].isna() | (j["valid_to"].fillna("") >= j["period"]))
+        j["valid_to"].isna() | (j["valid_to"].fillna("") >= j["period"])
+    )
     assert inside.groupby(j["index"]).sum().eq(1).all()  # exactly one row in force
     # and each member in force reports every month it is in force (none lost to quarantine
     # except the deliberately corrupted rows, resubmitted or not)
@@ -225,10 +251,14 @@ def test_retired_stop_and_replacements_start_at_the_window(windowed):
     closed = gone[gone["exit_reason"].isin(["closed", "bankrupt"])]
     final = reports.set_index(["enterprise_id", "period"])["survey_employment"]
     # a closure is a reported fall to zero, reported until the window
-    assert (final.loc[list(zip(closed["enterprise_id"], closed["valid_to"],
-                               strict=True))] == 0).all()
-    new = m[(m["entry_reason"] == "replacement") & (m["valid_from"] > "2010-01")
-            & (m["valid_from"] <= "2013-12")]
+    assert (
+        final.loc[list(zip(closed["enterprise_id"], closed["valid_to"], strict=True))] == 0
+    ).all()
+    new = m[
+        (m["entry_reason"] == "replacement")
+        & (m["valid_from"] > "2010-01")
+        & (m["valid_from"] <= "2013-12")
+    ]
     assert len(new) >= 20
     assert (first.loc[new["enterprise_id"]].to_numpy() == new["valid_from"].to_numpy()).all()
 

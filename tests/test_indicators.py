@@ -26,9 +26,14 @@ def _demo(**kw):
 
 
 def test_valid_table_passes_with_chinese_headers_and_empty_cells(tmp_path):
-    raw = pd.DataFrame({"城市": ["广州", "广州"], "月份": ["2013-01", "2013-02"],
-                        HEADERS_ZH["registered_rate"]: ["2.4", ""],
-                        "求人倍率": ["1.2", "1.3"]})
+    raw = pd.DataFrame(
+        {
+            "城市": ["广州", "广州"],
+            "月份": ["2013-01", "2013-02"],
+            HEADERS_ZH["registered_rate"]: ["2.4", ""],
+            "求人倍率": ["1.2", "1.3"],
+        }
+    )
     path = tmp_path / "t.csv"
     raw.to_csv(path, index=False, encoding="gbk")
     got = load_city_indicators(path, cities=CITIES)
@@ -37,12 +42,14 @@ def test_valid_table_passes_with_chinese_headers_and_empty_cells(tmp_path):
 
 
 def test_every_bad_cell_is_reported():
-    raw = pd.DataFrame({
-        "city": ["广州", "火星", "", "广州", "深圳"],
-        "period": ["2013-01", "2013-02", "2013-03", "2013-01", "2013-13"],
-        "registered_rate": ["2.5", "abc", "120", "2.6", "3"],
-        "new_registered_unemployed": ["10", "-1", "2.5", "4", "5"],
-    })
+    raw = pd.DataFrame(
+        {
+            "city": ["广州", "火星", "", "广州", "深圳"],
+            "period": ["2013-01", "2013-02", "2013-03", "2013-01", "2013-13"],
+            "registered_rate": ["2.5", "abc", "120", "2.6", "3"],
+            "new_registered_unemployed": ["10", "-1", "2.5", "4", "5"],
+        }
+    )
     with pytest.raises(ValidationError) as exc:
         validate_city_indicators(raw, cities=CITIES, file="t.csv")
     p = exc.value.problems
@@ -72,19 +79,25 @@ def test_demo_is_valid_seeded_and_follows_the_shock():
     assert not _demo(rng=5).equals(a)
     validate_city_indicators(a.astype(str).replace("nan", ""), cities=[*CITIES, "省"])
     q = a.assign(shock=a["period"].between("2013-07", "2013-12"))
-    by = q.groupby(["city", "shock"])[["registered_rate", "ui_fund_months",
-                                        "demand_supply_ratio"]].mean()
+    by = q.groupby(["city", "shock"])[
+        ["registered_rate", "ui_fund_months", "demand_supply_ratio"]
+    ].mean()
     for city in ("东莞", "深圳"):
-        assert by.loc[(city, True), "registered_rate"] > by.loc[(city, False), "registered_rate"] + 0.3
+        assert (
+            by.loc[(city, True), "registered_rate"] > by.loc[(city, False), "registered_rate"] + 0.3
+        )
         assert by.loc[(city, True), "ui_fund_months"] < by.loc[(city, False), "ui_fund_months"] - 2
-        assert (by.loc[(city, True), "demand_supply_ratio"]
-                < by.loc[(city, False), "demand_supply_ratio"] - 0.1)
+        assert (
+            by.loc[(city, True), "demand_supply_ratio"]
+            < by.loc[(city, False), "demand_supply_ratio"] - 0.1
+        )
     for city in ("广州", "汕头"):
-        assert abs(by.loc[(city, True), "registered_rate"]
-                   - by.loc[(city, False), "registered_rate"]) < 0.2
+        assert (
+            abs(by.loc[(city, True), "registered_rate"] - by.loc[(city, False), "registered_rate"])
+            < 0.2
+        )
     new = a.pivot(index="period", columns="city", values="new_registered_unemployed")
-    assert (new["东莞"]["2013-10":"2013-12"].sum()
-            > 1.3 * new["东莞"]["2012-10":"2012-12"].sum())
+    assert new["东莞"]["2013-10":"2013-12"].sum() > 1.3 * new["东莞"]["2012-10":"2012-12"].sum()
 
 
 def test_province_row_is_the_weighted_mean_and_the_sum():
@@ -93,8 +106,10 @@ def test_province_row_is_the_weighted_mean_and_the_sum():
     w = pd.Series([500.0, 900.0, 800.0, 300.0], index=CITIES)
     rate = (month.loc[CITIES, "registered_rate"] * w).sum() / w.sum()
     assert abs(month.loc["省", "registered_rate"] - rate) < 0.006
-    assert month.loc["省", "new_registered_unemployed"] == month.loc[
-        CITIES, "new_registered_unemployed"].sum()
+    assert (
+        month.loc["省", "new_registered_unemployed"]
+        == month.loc[CITIES, "new_registered_unemployed"].sum()
+    )
 
 
 def test_store_rates_replace_the_generated_ones():

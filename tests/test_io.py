@@ -38,8 +38,14 @@ def test_outputs_are_byte_identical(tmp_path):
     assert (tmp_path / "1.csv").read_bytes() == (tmp_path / "2.csv").read_bytes()
     assert (tmp_path / "1.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     for name in ("1.xlsx", "2.xlsx"):
-        write_xlsx({"表": df}, tmp_path / name, headers={"a": "数值"}, titles={"表": "标题"},
-                   about={"版本": "0.1"}, source="测试")
+        write_xlsx(
+            {"表": df},
+            tmp_path / name,
+            headers={"a": "数值"},
+            titles={"表": "标题"},
+            about={"版本": "0.1"},
+            source="测试",
+        )
     assert (tmp_path / "1.xlsx").read_bytes() == (tmp_path / "2.xlsx").read_bytes()
     back = pd.read_excel(tmp_path / "1.xlsx", sheet_name=None, header=None)
     assert list(back) == ["表", "说明"]
@@ -66,15 +72,17 @@ def test_formula_text_escaped_in_csv_and_kept_as_text_in_xlsx(tmp_path):
     values.remove("\rx")  # (a bare CR inside a cell is a CSV problem of its own)
     df = pd.DataFrame({"name": values, "n": range(len(values))})
     write_csv(df, tmp_path / "a.csv")
-    raw = pd.read_csv(tmp_path / "a.csv", dtype=str, encoding="utf-8-sig",
-                      keep_default_na=False)["name"].tolist()
+    raw = pd.read_csv(tmp_path / "a.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)[
+        "name"
+    ].tolist()
     assert raw[:5] == ["'=1+2", "'+A1", "'-A1+1", "'@SUM(A1)", "'\tx"]
     assert raw[5:] == values[5:]  # numbers untouched
     assert read_table(tmp_path / "a.csv")["name"].tolist()[:4] == values[:4]  # round trip
     write_xlsx({"表": df}, tmp_path / "a.xlsx", titles={"表": "=标题"}, about={"=k": "=v"})
     wb = load_workbook(tmp_path / "a.xlsx")
-    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
-             if c.value is not None]
+    cells = [
+        c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None
+    ]
     assert not any(c.data_type == "f" for c in cells)
     assert {"=1+2", "=标题", "=k", "=v"} <= {c.value for c in cells}
 
@@ -101,25 +109,42 @@ def test_mixed_encoding_and_ragged_rows_named_with_line(tmp_path):
 def _workbook(tmp_path, **kw):
     from openpyxl import load_workbook
 
-    df = pd.DataFrame({
-        "city": ["广州", "深圳"], "employees": [1234567, 89],
-        "employment_share": [0.0719, 0.9281], "change_pct": [-3.7001473309282, 1.5],
-        "prn": [0.123456789, 0.5], "cv": [0.10131, 0.2], "size_class": ["large", "micro"],
-        "section": ["C", "G"], "monitored": [True, False], "weight": [5.0, 6.0],
-        "note": ["甲", "乙"],
-    })
-    write_xlsx({"表": df}, tmp_path / "w.xlsx", headers={"city": "城市", "employees": "从业人数"},
-               titles={"表": "测试表"}, source="测试来源", units="单位:人",
-               about={"参数文件": str(tmp_path / "p.yaml"), "倾斜系数": {"广州": 1.05}},
-               **kw)
+    df = pd.DataFrame(
+        {
+            "city": ["广州", "深圳"],
+            "employees": [1234567, 89],
+            "employment_share": [0.0719, 0.9281],
+            "change_pct": [-3.7001473309282, 1.5],
+            "prn": [0.123456789, 0.5],
+            "cv": [0.10131, 0.2],
+            "size_class": ["large", "micro"],
+            "section": ["C", "G"],
+            "monitored": [True, False],
+            "weight": [5.0, 6.0],
+            "note": ["甲", "乙"],
+        }
+    )
+    write_xlsx(
+        {"表": df},
+        tmp_path / "w.xlsx",
+        headers={"city": "城市", "employees": "从业人数"},
+        titles={"表": "测试表"},
+        source="测试来源",
+        units="单位:人",
+        about={"参数文件": str(tmp_path / "p.yaml"), "倾斜系数": {"广州": 1.05}},
+        **kw,
+    )
     return df, load_workbook(tmp_path / "w.xlsx")
 
 
 def test_workbook_formats_layout_and_print_setup(tmp_path):
     df, wb = _workbook(tmp_path, formats={"weight": "dec1"})
     ws = wb["表"]
-    assert [ws["A1"].value, ws["A2"].value, ws["A3"].value] == ["测试表", "单位:人",
-                                                                "来源:测试来源"]
+    assert [ws["A1"].value, ws["A2"].value, ws["A3"].value] == [
+        "测试表",
+        "单位:人",
+        "来源:测试来源",
+    ]
     head = [c.value for c in ws[4]]
     assert head[:2] == ["城市", "从业人数"]
     fmt = {h: ws.cell(row=5, column=j + 1).number_format for j, h in enumerate(head)}

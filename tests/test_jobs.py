@@ -28,10 +28,13 @@ def test_data_note_marks_every_demo_input(tmp_path):
         f"province: {{cities: {cities}}}\nframe: {{path: {tmp_path / 'register.csv'}}}\n"
         f"monthly: {{store: {tmp_path / 'store.duckdb'}}}\n"
         f"warning: {{city_indicators: {tmp_path / 'ind.csv'}}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert jobs.data_note(load_params(real, validate=False)) == ""
-    assert not any(jobs.uses_demo(load_params(real, validate=False), w)
-                   for w in ("frame", "store", "city_indicators"))
+    assert not any(
+        jobs.uses_demo(load_params(real, validate=False), w)
+        for w in ("frame", "store", "city_indicators")
+    )
 
 
 def test_store_uses_monthly_store_from_params(tmp_path):

@@ -10,16 +10,18 @@ from samplekit.calibration import CalibrationSettings
 from samplekit.maintenance import MaintenanceSettings, maintain
 from samplekit.selection import CELL, SelectionSettings, prn, select_sample, synthetic_frame
 
-SETTINGS = SelectionSettings(seed=77, reserve_per_cell=5,
-                             calibration=CalibrationSettings(margins=("city", "size_class")))
+SETTINGS = SelectionSettings(
+    seed=77, reserve_per_cell=5, calibration=CalibrationSettings(margins=("city", "size_class"))
+)
 
 
 def _key(df: pd.DataFrame) -> pd.Series:
     return df[CELL].astype(str).agg("|".join, axis=1)
 
 
-def _next_year(frame: pd.DataFrame, panel: pd.DataFrame, year: int, close_share: float = 0.08
-               ) -> pd.DataFrame:
+def _next_year(
+    frame: pd.DataFrame, panel: pd.DataFrame, year: int, close_share: float = 0.08
+) -> pd.DataFrame:
     """Close a share of the panel and of the rest, drop a few members from the register,
     and register new enterprises."""
     rng = np.random.default_rng(year)
@@ -40,8 +42,9 @@ def _next_year(frame: pd.DataFrame, panel: pd.DataFrame, year: int, close_share:
 
 @pytest.fixture(scope="module")
 def year0():
-    frame, cells = synthetic_frame(8000, 60, sample_size=500, panel_share=0.02,
-                                   inactive_share=0.02, rng=5)
+    frame, cells = synthetic_frame(
+        8000, 60, sample_size=500, panel_share=0.02, inactive_share=0.02, rng=5
+    )
     return frame, cells, select_sample(frame, cells, SETTINGS)
 
 
@@ -50,8 +53,9 @@ def test_outside_the_window_nothing_changes(year0):
     out = maintain(res.sample, frame, SETTINGS, period="2014-06")
     assert not out.in_window and out.selection is None and out.changes.empty
     assert "outside the replacement window" in out.message
-    forced = maintain(res.sample, frame, SETTINGS, period="2014-06",
-                      window=MaintenanceSettings(force=True))
+    forced = maintain(
+        res.sample, frame, SETTINGS, period="2014-06", window=MaintenanceSettings(force=True)
+    )
     assert forced.in_window
     summary = dict(zip(forced.summary["key"], forced.summary["value"], strict=True))
     assert summary["forced_outside_window"] == "true"
@@ -117,8 +121,9 @@ def test_a_dry_cell_borrows_from_the_nearest_cell():
     cells.loc[h, "n"] = int(per.loc[key])
     res = select_sample(frame, cells, SETTINGS)
     f = frame.copy()
-    members = res.sample[(res.sample[CELL].astype(str).to_numpy() ==
-                          np.array(key, dtype=str)).all(axis=1)]
+    members = res.sample[
+        (res.sample[CELL].astype(str).to_numpy() == np.array(key, dtype=str)).all(axis=1)
+    ]
     f.loc[f["enterprise_id"] == members.iloc[0]["enterprise_id"], "status"] = "closed"
     out = maintain(res.sample, f, SETTINGS, period="2013-12")
     log = out.changes

@@ -53,11 +53,14 @@ def test_small_domain_threshold_reads_the_largest_failing_city(study):
     from samplekit.estimation import SMALL_DOMAIN_REPORTERS
 
     rows = [("全省", "job_loss_rate", 90.0, 9000.0)]  # the province never sets the threshold
-    for city, cov, rep in (("A", 95.0, 1500.0), ("B", 92.0, 801.0), ("C", 96.0, 600.0),
-                           ("D", 80.0, 250.0)):
+    for city, cov, rep in (
+        ("A", 95.0, 1500.0),
+        ("B", 92.0, 801.0),
+        ("C", 96.0, 600.0),
+        ("D", 80.0, 250.0),
+    ):
         rows += [(city, "job_loss_rate", cov, rep), (city, "share_reducing", 99.0, rep)]
-    summary = pd.DataFrame(rows, columns=["domain", "indicator", "coverage_pct",
-                                          "mean_reporters"])
+    summary = pd.DataFrame(rows, columns=["domain", "indicator", "coverage_pct", "mean_reporters"])
     assert study.small_domain_threshold(summary) == 810  # above B (801), C below it is flagged
     ok = summary.assign(coverage_pct=95.0)
     assert study.small_domain_threshold(ok) == 0

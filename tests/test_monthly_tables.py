@@ -21,30 +21,39 @@ from samplekit.monthly_tables import (
     write_monthly_tables,
 )
 
-PANEL = pd.DataFrame({
-    "enterprise_id": ["A", "B", "C", "D", "P"],
-    "name": ["甲厂", "乙厂", "丙店", "丁司", "个体户"],
-    "city": ["东莞", "东莞", "深圳", "深圳", "深圳"],
-    "section": ["C", "C", "F", "C", "H"],
-    "registration_type": ["170", "330", "170", "110", ""],
-    "individual": [False, False, False, False, True],
-})
+PANEL = pd.DataFrame(
+    {
+        "enterprise_id": ["A", "B", "C", "D", "P"],
+        "name": ["甲厂", "乙厂", "丙店", "丁司", "个体户"],
+        "city": ["东莞", "东莞", "深圳", "深圳", "深圳"],
+        "section": ["C", "C", "F", "C", "H"],
+        "registration_type": ["170", "330", "170", "110", ""],
+        "individual": [False, False, False, False, True],
+    }
+)
 
 
 def tiny() -> pd.DataFrame:
     """Hand-made month: A −150 (layoff 120, other 30), B +10, C −5 (other), D 0, P −2."""
-    return pd.DataFrame({
-        "enterprise_id": ["A", "B", "C", "D", "P"], "period": "2013-12",
-        "baseline_employment": [1000, 90, 40, 300, 12],
-        "survey_employment": [850, 100, 35, 300, 10],
-        "change": [-150, 10, -5, 0, -2],
-        "change_pct": [-15.0, 11.1, -12.5, 0.0, -16.7],
-        "reduction_closure": [0, 0, 0, 0, 0], "reduction_suspension": [0, 0, 0, 0, 0],
-        "reduction_layoff": [120, 0, 0, 0, 0], "reduction_relocation": [0, 0, 0, 0, 0],
-        "reduction_other": [30, 0, 5, 0, 2],
-        "reason_1": [4, pd.NA, 6, pd.NA, 10], "reason_2": [9, pd.NA, pd.NA, pd.NA, pd.NA],
-        "reason_3": [pd.NA] * 5, "remark": [pd.NA] * 5,
-    }).astype({f"reason_{k}": "Int64" for k in (1, 2, 3)})
+    return pd.DataFrame(
+        {
+            "enterprise_id": ["A", "B", "C", "D", "P"],
+            "period": "2013-12",
+            "baseline_employment": [1000, 90, 40, 300, 12],
+            "survey_employment": [850, 100, 35, 300, 10],
+            "change": [-150, 10, -5, 0, -2],
+            "change_pct": [-15.0, 11.1, -12.5, 0.0, -16.7],
+            "reduction_closure": [0, 0, 0, 0, 0],
+            "reduction_suspension": [0, 0, 0, 0, 0],
+            "reduction_layoff": [120, 0, 0, 0, 0],
+            "reduction_relocation": [0, 0, 0, 0, 0],
+            "reduction_other": [30, 0, 5, 0, 2],
+            "reason_1": [4, pd.NA, 6, pd.NA, 10],
+            "reason_2": [9, pd.NA, pd.NA, pd.NA, pd.NA],
+            "reason_3": [pd.NA] * 5,
+            "remark": [pd.NA] * 5,
+        }
+    ).astype({f"reason_{k}": "Int64" for k in (1, 2, 3)})
 
 
 def test_table1_hand_totals():
@@ -59,7 +68,9 @@ def test_table1_hand_totals():
     assert tot.loc["东莞", "reasons"] == "4、9"
     a = t1[t1["enterprise_id"] == "A"].iloc[0]
     assert a["registration_type_name"] == "私营企业" and a["section_name"] == "制造业"
-    assert check_identities(t1, table2(tiny(), PANEL, network="province"), table3(tiny(), PANEL, network="province")).empty
+    assert check_identities(
+        t1, table2(tiny(), PANEL, network="province"), table3(tiny(), PANEL, network="province")
+    ).empty
 
 
 def test_table2_hand_totals():
@@ -91,10 +102,12 @@ def test_mass_layoffs_thresholds_by_hand():
     assert ml["enterprise_id"].tolist() == ["A", "C", "P"]
     assert ml["criterion"].tolist() == ["both", "share", "share"]
     assert ml["main_type"].iloc[0] == "经济性裁员"
-    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=100, min_share=0.5)["enterprise_id"].tolist() \
-        == ["A"]
-    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=200, min_share=0.13)["enterprise_id"].tolist() \
-        == ["A", "P"]
+    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=100, min_share=0.5)[
+        "enterprise_id"
+    ].tolist() == ["A"]
+    assert mass_layoffs(tiny(), PANEL, network="province", min_persons=200, min_share=0.13)[
+        "enterprise_id"
+    ].tolist() == ["A", "P"]
 
 
 def test_reason_distribution_and_main_reasons():
@@ -108,7 +121,11 @@ def test_reason_distribution_and_main_reasons():
 
 
 def test_check_identities_catches_a_broken_total():
-    t1, t2, t3 = table1(tiny(), PANEL, network="province"), table2(tiny(), PANEL, network="province"), table3(tiny(), PANEL, network="province")
+    t1, t2, t3 = (
+        table1(tiny(), PANEL, network="province"),
+        table2(tiny(), PANEL, network="province"),
+        table3(tiny(), PANEL, network="province"),
+    )
     broken = t1.copy()
     broken.loc[broken["seq"] == "总计", "survey_employment"] += 1
     bad = check_identities(broken, t2, t3)
@@ -121,10 +138,14 @@ def test_check_identities_catches_a_broken_total():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     panel = synthetic_panel(500, cities=("东莞", "深圳", "广州", "汕头"), rng=21)
-    panel = pd.concat([panel, individual_units(panel, 8, np.random.default_rng(2))],
-                      ignore_index=True)
-    path = build_demo_store(panel, tmp_path_factory.mktemp("demo"),
-                            settings=HistorySettings(start="2013-09", end="2013-12", seed=9))
+    panel = pd.concat(
+        [panel, individual_units(panel, 8, np.random.default_rng(2))], ignore_index=True
+    )
+    path = build_demo_store(
+        panel,
+        tmp_path_factory.mktemp("demo"),
+        settings=HistorySettings(start="2013-09", end="2013-12", seed=9),
+    )
     return path
 
 
@@ -152,7 +173,9 @@ def test_identities_hold_on_the_demo_history_and_match_a_hand_sum(demo):
 def test_write_monthly_tables_files(demo, tmp_path):
     paths = write_monthly_tables(demo, "2013-12", tmp_path, network="province")
     names = sorted(p.name for p in paths)
-    assert "monthly_tables_province_2013-12.xlsx" in names and "table2_province_2013-12.csv" in names
+    assert (
+        "monthly_tables_province_2013-12.xlsx" in names and "table2_province_2013-12.csv" in names
+    )
     t2 = pd.read_csv(tmp_path / "table2_province_2013-12.csv", encoding="utf-8-sig")
     assert t2["level"].iloc[0] == "总计"
     xl = pd.ExcelFile(tmp_path / "monthly_tables_province_2013-12.xlsx")
@@ -171,19 +194,48 @@ def test_write_monthly_tables_files(demo, tmp_path):
 def test_cli_tables(demo, tmp_path, capsys):
     from samplekit.cli import main
 
-    assert main(["tables", "--store", str(demo), "--period", "2013-11", "--out",
-                 str(tmp_path), "--network", "province"]) == 0
+    assert (
+        main(
+            [
+                "tables",
+                "--store",
+                str(demo),
+                "--period",
+                "2013-11",
+                "--out",
+                str(tmp_path),
+                "--network",
+                "province",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "monthly_tables_province_2013-11.xlsx").exists()
     assert "table1_province_2013-11.csv" in capsys.readouterr().out
-    assert main(["tables", "--store", str(demo), "--period", "2010-01", "--out",
-                 str(tmp_path), "--network", "province"]) == 1  # no reports that month: a clear error, exit 1
+    assert (
+        main(
+            [
+                "tables",
+                "--store",
+                str(demo),
+                "--period",
+                "2010-01",
+                "--out",
+                str(tmp_path),
+                "--network",
+                "province",
+            ]
+        )
+        == 1
+    )  # no reports that month: a clear error, exit 1
     assert "no accepted reports" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ two networks (issue 9)
 # The ministry's monthly network: A (东莞) and C (深圳) and the individual unit P (深圳).
-MEMBERS = PANEL.assign(ministry=[True, False, True, False, True], valid_from="2013-01",
-                       valid_to=None)
+MEMBERS = PANEL.assign(
+    ministry=[True, False, True, False, True], valid_from="2013-01", valid_to=None
+)
 
 
 def test_ministry_tables_count_only_ministry_members():
@@ -205,18 +257,22 @@ def test_ministry_tables_count_only_ministry_members():
     ml = mass_layoffs(tiny(), MEMBERS, network="ministry")
     # B rose, D flat (province only); C −12.5 % and P −16.7 % ≥ 10 %
     assert ml["enterprise_id"].tolist() == ["A", "C", "P"]
-    assert sorted(network_panel(MEMBERS, network="ministry", period="2013-12")[
-        "enterprise_id"]) == ["A", "C", "P"]
+    assert sorted(
+        network_panel(MEMBERS, network="ministry", period="2013-12")["enterprise_id"]
+    ) == ["A", "C", "P"]
     with pytest.raises(Exception, match="ministry"):
         table2(tiny(), PANEL)  # the default network needs the flag
 
 
 def test_tables_use_the_member_row_in_force_that_month():
     # D left at a window (row closed 2013-11); A's 2012 row (another city) is not in force
-    rows = pd.concat([
-        MEMBERS.assign(valid_to=[None, None, None, "2013-11", None]),
-        MEMBERS.iloc[[0]].assign(city="深圳", valid_from="2012-01", valid_to="2012-12"),
-    ], ignore_index=True)
+    rows = pd.concat(
+        [
+            MEMBERS.assign(valid_to=[None, None, None, "2013-11", None]),
+            MEMBERS.iloc[[0]].assign(city="深圳", valid_from="2012-01", valid_to="2012-12"),
+        ],
+        ignore_index=True,
+    )
     t2 = table2(tiny(), rows, network="province").set_index(["level", "city"])
     assert t2.loc[("city", "东莞"), "enterprises"] == 2  # A (its 2013 row) and B
     assert t2.loc[("city", "(名单外)"), "enterprises"] == 1  # D reports but is not a member
@@ -259,8 +315,9 @@ def test_ministry_tables_on_the_demo_store_and_cli(demo, tmp_path, monkeypatch, 
     assert total["baseline_employment"] == firms["baseline_employment"].sum()
     assert set(tables["table1"]["enterprise_id"]) - {""} == set(firms["enterprise_id"])
     monkeypatch.setattr(mt, "_store_panel", lambda store_path, period: panel)
-    assert main(["tables", "--store", str(demo), "--period", "2013-12", "--out",
-                 str(tmp_path)]) == 0  # default: the ministry's network
+    assert (
+        main(["tables", "--store", str(demo), "--period", "2013-12", "--out", str(tmp_path)]) == 0
+    )  # default: the ministry's network
     out = capsys.readouterr().out
     assert "table2_ministry_2013-12.csv" in out and "monthly_tables_ministry_2013-12.xlsx" in out
     t2 = pd.read_csv(tmp_path / "table2_ministry_2013-12.csv", encoding="utf-8-sig")

@@ -32,9 +32,15 @@ PINNED = "nbval-check-output"
 def demo_run(tmp_path_factory):
     """All notebooks on the demo params, once, into one run folder."""
     out = tmp_path_factory.mktemp("demo_run")
-    result = run_notebooks(demo_notebooks(), params_dir() / "guangdong_2013.yaml", out,
-                           timeout=900, html=True, pre_steps=DEMO_PRE_STEPS,
-                           workers=DEMO_WORKERS)
+    result = run_notebooks(
+        demo_notebooks(),
+        params_dir() / "guangdong_2013.yaml",
+        out,
+        timeout=900,
+        html=True,
+        pre_steps=DEMO_PRE_STEPS,
+        workers=DEMO_WORKERS,
+    )
     failures = [r.message() for r in result.failures]
     assert result.ok, "notebook(s) failed:\n" + "\n".join(failures)
     return out
@@ -90,8 +96,9 @@ def test_run_records_provenance_and_injected_parameters(demo_run):
     assert by_name["04_quarterly_warning"]["quarter"] == "2013Q4"
     for p in demo_notebooks():
         executed = nbformat.read(demo_run / p.name, as_version=4)
-        injected = [c for c in executed.cells
-                    if "injected-parameters" in c.metadata.get("tags", [])]
+        injected = [
+            c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+        ]
         assert len(injected) == 1 and str(demo_run) in injected[0].source
         assert (demo_run / f"{p.stem}.html").stat().st_size > 10_000
 
@@ -111,8 +118,9 @@ def test_sample_design_outputs(demo_run):
 # ------------------------------------------------------------------ 02 sample selection
 def test_sample_selection_outputs(demo_run):
     out = demo_run / "selection"
-    sample = pd.read_csv(out / "sample_list.csv", encoding="utf-8-sig",
-                         dtype={"enterprise_id": str})
+    sample = pd.read_csv(
+        out / "sample_list.csv", encoding="utf-8-sig", dtype={"enterprise_id": str}
+    )
     assert len(sample) == 10000 and sample["enterprise_id"].is_unique
     assert set(sample["status"]) <= {"retained", "new", "replacement"}
     assert sample["monthly"].sum() == 1000
@@ -144,16 +152,29 @@ def test_monthly_monitoring_outputs(demo_run):
 def test_quarterly_warning_outputs(demo_run):
     out = demo_run / "warning"
     levels = pd.read_csv(out / "levels.csv", encoding="utf-8-sig")
-    assert list(levels.columns[:8]) == ["city", "indicator", "value", "ci_low", "ci_high",
-                                        "line", "level", "status"]
+    assert list(levels.columns[:8]) == [
+        "city",
+        "indicator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "line",
+        "level",
+        "status",
+    ]
     comp = pd.read_csv(out / "composite.csv", encoding="utf-8-sig").set_index("city")
     assert all(comp.loc[c, "composite_rank"] >= 1 for c in SHOCKED)
     quiet = comp.drop(index=[*SHOCKED, "广东省"])
     assert (quiet["composite_rank"] == 0).mean() >= 0.8
     fc = pd.read_csv(out / "forecasts.csv", encoding="utf-8-sig")
     assert (fc.loc[fc["kind"] == "quarter", "target"] == "2014Q1").all()
-    for name in ("estimates.csv", "crossing.csv", "fig_levels.png", "warning.xlsx",
-                 "backtest/backtest.png"):
+    for name in (
+        "estimates.csv",
+        "crossing.csv",
+        "fig_levels.png",
+        "warning.xlsx",
+        "backtest/backtest.png",
+    ):
         assert (out / name).stat().st_size > 0
 
 

@@ -18,8 +18,9 @@ def test_no_public_name_shadows_a_submodule():
     from pathlib import Path
 
     package = Path(samplekit.__file__).parent
-    modules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir()
-                                                         if (p / "__init__.py").exists()}
+    modules = {p.stem for p in package.glob("*.py")} | {
+        p.name for p in package.iterdir() if (p / "__init__.py").exists()
+    }
     assert not (set(samplekit.__all__) - set(samplekit._MODULES)) & modules
 
 
@@ -50,8 +51,15 @@ def test_no_domain_module_imports_the_demo_or_the_job_layer():
     from pathlib import Path
 
     package = Path(samplekit.__file__).parent
-    edges = {"jobs.py", "cache.py", "notebook.py", "runner.py", "verify.py", "__init__.py",
-             "params.py"}
+    edges = {
+        "jobs.py",
+        "cache.py",
+        "notebook.py",
+        "runner.py",
+        "verify.py",
+        "__init__.py",
+        "params.py",
+    }
     demo, job = [], []
     for path in sorted(package.glob("*.py")):
         for line, module in _imports(path):

@@ -27,11 +27,23 @@ def test_environment_yml_installs_the_project_with_dev_extras():
 
 def test_core_packages_the_user_fixed_are_dependencies():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    deps = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"][
-        "dev"]
+    deps = (
+        pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    )
     names = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in deps}
-    for core in ("jupyterlab", "pandas", "scipy", "scikit-learn", "matplotlib", "papermill",
-                 "nbval", "statsmodels", "duckdb", "openpyxl", "mplfonts"):
+    for core in (
+        "jupyterlab",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "matplotlib",
+        "papermill",
+        "nbval",
+        "statsmodels",
+        "duckdb",
+        "openpyxl",
+        "mplfonts",
+    ):
         assert core in names, core
     assert pyproject["project"]["scripts"]["samplekit"] == "samplekit.cli:main"
 

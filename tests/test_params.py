@@ -16,7 +16,7 @@ def write(tmp_path, text):
 
 
 def test_yaml_11_surprises_are_disabled(tmp_path):
-    p = load_params(write(tmp_path, "name: NO\ntitle: 010\nseed: 12\nquarter: \"2013Q4\"\n"))
+    p = load_params(write(tmp_path, 'name: NO\ntitle: 010\nseed: 12\nquarter: "2013Q4"\n'))
     assert p.get("name") == "NO"
     assert p.get("title") == "010"
     assert p.get("seed") == 12
@@ -39,7 +39,8 @@ def test_errors_name_file_and_key(tmp_path):
         load_params(write(tmp_path, "seed: 5\n")).number("seed", low=10)
     with pytest.raises(ParamsError, match="unknown key"):
         load_params(write(tmp_path, "frame:\n  paht: x\n"), validate=False).check_keys(
-            "frame", {"path", "demo"})
+            "frame", {"path", "demo"}
+        )
 
 
 def test_bool_is_not_a_number(tmp_path):
@@ -102,7 +103,8 @@ DEMO = (params_dir() / "guangdong_2013.yaml").read_text(encoding="utf-8")
 def test_every_section_is_validated_when_the_file_loads(tmp_path):
     # A typo deep under warning: fails at load, naming the file and the dotted key.
     bad = DEMO.replace("    hysteresis_periods: 2", "    hysteresis_period: 2").replace(
-        "  hysteresis_periods: 2", "  hysteresis_perods: 2")
+        "  hysteresis_periods: 2", "  hysteresis_perods: 2"
+    )
     assert bad != DEMO
     with pytest.raises(ParamsError, match=r"p\.yaml.*hysteresis_perods.*'warning'"):
         load_params(write(tmp_path, bad))

@@ -57,8 +57,10 @@ def test_each_notebook_has_one_literal_parameters_cell_with_chinese_comments():
         for number, line in enumerate(nb.cells[cells[0]].source.splitlines(), start=1):
             code, _, comment = line.partition("#")
             if code.strip() and not CJK.search(comment):
-                problems.append(f"{path}: parameters cell line {number} `{line.strip()}` needs a "
-                                "Chinese comment saying what it is")
+                problems.append(
+                    f"{path}: parameters cell line {number} `{line.strip()}` needs a "
+                    "Chinese comment saying what it is"
+                )
     assert problems == []
 
 
@@ -83,8 +85,10 @@ def test_declared_parameters_are_params_keys_with_matching_types():
                 if expected is None:  # an annotation papermill cannot name: nothing to compare
                     continue
                 if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-                    problems.append(f"{params_path}: '{name}' = {value!r} does not fit "
-                                    f"{path.name}'s `{name}: {info['inferred_type_name']}`")
+                    problems.append(
+                        f"{params_path}: '{name}' = {value!r} does not fit "
+                        f"{path.name}'s `{name}: {info['inferred_type_name']}`"
+                    )
     assert problems == []
 
 
@@ -94,8 +98,11 @@ def test_demo_params_supply_every_notebook(tmp_path):
         plan = runner.plan_parameters(path, demo, tmp_path)
         assert plan["params_file"] == str(demo.path.resolve())
         # Re-validate the injected values the way the notebook's set-up cell does.
-        load_params(plan["params_file"], **{k: v for k, v in plan.items()
-                                            if k not in runner.RUNNER_PARAMETERS})
+        load_params(
+            plan["params_file"],
+            **{k: v for k, v in plan.items() if k not in runner.RUNNER_PARAMETERS},
+        )
     # The fixture notebook declares `period`, which the demo params must hold.
-    assert runner.plan_parameters(FIXTURES / "runner_ok.ipynb", demo, tmp_path)["period"] == \
-        demo.get("period")
+    assert runner.plan_parameters(FIXTURES / "runner_ok.ipynb", demo, tmp_path)[
+        "period"
+    ] == demo.get("period")

@@ -23,13 +23,14 @@ def test_stratified_variance_by_hand():
     # W = (.5, .5), S = (.1, .2), n = (10, 20), N = (100, 200):
     # .25*.01*(1/10-1/100) + .25*.04*(1/20-1/200) = .000225 + .00045 = .000675... by hand:
     # first: 0.0025 * 0.09 = 0.000225; second: 0.01 * 0.045 = 0.00045
-    v = stratified_variance(np.array([0.5, 0.5]), np.array([0.1, 0.2]), np.array([10, 20]),
-                            np.array([100, 200]))
+    v = stratified_variance(
+        np.array([0.5, 0.5]), np.array([0.1, 0.2]), np.array([10, 20]), np.array([100, 200])
+    )
     assert v == pytest.approx(0.000225 + 0.00045)
 
 
 def _var(w, s, n, N):
-    return float(np.sum(w ** 2 * s ** 2 * (1 / n - 1 / N)))
+    return float(np.sum(w**2 * s**2 * (1 / n - 1 / N)))
 
 
 def test_neyman_reaches_the_target_and_beats_proportional():
@@ -54,8 +55,9 @@ def test_neyman_take_all_strata():
     V = 1e-6
     n = neyman_sample_size(w, s, N, V)
     n_free = n - 3
-    assert _var(np.array([0.5]), np.array([0.1]), np.array([n_free]), np.array([100000.0])) \
-        == pytest.approx(V, rel=1e-9)
+    assert _var(
+        np.array([0.5]), np.array([0.1]), np.array([n_free]), np.array([100000.0])
+    ) == pytest.approx(V, rel=1e-9)
 
 
 def test_scaled_sample_size_hits_the_target():
@@ -76,10 +78,18 @@ def _cells(seed=0, cities=3, per_city=8):
     for c in range(cities):
         for j in range(per_city):
             N = int(rng.integers(200, 3000))
-            rows.append({"city": f"城{c}", "section": "C", "size_class": sizes[j % 3],
-                         "ownership": "private", "frame_units": N,
-                         "frame_employment": int(N * rng.uniform(20, 400)),
-                         "n": int(rng.integers(2, 40)), "n_monthly": int(rng.integers(0, 5))})
+            rows.append(
+                {
+                    "city": f"城{c}",
+                    "section": "C",
+                    "size_class": sizes[j % 3],
+                    "ownership": "private",
+                    "frame_units": N,
+                    "frame_employment": int(N * rng.uniform(20, 400)),
+                    "n": int(rng.integers(2, 40)),
+                    "n_monthly": int(rng.integers(0, 5)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -155,9 +165,13 @@ def test_settings_validation():
 
 
 def test_sd_from_history():
-    reports = pd.DataFrame({"enterprise_id": ["a", "a", "b", "b"],
-                            "baseline_employment": [100, 100, 50, 50],
-                            "change": [2, -2, 5, -5]})
+    reports = pd.DataFrame(
+        {
+            "enterprise_id": ["a", "a", "b", "b"],
+            "baseline_employment": [100, 100, 50, 50],
+            "change": [2, -2, 5, -5],
+        }
+    )
     units = pd.DataFrame({"enterprise_id": ["a", "b"], "size_class": ["large", "small"]})
     sd = stratum_sd_from_history(reports, units)
     assert sd["large"] == pytest.approx(np.std([0.02, -0.02], ddof=1))

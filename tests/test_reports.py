@@ -25,23 +25,25 @@ PANEL = ["E1", "E2", "E3", "E4"]
 
 def clean_month() -> pd.DataFrame:
     """Four enterprises in 2013-07 whose rows satisfy every rule (hand-checked)."""
-    d = pd.DataFrame({
-        "enterprise_id": PANEL,
-        "period": "2013-07",
-        "baseline_employment": [200, 150, 80, 1000],
-        "survey_employment": [190, 156, 80, 995],
-        "change": [-10, 6, 0, -5],
-        "change_pct": [-5.0, 4.0, 0.0, -0.5],
-        "reduction_closure": [None, None, None, None],
-        "reduction_suspension": [None, None, None, None],
-        "reduction_layoff": [4, None, None, None],
-        "reduction_relocation": [None, None, None, None],
-        "reduction_other": [6, None, None, 5],
-        "reason_1": [4, None, None, 10],
-        "reason_2": [8, None, None, None],
-        "reason_3": [None, None, None, None],
-        "remark": [None, None, "备注", None],
-    })
+    d = pd.DataFrame(
+        {
+            "enterprise_id": PANEL,
+            "period": "2013-07",
+            "baseline_employment": [200, 150, 80, 1000],
+            "survey_employment": [190, 156, 80, 995],
+            "change": [-10, 6, 0, -5],
+            "change_pct": [-5.0, 4.0, 0.0, -0.5],
+            "reduction_closure": [None, None, None, None],
+            "reduction_suspension": [None, None, None, None],
+            "reduction_layoff": [4, None, None, None],
+            "reduction_relocation": [None, None, None, None],
+            "reduction_other": [6, None, None, 5],
+            "reason_1": [4, None, None, 10],
+            "reason_2": [8, None, None, None],
+            "reason_3": [None, None, None, None],
+            "remark": [None, None, "备注", None],
+        }
+    )
     for c in d.columns[2:-1]:
         d[c] = d[c].astype("Int64") if c != "change_pct" else d[c].astype("Float64")
     return d
@@ -59,8 +61,9 @@ def rules_of(problems: pd.DataFrame, row: int, severity: str = "error") -> set[s
 
 def test_clean_file_has_no_errors_and_reads_back(tmp_path):
     d = clean_month()
-    rf, problems = check_file(write(d, tmp_path / "r_2013-07.csv"), panel_ids=PANEL,
-                              expected_period="2013-07")
+    rf, problems = check_file(
+        write(d, tmp_path / "r_2013-07.csv"), panel_ids=PANEL, expected_period="2013-07"
+    )
     assert rf.layout == "canonical" and rf.kind == "reports"
     assert not (problems["severity"] == "error").any()
     assert rf.data["row"].tolist() == [2, 3, 4, 5]  # header is spreadsheet row 1
@@ -79,21 +82,33 @@ SINGLE_RULES = [
     (lambda d: d.loc.__setitem__((3, "reason_1"), pd.NA), 3, "reason_missing"),
     (lambda d: d.loc.__setitem__((0, "reason_2"), 12), 0, "reason_code"),
     (lambda d: d.loc.__setitem__((0, "reason_2"), 4), 0, "reason_duplicate"),
-    (lambda d: d.loc.__setitem__((0, "reason_3"), 6) or d.loc.__setitem__((0, "reason_2"),
-                                                                           pd.NA),
-     0, "reason_gap"),
+    (
+        lambda d: (
+            d.loc.__setitem__((0, "reason_3"), 6) or d.loc.__setitem__((0, "reason_2"), pd.NA)
+        ),
+        0,
+        "reason_gap",
+    ),
     (lambda d: d.loc.__setitem__((2, "enterprise_id"), "E9"), 2, "not_in_panel"),
     (lambda d: d.loc.__setitem__((2, "period"), "2013-06"), 2, "period_expected"),
     (lambda d: d.loc.__setitem__((2, "period"), "2013-13"), 2, "period_format"),
-    (lambda d: d.loc.__setitem__((2, "survey_employment"), -1) or d.loc.__setitem__(
-        (2, "change"), -81) or d.loc.__setitem__((2, "change_pct"), pd.NA) or d.loc.__setitem__(
-        (2, "reduction_other"), 81) or d.loc.__setitem__((2, "reason_1"), 11),
-     2, "negative_employment"),
+    (
+        lambda d: (
+            d.loc.__setitem__((2, "survey_employment"), -1)
+            or d.loc.__setitem__((2, "change"), -81)
+            or d.loc.__setitem__((2, "change_pct"), pd.NA)
+            or d.loc.__setitem__((2, "reduction_other"), 81)
+            or d.loc.__setitem__((2, "reason_1"), 11)
+        ),
+        2,
+        "negative_employment",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "index", "rule"), SINGLE_RULES,
-                         ids=[r for _, _, r in SINGLE_RULES])
+@pytest.mark.parametrize(
+    ("mutate", "index", "rule"), SINGLE_RULES, ids=[r for _, _, r in SINGLE_RULES]
+)
 def test_each_rule_alone(mutate, index, rule):
     d = clean_month()
     mutate(d)
@@ -128,8 +143,17 @@ def test_rules_combined_on_one_row_all_reported():
     assert rejected_rows(problems) == {2}
 
 
-@pytest.mark.parametrize(("written", "ok"), [("-5", True), ("-5.0", True), ("-5.04", True),
-                                             ("-5.1", False), ("-4.9", False), ("-6", False)])
+@pytest.mark.parametrize(
+    ("written", "ok"),
+    [
+        ("-5", True),
+        ("-5.0", True),
+        ("-5.04", True),
+        ("-5.1", False),
+        ("-4.9", False),
+        ("-6", False),
+    ],
+)
 def test_change_pct_tolerance_follows_written_decimals(tmp_path, written, ok):
     # exact −10/200 × 100 = −5.0; with 1 decimal written the tolerance is 0.05
     d = clean_month().astype({"change_pct": object})
@@ -154,12 +178,15 @@ def test_integer_change_pct_uses_half_unit_tolerance(tmp_path):
     assert "change_pct" in rules_of(problems, 5)
 
 
-@pytest.mark.parametrize(("base", "survey", "flag"), [
-    (2000, 1900, True),   # 100 persons (5 %)
-    (2000, 1901, False),  # 99 persons, 4.95 %
-    (50, 45, True),       # 10 %
-    (100, 91, False),     # 9 %
-])
+@pytest.mark.parametrize(
+    ("base", "survey", "flag"),
+    [
+        (2000, 1900, True),  # 100 persons (5 %)
+        (2000, 1901, False),  # 99 persons, 4.95 %
+        (50, 45, True),  # 10 %
+        (100, 91, False),  # 9 %
+    ],
+)
 def test_mass_layoff_flag_thresholds(base, survey, flag):
     d = clean_month().iloc[[0]].copy()
     d["baseline_employment"] = base
@@ -172,8 +199,11 @@ def test_mass_layoff_flag_thresholds(base, survey, flag):
     problems = validate_reports(d, panel_ids=PANEL)
     assert ("mass_layoff" in rules_of(problems, 2, "warning")) is flag
     assert not rules_of(problems, 2)  # flagged, never rejected
-    stricter = validate_reports(d, panel_ids=PANEL, rules=ValidationRules(
-        mass_layoff=MassLayoffRule(min_persons=200, min_share=0.5)))
+    stricter = validate_reports(
+        d,
+        panel_ids=PANEL,
+        rules=ValidationRules(mass_layoff=MassLayoffRule(min_persons=200, min_share=0.5)),
+    )
     assert "mass_layoff" not in rules_of(stricter, 2, "warning")
 
 
@@ -183,8 +213,13 @@ def test_large_swing_and_baseline_break_are_warnings():
     d.loc[1, "change"] = 80
     d.loc[1, "change_pct"] = 53.3
     d["row"] = np.arange(len(d)) + 2
-    previous = pd.DataFrame({"enterprise_id": ["E1", "E2"], "period": ["2013-06", "2013-06"],
-                             "survey_employment": [200, 149]})
+    previous = pd.DataFrame(
+        {
+            "enterprise_id": ["E1", "E2"],
+            "period": ["2013-06", "2013-06"],
+            "survey_employment": [200, 149],
+        }
+    )
     problems = validate_reports(d, panel_ids=PANEL, previous=previous)
     assert rules_of(problems, 3, "warning") == {"large_swing", "baseline_break"}
     assert "baseline_break" not in rules_of(problems, 2, "warning")  # 200 == 200
@@ -234,8 +269,9 @@ def test_form_in_xlsx_with_title_rows(tmp_path):
     d = clean_month()
     form = to_form(d, reasons_in_one_cell=False)
     path = tmp_path / "附表一_2013-07.xlsx"
-    write_xlsx({"附表一": form}, path, titles={"附表一": "监测城市就业人员变化情况表"},
-               source="东莞市")
+    write_xlsx(
+        {"附表一": form}, path, titles={"附表一": "监测城市就业人员变化情况表"}, source="东莞市"
+    )
     rf, problems = check_file(path, panel_ids=PANEL)
     assert rf.layout == "form" and len(rf.data) == 4
     assert rf.data["row"].tolist() == [5, 6, 7, 8]  # title, source, blank, header
@@ -267,7 +303,8 @@ def test_period_from_file_name_when_form_has_no_period_column(tmp_path):
     with pytest.raises(InputError, match="no period column"):
         read_report_file(tmp_path / "东莞.csv")
     assert set(read_report_file(tmp_path / "东莞.csv", period="2013-08").data["period"]) == {
-        "2013-08"}
+        "2013-08"
+    }
 
 
 def test_unreadable_files_raise_input_error(tmp_path):
@@ -284,10 +321,16 @@ def test_unreadable_files_raise_input_error(tmp_path):
 def test_city_table_in_both_languages(tmp_path):
     from samplekit.reports import CITY_HEADERS_ZH, validate_city_reports
 
-    ct = pd.DataFrame({"city": ["东莞", "深圳"], "period": "2013-07",
-                       "registered_unemployed_start": [1000, 2000],
-                       "registered_unemployed_end": [1100, 2100],
-                       "registered_rate_start": [2.4, 2.5], "registered_rate_end": [2.6, 120.0]})
+    ct = pd.DataFrame(
+        {
+            "city": ["东莞", "深圳"],
+            "period": "2013-07",
+            "registered_unemployed_start": [1000, 2000],
+            "registered_unemployed_end": [1100, 2100],
+            "registered_rate_start": [2.4, 2.5],
+            "registered_rate_end": [2.6, 120.0],
+        }
+    )
     for name, frame in (("en.csv", ct), ("zh.csv", ct.rename(columns=CITY_HEADERS_ZH))):
         write_csv(frame, tmp_path / name)
         rf = read_report_file(tmp_path / name)

@@ -441,7 +441,17 @@ def test_names_that_look_like_formulas_stay_text_in_problem_lists_and_tables(tmp
     assert code == 0, out
     assert (
         main(
-            ["tables", "--store", str(db), "--period", "2013-06", "--out", str(tmp_path / "tables"), "--network", "province"]
+            [
+                "tables",
+                "--store",
+                str(db),
+                "--period",
+                "2013-06",
+                "--out",
+                str(tmp_path / "tables"),
+                "--network",
+                "province",
+            ]
         )
         == 0
     )

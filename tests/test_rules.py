@@ -26,8 +26,7 @@ def test_old_mass_layoff_keys_are_refused_with_the_new_key(tmp_path):
     p.write_text("monthly:\n  validation: {mass_layoff_persons: 50}\n", encoding="utf-8")
     with pytest.raises(ParamsError, match=r"moved to 'monthly\.mass_layoff'"):
         load_params(p)
-    p.write_text("monthly:\n  mass_layoff: {min_persons: 50, min_share: 0.2}\n",
-                 encoding="utf-8")
+    p.write_text("monthly:\n  mass_layoff: {min_persons: 50, min_share: 0.2}\n", encoding="utf-8")
     rule = MassLayoffRule.from_params(load_params(p))
     assert (rule.min_persons, rule.min_share) == (50, 0.2)
 
@@ -37,9 +36,11 @@ def test_eligibility_from_the_allocation_rules_on_arrow_strings():
 
     rules = AllocationSettings.from_params(load_params()).rules
     rule = EligibilityRule.from_rules(rules)
-    frame = pd.DataFrame({
-        "status": pd.array(["active", "active", "closed", "active"], dtype="string[pyarrow]"),
-        "size_class": pd.array(["small", "micro", "small", "large"], dtype="string[pyarrow]"),
-    })
+    frame = pd.DataFrame(
+        {
+            "status": pd.array(["active", "active", "closed", "active"], dtype="string[pyarrow]"),
+            "size_class": pd.array(["small", "micro", "small", "large"], dtype="string[pyarrow]"),
+        }
+    )
     assert rule.mask(frame).tolist() == [True, False, False, True]
     assert "微型" in rule.describe_zh()

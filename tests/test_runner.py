@@ -52,8 +52,10 @@ def make_notebook(path: Path, parameters_source: str | None, *, tagged: int = 1)
 
 # ------------------------------------------------------------------ parameters cell and planning
 def test_parameters_cell_rules(tmp_path):
-    good = make_notebook(tmp_path / "good.ipynb",
-                         'params_file: str = "p.yaml"  # 参数文件\nout_dir: str = "o"  # 输出目录')
+    good = make_notebook(
+        tmp_path / "good.ipynb",
+        'params_file: str = "p.yaml"  # 参数文件\nout_dir: str = "o"  # 输出目录',
+    )
     assert runner.parameters_cell_problems(good) == []
 
     none = make_notebook(tmp_path / "none.ipynb", None, tagged=0)
@@ -61,7 +63,7 @@ def test_parameters_cell_rules(tmp_path):
     assert "found 0" in runner.parameters_cell_problems(none)[0]
     assert "found 2" in runner.parameters_cell_problems(two)[0]
 
-    derived = make_notebook(tmp_path / "derived.ipynb", 'n: int = 3\nm: int = n * 2')
+    derived = make_notebook(tmp_path / "derived.ipynb", "n: int = 3\nm: int = n * 2")
     (msg,) = runner.parameters_cell_problems(derived)
     assert "line 2" in msg and "not a literal" in msg
 
@@ -74,14 +76,19 @@ def test_parameters_cell_rules(tmp_path):
 
 
 def test_plan_parameters_injects_paths_and_params_values(tmp_path):
-    nb = make_notebook(tmp_path / "nb.ipynb",
-                       'params_file: str = "x.yaml"  # 参数文件\nout_dir: str = "x"  # 输出目录\n'
-                       'period: str = "2099-01"  # 报告月份')
+    nb = make_notebook(
+        tmp_path / "nb.ipynb",
+        'params_file: str = "x.yaml"  # 参数文件\nout_dir: str = "x"  # 输出目录\n'
+        'period: str = "2099-01"  # 报告月份',
+    )
     params = load_params(PARAMS)
     plan = runner.plan_parameters(nb, params, tmp_path / "out")
     # The params file's period wins over the notebook's default; paths are absolute.
-    assert plan == {"params_file": str(PARAMS.resolve()),
-                    "out_dir": str((tmp_path / "out").resolve()), "period": "2013-12"}
+    assert plan == {
+        "params_file": str(PARAMS.resolve()),
+        "out_dir": str((tmp_path / "out").resolve()),
+        "period": "2013-12",
+    }
 
 
 def test_plan_parameters_refuses_what_it_cannot_supply(tmp_path):
@@ -121,8 +128,10 @@ def test_input_files_walks_nested_paths(tmp_path):
     b.parent.mkdir()
     a.write_text("x\n1\n", encoding="utf-8")
     b.write_bytes(b"not really xlsx")
-    yaml_text = (f"name: t\nprovince:\n  cities: {a}\nframe:\n  files: [{b}, not/a/file.csv]\n"
-                 f"  folder: {tmp_path}\ntitle: 标题\n")
+    yaml_text = (
+        f"name: t\nprovince:\n  cities: {a}\nframe:\n  files: [{b}, not/a/file.csv]\n"
+        f"  folder: {tmp_path}\ntitle: 标题\n"
+    )
     p = tmp_path / "p.yaml"
     p.write_text(yaml_text, encoding="utf-8")
     found = runner.input_files(load_params(p, validate=False))
@@ -131,10 +140,12 @@ def test_input_files_walks_nested_paths(tmp_path):
         {"key": "province.cities", "path": str(a), "sha256": sha256(a)},
     ]
     # Then every reference table, project-relative.
-    reference = sorted(f for f in reference_dir().iterdir()
-                       if f.suffix.lower() in REFERENCE_SUFFIXES)
+    reference = sorted(
+        f for f in reference_dir().iterdir() if f.suffix.lower() in REFERENCE_SUFFIXES
+    )
     assert reference and {e["path"]: e["sha256"] for e in found[2:]} == {
-        f"data/reference/{f.name}": sha256(f) for f in reference}
+        f"data/reference/{f.name}": sha256(f) for f in reference
+    }
 
 
 # ------------------------------------------------------------------ comparing tables
@@ -148,8 +159,10 @@ def test_compare_grids_tolerance_and_positions():
     real = a.copy()
     real.iloc[2, 1] = 1e6 + 1
     real.iloc[1, 0] = "珠海市"
-    assert verify.compare_grids(a, real) == [(1, 0, "广州市", "珠海市"),
-                                             (2, 1, "1000000.0", "1000001.0")]
+    assert verify.compare_grids(a, real) == [
+        (1, 0, "广州市", "珠海市"),
+        (2, 1, "1000000.0", "1000001.0"),
+    ]
     assert verify.compare_grids(a, a.iloc[:2])[0][0] == -1  # shape difference
     with_path = a.copy()
     with_path.iloc[0, 0] = "/tmp/rerun/x"
@@ -182,19 +195,27 @@ def test_run_writes_notebook_html_tables_and_provenance(ok_run):
     assert inputs["notebook:runner_ok"]["sha256"] == sha256(OK_NB)
     assert prov["environment"]["packages"]["papermill"]
     package = Path(runner.__file__).parent
-    listing = "".join(f"{f.relative_to(package).as_posix()}\0{sha256(f)}\n"
-                      for f in sorted(package.rglob("*.py")))
+    listing = "".join(
+        f"{f.relative_to(package).as_posix()}\0{sha256(f)}\n" for f in sorted(package.rglob("*.py"))
+    )
     assert prov["code"]["package_sha256"] == hashlib.sha256(listing.encode()).hexdigest()
     if prov["git"] is not None:
         assert len(prov["git"]["commit"]) == 40 and isinstance(prov["git"]["dirty"], bool)
     (nb,) = prov["notebooks"]
-    assert nb["parameters"] == {"params_file": str(PARAMS.resolve()),
-                                "out_dir": str(out.resolve()), "period": "2013-12"}
+    assert nb["parameters"] == {
+        "params_file": str(PARAMS.resolve()),
+        "out_dir": str(out.resolve()),
+        "period": "2013-12",
+    }
     assert nb["status"] == "ok" and nb["failure"] is None
     # Every listed output exists with the recorded hash; tables written where the notebook said.
     outputs = {o["path"]: o["sha256"] for o in prov["outputs"]}
-    assert set(outputs) == {"runner_ok.ipynb", "runner_ok.html", "summary.xlsx",
-                            "tables/summary.csv"}
+    assert set(outputs) == {
+        "runner_ok.ipynb",
+        "runner_ok.html",
+        "summary.xlsx",
+        "tables/summary.csv",
+    }
     for rel, digest in outputs.items():
         assert sha256(out / rel) == digest
     table = pd.read_csv(out / "tables" / "summary.csv", encoding="utf-8-sig")
@@ -216,8 +237,18 @@ def test_html_copy_hides_code_but_keeps_outputs(ok_run):
 
 def test_failure_names_notebook_and_cell_and_keeps_partial(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["run", str(FAIL_NB), str(OK_NB), "--params", str(PARAMS), "--out", str(out),
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            str(FAIL_NB),
+            str(OK_NB),
+            "--params",
+            str(PARAMS),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "runner_fail.ipynb" in err and "cell 4" in err
@@ -252,8 +283,11 @@ def test_verify_reports_a_changed_output_table(ok_run, tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert code == 1
     assert "注意:the samplekit source files differ from the run's" in stdout
-    rows = dict(re.findall(r"^\s+(?:一致|不一致|重新运行缺失|重新运行新增)\s+(\S+)(.*)$",
-                           stdout, flags=re.M))
+    rows = dict(
+        re.findall(
+            r"^\s+(?:一致|不一致|重新运行缺失|重新运行新增)\s+(\S+)(.*)$", stdout, flags=re.M
+        )
+    )
     status = {m[1]: m[0] for m in re.findall(r"^\s+(一致|不一致)\s+(\S+)", stdout, flags=re.M)}
     # The XLSX (whose 说明 sheet holds the run folder) is re-created identically.
     assert status == {"tables/summary.csv": "不一致", "summary.xlsx": "一致"}
@@ -293,9 +327,22 @@ def test_demo_runs_every_notebook_on_the_demo_params(tmp_path, monkeypatch, caps
     # A foreign `python3` kernel spec first on the Jupyter path must not be used.
     bogus = tmp_path / "jupyter" / "kernels" / "python3"
     bogus.mkdir(parents=True)
-    (bogus / "kernel.json").write_text(json.dumps(
-        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-         "display_name": "other", "language": "python"}), encoding="utf-8")
+    (bogus / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    "/nonexistent/python",
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "other",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     out = tmp_path / "demo"
     code = main(["demo", "--out", str(out), "--no-progress"])
@@ -324,7 +371,6 @@ def test_progress_bar_off_under_ci(monkeypatch):
     assert show_progress(Args()) is False
 
 
-
 def test_locate_falls_back_to_the_project_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert runner.locate("tests/fixtures/runner_ok.ipynb") == OK_NB.resolve()
@@ -342,12 +388,17 @@ def test_compare_tables_parquet_and_xlsx_files(tmp_path):
     df.assign(n=[3, 5]).to_parquet(tmp_path / "b.parquet")
     df.to_parquet(tmp_path / "c.parquet")
     assert verify.compare_tables(tmp_path / "a.parquet", tmp_path / "c.parquet") == ""
-    assert verify.compare_tables(tmp_path / "a.parquet", tmp_path / "b.parquet") == \
-        "1 cell(s) differ, first at row 3 column 2: '4' vs '5'"
+    assert (
+        verify.compare_tables(tmp_path / "a.parquet", tmp_path / "b.parquet")
+        == "1 cell(s) differ, first at row 3 column 2: '4' vs '5'"
+    )
     write_xlsx({"汇总": df}, tmp_path / "a.xlsx", titles={"汇总": "标题"})
     write_xlsx({"汇总": df}, tmp_path / "b.xlsx", titles={"汇总": "另一个标题"})
     write_xlsx({"明细": df}, tmp_path / "c.xlsx", titles={"明细": "标题"})
-    assert verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "b.xlsx") == \
-        "sheet '汇总': 1 cell(s) differ, first at row 1 column 1: '标题' vs '另一个标题'"
+    assert (
+        verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "b.xlsx")
+        == "sheet '汇总': 1 cell(s) differ, first at row 1 column 1: '标题' vs '另一个标题'"
+    )
     assert verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "c.xlsx").startswith(
-        "sheets differ")
+        "sheets differ"
+    )

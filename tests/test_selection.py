@@ -71,8 +71,9 @@ def test_prn_is_uniform_and_seeds_are_independent():
 def test_pips_by_hand():
     # n = 2 of sizes 10,1,1,1,1: unit 0 would get 2·10/14 > 1, so it is taken and the
     # remaining place is shared equally among the four others.
-    got = pips(np.array([10.0, 1, 1, 1, 1, 3, 1]), np.array([0, 0, 0, 0, 0, 1, 1]),
-               np.array([2, 1]))
+    got = pips(
+        np.array([10.0, 1, 1, 1, 1, 3, 1]), np.array([0, 0, 0, 0, 0, 1, 1]), np.array([2, 1])
+    )
     np.testing.assert_allclose(got, [1, 0.25, 0.25, 0.25, 0.25, 0.75, 0.25])
 
 
@@ -81,8 +82,7 @@ def test_counts_per_cell_equal_the_allocation(small, result):
     _, cells = small
     got = result.sample.groupby(CELL, observed=True).size()
     want = cells.set_index(CELL)["n"]
-    pd.testing.assert_series_equal(got.reindex(want.index, fill_value=0), want,
-                                   check_names=False)
+    pd.testing.assert_series_equal(got.reindex(want.index, fill_value=0), want, check_names=False)
     assert list(result.sample.columns) == SAMPLE_COLUMNS
     assert result.flags.query("flag == 'too_few_eligible'").empty
 
@@ -95,8 +95,11 @@ def test_every_active_existing_member_is_retained(small, result):
     assert (sample.loc[active_panel["enterprise_id"], "status"] == "retained").all()
     inactive = frame[frame["status"] != "active"]["enterprise_id"]
     assert not sample.index.isin(inactive).any()
-    assert (sample.loc[sample["status"] != "retained"].index.isin(
-        frame.loc[frame["in_panel"], "enterprise_id"])).sum() == 0
+    assert (
+        sample.loc[sample["status"] != "retained"].index.isin(
+            frame.loc[frame["in_panel"], "enterprise_id"]
+        )
+    ).sum() == 0
 
 
 def test_new_units_are_the_smallest_prns_of_their_cell(small, result):
@@ -107,7 +110,8 @@ def test_new_units_are_the_smallest_prns_of_their_cell(small, result):
     for key, g in list(s.groupby(CELL, observed=True))[:25]:
         pool = _in_cell(f, key).sort_values("prn")
         assert list(g.sort_values("prn")["enterprise_id"]) == list(
-            pool["enterprise_id"].head(len(g)))
+            pool["enterprise_id"].head(len(g))
+        )
 
 
 def test_design_weights_reproduce_cell_units_and_calibration_margins(small, result):
@@ -119,11 +123,18 @@ def test_design_weights_reproduce_cell_units_and_calibration_margins(small, resu
     assert (s["weight"] * s["inclusion_prob"]).between(1 - 1e-12, 1 + 1e-12).all()
     # two design groups: retained members take-all; fresh units an SRS of n − R from N − R
     # (a cell with no fresh unit keeps n/N for its retained members)
-    ret = (s["status"] == "retained").groupby([s[c] for c in CELL], observed=True).transform(
-        "sum").to_numpy()
+    ret = (
+        (s["status"] == "retained")
+        .groupby([s[c] for c in CELL], observed=True)
+        .transform("sum")
+        .to_numpy()
+    )
     fresh = s["cell_n"].to_numpy() - ret
-    want = np.where(s["status"] == "retained", 1.0,
-                    fresh / np.maximum(s["cell_frame_units"].to_numpy() - ret, 1))
+    want = np.where(
+        s["status"] == "retained",
+        1.0,
+        fresh / np.maximum(s["cell_frame_units"].to_numpy() - ret, 1),
+    )
     want = np.where(fresh == 0, s["cell_n"] / s["cell_frame_units"], want)
     np.testing.assert_allclose(s["inclusion_prob"], want)
     assert (s["status"] == "retained").any() and (s["inclusion_prob"] < 1).any()
@@ -140,14 +151,20 @@ def test_pps_design_weights_reproduce_cell_employment(small):
     frame, cells = small
     res = select_sample(frame, cells, SelectionSettings(seed=3, method="pps", calibration=FAST))
     s = res.sample
-    emp = (s["weight"] * s["employees"].clip(lower=1)).groupby(
-        [s[c] for c in CELL], observed=True).sum()
+    emp = (
+        (s["weight"] * s["employees"].clip(lower=1))
+        .groupby([s[c] for c in CELL], observed=True)
+        .sum()
+    )
     act = frame[frame["status"] == "active"]
     want = act["employees"].clip(lower=1).groupby([act[c] for c in CELL], observed=True).sum()
     np.testing.assert_allclose(emp.to_numpy(), want.reindex(emp.index).to_numpy(), rtol=1e-9)
     got = s.groupby(CELL, observed=True).size()
-    pd.testing.assert_series_equal(got.reindex(cells.set_index(CELL).index, fill_value=0),
-                                   cells.set_index(CELL)["n"], check_names=False)
+    pd.testing.assert_series_equal(
+        got.reindex(cells.set_index(CELL).index, fill_value=0),
+        cells.set_index(CELL)["n"],
+        check_names=False,
+    )
 
 
 def test_reserves_follow_the_sample_in_prn_order(small, result):
@@ -168,8 +185,7 @@ def test_monthly_subsample_prefers_the_existing_network(small, result):
     s = result.sample
     got = s.groupby(CELL, observed=True)["monthly"].sum()
     want = cells.set_index(CELL)["n_monthly"]
-    np.testing.assert_array_equal(got.reindex(want.index, fill_value=0).to_numpy(),
-                                  want.to_numpy())
+    np.testing.assert_array_equal(got.reindex(want.index, fill_value=0).to_numpy(), want.to_numpy())
     old = set(frame.loc[frame["in_monthly"] & (frame["status"] == "active"), "enterprise_id"])
     in_old = s["enterprise_id"].isin(old)
     # wherever an existing network member is left out, its cell's monthly places are all taken
@@ -218,15 +234,30 @@ def _replicated(sizes: np.ndarray, n: int, reps: int, panel: int = 0):
     """``reps`` identical cells of len(sizes) units (the first ``panel`` of them existing
     members), each allocated ``n`` places: one call gives ``reps`` independent draws."""
     N = len(sizes)
-    frame = pd.DataFrame({
-        "enterprise_id": [f"R{r:05d}U{k:02d}" for r in range(reps) for k in range(N)],
-        "name": "x", "city": "甲市", "section": "C", "size_class": "small",
-        "ownership": [f"o{r:05d}" for r in range(reps) for _ in range(N)],
-        "employees": np.tile(sizes, reps), "status": "active",
-        "in_panel": np.tile(np.arange(N) < panel, reps), "in_monthly": False})
-    cells = pd.DataFrame({"city": "甲市", "section": "C", "size_class": "small",
-                          "ownership": [f"o{r:05d}" for r in range(reps)], "n": n,
-                          "n_monthly": 0})
+    frame = pd.DataFrame(
+        {
+            "enterprise_id": [f"R{r:05d}U{k:02d}" for r in range(reps) for k in range(N)],
+            "name": "x",
+            "city": "甲市",
+            "section": "C",
+            "size_class": "small",
+            "ownership": [f"o{r:05d}" for r in range(reps) for _ in range(N)],
+            "employees": np.tile(sizes, reps),
+            "status": "active",
+            "in_panel": np.tile(np.arange(N) < panel, reps),
+            "in_monthly": False,
+        }
+    )
+    cells = pd.DataFrame(
+        {
+            "city": "甲市",
+            "section": "C",
+            "size_class": "small",
+            "ownership": [f"o{r:05d}" for r in range(reps)],
+            "n": n,
+            "n_monthly": 0,
+        }
+    )
     return frame, cells
 
 
@@ -240,9 +271,11 @@ def _frequencies(select, frame, cells, N, seeds):
 
 def _samplekit(method):
     def select(frame, cells, seed):
-        res = select_sample(frame, cells, SelectionSettings(seed=seed, method=method,
-                                                            calibration=FAST))
+        res = select_sample(
+            frame, cells, SelectionSettings(seed=seed, method=method, calibration=FAST)
+        )
         return res.sample["enterprise_id"]
+
     return select
 
 
@@ -281,8 +314,9 @@ def test_srs_with_existing_panel_draws_the_rest_at_rate_n_minus_r_over_n_minus_r
     assert _max_z(freq[2:], p, 2000) < 3.5
 
 
-def _pareto_exact_by_hand(lam: np.ndarray, n: int, odds: np.ndarray, grid: int = 20001
-                          ) -> np.ndarray:
+def _pareto_exact_by_hand(
+    lam: np.ndarray, n: int, odds: np.ndarray, grid: int = 20001
+) -> np.ndarray:
     """Exact inclusion probabilities of Pareto order sampling by plain trapezoid integration
     over u_i (a different route from the library's Gauss–Legendre in log t):
     π_i = ∫₀¹ P(fewer than n of the others have ξ_j < ξ_i(u)) du, ξ = [u/(1−u)]/θ."""
@@ -302,8 +336,11 @@ def _pareto_exact_by_hand(lam: np.ndarray, n: int, odds: np.ndarray, grid: int =
     return out
 
 
-SMALL_CELLS = [(np.array([1.0, 2, 3]), 1), (np.array([1.0, 2, 3, 4, 5]), 2),
-               (np.array([20.0, 30, 45, 60, 80, 100, 150, 220, 300, 500]), 3)]
+SMALL_CELLS = [
+    (np.array([1.0, 2, 3]), 1),
+    (np.array([1.0, 2, 3, 4, 5]), 2),
+    (np.array([20.0, 30, 45, 60, 80, 100, 150, 220, 300, 500]), 3),
+]
 
 
 @pytest.mark.parametrize("sizes,n", SMALL_CELLS)
@@ -339,10 +376,12 @@ def test_pps_selection_draws_at_the_stated_probabilities_and_a_biased_selector_f
     ``inclusion_prob`` in small cells (3 units, 1 place) and in a 10-unit cell."""
     for sizes, n in (SMALL_CELLS[0], SMALL_CELLS[2]):
         frame, cells = _replicated(sizes, n=n, reps=400)
-        res = select_sample(frame, cells, SelectionSettings(seed=0, method="pps",
-                                                            calibration=FAST))
-        stated = res.sample.assign(k=res.sample["enterprise_id"].str[-2:].astype(int)
-                                   ).groupby("k")["inclusion_prob"].first()
+        res = select_sample(frame, cells, SelectionSettings(seed=0, method="pps", calibration=FAST))
+        stated = (
+            res.sample.assign(k=res.sample["enterprise_id"].str[-2:].astype(int))
+            .groupby("k")["inclusion_prob"]
+            .first()
+        )
         lam = pips(sizes, np.zeros(len(sizes), int), np.array([n]))
         np.testing.assert_allclose(stated.to_numpy(), lam[stated.index.to_numpy()])
         freq = _frequencies(_samplekit("pps"), frame, cells, len(sizes), range(10))
@@ -361,8 +400,12 @@ def test_sample_list_is_byte_identical_whatever_the_row_order(small, tmp_path):
     b = select_sample(shuffled, cells.iloc[::-1], settings)
     write_selection(a, tmp_path / "a", params)
     write_selection(b, tmp_path / "b", params)
-    for name in ("sample_list.csv", "reserve_list.csv", "representativeness.csv",
-                 "sample_list.xlsx"):
+    for name in (
+        "sample_list.csv",
+        "reserve_list.csv",
+        "representativeness.csv",
+        "sample_list.xlsx",
+    ):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     text = (tmp_path / "a" / "sample_list.csv").read_bytes()
     assert text.startswith(b"\xef\xbb\xbf")  # utf-8-sig for Excel users

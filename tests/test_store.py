@@ -18,8 +18,9 @@ from samplekit.reports import CITY_COLUMNS, REDUCTION_COLUMNS, REPORT_COLUMNS
 @pytest.fixture(scope="module")
 def history():
     panel = synthetic_panel(60, rng=3)
-    reports, city = simulate_history(panel, HistorySettings(start="2013-05", end="2013-08",
-                                                            seed=5, shock=None))
+    reports, city = simulate_history(
+        panel, HistorySettings(start="2013-05", end="2013-08", seed=5, shock=None)
+    )
     return panel, reports, city
 
 
@@ -166,8 +167,10 @@ def test_city_table_and_city_resubmission(db, history, tmp_path):
 
 def test_panel_must_be_unique(tmp_path):
     with pytest.raises(InputError, match="duplicate enterprise_id"):
-        store.load_panel(tmp_path / "p.duckdb", pd.DataFrame(
-            {"enterprise_id": ["A", "A"], "city": ["x", "x"], "section": ["C", "C"]}))
+        store.load_panel(
+            tmp_path / "p.duckdb",
+            pd.DataFrame({"enterprise_id": ["A", "A"], "city": ["x", "x"], "section": ["C", "C"]}),
+        )
 
 
 def test_cli_ingest_exit_codes_and_check(db, history, tmp_path, capsys):
@@ -175,31 +178,45 @@ def test_cli_ingest_exit_codes_and_check(db, history, tmp_path, capsys):
     panel_csv = tmp_path / "sample_list.csv"
     write_csv(panel, panel_csv)
     good = month_file(reports, "2013-05", tmp_path / "r_2013-05.csv")
-    assert main(["ingest", str(good), "--store", str(tmp_path / "c.duckdb"), "--panel",
-                 str(panel_csv)]) == 0
+    assert (
+        main(
+            ["ingest", str(good), "--store", str(tmp_path / "c.duckdb"), "--panel", str(panel_csv)]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "loaded 60" in out and "quarantined 0" in out
     bad = reports[reports["period"] == "2013-06"].copy()
     bad.loc[bad.index[0], "reason_1"] = 99
     bad.loc[bad.index[0], "change"] = -99999
     write_csv(bad, tmp_path / "r_2013-06.csv", excel=False)
-    assert main(["ingest", str(tmp_path / "r_2013-06.csv"), "--store",
-                 str(tmp_path / "c.duckdb")]) == 3
+    assert (
+        main(["ingest", str(tmp_path / "r_2013-06.csv"), "--store", str(tmp_path / "c.duckdb")])
+        == 3
+    )
     assert "quarantined 1" in capsys.readouterr().out
-    assert main(["ingest", str(tmp_path / "nope.csv"), "--store",
-                 str(tmp_path / "c.duckdb")]) == 1
+    assert main(["ingest", str(tmp_path / "nope.csv"), "--store", str(tmp_path / "c.duckdb")]) == 1
     # check: validates without loading, writes the list for the city
     before = store.table_counts(tmp_path / "c.duckdb")
-    code = main(["check", str(tmp_path / "r_2013-06.csv"), "--store", str(tmp_path / "c.duckdb"),
-                 "--out", str(tmp_path / "chk")])
+    code = main(
+        [
+            "check",
+            str(tmp_path / "r_2013-06.csv"),
+            "--store",
+            str(tmp_path / "c.duckdb"),
+            "--out",
+            str(tmp_path / "chk"),
+        ]
+    )
     assert code == 1
     assert store.table_counts(tmp_path / "c.duckdb") == before
     problems = pd.read_csv(tmp_path / "chk" / "r_2013-06_problems.csv", encoding="utf-8-sig")
     assert {"change", "reason_code"} <= set(problems["rule"])
     headers = pd.read_excel(tmp_path / "chk" / "r_2013-06_problems.xlsx", header=3).columns
     assert {"严重程度", "行号", "规则"} <= set(headers)
-    assert main(["check", str(good), "--panel", str(panel_csv), "--out",
-                 str(tmp_path / "chk")]) == 0
+    assert (
+        main(["check", str(good), "--panel", str(panel_csv), "--out", str(tmp_path / "chk")]) == 0
+    )
 
 
 def test_resubmission_replaces_and_audits_only_changed_rows(db, history, tmp_path):
@@ -223,8 +240,8 @@ def test_resubmission_replaces_and_audits_only_changed_rows(db, history, tmp_pat
     assert (got.loc[month.loc[:2, "enterprise_id"], "load_id"] == r.load_id).all()
     # their warnings were flagged once, not again
     assert len(store.read_table(db, "report_flags")) == flags_before + len(
-        r.problems[(r.problems["severity"] == "warning")
-                   & r.problems["row"].isin([2, 3, 4])])
+        r.problems[(r.problems["severity"] == "warning") & r.problems["row"].isin([2, 3, 4])]
+    )
 
 
 def test_identical_rejected_row_is_not_quarantined_again(db, history, tmp_path):
@@ -269,19 +286,31 @@ def test_panel_file_with_unquoted_comma_refused_store_unchanged(panel_store, tmp
 
 
 def history_month(panel):
-    return pd.DataFrame({"enterprise_id": panel["enterprise_id"], "period": "2013-05",
-                         "baseline_employment": 10, "survey_employment": 10})
+    return pd.DataFrame(
+        {
+            "enterprise_id": panel["enterprise_id"],
+            "period": "2013-05",
+            "baseline_employment": 10,
+            "survey_employment": 10,
+        }
+    )
 
 
-@pytest.mark.parametrize("edit, rule", [
-    (lambda p: p.assign(section=p["section"].where(p.index != 7, "湛江")), "unknown_section"),
-    (lambda p: p.assign(enterprise_id=p["enterprise_id"].where(p.index != 9, "")), "required"),
-    (lambda p: p.assign(size_class=p["size_class"].where(p.index != 3, "0.35")),
-     "unknown_size_class"),
-    (lambda p: p.iloc[:30], "panel_change"),
-])
-def test_panel_file_validated_in_full_before_it_changes_the_store(panel_store, tmp_path, capsys,
-                                                                  edit, rule):
+@pytest.mark.parametrize(
+    "edit, rule",
+    [
+        (lambda p: p.assign(section=p["section"].where(p.index != 7, "湛江")), "unknown_section"),
+        (lambda p: p.assign(enterprise_id=p["enterprise_id"].where(p.index != 9, "")), "required"),
+        (
+            lambda p: p.assign(size_class=p["size_class"].where(p.index != 3, "0.35")),
+            "unknown_size_class",
+        ),
+        (lambda p: p.iloc[:30], "panel_change"),
+    ],
+)
+def test_panel_file_validated_in_full_before_it_changes_the_store(
+    panel_store, tmp_path, capsys, edit, rule
+):
     path, panel = panel_store
     f = tmp_path / "sample_list.csv"
     write_csv(edit(panel.copy()), f, excel=False)
@@ -290,8 +319,22 @@ def test_panel_file_validated_in_full_before_it_changes_the_store(panel_store, t
     assert code == 1 and rule in capsys.readouterr().err
     pd.testing.assert_frame_equal(store.read_panel(path), before)
     if rule == "panel_change":  # a deliberate new list goes in with --force
-        assert main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel",
-                     str(f), "--force", "--period", "2014-01"]) == 1  # no report file; list in
+        assert (
+            main(
+                [
+                    "ingest",
+                    str(tmp_path / "none.csv"),
+                    "--store",
+                    str(path),
+                    "--panel",
+                    str(f),
+                    "--force",
+                    "--period",
+                    "2014-01",
+                ]
+            )
+            == 1
+        )  # no report file; list in
         # A new version of the panel, never an overwrite: the old rows are closed, not deleted.
         assert len(store.panel_in_force(path, "2014-01")) == 30
         assert len(store.panel_in_force(path, "2013-12")) == 60
@@ -301,14 +344,15 @@ def test_panel_names_that_look_like_formulas_round_trip(panel_store, tmp_path, c
     _, panel = panel_store
     path = tmp_path / "fresh.duckdb"  # a new store: the list is its first panel of record
     p = panel.copy()
-    p.loc[0, "name"] = "=HYPERLINK(\"http://x\",\"点我\")"
+    p.loc[0, "name"] = '=HYPERLINK("http://x","点我")'
     p.loc[1, "name"] = "@SUM(A1)"
     f = tmp_path / "sample_list.csv"
     write_csv(p, f)
     text = f.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and "'@SUM" in text  # escaped for Excel
-    assert main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel",
-                 str(f)]) == 1
+    assert (
+        main(["ingest", str(tmp_path / "none.csv"), "--store", str(path), "--panel", str(f)]) == 1
+    )
     got = store.read_panel(path).set_index("enterprise_id")["name"]
     assert got[p.loc[0, "enterprise_id"]] == p.loc[0, "name"]  # stored as the city wrote it
     assert got[p.loc[1, "enterprise_id"]] == "@SUM(A1)"

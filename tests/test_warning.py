@@ -34,27 +34,37 @@ LINES_DOWN = [-1.0, -2.0, -3.0, -4.0]
 
 
 # ---------------------------------------------------------------------------------- classify
-@pytest.mark.parametrize("value, expected", [
-    (2.0, (0, "normal", 3.0)),
-    (2.79, (0, "normal", 3.0)),
-    (2.8, (0, "reminder", 3.0)),       # exactly the approach margin away
-    (2.99, (0, "reminder", 3.0)),
-    (3.0, (1, "alarm", 3.0)),          # reaching the line crosses it
-    (3.6, (2, "alarm", 3.5)),
-    (4.0, (3, "alarm", 4.0)),
-    (9.0, (4, "alarm", 4.5)),
-    (float("nan"), (0, "normal", 3.0)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (2.0, (0, "normal", 3.0)),
+        (2.79, (0, "normal", 3.0)),
+        (2.8, (0, "reminder", 3.0)),  # exactly the approach margin away
+        (2.99, (0, "reminder", 3.0)),
+        (3.0, (1, "alarm", 3.0)),  # reaching the line crosses it
+        (3.6, (2, "alarm", 3.5)),
+        (4.0, (3, "alarm", 4.0)),
+        (9.0, (4, "alarm", 4.5)),
+        (float("nan"), (0, "normal", 3.0)),
+    ],
+)
 def test_classify_higher_is_worse(value, expected):
     rank, status, line = classify(value, LINES_UP, "higher_is_worse", 0.2)
     assert (rank, status) == expected[:2]
     assert math.isclose(line, expected[2])
 
 
-@pytest.mark.parametrize("value, rank, status", [
-    (0.5, 0, "normal"), (-0.6, 0, "reminder"), (-1.0, 1, "alarm"), (-2.5, 2, "alarm"),
-    (-3.0, 3, "alarm"), (-7.0, 4, "alarm"),
-])
+@pytest.mark.parametrize(
+    "value, rank, status",
+    [
+        (0.5, 0, "normal"),
+        (-0.6, 0, "reminder"),
+        (-1.0, 1, "alarm"),
+        (-2.5, 2, "alarm"),
+        (-3.0, 3, "alarm"),
+        (-7.0, 4, "alarm"),
+    ],
+)
 def test_classify_lower_is_worse(value, rank, status):
     assert classify(value, LINES_DOWN, "lower_is_worse", 0.5)[:2] == (rank, status)
 
@@ -85,7 +95,7 @@ def test_hysteresis_never_below_raw_and_never_rises_without_raw():
             if held[t] < held[t - 1]:
                 # a drop only after k consecutive periods below the level in force, and never
                 # below what those quiet periods showed
-                window = raw[max(t - k + 1, 0):t + 1]
+                window = raw[max(t - k + 1, 0) : t + 1]
                 assert len(window) == k and max(window) < held[t - 1]
                 assert held[t] == max(window)
 
@@ -116,19 +126,36 @@ def _params_with(tmp_path: Path, warning_yaml: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("body, needle", [
-    ("  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [3, 2, 4, 5],"
-     " core: true}\n", "warning.indicators.x.lines"),
-    ("  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3],"
-     " core: true}\n", "list of 4 numbers"),
-    ("  indicators:\n    x: {source: estimate, direction: up, lines: [1, 2, 3, 4]}\n",
-     "warning.indicators.x.direction"),
-    ("  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3, 4],"
-     " colour: red, core: true}\n", "colour"),
-    ("  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3, 4]}"
-     "\n", "core: true"),
-    ("  hysteresis: 2\n", "hysteresis"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        (
+            "  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [3, 2, 4, 5],"
+            " core: true}\n",
+            "warning.indicators.x.lines",
+        ),
+        (
+            "  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3],"
+            " core: true}\n",
+            "list of 4 numbers",
+        ),
+        (
+            "  indicators:\n    x: {source: estimate, direction: up, lines: [1, 2, 3, 4]}\n",
+            "warning.indicators.x.direction",
+        ),
+        (
+            "  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3, 4],"
+            " colour: red, core: true}\n",
+            "colour",
+        ),
+        (
+            "  indicators:\n    x: {source: estimate, direction: higher_is_worse, lines: [1, 2, 3, 4]}"
+            "\n",
+            "core: true",
+        ),
+        ("  hysteresis: 2\n", "hysteresis"),
+    ],
+)
 def test_settings_errors_name_the_key(tmp_path, body, needle):
     path = _params_with(tmp_path, body)
     with pytest.raises(ParamsError) as exc:
@@ -138,13 +165,21 @@ def test_settings_errors_name_the_key(tmp_path, body, needle):
 
 
 def test_custom_levels_and_city_lines(tmp_path):
-    body = ("  levels: [{code: C, name: 关注}, {code: B, name: 警告}, {code: A, name: 危险}]\n"
-            "  indicators:\n"
-            "    rate: {source: city, column: registered_rate, direction: higher_is_worse,\n"
-            "           lines: [3, 4, 5], city_lines: {甲: [2, 2.5, 3]}, core: true}\n")
+    body = (
+        "  levels: [{code: C, name: 关注}, {code: B, name: 警告}, {code: A, name: 危险}]\n"
+        "  indicators:\n"
+        "    rate: {source: city, column: registered_rate, direction: higher_is_worse,\n"
+        "           lines: [3, 4, 5], city_lines: {甲: [2, 2.5, 3]}, core: true}\n"
+    )
     s = WarningSettings.from_params(load_params(_params_with(tmp_path, body)))
-    values = pd.DataFrame({"quarter": "2013Q4", "city": ["甲", "乙", "省"], "indicator": "rate",
-                           "value": [2.6, 2.6, 4.2]})
+    values = pd.DataFrame(
+        {
+            "quarter": "2013Q4",
+            "city": ["甲", "乙", "省"],
+            "indicator": "rate",
+            "value": [2.6, 2.6, 4.2],
+        }
+    )
     lv = assign_levels(values, s, province="省").set_index("city")
     assert lv.loc["甲", "level"] == "B" and lv.loc["甲", "line"] == 2.5
     assert lv.loc["乙", "level"] == "none" and lv.loc["乙", "status"] == "normal"
@@ -153,25 +188,60 @@ def test_custom_levels_and_city_lines(tmp_path):
 
 # ----------------------------------------------------------------------------- levels
 def _two_indicator_settings(rule="worst", points_lines=()):
-    a = IndicatorDef(key="a", name="A", source="estimate", column="a",
-                     direction="higher_is_worse", lines=(1.0, 2.0, 3.0, 4.0), approach=0.5,
-                     core=True, scope=("province", "city"))
-    b = IndicatorDef(key="b", name="B", source="estimate", column="b",
-                     direction="lower_is_worse", lines=(-1.0, -2.0, -3.0, -4.0), approach=0.5,
-                     core=True, weight=2.0, scope=("city",))
-    c = IndicatorDef(key="c", name="C", source="city", column="c", direction="higher_is_worse",
-                     lines=(10.0, 20.0, 30.0, 40.0), core=False)
-    return _settings(indicators=(a, b, c), composite=rule, points_lines=tuple(points_lines),
-                     hysteresis_periods=2, basis="estimate")
+    a = IndicatorDef(
+        key="a",
+        name="A",
+        source="estimate",
+        column="a",
+        direction="higher_is_worse",
+        lines=(1.0, 2.0, 3.0, 4.0),
+        approach=0.5,
+        core=True,
+        scope=("province", "city"),
+    )
+    b = IndicatorDef(
+        key="b",
+        name="B",
+        source="estimate",
+        column="b",
+        direction="lower_is_worse",
+        lines=(-1.0, -2.0, -3.0, -4.0),
+        approach=0.5,
+        core=True,
+        weight=2.0,
+        scope=("city",),
+    )
+    c = IndicatorDef(
+        key="c",
+        name="C",
+        source="city",
+        column="c",
+        direction="higher_is_worse",
+        lines=(10.0, 20.0, 30.0, 40.0),
+        core=False,
+    )
+    return _settings(
+        indicators=(a, b, c),
+        composite=rule,
+        points_lines=tuple(points_lines),
+        hysteresis_periods=2,
+        basis="estimate",
+    )
 
 
 def test_assign_levels_scope_basis_and_columns():
     s = _two_indicator_settings()
-    values = pd.DataFrame({
-        "quarter": "2013Q4", "city": ["X", "X", "X", "P", "P"],
-        "indicator": ["a", "b", "c", "a", "b"], "value": [2.5, -0.7, 35.0, 0.2, -5.0],
-        "se": [0.4, np.nan, np.nan, 0.1, np.nan], "ci_low": [1.7, np.nan, np.nan, 0.0, np.nan],
-        "ci_high": [3.3, np.nan, np.nan, 0.4, np.nan]})
+    values = pd.DataFrame(
+        {
+            "quarter": "2013Q4",
+            "city": ["X", "X", "X", "P", "P"],
+            "indicator": ["a", "b", "c", "a", "b"],
+            "value": [2.5, -0.7, 35.0, 0.2, -5.0],
+            "se": [0.4, np.nan, np.nan, 0.1, np.nan],
+            "ci_low": [1.7, np.nan, np.nan, 0.0, np.nan],
+            "ci_high": [3.3, np.nan, np.nan, 0.4, np.nan],
+        }
+    )
     lv = assign_levels(values, s, province="P")
     assert list(lv.columns) == LEVEL_COLUMNS
     # b is city-scoped: the province row is dropped
@@ -186,9 +256,14 @@ def test_assign_levels_scope_basis_and_columns():
 
 
 def test_composite_worst_and_points_rules():
-    levels = pd.DataFrame({
-        "quarter": "2013Q4", "city": ["X", "X", "X", "Y", "Y"],
-        "indicator": ["a", "b", "c", "a", "b"], "rank": [1, 3, 4, 0, 0]})
+    levels = pd.DataFrame(
+        {
+            "quarter": "2013Q4",
+            "city": ["X", "X", "X", "Y", "Y"],
+            "indicator": ["a", "b", "c", "a", "b"],
+            "rank": [1, 3, 4, 0, 0],
+        }
+    )
     worst = composite_raw(levels, _two_indicator_settings()).set_index("city")
     assert worst.loc["X", "raw_rank"] == 3 and worst.loc["X", "drivers"] == "b"  # c not core
     assert worst.loc["Y", "raw_rank"] == 0 and worst.loc["Y", "drivers"] == ""
@@ -199,22 +274,34 @@ def test_composite_worst_and_points_rules():
 
 def test_composite_levels_apply_hysteresis_per_city():
     q = ["2013Q1", "2013Q2", "2013Q3", "2013Q4"]
-    levels = pd.DataFrame({"quarter": q * 2, "city": ["X"] * 4 + ["Y"] * 4, "indicator": "a",
-                           "rank": [3, 0, 0, 0, 0, 1, 0, 2]})
+    levels = pd.DataFrame(
+        {
+            "quarter": q * 2,
+            "city": ["X"] * 4 + ["Y"] * 4,
+            "indicator": "a",
+            "rank": [3, 0, 0, 0, 0, 1, 0, 2],
+        }
+    )
     comp = composite_levels(levels, _two_indicator_settings())
     x = comp[comp["city"] == "X"]["composite_rank"].tolist()
     y = comp[comp["city"] == "Y"]["composite_rank"].tolist()
     assert x == [3, 3, 0, 0]
     assert y == [0, 1, 1, 2]
-    assert comp.loc[comp["city"] == "X", "composite_level"].tolist() == ["II", "II", "none",
-                                                                          "none"]
+    assert comp.loc[comp["city"] == "X", "composite_level"].tolist() == ["II", "II", "none", "none"]
 
 
 # ----------------------------------------------------------------------------- transforms
 def test_yoy_transforms_by_hand():
-    df = pd.DataFrame({"quarter": ["2012Q4", "2013Q4", "2013Q3"], "city": "X",
-                       "value": [2.0, 5.0, 1.0], "se": [0.3, 0.4, 0.1],
-                       "ci_low": np.nan, "ci_high": np.nan})
+    df = pd.DataFrame(
+        {
+            "quarter": ["2012Q4", "2013Q4", "2013Q3"],
+            "city": "X",
+            "value": [2.0, 5.0, 1.0],
+            "se": [0.3, 0.4, 0.1],
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+        }
+    )
     d = _transform_values(df, "yoy_diff", 1.96).set_index("quarter")
     assert math.isclose(d.loc["2013Q4", "value"], 3.0)
     assert math.isclose(d.loc["2013Q4", "se"], 0.5)
@@ -227,10 +314,17 @@ def test_yoy_transforms_by_hand():
 
 
 def test_city_quarterly_aggregates():
-    t = pd.DataFrame({"city": "X", "period": ["2013-04", "2013-05", "2013-06", "2013-07"],
-                      "v": [1.0, 2.0, 4.0, 8.0]})
-    get = {a: city_quarterly(t, "v", a).set_index("quarter")["value"] for a in
-           ("sum", "mean", "last", "compound")}
+    t = pd.DataFrame(
+        {
+            "city": "X",
+            "period": ["2013-04", "2013-05", "2013-06", "2013-07"],
+            "v": [1.0, 2.0, 4.0, 8.0],
+        }
+    )
+    get = {
+        a: city_quarterly(t, "v", a).set_index("quarter")["value"]
+        for a in ("sum", "mean", "last", "compound")
+    }
     assert get["sum"]["2013Q2"] == 7.0 and "2013Q3" not in get["sum"]  # incomplete quarter
     assert math.isclose(get["mean"]["2013Q2"], 7 / 3)
     assert get["last"]["2013Q2"] == 4.0 and "2013Q3" not in get["last"]
@@ -257,18 +351,24 @@ def synthetic_result():
     panel = synthetic_panel(2400, rng=5)
     reports, city = simulate_history(panel, HistorySettings(start="2011-01"), rng=11)
     n_h = panel.groupby(["city", "section"])["enterprise_id"].transform("size")
-    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0,
-                          calibrated_weight=5.0)
+    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0, calibrated_weight=5.0)
     cities = pd.DataFrame({"city": sorted(panel["city"].unique()), "employed": 100.0})
-    table = demo_city_indicators(cities, province="全省", start="2011-01", end="2013-12",
-                                 shock={"cities": ["东莞", "深圳", "佛山", "中山"],
-                                        "start": "2013-07", "end": "2013-12"},
-                                 city_reports=city, rng=3)
+    table = demo_city_indicators(
+        cities,
+        province="全省",
+        start="2011-01",
+        end="2013-12",
+        shock={"cities": ["东莞", "深圳", "佛山", "中山"], "start": "2013-07", "end": "2013-12"},
+        city_reports=city,
+        rng=3,
+    )
     settings = _settings(history_quarters=3)
-    fs = ForecastSettings(models=("naive", "seasonal_naive", "ets"), origins=4,
-                          simulations=300, seed=1)
-    return compute_warning(reports, sample, table, settings, quarter="2013Q4", province="全省",
-                           fsettings=fs)
+    fs = ForecastSettings(
+        models=("naive", "seasonal_naive", "ets"), origins=4, simulations=300, seed=1
+    )
+    return compute_warning(
+        reports, sample, table, settings, quarter="2013Q4", province="全省", fsettings=fs
+    )
 
 
 def test_job_catches_the_shock_and_stays_quiet_elsewhere(synthetic_result):
@@ -286,16 +386,27 @@ def test_job_catches_the_shock_and_stays_quiet_elsewhere(synthetic_result):
 def test_job_levels_are_consistent_with_lines(synthetic_result):
     res = synthetic_result
     lv = levels_table(res)
-    assert list(lv.columns[:8]) == ["city", "indicator", "value", "ci_low", "ci_high", "line",
-                                    "level", "status"]
+    assert list(lv.columns[:8]) == [
+        "city",
+        "indicator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "line",
+        "level",
+        "status",
+    ]
     assert lv["city"].iloc[0] == "全省"
     defs = {i.key: i for i in res.settings.indicators}
     for rec in lv.itertuples(index=False):
         ind = defs[rec.indicator]
-        rank, status, line = classify(rec.value, ind.lines_for(rec.city, province="全省"),
-                                      ind.direction, ind.approach)
-        assert (rank, status) == (res.settings.level_codes.index(rec.level) + 1
-                                  if rec.level != "none" else 0, rec.status)
+        rank, status, line = classify(
+            rec.value, ind.lines_for(rec.city, province="全省"), ind.direction, ind.approach
+        )
+        assert (rank, status) == (
+            res.settings.level_codes.index(rec.level) + 1 if rec.level != "none" else 0,
+            rec.status,
+        )
         assert math.isclose(line, rec.line)
     est = lv[lv["indicator"] == "net_change_rate"]
     assert (est["ci_low"] <= est["value"]).all() and (est["value"] <= est["ci_high"]).all()
@@ -314,8 +425,14 @@ def test_job_forecasts_and_crossing(synthetic_result, tmp_path):
         assert (np.diff(p) <= 1e-12).all()  # a worse line is never more likely to be crossed
     paths = write_warning(res, tmp_path, figures=True)
     names = {p.name for p in paths}
-    assert {"levels.csv", "estimates.csv", "forecasts.csv", "composite.csv",
-            "fig_levels.png", "warning.xlsx"} <= names
+    assert {
+        "levels.csv",
+        "estimates.csv",
+        "forecasts.csv",
+        "composite.csv",
+        "fig_levels.png",
+        "warning.xlsx",
+    } <= names
     again = tmp_path / "again"
     write_warning(res, again, figures=False)
     for name in ("levels.csv", "forecasts.csv", "estimates.csv", "crossing.csv"):
@@ -340,18 +457,44 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
 
     monkeypatch.setattr(jobs, "warning", fake_warning)
     monkeypatch.setattr(jobs, "warning_inputs", lambda params: {})
-    monkeypatch.setattr(jobs, "county_warning",  # the county level has its own tests
-                        lambda params, quarter=None, **kw: (pd.DataFrame(), pd.DataFrame()))
-    code = main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q4",
-                 "--out", str(tmp_path), "--no-figures", "--no-documents"])
+    monkeypatch.setattr(
+        jobs,
+        "county_warning",  # the county level has its own tests
+        lambda params, quarter=None, **kw: (pd.DataFrame(), pd.DataFrame()),
+    )
+    code = main(
+        [
+            "warn",
+            "--params",
+            "params/guangdong_2013.yaml",
+            "--quarter",
+            "2013Q4",
+            "--out",
+            str(tmp_path),
+            "--no-figures",
+            "--no-documents",
+        ]
+    )
     assert code == 0 and seen["quarter"] == "2013Q4"
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("warn 2013Q4:")
     assert any("东莞" in line for line in out[:-1]) or any("深圳" in line for line in out[:-1])
     levels = pd.read_csv(tmp_path / "levels.csv", encoding="utf-8-sig")
     assert set(levels["status"]) <= {"alarm", "reminder", "normal"}
-    assert main(["warn", "--params", "params/guangdong_2013.yaml", "--quarter", "2013Q5",
-                 "--out", str(tmp_path)]) == 1
+    assert (
+        main(
+            [
+                "warn",
+                "--params",
+                "params/guangdong_2013.yaml",
+                "--quarter",
+                "2013Q5",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "quarter" in capsys.readouterr().err
 
 
@@ -371,8 +514,9 @@ def test_quarters_and_mass_layoffs_use_the_membership_in_force():
     q3 = estimate_quarters(panel_reports(True), membership(True), ["2013Q3"], **kw)
     q3 = q3[(q3["city"] == "全省") & (q3["indicator"] == "job_loss_rate")]
     assert q3["n_reporters"].iloc[0] == 7
-    counts, ml = mass_layoff_counts(panel_reports(True), membership(True), ["2013Q2"],
-                                    province="全省")
+    counts, ml = mass_layoff_counts(
+        panel_reports(True), membership(True), ["2013Q2"], province="全省"
+    )
     # by hand: members (not individual units) that cut ≥ 100 or ≥ 10 % in a month of 2013Q2
     rep = panel_reports(True)
     rep = rep[rep["period"].isin(quarter_months("2013Q2")) & (rep["enterprise_id"] != "p1")]
@@ -395,16 +539,23 @@ def test_warning_on_the_ministry_network():
     panel = synthetic_panel(600, rng=5)
     reports, _ = simulate_history(panel, HistorySettings(start="2012-01"), rng=11)
     n_h = panel.groupby(["city", "section"])["enterprise_id"].transform("size")
-    sample = panel.assign(cell_n=n_h, cell_frame_units=n_h * 5, weight=5.0,
-                          calibrated_weight=5.0, ministry=np.arange(len(panel)) % 3 == 0)
+    sample = panel.assign(
+        cell_n=n_h,
+        cell_frame_units=n_h * 5,
+        weight=5.0,
+        calibrated_weight=5.0,
+        ministry=np.arange(len(panel)) % 3 == 0,
+    )
     settings = _settings(history_quarters=2)
     kw = {"quarter": "2013Q4", "province": "全省", "forecasts": False}
     res = compute_warning(reports, sample, None, settings, network="ministry", **kw)
     assert res.network == "ministry" and res.network_zh == "失业动态监测(人社部月报网络)"
     est = res.estimates
-    n_prov = est.loc[(est["city"] == "全省") & (est["indicator"] == "job_loss_rate"),
-                     "n_reporters"].iloc[0]
+    n_prov = est.loc[
+        (est["city"] == "全省") & (est["indicator"] == "job_loss_rate"), "n_reporters"
+    ].iloc[0]
     assert n_prov == int(sample["ministry"].sum())  # everyone reports in the simulation
     prov = compute_warning(reports, sample, None, settings, **kw).estimates
-    assert prov.loc[(prov["city"] == "全省") & (prov["indicator"] == "job_loss_rate"),
-                    "n_reporters"].iloc[0] == len(sample)
+    assert prov.loc[
+        (prov["city"] == "全省") & (prov["indicator"] == "job_loss_rate"), "n_reporters"
+    ].iloc[0] == len(sample)

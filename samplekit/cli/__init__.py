@@ -40,7 +40,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 _ARGPARSE_ZH: tuple[tuple[str, str], ...] = (
     (r"the following arguments are required: (.*)", r"缺少必填参数:\1"),
     (r"unrecognized arguments: (.*)", r"无法识别的参数:\1"),
-    (r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)", r"参数 \1 的取值 \2 无效(可选:\3)"),
+    (
+        r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)",
+        r"参数 \1 的取值 \2 无效(可选:\3)",
+    ),
     (r"argument (\S+): expected one argument", r"参数 \1 需要一个值"),
     (r"argument (\S+): invalid (\w+) value: (.*)", r"参数 \1 的取值 \3 无效(应为 \2)"),
 )
@@ -56,8 +59,9 @@ class ChineseArgumentParser(argparse.ArgumentParser):
         self._positionals.title = "位置参数"
         self._optionals.title = "选项"
         if add_help:
-            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
-                              help="显示本帮助后退出")
+            self.add_argument(
+                "-h", "--help", action="help", default=argparse.SUPPRESS, help="显示本帮助后退出"
+            )
 
     def format_usage(self) -> str:
         return super().format_usage().replace("usage: ", "用法:", 1)
@@ -83,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "选项名和参数文件的键为英文,说明和输出为中文。",
         epilog="退出码:0 成功;1 输入或参数有误、发现问题;2 规则不可行;3 部分行被隔离(导入)。",
     )
-    parser.add_argument("--version", action="version", version=f"samplekit {__version__}",
-                        help="显示版本号后退出")
+    parser.add_argument(
+        "--version", action="version", version=f"samplekit {__version__}", help="显示版本号后退出"
+    )
     sub = parser.add_subparsers(dest="command", metavar="命令", title="命令")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -15,22 +15,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     frame = sub.add_parser("frame", help="企业名录(抽样框)")
     fsub = frame.add_subparsers(dest="frame_command", metavar="操作", title="操作")
     check = fsub.add_parser(
-        "check", help="检查并分类企业名录文件(CSV/XLSX/Parquet)",
+        "check",
+        help="检查并分类企业名录文件(CSV/XLSX/Parquet)",
         description="逐行检查企业名录,写出分类后的名录(企业规模、所有制、产业)和问题清单"
-        "(CSV + XLSX,供各市核改)。全部无误退出码 0,任何一行有错误退出码 1。")
+        "(CSV + XLSX,供各市核改)。全部无误退出码 0,任何一行有错误退出码 1。",
+    )
     check.add_argument("file", type=Path, help="企业名录文件")
-    check.add_argument("--params", type=Path, default=None, metavar="FILE",
-                       help="参数文件(必填):按其城市表(province.cities)核对城市")
-    check.add_argument("--out", type=Path, default=Path("reports/frame_check"), metavar="DIR",
-                       help="输出目录(默认 reports/frame_check)")
+    check.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="参数文件(必填):按其城市表(province.cities)核对城市",
+    )
+    check.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/frame_check"),
+        metavar="DIR",
+        help="输出目录(默认 reports/frame_check)",
+    )
     check.set_defaults(handler=_frame_check)
 
     cities = sub.add_parser("cities", help="城市表(统计年鉴数据)")
     csub = cities.add_subparsers(dest="cities_command", metavar="操作", title="操作")
     ccheck = csub.add_parser("check", help="检查城市表,逐格指出错误")
     ccheck.add_argument("file", type=Path, help="城市表文件")
-    ccheck.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="问题清单(CSV + XLSX)写到此目录")
+    ccheck.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="问题清单(CSV + XLSX)写到此目录"
+    )
     ccheck.set_defaults(handler=_cities_check)
 
 
@@ -38,8 +51,12 @@ def write_problems(problems: pd.DataFrame, out: Path, stem: str = "problems") ->
     """Write a problem list as CSV (utf-8-sig) and XLSX with Chinese headers."""
     out.mkdir(parents=True, exist_ok=True)
     csv = write_csv(problems, out / f"{stem}.csv")
-    xlsx = write_xlsx({"问题清单": problems}, out / f"{stem}.xlsx", headers=PROBLEM_HEADERS_ZH,
-                      titles={"问题清单": "数据问题清单(请逐条核对修改后重新报送)"})
+    xlsx = write_xlsx(
+        {"问题清单": problems},
+        out / f"{stem}.xlsx",
+        headers=PROBLEM_HEADERS_ZH,
+        titles={"问题清单": "数据问题清单(请逐条核对修改后重新报送)"},
+    )
     return [csv, xlsx]
 
 
@@ -73,12 +90,16 @@ def _frame_check(args: argparse.Namespace) -> int:
 
     sizes = frame.groupby("size_class").size()
     summary = "、".join(f"{SIZE_CLASSES_ZH.get(k, k)} {v:,}" for k, v in sizes.items())
-    print(f"{args.file}:企业 {len(frame):,} 家,全部行有效(提示 {len(result.problems)} 条)。"
-          f"企业规模:{summary}")
+    print(
+        f"{args.file}:企业 {len(frame):,} 家,全部行有效(提示 {len(result.problems)} 条)。"
+        f"企业规模:{summary}"
+    )
     if len(result.problems):
         print(summarize_problems(result.problems))
-    print(f"分类后的名录:{out / 'frame_classified.csv'}(中文表头:"
-          f"{'、'.join(list(FRAME_HEADERS_ZH.values())[:3])} …);问题清单:{written[0]}")
+    print(
+        f"分类后的名录:{out / 'frame_classified.csv'}(中文表头:"
+        f"{'、'.join(list(FRAME_HEADERS_ZH.values())[:3])} …);问题清单:{written[0]}"
+    )
     return 0
 
 

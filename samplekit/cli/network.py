@@ -57,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
     a.add_argument("--city", required=True, metavar="CITY", help="城市")
     a.add_argument("--quarter", required=True, metavar="YYYYQn", help="季度,如 2013Q4")
-    a.add_argument("--received", required=True, metavar="TIME", help="收到时间,如 '2014-01-04 16:30'")
+    a.add_argument(
+        "--received", required=True, metavar="TIME", help="收到时间,如 '2014-01-04 16:30'"
+    )
     a.set_defaults(handler=run_receipt)
 
     c = subparsers.add_parser(
@@ -81,8 +83,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("files", nargs="+", metavar="FILE", help="文件")
     s.add_argument("--store", required=True, metavar="PATH", help="DuckDB 监测数据库")
-    s.add_argument("--kind", required=True, choices=["events", "notes", "insured"],
-                   help="文件类别:events 补充数据 / notes 专项说明 / insured 社保参保人数")
+    s.add_argument(
+        "--kind",
+        required=True,
+        choices=["events", "notes", "insured"],
+        help="文件类别:events 补充数据 / notes 专项说明 / insured 社保参保人数",
+    )
     s.add_argument("--period", metavar="YYYY-MM", help="events:应属月份")
     s.add_argument("--params", metavar="FILE", help="参数文件(monthly.events)")
     s.set_defaults(handler=run_supplement)
@@ -394,9 +400,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         note=jobs.data_note(params),
     )
     if importlib.util.find_spec("samplekit.documents") is None:
-        print(
-            "注意:samplekit.documents 不可用,考核通报只写出 Excel 和 CSV(无 Word)"
-        )
+        print("注意:samplekit.documents 不可用,考核通报只写出 Excel 和 CSV(无 Word)")
     top, bottom = scores.iloc[0], scores.iloc[-1]
     print(
         f"{args.quarter}:{len(scores)} 个城市;第一名 {top['city']}({top['total']:.1f} 分),"

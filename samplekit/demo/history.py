@@ -40,8 +40,14 @@ from samplekit.reports import (
 
 #: Lunar new year (春节) dates 2008–2016: the month of the dip.
 SPRING_FESTIVAL: dict[int, str] = {
-    2008: "2008-02-07", 2009: "2009-01-26", 2010: "2010-02-14", 2011: "2011-02-03",
-    2012: "2012-01-23", 2013: "2013-02-10", 2014: "2014-01-31", 2015: "2015-02-19",
+    2008: "2008-02-07",
+    2009: "2009-01-26",
+    2010: "2010-02-14",
+    2011: "2011-02-03",
+    2012: "2012-01-23",
+    2013: "2013-02-10",
+    2014: "2014-01-31",
+    2015: "2015-02-19",
     2016: "2016-02-08",
 }
 
@@ -94,16 +100,30 @@ class HistorySettings:
         """Read ``monthly.demo`` (keys as the attributes; ``shock: null`` disables the shock)."""
         d = cls(seed=int(params.get("seed", 20130627)))
         base = "monthly.demo"
-        allowed = {"start", "end", "seed", "trend", "noise", "closure_prob", "suspension_prob",
-                   "relocation_prob", "layoff_prob", "individual_units", "xlsx_periods", "shock",
-                   "expansion"}
+        allowed = {
+            "start",
+            "end",
+            "seed",
+            "trend",
+            "noise",
+            "closure_prob",
+            "suspension_prob",
+            "relocation_prob",
+            "layoff_prob",
+            "individual_units",
+            "xlsx_periods",
+            "shock",
+            "expansion",
+        }
         sec = params.get(base, {}) or {}
         unknown = sorted(set(sec) - allowed)
         if unknown:
             from samplekit.errors import ParamsError
 
-            raise ParamsError(f"{params.path}: unknown key(s) {', '.join(unknown)} in "
-                              f"'{base}'; allowed: {', '.join(sorted(allowed))}")
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {', '.join(unknown)} in "
+                f"'{base}'; allowed: {', '.join(sorted(allowed))}"
+            )
         shock = d.shock
         if "shock" in sec:
             s = sec["shock"]
@@ -115,33 +135,52 @@ class HistorySettings:
                     cities=tuple(s.get("cities", ds.cities)),
                     sections=tuple(s.get("sections", ds.sections)),
                     min_export_share=float(s.get("min_export_share", ds.min_export_share)),
-                    start=str(s.get("start", ds.start)), end=str(s.get("end", ds.end)),
+                    start=str(s.get("start", ds.start)),
+                    end=str(s.get("end", ds.end)),
                     extra_loss=float(s.get("extra_loss", ds.extra_loss)),
-                    layoff_prob=float(s.get("layoff_prob", ds.layoff_prob)))
-        num = {k: params.number(f"{base}.{k}", getattr(d, k), low=0) for k in (
-            "trend", "noise", "closure_prob", "suspension_prob", "relocation_prob", "layoff_prob")}
+                    layoff_prob=float(s.get("layoff_prob", ds.layoff_prob)),
+                )
+        num = {
+            k: params.number(f"{base}.{k}", getattr(d, k), low=0)
+            for k in (
+                "trend",
+                "noise",
+                "closure_prob",
+                "suspension_prob",
+                "relocation_prob",
+                "layoff_prob",
+            )
+        }
         from samplekit.errors import ParamsError
 
         expansion = params.get(f"{base}.expansion", False)
         if not isinstance(expansion, bool):
-            raise ParamsError(f"{params.path}: key '{base}.expansion' = {expansion!r} must be "
-                              "true or false (true: the 2013 expansion as it happened)")
+            raise ParamsError(
+                f"{params.path}: key '{base}.expansion' = {expansion!r} must be "
+                "true or false (true: the 2013 expansion as it happened)"
+            )
         end = str(params.get(f"{base}.end", EXPANSION_END if expansion else d.end))
-        if expansion and not (str(params.get(f"{base}.start", d.start)) <= "2013-01"
-                              and end >= "2014-01"):
-            raise ParamsError(f"{params.path}: '{base}.expansion: true' needs a history from "
-                              f"2013-01 or earlier to 2014-01 or later (found "
-                              f"{params.get(f'{base}.start', d.start)}…{end}); e.g. "
-                              f"start: \"2010-01\", end: \"{EXPANSION_END}\"")
+        if expansion and not (
+            str(params.get(f"{base}.start", d.start)) <= "2013-01" and end >= "2014-01"
+        ):
+            raise ParamsError(
+                f"{params.path}: '{base}.expansion: true' needs a history from "
+                f"2013-01 or earlier to 2014-01 or later (found "
+                f"{params.get(f'{base}.start', d.start)}…{end}); e.g. "
+                f'start: "2010-01", end: "{EXPANSION_END}"'
+            )
         return cls(
             expansion=expansion,
             start=str(params.get(f"{base}.start", d.start)),
             end=end,
             seed=int(params.get(f"{base}.seed", d.seed)),
-            individual_units=int(params.number(f"{base}.individual_units", d.individual_units,
-                                               low=0)),
+            individual_units=int(
+                params.number(f"{base}.individual_units", d.individual_units, low=0)
+            ),
             xlsx_periods=tuple(params.get(f"{base}.xlsx_periods", list(d.xlsx_periods))),
-            shock=shock, **{k: float(v) for k, v in num.items()})
+            shock=shock,
+            **{k: float(v) for k, v in num.items()},
+        )
 
 
 def months(start: str, end: str) -> list[str]:
@@ -180,17 +219,30 @@ def individual_units(panel: pd.DataFrame, n: int, rng: np.random.Generator) -> p
     for k in range(n):
         city = cities[k % len(cities)]
         sec = sections[(k // len(cities)) % len(sections)]
-        rows.append({"enterprise_id": f"IND{k + 1:05d}", "name": f"{city}{names[sec]}{k + 1}",
-                     "city": city, "section": sec, "size_class": "micro", "ownership": "private",
-                     "registration_type": "", "employees": int(rng.integers(8, 60)),
-                     "export_share": 0.0, "individual": True})
+        rows.append(
+            {
+                "enterprise_id": f"IND{k + 1:05d}",
+                "name": f"{city}{names[sec]}{k + 1}",
+                "city": city,
+                "section": sec,
+                "size_class": "micro",
+                "ownership": "private",
+                "registration_type": "",
+                "employees": int(rng.integers(8, 60)),
+                "export_share": 0.0,
+                "individual": True,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def simulate_history(panel: pd.DataFrame, settings: HistorySettings | None = None, *,
-                     cities: pd.DataFrame | None = None,
-                     rng: np.random.Generator | int | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_history(
+    panel: pd.DataFrame,
+    settings: HistorySettings | None = None,
+    *,
+    cities: pd.DataFrame | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate the monthly reports of ``panel`` and the city table.
 
     Parameters
@@ -239,8 +291,13 @@ class _Run:
 _STATE_COLUMNS = ["emp", "closed", "susp_left", "susp_level", "drift", "sigma", "dip"]
 
 
-def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
-                  rng: np.random.Generator, state: pd.DataFrame | None = None) -> _Run:
+def _simulate_run(
+    panel: pd.DataFrame,
+    periods: list[str],
+    s: HistorySettings,
+    rng: np.random.Generator,
+    state: pd.DataFrame | None = None,
+) -> _Run:
     """Evolve the panel's employment over ``periods``.
 
     ``state`` (indexed by enterprise_id, ``_STATE_COLUMNS``) continues enterprises from where an
@@ -251,8 +308,11 @@ def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
     section = panel["section"].astype(str).to_numpy()
     city = panel["city"].astype(str).to_numpy()
     e0 = np.maximum(panel["employees"].to_numpy(dtype=float), 1.0)
-    export = pd.to_numeric(panel.get("export_share", pd.Series(0.0, index=panel.index)),
-                           errors="coerce").fillna(0).to_numpy()
+    export = (
+        pd.to_numeric(panel.get("export_share", pd.Series(0.0, index=panel.index)), errors="coerce")
+        .fillna(0)
+        .to_numpy()
+    )
 
     drift = rng.normal(s.trend, 0.002, n)
     sigma = s.noise * np.clip((e0 / 100.0) ** -0.25, 0.4, 1.6)
@@ -274,8 +334,11 @@ def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
         dip[had] = st["dip"].to_numpy(dtype=float)
     season = seasonal_profile(periods)
     if s.shock is not None:
-        exposed = (np.isin(city, s.shock.cities) & np.isin(section, s.shock.sections)
-                   & (export >= s.shock.min_export_share))
+        exposed = (
+            np.isin(city, s.shock.cities)
+            & np.isin(section, s.shock.sections)
+            & (export >= s.shock.min_export_share)
+        )
         shock_on = np.array([s.shock.start <= p <= s.shock.end for p in periods])
     else:
         exposed, shock_on = np.zeros(n, bool), np.zeros(T, bool)
@@ -302,7 +365,7 @@ def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
         new = np.where(ev_lay, np.floor(prev * (1 - cut_lay)), new)
         new = np.where(ev_reloc, np.round(prev * (1 - rng.uniform(0.3, 0.8, n))), new)
         # Suspension: cut now, back to the pre-suspension level when it ends.
-        ending = (susp_left == 1)
+        ending = susp_left == 1
         new = np.where(ending, susp_level, new)
         still = susp_left > 1
         new = np.where(still, prev, new)
@@ -314,15 +377,24 @@ def _simulate_run(panel: pd.DataFrame, periods: list[str], s: HistorySettings,
         closed |= ev_close
         emp[t + 1] = np.maximum(new, 0)
         kind[t] = np.select([ev_close, ev_susp, ev_reloc, ev_lay], [1, 2, 3, 4], 0)
-    end = pd.DataFrame({"emp": emp[T], "closed": closed, "susp_left": susp_left,
-                        "susp_level": susp_level, "drift": drift, "sigma": sigma, "dip": dip},
-                       index=pd.Index(panel["enterprise_id"].astype(str).to_numpy(),
-                                      name="enterprise_id"))
+    end = pd.DataFrame(
+        {
+            "emp": emp[T],
+            "closed": closed,
+            "susp_left": susp_left,
+            "susp_level": susp_level,
+            "drift": drift,
+            "sigma": sigma,
+            "dip": dip,
+        },
+        index=pd.Index(panel["enterprise_id"].astype(str).to_numpy(), name="enterprise_id"),
+    )
     return _Run(emp, kind, shock_loss, exposed, shock_on, season, end)
 
 
-def _reports_of(panel: pd.DataFrame, periods: list[str], run: _Run,
-                rng: np.random.Generator) -> pd.DataFrame:
+def _reports_of(
+    panel: pd.DataFrame, periods: list[str], run: _Run, rng: np.random.Generator
+) -> pd.DataFrame:
     """The canonical reports of a run: changes, reduction types and reasons by cause."""
     T, n = len(periods), len(panel)
     emp, kind, season = run.emp, run.kind, run.season
@@ -337,32 +409,36 @@ def _reports_of(panel: pd.DataFrame, periods: list[str], run: _Run,
     red["reduction_closure"] = np.where(k == 1, fall, 0)
     red["reduction_suspension"] = np.where(k == 2, fall, 0)
     red["reduction_relocation"] = np.where(k == 3, fall, 0)
-    lay_share = np.where(k == 4, 0.8, np.where(hit_all & (k == 0), rng.uniform(0.3, 0.7, T * n),
-                                                  0.0))
+    lay_share = np.where(
+        k == 4, 0.8, np.where(hit_all & (k == 0), rng.uniform(0.3, 0.7, T * n), 0.0)
+    )
     lay = np.where(np.isin(k, [0, 4]), np.round(fall * lay_share), 0)
     red["reduction_layoff"] = lay
     red["reduction_other"] = np.where(np.isin(k, [0, 4]), fall - lay, 0)
     r1, r2, r3 = _reasons(k, fall > 0, hit_all, seasonal_dip, rng)
 
-    reports = pd.DataFrame({
-        "enterprise_id": np.tile(panel["enterprise_id"].astype(str).to_numpy(), T),
-        "period": np.repeat(periods, n),
-        "baseline_employment": base.astype("int64"),
-        "survey_employment": surv.astype("int64"),
-        "change": chg.astype("int64"),
-    })
+    reports = pd.DataFrame(
+        {
+            "enterprise_id": np.tile(panel["enterprise_id"].astype(str).to_numpy(), T),
+            "period": np.repeat(periods, n),
+            "baseline_employment": base.astype("int64"),
+            "survey_employment": surv.astype("int64"),
+            "change": chg.astype("int64"),
+        }
+    )
     reports["change_pct"] = change_pct(reports["change"], reports["baseline_employment"])
     for c in REDUCTION_COLUMNS:
-        reports[c] = pd.array(np.where(fall > 0, red[c], np.nan), dtype="Float64").round(
-            ).astype("Int64")
+        reports[c] = (
+            pd.array(np.where(fall > 0, red[c], np.nan), dtype="Float64").round().astype("Int64")
+        )
         reports.loc[reports[c] == 0, c] = pd.NA
     reports["reason_1"] = pd.array(r1, dtype="Int64")
     reports["reason_2"] = pd.array(r2, dtype="Int64")
     reports["reason_3"] = pd.array(r3, dtype="Int64")
-    reports["remark"] = pd.Series(np.where(k == 1, "关闭", np.where(k == 2, "停业整顿", "")),
-                                  dtype="str").replace("", pd.NA)
-    return reports.sort_values(["period", "enterprise_id"], kind="stable").reset_index(
-        drop=True)
+    reports["remark"] = pd.Series(
+        np.where(k == 1, "关闭", np.where(k == 2, "停业整顿", "")), dtype="str"
+    ).replace("", pd.NA)
+    return reports.sort_values(["period", "enterprise_id"], kind="stable").reset_index(drop=True)
 
 
 def _city_sums(panel: pd.DataFrame, run: _Run) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -370,14 +446,20 @@ def _city_sums(panel: pd.DataFrame, run: _Run) -> tuple[list[str], np.ndarray, n
     names = sorted(panel["city"].astype(str).unique())
     city = panel["city"].astype(str).to_numpy()
     code = pd.Index(names).get_indexer(city)
+
     def per_city(a: np.ndarray) -> np.ndarray:
         return np.stack([np.bincount(code, weights=row, minlength=len(names)) for row in a])
 
     return names, per_city(run.emp), per_city(run.shock_loss)
 
 
-def _reasons(kind: np.ndarray, fell: np.ndarray, shock: np.ndarray, seasonal: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reasons(
+    kind: np.ndarray,
+    fell: np.ndarray,
+    shock: np.ndarray,
+    seasonal: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Up to three distinct reason codes consistent with the cause of each fall."""
     m = len(kind)
     ordinary = np.array([11, 6, 7, 5, 1, 4, 8, 2])
@@ -395,21 +477,29 @@ def _reasons(kind: np.ndarray, fell: np.ndarray, shock: np.ndarray, seasonal: np
     first = np.where(kind == 3, 6, first)
     second = np.where(kind == 3, 1, second)
     first = np.where(shock & np.isin(kind, [0, 4]), 4, first)
-    second = np.where(shock & np.isin(kind, [0, 4]), rng.choice(np.array([9, 8]), size=m),
-                      second)
+    second = np.where(shock & np.isin(kind, [0, 4]), rng.choice(np.array([9, 8]), size=m), second)
     third = np.where(shock & np.isin(kind, [0, 4]) & (rng.random(m) < 0.5), 6, 0)
     count = rng.integers(1, 3, m)  # ordinary falls: one or two reasons
     count = np.where((kind > 0) | shock, 2, count)
     second = np.where((count >= 2) & (second != first), second, 0)
     third = np.where((second > 0) & (third != first) & (third != second), third, 0)
     na = ~fell
-    return (np.where(na, np.nan, first), np.where(na | (second == 0), np.nan, second),
-            np.where(na | (third == 0), np.nan, third))
+    return (
+        np.where(na, np.nan, first),
+        np.where(na | (second == 0), np.nan, second),
+        np.where(na | (third == 0), np.nan, third),
+    )
 
 
-def _city_table(names: list[str], emp: np.ndarray, shock_loss: np.ndarray,
-                base: np.ndarray, periods: list[str], cities: pd.DataFrame | None,
-                rng: np.random.Generator) -> pd.DataFrame:
+def _city_table(
+    names: list[str],
+    emp: np.ndarray,
+    shock_loss: np.ndarray,
+    base: np.ndarray,
+    periods: list[str],
+    cities: pd.DataFrame | None,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Registered unemployed: mean-reverting noise around the starting level, pushed up by the
     shock's job loss in the city's panel (elasticity 8: the panel is a small part of the city).
 
@@ -429,8 +519,16 @@ def _city_table(names: list[str], emp: np.ndarray, shock_loss: np.ndarray,
         for t, p in enumerate(periods):
             loss = shock_loss[t, j] / max(emp[t, j], base_emp * 0.1)
             u_new = u * np.exp(0.1 * np.log(u0 / u) + rng.normal(0.0, 0.006) + 8.0 * loss)
-            rows.append((c, p, round(u), round(u_new), round(100 * u / (u + e), 2),
-                         round(100 * u_new / (u_new + e), 2)))
+            rows.append(
+                (
+                    c,
+                    p,
+                    round(u),
+                    round(u_new),
+                    round(100 * u / (u + e), 2),
+                    round(100 * u_new / (u_new + e), 2),
+                )
+            )
             u = u_new
     from samplekit.reports import CITY_COLUMNS
 
@@ -441,8 +539,7 @@ def _city_table(names: list[str], emp: np.ndarray, shock_loss: np.ndarray,
 # --- files with errors, a resubmission, and the store ----------------------------------------
 
 #: Months that get a few realistic errors, and the month that is resubmitted corrected.
-ERROR_PERIODS: tuple[str, ...] = ("2010-05", "2011-03", "2011-09", "2012-04", "2012-10",
-                                  "2013-08")
+ERROR_PERIODS: tuple[str, ...] = ("2010-05", "2011-03", "2011-09", "2012-04", "2012-10", "2013-08")
 RESUBMITTED_PERIOD = "2013-08"
 
 
@@ -470,10 +567,15 @@ def _inject_errors(month: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.Da
     return d, ids
 
 
-def write_history_files(reports: pd.DataFrame, city_reports: pd.DataFrame,
-                        panel: pd.DataFrame, out_dir: str | Path, *,
-                        xlsx_periods: tuple[str, ...] = ("2012-06",),
-                        rng: np.random.Generator | int | None = 0) -> list[Path]:
+def write_history_files(
+    reports: pd.DataFrame,
+    city_reports: pd.DataFrame,
+    panel: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    xlsx_periods: tuple[str, ...] = ("2012-06",),
+    rng: np.random.Generator | int | None = 0,
+) -> list[Path]:
     """Write the history as monthly files in both layouts, with errors and one resubmission.
 
     Layouts: canonical UTF-8 CSV, except every third month as the ministry form in GBK CSV and
@@ -505,20 +607,31 @@ def write_history_files(reports: pd.DataFrame, city_reports: pd.DataFrame,
             if p == RESUBMITTED_PERIOD:
                 true = by_period[p]
                 fixed = true[true["enterprise_id"].isin(ids)]
-                revised = true[(true["change"] < -5) & true["reduction_layoff"].isna()
-                               & ~true["enterprise_id"].isin(ids)].head(3).copy()
+                revised = (
+                    true[
+                        (true["change"] < -5)
+                        & true["reduction_layoff"].isna()
+                        & ~true["enterprise_id"].isin(ids)
+                    ]
+                    .head(3)
+                    .copy()
+                )
                 # Revision: part of "other" was in fact economic layoff (totals unchanged).
                 moved = (revised["reduction_other"].fillna(0) // 2).astype("Int64")
                 revised["reduction_layoff"] = moved.where(moved > 0)
                 revised["reduction_other"] = (revised["reduction_other"] - moved).where(
-                    lambda v: v > 0)
+                    lambda v: v > 0
+                )
                 resub = pd.concat([fixed, revised], ignore_index=True)
         if p in xlsx_periods:
             form = to_form(month, names=_names(month, names), reasons_in_one_cell=True)
             path = out / f"附表一_{p}.xlsx"
-            write_xlsx({"附表一": form}, path,
-                       titles={"附表一": f"监测城市就业人员变化情况表({p})"},
-                       source="填报单位:人力资源和社会保障局")
+            write_xlsx(
+                {"附表一": form},
+                path,
+                titles={"附表一": f"监测城市就业人员变化情况表({p})"},
+                source="填报单位:人力资源和社会保障局",
+            )
         elif i % 3 == 1:
             form = to_form(month, names=_names(month, names), reasons_in_one_cell=True)
             path = out / f"附表一_{p}.csv"
@@ -544,13 +657,16 @@ def _names(month: pd.DataFrame, names: pd.Series | None) -> pd.Series:
 
 # --- the demo store ---------------------------------------------------------------------------
 
+
 def demo_panel(sample: pd.DataFrame, settings: HistorySettings) -> pd.DataFrame:
     """The demo's first panel: the selected sample (with its weights and ``monthly`` network)
     plus the individual units (``individual = True``, no weights)."""
     panel = sample.drop(columns=[c for c in ("individual",) if c in sample.columns]).assign(
-        individual=False)
-    extra = individual_units(panel, settings.individual_units,
-                             np.random.default_rng(settings.seed + 7))
+        individual=False
+    )
+    extra = individual_units(
+        panel, settings.individual_units, np.random.default_rng(settings.seed + 7)
+    )
     return pd.concat([panel, extra], ignore_index=True)
 
 
@@ -586,10 +702,15 @@ class PanelHistory:
 BANKRUPT_SHARE = 0.5
 
 
-def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: Any,
-                           settings: HistorySettings | None = None, *,
-                           cities: pd.DataFrame | None = None,
-                           windows: tuple[str, ...] | None = None) -> PanelHistory:
+def simulate_panel_history(
+    panel: pd.DataFrame,
+    frame: pd.DataFrame,
+    selection: Any,
+    settings: HistorySettings | None = None,
+    *,
+    cities: pd.DataFrame | None = None,
+    windows: tuple[str, ...] | None = None,
+) -> PanelHistory:
     """Simulate the demo year by year with a December window at the end of each year.
 
     Each year the members in force report (continuing members from where they were, new ones
@@ -625,14 +746,21 @@ def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: 
     rng = np.random.default_rng(s.seed)
     periods = months(s.start, s.end)
     if windows is None:
-        windows = tuple(f"{y}-12" for y in range(int(s.start[:4]), int(s.end[:4]) + 1)
-                        if s.start <= f"{y}-12" <= s.end)
-    indiv = panel["individual"].astype(bool).to_numpy() if "individual" in panel.columns \
+        windows = tuple(
+            f"{y}-12"
+            for y in range(int(s.start[:4]), int(s.end[:4]) + 1)
+            if s.start <= f"{y}-12" <= s.end
+        )
+    indiv = (
+        panel["individual"].astype(bool).to_numpy()
+        if "individual" in panel.columns
         else np.zeros(len(panel), bool)
+    )
     individuals = panel[indiv].reset_index(drop=True)
     design = panel[~indiv].reset_index(drop=True)
-    out = [DemoWindow("design", previous_month(s.start), s.start, panel.reset_index(drop=True),
-                      None)]
+    out = [
+        DemoWindow("design", previous_month(s.start), s.start, panel.reset_index(drop=True), None)
+    ]
     register = frame.copy()
     register["enterprise_id"] = register["enterprise_id"].astype(str)
     rule = MaintenanceSettings(retire_statuses=("closed", "moved"))
@@ -654,8 +782,11 @@ def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: 
         if names is None:
             names, base = n_city, e_sum[0]
         sums.append((_align(e_sum[:-1], n_city, names), _align(l_sum, n_city, names)))
-        state = run.state if state is None else pd.concat(
-            [state[~state.index.isin(run.state.index)], run.state])
+        state = (
+            run.state
+            if state is None
+            else pd.concat([state[~state.index.isin(run.state.index)], run.state])
+        )
         window = previous_month(hi)
         if window not in windows:
             continue
@@ -674,8 +805,11 @@ def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: 
         new = pd.concat([design, individuals], ignore_index=True)
         out.append(DemoWindow("maintenance", window, next_month(window), new, result.changes))
         everyone.append(design)
-    reports = pd.concat(parts, ignore_index=True).sort_values(
-        ["period", "enterprise_id"], kind="stable").reset_index(drop=True)
+    reports = (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["period", "enterprise_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     e_all = np.vstack([e for e, _ in sums] + [np.zeros((1, len(names or [])))])
     l_all = np.vstack([x for _, x in sums])
     city = _city_table(names or [], e_all, l_all, base, periods, cities, rng)
@@ -684,8 +818,18 @@ def simulate_panel_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: 
 
 
 #: Panel columns of a window's members (sample-list layout) kept by the expansion history.
-_PANEL_KEEP = ["enterprise_id", "name", "city", "section", "size_class", "ownership",
-               "employees", "export_share", "registration_type", "division"]
+_PANEL_KEEP = [
+    "enterprise_id",
+    "name",
+    "city",
+    "section",
+    "size_class",
+    "ownership",
+    "employees",
+    "export_share",
+    "registration_type",
+    "division",
+]
 
 
 def old_panel_members(frame: pd.DataFrame) -> pd.DataFrame:
@@ -695,8 +839,9 @@ def old_panel_members(frame: pd.DataFrame) -> pd.DataFrame:
     keep = [c for c in _PANEL_KEEP if c in old.columns]
     out = old[keep].copy()
     out["enterprise_id"] = out["enterprise_id"].astype(str)
-    out["ministry"] = old["in_monthly"].astype(bool).to_numpy() if "in_monthly" in old.columns \
-        else False
+    out["ministry"] = (
+        old["in_monthly"].astype(bool).to_numpy() if "in_monthly" in old.columns else False
+    )
     out["entry_reason"] = "existing"
     out["individual"] = False
     return out.reset_index(drop=True)
@@ -709,8 +854,13 @@ def _weighted_old(members: pd.DataFrame, scope: pd.DataFrame) -> pd.DataFrame:
     return old_panel_weights(members, scope)[0]
 
 
-def _replace_closed(members: pd.DataFrame, closed_ids: np.ndarray, scope: pd.DataFrame,
-                    taken: set[str], rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+def _replace_closed(
+    members: pd.DataFrame,
+    closed_ids: np.ndarray,
+    scope: pd.DataFrame,
+    taken: set[str],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, dict]:
     """Replace closed members of the old panel by random active register firms of their
     stratum (the old panel's own December windows; no design, so no PRN order)."""
     strata = ["city", "section", "size_class", "ownership"]
@@ -727,9 +877,14 @@ def _replace_closed(members: pd.DataFrame, closed_ids: np.ndarray, scope: pd.Dat
     return pd.concat([stay, new], ignore_index=True), exits
 
 
-def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selection: Any,
-                               settings: HistorySettings | None = None, *,
-                               cities: pd.DataFrame | None = None) -> PanelHistory:
+def simulate_expansion_history(
+    panel: pd.DataFrame,
+    frame: pd.DataFrame,
+    selection: Any,
+    settings: HistorySettings | None = None,
+    *,
+    cities: pd.DataFrame | None = None,
+) -> PanelHistory:
     """The demo history of the 2013 expansion as it happened (issue 16, seed 001).
 
     * 2010-01 … 2013-11: the purposive panel of about 3000 (:func:`old_panel_members`),
@@ -766,8 +921,10 @@ def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selecti
     del selection
     s = settings or HistorySettings()
     if not (s.start <= "2013-01" and s.end >= EXPANSION_MONTH):
-        raise ValueError(f"the expansion history needs start ≤ 2013-01 and end ≥ "
-                         f"{EXPANSION_MONTH}; got {s.start}…{s.end}")
+        raise ValueError(
+            f"the expansion history needs start ≤ 2013-01 and end ≥ "
+            f"{EXPANSION_MONTH}; got {s.start}…{s.end}"
+        )
     rng = np.random.default_rng(s.seed)
     periods = months(s.start, s.end)
     register = frame.copy()
@@ -780,11 +937,25 @@ def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selecti
     design_new = design_new.assign(enterprise_id=design_new["enterprise_id"].astype(str))
     old = _weighted_old(old_panel_members(register), scope)
     taken = set(old["enterprise_id"])
-    out = [DemoWindow("design", previous_month(s.start), s.start,
-                      pd.concat([old, individuals], ignore_index=True), None,
-                      note="扩面前原监测企业(目的抽样,按名录边际校准加权)")]
-    edges = sorted({s.start, *[f"{y}-01" for y in range(int(s.start[:4]) + 1, 2014)],
-                    TRIAL_MONTHS[0], EXPANSION_MONTH, next_month(s.end)})
+    out = [
+        DemoWindow(
+            "design",
+            previous_month(s.start),
+            s.start,
+            pd.concat([old, individuals], ignore_index=True),
+            None,
+            note="扩面前原监测企业(目的抽样,按名录边际校准加权)",
+        )
+    ]
+    edges = sorted(
+        {
+            s.start,
+            *[f"{y}-01" for y in range(int(s.start[:4]) + 1, 2014)],
+            TRIAL_MONTHS[0],
+            EXPANSION_MONTH,
+            next_month(s.end),
+        }
+    )
     edges = [e for e in edges if s.start <= e <= next_month(s.end)]
     state: pd.DataFrame | None = None
     parts: list[pd.DataFrame] = []
@@ -807,8 +978,11 @@ def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selecti
         if names is None:
             names, base = n_city, e_sum[0]
         sums.append((_align(e_sum[:-1], n_city, names), _align(l_sum, n_city, names)))
-        state = run.state if state is None else pd.concat(
-            [state[~state.index.isin(run.state.index)], run.state])
+        state = (
+            run.state
+            if state is None
+            else pd.concat([state[~state.index.isin(run.state.index)], run.state])
+        )
         window = previous_month(hi)
         if hi == next_month(s.end):
             break
@@ -816,35 +990,66 @@ def simulate_expansion_history(panel: pd.DataFrame, frame: pd.DataFrame, selecti
             # 试行调整阶段: the new design's other members report on trial.
             trial = design_new[~design_new["enterprise_id"].isin(set(old["enterprise_id"]))]
             trial = trial.assign(entry_reason="trial")
-            out.append(DemoWindow("design", window, hi,
-                                  pd.concat([old, trial, individuals], ignore_index=True), None,
-                                  note="扩面试填报(试行调整阶段,试填报企业不计入正式估计)"))
+            out.append(
+                DemoWindow(
+                    "design",
+                    window,
+                    hi,
+                    pd.concat([old, trial, individuals], ignore_index=True),
+                    None,
+                    note="扩面试填报(试行调整阶段,试填报企业不计入正式估计)",
+                )
+            )
             everyone.append(trial)
         elif hi == EXPANSION_MONTH:
             leavers = set(old["enterprise_id"]) - set(design_new["enterprise_id"])
-            out.append(DemoWindow("design", window, hi, panel.reset_index(drop=True), None,
-                                  exits=dict.fromkeys(sorted(leavers), "ineligible"),
-                                  note="扩面至10000家正式运行(运行推广阶段)"))
+            out.append(
+                DemoWindow(
+                    "design",
+                    window,
+                    hi,
+                    panel.reset_index(drop=True),
+                    None,
+                    exits=dict.fromkeys(sorted(leavers), "ineligible"),
+                    note="扩面至10000家正式运行(运行推广阶段)",
+                )
+            )
         elif hi[5:7] == "01" and hi < TRIAL_MONTHS[0]:
             # The old panel's December window: closed members replaced, weights recalibrated.
             ids = members["enterprise_id"].astype(str).to_numpy()
             closed = run.state["closed"].to_numpy(dtype=bool) & ~indiv_of(members)
             old, exits = _replace_closed(old, ids[closed], scope, taken, rng)
             taken |= set(old["enterprise_id"])
-            old = _weighted_old(old.drop(columns=["weight", "calibrated_weight",
-                                                  "cell_frame_units", "cell_n"],
-                                         errors="ignore"), scope)
+            old = _weighted_old(
+                old.drop(
+                    columns=["weight", "calibrated_weight", "cell_frame_units", "cell_n"],
+                    errors="ignore",
+                ),
+                scope,
+            )
             everyone.append(old)
-            out.append(DemoWindow("maintenance", window, hi,
-                                  pd.concat([old, individuals], ignore_index=True), None,
-                                  exits=exits, note="原监测企业年度调整(关闭企业替换)"))
-    reports = pd.concat(parts, ignore_index=True).sort_values(
-        ["period", "enterprise_id"], kind="stable").reset_index(drop=True)
+            out.append(
+                DemoWindow(
+                    "maintenance",
+                    window,
+                    hi,
+                    pd.concat([old, individuals], ignore_index=True),
+                    None,
+                    exits=exits,
+                    note="原监测企业年度调整(关闭企业替换)",
+                )
+            )
+    reports = (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["period", "enterprise_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     e_all = np.vstack([e for e, _ in sums] + [np.zeros((1, len(names or [])))])
     l_all = np.vstack([x for _, x in sums])
     city = _city_table(names or [], e_all, l_all, base, periods, cities, rng)
     who = pd.concat([*everyone, individuals], ignore_index=True).drop_duplicates(
-        "enterprise_id", keep="first")
+        "enterprise_id", keep="first"
+    )
     return PanelHistory(out, reports, city, who.reset_index(drop=True))
 
 
@@ -863,11 +1068,16 @@ def _align(values: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
     return out
 
 
-def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
-                     settings: HistorySettings | None = None,
-                     cities: pd.DataFrame | None = None,
-                     frame: pd.DataFrame | None = None, selection: Any = None,
-                     network: Any = None) -> Path:
+def build_demo_store(
+    panel: pd.DataFrame,
+    directory: str | Path,
+    *,
+    settings: HistorySettings | None = None,
+    cities: pd.DataFrame | None = None,
+    frame: pd.DataFrame | None = None,
+    selection: Any = None,
+    network: Any = None,
+) -> Path:
     """Simulate, write the files, write the panel of record and ingest every file.
 
     ``network`` (:class:`samplekit.demo.network.NetworkDemoSettings`): members of some cities
@@ -892,8 +1102,9 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
     store = d / "store.duckdb"
     if frame is None or selection is None:
         reports, city = simulate_history(panel, s, cities=cities)
-        files = write_history_files(reports, city, panel, d / "files",
-                                    xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
+        files = write_history_files(
+            reports, city, panel, d / "files", xlsx_periods=s.xlsx_periods, rng=s.seed + 1
+        )
         load_panel(store, panel)
     else:
         simulate = simulate_expansion_history if s.expansion else simulate_panel_history
@@ -902,16 +1113,29 @@ def build_demo_store(panel: pd.DataFrame, directory: str | Path, *,
         if network is not None:
             from samplekit.demo.network import drop_unreported
 
-            reports, _ = drop_unreported(reports, hist.everyone, settings=network,
-                                         rng=s.seed + 13)
-        files = write_history_files(reports, hist.city_reports, hist.everyone, d / "files",
-                                    xlsx_periods=s.xlsx_periods, rng=s.seed + 1)
+            reports, _ = drop_unreported(reports, hist.everyone, settings=network, rng=s.seed + 13)
+        files = write_history_files(
+            reports,
+            hist.city_reports,
+            hist.everyone,
+            d / "files",
+            xlsx_periods=s.xlsx_periods,
+            rng=s.seed + 1,
+        )
         for w in hist.windows:
             # The expansion's windows (trial from 2013-10, the new design from 2013-12) were
             # not December windows: recorded as forced.
-            write_window(store, members=w.members, window_month=w.window_month,
-                         effective=w.effective, kind=w.kind, changes=w.changes,
-                         exits=w.exits, force=w.window_month[5:7] != "12",
-                         run_id=f"demo-{w.window_month}", note=w.note)
+            write_window(
+                store,
+                members=w.members,
+                window_month=w.window_month,
+                effective=w.effective,
+                kind=w.kind,
+                changes=w.changes,
+                exits=w.exits,
+                force=w.window_month[5:7] != "12",
+                run_id=f"demo-{w.window_month}",
+                note=w.note,
+            )
     ingest_files(store, files)
     return store

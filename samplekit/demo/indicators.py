@@ -13,10 +13,16 @@ import pandas as pd
 from samplekit.periods import month_range
 
 
-def demo_city_indicators(cities: pd.DataFrame, *, province: str, start: str = "2010-01",
-                         end: str = "2013-12", shock: Mapping[str, Any] | None = None,
-                         city_reports: pd.DataFrame | None = None,
-                         rng: np.random.Generator | int | None = None) -> pd.DataFrame:
+def demo_city_indicators(
+    cities: pd.DataFrame,
+    *,
+    province: str,
+    start: str = "2010-01",
+    end: str = "2013-12",
+    shock: Mapping[str, Any] | None = None,
+    city_reports: pd.DataFrame | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> pd.DataFrame:
     """A seeded synthetic city indicators table that follows the demo shock.
 
     Each city gets a stable level with seasonality (the Spring Festival: more newly registered
@@ -50,8 +56,11 @@ def demo_city_indicators(cities: pd.DataFrame, *, province: str, start: str = "2
     idx = pd.PeriodIndex(periods, freq="M")
     n = len(periods)
     names = cities["city"].astype(str).tolist()
-    employed = (pd.to_numeric(cities["employed"], errors="coerce").fillna(100.0).to_numpy()
-                if "employed" in cities else np.full(len(names), 100.0))
+    employed = (
+        pd.to_numeric(cities["employed"], errors="coerce").fillna(100.0).to_numpy()
+        if "employed" in cities
+        else np.full(len(names), 100.0)
+    )
     ramp = np.zeros(n)
     shocked: set[str] = set()
     if shock is not None and shock.get("enabled", True):
@@ -66,19 +75,31 @@ def demo_city_indicators(cities: pd.DataFrame, *, province: str, start: str = "2
     for j, city in enumerate(names):
         hit = ramp if city in shocked else np.zeros(n)
         base_rate = rng.uniform(2.2, 2.9)
-        rate = (base_rate + 0.08 * spring - 0.03 * np.arange(n) / 12
-                + _ar1(rng, n, 0.6, 0.03) + 1.0 * hit)
+        rate = (
+            base_rate
+            + 0.08 * spring
+            - 0.03 * np.arange(n) / 12
+            + _ar1(rng, n, 0.6, 0.03)
+            + 1.0 * hit
+        )
         fund = rng.uniform(22.0, 36.0) + _ar1(rng, n, 0.8, 0.4) - 9.0 * hit
         base_new = max(employed[j], 10.0) * 1.6  # persons per month per 10k employed
         expected = base_new * (1 + 0.35 * spring + 0.02 * np.arange(n) / 12) * (1 + 0.8 * hit)
         new = rng.poisson(expected).astype(float)
-        ratio = (rng.uniform(1.12, 1.30) + 0.10 * spring + _ar1(rng, n, 0.5, 0.02)
-                 - 0.35 * hit)
-        rows.append(pd.DataFrame({
-            "city": city, "period": periods, "registered_rate": np.round(rate, 2),
-            "ui_fund_months": np.round(fund, 1), "new_registered_unemployed": new,
-            "demand_supply_ratio": np.round(ratio, 2), "_w": employed[j],
-        }))
+        ratio = rng.uniform(1.12, 1.30) + 0.10 * spring + _ar1(rng, n, 0.5, 0.02) - 0.35 * hit
+        rows.append(
+            pd.DataFrame(
+                {
+                    "city": city,
+                    "period": periods,
+                    "registered_rate": np.round(rate, 2),
+                    "ui_fund_months": np.round(fund, 1),
+                    "new_registered_unemployed": new,
+                    "demand_supply_ratio": np.round(ratio, 2),
+                    "_w": employed[j],
+                }
+            )
+        )
     df = pd.concat(rows, ignore_index=True)
     if city_reports is not None and len(city_reports):
         rep = city_reports[["city", "period", "registered_rate_end"]].dropna()
@@ -103,17 +124,25 @@ def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
 
 def _province_row(g: pd.DataFrame) -> pd.Series:
     w = g["_w"].to_numpy()
-    return pd.Series({
-        "registered_rate": round(float(np.average(g["registered_rate"], weights=w)), 2),
-        "ui_fund_months": round(float(np.average(g["ui_fund_months"], weights=w)), 1),
-        "new_registered_unemployed": float(g["new_registered_unemployed"].sum()),
-        "demand_supply_ratio": round(float(np.average(g["demand_supply_ratio"], weights=w)), 2),
-    })
+    return pd.Series(
+        {
+            "registered_rate": round(float(np.average(g["registered_rate"], weights=w)), 2),
+            "ui_fund_months": round(float(np.average(g["ui_fund_months"], weights=w)), 1),
+            "new_registered_unemployed": float(g["new_registered_unemployed"].sum()),
+            "demand_supply_ratio": round(float(np.average(g["demand_supply_ratio"], weights=w)), 2),
+        }
+    )
 
 
-def demo_macro_indicators(cities: pd.DataFrame, *, province: str, start: str = "2010-01",
-                          end: str = "2013-12", shock: Mapping[str, Any] | None = None,
-                          rng: np.random.Generator | int | None = None) -> pd.DataFrame:
+def demo_macro_indicators(
+    cities: pd.DataFrame,
+    *,
+    province: str,
+    start: str = "2010-01",
+    end: str = "2013-12",
+    shock: Mapping[str, Any] | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> pd.DataFrame:
     """A seeded synthetic macro series by city and month (SYNTHETIC: not customs data).
 
     ``export_growth`` (出口总值同比增速, %): each city has a stable growth level (6–12 %) with
@@ -132,8 +161,11 @@ def demo_macro_indicators(cities: pd.DataFrame, *, province: str, start: str = "
     idx = pd.PeriodIndex(periods, freq="M")
     n = len(periods)
     names = cities["city"].astype(str).tolist()
-    employed = (pd.to_numeric(cities["employed"], errors="coerce").fillna(100.0).to_numpy()
-                if "employed" in cities else np.full(len(names), 100.0))
+    employed = (
+        pd.to_numeric(cities["employed"], errors="coerce").fillna(100.0).to_numpy()
+        if "employed" in cities
+        else np.full(len(names), 100.0)
+    )
     step = np.zeros(n)
     shocked: set[str] = set()
     if shock is not None and shock.get("enabled", True):
@@ -144,11 +176,13 @@ def demo_macro_indicators(cities: pd.DataFrame, *, province: str, start: str = "
     for j, city in enumerate(names):
         hit = step if city in shocked else np.zeros(n)
         values[j] = rng.uniform(6.0, 12.0) + _ar1(rng, n, 0.5, 1.2) - 16.0 * hit
-    rows = [pd.DataFrame({"city": city, "period": periods,
-                          "export_growth": np.round(values[j], 2)})
-            for j, city in enumerate(names)]
+    rows = [
+        pd.DataFrame({"city": city, "period": periods, "export_growth": np.round(values[j], 2)})
+        for j, city in enumerate(names)
+    ]
     prov = np.average(values, axis=0, weights=np.maximum(employed, 1e-9))
-    rows.append(pd.DataFrame({"city": province, "period": periods,
-                              "export_growth": np.round(prov, 2)}))
+    rows.append(
+        pd.DataFrame({"city": province, "period": periods, "export_growth": np.round(prov, 2)})
+    )
     out = pd.concat(rows, ignore_index=True)
     return out.sort_values(["city", "period"], kind="stable").reset_index(drop=True)

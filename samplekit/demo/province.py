@@ -23,10 +23,26 @@ GENERATOR_VERSION = "1"
 
 #: Administrative division codes of Guangdong's prefecture-level cities (GB/T 2260).
 CITY_CODES: dict[str, str] = {
-    "广州": "4401", "韶关": "4402", "深圳": "4403", "珠海": "4404", "汕头": "4405",
-    "佛山": "4406", "江门": "4407", "湛江": "4408", "茂名": "4409", "肇庆": "4412",
-    "惠州": "4413", "梅州": "4414", "汕尾": "4415", "河源": "4416", "阳江": "4417",
-    "清远": "4418", "东莞": "4419", "中山": "4420", "潮州": "4451", "揭阳": "4452",
+    "广州": "4401",
+    "韶关": "4402",
+    "深圳": "4403",
+    "珠海": "4404",
+    "汕头": "4405",
+    "佛山": "4406",
+    "江门": "4407",
+    "湛江": "4408",
+    "茂名": "4409",
+    "肇庆": "4412",
+    "惠州": "4413",
+    "梅州": "4414",
+    "汕尾": "4415",
+    "河源": "4416",
+    "阳江": "4417",
+    "清远": "4418",
+    "东莞": "4419",
+    "中山": "4420",
+    "潮州": "4451",
+    "揭阳": "4452",
     "云浮": "4453",
 }
 #: The Pearl River Delta (珠三角) cities: richer, more industrial, more migrant workers.
@@ -34,8 +50,15 @@ PRD = ("广州", "深圳", "珠海", "佛山", "江门", "肇庆", "惠州", "�
 #: Export-processing centres: more Hong Kong/Macao/Taiwan- and foreign-invested manufacturing.
 EXPORT_CITIES = ("深圳", "东莞", "中山", "佛山", "珠海", "惠州", "广州")
 
-DEMO_SYNTHETIC = ("population", "employed", "employed_secondary", "employed_tertiary",
-                  "gdp_secondary", "gdp_tertiary", "existing_monthly")
+DEMO_SYNTHETIC = (
+    "population",
+    "employed",
+    "employed_secondary",
+    "employed_tertiary",
+    "gdp_secondary",
+    "gdp_tertiary",
+    "existing_monthly",
+)
 MONTHLY_NETWORK_TOTAL = 641  # seed 001: 641 enterprises already in the ministry's monthly network
 MONTHLY_NETWORK_MIN = 30  # ministry rule (2009): at least 30 per monitored city
 
@@ -61,8 +84,9 @@ def build_demo_cities(seed: int = 2013) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     panel = pd.read_csv(reference_dir() / "guangdong_2013_existing_panel.csv")
     gdp = pd.read_csv(reference_dir() / "guangdong_city_gdp.csv")
-    df = panel[["city", "existing_panel"]].merge(gdp[["city", "gdp_100m_yuan"]], on="city",
-                                                 how="left", validate="1:1")
+    df = panel[["city", "existing_panel"]].merge(
+        gdp[["city", "gdp_100m_yuan"]], on="city", how="left", validate="1:1"
+    )
     n = len(df)
     delta = df["city"].isin(PRD).to_numpy()
     per_capita = np.where(delta, 8.0, 2.8) * np.exp(rng.normal(0.0, 0.2, n))  # 10k yuan
@@ -73,20 +97,22 @@ def build_demo_cities(seed: int = 2013) -> pd.DataFrame:
     sec_emp = (1 - primary_emp) * rng.uniform(0.40, 0.60, n)
     primary_gdp = np.where(delta, rng.uniform(0.01, 0.05, n), rng.uniform(0.10, 0.20, n))
     sec_gdp = (1 - primary_gdp) * rng.uniform(0.40, 0.60, n)
-    out = pd.DataFrame({
-        "city": df["city"],
-        "municipality": False,
-        "population": population.round(1),
-        "employed": employed.round(1),
-        "employed_secondary": (employed * sec_emp).round(1),
-        "employed_tertiary": (employed * (1 - primary_emp - sec_emp)).round(1),
-        "gdp": gdp_total,
-        "gdp_secondary": (gdp_total * sec_gdp).round(2),
-        "gdp_tertiary": (gdp_total * (1 - primary_gdp - sec_gdp)).round(2),
-        "existing_panel": df["existing_panel"].astype(int),
-        "existing_monthly": _monthly_network(df["existing_panel"].to_numpy()),
-        "synthetic": ";".join(DEMO_SYNTHETIC),
-    })
+    out = pd.DataFrame(
+        {
+            "city": df["city"],
+            "municipality": False,
+            "population": population.round(1),
+            "employed": employed.round(1),
+            "employed_secondary": (employed * sec_emp).round(1),
+            "employed_tertiary": (employed * (1 - primary_emp - sec_emp)).round(1),
+            "gdp": gdp_total,
+            "gdp_secondary": (gdp_total * sec_gdp).round(2),
+            "gdp_tertiary": (gdp_total * (1 - primary_gdp - sec_gdp)).round(2),
+            "existing_panel": df["existing_panel"].astype(int),
+            "existing_monthly": _monthly_network(df["existing_panel"].to_numpy()),
+            "synthetic": ";".join(DEMO_SYNTHETIC),
+        }
+    )
     return out
 
 
@@ -117,34 +143,89 @@ def demo_cities() -> pd.DataFrame:
 # Base weights of employment by section within the secondary and tertiary sectors (perturbed per
 # city); section A gets a small share of primary employment (few farms are registered firms).
 _SECONDARY = {"B": 0.02, "C": 0.78, "D": 0.03, "E": 0.17}
-_TERTIARY = {"F": 0.28, "G": 0.09, "H": 0.10, "I": 0.03, "J": 0.03, "K": 0.05, "L": 0.10,
-             "M": 0.03, "N": 0.02, "O": 0.07, "P": 0.04, "Q": 0.03, "R": 0.02, "S": 0.02}
+_TERTIARY = {
+    "F": 0.28,
+    "G": 0.09,
+    "H": 0.10,
+    "I": 0.03,
+    "J": 0.03,
+    "K": 0.05,
+    "L": 0.10,
+    "M": 0.03,
+    "N": 0.02,
+    "O": 0.07,
+    "P": 0.04,
+    "Q": 0.03,
+    "R": 0.02,
+    "S": 0.02,
+}
 _A_SHARE_OF_PRIMARY = 0.03
 # Median employees and revenue per employee (10k yuan) by section.
 _MEDIAN_EMPLOYEES = {"A": 8, "B": 25, "C": 22, "D": 30, "E": 20, "G": 12}
-_PRODUCTIVITY = {"A": 15, "B": 60, "C": 45, "D": 120, "E": 35, "F": 120, "G": 40, "J": 150,
-                 "K": 120}
-_OWNERSHIP_BASE = {"state": 0.05, "collective": 0.03, "private": 0.82, "hmt": 0.05,
-                   "foreign": 0.05}
-_OWNERSHIP_PUBLIC = {"state": 0.35, "collective": 0.04, "private": 0.55, "hmt": 0.03,
-                     "foreign": 0.03}
-_OWNERSHIP_EXPORT_C = {"state": 0.02, "collective": 0.02, "private": 0.64, "hmt": 0.18,
-                       "foreign": 0.14}
+_PRODUCTIVITY = {
+    "A": 15,
+    "B": 60,
+    "C": 45,
+    "D": 120,
+    "E": 35,
+    "F": 120,
+    "G": 40,
+    "J": 150,
+    "K": 120,
+}
+_OWNERSHIP_BASE = {"state": 0.05, "collective": 0.03, "private": 0.82, "hmt": 0.05, "foreign": 0.05}
+_OWNERSHIP_PUBLIC = {
+    "state": 0.35,
+    "collective": 0.04,
+    "private": 0.55,
+    "hmt": 0.03,
+    "foreign": 0.03,
+}
+_OWNERSHIP_EXPORT_C = {
+    "state": 0.02,
+    "collective": 0.02,
+    "private": 0.64,
+    "hmt": 0.18,
+    "foreign": 0.14,
+}
 _PUBLIC_SECTIONS = ("D", "G", "J", "P", "Q", "S")
 _CODES = {
     "state": (("110", 0.5), ("151", 0.5)),
     "collective": (("120", 0.7), ("130", 0.3)),
-    "private": (("170", 0.45), ("159", 0.25), ("150", 0.10), ("160", 0.10), ("190", 0.05),
-                ("140", 0.05)),
+    "private": (
+        ("170", 0.45),
+        ("159", 0.25),
+        ("150", 0.10),
+        ("160", 0.10),
+        ("190", 0.05),
+        ("140", 0.05),
+    ),
     "hmt": (("210", 0.25), ("220", 0.05), ("230", 0.65), ("240", 0.05)),
     "foreign": (("310", 0.30), ("320", 0.05), ("330", 0.60), ("340", 0.05)),
 }
 _STATUS = (("active", 0.94), ("closed", 0.025), ("suspended", 0.02), ("moved", 0.015))
 _NAME_WORDS = np.array(list("华兴宏达盛鑫源泰丰瑞恒祥富通利安康德信鸿佳美永昌隆嘉和润新诚"))
 _SECTION_WORDS = {
-    "A": "农业", "B": "矿业", "C": "制造", "D": "能源", "E": "建设", "F": "贸易", "G": "物流",
-    "H": "酒店", "I": "科技", "J": "金融", "K": "置业", "L": "商务", "M": "技术", "N": "环境",
-    "O": "服务", "P": "教育", "Q": "医疗", "R": "文化", "S": "管理", "T": "组织",
+    "A": "农业",
+    "B": "矿业",
+    "C": "制造",
+    "D": "能源",
+    "E": "建设",
+    "F": "贸易",
+    "G": "物流",
+    "H": "酒店",
+    "I": "科技",
+    "J": "金融",
+    "K": "置业",
+    "L": "商务",
+    "M": "技术",
+    "N": "环境",
+    "O": "服务",
+    "P": "教育",
+    "Q": "医疗",
+    "R": "文化",
+    "S": "管理",
+    "T": "组织",
 }
 _USCC_ALPHABET = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
 _USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
@@ -165,11 +246,12 @@ def _uscc(city_codes: np.ndarray, serial: np.ndarray) -> np.ndarray:
     digits = np.zeros((n, 17), dtype=np.int64)
     digits[:, 0], digits[:, 1] = 9, 1  # registered by market regulation; enterprise
     codes, uniques = pd.factorize(pd.Series(city_codes))
-    table = np.array([[int(ch) for ch in str(code) + "00"] for code in uniques],
-                     dtype=np.int64).reshape(-1, 6)
+    table = np.array(
+        [[int(ch) for ch in str(code) + "00"] for code in uniques], dtype=np.int64
+    ).reshape(-1, 6)
     digits[:, 2:8] = table[codes]
     # Nine characters of organisation code: a bijective scramble of the serial in base 31.
-    x = (serial.astype(np.int64) * 1_000_003 + 7_919) % (31 ** 9)
+    x = (serial.astype(np.int64) * 1_000_003 + 7_919) % (31**9)
     for pos in range(16, 7, -1):
         digits[:, pos] = x % 31
         x //= 31
@@ -180,15 +262,17 @@ def _uscc(city_codes: np.ndarray, serial: np.ndarray) -> np.ndarray:
     return pd.Series(as_bytes).str.decode("ascii").to_numpy(dtype=object)
 
 
-def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int
-            ) -> np.ndarray:
+def _choice(
+    rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int
+) -> np.ndarray:
     names = np.array([o[0] for o in options], dtype=object)
     p = np.array([o[1] for o in options])
     return names[rng.choice(len(names), size=size, p=p / p.sum())]
 
 
-def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int = 2013
-                      ) -> pd.DataFrame:
+def generate_register(
+    cities: pd.DataFrame, *, units: int = 300_000, seed: int = 2013
+) -> pd.DataFrame:
     """A seeded synthetic business register consistent with the city table.
 
     Units per city × section are proportional to the city's employment in the section (sector
@@ -212,8 +296,10 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
     city_of: list[str] = []
     for row in cities.itertuples():
         primary = max(row.employed - row.employed_secondary - row.employed_tertiary, 0.0)
-        for table, total in ((_SECONDARY, row.employed_secondary),
-                             (_TERTIARY, row.employed_tertiary)):
+        for table, total in (
+            (_SECONDARY, row.employed_secondary),
+            (_TERTIARY, row.employed_tertiary),
+        ):
             keys = list(table)
             w = np.array([table[k] for k in keys]) * np.exp(rng.normal(0, 0.25, len(keys)))
             for k, share in zip(keys, w / w.sum(), strict=True):
@@ -232,8 +318,11 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
     owner = np.empty(n, dtype=object)
     export_c = np.isin(city, EXPORT_CITIES) & (section == "C")
     public = np.isin(section, _PUBLIC_SECTIONS)
-    for mask, probs in ((export_c, _OWNERSHIP_EXPORT_C), (public & ~export_c, _OWNERSHIP_PUBLIC),
-                        (~public & ~export_c, _OWNERSHIP_BASE)):
+    for mask, probs in (
+        (export_c, _OWNERSHIP_EXPORT_C),
+        (public & ~export_c, _OWNERSHIP_PUBLIC),
+        (~public & ~export_c, _OWNERSHIP_BASE),
+    ):
         owner[mask] = _choice(rng, tuple(probs.items()), int(mask.sum()))
     reg = np.empty(n, dtype=object)
     for group, codes in _CODES.items():
@@ -242,8 +331,11 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
 
     # Employees (lognormal), larger for state-owned and foreign/HMT manufacturers.
     median = pd.Series(section).map(_MEDIAN_EMPLOYEES).fillna(10).to_numpy(dtype=float)
-    median = median * np.where(owner == "state", 3.0, 1.0) * np.where(
-        np.isin(owner, ["hmt", "foreign"]) & (section == "C"), 2.5, 1.0)
+    median = (
+        median
+        * np.where(owner == "state", 3.0, 1.0)
+        * np.where(np.isin(owner, ["hmt", "foreign"]) & (section == "C"), 2.5, 1.0)
+    )
     employees = np.maximum(1, np.round(median * np.exp(rng.normal(0, 1.25, n)))).astype(np.int64)
     productivity = pd.Series(section).map(_PRODUCTIVITY).fillna(25).to_numpy(dtype=float)
     revenue = np.round(employees * productivity * np.exp(rng.normal(0, 0.6, n)), 1)
@@ -255,12 +347,14 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
     for s in np.unique(section):
         mask = section == s
         if s == "K":
-            division[mask] = _choice(rng, (("7010", 0.4), ("702", 0.4), ("703", 0.1),
-                                           ("709", 0.1)), int(mask.sum()))
+            division[mask] = _choice(
+                rng, (("7010", 0.4), ("702", 0.4), ("703", 0.1), ("709", 0.1)), int(mask.sum())
+            )
             continue
         lo, hi = int(secs.at[s, "first_division"]), int(secs.at[s, "last_division"])
         division[mask] = np.char.zfill(
-            rng.integers(lo, hi + 1, int(mask.sum())).astype(str), 2).astype(object)
+            rng.integers(lo, hi + 1, int(mask.sum())).astype(str), 2
+        ).astype(object)
 
     export_share = np.zeros(n)
     foreign_c = (section == "C") & np.isin(owner, ["hmt", "foreign"])
@@ -279,22 +373,49 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
     w2 = _NAME_WORDS[rng.integers(0, len(_NAME_WORDS), n)]
     sec_word = pd.Series(section).map(_SECTION_WORDS).to_numpy(dtype=object)
     suffix = np.where(owner == "state", "集团有限公司", "有限公司")
-    name = (pd.Series(city) + "市" + pd.Series(w1) + pd.Series(w2) + pd.Series(sec_word)
-            + pd.Series(suffix) + pd.Series(serial % 1000).astype(str).str.zfill(3) + "号"
-            ).to_numpy(dtype=object)
+    name = (
+        pd.Series(city)
+        + "市"
+        + pd.Series(w1)
+        + pd.Series(w2)
+        + pd.Series(sec_word)
+        + pd.Series(suffix)
+        + pd.Series(serial % 1000).astype(str).str.zfill(3)
+        + "号"
+    ).to_numpy(dtype=object)
 
-    frame = pd.DataFrame({
-        "enterprise_id": ids, "name": name, "city": city, "section": section,
-        "division": pd.array(division, dtype="string"), "registration_type": reg,
-        "employees": employees, "revenue": revenue, "assets": assets, "status": status,
-        "export_share": export_share.round(3), "in_panel": False, "in_monthly": False,
-    })
+    frame = pd.DataFrame(
+        {
+            "enterprise_id": ids,
+            "name": name,
+            "city": city,
+            "section": section,
+            "division": pd.array(division, dtype="string"),
+            "registration_type": reg,
+            "employees": employees,
+            "revenue": revenue,
+            "assets": assets,
+            "status": status,
+            "export_share": export_share.round(3),
+            "in_panel": False,
+            "in_monthly": False,
+        }
+    )
     frame, _ = classify(frame)
     frame = _draw_existing_panel(frame, cities, rng)
     # A register is not sorted by city: shuffle rows so nothing depends on row order.
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)
-    for col in ("enterprise_id", "name", "city", "section", "registration_type", "status",
-                "sector", "size_class", "ownership"):
+    for col in (
+        "enterprise_id",
+        "name",
+        "city",
+        "section",
+        "registration_type",
+        "status",
+        "sector",
+        "size_class",
+        "ownership",
+    ):
         frame[col] = frame[col].astype(str)
     del city_names
     return frame
@@ -303,8 +424,9 @@ def generate_register(cities: pd.DataFrame, *, units: int = 300_000, seed: int =
 _PANEL_SIZE_WEIGHT = {"large": 20.0, "medium": 6.0, "small": 1.0, "micro": 0.0}
 
 
-def _draw_existing_panel(frame: pd.DataFrame, cities: pd.DataFrame, rng: np.random.Generator
-                         ) -> pd.DataFrame:
+def _draw_existing_panel(
+    frame: pd.DataFrame, cities: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
     """Weighted sampling without replacement per city (Efraimidis–Spirakis keys)."""
     w = frame["size_class"].map(_PANEL_SIZE_WEIGHT).to_numpy(dtype=float)
     w = w * np.where(frame["section"].to_numpy() == "C", 0.7, 1.0)  # moderate industrial bias
@@ -318,8 +440,7 @@ def _draw_existing_panel(frame: pd.DataFrame, cities: pd.DataFrame, rng: np.rand
     frame = frame.assign(in_panel=in_panel)
     active_panel = in_panel & (frame["status"].to_numpy() == "active")
     key2 = np.where(active_panel, rng.random(len(frame)), -1.0)
-    rank2 = pd.Series(key2).groupby(frame["city"].to_numpy()).rank(method="first",
-                                                                   ascending=False)
+    rank2 = pd.Series(key2).groupby(frame["city"].to_numpy()).rank(method="first", ascending=False)
     mquota = frame["city"].map(dict(zip(cities["city"], cities["existing_monthly"], strict=True)))
     frame["in_monthly"] = (rank2.to_numpy() <= mquota.to_numpy()) & active_panel
     return frame
