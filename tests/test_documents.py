@@ -252,7 +252,7 @@ def test_warning_workbook_has_no_english_codes(warn, tmp_path):
 
     write_warning(warn["result"], tmp_path, figures=False, data_note=NOTE)
     wb = load_workbook(tmp_path / "warning.xlsx")
-    assert wb.sheetnames == ["综合等级", "指标等级", "预测", "越线概率", "说明"]
+    assert wb.sheetnames == ["综合等级", "指标等级", "预测", "越线概率", "综合得分", "说明"]
     for ws in wb.worksheets[:-1]:
         assert ws["A3"].value.endswith("(合成演示数据,非真实统计数据)")
         cells = [c.value for row in ws.iter_rows(min_row=4) for c in row]

@@ -42,7 +42,17 @@ def write(tmp_path, rows, name="register.csv", columns=COLUMNS, encoding="utf-8"
 
 def test_private_firms_with_171_to_174_pass_frame_check(tmp_path, capsys):
     path = write(tmp_path, rows_with(["171", "172", "173", "174", "141", "149", "151", "159"]))
-    code = main(["frame", "check", str(path), "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "frame",
+            "check",
+            str(path),
+            "--params",
+            "params/guangdong_2013.yaml",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0, capsys.readouterr().out
     got = pd.read_csv(tmp_path / "out" / "frame_classified.csv", dtype=str, encoding="utf-8-sig")
     assert got["registration_type"].tolist() == [
@@ -172,7 +182,20 @@ def test_structural_problems_are_named_with_the_line(tmp_path, capsys, make, wor
         check_frame(path, cities=CITIES)
     for w in words:
         assert w in str(info.value), str(info.value)
-    assert main(["frame", "check", str(path), "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(
+            [
+                "frame",
+                "check",
+                str(path),
+                "--params",
+                "params/guangdong_2013.yaml",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -192,14 +215,40 @@ def test_formula_like_names_written_as_text(tmp_path):
     rows[2][1] = "+cmd|' /C calc'!A0"
     rows[1][0] = rows[2][0] = "=1+2"  # a duplicated id that looks like a formula
     out = tmp_path / "out"
-    assert main(["frame", "check", str(write(tmp_path, rows)), "--out", str(out)]) == 1
+    assert (
+        main(
+            [
+                "frame",
+                "check",
+                str(write(tmp_path, rows)),
+                "--params",
+                "params/guangdong_2013.yaml",
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
     ws = load_workbook(out / "problems.xlsx").active
     cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
     assert [c.data_type for c in cells if c.value == "=1+2"] == ["s", "s"]
     assert not any(c.data_type == "f" for c in cells)
     assert "'=1+2" in (out / "problems.csv").read_text(encoding="utf-8-sig")
     rows[1][0], rows[2][0] = "E001", "E002"
-    assert main(["frame", "check", str(write(tmp_path, rows)), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "frame",
+                "check",
+                str(write(tmp_path, rows)),
+                "--params",
+                "params/guangdong_2013.yaml",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = (out / "frame_classified.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and "'+cmd" in text
     frame = pd.read_parquet(out / "frame_classified.parquet")

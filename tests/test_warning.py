@@ -477,7 +477,7 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
     )
     assert code == 0 and seen["quarter"] == "2013Q4"
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("warn 2013Q4:")
+    assert out[-1].startswith("2013Q4 预警")
     assert any("东莞" in line for line in out[:-1]) or any("深圳" in line for line in out[:-1])
     levels = pd.read_csv(tmp_path / "levels.csv", encoding="utf-8-sig")
     assert set(levels["status"]) <= {"alarm", "reminder", "normal"}
