@@ -18,7 +18,7 @@ import pandas as pd
 from samplekit.apportion import apportion
 from samplekit.errors import PROBLEM_COLUMNS, InputError, ValidationError, problems_frame
 from samplekit.errors import summarize_problems as _summarize
-from samplekit.warning import WarningSettings, _transform_values, classify
+from samplekit.warning import LEVEL_COLUMNS, WarningSettings, _transform_values, classify
 
 COUNTY_HEADERS_ZH: dict[str, str] = {
     "city": "城市",
@@ -204,24 +204,8 @@ def county_estimates(
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-COUNTY_LEVEL_COLUMNS: list[str] = [
-    "quarter",
-    "city",
-    "county",
-    "indicator",
-    "indicator_name",
-    "value",
-    "se",
-    "ci_low",
-    "ci_high",
-    "n_reporters",
-    "small_domain",
-    "line",
-    "level",
-    "level_name",
-    "rank",
-    "status",
-]
+#: The levels table of the third level: ``LEVEL_COLUMNS`` with the county in place of the scope.
+COUNTY_LEVEL_COLUMNS: list[str] = [("county" if c == "scope" else c) for c in LEVEL_COLUMNS]
 
 
 def county_levels(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import ParamsError
+from samplekit.rules import MassLayoffRule
 from samplekit.sidefiles import (
     Problems,
     SideFile,
@@ -174,16 +175,17 @@ class EventSettings:
         sec = params.get(base, {}) or {}
         if not isinstance(sec, Mapping):
             raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {"min_persons", "min_share", "share_tolerance_pct"}
+        allowed = {"share_tolerance_pct"}  # the thresholds: the one rule monthly.mass_layoff
         unknown = sorted(set(sec) - allowed)
         if unknown:
             raise ParamsError(
                 f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
                 f"allowed: {', '.join(sorted(allowed))}"
             )
+        rule = MassLayoffRule.from_params(params)
         return cls(
-            min_persons=int(params.number(f"{base}.min_persons", d.min_persons, low=1)),
-            min_share=float(params.number(f"{base}.min_share", d.min_share, low=0, high=1)),
+            min_persons=rule.min_persons,
+            min_share=rule.min_share,
             share_tolerance_pct=float(
                 params.number(f"{base}.share_tolerance_pct", d.share_tolerance_pct, low=0)
             ),

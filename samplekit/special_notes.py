@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import ParamsError
+from samplekit.rules import MassLayoffRule
 from samplekit.sidefiles import Problems, SideFile, blank, parse_date, parse_period, read_side_file
 
 REQUIRED: list[str] = ["enterprise_id", "period", "text"]
@@ -99,16 +100,17 @@ class NoteSettings:
         sec = params.get(base, {}) or {}
         if not isinstance(sec, Mapping):
             raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {"min_persons", "min_share", "closures_always"}
+        allowed = {"closures_always"}  # the thresholds: the one rule monthly.mass_layoff
         unknown = sorted(set(sec) - allowed)
         if unknown:
             raise ParamsError(
                 f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
                 f"allowed: {', '.join(sorted(allowed))}"
             )
+        rule = MassLayoffRule.from_params(params)
         return cls(
-            min_persons=int(params.number(f"{base}.min_persons", d.min_persons, low=1)),
-            min_share=float(params.number(f"{base}.min_share", d.min_share, low=0, high=1)),
+            min_persons=rule.min_persons,
+            min_share=rule.min_share,
             closures_always=bool(
                 params.get(f"{base}.closures_always", d.closures_always, types=bool)
             ),

@@ -235,19 +235,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         panel = con.execute("SELECT * FROM panel").df()
         windows = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
         if len(panel) and not windows:
-            _write_window(
-                con,
-                members=panel,
-                window_month=OPEN_START,
-                effective=OPEN_START,
-                kind="import",
-                run_id="",
-                params_sha256="",
-                changes=None,
-                exits=None,
-                force=False,
-                note="migrated from schema 1 table panel",
-            )
+            _import_window(con, panel, note="migrated from schema 1 table panel")
         con.execute("DROP TABLE panel").fetchall()
         con.execute(
             "UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]
@@ -430,6 +418,25 @@ def write_window(
             force=force,
             note=note,
         )
+
+
+def _import_window(
+    con: duckdb.DuckDBPyConnection, panel: pd.DataFrame, *, note: str
+) -> WindowResult:
+    """A list imported as the first panel of record, in force since always (``OPEN_START``)."""
+    return _write_window(
+        con,
+        members=panel,
+        window_month=OPEN_START,
+        effective=OPEN_START,
+        kind="import",
+        run_id="",
+        params_sha256="",
+        changes=None,
+        exits=None,
+        force=False,
+        note=note,
+    )
 
 
 def _write_window(
@@ -640,19 +647,7 @@ def load_panel(
     with connect(store) as con:
         has = int(con.execute("SELECT COUNT(*) FROM panel_windows").fetchall()[0][0])
         if not has:
-            return _write_window(
-                con,
-                members=panel,
-                window_month=OPEN_START,
-                effective=OPEN_START,
-                kind="import",
-                run_id="",
-                params_sha256="",
-                changes=None,
-                exits=None,
-                force=False,
-                note="loaded with load_panel",
-            ).members
+            return _import_window(con, panel, note="loaded with load_panel").members
         current = set(
             con.execute("SELECT enterprise_id FROM panel_membership WHERE valid_to IS NULL").df()[
                 "enterprise_id"

@@ -425,10 +425,10 @@ def test_event_settings_from_params(tmp_path):
     from samplekit.params import load_params
 
     p = tmp_path / "p.yaml"
-    p.write_text("monthly:\n  events:\n    min_share: 1.5\n", encoding="utf-8")
-    with pytest.raises(ParamsError, match=r"p\.yaml.*monthly\.events\.min_share"):
-        load_params(p)
-    p.write_text("monthly:\n  events:\n    min_persons: 50\n", encoding="utf-8")
+    p.write_text("monthly:\n  events:\n    min_share: 0.2\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"p\.yaml.*min_share in 'monthly\.events'"):
+        load_params(p)  # the threshold is the one mass-layoff rule, not a key of its own
+    p.write_text("monthly:\n  mass_layoff: {min_persons: 50}\n", encoding="utf-8")
     assert EventSettings.from_params(load_params(p)).min_persons == 50
 
 
