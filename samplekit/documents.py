@@ -525,6 +525,31 @@ def _official_order(cities: Sequence[str], province: str, order: Sequence[str] |
         return list(cities)
 
 
+def _level_map_figure(
+    doc: Any, result: Any, *, period: str, boundaries: Any, cities: Sequence[str], data_note: str
+) -> Any:
+    """The map of the composite level per city (warning report and circular), when boundaries
+    are available; returns the boundaries for the indicator maps that follow."""
+    from samplekit import maps
+    from samplekit.warning_report import composite_table
+
+    bmap = _boundaries(boundaries, cities)
+    if bmap:
+        doc.figure(
+            maps.level_map(
+                composite_table(result),
+                result.settings,
+                boundaries=bmap,
+                province=result.province,
+                title=f"{period}各地市综合预警等级",
+                note=_map_note(data_note),
+            ),
+            title=f"{period}各地市综合预警等级分布",
+            source=WARNING_SOURCE,
+        )
+    return bmap
+
+
 def _boundaries(
     provider: Callable[[Sequence[str]], Mapping[str, Any]] | None, cities: Sequence[str]
 ) -> Mapping[str, Any] | None:
@@ -661,22 +686,9 @@ def warning_report(
         note="“本季度判定等级”为不考虑降级规则时本季度指标对应的等级。",
         source=WARNING_SOURCE,
     )
-    bmap = _boundaries(boundaries, cities)
-    from samplekit.warning_report import composite_table
-
-    if bmap:
-        doc.figure(
-            maps.level_map(
-                composite_table(result),
-                s,
-                boundaries=bmap,
-                province=result.province,
-                title=f"{period}各地市综合预警等级",
-                note=_map_note(data_note),
-            ),
-            title=f"{period}各地市综合预警等级分布",
-            source=WARNING_SOURCE,
-        )
+    bmap = _level_map_figure(
+        doc, result, period=period, boundaries=boundaries, cities=cities, data_note=data_note
+    )
     doc.section("核心指标与警戒线")
     doc.paragraph(
         "设计加权估计的指标给出95%置信区间(泰勒线性化,分层设计,含有限总体校正);"
@@ -877,7 +889,7 @@ def circular(
     core indicators by city, the climate index and the conclusions."""
     from samplekit import maps
     from samplekit.warning import NO_LEVEL_ZH
-    from samplekit.warning_report import composite_table, findings_zh, ranking_table
+    from samplekit.warning_report import findings_zh, ranking_table
 
     s = result.settings
     period = quarter_zh(result.quarter)
@@ -930,20 +942,9 @@ def circular(
         unit="见指标名称",
         source=WARNING_SOURCE,
     )
-    bmap = _boundaries(boundaries, cities)
-    if bmap:
-        doc.figure(
-            maps.level_map(
-                composite_table(result),
-                s,
-                boundaries=bmap,
-                province=result.province,
-                title=f"{period}各地市综合预警等级",
-                note=_map_note(data_note),
-            ),
-            title=f"{period}各地市综合预警等级分布",
-            source=WARNING_SOURCE,
-        )
+    bmap = _level_map_figure(
+        doc, result, period=period, boundaries=boundaries, cities=cities, data_note=data_note
+    )
     if rest:
         other = ordered(ranking[["city", *rest]], order)
         doc.table(

@@ -407,23 +407,7 @@ def write_circular(
     shown = scores.assign(analysis=scores["analysis"].map(ANALYSIS_ZH)).round(2)
     text = circular_text(scores, quarter=quarter, province=province)
     score_cols = ["rank", "city", "total", "grade", "timeliness", "quality", "analysis_score"]
-    detail_cols = [
-        "city",
-        "due",
-        "on_time",
-        "late",
-        "missing",
-        "on_time_rate",
-        "mean_days_late",
-        "rows_delivered",
-        "quarantined_rows",
-        "rules_broken",
-        "resubmitted_rows",
-        "identity_failures",
-        "members",
-        "insurance_warnings",
-        "analysis",
-    ]
+    detail_cols = [c for c in METRIC_COLUMNS if c != "quarter"]
     about = {
         "季度": quarter,
         "权重": ";".join(f"{k}={v:g}" for k, v in s.weights.items()),

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from samplekit.errors import InputError, ParamsError
-from samplekit.periods import MONTH_RE
+from samplekit.periods import MONTH_RE, month_range
 
 #: Quasi-identifiers of a de-identified extract, coarsened in this order.
 QUASI_IDENTIFIERS: tuple[str, ...] = ("ownership", "size_class", "section", "city")
@@ -456,7 +456,7 @@ def periods_of(text: str) -> list[str]:
         a, b = (t.strip() for t in text.split(":", 1))
         if not (MONTH_RE.match(a) and MONTH_RE.match(b)) or a > b:
             raise InputError(f"--periods {text!r}: give months like 2013-01:2013-12")
-        return [str(p) for p in pd.period_range(a, b, freq="M")]
+        return month_range(a, b)
     if MONTH_RE.match(text):
         return [text]
     raise InputError(

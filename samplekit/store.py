@@ -1055,6 +1055,22 @@ def _insert_flags(
         con.unregister("_flags")
 
 
+def _problem_rows(problems: pd.DataFrame, *, load_id: int, file_name: str) -> pd.DataFrame:
+    """Problems in the column order of the problem tables (``_PROBLEM_DDL``)."""
+    return pd.DataFrame(
+        {
+            "load_id": load_id,
+            "file_name": file_name,
+            "row": problems["row"].astype("Int64"),
+            "severity": problems["severity"],
+            "column": problems["column"],
+            "value": problems["value"].astype("str"),
+            "rule": problems["rule"],
+            "message": problems["message"],
+        }
+    )
+
+
 def _insert_quarantine(
     con: duckdb.DuckDBPyConnection,
     rf: ReportFile,
@@ -1070,18 +1086,7 @@ def _insert_quarantine(
         problems[problems["row"].isna() | problems["row"].isin(bad)] if len(problems) else problems
     )
     if len(probs):
-        pdf = pd.DataFrame(
-            {
-                "load_id": load_id,
-                "file_name": name,
-                "row": probs["row"].astype("Int64"),
-                "severity": probs["severity"],
-                "column": probs["column"],
-                "value": probs["value"].astype("str"),
-                "rule": probs["rule"],
-                "message": probs["message"],
-            }
-        )
+        pdf = _problem_rows(probs, load_id=load_id, file_name=name)
         con.register("_qp", pdf)
         try:
             con.execute("INSERT INTO quarantine_problems SELECT * FROM _qp").fetchall()
@@ -1602,19 +1607,8 @@ def _load_side(
                 | problems["row"].isin(bad)
                 | (problems["severity"] == "warning")
             ]
-            pdf = pd.DataFrame(
-                {
-                    "kind": kind,
-                    "load_id": load_id,
-                    "file_name": name,
-                    "row": kept["row"].astype("Int64"),
-                    "severity": kept["severity"],
-                    "column": kept["column"],
-                    "value": kept["value"].astype("str"),
-                    "rule": kept["rule"],
-                    "message": kept["message"],
-                }
-            )
+            pdf = _problem_rows(kept, load_id=load_id, file_name=name)
+            pdf.insert(0, "kind", kind)
             con.register("_sp", pdf)
             con.execute("INSERT INTO side_problems SELECT * FROM _sp").fetchall()
             con.unregister("_sp")

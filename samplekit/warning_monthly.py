@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.errors import ParamsError
-from samplekit.periods import MONTH_RE
+from samplekit.periods import MONTH_RE, month_range
 from samplekit.warning import (
     IndicatorDef,
     WarningSettings,
@@ -208,7 +208,7 @@ def sudden_changes(
             continue
         grp = grp.sort_values("period")
         periods = grp["period"].astype(str).tolist()
-        full = [str(p) for p in pd.period_range(periods[0], periods[-1], freq="M")]
+        full = month_range(periods[0], periods[-1])
         g = grp.set_index("period").reindex(full)
         x = (
             np.array([rawv.get((key, city, p), np.nan) for p in full], dtype=float)

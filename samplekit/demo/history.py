@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from samplekit.io import write_csv, write_xlsx
+from samplekit.periods import month_range
 from samplekit.reports import (
     CITY_HEADERS_ZH,
     REDUCTION_COLUMNS,
@@ -183,11 +184,6 @@ class HistorySettings:
         )
 
 
-def months(start: str, end: str) -> list[str]:
-    """Months from ``start`` to ``end`` inclusive (``YYYY-MM``)."""
-    return [p.strftime("%Y-%m") for p in pd.period_range(start, end, freq="M")]
-
-
 def seasonal_profile(periods: list[str]) -> np.ndarray:
     """Share of the Spring Festival dip applied in each month (−1 dip, positive = return)."""
     out = np.zeros(len(periods))
@@ -267,7 +263,7 @@ def simulate_history(
     """
     s = settings or HistorySettings()
     rng = np.random.default_rng(s.seed if rng is None else rng)
-    periods = months(s.start, s.end)
+    periods = month_range(s.start, s.end)
     run = _simulate_run(panel, periods, s, rng)
     reports = _reports_of(panel, periods, run, rng)
     names, e_sum, l_sum = _city_sums(panel, run)
@@ -744,7 +740,7 @@ def simulate_panel_history(
 
     s = settings or HistorySettings()
     rng = np.random.default_rng(s.seed)
-    periods = months(s.start, s.end)
+    periods = month_range(s.start, s.end)
     if windows is None:
         windows = tuple(
             f"{y}-12"
@@ -926,7 +922,7 @@ def simulate_expansion_history(
             f"{EXPANSION_MONTH}; got {s.start}…{s.end}"
         )
     rng = np.random.default_rng(s.seed)
-    periods = months(s.start, s.end)
+    periods = month_range(s.start, s.end)
     register = frame.copy()
     register["enterprise_id"] = register["enterprise_id"].astype(str)
     # The population the new design covers (micro enterprises excluded), also for the old panel.
