@@ -674,21 +674,23 @@ def run_notebooks(
             t0 = time.perf_counter()
             failure = None
             try:
-                with _this_python_kernel():
-                    papermill.execute_notebook(
-                        str(nb),
-                        str(output),
-                        parameters=plans[nb],
-                        kernel_name=KERNEL_NAME,
-                        progress_bar=progress and workers == 1,
-                        execution_timeout=timeout,
-                        cwd=str(out),
-                        request_save_on_cell_execute=True,
-                        # The kernel's own log (a loopback-TCP notice at start, the SIGINT that
-                        # jupyter_client sends at every shutdown) is noise for users: cell
-                        # errors arrive as cell outputs, a dying kernel as DeadKernelError.
-                        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-                    )
+                papermill.execute_notebook(
+                    str(nb),
+                    str(output),
+                    parameters=plans[nb],
+                    kernel_name=KERNEL_NAME,
+                    progress_bar=progress and workers == 1,
+                    execution_timeout=timeout,
+                    # The kernel starts in the run folder via nbclient's resources, not
+                    # papermill's cwd=: that one chdirs the whole process, and two notebooks
+                    # running side by side would leave it in one of their folders.
+                    resources={"metadata": {"path": str(out)}},
+                    request_save_on_cell_execute=True,
+                    # The kernel's own log (a loopback-TCP notice at start, the SIGINT that
+                    # jupyter_client sends at every shutdown) is noise for users: cell
+                    # errors arrive as cell outputs, a dying kernel as DeadKernelError.
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                )
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # papermill errors, cell timeouts, a dead kernel
@@ -712,24 +714,26 @@ def run_notebooks(
             say(result.message() if failure is None else f"{nb.name}:失败")
             return result
 
-        if workers <= 1:
-            failed = False
-            for i, nb in enumerate(paths, start=1):
-                if failed and not keep_going:
-                    results.append(
-                        NotebookResult(nb, out / f"{nb.stem}.ipynb", None, plans[nb], "not run")
-                    )
-                    continue
-                results.append(execute(i, nb))
-                failed = failed or results[-1].failure is not None
-        else:
-            # Notebooks read what earlier steps cached (warmed by a pre-step) and write into
-            # their own files, so they can run side by side; results keep the given order.
-            from concurrent.futures import ThreadPoolExecutor
+        # Once for the whole run: the environment is the process's, shared by the threads.
+        with _this_python_kernel():
+            if workers <= 1:
+                failed = False
+                for i, nb in enumerate(paths, start=1):
+                    if failed and not keep_going:
+                        results.append(
+                            NotebookResult(nb, out / f"{nb.stem}.ipynb", None, plans[nb], "not run")
+                        )
+                        continue
+                    results.append(execute(i, nb))
+                    failed = failed or results[-1].failure is not None
+            else:
+                # Notebooks read what earlier steps cached (warmed by a pre-step) and write into
+                # their own files, so they can run side by side; results keep the given order.
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(execute, i, nb) for i, nb in enumerate(paths, start=1)]
-                results.extend(f.result() for f in futures)
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = [pool.submit(execute, i, nb) for i, nb in enumerate(paths, start=1)]
+                    results.extend(f.result() for f in futures)
     finally:
         # Written on success, failure and interruption alike.
         status = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -402,3 +403,37 @@ def test_compare_tables_parquet_and_xlsx_files(tmp_path):
     assert verify.compare_tables(tmp_path / "a.xlsx", tmp_path / "c.xlsx").startswith(
         "sheets differ"
     )
+
+
+def test_side_by_side_notebooks_run_in_the_run_folder_and_leave_cwd_alone(tmp_path, monkeypatch):
+    # papermill's cwd= changes the whole process's directory; with two notebooks at once the
+    # process could be left in a run folder and later relative paths would break.
+    books = []
+    for name, pause in (("a_first", 1.5), ("b_second", 0.2)):
+        nb = make_notebook(
+            tmp_path / f"{name}.ipynb",
+            'params_file: str = "p.yaml"  # 参数文件\nout_dir: str = "o"  # 输出目录',
+        )
+        book = nbformat.read(str(nb), as_version=4)
+        code = (
+            "import os, time, pathlib\n"
+            f"time.sleep({pause})\n"
+            f"pathlib.Path(out_dir, '{name}.txt').write_text(os.getcwd())"
+        )
+        book.cells.append(nbformat.v4.new_code_cell(code))
+        book.cells[-1].id = "w"
+        book.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+        nbformat.write(book, str(nb))
+        books.append(nb)
+    # Whether a race shows depends on timing, so the test asserts the cause: nothing moves the
+    # process anywhere else (papermill's file handler re-enters the current folder, harmless).
+    moves: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (moves.append(str(path)), real_chdir(path)))
+    before = Path.cwd()
+    out = tmp_path / "run"
+    result = runner.run_notebooks(books, PARAMS, out, html=False, workers=2)
+    assert result.ok
+    assert Path.cwd() == before and set(moves) <= {str(before)}
+    for name in ("a_first", "b_second"):
+        assert Path((out / f"{name}.txt").read_text()) == out.resolve()
