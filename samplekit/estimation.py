@@ -969,8 +969,10 @@ def _units_and_design(
     singleton: Singleton,
     out_of_sample: OutOfSample,
     design_weight: str | None = None,
+    cells: list[pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`build_units` and the design it used (with ``period`` for a membership)."""
+    """:func:`build_units` and the design it used (with ``period`` for a membership); with
+    ``cells`` (a list), the response cells of the non-response adjustment are appended to it."""
     label, months = resolve_periods(periods)
     rep = prepare_reports(reports, months)
     closures = _closure_reports(reports, months)
@@ -1013,9 +1015,123 @@ def _units_and_design(
         )
     units = _derive(units.assign(period=label).reset_index(drop=True))
     units = _attach_design(
-        units, design, nonresponse=nonresponse, singleton=singleton, out_of_sample=out_of_sample
+        units,
+        design,
+        nonresponse=nonresponse,
+        singleton=singleton,
+        out_of_sample=out_of_sample,
+        cells=cells,
     )
     return units, design
+
+
+#: Where the weight of a response cell without any reporter goes, nearest first: the other
+#: design group of the same stratum (retained take-all members / fresh sample), then the cells
+#: of the same city × section × size class (other ownership), city × section (other size
+#: classes), city × size class (other sections), city. A city without any reporter is not
+#: collapsed into other cities (that would move its weight into their totals): its weight is
+#: reported as lost. docs/estimation.md, "Weights and non-response".
+COLLAPSE_LEVELS: list[tuple[str, list[str]]] = [
+    ("stratum", STRATUM_COLUMNS),
+    ("city_section_size", ["city", "section", "size_class"]),
+    ("city_section", ["city", "section"]),
+    ("city_size", ["city", "size_class"]),
+    ("city", ["city"]),
+]
+#: Chinese names of the collapse levels (``none`` = not collapsed: the city has no reporter).
+COLLAPSE_LEVELS_ZH: dict[str, str] = {
+    "stratum": "同一抽样层的另一设计组",
+    "city_section_size": "同市同行业同规模(其他所有制)",
+    "city_section": "同市同行业(其他规模)",
+    "city_size": "同市同规模(其他行业)",
+    "city": "同市(其他行业和规模)",
+    "none": "未合并:全市无报送企业,权数缺失",
+}
+
+
+def _response_cells(units: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """Members, reporters and the non-response factor of every period × response cell.
+
+    A response cell is a variance stratum ``_h`` (a stratum, or one of its two design groups
+    when retained take-all members form their own) in a period. ``_factor`` multiplies the
+    weights of the cell's reporters: ``Σ_members w / Σ_reporters w`` (design weights when the
+    calibrated ones sum to ≤ 0), times ``1 + Σ_e W_e / W_G(e)`` over the empty cells e collapsed
+    into a group G(e) that contains the cell (W_e = the empty cell's member weight total, W_G =
+    the member weight total of G's cells with reporters) — so each empty cell's weight is
+    spread over G's reporters in proportion to their adjusted weights and no weight is lost.
+    """
+    has_d = "_d" in units.columns and "_d" in design.columns
+    take = "_take" in design.columns
+    first_cols = [*STRATUM_COLUMNS, *(["_take"] if take else [])]
+    agg: dict[str, tuple[str, str]] = {c: (c, "first") for c in first_cols}
+    agg["n_members"] = ("_w", "size")
+    agg["w_members"] = ("_w", "sum")
+    if has_d:
+        agg["d_members"] = ("_d", "sum")
+    periods = sorted(pd.unique(units["period"]))
+    if "period" in design.columns:
+        mine = design.loc[design["period"].isin(periods)]
+        members = mine.groupby(["period", "_h"], sort=True, dropna=False).agg(**agg).reset_index()
+    else:
+        one = design.groupby("_h", sort=True, dropna=False).agg(**agg).reset_index()
+        members = pd.DataFrame({"period": periods}).merge(one, how="cross")
+    rep_agg = {"n_reporters": ("_w", "size"), "w_reporters": ("_w", "sum")}
+    if has_d:
+        rep_agg["d_reporters"] = ("_d", "sum")
+    rep = units.groupby(["period", "_h"], sort=True).agg(**rep_agg).reset_index()
+    cells = members.merge(rep, on=["period", "_h"], how="left")
+    cells["n_reporters"] = cells["n_reporters"].fillna(0).astype(np.int64)
+    for c in ("w_reporters", "d_reporters"):
+        if c in cells.columns:
+            cells[c] = cells[c].fillna(0.0)
+    w_mem = cells["w_members"].to_numpy(float)
+    w_rep = cells["w_reporters"].to_numpy(float)
+    has_rep = cells["n_reporters"].to_numpy() > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(has_rep, w_mem / w_rep, np.nan)
+        if has_d:
+            # Negative calibrated weights (unbounded linear calibration) can leave a cell's
+            # reporters with a weight total ≤ 0: there the design weights give the factor.
+            d_mem = cells["d_members"].to_numpy(float)
+            d_factor = d_mem / cells["d_reporters"].to_numpy(float)
+            factor = np.where((w_rep > 0) & (w_mem > 0), factor, d_factor)
+            factor = np.where(has_rep, factor, np.nan)
+    empty = ~has_rep
+    pending = empty.copy()
+    extra = np.zeros(len(cells))
+    level = np.where(empty, "none", "").astype(object)
+    into = np.full(len(cells), "", dtype=object)
+    receivers = np.zeros(len(cells), dtype=np.int64)
+    if pending.any():
+        for name, cols in COLLAPSE_LEVELS:
+            if not pending.any():
+                break
+            g = cells.groupby(["period", *cols], sort=False, dropna=False).ngroup().to_numpy()
+            n_g = int(g.max()) + 1
+            w_g = np.bincount(g, weights=np.where(has_rep, w_mem, 0.0), minlength=n_g)
+            rep_g = np.bincount(g, weights=cells["n_reporters"].to_numpy(float), minlength=n_g)
+            moved = pending & (rep_g[g] > 0)
+            if not moved.any():
+                continue
+            give = np.bincount(g, weights=np.where(moved, w_mem, 0.0), minlength=n_g)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = give / w_g
+                if has_d:
+                    d_g = np.bincount(g, weights=np.where(has_rep, d_mem, 0.0), minlength=n_g)
+                    d_give = np.bincount(g, weights=np.where(moved, d_mem, 0.0), minlength=n_g)
+                    share = np.where(w_g > 0, share, d_give / d_g)
+            extra += np.where(has_rep, share[g], 0.0)
+            level[moved] = name
+            into[moved] = cells.loc[moved, cols].astype(str).agg("/".join, axis=1).to_numpy()
+            receivers[moved] = rep_g[g[moved]].astype(np.int64)
+            pending &= ~moved
+    cells["_factor"] = np.where(has_rep, factor * (1.0 + extra), np.nan)
+    cells["collapse_level"] = level
+    cells["collapsed_into"] = into
+    cells["receiving_reporters"] = receivers
+    cells["weight_added"] = np.where(has_rep, w_mem * extra, 0.0)
+    cells["weight_lost"] = np.where(pending, w_mem, 0.0)
+    return cells
 
 
 def _attach_design(
@@ -1025,12 +1141,17 @@ def _attach_design(
     nonresponse: Nonresponse,
     singleton: Singleton,
     out_of_sample: OutOfSample = "error",
+    cells: list[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Join weights and strata; re-weight for non-response; set the variance strata.
 
-    Per period and stratum: ``_w`` becomes ``w × Σ_sample w / Σ_reporters w`` (non-response
-    missing at random within the stratum), ``_n`` is the number of reporters, and the variance
-    stratum ``_vs`` with its factor ``_c = (1 − n_G/N_G)·n_G/(n_G − 1)`` (0 when ``n_G = 1``).
+    Per period and response cell (stratum, or its take-all / sampled design group): ``_w``
+    becomes ``w × Σ_members w / Σ_reporters w`` (non-response missing at random within the
+    cell); the weight of a cell without any reporter is spread over the reporters of the
+    nearest cells (:data:`COLLAPSE_LEVELS`). ``_n`` is the number of reporters, and the
+    variance stratum ``_vs`` with its factor ``_c = (1 − n_G/N_G)·n_G/(n_G − 1)`` (0 when
+    ``n_G = 1``). With ``cells`` (a list), the table of response cells (:func:`_response_cells`)
+    is appended to it.
     """
     if nonresponse not in ("stratum", "none"):
         raise InputError(f"nonresponse={nonresponse!r}: use 'stratum' or 'none'")
@@ -1072,47 +1193,25 @@ def _attach_design(
             "the sample list they were selected in, or pass out_of_sample='drop'"
         )
     units["_h"] = units["_h"].astype(np.int64)
-    period_code, period_labels = pd.factorize(units["period"], sort=True)
+    period_code, _ = pd.factorize(units["period"], sort=True)
     n_strata = int(design["_h"].max()) + 1
     ph = period_code.astype(np.int64) * n_strata + units["_h"].to_numpy()  # period × stratum
     ph_code, ph_inv = np.unique(ph, return_inverse=True)
     w = units["_w"].to_numpy(float)
     if nonresponse == "stratum":
-        if per_period:
-            d_code = pd.Index(period_labels).get_indexer(design["period"])
-            mine = d_code >= 0
-            w_sample = np.bincount(
-                d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
-                weights=design["_w"].to_numpy(float)[mine],
-                minlength=len(period_labels) * n_strata,
-            )[ph_code]
-        else:
-            w_sample = np.bincount(
-                design["_h"].to_numpy(), weights=design["_w"].to_numpy(float), minlength=n_strata
-            )[ph_code % n_strata]
-        w_rep = np.bincount(ph_inv, weights=w)
-        factor = w_sample / w_rep
+        table = _response_cells(units, design)
+        # Each reporter takes its cell's factor: within-cell re-weighting, plus the share of the
+        # weight of collapsed cells without any reporter (docs/estimation.md).
+        pos = pd.MultiIndex.from_frame(table[["period", "_h"]]).get_indexer(
+            pd.MultiIndex.from_arrays([units["period"], units["_h"]])
+        )
+        factor = table["_factor"].to_numpy(float)[pos]
         if "_d" in units.columns:
-            # Negative calibrated weights (unbounded linear calibration) can leave a stratum's
-            # reporters with a weight total ≤ 0: there the design weights give the factor.
-            d = units["_d"].to_numpy(float)
-            if per_period:
-                d_sample = np.bincount(
-                    d_code[mine] * n_strata + design["_h"].to_numpy()[mine],
-                    weights=design["_d"].to_numpy(float)[mine],
-                    minlength=len(period_labels) * n_strata,
-                )[ph_code]
-            else:
-                d_sample = np.bincount(
-                    design["_h"].to_numpy(),
-                    weights=design["_d"].to_numpy(float),
-                    minlength=n_strata,
-                )[ph_code % n_strata]
-            d_factor = d_sample / np.bincount(ph_inv, weights=d)
-            factor = np.where((w_rep > 0) & (w_sample > 0), factor, d_factor)
-            units["_d"] = d * factor[ph_inv]
-        w = w * factor[ph_inv]
+            units["_d"] = units["_d"].to_numpy(float) * factor
+        w = w * factor
         units["_w"] = w
+        if cells is not None:
+            cells.append(table)
     n_rep = np.bincount(ph_inv)[ph_inv]
     big_n = units["_N"].to_numpy(float)
     units["_n"] = n_rep
@@ -1517,8 +1616,10 @@ def estimate(
     indicators : list of str, optional
         A subset of :data:`INDICATORS` (default all).
     nonresponse : {"stratum", "none"}
-        "stratum": weights of reporters are scaled up within each stratum to the stratum's
-        sample weight total (missing at random within strata); "none": weights used as given.
+        "stratum": weights of reporters are scaled up within each response cell (stratum, or
+        its design group) to the cell's member weight total (missing at random within cells);
+        a cell without any reporter is collapsed into its nearest cells with reporters
+        (:data:`COLLAPSE_LEVELS`, :func:`response_cells`); "none": weights used as given.
     singleton : {"collapse", "zero"}
         Strata with a single reporter (and N_h > 1): pooled with other such strata
         ("collapse"), or contribute zero variance ("zero").
@@ -1537,8 +1638,10 @@ def estimate(
     Returns
     -------
     DataFrame
-        ``by…, period, indicator, estimate, se, ci_low, ci_high, df, n_reporters,
-        small_domain``; rates in %, totals in persons.
+        ``by…, period, indicator, estimate, se, ci_low, ci_high, df, n_members, n_reporters,
+        response_rate, small_domain``; rates in %, totals in persons. ``n_members`` = members
+        in force in the domain (every month of a run), ``response_rate`` = 100 · n_reporters /
+        n_members (:func:`with_response`).
 
     Examples
     --------
@@ -1550,7 +1653,7 @@ def estimate(
     design_weight, model = resolve_variance(
         sample, weight=weight, variance=variance, calibration=calibration
     )
-    units = build_units(
+    units, design = _units_and_design(
         reports,
         sample,
         periods=periods,
@@ -1562,7 +1665,7 @@ def estimate(
         design_weight=design_weight,
     )
     domains = sample[by] if by else None
-    return linearised_estimates(
+    out = linearised_estimates(
         units,
         specs,
         by=by,
@@ -1571,6 +1674,164 @@ def estimate(
         domains=domains,
         calibration=model,
     )
+    return with_response(out, design, by=by)
+
+
+#: Response columns beside every estimate (:func:`estimate`, :func:`monthly_series`).
+RESPONSE_COLUMNS: list[str] = ["n_members", "n_reporters", "response_rate"]
+
+
+def with_response(out: pd.DataFrame, design: pd.DataFrame, *, by: Sequence[str]) -> pd.DataFrame:
+    """``out`` (a result table with ``period``, ``by…`` and ``n_reporters``) with the members
+    of each domain (``n_members``: design rows in force in the period — for a run of months,
+    in force in every month) and ``response_rate`` = 100 · n_reporters / n_members, placed
+    around ``n_reporters``. A closed member counted as a reporter with 0 employed counts as a
+    reporter here too."""
+    by = list(by)
+    keys = ["period", *by]
+    periods = pd.DataFrame({"period": pd.unique(out["period"])})
+    if "period" in design.columns:
+        rows = design.loc[design["period"].isin(periods["period"]), keys]
+    else:  # a one-window sample list: the same members in every period
+        rows = design[by].merge(periods, how="cross") if by else periods.iloc[[]]
+        if not by:
+            rows = pd.DataFrame({"period": np.repeat(periods["period"].to_numpy(), len(design))})
+    members = rows.groupby(keys, sort=False, dropna=False).size().rename("n_members")
+    res = out.drop(columns=["n_members", "response_rate"], errors="ignore").merge(
+        members.reset_index(), on=keys, how="left"
+    )
+    res["n_members"] = res["n_members"].fillna(0).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res["response_rate"] = np.where(
+            res["n_members"] > 0, 100.0 * res["n_reporters"] / res["n_members"], np.nan
+        )
+    cols = [c for c in out.columns if c not in ("n_members", "response_rate")]
+    at = cols.index("n_reporters")
+    return res[[*cols[:at], "n_members", "n_reporters", "response_rate", *cols[at + 1 :]]]
+
+
+def response_cells(
+    reports: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    periods: str | list[str],
+    weight: str = "calibrated_weight",
+    out_of_sample: OutOfSample = "error",
+) -> pd.DataFrame:
+    """The response cells of the non-response adjustment of one period, and the collapses.
+
+    Parameters
+    ----------
+    reports, sample, periods, weight, out_of_sample
+        As in :func:`estimate` (non-response ``"stratum"``).
+
+    Returns
+    -------
+    DataFrame
+        One row per response cell (stratum; or its ``take_all`` / ``sampled`` design group when
+        retained members form their own): ``period, city, section, size_class, ownership,
+        design_group, n_members, n_reporters, response_rate, weight_members, weight_reporters,
+        adjustment`` (the factor of the cell's reporters' weights, collapse shares included;
+        NaN for a cell without reporter), ``collapse_level`` (:data:`COLLAPSE_LEVELS`, ``none``
+        = not collapsed, "" = the cell has reporters), ``collapse_level_zh``,
+        ``collapsed_into`` (the key of the receiving group, ``/``-joined), ``receiving_reporters``,
+        ``weight_added`` (weight received from collapsed cells), ``weight_lost``.
+    """
+    design_weight, _ = resolve_variance(sample, weight=weight, variance=None)
+    found: list[pd.DataFrame] = []
+    _units_and_design(
+        reports,
+        sample,
+        periods=periods,
+        by=[],
+        weight=weight,
+        nonresponse="stratum",
+        singleton="collapse",
+        out_of_sample=out_of_sample,
+        design_weight=design_weight,
+        cells=found,
+    )
+    cells = found[0]
+    groups = cells.groupby(["period", *STRATUM_COLUMNS], dropna=False)["_h"].transform("size")
+    take = cells["_take"].astype(bool) if "_take" in cells.columns else False
+    cells["design_group"] = np.where(groups > 1, np.where(take, "take_all", "sampled"), "all")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cells["response_rate"] = 100.0 * cells["n_reporters"] / cells["n_members"]
+    cells = cells.rename(
+        columns={
+            "w_members": "weight_members",
+            "w_reporters": "weight_reporters",
+            "_factor": "adjustment",
+        }
+    )
+    cells["collapse_level_zh"] = cells["collapse_level"].map(COLLAPSE_LEVELS_ZH).fillna("")
+    cols = [
+        "period",
+        *STRATUM_COLUMNS,
+        "design_group",
+        "n_members",
+        "n_reporters",
+        "response_rate",
+        "weight_members",
+        "weight_reporters",
+        "adjustment",
+        "collapse_level",
+        "collapse_level_zh",
+        "collapsed_into",
+        "receiving_reporters",
+        "weight_added",
+        "weight_lost",
+    ]
+    return cells.sort_values(["period", *STRATUM_COLUMNS, "design_group"]).reset_index(drop=True)[
+        cols
+    ]
+
+
+def response_summary(
+    cells: pd.DataFrame, *, by: Sequence[str] = ("city",), province: str | None = None
+) -> pd.DataFrame:
+    """Response by domain from :func:`response_cells`: ``period, by…, n_members, n_reporters,
+    response_rate, cells, cells_empty, cells_collapsed, weight_members, weight_added,
+    weight_lost``; with ``province``, a total row labelled so in the first ``by`` column."""
+    by = list(by)
+    keys = ["period", *by]
+    c = cells.assign(
+        _cell=1,
+        _empty=(cells["n_reporters"] == 0).astype(int),
+        _collapsed=cells["collapse_level"].isin([n for n, _ in COLLAPSE_LEVELS]).astype(int),
+    )
+    sums = {
+        "n_members": ("n_members", "sum"),
+        "n_reporters": ("n_reporters", "sum"),
+        "cells": ("_cell", "sum"),
+        "cells_empty": ("_empty", "sum"),
+        "cells_collapsed": ("_collapsed", "sum"),
+        "weight_members": ("weight_members", "sum"),
+        "weight_added": ("weight_added", "sum"),
+        "weight_lost": ("weight_lost", "sum"),
+    }
+    out = c.groupby(keys, sort=True, dropna=False).agg(**sums).reset_index()
+    if province is not None and by:
+        total = c.groupby("period", sort=True).agg(**sums).reset_index()
+        total[by[0]] = province
+        for col in by[1:]:
+            total[col] = ""
+        out = pd.concat([out, total[out.columns]], ignore_index=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["response_rate"] = 100.0 * out["n_reporters"] / out["n_members"]
+    cols = [
+        *keys,
+        "n_members",
+        "n_reporters",
+        "response_rate",
+        "cells",
+        "cells_empty",
+        "cells_collapsed",
+        "weight_members",
+        "weight_added",
+        "weight_lost",
+    ]
+    return out[cols]
 
 
 def change_between(
@@ -1780,8 +2041,9 @@ def monthly_series(
     Returns
     -------
     DataFrame
-        ``period, by…, estimate, se, ci_low, ci_high, df, n_reporters, small_domain``, sorted by
-        period then domain; the months are those present in ``reports``.
+        ``period, by…, estimate, se, ci_low, ci_high, df, n_members, n_reporters,
+        response_rate, small_domain``, sorted by period then domain; the months are those
+        present in ``reports``.
 
     Examples
     --------
@@ -1831,6 +2093,7 @@ def monthly_series(
         domains=sample[by] if by else None,
         calibration=model,
     )
+    res = with_response(res, design, by=by)
     cols = [
         "period",
         *by,
@@ -1839,7 +2102,7 @@ def monthly_series(
         "ci_low",
         "ci_high",
         "df",
-        "n_reporters",
+        *RESPONSE_COLUMNS,
         "small_domain",
     ]
     return res.sort_values(["period", *by], kind="stable").reset_index(drop=True)[cols]
@@ -1927,8 +2190,23 @@ ESTIMATE_HEADERS_ZH: dict[str, str] = {
     "ci_low": "95%置信下限",
     "ci_high": "95%置信上限",
     "df": "自由度",
+    "n_members": "在册监测企业数",
     "n_reporters": "报送企业数",
+    "response_rate": "报送率(%)",
     "small_domain": "样本过少",
+    "design_group": "设计组",
+    "weight_members": "在册企业权数合计",
+    "weight_reporters": "报送企业权数合计",
+    "adjustment": "无回答调整系数",
+    "collapse_level": "合并层级代码",
+    "collapse_level_zh": "无报送单元的合并方式",
+    "collapsed_into": "并入单元",
+    "receiving_reporters": "承接的报送企业数",
+    "weight_added": "并入权数",
+    "weight_lost": "缺失权数",
+    "cells": "回答单元数",
+    "cells_empty": "无报送单元数",
+    "cells_collapsed": "已合并单元数",
     "weights": "权数",
     "network": "监测网络",
     "city": "地市",
@@ -1991,3 +2269,28 @@ def domain_estimates(
     )
     out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
     return out.assign(weights=weights, network=network)
+
+
+def response_tables(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    *,
+    period: str,
+    weights: Literal["calibrated", "design"] = "calibrated",
+    network: Network = "province",
+    province: str = "全省",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(by_city, cells)``: the response of one period by city (with a ``province`` row) and
+    by response cell with the collapses — the tables ``samplekit estimate`` writes beside the
+    estimates (:func:`response_cells`, :func:`response_summary`)."""
+    if weights not in ("calibrated", "design"):
+        raise InputError(f"weights={weights!r}: use 'calibrated' or 'design'")
+    members = network_members(membership, network=network)
+    rep = network_reports(reports, membership, network=network)
+    cells = response_cells(
+        rep,
+        members,
+        periods=period,
+        weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
+    )
+    return response_summary(cells, by=["city"], province=province), cells
