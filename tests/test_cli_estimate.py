@@ -3,6 +3,7 @@ Chinese headers) for any domain column; the same numbers as `estimate` (issue 10
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,7 +38,22 @@ def test_estimate_command_writes_csv_and_xlsx(fake_store, tmp_path, capsys):
     assert (got["df"] == want["df"]).all()
     xlsx = pd.read_excel(out / "estimates_2013-12.xlsx", sheet_name="估计结果", header=3)
     assert {"地市", "指标", "估计值", "标准误", "自由度"} <= set(xlsx.columns)
-    assert "估计完成" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "估计完成" in printed and "报送率" in printed
+    # the response table by city: members in force and reporters counted by hand
+    resp = pd.read_csv(out / "response_2013-12.csv")
+    month = reports[reports["period"] == "2013-12"]
+    for city, n in membership.groupby("city").size().items():
+        ids = set(membership.loc[membership["city"] == city, "enterprise_id"])
+        r = resp.set_index("city").loc[city]
+        assert r["n_members"] == n
+        assert r["n_reporters"] == month["enterprise_id"].isin(ids).sum()
+    assert resp["city"].iloc[-1] == "全省" and resp["n_members"].iloc[-1] == len(membership)
+    cells = pd.read_csv(out / "response_cells_2013-12.csv")
+    assert cells["n_members"].sum() == len(membership)
+    assert np.allclose(got["response_rate"], 100 * got["n_reporters"] / got["n_members"])
+    sheet = pd.read_excel(out / "estimates_2013-12.xlsx", sheet_name="回答单元", header=3)
+    assert {"无报送单元的合并方式", "并入单元", "报送率(%)"} <= set(sheet.columns)
     # design weights: another SE, same domains
     main(
         [

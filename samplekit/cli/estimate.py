@@ -2,7 +2,10 @@
 
 Reads the reports and the membership (panel of record) from the store and writes
 ``estimates_<period>.csv`` and ``estimates_<period>.xlsx`` (Chinese headers) with
-:func:`samplekit.estimation.domain_estimates` — the function notebooks 03–04 use.
+:func:`samplekit.estimation.domain_estimates` — the function notebooks 03–04 use — and the
+period's response by city (``response_<period>.csv``) and by response cell with the collapses of
+cells without any reporter (``response_cells_<period>.csv``,
+:func:`samplekit.estimation.response_tables`), also as sheets of the workbook.
 
 Exit codes: 0 written; 1 bad input (no store, bad period, unknown domain column, no reports).
 """
@@ -52,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from samplekit.estimation import ESTIMATE_HEADERS_ZH, domain_estimates, resolve_periods
+    from samplekit.estimation import (
+        ESTIMATE_HEADERS_ZH,
+        domain_estimates,
+        resolve_periods,
+        response_tables,
+    )
     from samplekit.io import write_csv, write_xlsx
     from samplekit.store import read_membership, read_reports
 
@@ -85,6 +93,11 @@ def run_estimate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stem = f"estimates_{label}"
     csv = write_csv(table, out / f"{stem}.csv")
+    by_city, cells = response_tables(
+        reports, membership, period=label, weights=args.weights, network=args.network
+    )
+    write_csv(by_city, out / f"response_{label}.csv")
+    write_csv(cells, out / f"response_cells_{label}.csv")
     shown = table.assign(
         weights=table["weights"].map(_WEIGHTS_ZH),
         network=table["network"].map(_NETWORK_ZH),
@@ -92,10 +105,18 @@ def run_estimate(args: argparse.Namespace) -> int:
     )
     domain_zh = "、".join(ESTIMATE_HEADERS_ZH.get(c, c) for c in by) or "全省"
     xlsx = write_xlsx(
-        {"估计结果": shown},
+        {
+            "估计结果": shown,
+            "报送率_分市": by_city,
+            "回答单元": cells.drop(columns=["collapse_level"]),
+        },
         out / f"{stem}.xlsx",
         headers=ESTIMATE_HEADERS_ZH,
-        titles={"估计结果": f"{label} 监测指标估计(按{domain_zh})"},
+        titles={
+            "估计结果": f"{label} 监测指标估计(按{domain_zh})",
+            "报送率_分市": f"{label} 分市报送率(在册监测企业、报送企业)",
+            "回答单元": f"{label} 各回答单元报送情况与无报送单元的合并",
+        },
         about={
             "数据库": str(store),
             "期别": label,
@@ -105,6 +126,9 @@ def run_estimate(args: argparse.Namespace) -> int:
             "说明": "置信区间用设计自由度(报送企业数 − 方差层数)的 t 分位数;比率类指标在 logit "
             "尺度、总量在对数尺度构造;“样本过少”为蒙特卡罗研究中覆盖率低于 93% 的"
             "报送企业数以下(docs/estimation.md)",
+            "无回答调整": "报送企业的权数在其回答单元(抽样层;保留的原监测企业单独成组)内按在册"
+            "企业权数合计放大;单元内无报送企业时,其权数依次并入同一抽样层的另一设计组、同市"
+            "同行业同规模、同市同行业、同市同规模、同市的报送企业(按权数比例分摊),不跨市合并",
         },
     )
     n_small = int(table.drop_duplicates([*by, "period"])["small_domain"].sum())
@@ -112,5 +136,11 @@ def run_estimate(args: argparse.Namespace) -> int:
         f"{label} 估计完成:{table.drop_duplicates([*by, 'period']).shape[0]} 个估计域、"
         f"{table['indicator'].nunique()} 项指标(样本过少的域 {n_small} 个)"
     )
-    print(f"已写入 {csv}、{xlsx}")
+    total = by_city.iloc[-1]
+    print(
+        f"报送率:{total['response_rate']:.1f}%({int(total['n_reporters'])}/"
+        f"{int(total['n_members'])});无报送的回答单元 {int(total['cells_empty'])} 个,已合并 "
+        f"{int(total['cells_collapsed'])} 个,缺失权数 {total['weight_lost']:.1f}"
+    )
+    print(f"已写入 {csv}、{xlsx}、response_{label}.csv、response_cells_{label}.csv")
     return 0
