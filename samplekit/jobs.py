@@ -322,8 +322,23 @@ def reports(params: Params, periods: list[str] | None = None) -> pd.DataFrame:
     return read_reports(store(params), periods)
 
 
-def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The city indicators table: ``warning.city_indicators``, or the seeded demo table."""
+#: City-table columns the job layer derives from the store (not read from a file): the persons
+#: in layoff-plan notices received (裁员方案报告, the store's supplementary records).
+STORE_CITY_COLUMNS: tuple[str, ...] = ("notice_persons",)
+
+
+def city_indicators(
+    params: Params,
+    *,
+    city_reports: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The city indicators table: ``warning.city_indicators``, or the seeded demo table.
+
+    A ``source: city`` indicator on ``notice_persons`` (without its own ``table``) takes the
+    persons in the layoff-plan notices of ``events`` (default: the store's supplementary
+    records) per city and month, the province row their sum (:func:`events.with_notice_persons`).
+    """
     from samplekit.indicators import (
         declared_columns,
         load_city_indicators,
@@ -338,11 +353,21 @@ def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None)
     specs = declared_columns(settings.indicators)
     # Indicators with their own external table (``table:``) are read and validated apart.
     own = {ind.column: ind.table for ind in settings.indicators if ind.table}
-    main_specs = {k: v for k, v in specs.items() if k not in own}
+    from_store = [
+        c
+        for c in STORE_CITY_COLUMNS
+        if any(i.source == "city" and i.column == c and not i.table for i in settings.indicators)
+    ]
+    main_specs = {k: v for k, v in specs.items() if k not in own and k not in from_store}
     if not uses_demo(params, "city_indicators"):
+        # Store-derived columns are read too, so that the same column in the file is refused
+        # below (two sources for one indicator) rather than silently ignored.
         base = load_city_indicators(
-            params.path_of("warning.city_indicators"), cities=allowed, columns=main_specs
+            params.path_of("warning.city_indicators"),
+            cities=allowed,
+            columns={**main_specs, **{c: specs[c] for c in from_store}},
         )
+        base = base.drop(columns=[c for c in from_store if c in base and base[c].isna().all()])
     else:
         base = _demo_city_indicators(params, table, province, allowed, main_specs, city_reports)
     for ind in settings.indicators:
@@ -352,6 +377,15 @@ def city_indicators(params: Params, *, city_reports: pd.DataFrame | None = None)
                 path, cities=allowed, columns={ind.column: specs[ind.column]}
             )
             base = merge_tables(base, extra[["city", "period", ind.column]], file=path.name)
+    if from_store:
+        from samplekit.events import with_notice_persons
+        from samplekit.store import read_network_table
+
+        if events is None:
+            events = read_network_table(store(params), "events")
+        # The same column in the user's table too would be two sources for one indicator.
+        notices = with_notice_persons(base[["city", "period"]], events, province=province)
+        base = merge_tables(base, notices, file="数据库补充数据(裁员方案报告)")
     return base
 
 
@@ -405,7 +439,7 @@ def _demo_city_indicators(
 
 def warning_inputs(params: Params) -> dict[str, Any]:
     """Reports, the panel of record, the city table and the city indicators of a job."""
-    from samplekit.store import read_city_reports, read_membership, read_reports
+    from samplekit.store import read_city_reports, read_membership, read_network_table, read_reports
 
     path = store(params)
     city_reports = read_city_reports(path)
@@ -415,7 +449,9 @@ def warning_inputs(params: Params) -> dict[str, Any]:
         "membership": read_membership(path),
         "cities": cities(params),
         "city_reports": city_reports,
-        "city_indicators": city_indicators(params, city_reports=city_reports),
+        "city_indicators": city_indicators(
+            params, city_reports=city_reports, events=read_network_table(path, "events")
+        ),
         # Derived from the params alone: results computed from them may be cached by content.
         "from_params": True,
     }

@@ -544,3 +544,73 @@ def test_notice_persons_joins_the_city_indicators_table():
         ("广东省", "2013-08"): 350,
     }
     assert out["registered_rate"].tolist() == table["registered_rate"].tolist()
+
+
+def test_notice_persons_indicator_is_wired_from_the_store(tmp_path):
+    """A params-declared ``notice_persons`` indicator gets the persons in the store's notices."""
+    from samplekit import jobs
+    from samplekit.errors import ValidationError
+    from samplekit.params import load_params
+    from samplekit.store import ingest_events
+
+    store, _ = _store_with_reports(tmp_path)
+    rows = [
+        *GOOD,  # a supplementary record (东莞, 300: never counted) and a notice (深圳 08-20, 150)
+        [
+            "裁员方案报告",
+            "东莞",
+            "丙厂",
+            C,
+            "2013-08-03",
+            "120",
+            "800",
+            "",
+            "",
+            "4",
+            "企业",
+            "",
+            "",
+        ],
+        ["裁员方案报告", "深圳", "丁厂", _code("91440300MA5D00004"), "2013-07-15", "200", "900"]
+        + ["", "", "8", "企业", "", ""],
+    ]
+    result = ingest_events(store, _write(tmp_path / "ev.csv", rows), cities=["东莞", "深圳"])
+    assert (result.loaded, result.quarantined) == (4, 0)
+    table = pd.DataFrame(
+        {
+            "city": ["东莞", "深圳", "广东省"] * 3,
+            "period": ["2013-07"] * 3 + ["2013-08"] * 3 + ["2013-09"] * 3,
+            "registered_rate": [2.1, 2.3, 2.4] * 3,
+        }
+    )
+    csv_path = tmp_path / "city.csv"
+    table.to_csv(csv_path, index=False)
+    base = load_params()
+    assert "notice_persons" in base.data["warning"]["indicators"]  # the demo declares it
+    params = base.with_overrides(
+        monthly={**base.data["monthly"], "store": str(store)},
+        warning={**base.data["warning"], "city_indicators": str(csv_path)},
+    )
+    got = jobs.warning_inputs(params)["city_indicators"]
+    got = got.set_index(["city", "period"])["notice_persons"].to_dict()
+    # by hand: 深圳 200 in July, 150 in August; 东莞 120 in August; the province their sums
+    assert got == {
+        ("东莞", "2013-07"): 0,
+        ("东莞", "2013-08"): 120,
+        ("东莞", "2013-09"): 0,
+        ("广东省", "2013-07"): 200,
+        ("广东省", "2013-08"): 270,
+        ("广东省", "2013-09"): 0,
+        ("深圳", "2013-07"): 200,
+        ("深圳", "2013-08"): 150,
+        ("深圳", "2013-09"): 0,
+    }
+    # the quarter's indicator value is the sum of the three months (aggregate: sum)
+    from samplekit.warning import city_quarterly
+
+    q = city_quarterly(jobs.city_indicators(params), "notice_persons", "sum")
+    assert q.set_index("city").loc["广东省", "value"] == 470
+    # the same column in the user's own table is a second source: refused, naming it
+    table.assign(notice_persons=1).to_csv(csv_path, index=False)
+    with pytest.raises(ValidationError, match="notice_persons"):
+        jobs.city_indicators(params)
