@@ -70,7 +70,9 @@ LEVEL_COLUMNS: list[str] = [
     "se",
     "ci_low",
     "ci_high",
+    "n_members",
     "n_reporters",
+    "response_rate",
     "small_domain",
     "line",
     "level",
@@ -90,7 +92,9 @@ HEADERS_ZH: dict[str, str] = {
     "se": "标准误",
     "ci_low": "95%置信下限",
     "ci_high": "95%置信上限",
+    "n_members": "在册监测企业数",
     "n_reporters": "报送企业数",
+    "response_rate": "报送率(%)",
     "small_domain": "样本过少",
     "line": "对照警戒线",
     "level": "预警等级",
@@ -667,7 +671,7 @@ def assign_levels(
     line); indicators without a CI use the value.
     """
     df = values.copy()
-    for col in ("se", "ci_low", "ci_high", "n_reporters"):
+    for col in ("se", "ci_low", "ci_high", "n_members", "n_reporters", "response_rate"):
         if col not in df:
             df[col] = np.nan
     if "small_domain" not in df:
@@ -699,7 +703,9 @@ def assign_levels(
                 "se": rec.se,
                 "ci_low": rec.ci_low,
                 "ci_high": rec.ci_high,
+                "n_members": rec.n_members,
                 "n_reporters": rec.n_reporters,
+                "response_rate": rec.response_rate,
                 "small_domain": bool(rec.small_domain) if pd.notna(rec.small_domain) else False,
                 "line": line,
                 "level": settings.level_code(rank),
@@ -709,7 +715,9 @@ def assign_levels(
             }
         )
     out = pd.DataFrame(rows, columns=LEVEL_COLUMNS)
-    out["n_reporters"] = pd.to_numeric(out["n_reporters"], errors="coerce").round().astype("Int64")
+    for col in ("n_members", "n_reporters"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").round().astype("Int64")
+    out["response_rate"] = pd.to_numeric(out["response_rate"], errors="coerce")
     return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
 
 
@@ -972,7 +980,8 @@ def estimate_quarters(
 
     ``membership`` is the panel of record (each quarter is estimated from the members in force
     in it, with that window's weights) or a one-window sample list. Returns ``quarter, city,
-    indicator, estimate, se, ci_low, ci_high, n_reporters, small_domain``; the province row has
+    indicator, estimate, se, ci_low, ci_high, n_members, n_reporters, response_rate,
+    small_domain``; the province row has
     ``city == province``. Quarters without all three months in the reports are skipped.
     """
     from samplekit.estimation import estimate
@@ -1008,7 +1017,9 @@ def estimate_quarters(
         "se",
         "ci_low",
         "ci_high",
+        "n_members",
         "n_reporters",
+        "response_rate",
         "small_domain",
     ]
     if not parts:
@@ -1113,7 +1124,7 @@ def indicator_values(
                     "se",
                     "ci_low",
                     "ci_high",
-                    "n_reporters",
+                    *[c for c in ("n_members", "n_reporters", "response_rate") if c in estimates],
                     "small_domain",
                 ]
             ]
@@ -1139,10 +1150,12 @@ def indicator_values(
         "se",
         "ci_low",
         "ci_high",
+        "n_members",
         "n_reporters",
+        "response_rate",
         "small_domain",
     ]
-    out = pd.concat(parts, ignore_index=True)[cols]
+    out = pd.concat(parts, ignore_index=True).reindex(columns=cols)
     return out.sort_values(["quarter", "city", "indicator"], kind="stable").reset_index(drop=True)
 
 
