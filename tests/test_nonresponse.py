@@ -222,3 +222,14 @@ def test_response_tables_for_the_cli_from_a_membership():
     assert by_city["city"].iloc[-1] == "全省" and set(by_city["city"]) == {"甲", "乙", "丙", "全省"}
     assert by_city.set_index("city").loc["全省", "weight_lost"] == pytest.approx(9.0)
     assert len(cells) == 7
+
+
+def test_warning_tables_carry_the_response_columns():
+    from samplekit.warning import estimate_quarters
+
+    three = pd.concat([reports(m) for m in ("2013-10", "2013-11", "2013-12")], ignore_index=True)
+    q = estimate_quarters(
+        three, sample(), ["2013Q4"], province="全省", indicators=["job_loss_rate"]
+    ).set_index("city")
+    assert (q.loc["甲", "n_members"], q.loc["甲", "n_reporters"]) == (9, 4)
+    assert q.loc["全省", "response_rate"] == pytest.approx(500 / 12)
