@@ -873,6 +873,7 @@ PANEL_ZH: dict[str, str] = {
     "old_panel": "旧样本(3000家)",
     "new_design": "新样本(10000家)",
     "bridged": "衔接序列",
+    "mixed": "旧样本与新样本(含断点月份)",
     "city": "城市指标表",
 }
 BASIS_ZH: dict[str, str] = {
@@ -1170,7 +1171,14 @@ def value_sources(
             shown = "old_panel" if transform != "level" and src == "bridged" else src
         elif source == "mass_layoffs":
             # A count of sample enterprises grows with the sample (3000 → 10000): no bridge.
-            shown = "old_panel" if quarter_months_first(rec.quarter) < month else "new_design"
+            months = estimation.resolve_periods(rec.quarter)[1]
+            shown = (
+                "old_panel"
+                if months[-1] < month
+                else "new_design"
+                if months[0] >= month
+                else "mixed"  # the quarter holding the break counts members of both
+            )
             basis = "not_comparable" if transform != "level" and crossing else "same_design"
         else:
             shown, basis = "city", "same_design"
@@ -1204,8 +1212,3 @@ def value_sources(
             out.loc[drop, col] = np.nan
     cols = ["quarter", "city", "indicator", "source", "source_zh", "basis", "basis_zh", "note_zh"]
     return out, pd.DataFrame(rows, columns=cols)
-
-
-def quarter_months_first(quarter: str) -> str:
-    """First month of a quarter (``"2013Q4"`` → ``"2013-10"``)."""
-    return estimation.resolve_periods(quarter)[1][0]

@@ -607,7 +607,8 @@ def _indicator_table(
     )
     if "source_zh" in lv.columns:  # a declared series break: which panel the number is from
         out["source_zh"] = lv["source_zh"].to_numpy()
-        out["basis_zh"] = lv["basis_zh"].to_numpy()
+        if result.settings.indicator(key).transform != "level":
+            out["basis_zh"] = lv["basis_zh"].to_numpy()
     return out
 
 
@@ -861,14 +862,16 @@ def _series_break_section(doc: Document, result: Any, *, period: str, city: str 
         )
         tab = tab[tab["city"].isin([result.province, city])]
     if len(tab):
+        drop = ["ratio", "ratio_se", "n_old", "n_new", *([] if city else ["city"])]
         doc.table(
-            tab.drop(columns=["ratio", "ratio_se"]),
+            tab.drop(columns=drop),
             headers=BREAK_HEADERS_ZH,
             formats=dict.fromkeys(
                 ("estimate_old", "estimate_new", "shift", "se", "ci_low", "ci_high"), "dec3"
             )
             | dict.fromkeys(("n_old", "n_new", "n_shared"), "int"),
-            title=f"{period}所用口径差异:新样本(10000家)与旧样本(3000家)的估计之差",
+            title=f"{period}所用口径差异:新样本(10000家)与旧样本(3000家)的估计之差"
+            + ("" if city else "(全省)"),
             unit="百分点",
             note="月度岗位流失率与就业人数净变动率;差值的标准误按两套样本中相同企业的线性化"
             "变量计算(含共同企业带来的协方差)。"

@@ -439,13 +439,21 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
     lines = []
     p_rank = int(prov["composite_rank"].iloc[0]) if len(prov) else 0
     if p_rank:
+        drivers = prov["drivers_zh"].iloc[0]
         lines.append(
             f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
-            f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。"
+            f"({s.level_name(p_rank)})"
+            + (
+                f",触发指标:{drivers}。"
+                if drivers
+                else ",本季度指标未达该等级,按“连续平稳后降级”规则维持。"
+            )
         )
     else:
         lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
     lines.append(f"估计所用监测网络:{result.network_zh},各月按当月在册样本及其权重估计。")
+    if has_break(result):
+        lines.append(break_summary_zh(result))
     alarm = cities[cities["composite_rank"] > 0]
     if len(alarm):
         parts = [
@@ -699,6 +707,17 @@ def has_break(result: WarningResult) -> bool:
     return brk is not None and brk.active
 
 
+def break_section_zh(result: WarningResult) -> str:
+    """The notebooks' 数据来源与序列断点 text: the break note, or that there is none."""
+    brk = getattr(result, "series_break", None)
+    if brk is None:
+        return (
+            "参数未声明序列断点(`monthly.break`):本期比较的季度内没有样本断点,"
+            "所有数字均按各月在册的同一监测网络样本及其权数估计。"
+        )
+    return brk.note_zh()
+
+
 def break_note(result: WarningResult) -> str:
     """The break in one paragraph (empty without a declared break); with a break outside the
     compared months it says there is none in the window."""
@@ -852,7 +871,8 @@ def write_series_break(
     result: WarningResult, out_dir: str | os.PathLike[str], *, figures: bool = True
 ) -> list[Path]:
     """The break's side files: ``series_break_shift.csv`` (province per month and pooled, then
-    each city pooled), ``series_bridged.csv`` (the bridged monthly inputs) and
+    each city pooled), ``series_bridged.csv`` (the bridged monthly inputs),
+    ``backtest_series_<indicator>.csv`` (the province's bridged series, ``period,value``) and
     ``fig_series_break.png``; nothing without a break inside the compared months."""
     from samplekit.io import write_csv
 
@@ -864,6 +884,35 @@ def write_series_break(
     series = bridged_series_table(result)
     if len(series):
         paths.append(write_csv(round_floats(series, 4), out / "series_bridged.csv"))
+        # The province's bridged history per indicator as ``period,value``: the --series input
+        # of ``samplekit backtest`` (the change of panel is not an episode).
+        prov = series[series["city"] == result.province]
+        for key, grp in prov.groupby("indicator", sort=True):
+            back = round_floats(grp[["period", "value"]].sort_values("period"), 6)
+            paths.append(write_csv(back, out / f"backtest_series_{key}.csv"))
         if figures:
             paths.append(_save(plot_series_break(result), out / "fig_series_break.png"))
     return paths
+
+
+def break_summary_zh(result: WarningResult) -> str:
+    """One sentence for the summary: the break, and how the quarter's comparisons handle it."""
+    brk = result.series_break
+    month = brk.settings.month
+    src = result.sources
+    cur = src[(src["quarter"] == result.quarter) & (src["city"] == result.province)]
+    names = {i.key: i.name for i in result.settings.indicators}
+    bridged = [names[k] for k in cur.loc[cur["basis"] == "bridged", "indicator"]]
+    refused = [names[k] for k in cur.loc[cur["basis"] == "not_comparable", "indicator"]]
+    text = (
+        f"监测样本于{month[:4]}年{int(month[5:])}月由旧样本(3000家)扩为新样本(10000家),"
+        "断点前的数据已按重叠月份估计的口径差异衔接"
+        if brk.status == "bridged"
+        else f"监测样本于{month[:4]}年{int(month[5:])}月由旧样本(3000家)扩为新样本(10000家),"
+        "尚无重叠月份可衔接"
+    )
+    if bridged:
+        text += ";" + "、".join(bridged) + "的同比按衔接序列计算"
+    if refused:
+        text += ";" + "、".join(refused) + "跨断点不能同比,本季度不判定等级"
+    return text + "。"

@@ -209,6 +209,10 @@ def test_2013q4_uses_only_the_months_it_had(panel):
         ("2013Q4", PROVINCE, "job_loss_rate")
     ]
     assert row["basis"] == "same_design" and row["source"] == "old_panel"
+    ml = res.sources.set_index(["quarter", "city", "indicator"]).loc[
+        ("2013Q4", PROVINCE, "mass_layoffs")
+    ]  # October–November counts 60 members a city, December 120: refused, said so
+    assert ml["source"] == "mixed" and ml["basis"] == "not_comparable"
     assert "2013-10至2013-12" in res.series_break.note_zh()
 
 
@@ -238,3 +242,67 @@ def test_no_break_declared_leaves_the_result_as_it_was(panel):
     res = _run(panel, "2014Q1", None)
     assert res.series_break is None and res.sources.empty
     assert "bridge_se" not in res.levels.columns
+
+
+# ------------------------------------------------------------------------- the report writer
+@pytest.fixture(scope="module")
+def bridged_2014q1(panel):
+    return _run(panel, "2014Q1", BREAK, forecasts=True)
+
+
+def test_report_marks_the_break_and_the_panel_of_each_number(bridged_2014q1, tmp_path):
+    import docx
+    import openpyxl
+
+    from samplekit import documents
+    from samplekit.warning_report import break_section_zh, write_warning
+
+    res = bridged_2014q1
+    paths = {p.name for p in write_warning(res, tmp_path)}
+    assert {"series_break_shift.csv", "series_bridged.csv", "fig_series_break.png"} <= paths
+    shift = pd.read_csv(tmp_path / "series_break_shift.csv", encoding="utf-8-sig")
+    pooled = shift[(shift["city"] == PROVINCE) & (shift["period"] == "重叠月份合计")]
+    want = res.series_break.pooled().set_index(["city", "indicator"])
+    assert pooled["shift"].iloc[0] == pytest.approx(
+        want.loc[(PROVINCE, "job_loss_rate"), "shift"], abs=1e-4
+    )
+    assert set(shift["city"]) == {PROVINCE, "广州", "深圳"}
+    lv = pd.read_csv(tmp_path / "levels.csv", encoding="utf-8-sig")
+    row = lv[(lv["city"] == PROVINCE) & (lv["indicator"] == "job_loss_rate")].iloc[0]
+    assert row["source_zh"] == "衔接序列" and row["basis_zh"] == "衔接后同比"
+    series = pd.read_csv(tmp_path / "series_bridged.csv", encoding="utf-8-sig")
+    assert set(series["source_zh"].dropna()) >= {"衔接序列", "新样本(10000家)"}
+    # the back-test reads the province's bridged history as it is written
+    from samplekit.backtest import read_series
+
+    back = read_series(tmp_path / "backtest_series_job_loss_rate.csv").set_index("period")
+    mon = res.monthly[
+        (res.monthly["city"] == PROVINCE) & (res.monthly["indicator"] == "job_loss_rate")
+    ]
+    assert back.loc["2013-06", "value"] == pytest.approx(
+        mon.set_index("period").loc["2013-06", "value"], abs=1e-6
+    )
+    wb = openpyxl.load_workbook(tmp_path / "warning.xlsx", read_only=True)
+    assert "断点衔接" in wb.sheetnames
+    heads = [str(c.value) for row in wb["指标等级"].iter_rows(max_row=6) for c in row]
+    assert "数据来源" in heads
+    doc = documents.warning_report(res)
+    path = tmp_path / "report.docx"
+    doc.save(path)
+    text = "\n".join(p.text for p in docx.Document(path).paragraphs)
+    assert "数据来源与序列断点" in text and "2013-10至2014-02" in text
+    assert "监测样本于2013年12月由旧样本(3000家)扩为新样本(10000家)" in text
+    cells = {c.text for t in docx.Document(path).tables for r in t.rows for c in r.cells}
+    assert {"数据来源", "衔接序列", "新样本(10000家)"} <= cells
+    assert break_section_zh(res) == res.series_break.note_zh()
+
+
+def test_without_a_break_the_report_is_unchanged(panel, tmp_path):
+    from samplekit.warning_report import break_section_zh, write_warning
+
+    res = _run(panel, "2014Q1", None)
+    names = {p.name for p in write_warning(res, tmp_path, figures=False)}
+    assert not any(n.startswith("series_") for n in names)
+    lv = pd.read_csv(tmp_path / "levels.csv", encoding="utf-8-sig")
+    assert "source_zh" not in lv.columns
+    assert "未声明序列断点" in break_section_zh(res)
