@@ -886,7 +886,7 @@ def write_series_break(
         paths.append(write_csv(round_floats(series, 4), out / "series_bridged.csv"))
         # The province's bridged history per indicator as ``period,value``: the --series input
         # of ``samplekit backtest`` (the change of panel is not an episode).
-        prov = series[series["city"] == result.province]
+        prov = series[(series["city"] == result.province) & (series["source"] != "city")]
         for key, grp in prov.groupby("indicator", sort=True):
             back = round_floats(grp[["period", "value"]].sort_values("period"), 6)
             paths.append(write_csv(back, out / f"backtest_series_{key}.csv"))

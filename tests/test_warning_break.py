@@ -260,6 +260,11 @@ def test_report_marks_the_break_and_the_panel_of_each_number(bridged_2014q1, tmp
     res = bridged_2014q1
     paths = {p.name for p in write_warning(res, tmp_path)}
     assert {"series_break_shift.csv", "series_bridged.csv", "fig_series_break.png"} <= paths
+    # one back-test series per bridged indicator the forecasts read (city-table ones are not)
+    assert {p for p in paths if p.startswith("backtest_series_")} == {
+        "backtest_series_job_loss_rate.csv",
+        "backtest_series_net_change_rate.csv",
+    }
     shift = pd.read_csv(tmp_path / "series_break_shift.csv", encoding="utf-8-sig")
     pooled = shift[(shift["city"] == PROVINCE) & (shift["period"] == "重叠月份合计")]
     want = res.series_break.pooled().set_index(["city", "indicator"])
