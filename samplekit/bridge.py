@@ -23,7 +23,7 @@ Pure: DataFrames and plain values in and out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -865,3 +865,350 @@ def series_across_break(
         series, series, shift, break_month=settings.month, method=settings.method, by=by
     )
     return shift, bridged
+
+
+# ------------------------------------------------------------------------ the quarterly warning
+#: Where a warning value comes from, as readers see it (tables, charts, notes).
+PANEL_ZH: dict[str, str] = {
+    "old_panel": "旧样本(3000家)",
+    "new_design": "新样本(10000家)",
+    "bridged": "衔接序列",
+    "mixed": "旧样本与新样本(含断点月份)",
+    "city": "城市指标表",
+}
+BASIS_ZH: dict[str, str] = {
+    "same_design": "同口径",
+    "bridged": "衔接后同比",
+    "not_comparable": "跨断点不可比",
+}
+#: Months of a quarter's level per month of shift, by the indicator's quarterly aggregate: a
+#: quarter's rate (reductions summed over the quarter / the first month's baseline) is about
+#: the sum of its monthly rates, so an additive monthly shift δ moves it by 3δ.
+_MONTHS_PER_SHIFT: dict[str, int] = {"sum": 3, "compound": 3, "mean": 1, "last": 1}
+
+
+def quarter_source(quarter: str, *, break_month: str) -> Literal["old_panel", "new_design"]:
+    """The design a quarterly estimate comes from: a run of months is estimated from the members
+    in force in every month with **the rows in force at its first month**
+    (:func:`samplekit.estimation.estimate`), so the quarter holding the break (2013Q4 for a
+    break in 2013-12) is an old-panel estimate (its retained members, old weights).
+
+    >>> quarter_source("2013Q4", break_month="2013-12")
+    'old_panel'
+    >>> quarter_source("2014Q1", break_month="2013-12")
+    'new_design'
+    """
+    first = estimation.resolve_periods(quarter)[1][0]
+    return "old_panel" if first < break_month else "new_design"
+
+
+@dataclass(frozen=True)
+class WarningBreak:
+    """A declared break as the quarterly warning handles it (:func:`warning_break`).
+
+    Attributes
+    ----------
+    settings : BreakSettings
+    status : {"outside", "bridged", "no_overlap"}
+        ``outside``: the break is not inside the months the warning compares (nothing to do);
+        ``bridged``: the shift was estimated and the old panel's values are bridged;
+        ``no_overlap``: the break is inside the window but no overlap month is available yet —
+        comparisons across it are refused.
+    overlap : tuple of str
+        Overlap months used: those of ``settings`` up to the quarter's last month (a report
+        never uses later months) that hold reports.
+    shift : DataFrame
+        :func:`level_shift` rows (each month and ``"overlap"``) with ``city`` (the province's
+        rows carry the province's name).
+    province : str
+    """
+
+    settings: BreakSettings
+    status: Literal["outside", "bridged", "no_overlap"]
+    overlap: tuple[str, ...] = ()
+    shift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    province: str = ""
+
+    @property
+    def active(self) -> bool:
+        """True when the break lies inside the warning's window (bridged or refused)."""
+        return self.status != "outside"
+
+    def pooled(self) -> pd.DataFrame:
+        """The pooled (``"overlap"``) shift per city and indicator."""
+        if self.shift.empty:
+            return pd.DataFrame(columns=["city", "indicator", "shift", "se", "ratio", "ratio_se"])
+        return self.shift[self.shift["period"] == POOLED].reset_index(drop=True)
+
+    def note_zh(self) -> str:
+        """One paragraph for reports: where the numbers come from and how they are joined."""
+        s = self.settings
+        head = (
+            f"序列断点:{s.month[:4]}年{int(s.month[5:])}月起为扩面后新样本(10000家,按设计加权),"
+            "此前为扩面前原监测企业(旧样本,约3000家,按登记名录校准加权)。"
+        )
+        if self.status == "outside":
+            return head + "本期比较的季度均在断点同一侧,无需衔接。"
+        if self.status == "no_overlap":
+            return head + (
+                "尚无两套样本同时报送的重叠月份,无法估计口径差异:跨断点的同比不可比,"
+                "表中以“跨断点不可比”标明。"
+            )
+        p = self.pooled()
+        prov = p[p["city"] == self.province]
+        parts = []
+        for rec in prov.itertuples(index=False):
+            name = estimation.INDICATOR_NAMES_ZH.get(rec.indicator, rec.indicator)
+            if s.method == "shift":
+                parts.append(f"{name}差值{rec.shift:+.3f}(标准误{rec.se:.3f})")
+            else:
+                parts.append(f"{name}比率{rec.ratio:.3f}(标准误{rec.ratio_se:.3f})")
+        months = f"{self.overlap[0]}至{self.overlap[-1]}" if self.overlap else ""
+        return head + (
+            f"按重叠月份({months},共{len(self.overlap)}个月)两套样本的估计之差"
+            f"({METHOD_ZH[s.method]})把断点前的季度值调整到新样本口径(“衔接序列”),"
+            "跨断点的同比用衔接序列计算,标准误含衔接误差。全省口径差异(新样本−旧样本,月度):"
+            + ";".join(parts)
+            + "。季度的数据来源按季度第一个月所用样本确定(含断点的季度按季初在册企业及其权数估计,"
+            "属旧样本)。"
+        )
+
+
+def warning_break(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    settings: BreakSettings,
+    *,
+    province: str,
+    first: str,
+    end: str,
+) -> WarningBreak:
+    """Estimate the shift a quarterly warning needs for a declared break.
+
+    Parameters
+    ----------
+    reports, membership : DataFrame
+        The store's reports and panel of record (after the network filter).
+    settings : BreakSettings
+    province : str
+        Name given to the province's rows (``city`` column).
+    first, end : str
+        First and last month the warning compares (its year-on-year window); only overlap
+        months up to ``end`` are used, so a report for 2013Q4 uses October–December only.
+    """
+    if not first <= settings.month <= end:
+        return WarningBreak(settings=settings, status="outside", province=province)
+    have = set(reports["period"].astype(str))
+    months = [m for m in settings.overlap_months() if m <= end and m in have]
+    if not months:
+        return WarningBreak(settings=settings, status="no_overlap", province=province)
+    try:
+        old, new = designs_around_break(membership, break_month=settings.month)
+        kw = {"old": old, "new": new, "months": months, "indicators": settings.indicators}
+        prov = level_shift(reports, **kw).assign(city=province)
+        city = level_shift(reports, **kw, by=["city"])
+    except InputError:
+        return WarningBreak(settings=settings, status="no_overlap", province=province)
+    shift = pd.concat([prov, city], ignore_index=True)
+    shift = shift[["city", *[c for c in shift.columns if c != "city"]]]
+    return WarningBreak(
+        settings=settings, status="bridged", overlap=tuple(months), shift=shift, province=province
+    )
+
+
+def bridge_quarters(
+    estimates: pd.DataFrame, brk: WarningBreak, *, aggregates: dict[str, str], level: float = 0.95
+) -> pd.DataFrame:
+    """Quarterly estimates with the old panel's quarters put on the new design's level.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        ``quarter, city, indicator, estimate, se, ci_low, ci_high, …`` (indicator = estimation
+        column).
+    brk : WarningBreak
+    aggregates : dict
+        Quarterly aggregate of each indicator (``sum``, ``compound``, ``mean``, ``last``): an
+        additive monthly shift δ moves a quarter by 3δ for ``sum``/``compound`` (the quarter's
+        rate ≈ the sum of its monthly rates), by δ otherwise; a ratio link multiplies it.
+
+    Returns
+    -------
+    DataFrame
+        ``estimates`` plus ``raw_estimate``, ``bridge_se`` (the part of the SE due to the
+        estimated shift, signed for the ratio link so that two bridged quarters' covariance is
+        ``bridge_se × bridge_se``) and ``source`` (``old_panel``, ``new_design`` or
+        ``bridged``); ``se`` and the interval of a bridged quarter include the shift's error.
+    """
+    out = estimates.copy()
+    out["raw_estimate"] = out["estimate"]
+    out["bridge_se"] = 0.0
+    if out.empty:
+        return out.assign(source=pd.Series(dtype=object))
+    month = brk.settings.month
+    old = np.array([quarter_source(q, break_month=month) == "old_panel" for q in out["quarter"]])
+    out["source"] = np.where(old, "old_panel", "new_design").astype(object)
+    if brk.status != "bridged":
+        return out
+    p = brk.pooled()[["city", "indicator", "shift", "se", "ratio", "ratio_se"]]
+    p = p.rename(columns={"se": "_dse"})
+    m = out[["city", "indicator"]].merge(p, on=["city", "indicator"], how="left")
+    ok = (
+        old
+        & m["shift"].notna().to_numpy()
+        & out["indicator"].isin(brk.settings.indicators).to_numpy()
+    )
+    raw = out["estimate"].to_numpy(float)
+    se = out["se"].to_numpy(float)
+    if brk.settings.method == "shift":
+        k = out["indicator"].map(lambda i: _MONTHS_PER_SHIFT.get(aggregates.get(i, "sum"), 1))
+        k = k.to_numpy(float)
+        adj, s_se, b_se = raw + k * m["shift"].to_numpy(float), se, k * m["_dse"].to_numpy(float)
+    else:
+        r = m["ratio"].to_numpy(float)
+        adj, s_se, b_se = raw * r, np.abs(r) * se, raw * m["ratio_se"].to_numpy(float)
+    z = stats.norm.ppf(0.5 + level / 2)
+    tot = np.sqrt(s_se**2 + b_se**2)
+    out["estimate"] = np.where(ok, adj, raw)
+    out["se"] = np.where(ok, tot, se)
+    out["bridge_se"] = np.where(ok, b_se, 0.0)
+    out["ci_low"] = np.where(ok, adj - z * tot, out["ci_low"])
+    out["ci_high"] = np.where(ok, adj + z * tot, out["ci_high"])
+    out.loc[ok, "source"] = "bridged"
+    return out
+
+
+def bridge_monthly(
+    monthly: pd.DataFrame, brk: WarningBreak, *, columns: dict[str, str]
+) -> pd.DataFrame:
+    """The warning's monthly input series with the months before the break bridged (the
+    series the forecasts and the back-test should read, so the change of panel is not a shock).
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        ``city, indicator, period, value`` (``warning.monthly_inputs``).
+    columns : dict
+        Estimation column of each warning indicator key (only these are bridged).
+
+    Returns
+    -------
+    DataFrame
+        ``city, indicator, period, value`` (bridged), ``raw_value``, ``source``
+        (``old_panel``/``new_design``/``bridged``/``city``), ``source_zh``, ``series_break``.
+    """
+    out = monthly.copy()
+    out["raw_value"] = out["value"]
+    est = out["indicator"].isin(list(columns)).to_numpy()
+    before = (out["period"].astype(str) < brk.settings.month).to_numpy()
+    out["source"] = np.where(~est, "city", np.where(before, "old_panel", "new_design")).astype(
+        object
+    )
+    if brk.status == "bridged" and len(out):
+        p = brk.pooled().rename(columns={"indicator": "_col"})
+        key = out[["city"]].assign(_col=out["indicator"].map(columns))
+        m = key.merge(p[["city", "_col", "shift", "ratio"]], on=["city", "_col"], how="left")
+        ok = est & before & m["shift"].notna().to_numpy()
+        raw = out["value"].to_numpy(float)
+        if brk.settings.method == "shift":
+            adj = raw + m["shift"].to_numpy(float)
+        else:
+            adj = raw * m["ratio"].to_numpy(float)
+        out["value"] = np.where(ok, adj, raw)
+        out.loc[ok, "source"] = "bridged"
+    out["source_zh"] = out["source"].map(PANEL_ZH)
+    out["series_break"] = (out["period"].astype(str) == brk.settings.month).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def value_sources(
+    values: pd.DataFrame,
+    brk: WarningBreak,
+    *,
+    kinds: dict[str, tuple[str, str]],
+    quarter_sources: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Which panel each warning value comes from, and year-on-year values that cannot be made.
+
+    Parameters
+    ----------
+    values : DataFrame
+        ``quarter, city, indicator, value, se, ci_low, ci_high, …`` after the transforms.
+    kinds : dict
+        Per indicator key ``(source, transform)``: source ``estimate``, ``city`` or
+        ``mass_layoffs``; transform ``level``, ``yoy_diff`` or ``yoy_pct``.
+    quarter_sources : DataFrame
+        ``quarter, city, indicator (key), source`` of the quarterly values before the transform
+        (:func:`bridge_quarters`' ``source``).
+
+    Returns
+    -------
+    values, sources
+        ``values`` with the year-on-year values across the break that have no bridge set to
+        NaN (value, se, interval) — no level is judged on them; ``sources``: ``quarter, city,
+        indicator, source, source_zh, basis, basis_zh, note_zh``.
+    """
+    month = brk.settings.month
+    qs = quarter_sources.set_index(["quarter", "city", "indicator"])["source"]
+    rows = []
+    drop = np.zeros(len(values), dtype=bool)
+    for i, rec in enumerate(values[["quarter", "city", "indicator"]].itertuples(index=False)):
+        source, transform = kinds.get(rec.indicator, ("city", "level"))
+        ly = str(pd.Period(rec.quarter, freq="Q") - 4)
+        crossing = crosses_break(ly, rec.quarter, break_month=month)
+        if source == "estimate":
+            src = qs.get((rec.quarter, rec.city, rec.indicator), "new_design")
+            src_ly = qs.get((ly, rec.city, rec.indicator), src)
+            if transform == "level":
+                basis = "same_design"
+            elif (src == "new_design") == (src_ly == "new_design"):
+                basis = "same_design"  # both quarters from one design (both bridged: shift cancels)
+            elif "bridged" in (src, src_ly):
+                basis = "bridged"
+            else:
+                basis = "not_comparable"
+            # A change between two old-panel quarters is the old panel's (the shift cancels).
+            shown = "old_panel" if transform != "level" and src == "bridged" else src
+        elif source == "mass_layoffs":
+            # A count of sample enterprises grows with the sample (3000 → 10000): no bridge.
+            months = estimation.resolve_periods(rec.quarter)[1]
+            shown = (
+                "old_panel"
+                if months[-1] < month
+                else "new_design"
+                if months[0] >= month
+                else "mixed"  # the quarter holding the break counts members of both
+            )
+            basis = "not_comparable" if transform != "level" and crossing else "same_design"
+        else:
+            shown, basis = "city", "same_design"
+        if transform != "level" and basis == "bridged":
+            shown = "bridged"
+        note = ""
+        if basis == "bridged":
+            note = f"上年同期({ly})来自旧样本,已按口径差异衔接后比较"
+        elif basis == "not_comparable":
+            note = (
+                f"上年同期({ly})与本期分属断点({month})两侧的样本"
+                + ("(企业数随样本扩大而增加)" if source == "mass_layoffs" else ",且无衔接")
+                + ",不能直接同比"
+            )
+            drop[i] = True
+        rows.append(
+            {
+                "quarter": rec.quarter,
+                "city": rec.city,
+                "indicator": rec.indicator,
+                "source": shown,
+                "source_zh": PANEL_ZH[shown],
+                "basis": basis,
+                "basis_zh": BASIS_ZH[basis],
+                "note_zh": note,
+            }
+        )
+    out = values.copy()
+    for col in ("value", "se", "ci_low", "ci_high"):
+        if col in out.columns:
+            out.loc[drop, col] = np.nan
+    cols = ["quarter", "city", "indicator", "source", "source_zh", "basis", "basis_zh", "note_zh"]
+    return out, pd.DataFrame(rows, columns=cols)

@@ -586,14 +586,14 @@ def _indicator_table(
     result: Any, key: str, order: Sequence[str] | None, city: str | None
 ) -> pd.DataFrame:
     from samplekit.warning import STATUS_ZH
-    from samplekit.warning_report import level_label, levels_table
+    from samplekit.warning_report import level_label, levels_table, with_sources
 
-    lv = levels_table(result)
+    lv = with_sources(result, levels_table(result))
     lv = lv[lv["indicator"] == key]
     if city:
         lv = lv[lv["city"].isin([result.province, city])]
     lv = ordered(lv, order, first=result.province)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "city": lv["city"],
             "value": lv["value"],
@@ -605,6 +605,11 @@ def _indicator_table(
             "n_reporters": lv["n_reporters"],
         }
     )
+    if "source_zh" in lv.columns:  # a declared series break: which panel the number is from
+        out["source_zh"] = lv["source_zh"].to_numpy()
+        if result.settings.indicator(key).transform != "level":
+            out["basis_zh"] = lv["basis_zh"].to_numpy()
+    return out
 
 
 _IND_HEADERS = {
@@ -616,6 +621,8 @@ _IND_HEADERS = {
     "level": "预警等级",
     "status": "状态",
     "n_reporters": "报送企业数",
+    "source_zh": "数据来源",
+    "basis_zh": "同比口径",
 }
 _IND_FORMATS = {
     "value": "dec2",
@@ -689,6 +696,7 @@ def warning_report(
     bmap = _level_map_figure(
         doc, result, period=period, boundaries=boundaries, cities=cities, data_note=data_note
     )
+    _series_break_section(doc, result, period=period, city=city)
     doc.section("核心指标与警戒线")
     doc.paragraph(
         "设计加权估计的指标给出95%置信区间(泰勒线性化,分层设计,含有限总体校正);"
@@ -829,6 +837,57 @@ def warning_report(
     doc.section("主要结论")
     doc.numbered(findings)
     return doc
+
+
+def _series_break_section(doc: Document, result: Any, *, period: str, city: str | None) -> None:
+    """数据来源与序列断点 (issue 16): when the params declare a break inside the compared
+    quarters, the note, the shift table with its SE and the bridged monthly series chart."""
+    from samplekit.warning_report import (
+        BREAK_HEADERS_ZH,
+        break_table,
+        bridged_series_table,
+        has_break,
+        plot_series_break,
+    )
+
+    if not has_break(result):
+        return
+    doc.section("数据来源与序列断点")
+    doc.paragraph(result.series_break.note_zh())
+    tab = break_table(result)
+    if city:
+        tab = pd.concat(
+            [tab[tab["period"] == "重叠月份合计"], break_table(result, cities=True)],
+            ignore_index=True,
+        )
+        tab = tab[tab["city"].isin([result.province, city])]
+    if len(tab):
+        drop = ["ratio", "ratio_se", "n_old", "n_new", *([] if city else ["city"])]
+        doc.table(
+            tab.drop(columns=drop),
+            headers=BREAK_HEADERS_ZH,
+            formats=dict.fromkeys(
+                ("estimate_old", "estimate_new", "shift", "se", "ci_low", "ci_high"), "dec3"
+            )
+            | dict.fromkeys(("n_old", "n_new", "n_shared"), "int"),
+            title=f"{period}所用口径差异:新样本(10000家)与旧样本(3000家)的估计之差"
+            + ("" if city else "(全省)"),
+            unit="百分点",
+            note="月度岗位流失率与就业人数净变动率;差值的标准误按两套样本中相同企业的线性化"
+            "变量计算(含共同企业带来的协方差)。"
+            + (
+                "季度值(约为三个月之和)的调整为月度差值的3倍。"
+                if result.series_break.settings.method == "shift"
+                else "季度值乘以比率(新/旧)。"
+            ),
+            source=WARNING_SOURCE,
+        )
+    if len(bridged_series_table(result)):
+        doc.figure(
+            plot_series_break(result, city=city),
+            title=f"{city or result.province}月度序列的数据来源:旧样本、衔接序列与新样本",
+            source=WARNING_SOURCE,
+        )
 
 
 def _alarm_cities(result: Any) -> list[str]:

@@ -478,6 +478,7 @@ def warning(
     forecasts: bool = True,
 ) -> Any:
     """The quarter's warning analysis (:class:`samplekit.warning.WarningResult`)."""
+    from samplekit.bridge import BreakSettings
     from samplekit.cache import cache_dir_has, caching_enabled
     from samplekit.forecast import ForecastSettings
     from samplekit.warning import WarningSettings, compute_warning
@@ -499,6 +500,7 @@ def warning(
             province=str(params.get("province.name", "全省")),
             fsettings=ForecastSettings.from_params(params),
             forecasts=forecasts,
+            series_break=BreakSettings.from_params(params),
         )
 
     if data is not None or not caching_enabled():

@@ -11,6 +11,7 @@ IV 蓝色) to the most severe (default I 红色). See ``docs/warning.md`` for th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -944,25 +945,35 @@ def _transform_values(df: pd.DataFrame, transform: str, z: float) -> pd.DataFram
     ``yoy_diff``: value − value a year earlier, se = √(se² + se_ly²) (the two quarters'
     covariance on the matched panel is ignored, which overstates the se when it is positive);
     ``yoy_pct``: 100·(value / value_ly − 1), se by the delta method.
+    A ``bridge_se`` column (values bridged across a series break, ``bridge.bridge_quarters``)
+    is the part of each se due to the one estimated shift: two bridged quarters share it, so
+    their covariance ``bridge_se × bridge_se_ly`` is taken out (the shift cancels in the change).
     """
     if transform == "level":
         return df
-    prev = df[["quarter", "city", "value", "se"]].copy()
+    bridged = "bridge_se" in df.columns
+    prev = df[["quarter", "city", "value", "se", *(["bridge_se"] if bridged else [])]].copy()
     prev["quarter"] = [str(pd.Period(q, freq="Q") + 4) for q in prev["quarter"]]
     m = df.merge(prev, on=["quarter", "city"], how="left", suffixes=("", "_ly"))
     se, se_ly = m["se"].astype(float), m["se_ly"].astype(float)
+    cov = (
+        m["bridge_se"].astype(float).fillna(0) * m["bridge_se_ly"].astype(float).fillna(0)
+        if bridged
+        else 0.0
+    )
     if transform == "yoy_diff":
         m["value"] = m["value"] - m["value_ly"]
-        m["se"] = np.sqrt(se**2 + se_ly**2)
+        m["se"] = np.sqrt(np.maximum(se**2 + se_ly**2 - 2 * cov, 0))
     else:
         ratio = m["value"] / m["value_ly"].where(m["value_ly"] != 0)
+        v, v_ly = m["value"], m["value_ly"]
         m["se"] = 100 * np.sqrt(
-            (se / m["value_ly"]) ** 2 + (m["value"] * se_ly / m["value_ly"] ** 2) ** 2
+            np.maximum((se / v_ly) ** 2 + (v * se_ly / v_ly**2) ** 2 - 2 * v * cov / v_ly**3, 0)
         )
         m["value"] = 100 * (ratio - 1)
     m["ci_low"] = m["value"] - z * m["se"]
     m["ci_high"] = m["value"] + z * m["se"]
-    return m.drop(columns=["value_ly", "se_ly"])
+    return m.drop(columns=["value_ly", "se_ly", *(["bridge_se_ly"] if bridged else [])])
 
 
 def estimate_quarters(
@@ -1111,6 +1122,8 @@ def indicator_values(
     from scipy import stats
 
     z = float(stats.norm.ppf(0.5 + level / 2))
+    # Estimates bridged across a series break carry the shift's part of their se.
+    extra = ["bridge_se"] if "bridge_se" in estimates.columns else []
     parts = []
     for ind in settings.indicators:
         if ind.source == "estimate":
@@ -1126,6 +1139,7 @@ def indicator_values(
                     "ci_high",
                     *[c for c in ("n_members", "n_reporters", "response_rate") if c in estimates],
                     "small_domain",
+                    *extra,
                 ]
             ]
         elif ind.source == "city":
@@ -1140,6 +1154,8 @@ def indicator_values(
             df = mass_counts.assign(
                 se=np.nan, ci_low=np.nan, ci_high=np.nan, n_reporters=np.nan, small_domain=False
             )
+        if extra and "bridge_se" not in df.columns:
+            df = df.assign(bridge_se=0.0)
         df = _transform_values(df.copy(), ind.transform, z)
         parts.append(df.assign(indicator=ind.key))
     cols = [
@@ -1324,6 +1340,10 @@ class WarningResult:
     network: str = "province"  # the monitoring network estimated (estimation.network_members)
     composite_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # score per city
     contributions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per indicator
+    # A declared series break (bridge.WarningBreak) and, per value, the panel it comes from
+    # (bridge.value_sources); None / empty without a break.
+    series_break: Any = None
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def network_zh(self) -> str:
@@ -1351,6 +1371,7 @@ def compute_warning(
     forecasts: bool = True,
     network: Network = "province",
     out_of_sample: OutOfSample = "error",
+    series_break: Any = None,
 ) -> WarningResult:
     """The warning analysis for ``quarter`` from reports, the membership and the city table
     (pure).
@@ -1366,6 +1387,11 @@ def compute_warning(
         the ministry's monthly network (``estimation.network_members``). Said in the result.
     out_of_sample : {"error", "drop"}
         Reports of enterprises that are not members in force that month.
+    series_break : bridge.BreakSettings, optional
+        A declared break (params ``monthly.break``). When it lies inside the compared months,
+        the old panel's quarterly estimates and monthly inputs are bridged to the new design
+        (``bridge.warning_break``), year-on-year values across it use the bridged quarters or
+        are refused (NaN, no level), and ``sources`` says which panel each value comes from.
 
     Levels are judged for the last ``history_quarters`` quarters (so that hysteresis has a past),
     with four more quarters estimated for the year-on-year transforms.
@@ -1393,24 +1419,48 @@ def compute_warning(
             f"{quarter_months(quarter)} (found "
             f"{reports['period'].min()} … {reports['period'].max()})"
         )
-    hist = estimate_quarters(
-        reports,
-        membership,
-        needed[:-1],
-        province=province,
-        indicators=est_cols,
-        min_reporters=settings.min_reporters,
-        out_of_sample=out_of_sample,
-    )
-    current = estimate_quarters(
-        reports,
-        membership,
-        [quarter],
-        province=province,
-        min_reporters=settings.min_reporters,
-        out_of_sample=out_of_sample,
-    )
+    brk = None
+    if series_break is not None:
+        from samplekit import bridge
+
+        brk = bridge.warning_break(
+            reports,
+            membership,
+            series_break,
+            province=province,
+            first=quarter_months(needed[0])[0],
+            end=quarter_months(quarter)[-1],
+        )
+    with warnings.catch_warnings():
+        if brk is not None and brk.active:
+            # The quarter holding a declared break straddles the two panels' windows by design;
+            # the report's break note says how it is estimated.
+            from samplekit.estimation import WindowStraddleWarning
+
+            warnings.simplefilter("ignore", WindowStraddleWarning)
+        hist = estimate_quarters(
+            reports,
+            membership,
+            needed[:-1],
+            province=province,
+            indicators=est_cols,
+            min_reporters=settings.min_reporters,
+            out_of_sample=out_of_sample,
+        )
+        current = estimate_quarters(
+            reports,
+            membership,
+            [quarter],
+            province=province,
+            min_reporters=settings.min_reporters,
+            out_of_sample=out_of_sample,
+        )
     est_all = pd.concat([hist, current[current["indicator"].isin(est_cols)]], ignore_index=True)
+    if brk is not None:
+        if brk.active:
+            est_defs = [ind for ind in settings.indicators if ind.source == "estimate"]
+            agg = {ind.column: ind.aggregate for ind in est_defs}
+            est_all = bridge.bridge_quarters(est_all, brk, aggregates=agg)
     counts, ml = mass_layoff_counts(
         reports,
         membership,
@@ -1421,6 +1471,20 @@ def compute_warning(
     )
     values = indicator_values(est_all, city_table, counts, settings)
     values = values[values["quarter"].isin(judged)].reset_index(drop=True)
+    sources = pd.DataFrame()
+    if brk is not None and brk.active:
+        q_src = pd.concat(
+            [
+                est_all.loc[
+                    est_all["indicator"] == ind.column, ["quarter", "city", "source"]
+                ].assign(indicator=ind.key)
+                for ind in est_defs
+            ],
+            ignore_index=True,
+        )
+        kinds = {ind.key: (ind.source, ind.transform) for ind in settings.indicators}
+        values, sources = bridge.value_sources(values, brk, kinds=kinds, quarter_sources=q_src)
+        values = values.drop(columns="bridge_se", errors="ignore")
     levels = assign_levels(values, settings, province=province)
     composite = composite_levels(levels, settings)
     comp_scores, contributions = composite_score(levels, settings)
@@ -1435,6 +1499,9 @@ def compute_warning(
             end=end,
             out_of_sample=out_of_sample,
         )
+        if brk is not None and brk.active:  # forecasts read the bridged history
+            cols = {i.key: i.column for i in settings.indicators if i.source == "estimate"}
+            monthly = bridge.bridge_monthly(monthly, brk, columns=cols)
         fc, crossing, scores = forecast_indicators(monthly, settings, fsettings, province=province)
     else:
         monthly = pd.DataFrame(columns=["city", "indicator", "period", "value"])
@@ -1455,6 +1522,8 @@ def compute_warning(
         network=network,
         composite_scores=comp_scores,
         contributions=contributions,
+        series_break=brk,
+        sources=sources,
     )
 
 

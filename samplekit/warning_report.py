@@ -89,9 +89,10 @@ def write_warning(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lv = round_floats(levels_table(result), 4)
+    # With a declared break every value says which panel it comes from (数据来源).
+    lv = round_floats(with_sources(result, levels_table(result)), 4)
     comp = composite_table(result)
-    hist = round_floats(result.levels, 4)
+    hist = round_floats(with_sources(result, result.levels), 4)
     comp_hist = result.composite
     est = round_floats(result.estimates, 6)
     fc = round_floats(result.forecasts, 4) if len(result.forecasts) else result.forecasts
@@ -117,7 +118,11 @@ def write_warning(
     sheets = workbook_tables(result, comp=comp, levels=lv, forecasts=fc, crossing=cr)
     if len(score):
         sheets = {**sheets, "综合得分": score}
+    if has_break(result):
+        shift = pd.concat([break_table(result), break_table(result, cities=True)])
+        sheets = {**sheets, "断点衔接": round_floats(shift, 4)}
     headers = {
+        **BREAK_HEADERS_ZH,
         **HEADERS_ZH,
         **FORECAST_HEADERS_ZH,
         "drivers_zh": "触发指标",
@@ -149,11 +154,13 @@ def write_warning(
                 "预测": "下一期预测与预测区间",
                 "越线概率": "下一季度越过各警戒线的概率",
                 "综合得分": f"{result.quarter} 各地区综合得分(按指标类别加权)及原因",
+                "断点衔接": break_note(result),
             },
             source=f"{result.network_zh}(设计加权估计)与城市指标表",
             about={"监测网络": result.network_zh, **(about or {})},
         )
     )
+    paths += write_series_break(result, out, figures=figures)
     if figures:
         paths.append(_save(plot_levels(result), out / "fig_levels.png"))
         for ind in result.settings.indicators:
@@ -330,6 +337,23 @@ def plot_indicator(result: WarningResult, indicator: str, cities: Sequence[str] 
                 lw=1,
                 label=f"{lv.code}级警戒线(全省)",
             )
+    if has_break(result):  # the first quarter of the new design
+        from samplekit.bridge import quarter_source
+
+        month = result.series_break.settings.month
+        new = [
+            i for i, q in enumerate(quarters) if quarter_source(q, break_month=month) != "old_panel"
+        ]
+        if new and new[0] > 0:
+            ax.axvline(new[0] - 0.5, color="#d62728", ls="--", lw=1.2)
+            ax.text(
+                new[0] - 0.5,
+                0.02,
+                f" 断点({month}起为新样本)",
+                transform=ax.get_xaxis_transform(),
+                color="#d62728",
+                fontsize=7,
+            )
     ax.set_xticks(range(len(xlabels)))
     ax.set_xticklabels(
         [*quarters, f"{target}(预测)"] if target else quarters, rotation=30, ha="right", fontsize=8
@@ -415,13 +439,21 @@ def findings_zh(result: WarningResult, climate: pd.DataFrame | None = None) -> l
     lines = []
     p_rank = int(prov["composite_rank"].iloc[0]) if len(prov) else 0
     if p_rank:
+        drivers = prov["drivers_zh"].iloc[0]
         lines.append(
             f"{result.quarter}全省综合预警等级为{s.level_code(p_rank)}级"
-            f"({s.level_name(p_rank)}),触发指标:{prov['drivers_zh'].iloc[0]}。"
+            f"({s.level_name(p_rank)})"
+            + (
+                f",触发指标:{drivers}。"
+                if drivers
+                else ",本季度指标未达该等级,按“连续平稳后降级”规则维持。"
+            )
         )
     else:
         lines.append(f"{result.quarter}全省未触及警戒线,综合等级为无警。")
     lines.append(f"估计所用监测网络:{result.network_zh},各月按当月在册样本及其权重估计。")
+    if has_break(result):
+        lines.append(break_summary_zh(result))
     alarm = cities[cities["composite_rank"] > 0]
     if len(alarm):
         parts = [
@@ -643,3 +675,244 @@ def write_county_warning(
         )
     )
     return paths
+
+
+# ------------------------------------------------------------------- series break (issue 16)
+BREAK_HEADERS_ZH: dict[str, str] = {
+    "city": "地区",
+    "indicator_name": "指标",
+    "period": "月份",
+    "estimate_old": "旧样本估计",
+    "estimate_new": "新样本估计",
+    "shift": "口径差异(新−旧)",
+    "se": "差异标准误",
+    "ci_low": "95%置信下限",
+    "ci_high": "95%置信上限",
+    "ratio": "比率(新/旧)",
+    "ratio_se": "比率标准误",
+    "n_old": "旧样本企业数",
+    "n_new": "新样本企业数",
+    "n_shared": "共同企业数",
+    "raw_value": "原始估计",
+    "source_zh": "数据来源",
+    "basis_zh": "比较口径",
+    "note_zh": "说明",
+    "series_break": "断点",
+}
+
+
+def has_break(result: WarningResult) -> bool:
+    """True when the run's params declare a break inside the compared months."""
+    brk = getattr(result, "series_break", None)
+    return brk is not None and brk.active
+
+
+def break_section_zh(result: WarningResult) -> str:
+    """The notebooks' 数据来源与序列断点 text: the break note, or that there is none."""
+    brk = getattr(result, "series_break", None)
+    if brk is None:
+        return (
+            "参数未声明序列断点(`monthly.break`):本期比较的季度内没有样本断点,"
+            "所有数字均按各月在册的同一监测网络样本及其权数估计。"
+        )
+    return brk.note_zh()
+
+
+def break_note(result: WarningResult) -> str:
+    """The break in one paragraph (empty without a declared break); with a break outside the
+    compared months it says there is none in the window."""
+    brk = getattr(result, "series_break", None)
+    return "" if brk is None else brk.note_zh()
+
+
+def with_sources(result: WarningResult, levels: pd.DataFrame) -> pd.DataFrame:
+    """``levels`` plus ``source_zh, basis_zh, note_zh`` (which panel each value comes from)
+    when the run declares a break; unchanged otherwise."""
+    if not has_break(result) or result.sources.empty or "indicator" not in levels.columns:
+        return levels
+    src = result.sources[["quarter", "city", "indicator", "source_zh", "basis_zh", "note_zh"]]
+    keys = ["quarter", "city", "indicator"] if "quarter" in levels.columns else None
+    if keys is None:
+        src = src[src["quarter"] == result.quarter].drop(columns="quarter")
+        keys = ["city", "indicator"]
+    return levels.merge(src, on=keys, how="left")
+
+
+def break_table(result: WarningResult, *, cities: bool = False) -> pd.DataFrame:
+    """The level shift of the bridged indicators: the province per overlap month and pooled
+    (``period`` 重叠月份合计), or with ``cities`` every city's pooled shift."""
+    from samplekit.estimation import INDICATOR_NAMES_ZH
+
+    if not has_break(result) or result.series_break.shift.empty:
+        return pd.DataFrame(columns=list(BREAK_HEADERS_ZH))
+    sh = result.series_break.shift.copy()
+    if cities:
+        sh = sh[(sh["period"] == "overlap") & (sh["city"] != result.province)]
+    else:
+        sh = sh[sh["city"] == result.province]
+    sh["indicator_name"] = sh["indicator"].map(INDICATOR_NAMES_ZH).fillna(sh["indicator"])
+    sh["period"] = sh["period"].replace({"overlap": "重叠月份合计"})
+    cols = [
+        "city",
+        "indicator_name",
+        "period",
+        "estimate_old",
+        "estimate_new",
+        "shift",
+        "se",
+        "ci_low",
+        "ci_high",
+        "ratio",
+        "ratio_se",
+        "n_old",
+        "n_new",
+        "n_shared",
+    ]
+    return sh[cols].reset_index(drop=True)
+
+
+def bridged_series_table(result: WarningResult) -> pd.DataFrame:
+    """The monthly input series with the old panel's months bridged (what the forecasts read;
+    also the ``--series`` of ``samplekit backtest``: ``period, value`` per city and indicator)."""
+    m = result.monthly
+    if not has_break(result) or "source" not in m.columns:
+        return pd.DataFrame(columns=["city", "indicator", "period", "value", "raw_value"])
+    cols = ["city", "indicator", "period", "value", "raw_value", "source", "source_zh"]
+    return m[[*cols, "series_break"]].reset_index(drop=True)
+
+
+def plot_series_break(result: WarningResult, city: str | None = None):
+    """The bridged monthly series of each bridged indicator for the province (or ``city``):
+    the old panel's own estimates, the same months bridged, the new design's, the overlap
+    months shaded and a vertical line at the break."""
+    from samplekit.plotting import new_figure
+
+    brk = result.series_break
+    city = city or result.province
+    m = bridged_series_table(result)
+    cols = {
+        i.key: i
+        for i in result.settings.indicators
+        if i.source == "estimate" and i.column in brk.settings.indicators
+    }
+    keys = [k for k in cols if ((m["indicator"] == k) & (m["city"] == city)).any()]
+    # Two years before the break and everything after: the break stays readable.
+    start = str(pd.Period(brk.settings.month, freq="M") - 24)
+    m = m[m["period"].astype(str) >= start]
+    fig, axes = new_figure(9, 2.9 * max(len(keys), 1), nrows=max(len(keys), 1), squeeze=False)
+    months = sorted(m["period"].unique())
+    pos = {p: i for i, p in enumerate(months)}
+    for ax, key in zip(axes[:, 0], keys, strict=False):
+        d = m[(m["indicator"] == key) & (m["city"] == city)].sort_values("period")
+        x = d["period"].map(pos).to_numpy()
+        old = (d["source"] != "new_design").to_numpy()
+        if brk.overlap:
+            lo, hi = pos.get(brk.overlap[0]), pos.get(brk.overlap[-1])
+            if lo is not None and hi is not None:
+                ax.axvspan(lo - 0.5, hi + 0.5, color="#fff2cc", label="重叠月份(两套样本同时报送)")
+        ax.plot(
+            x[old],
+            d["raw_value"].to_numpy()[old],
+            color="#999999",
+            ls="--",
+            lw=1.1,
+            label="旧样本(3000家)原始估计",
+        )
+        ax.plot(
+            x[old],
+            d["value"].to_numpy()[old],
+            color="#1f77b4",
+            lw=1.4,
+            label="衔接序列(旧样本按口径差异调整)",
+        )
+        ax.plot(
+            x[~old],
+            d["value"].to_numpy()[~old],
+            color="#333333",
+            lw=1.6,
+            marker="o",
+            ms=3,
+            label="新样本(10000家)",
+        )
+        if brk.settings.month in pos:
+            xb = pos[brk.settings.month] - 0.5
+            ax.axvline(xb, color="#d62728", ls="--", lw=1.2)
+            ax.text(
+                xb,
+                0.97,
+                f" 断点 {brk.settings.month}",
+                transform=ax.get_xaxis_transform(),
+                color="#d62728",
+                fontsize=8,
+                va="top",
+            )
+        ax.set_ylabel(_column_name(cols[key].column), fontsize=8)
+        step = 3
+        ax.set_xticks(range(0, len(months), step))
+        ax.set_xticklabels(months[::step], rotation=30, ha="right", fontsize=7)
+        ax.legend(fontsize=7, loc="best")
+    axes[0, 0].set_title(
+        f"{city}月度序列:断点前后的数据来源与衔接({METHOD_TITLE.get(brk.settings.method, '')})"
+    )
+    fig.tight_layout()
+    return fig
+
+
+METHOD_TITLE: dict[str, str] = {"shift": "水平差值衔接", "ratio": "比率衔接"}
+
+
+def _column_name(column: str) -> str:
+    from samplekit.estimation import INDICATOR_NAMES_ZH
+
+    return f"月度{INDICATOR_NAMES_ZH.get(column, column)}"
+
+
+def write_series_break(
+    result: WarningResult, out_dir: str | os.PathLike[str], *, figures: bool = True
+) -> list[Path]:
+    """The break's side files: ``series_break_shift.csv`` (province per month and pooled, then
+    each city pooled), ``series_bridged.csv`` (the bridged monthly inputs),
+    ``backtest_series_<indicator>.csv`` (the province's bridged series, ``period,value``) and
+    ``fig_series_break.png``; nothing without a break inside the compared months."""
+    from samplekit.io import write_csv
+
+    if not has_break(result):
+        return []
+    out = Path(out_dir)
+    shift = pd.concat([break_table(result), break_table(result, cities=True)], ignore_index=True)
+    paths = [write_csv(round_floats(shift, 4), out / "series_break_shift.csv")]
+    series = bridged_series_table(result)
+    if len(series):
+        paths.append(write_csv(round_floats(series, 4), out / "series_bridged.csv"))
+        # The province's bridged history per indicator as ``period,value``: the --series input
+        # of ``samplekit backtest`` (the change of panel is not an episode).
+        prov = series[(series["city"] == result.province) & (series["source"] != "city")]
+        for key, grp in prov.groupby("indicator", sort=True):
+            back = round_floats(grp[["period", "value"]].sort_values("period"), 6)
+            paths.append(write_csv(back, out / f"backtest_series_{key}.csv"))
+        if figures:
+            paths.append(_save(plot_series_break(result), out / "fig_series_break.png"))
+    return paths
+
+
+def break_summary_zh(result: WarningResult) -> str:
+    """One sentence for the summary: the break, and how the quarter's comparisons handle it."""
+    brk = result.series_break
+    month = brk.settings.month
+    src = result.sources
+    cur = src[(src["quarter"] == result.quarter) & (src["city"] == result.province)]
+    names = {i.key: i.name for i in result.settings.indicators}
+    bridged = [names[k] for k in cur.loc[cur["basis"] == "bridged", "indicator"]]
+    refused = [names[k] for k in cur.loc[cur["basis"] == "not_comparable", "indicator"]]
+    text = (
+        f"监测样本于{month[:4]}年{int(month[5:])}月由旧样本(3000家)扩为新样本(10000家),"
+        "断点前的数据已按重叠月份估计的口径差异衔接"
+        if brk.status == "bridged"
+        else f"监测样本于{month[:4]}年{int(month[5:])}月由旧样本(3000家)扩为新样本(10000家),"
+        "尚无重叠月份可衔接"
+    )
+    if bridged:
+        text += ";" + "、".join(bridged) + "的同比按衔接序列计算"
+    if refused:
+        text += ";" + "、".join(refused) + "跨断点不能同比,本季度不判定等级"
+    return text + "。"

@@ -115,7 +115,8 @@ def run_warn(args: argparse.Namespace) -> int:
     alarms = comp[comp["composite_rank"] > 0]
     print(f"已写入 {len(paths)} 个文件到 {out}")
     for rec in alarms.itertuples(index=False):
-        print(f"  {rec.city}: {rec.composite_level}级({rec.composite_name}) — {rec.drivers_zh}")
+        why = rec.drivers_zh or "本季度未达该等级,按“连续平稳后降级”规则维持"
+        print(f"  {rec.city}: {rec.composite_level}级({rec.composite_name}) — {why}")
     prov = comp[comp["city"] == result.province]
     prov_level = prov["composite_name"].iloc[0] if len(prov) else "—"
     print(
