@@ -11,6 +11,7 @@ county lines, flagging domains too small to judge. Pure: DataFrames in, DataFram
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from samplekit.errors import PROBLEM_COLUMNS, InputError, ValidationError, probl
 from samplekit.errors import summarize_problems as _summarize
 from samplekit.warning import LEVEL_COLUMNS, WarningSettings, _transform_values, classify
 
+if TYPE_CHECKING:
+    from samplekit.forecast import ForecastSettings
+
 COUNTY_HEADERS_ZH: dict[str, str] = {
     "city": "城市",
     "county": "县(区)",
@@ -27,6 +31,9 @@ COUNTY_HEADERS_ZH: dict[str, str] = {
     "total": "给定样本数",
     "n": "样本数",
 }
+#: 样本过少: shown in place of a level where a county domain is too small to judge or forecast.
+SMALL_DOMAIN_ZH = "样本过少,不判断"
+SMALL_DOMAIN_FORECAST_ZH = "样本过少,不预测"
 
 
 def validate_counties(
@@ -253,7 +260,7 @@ def county_levels(
                     "small_domain": is_small,
                     "line": line,
                     "level": settings.level_code(rank),
-                    "level_name": "样本过少,不判断"
+                    "level_name": SMALL_DOMAIN_ZH
                     if status == "small_domain"
                     else settings.level_name(rank),
                     "rank": rank,
@@ -262,3 +269,187 @@ def county_levels(
             )
     out = pd.DataFrame(rows, columns=COUNTY_LEVEL_COLUMNS)
     return out.sort_values(["city", "county", "indicator"], kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------ forecasts
+#: The county forecast level table (``county_forecast.csv``): the next quarter's forecast on
+#: the indicator's warning scale, judged against the county lines, or flagged and not forecast.
+COUNTY_FORECAST_COLUMNS: list[str] = [
+    "target",
+    "city",
+    "county",
+    "indicator",
+    "indicator_name",
+    "model",
+    "forecast",
+    "pi_low",
+    "pi_high",
+    "n_reporters",
+    "judgeable_months",
+    "small_domain",
+    "line",
+    "probability",
+    "level",
+    "level_name",
+    "rank",
+    "status",
+]
+
+
+def county_monthly(
+    reports: pd.DataFrame,
+    membership: pd.DataFrame,
+    settings: WarningSettings,
+    *,
+    end: str,
+) -> pd.DataFrame:
+    """Monthly county series of the forecast indicators whose ``scope`` includes ``county``
+    and whose source is the design-based estimate (``estimation.monthly_series`` with
+    ``by=["city", "county"]``, each month from the members in force in it).
+
+    Returns ``city, county, indicator, period, value, n_reporters, small_domain`` up to ``end``.
+    """
+    from samplekit.estimation import monthly_series
+
+    if "county" not in membership:
+        raise InputError(
+            "the membership has no 'county' column; add the optional county "
+            "column to the register and the sample to forecast counties"
+        )
+    rep = reports[reports["period"].astype(str) <= end]
+    parts = []
+    for ind in settings.indicators:
+        if "county" not in ind.scope or ind.source != "estimate" or not ind.forecast:
+            continue
+        s = monthly_series(
+            rep,
+            membership,
+            indicator=ind.column,
+            by=["city", "county"],
+            min_reporters=settings.min_reporters,
+            out_of_sample="drop",
+        )
+        parts.append(s.rename(columns={"estimate": "value"}).assign(indicator=ind.key))
+    cols = ["city", "county", "indicator", "period", "value", "n_reporters", "small_domain"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["indicator", "city", "county", "period"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def county_forecasts(
+    monthly: pd.DataFrame, settings: WarningSettings, fsettings: ForecastSettings, *, end: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast every county series like a city's (``forecast.forecast_series``: the same
+    candidates, rolling-origin choice, simulated paths and quarter transform) and judge the
+    next quarter against the county lines (``county_lines``, default the city lines).
+
+    A county is flagged ``small_domain`` and **not forecast** when its domain is too small:
+    the last month ``end`` has fewer than ``settings.min_reporters`` reporters, or fewer than
+    two seasons (``2 × season``, 24 months) are judgeable. Months with too few reporters are
+    left out of the series (inner gaps interpolated, as for any series).
+
+    Returns
+    -------
+    (forecasts, levels)
+        ``forecasts``: ``forecast.FORECAST_COLUMNS`` with ``county`` after ``city`` (the
+        monthly path and the quarter row of each forecast county); ``levels``:
+        :data:`COUNTY_FORECAST_COLUMNS`, one row per county and indicator, sorted by city,
+        county, indicator.
+    """
+    from samplekit.forecast import (
+        FORECAST_COLUMNS,
+        crossing_probabilities,
+        forecast_series,
+        forecast_table,
+        quarter_values,
+    )
+    from samplekit.periods import quarter_label, quarter_months
+    from samplekit.warning import _yoy_transform
+
+    defs = {ind.key: ind for ind in settings.indicators}
+    need = 2 * (fsettings.season or 12)
+    f_parts, rows = [], []
+    for (key, city, county), grp in monthly.groupby(["indicator", "city", "county"], sort=True):
+        ind = defs[key]
+        lines = ind.county_lines or ind.lines
+        grp = grp[grp["period"].astype(str) <= end].set_index("period")
+        ok = ~grp["small_domain"].astype(bool) & grp["value"].notna()
+        last_n = int(grp["n_reporters"].get(end, 0) or 0) if end in grp.index else 0
+        judgeable = int(ok.sum())
+        row = {
+            "city": city,
+            "county": county,
+            "indicator": key,
+            "indicator_name": ind.name,
+            "n_reporters": last_n,
+            "judgeable_months": judgeable,
+        }
+        if end not in grp.index or not bool(ok.get(end, False)) or judgeable < need:
+            q = quarter_label(str(pd.Period(end, freq="M") + 1))
+            rows.append(
+                {
+                    **row,
+                    "target": q,
+                    "model": "",
+                    "forecast": np.nan,
+                    "pi_low": np.nan,
+                    "pi_high": np.nan,
+                    "small_domain": True,
+                    "line": float(lines[0]),
+                    "probability": np.nan,
+                    "level": settings.level_code(0),
+                    "level_name": SMALL_DOMAIN_FORECAST_ZH,
+                    "rank": 0,
+                    "status": "small_domain",
+                }
+            )
+            continue
+        series = grp["value"].where(ok).astype(float)
+        fc = forecast_series(series, fsettings, key=f"{city}|{county}|{key}")
+        months = [m for m in fc.periods if quarter_months(quarter_label(m))[0] == m]
+        target = quarter_months(quarter_label(months[0])) if months else []
+        transform = _yoy_transform(series.dropna(), target, ind) if target else None
+        table = forecast_table(
+            fc,
+            city=city,
+            indicator=key,
+            aggregate=ind.aggregate,
+            level=fsettings.level,
+            transform=transform,
+        )
+        table.insert(1, "county", county)
+        f_parts.append(table)
+        qrow = table[table["kind"] == "quarter"]
+        if not len(qrow):
+            continue
+        rec = qrow.iloc[0]
+        rank, status, line = classify(float(rec["forecast"]), lines, ind.direction, ind.approach)
+        _, _, draws = quarter_values(fc, ind.aggregate, transform)
+        prob = crossing_probabilities(draws, [line], ind.direction)[0]
+        rows.append(
+            {
+                **row,
+                "target": rec["target"],
+                "model": rec["model"],
+                "forecast": float(rec["forecast"]),
+                "pi_low": float(rec["pi_low"]),
+                "pi_high": float(rec["pi_high"]),
+                "small_domain": False,
+                "line": line,
+                "probability": prob,
+                "level": settings.level_code(rank),
+                "level_name": settings.level_name(rank),
+                "rank": rank,
+                "status": status,
+            }
+        )
+    cols = [FORECAST_COLUMNS[0], "county", *FORECAST_COLUMNS[1:]]
+    forecasts = (
+        pd.concat(f_parts, ignore_index=True)[cols] if f_parts else pd.DataFrame(columns=cols)
+    )
+    levels = pd.DataFrame(rows, columns=COUNTY_FORECAST_COLUMNS)
+    levels = levels.sort_values(["city", "county", "indicator"], kind="stable")
+    return forecasts, levels.reset_index(drop=True)

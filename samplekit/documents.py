@@ -642,6 +642,8 @@ def warning_report(
     issuer: str | None = None,
     city: str | None = None,
     order: Sequence[str] | None = None,
+    county_levels: pd.DataFrame | None = None,
+    county_forecast: pd.DataFrame | None = None,
 ) -> Document:
     """失业预警监测报告 for ``result.quarter`` (the province, or ``city`` with the province as
     reference).
@@ -661,6 +663,11 @@ def warning_report(
         A city's version: its levels and indicators next to the province's.
     order : sequence of str, optional
         Official city order; default by administrative division code.
+    county_levels, county_forecast : DataFrame, optional
+        ``counties.county_levels`` and the forecast level table of
+        ``counties.county_forecasts`` (``jobs.county_warning`` / ``jobs.county_forecast``):
+        when given (counties declared), a 县(区)预警 section lists them, small domains shown
+        as 样本过少 (a city's version: that city's counties only).
     """
     from samplekit import maps
     from samplekit.warning_report import findings_zh, levels_table, reduction_table
@@ -742,6 +749,7 @@ def warning_report(
             unit="见指标名称",
             source=WARNING_SOURCE,
         )
+    _county_section(doc, result, county_levels, county_forecast, order=order, city=city)
     if len(result.forecasts):
         doc.section("下季度预测")
         fc = result.forecasts[result.forecasts["kind"] == "quarter"]
@@ -886,6 +894,115 @@ def _series_break_section(doc: Document, result: Any, *, period: str, city: str 
         doc.figure(
             plot_series_break(result, city=city),
             title=f"{city or result.province}月度序列的数据来源:旧样本、衔接序列与新样本",
+            source=WARNING_SOURCE,
+        )
+
+
+def _county_section(
+    doc: Document,
+    result: Any,
+    levels: pd.DataFrame | None,
+    forecast: pd.DataFrame | None,
+    *,
+    order: Sequence[str] | None,
+    city: str | None,
+) -> None:
+    """县(区)预警: the county levels of the quarter and the next quarter's county forecasts,
+    with the domains too small to judge or forecast shown as 样本过少 (not judged)."""
+    from samplekit.warning import NO_LEVEL_ZH
+    from samplekit.warning_report import level_label
+
+    s = result.settings
+    levels = levels if levels is not None else pd.DataFrame()
+    forecast = forecast if forecast is not None else pd.DataFrame()
+    if city:
+        levels = levels[levels["city"] == city] if len(levels) else levels
+        forecast = forecast[forecast["city"] == city] if len(forecast) else forecast
+    if not len(levels) and not len(forecast):
+        return
+    period = quarter_zh(result.quarter)
+
+    def shown(df: pd.DataFrame, small: str) -> list[str]:
+        return [
+            small
+            if bool(r.small_domain)
+            else (f"{level_label(s, r.level)}({r.level_name})" if r.rank else NO_LEVEL_ZH)
+            for r in df.itertuples(index=False)
+        ]
+
+    doc.section("县(区)预警")
+    n_small = int(levels["small_domain"].sum()) if len(levels) else 0
+    doc.paragraph(
+        f"各市监测任务按县(区)再部署后,对县(区)按设计加权估计核心指标并对照县级警戒线判断等级。"
+        f"报送企业少于{s.min_reporters}家的县(区)样本过少,估计不够可靠:只列示指标值,"
+        f"不判断等级、不作预测。本季度列示{len(levels)}个县(区)指标,其中{n_small}个样本过少。"
+    )
+    names = pd.concat(
+        [d["indicator_name"] for d in (levels, forecast) if len(d)], ignore_index=True
+    ).unique()
+    # One indicator (the usual case): named in the titles, not repeated on every row.
+    one = str(names[0]) if len(names) == 1 else ""
+    units = {i.name: i.unit for i in s.indicators}
+    unit = (units.get(one) or "见指标名称") if one else "见指标名称"
+    if len(levels):
+        lv = ordered(levels.sort_values(["county"], kind="stable"), order)
+        doc.table(
+            pd.DataFrame(
+                {
+                    "city": lv["city"],
+                    "county": lv["county"],
+                    **({} if one else {"indicator": lv["indicator_name"]}),
+                    "value": lv["value"],
+                    "ci_low": lv["ci_low"],
+                    "ci_high": lv["ci_high"],
+                    "line": lv["line"],
+                    "level": shown(lv, "样本过少,不判断"),
+                    "n_reporters": lv["n_reporters"],
+                }
+            ),
+            headers={**_IND_HEADERS, "city": "城市", "county": "县(区)", "indicator": "指标"},
+            formats=_IND_FORMATS,
+            title=f"{period}各县(区){one or '预警指标'}与预警等级",
+            unit=unit,
+            note="对照警戒线为县级警戒线(未设县级线时用城市警戒线);样本过少的县(区)不判断等级。",
+            source=WARNING_SOURCE,
+        )
+    judged = forecast[~forecast["small_domain"].astype(bool)] if len(forecast) else forecast
+    if len(forecast) and not len(judged):
+        doc.paragraph(
+            f"下季度预测:{len(forecast)}个县(区)指标全部样本过少(最近一个月报送企业少于"
+            f"{s.min_reporters}家或可用月份不足两年),不作预测。"
+        )
+    elif len(forecast):
+        fc = ordered(forecast.sort_values(["county"], kind="stable"), order)
+        doc.table(
+            pd.DataFrame(
+                {
+                    "city": fc["city"],
+                    "county": fc["county"],
+                    **({} if one else {"indicator": fc["indicator_name"]}),
+                    "target": fc["target"],
+                    "forecast": fc["forecast"],
+                    "pi_low": fc["pi_low"],
+                    "pi_high": fc["pi_high"],
+                    "level": shown(fc, "样本过少,不预测"),
+                }
+            ),
+            headers={
+                "city": "城市",
+                "county": "县(区)",
+                "indicator": "指标",
+                "target": "预测期",
+                "forecast": "预测值",
+                "pi_low": "预测区间下限",
+                "pi_high": "预测区间上限",
+                "level": "预测等级",
+            },
+            formats={"forecast": "dec2", "pi_low": "dec2", "pi_high": "dec2"},
+            title=f"各县(区)下季度{one}预测",
+            unit=unit,
+            note="县(区)月度序列与城市用同一预测方法(滚动起点选模、模拟路径的95%预测区间);"
+            f"最近一个月报送企业少于{s.min_reporters}家或可用月份不足两年的县(区)不作预测。",
             source=WARNING_SOURCE,
         )
 
@@ -1487,10 +1604,13 @@ def write_quarterly_documents(
     boundaries: Callable[[Sequence[str]], Mapping[str, Any]] | None = None,
     cities: bool = True,
     pdf: bool = False,
+    county_levels: pd.DataFrame | None = None,
+    county_forecast: pd.DataFrame | None = None,
 ) -> list[Path]:
     """The quarter's Word documents: ``warning_report_<quarter>.docx``,
     ``circular_<quarter>.docx`` and, with ``cities``, ``cities/warning_report_<city>.docx``
-    (and a PDF of each with ``pdf``)."""
+    (and a PDF of each with ``pdf``). ``county_levels`` / ``county_forecast`` add the
+    县(区)预警 section to the reports (see :func:`warning_report`)."""
     out = Path(out_dir)
     q = result.quarter
     common = {
@@ -1499,12 +1619,13 @@ def write_quarterly_documents(
         "issuer": issuer,
         "boundaries": boundaries,
     }
+    county = {"county_levels": county_levels, "county_forecast": county_forecast}
     paths = write_document(
-        warning_report(result, **common), out / f"warning_report_{q}.docx", pdf=pdf
+        warning_report(result, **common, **county), out / f"warning_report_{q}.docx", pdf=pdf
     )
     paths += write_document(circular(result, **common), out / f"circular_{q}.docx", pdf=pdf)
     if cities:
-        paths += write_city_warning_reports(result, out / "cities", pdf=pdf, **common)
+        paths += write_city_warning_reports(result, out / "cities", pdf=pdf, **common, **county)
     return paths
 
 

@@ -45,6 +45,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "export_share",
     "in_panel",
     "in_monthly",
+    "county",
 )
 
 #: Chinese (and common variant) headers accepted for each column.
@@ -62,6 +63,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "export_share": ("出口比重", "出口占比", "出口交货值占比"),
     "in_panel": ("是否监测企业", "现有监测企业", "在监测样本"),
     "in_monthly": ("是否月度监测", "月度监测企业", "失业动态监测企业"),
+    "county": ("县(区)", "县(区)", "县区", "区县", "所在县区", "所在区县"),
 }
 
 STATUS_ALIASES: dict[str, str] = {
@@ -114,6 +116,7 @@ FRAME_HEADERS_ZH: dict[str, str] = {
     "sector": "三次产业",
     "size_class": "企业规模",
     "ownership": "所有制类型",
+    "county": "县(区)",
 }
 
 
@@ -194,6 +197,7 @@ def validate_frame(
     file: str = "<frame>",
     cities: Iterable[str] | None = None,
     rows: np.ndarray | None = None,
+    counties: pd.DataFrame | None = None,
 ) -> FrameCheck:
     """Validate every row of a register and classify it.
 
@@ -207,6 +211,12 @@ def validate_frame(
         The allowed city names (the params' city table); None accepts any non-empty city.
     rows : array of int, optional
         The file line of each row (as from :func:`read_register`); default: header = row 1.
+    counties : DataFrame, optional
+        The declared county table (``city, county``, as from
+        :func:`samplekit.counties.validate_counties`). With it, the optional ``county`` (县(区))
+        column must name a county of the row's city (rule ``unknown_county``) and may be blank
+        only for a city without counties in the table (rule ``county_missing``). Without it any
+        county, or a blank, is accepted.
 
     Returns
     -------
@@ -313,6 +323,12 @@ def validate_frame(
                 "unknown_city",
                 f"不是城市表中的城市({'、'.join(allowed)})",
             )
+        )
+    if "county" in df.columns:
+        df["county"] = df["county"].astype(object).where(df["county"].notna(), "")
+        clean["county"] = text("county")
+        parts.extend(
+            _county_problems(clean["city"], clean["county"], df["county"], counties, prob, file)
         )
     sections = reference.sections()
     sec = clean["section"].str.upper()
@@ -558,6 +574,9 @@ def validate_frame(
         },
         copy=False,
     )
+    if "county" in clean:  # only a register with the optional column carries it on
+        county = clean["county"].astype(object)
+        frame["county"] = county.where(county.notna(), None)
     frame, used_default = classify(frame)
     warn = prob(
         file,
@@ -593,6 +612,47 @@ def validate_frame(
     ]
     problems = problems_frame(pd.concat([warn, warn2, warn3, *magnitude], ignore_index=True))
     return FrameCheck(frame, problems)
+
+
+def _county_problems(
+    city: pd.Series,
+    county: pd.Series,
+    raw: pd.Series,
+    counties: pd.DataFrame | None,
+    prob,
+    file: str,
+) -> list[pd.DataFrame]:
+    """Rows whose 县(区) is not a county of their city in the declared county table."""
+    if counties is None:
+        return []
+    table = counties.assign(
+        city=counties["city"].astype(str).str.strip(),
+        county=counties["county"].astype(str).str.strip(),
+    )
+    has = set(table["city"])
+    pairs = set(zip(table["city"], table["county"], strict=True))
+    given = county.notna().to_numpy()
+    known = np.array(
+        [(c, k) in pairs for c, k in zip(city.astype(object), county.astype(object), strict=True)]
+    )
+    in_table = city.isin(has).to_numpy()
+    out = []
+    for c in sorted(set(city[given & ~known].dropna().astype(str))):
+        names = table.loc[table["city"] == c, "county"].tolist()
+        rows = given & ~known & (city == c).to_numpy()
+        hint = f"县区表中{c}的县(区)为:{'、'.join(names)}" if names else f"县区表中{c}没有县(区)"
+        out.append(prob(file, rows, "county", raw, "unknown_county", f"不是{c}的县(区);{hint}"))
+    out.append(
+        prob(
+            file,
+            ~given & in_table,
+            "county",
+            raw,
+            "county_missing",
+            "县(区)为空;该城市在县区表中有县(区),请填写",
+        )
+    )
+    return out
 
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -814,10 +874,15 @@ def _city_spelling(name: str, allowed: list[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = None) -> FrameCheck:
+def check_frame(
+    path: str | os.PathLike[str],
+    *,
+    cities: Iterable[str] | None = None,
+    counties: pd.DataFrame | None = None,
+) -> FrameCheck:
     """Read and validate a register file (see :func:`read_register`, :func:`validate_frame`)."""
     raw, rows = read_register(path)  # registers are big: pyarrow; the validator strips text
-    result = validate_frame(raw, file=Path(path).name, cities=cities, rows=rows)
+    result = validate_frame(raw, file=Path(path).name, cities=cities, rows=rows, counties=counties)
     if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
         from samplekit.io import xlsx_formulas_without_values
 
@@ -850,7 +915,10 @@ def check_frame(path: str | os.PathLike[str], *, cities: Iterable[str] | None = 
 
 
 def load_frame(
-    path: str | os.PathLike[str], *, cities: Iterable[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    cities: Iterable[str] | None = None,
+    counties: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Read, validate and classify a register; raise if any row has an error.
 
@@ -864,7 +932,7 @@ def load_frame(
     SamplekitWarning
         When rows were classified with a default industry group (division missing).
     """
-    result = check_frame(path, cities=cities)
+    result = check_frame(path, cities=cities, counties=counties)
     if not result.ok:
         errors = result.problems[result.problems["severity"] == "error"]
         raise ValidationError(

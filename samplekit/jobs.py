@@ -149,7 +149,9 @@ def register(params: Params, *, city_table: pd.DataFrame | None = None) -> pd.Da
 
     table = cities(params) if city_table is None else city_table
     if not uses_demo(params, "frame"):
-        return load_frame(params.path_of("frame.path"), cities=table["city"])
+        return load_frame(
+            params.path_of("frame.path"), cities=table["city"], counties=declared_counties(params)
+        )
     from samplekit.demo import generate_register
 
     units = int(params.get("frame.demo.units", 300_000))
@@ -576,15 +578,43 @@ def counties(params: Params) -> pd.DataFrame:
     return validate_counties(read_table(path), cities=allowed, file=path.name)
 
 
+def declared_counties(params: Params) -> pd.DataFrame | None:
+    """The county table the params declare (``warning.counties``), or None: the register's
+    县(区) column is checked against it (the demo counties are the demo's, not a declaration)."""
+    if params.path_of("warning.counties", None) is None:
+        return None
+    return counties(params)
+
+
+def members_with_county(params: Params, members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The membership rows of the cities with counties, each with its ``county``: from the
+    store (schema 3), else the register's column, else the demo's seeded assignment."""
+    stored = "county" in members and bool(members["county"].notna().any())
+    if not stored:
+        reg = register(params)
+        if "county" in reg:  # a store written before schema 3: the register still knows
+            county = reg.drop_duplicates("enterprise_id").set_index("enterprise_id")["county"]
+            members = members.assign(county=members["enterprise_id"].map(county))
+        else:
+            from samplekit.demo.counties import assign_demo_counties
+
+            members = members.assign(
+                county=assign_demo_counties(members, table, seed=int(params.get("seed", 0)))
+            )
+    return members[members["county"].notna() & members["city"].isin(set(table["city"]))]
+
+
 def county_warning(
     params: Params, quarter: str | None = None, *, inputs: dict[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The third level: each city's allocation re-apportioned to its counties and the county
     levels of the indicators whose scope includes ``county`` (``counties.county_levels``).
 
-    Members get their county from the register's optional ``county`` column; in the demo (no
-    county column) from a seeded assignment (``demo.counties``, synthetic). Returns
-    ``(allocation by county, county levels)``.
+    Members get their county from the store's membership (``panel_membership.county``, schema
+    3: carried from the register's optional 县(区) through selection); a store without it falls
+    back to the register's ``county`` column, and the demo (no county column anywhere) to a
+    seeded assignment (``demo.counties``, synthetic). Returns ``(allocation by county, county
+    levels)``.
     """
     from samplekit.counties import county_estimates, county_levels, reapportion
     from samplekit.estimation import network_members, network_reports
@@ -599,17 +629,7 @@ def county_warning(
     data = inputs or warning_inputs(params)
     members = network_members(data["membership"], network="province")
     reports = network_reports(data["reports"], data["membership"], network="province")
-    reg = register(params)
-    if "county" in reg:
-        county = reg.set_index("enterprise_id")["county"]
-        members = members.assign(county=members["enterprise_id"].map(county))
-    else:
-        from samplekit.demo.counties import assign_demo_counties
-
-        members = members.assign(
-            county=assign_demo_counties(members, table, seed=int(params.get("seed", 0)))
-        )
-    members = members[members["county"].notna() & members["city"].isin(set(table["city"]))]
+    members = members_with_county(params, members, table)
     cols = sorted(
         {i.column for i in settings.indicators if "county" in i.scope and i.source == "estimate"}
     )
@@ -624,6 +644,37 @@ def county_warning(
         min_reporters=settings.min_reporters,
     )
     return by_county, county_levels(est, settings, quarter=quarter)
+
+
+def county_forecast(
+    params: Params, quarter: str | None = None, *, inputs: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County forecasts: the monthly county series of the indicators whose scope includes
+    ``county`` up to the quarter's last month, forecast like the cities' and judged against
+    the county lines; counties too small (``warning.min_reporters``) flagged, not forecast
+    (``counties.county_forecasts``). Members get their county as in :func:`county_warning`.
+    Returns ``(forecasts, forecast levels by county)``; empty when no indicator has the
+    county scope."""
+    from samplekit.counties import county_forecasts, county_monthly
+    from samplekit.estimation import network_members, network_reports
+    from samplekit.forecast import ForecastSettings
+    from samplekit.periods import quarter_months
+    from samplekit.warning import WarningSettings
+
+    quarter = quarter or params.get("quarter", types=str)
+    settings = WarningSettings.from_params(params)
+    data = inputs or warning_inputs(params)
+    members = network_members(data["membership"], network="province")
+    reports = network_reports(data["reports"], data["membership"], network="province")
+    members = members_with_county(params, members, counties(params))
+    end = quarter_months(quarter)[-1]
+    monthly = county_monthly(
+        reports[reports["enterprise_id"].isin(set(members["enterprise_id"]))],
+        members,
+        settings,
+        end=end,
+    )
+    return county_forecasts(monthly, settings, ForecastSettings.from_params(params), end=end)
 
 
 # ------------------------------------------------------------------------------ notes

@@ -47,6 +47,7 @@ LIST_COLUMNS: list[str] = ["seq", "city", "name", "nature", "industry", *CONTACT
 LIST_HEADERS_ZH: dict[str, str] = {
     "seq": "序号",
     "city": "城市",
+    "county": "县(区)",
     "name": "企业名称",
     "nature": "企业性质",
     "industry": "所属行业",
@@ -234,7 +235,8 @@ def list_form(
     -------
     dict
         City name → its list (``LIST_COLUMNS``, 序号 from 1, ordered by enterprise name then
-        id), and ``全省`` → every city's rows one after another with a running 序号.
+        id), and ``全省`` → every city's rows one after another with a running 序号. A sample
+        with the register's optional ``county`` gets a 县(区) column after 城市.
     """
     s = sample
     if monthly_only:
@@ -247,6 +249,7 @@ def list_form(
     body = pd.DataFrame(
         {
             "city": s["city"].astype(str).to_numpy(),
+            **({"county": _county_text(s["county"])} if "county" in s.columns else {}),
             "name": s["name"].astype(str).to_numpy(),
             "nature": _nature(s).to_numpy(),
             "industry": _industry(s).to_numpy(),
@@ -255,18 +258,25 @@ def list_form(
         }
     )
     body = body.sort_values(["city", "name", "_id"], kind="stable").reset_index(drop=True)
+    columns = [*LIST_COLUMNS[:2], "county", *LIST_COLUMNS[2:]] if "county" in body else LIST_COLUMNS
     wanted = sorted(body["city"].unique()) if cities is None else list(cities)
     out: dict[str, pd.DataFrame] = {}
     parts = []
     for name in wanted:
         part = body[body["city"] == name].drop(columns="_id").reset_index(drop=True)
         part.insert(0, "seq", np.arange(1, len(part) + 1))
-        out[name] = part[LIST_COLUMNS]
+        out[name] = part[columns]
         parts.append(out[name])
-    prov = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LIST_COLUMNS)
+    prov = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     prov["seq"] = np.arange(1, len(prov) + 1)
-    out[PROVINCE] = prov[LIST_COLUMNS]
+    out[PROVINCE] = prov[columns]
     return out
+
+
+def _county_text(values: pd.Series) -> np.ndarray:
+    """The 县(区) as shown on the form: blank where the register gave none."""
+    text = values.astype("string").str.strip().fillna("")
+    return text.astype(object).to_numpy()
 
 
 def bureau_contacts(contacts: pd.DataFrame | None) -> pd.DataFrame:

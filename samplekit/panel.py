@@ -45,6 +45,8 @@ MEMBERSHIP_COLUMNS: list[str] = [
     "entry_reason",
     "exit_reason",
     "window_id",
+    # Added in store schema 3 (the register's optional 县(区)); null where not given.
+    "county",
 ]
 WINDOW_COLUMNS: list[str] = [
     "window_id",
@@ -96,6 +98,7 @@ IN_FORCE_COLUMNS: list[str] = [
     "window_id",
     "valid_from",
     "valid_to",
+    "county",
 ]
 
 STRATUM: list[str] = ["city", "section", "size_class", "ownership"]
@@ -256,9 +259,17 @@ def membership_rows(
             "entry_reason": entry,
             "exit_reason": pd.Series([None] * n, dtype=object),
             "window_id": int(window_id),
+            "county": _county(col("county")),
         }
     )
     return out[MEMBERSHIP_COLUMNS]
+
+
+def _county(values: pd.Series) -> pd.Series:
+    """The optional 县(区) as stripped text, None where blank (no county given)."""
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: None if v is None else (str(v).strip() or None))
+    return text.astype(object)
 
 
 def exits_from_changes(changes: pd.DataFrame | None) -> dict[str, str]:

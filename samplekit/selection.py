@@ -703,7 +703,9 @@ def select_sample(
     weight = 1.0 / pi
 
     take = ["enterprise_id", "name", *CELL, "employees"]
-    extra = [c for c in ("export_share", "registration_type", "division") if c in frame.columns]
+    extra = [
+        c for c in ("export_share", "registration_type", "division", "county") if c in frame.columns
+    ]
     # One gather from the (possibly Arrow-backed, 10-million-row) frame for every row we report.
     res_pos = order[reserve]
     gone = np.flatnonzero(~el & pan)
@@ -789,7 +791,8 @@ def select_sample(
         rep = rep.fillna({c: 0 for c in rep.columns if c not in ("dimension", "category")})
         rep = rep.astype({"frame_units": np.int64, "sample_n": np.int64})
 
-    sample = sample[SAMPLE_COLUMNS].copy()
+    # The register's optional 县(区) rides along only when the register has it.
+    sample = sample[[*SAMPLE_COLUMNS, *(["county"] if "county" in frame.columns else [])]].copy()
     return SelectionResult(
         sample=sample,
         reserves=reserves,
@@ -1048,6 +1051,7 @@ SAMPLE_HEADERS_ZH: dict[str, str] = {
     "export_share": "出口比重",
     "registration_type": "登记注册类型",
     "division": "行业大类",
+    "county": "县(区)",
     "reserve_rank": "备选顺序",
     "order_key": "排序键",
     "dimension": "维度",

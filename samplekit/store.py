@@ -65,7 +65,9 @@ from samplekit.reports import (
     validate_reports,
 )
 
-SCHEMA_VERSION = "2"
+#: Schema history: 1 one current ``panel`` table; 2 the dated panel of record; 3 the optional
+#: ``county`` (县(区)) of each membership row. Older stores are migrated when opened for writing.
+SCHEMA_VERSION = "3"
 
 PANEL_COLUMNS: list[str] = [
     "enterprise_id",
@@ -102,7 +104,7 @@ SCHEMA: dict[str, str] = {
         employees BIGINT, export_share DOUBLE, individual BOOLEAN, valid_from VARCHAR NOT NULL,
         valid_to VARCHAR, inclusion_prob DOUBLE, weight DOUBLE, calibrated_weight DOUBLE,
         cell_frame_units BIGINT, cell_n BIGINT, ministry BOOLEAN, entry_reason VARCHAR,
-        exit_reason VARCHAR, window_id INTEGER NOT NULL""",
+        exit_reason VARCHAR, window_id INTEGER NOT NULL, county VARCHAR""",
     "panel_windows": """window_id INTEGER PRIMARY KEY, run_id VARCHAR, kind VARCHAR,
         window_month VARCHAR, effective VARCHAR, made_at TIMESTAMP, params_sha256 VARCHAR,
         members INTEGER, entered INTEGER, exited INTEGER, forced BOOLEAN, note VARCHAR""",
@@ -215,12 +217,33 @@ def connect(store: str | Path, *, read_only: bool = False) -> Iterator[duckdb.Du
                 _ensure_schema(con)
             except duckdb.Error as exc:
                 raise store_failure(path, exc, "初始化") from exc
+        else:
+            _refuse_newer(con)
         yield con
     finally:
         con.close()
 
 
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The store's ``meta.schema_version`` (None for a store without one: a new file)."""
+    if not _has_table(con, "meta"):
+        return None
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows and str(rows[0][0]).isdigit() else None
+
+
+def _refuse_newer(con: duckdb.DuckDBPyConnection) -> None:
+    """A store written by a newer samplekit is refused, never silently misread."""
+    version = _schema_version(con)
+    if version is not None and version > int(SCHEMA_VERSION):
+        raise StoreError(
+            f"{_store_path(con)}:数据库结构版本为 {version},本程序只支持到版本 "
+            f"{SCHEMA_VERSION};该数据库由较新版本的 samplekit 写入,请升级 samplekit 后再打开"
+        )
+
+
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    _refuse_newer(con)
     for table, ddl in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})").fetchall()
     con.execute(
@@ -228,6 +251,12 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     # Added after schema 1 (a resubmission's identical rows): older stores get the column.
     con.execute("ALTER TABLE files ADD COLUMN IF NOT EXISTS unchanged INTEGER DEFAULT 0").fetchall()
+    # Schema 3: the membership's optional county; schema-2 rows get null (no county given).
+    con.execute("ALTER TABLE panel_membership ADD COLUMN IF NOT EXISTS county VARCHAR").fetchall()
+    if (_schema_version(con) or 0) < int(SCHEMA_VERSION):
+        con.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION]
+        ).fetchall()
     old = con.execute(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'panel'"
     ).fetchall()[0][0]
@@ -271,11 +300,20 @@ class WindowResult:
 
 
 def _membership(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    # A schema-2 store opened read-only (not migrated) has no county column: null for all.
+    has_county = bool(
+        con.execute(
+            "SELECT COUNT(*) FROM information_schema.columns "
+            "WHERE table_name = 'panel_membership' AND column_name = 'county'"
+        ).fetchall()[0][0]
+    )
+    cols = [
+        c if c != "county" or has_county else "NULL::VARCHAR AS county" for c in MEMBERSHIP_COLUMNS
+    ]
     df = con.execute(
-        f"SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM panel_membership "
-        "ORDER BY enterprise_id, valid_from"
+        f"SELECT {', '.join(cols)} FROM panel_membership ORDER BY enterprise_id, valid_from"
     ).df()
-    for c in ("enterprise_id", "valid_from", "valid_to", "entry_reason", "exit_reason"):
+    for c in ("enterprise_id", "valid_from", "valid_to", "entry_reason", "exit_reason", "county"):
         df[c] = df[c].astype(object)
         df.loc[df[c].isna(), c] = None
     for c in ("employees", "cell_frame_units", "cell_n"):
@@ -521,7 +559,8 @@ def _write_window(
             con.unregister("_closing")
         con.register("_opening", plan.opening)
         con.execute(
-            f"INSERT INTO panel_membership SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM _opening"
+            f"INSERT INTO panel_membership ({', '.join(MEMBERSHIP_COLUMNS)}) "
+            f"SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM _opening"
         ).fetchall()
         con.unregister("_opening")
         con.execute(

@@ -74,6 +74,8 @@ def write_warning(
     about: Mapping[str, Any] | None = None,
     figures: bool = True,
     data_note: str = "",
+    county_levels: pd.DataFrame | None = None,
+    county_forecast: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write the quarter's warning outputs; returns the paths.
 
@@ -83,7 +85,9 @@ def write_warning(
     ``crossing.csv`` (probability of crossing each line next quarter), ``forecast_scores.csv``
     (rolling-origin RMSE of every candidate), ``mass_layoffs.csv``, ``warning.xlsx`` (Chinese
     headers, codes shown as Chinese names; ``data_note`` marks it synthetic) and the figures
-    ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators.
+    ``fig_levels.png`` and ``fig_<indicator>.png`` for core indicators. ``county_levels`` /
+    ``county_forecast`` (counties declared) add the sheets 县区等级 and 县区预测 to the
+    workbook (:func:`county_sheets`).
     """
     from samplekit.io import write_csv, write_xlsx
 
@@ -121,10 +125,12 @@ def write_warning(
     if has_break(result):
         shift = pd.concat([break_table(result), break_table(result, cities=True)])
         sheets = {**sheets, "断点衔接": round_floats(shift, 4)}
+    sheets = {**sheets, **county_sheets(result.settings, county_levels, county_forecast)}
     headers = {
         **BREAK_HEADERS_ZH,
         **HEADERS_ZH,
         **FORECAST_HEADERS_ZH,
+        **COUNTY_SHEET_HEADERS_ZH,
         "drivers_zh": "触发指标",
         "score": "综合得分",
         "reason": "原因",
@@ -155,6 +161,8 @@ def write_warning(
                 "越线概率": "下一季度越过各警戒线的概率",
                 "综合得分": f"{result.quarter} 各地区综合得分(按指标类别加权)及原因",
                 "断点衔接": break_note(result),
+                "县区等级": f"{result.quarter} 县(区)预警指标与等级(样本过少的县区不判断)",
+                "县区预测": "县(区)下季度预测与等级(样本过少的县区不预测)",
             },
             source=f"{result.network_zh}(设计加权估计)与城市指标表",
             about={"监测网络": result.network_zh, **(about or {})},
@@ -167,6 +175,49 @@ def write_warning(
             if ind.core:
                 paths.append(_save(plot_indicator(result, ind.key), out / f"fig_{ind.key}.png"))
     return paths
+
+
+#: Chinese headers of the county sheets (levels and forecasts).
+COUNTY_SHEET_HEADERS_ZH: dict[str, str] = {
+    "county": "县(区)",
+    "small_domain": "样本过少",
+    "judgeable_months": "可判断月数",
+    "probability": "越过对照线概率",
+    "target": "预测期",
+}
+
+
+def county_sheets(
+    settings: WarningSettings,
+    levels: pd.DataFrame | None,
+    forecast: pd.DataFrame | None,
+) -> dict[str, pd.DataFrame]:
+    """The county sheets of the workbooks: 县区等级 (``counties.county_levels``) and 县区预测
+    (the forecast level table of ``counties.county_forecasts``), codes in Chinese, a small
+    domain's level shown as 样本过少 and its flag as 是/否; empty tables are left out."""
+    out: dict[str, pd.DataFrame] = {}
+    for name, df in (("县区等级", levels), ("县区预测", forecast)):
+        if df is None or not len(df):
+            continue
+        t = round_floats(df.drop(columns=["indicator", "level_name", "rank"], errors="ignore"), 4)
+        t["level"] = [
+            name_ if small else level_label(settings, code)
+            for code, small, name_ in zip(
+                df["level"], df["small_domain"].astype(bool), df["level_name"], strict=True
+            )
+        ]
+        t["status"] = [
+            "样本过少" if st == "small_domain" else STATUS_ZH.get(st, st) for st in t["status"]
+        ]
+        t["small_domain"] = np.where(df["small_domain"].astype(bool), "是", "否")
+        if "model" in t:
+            from samplekit.forecast import MODEL_ZH
+
+            t["model"] = t["model"].map(
+                lambda m: "+".join(MODEL_ZH.get(x, x) for x in m.split("+")) if m else ""
+            )
+        out[name] = t
+    return out
 
 
 SCOPE_ZH: dict[str, str] = {"province": "全省", "city": "地市"}
@@ -637,10 +688,13 @@ def write_county_warning(
     quarter: str,
     data_note: str = "",
     about: Mapping[str, Any] | None = None,
+    forecast: pd.DataFrame | None = None,
+    settings: WarningSettings | None = None,
 ) -> list[Path]:
     """The third level: ``county_allocation.csv`` (each city's sample re-deployed to its
-    counties), ``county_levels.csv`` (county levels; small domains shown, not judged) and
-    ``county.xlsx``."""
+    counties), ``county_levels.csv`` (county levels; small domains shown, not judged),
+    ``county_forecast.csv`` (with ``forecast``: the next quarter by county, small domains
+    flagged, not forecast) and ``county.xlsx`` (with ``settings``, the forecast sheet too)."""
     from samplekit.counties import COUNTY_HEADERS_ZH
     from samplekit.io import write_csv, write_xlsx
 
@@ -651,15 +705,27 @@ def write_county_warning(
         write_csv(allocation, out / "county_allocation.csv"),
         write_csv(lv, out / "county_levels.csv"),
     ]
-    headers = {**HEADERS_ZH, **COUNTY_HEADERS_ZH, "given": "按给定县区数"}
+    sheets = {"县区样本再部署": allocation, "县区预警等级": lv}
+    if forecast is not None:
+        paths.append(write_csv(round_floats(forecast, 4), out / "county_forecast.csv"))
+        if settings is not None:
+            sheets.update(county_sheets(settings, None, forecast))
+    headers = {
+        **HEADERS_ZH,
+        **FORECAST_HEADERS_ZH,
+        **COUNTY_HEADERS_ZH,
+        **COUNTY_SHEET_HEADERS_ZH,
+        "given": "按给定县区数",
+    }
     paths.append(
         write_xlsx(
-            {"县区样本再部署": allocation, "县区预警等级": lv},
+            sheets,
             out / "county.xlsx",
             headers=headers,
             titles={
                 "县区样本再部署": "各市监测任务在县(区)的再部署",
                 "县区预警等级": f"{quarter} 县(区)预警指标与等级(样本过少的县区不判断)",
+                "县区预测": "县(区)下季度预测与等级(样本过少的县区不预测)",
             },
             data_note=data_note,
             units="单位:见各指标说明",

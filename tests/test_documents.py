@@ -344,3 +344,99 @@ def test_write_quarterly_and_monthly_documents(warn, tmp_path):
     assert any("此前12个月平均水平" in p for p in texts(open_docx(paths[0])))
     provider, why = D.map_provider("火星省")
     assert provider is None and why.startswith("未绘制地图:")
+
+
+def _county_tables(settings):
+    """County levels and forecast levels through the county functions: 深圳's 南山区 judged
+    (−3.5 against the county lines −2.4/−3.2/−4.0/−4.8: the second line), 盐田区 too small,
+    东莞's 莞城 judged normal."""
+    from samplekit.counties import county_forecasts, county_levels
+
+    est = pd.DataFrame(
+        {
+            "quarter": "2013Q4",
+            "city": ["深圳", "深圳", "东莞"],
+            "county": ["南山区", "盐田区", "莞城"],
+            "indicator": "net_change_rate",
+            "estimate": [-3.5, -9.0, 0.4],
+            "se": 0.5,
+            "ci_low": [-4.48, -10.0, -0.58],
+            "ci_high": [-2.52, -8.0, 1.38],
+            "n_reporters": [settings.min_reporters + 10, 3, settings.min_reporters],
+            "small_domain": [False, True, False],
+        }
+    )
+    lv = county_levels(est, settings, quarter="2013Q4")
+    periods = [str(p) for p in pd.period_range("2011-01", "2013-12", freq="M")]
+    monthly = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "city": c,
+                    "county": k,
+                    "indicator": "net_change_rate",
+                    "period": periods,
+                    "value": v,
+                    "n_reporters": n,
+                    "small_domain": n < settings.min_reporters,
+                }
+            )
+            for c, k, v, n in (
+                ("深圳", "南山区", -3.5, settings.min_reporters + 10),
+                ("深圳", "盐田区", -9.0, 3),
+            )
+        ],
+        ignore_index=True,
+    )
+    from samplekit.forecast import ForecastSettings
+
+    fs = ForecastSettings(models=("naive",), origins=2, simulations=100, spring_festival=False)
+    _, fl = county_forecasts(monthly, settings, fs, end="2013-12")
+    return lv, fl
+
+
+def test_warning_report_has_a_county_section_with_small_domains_in_chinese(warn, tmp_path):
+    from samplekit.warning_report import write_warning
+
+    res = warn["result"]
+    lv, fl = _county_tables(res.settings)
+    doc = open_docx(
+        D.warning_report(res, county_levels=lv, county_forecast=fl).save(tmp_path / "w.docx")
+    )
+    heads = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert "三、县(区)预警" in heads
+    levels = [
+        t
+        for t in doc.tables
+        if [c.text for c in t.rows[0].cells][:3] == ["城市", "县(区)", "指标值"]
+    ]
+    rows = {r.cells[1].text: [c.text for c in r.cells] for r in levels[0].rows[1:]}
+    # levels: city, county, value, CI, line, level, reporters (one indicator: no indicator column)
+    assert rows["南山区"][:3] == ["深圳", "南山区", "-3.50"] and rows["南山区"][5] == "-3.20"
+    assert rows["南山区"][6].startswith("III级")
+    assert rows["盐田区"][6] == "样本过少,不判断" and rows["莞城"][6] == "无警"
+    forecast = [t for t in doc.tables if t.rows[0].cells[2].text == "预测期"]
+    cells = {r.cells[1].text: [c.text for c in r.cells] for r in forecast[0].rows[1:]}
+    # a flat −3.5 % a month compounds to 100·(0.965³ − 1) = −10.14 % a quarter: beyond −4.8, I级
+    assert cells["南山区"][3] == f"{100 * (0.965**3 - 1):.2f}" == "-10.14"
+    assert cells["南山区"][6].startswith("I级")
+    assert cells["盐田区"][3:6] == ["—", "—", "—"] and cells["盐田区"][6] == "样本过少,不预测"
+    assert english_codes(table_cells(doc)) == []
+    # 东莞's version: its own county only; without county tables, no section at all
+    dg = open_docx(
+        D.warning_report(res, city="东莞", county_levels=lv, county_forecast=fl).save(
+            tmp_path / "d.docx"
+        )
+    )
+    county_rows = [r.cells[1].text for t in dg.tables for r in t.rows[1:]]
+    assert "莞城" in county_rows and "南山区" not in county_rows
+    plain = open_docx(D.warning_report(res).save(tmp_path / "p.docx"))
+    assert not any("县(区)" in p.text for p in plain.paragraphs)
+    # the workbook: two county sheets, Chinese throughout
+    write_warning(res, tmp_path, figures=False, county_levels=lv, county_forecast=fl)
+    wb = load_workbook(tmp_path / "warning.xlsx")
+    assert wb.sheetnames[-3:] == ["县区等级", "县区预测", "说明"]
+    for name in ("县区等级", "县区预测"):
+        values = [c.value for row in wb[name].iter_rows(min_row=4) for c in row]
+        assert english_codes(values) == [], name
+        assert "样本过少" in values

@@ -462,6 +462,11 @@ def test_warn_cli_writes_and_reports(synthetic_result, tmp_path, monkeypatch, ca
         "county_warning",  # the county level has its own tests
         lambda params, quarter=None, **kw: (pd.DataFrame(), pd.DataFrame()),
     )
+    monkeypatch.setattr(
+        jobs,
+        "county_forecast",
+        lambda params, quarter=None, **kw: (pd.DataFrame(), pd.DataFrame()),
+    )
     code = main(
         [
             "warn",

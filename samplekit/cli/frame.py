@@ -61,6 +61,7 @@ def write_problems(problems: pd.DataFrame, out: Path, stem: str = "problems") ->
 
 
 def _frame_check(args: argparse.Namespace) -> int:
+    from samplekit import jobs
     from samplekit.cities import load_cities
     from samplekit.errors import ParamsError
     from samplekit.frame import FRAME_HEADERS_ZH, check_frame
@@ -72,8 +73,9 @@ def _frame_check(args: argparse.Namespace) -> int:
             "请用 --params 指定参数文件:名录中的城市要按该参数文件的城市表(province.cities)核对。"
             "还没有参数文件?先运行 `samplekit init 目录 --cities 城市表`"
         )
-    cities = load_cities(load_params(args.params).path_of("province.cities"))
-    result = check_frame(args.file, cities=cities["city"])
+    params = load_params(args.params)
+    cities = load_cities(params.path_of("province.cities"))
+    result = check_frame(args.file, cities=cities["city"], counties=jobs.declared_counties(params))
     out: Path = args.out
     written = write_problems(result.problems, out)
     errors = result.problems[result.problems["severity"] == "error"]

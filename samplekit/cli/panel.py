@@ -15,6 +15,7 @@ PANEL_HEADERS_ZH: dict[str, str] = {
     "enterprise_id": "统一社会信用代码",
     "name": "企业名称",
     "city": "地市",
+    "county": "县(区)",
     "section": "行业门类",
     "size_class": "企业规模",
     "ownership": "所有制",
@@ -73,6 +74,10 @@ def run_panel(args: argparse.Namespace) -> int:
         )
         raise InputError(f"{args.store}: {args.period} 没有有效的监测企业({span})")
     by_city, by_cell = panel_counts(members)
+    # 县(区) is shown only when the panel of record carries it (the register had the column).
+    has_county = bool(members["county"].notna().any())
+    if not has_county:
+        members = members.drop(columns="county")
     versions = sorted(set(members["window_id"].astype(int)))
     total = by_city.iloc[-1]
     print(
@@ -86,6 +91,17 @@ def run_panel(args: argparse.Namespace) -> int:
     )
     print("按地市和监测网络:")
     print(by_city.rename(columns={**PANEL_HEADERS_ZH, **NETWORK_ZH}).to_string(index=False))
+    by_county = None
+    if has_county:
+        by_county = (
+            members.assign(county=members["county"].fillna("(未填)"))
+            .groupby(["city", "county"], sort=True)
+            .size()
+            .rename("members")
+            .reset_index()
+        )
+        print("按县(区):")
+        print(by_county.rename(columns=PANEL_HEADERS_ZH).to_string(index=False))
     if args.out is None:
         return 0
     from samplekit.io import write_csv, write_xlsx
@@ -95,18 +111,23 @@ def run_panel(args: argparse.Namespace) -> int:
     csv = write_csv(listing, out / f"panel_{args.period}.csv")
     write_csv(by_city, out / f"panel_{args.period}_by_city.csv")
     write_csv(by_cell, out / f"panel_{args.period}_by_cell.csv")
+    sheets = {
+        "监测名单": listing.assign(network=listing["network"].map(NETWORK_ZH)),
+        "按地市和网络": by_city,
+        "按层": by_cell,
+    }
+    if by_county is not None:
+        write_csv(by_county, out / f"panel_{args.period}_by_county.csv")
+        sheets["按县(区)"] = by_county
     xlsx = write_xlsx(
-        {
-            "监测名单": listing.assign(network=listing["network"].map(NETWORK_ZH)),
-            "按地市和网络": by_city,
-            "按层": by_cell,
-        },
+        sheets,
         out / f"panel_{args.period}.xlsx",
         headers={**PANEL_HEADERS_ZH, **NETWORK_ZH},
         titles={
             "监测名单": f"{args.period} 有效的监测企业名单",
             "按地市和网络": f"{args.period} 监测企业数(按地市和监测网络)",
             "按层": f"{args.period} 监测企业数(按抽样层)",
+            "按县(区)": f"{args.period} 监测企业数(按县(区))",
         },
         about={
             "存储": str(args.store),

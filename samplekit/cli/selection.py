@@ -211,9 +211,10 @@ def _load(params: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataF
     if args.frame is not None:
         from samplekit.cities import load_cities
         from samplekit.frame import load_frame
+        from samplekit.jobs import declared_counties
 
         cities = load_cities(params.path_of("province.cities"))
-        frame = load_frame(args.frame, cities=cities["city"])
+        frame = load_frame(args.frame, cities=cities["city"], counties=declared_counties(params))
     else:
         cities, frame = load_inputs(params)
     if args.panel is not None:
@@ -291,6 +292,7 @@ def _maintain(args: argparse.Namespace) -> int:
     from samplekit.cities import load_cities
     from samplekit.frame import load_frame
     from samplekit.io import read_table, write_csv
+    from samplekit.jobs import declared_counties
     from samplekit.maintenance import MaintenanceSettings, maintain, with_force
     from samplekit.params import load_params
     from samplekit.selection import SelectionSettings, write_selection
@@ -300,7 +302,7 @@ def _maintain(args: argparse.Namespace) -> int:
     window = with_force(MaintenanceSettings.from_params(params), args.force)
     period = args.period or params.get("period", None)
     cities = load_cities(params.path_of("province.cities"))
-    frame = load_frame(args.frame, cities=cities["city"])
+    frame = load_frame(args.frame, cities=cities["city"], counties=declared_counties(params))
     individuals = None
     if args.panel is not None:
         panel = read_table(args.panel)

@@ -91,7 +91,29 @@ def run_warn(args: argparse.Namespace) -> int:
     out = resolve(args.out)
     note = jobs.data_note(params)
     about = standard_about(params, extra={"季度": result.quarter})
-    paths = write_warning(result, out, about=about, figures=not args.no_figures, data_note=note)
+    county = {"county_levels": None, "county_forecast": None}
+    if any("county" in ind.scope for ind in result.settings.indicators):
+        from samplekit.warning_report import write_county_warning
+
+        alloc, county_lv = jobs.county_warning(params, result.quarter, inputs=inputs)
+        _, county_fc = jobs.county_forecast(params, result.quarter, inputs=inputs)
+        county = {"county_levels": county_lv, "county_forecast": county_fc}
+        county_paths = write_county_warning(
+            alloc,
+            county_lv,
+            out,
+            quarter=result.quarter,
+            data_note=note,
+            about=about,
+            forecast=county_fc,
+            settings=result.settings,
+        )
+    else:
+        county_paths = []
+    paths = write_warning(
+        result, out, about=about, figures=not args.no_figures, data_note=note, **county
+    )
+    paths += county_paths
     if not args.no_documents:
         from samplekit import documents
 
@@ -102,14 +124,13 @@ def run_warn(args: argparse.Namespace) -> int:
             inputs["reports"], inputs["membership"], result.quarter, province=result.province
         )
         paths += documents.write_quarterly_documents(
-            result, out, climate=climate, data_note=note, boundaries=boundaries, pdf=args.pdf
-        )
-    if any("county" in ind.scope for ind in result.settings.indicators):
-        from samplekit.warning_report import write_county_warning
-
-        alloc, county = jobs.county_warning(params, result.quarter, inputs=inputs)
-        paths += write_county_warning(
-            alloc, county, out, quarter=result.quarter, data_note=note, about=about
+            result,
+            out,
+            climate=climate,
+            data_note=note,
+            boundaries=boundaries,
+            pdf=args.pdf,
+            **county,
         )
     comp = composite_table(result)
     alarms = comp[comp["composite_rank"] > 0]
