@@ -615,10 +615,9 @@ def design_for_run(rows: pd.DataFrame, months: Sequence[str], label: str) -> pd.
         ids = sorted(rows.loc[inside, "enterprise_id"].unique())
         warnings.warn(
             WindowStraddleWarning(
-                f"{label}: {len(ids)} member(s) have a row starting or ending inside the run "
-                f"{months[0]}…{months[-1]} (e.g. {', '.join(ids[:3])}): a window took effect within "
-                "it. The run's units are the members in force in every month, weighted by the rows "
-                "in force at its first month (docs/estimation.md, 'A panel with windows')"
+                f"{label}:{len(ids)}家监测企业的在册记录在{months[0]}至{months[-1]}之间开始或"
+                f"结束(如 {'、'.join(ids[:3])}),即期内有调整窗口生效。本期按每个月都在册的企业"
+                "估计,权数取期初在册记录的权数(见 docs/estimation.md“A panel with windows”)。"
             ),
             stacklevel=3,
         )

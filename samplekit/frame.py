@@ -942,7 +942,7 @@ def load_frame(
         )
     if len(result.problems):
         warnings.warn(
-            f"{path}: {len(result.problems)} warning(s):\n" + summarize_problems(result.problems),
+            f"{path}:{len(result.problems)}条提示:\n" + summarize_problems(result.problems),
             SamplekitWarning,
             stacklevel=2,
         )

@@ -926,9 +926,8 @@ def city_evaluation(
         from samplekit.errors import SamplekitWarning
 
         warnings.warn(
-            f"{store_path}: no receipt time is recorded for the reports of {quarter}; "
-            "timeliness cannot be judged (every report counts as 报送时间未登记). Record receipts "
-            "with `samplekit receive`.",
+            f"{store_path}:{quarter}的报表都没有登记接收时间,无法评价报送及时性(全部按"
+            "“报送时间未登记”计)。请用 `samplekit receive` 登记接收时间。",
             SamplekitWarning,
             stacklevel=2,
         )

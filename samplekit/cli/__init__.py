@@ -11,13 +11,15 @@ Exit codes: 0 ok; 1 bad input/params or problems found; 2 infeasible rule set;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from samplekit import __version__
-from samplekit.errors import SamplekitError
+from samplekit.errors import SamplekitError, SamplekitWarning
 
 #: Modules that register sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -96,6 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _warnings_as_notes(command: str):
+    """Show the package's own warnings as one 提示 line each, once per message (not Python's
+    ``file:line: UserWarning`` form); other libraries' warnings keep the default display."""
+    shown: set[str] = set()
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, SamplekitWarning):
+            return default(message, category, filename, lineno, file, line)
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            print(f"samplekit {command}:提示:{text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SamplekitWarning)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -103,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.handler(args) or 0)
+        with _warnings_as_notes(args.command):
+            return int(args.handler(args) or 0)
     except SamplekitError as exc:
         print(f"samplekit {args.command}: 错误:{exc}", file=sys.stderr)
         return exc.exit_code
