@@ -8,6 +8,10 @@ of what it depends on.
 
 Set ``SAMPLEKIT_NO_CACHE=1`` (``samplekit verify`` does) to rebuild everything without reading or
 writing the cache.
+
+Builders of the same key in other processes or threads (notebooks started side by side while
+the demo's ``warm`` step is still building the store) wait for the first one and read its result
+instead of building it again (a lock file per key, where the platform has ``fcntl``).
 """
 
 from __future__ import annotations
@@ -147,19 +151,46 @@ def cache_dir_has(key: str) -> bool:
     return caching_enabled() and (cache_dir() / f"{key}.pkl").exists()
 
 
+@contextlib.contextmanager
+def _building(key: str) -> Iterator[None]:
+    """Hold the build lock of ``key``: a second builder waits here, then finds the result."""
+    try:
+        import fcntl
+    except ImportError:  # no fcntl (Windows): concurrent builders each build whole
+        yield
+        return
+    with open(cache_dir() / f".{key}.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _load_pickle(path: Path) -> tuple[bool, Any]:
+    if path.exists():
+        try:
+            with open(path, "rb") as fh:
+                return True, pickle.load(fh)
+        except Exception:  # noqa: BLE001 - a partial or foreign cache file is rebuilt
+            path.unlink(missing_ok=True)
+    return False, None
+
+
 def cached_object(key: str, build: Callable[[], T]) -> T:
     """The pickled result stored under ``key``, built (and stored) when absent."""
     if not caching_enabled():
         return build()
     path = cache_dir() / f"{key}.pkl"
-    if path.exists():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # noqa: BLE001 - a partial or foreign cache file is rebuilt
-            path.unlink(missing_ok=True)
-    result = build()
-    _atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(result, protocol=5)))
+    found, result = _load_pickle(path)
+    if found:
+        return result
+    with _building(key):
+        found, result = _load_pickle(path)  # built by another process while we waited
+        if found:
+            return result
+        result = build()
+        _atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(result, protocol=5)))
     return result
 
 
@@ -172,7 +203,9 @@ def cached_file(key: str, suffix: str, build: Callable[[Path], None]) -> Path:
         return path
     path = cache_dir() / f"{key}{suffix}"
     if not path.exists():
-        _atomic_write(path, build)
+        with _building(key):
+            if not path.exists():
+                _atomic_write(path, build)
     return path
 
 
@@ -186,17 +219,20 @@ def cached_dir(key: str, build: Callable[[Path], None]) -> Path:
     final = cache_dir() / key
     if final.exists():
         return final
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}_", dir=cache_dir()))
-    try:
-        build(tmp)
+    with _building(key):
+        if final.exists():  # built by another process while we waited
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}_", dir=cache_dir()))
         try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished first: use its copy
-            if not final.exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            build(tmp)
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process finished first: use its copy
+                if not final.exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

@@ -32,8 +32,13 @@ def demo_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Git-ignored cache for regenerated demo data (frame, history)."""
-    path = demo_dir() / "cache"
+    """Git-ignored cache for regenerated demo data (frame, history).
+
+    ``SAMPLEKIT_CACHE_DIR`` names another folder (``benchmarks/demo.py`` times a cold demo in
+    an empty one; notebook kernels inherit it).
+    """
+    env = os.environ.get("SAMPLEKIT_CACHE_DIR")
+    path = Path(env) if env else demo_dir() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -509,6 +509,50 @@ def _this_python_kernel() -> Iterator[None]:
             os.environ["JUPYTER_PATH"] = old
 
 
+#: Environment variables that cap the BLAS / OpenMP threads of a notebook kernel.
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+#: BLAS threads of every notebook kernel (and of the runner while notebooks run).
+KERNEL_BLAS_THREADS = 1
+
+
+def blas_threads(workers: int) -> int:
+    """BLAS threads each notebook kernel uses: one, whatever ``workers`` and the core count.
+
+    * Side by side, two kernels each running a two-thread OpenBLAS on two cores spin-wait on
+      each other (measured on the 2-core machine: a 96 × 96 ``pinv`` 6 times, a 10 000 × 96
+      ``gemm`` 11 times slower than with one thread).
+    * OpenBLAS splits some reductions between its threads, so the last digit of a variance
+      depended on the machine's core count; with one thread a notebook gives the same bits
+      on every machine, run alone (``samplekit run``) or in the demo.
+    """
+    del workers  # the same for every run: results must not depend on how they were scheduled
+    return KERNEL_BLAS_THREADS
+
+
+@contextlib.contextmanager
+def _thread_share(threads: int | None) -> Iterator[None]:
+    """Kernels started inside inherit ``threads`` BLAS threads; this process (the pre-steps
+    run here) is limited the same way while the block runs (None: leave the defaults)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    old = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: str(threads) for k in _THREAD_VARS})
+    try:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def export_html(notebook: Path, html: Path) -> Path:
     """Write a code-hidden HTML copy of an executed notebook (inputs and prompts excluded)."""
     import nbconvert
@@ -646,6 +690,7 @@ def run_notebooks(
             "keep_going": keep_going,
             "pre_steps": list(pre_steps),
             "workers": workers,
+            "blas_threads": blas_threads(workers),
         },
         "params": {
             "path": _display_path(params.path),
@@ -662,10 +707,18 @@ def run_notebooks(
         "outputs": [],
     }
     results: list[NotebookResult] = []
-    try:
+    finished = False  # no exception escaped (a pre-step failing side by side comes last)
+
+    def run_pre_steps() -> None:
         for name in pre_steps:
             say(f"预备步骤 {name} …")
             PRE_STEPS[name](params, out)
+
+    limits = contextlib.ExitStack()
+    try:
+        limits.enter_context(_thread_share(blas_threads(workers)))
+        if workers <= 1:
+            run_pre_steps()
 
         def execute(i: int, nb: Path) -> NotebookResult:
             output = out / f"{nb.stem}.ipynb"
@@ -729,16 +782,28 @@ def run_notebooks(
             else:
                 # Notebooks read what earlier steps cached (warmed by a pre-step) and write into
                 # their own files, so they can run side by side; results keep the given order.
+                # The pre-steps take the first worker: the first notebooks (the register, the
+                # design) start at once on the other, and a notebook that needs what the
+                # pre-steps are still building waits for it (the cache's build lock) instead of
+                # building it again.
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(max_workers=workers) as pool:
+                    warming = pool.submit(run_pre_steps) if pre_steps else None
                     futures = [pool.submit(execute, i, nb) for i, nb in enumerate(paths, start=1)]
                     results.extend(f.result() for f in futures)
+                    if warming is not None:
+                        warming.result()  # a failed pre-step fails the run
+        finished = True
     finally:
+        limits.close()
         # Written on success, failure and interruption alike.
         status = (
             "ok"
-            if results and all(r.status == "ok" for r in results) and len(results) == len(paths)
+            if finished
+            and results
+            and all(r.status == "ok" for r in results)
+            and len(results) == len(paths)
             else "failed"
         )
         provenance["status"] = status

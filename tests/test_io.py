@@ -189,3 +189,42 @@ def test_standard_about_names_inputs_relative_and_synthetic_columns():
     assert "年末人口(21个城市)" in info["合成数据列(城市表)"]
     assert not any(str(v).startswith("/") for v in info.values())
     assert info["samplekit 版本"]
+
+
+def test_formula_scan_agrees_with_reading_the_sheet_twice(tmp_path):
+    """The quick look for formula elements answers only "none here"; every workbook that has
+    formulas (also text that merely looks like one) gets the full openpyxl comparison."""
+    from openpyxl import Workbook, load_workbook
+
+    from samplekit import io as skio
+
+    def full(path):  # the two-read definition, written out independently
+        f = load_workbook(path, read_only=True, data_only=False).worksheets[0]
+        v = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        return {
+            (r, c): a
+            for r, (rf, rv) in enumerate(
+                zip(f.iter_rows(values_only=True), v.iter_rows(values_only=True), strict=False), 1
+            )
+            for c, (a, b) in enumerate(zip(rf, rv, strict=False), 1)
+            if isinstance(a, str) and a.startswith("=") and b is None
+        }
+
+    cases = {
+        "plain": [["id", "n"], ["a", 1], ["b", 2.5]],
+        "text_like_formula": [["id", "n"], ["'=1+2", 1], ["=x", None]],
+        "formula": [["id", "n"], ["a", 1], ["b", "=B2*2"]],
+    }
+    for name, rows in cases.items():
+        wb = Workbook()
+        ws = wb.active
+        for row in rows:
+            ws.append(row)
+        if name == "text_like_formula":
+            ws["A3"].data_type = "s"  # a text cell "=x", not a formula
+        path = tmp_path / f"{name}.xlsx"
+        wb.save(path)
+        assert skio.xlsx_formulas_without_values(path) == full(path), name
+    assert skio._has_formula_elements(tmp_path / "formula.xlsx")
+    assert not skio._has_formula_elements(tmp_path / "plain.xlsx")
+    assert skio.xlsx_formulas_without_values(tmp_path / "formula.xlsx") == {(3, 2): "=B2*2"}

@@ -111,3 +111,42 @@ def test_ministry_tables_count_only_the_ministry_network():
     assert listed <= ministry_ids
     province = mt.tables_for(path, "2013-12", network="province")["table2"].iloc[0]
     assert province["enterprises"] > 9000
+
+
+@pytest.mark.parametrize("kind", ["object", "file", "dir"])
+def test_concurrent_builders_of_one_key_build_once(tmp_path, monkeypatch, kind):
+    """A notebook that asks for the store while the warm step is building it waits for that
+    build (the cache's lock) and reads its result, instead of building it a second time."""
+    import threading
+    import time
+
+    import samplekit.cache as cache
+
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    monkeypatch.delenv("SAMPLEKIT_NO_CACHE", raising=False)
+    calls: list[int] = []
+
+    def slow(*_args):
+        calls.append(1)
+        time.sleep(0.3)
+        if kind == "file":
+            _args[0].write_text("built")
+        elif kind == "dir":
+            (_args[0] / "x.txt").write_text("built")
+        return "built"
+
+    def get():
+        if kind == "object":
+            return cache.cached_object("k_obj", slow)
+        if kind == "file":
+            return cache.cached_file("k_file", ".txt", slow).read_text()
+        return (cache.cached_dir("k_dir", slow) / "x.txt").read_text()
+
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(get())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["built"] * 3
+    assert len(calls) == 1

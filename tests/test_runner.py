@@ -437,3 +437,58 @@ def test_side_by_side_notebooks_run_in_the_run_folder_and_leave_cwd_alone(tmp_pa
     assert Path.cwd() == before and set(moves) <= {str(before)}
     for name in ("a_first", "b_second"):
         assert Path((out / f"{name}.txt").read_text()) == out.resolve()
+
+
+def test_side_by_side_the_pre_steps_take_one_worker_and_kernels_share_the_cores(
+    tmp_path, monkeypatch
+):
+    """With two workers the first notebook starts while the pre-step still runs, every kernel
+    runs with one BLAS thread (recorded in provenance; the environment is restored after), and
+    a failing pre-step fails the run after the notebooks."""
+    import time
+
+    marks: dict[str, float] = {}
+
+    def slow_step(params, out):
+        marks["step_start"] = time.time()
+        time.sleep(4.0)
+        marks["step_end"] = time.time()
+
+    monkeypatch.setitem(runner.PRE_STEPS, "slow", slow_step)
+    nb = make_notebook(
+        tmp_path / "a.ipynb",
+        'params_file: str = "p.yaml"  # 参数文件\nout_dir: str = "o"  # 输出目录',
+    )
+    book = nbformat.read(str(nb), as_version=4)
+    book.cells.append(
+        nbformat.v4.new_code_cell(
+            "import os, time, pathlib\n"
+            "pathlib.Path(out_dir, 'a.txt').write_text("
+            "f\"{time.time()} {os.environ.get('OPENBLAS_NUM_THREADS')}\")"
+        )
+    )
+    book.cells[-1].id = "w"
+    book.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    nbformat.write(book, str(nb))
+    out = tmp_path / "run"
+    env_before = {k: os.environ.get(k) for k in runner._THREAD_VARS}
+    result = runner.run_notebooks([nb], PARAMS, out, html=False, workers=2, pre_steps=["slow"])
+    assert result.ok
+    started, threads = (out / "a.txt").read_text().split()
+    assert float(started) < marks["step_end"]  # the notebook ran while the pre-step did
+    expected = 1  # one BLAS thread per kernel, whatever the core count
+    assert threads == str(expected)
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["options"]["blas_threads"] == expected
+    assert {k: os.environ.get(k) for k in runner._THREAD_VARS} == env_before  # restored
+
+    def failing(params, out):
+        raise InputError("预备步骤失败")
+
+    monkeypatch.setitem(runner.PRE_STEPS, "failing", failing)
+    with pytest.raises(InputError, match="预备步骤失败"):
+        runner.run_notebooks(
+            [nb], PARAMS, tmp_path / "run2", html=False, workers=2, pre_steps=["failing"]
+        )
+    prov = json.loads((tmp_path / "run2" / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["status"] == "failed"

@@ -417,3 +417,20 @@ def test_sample_list_is_byte_identical_whatever_the_row_order(small, tmp_path):
     ws = wb[cities[0]]
     headers = [c.value for c in ws[4]]
     assert "统一社会信用代码" in headers and "企业名称" in headers and "入样状态" in headers
+
+
+def test_cell_codes_of_string_columns_match_a_row_by_row_lookup():
+    """``_codes`` looks up the distinct values of a string column only; the result must be the
+    row-by-row look-up of each value's text (missing values and the text "nan" included)."""
+    from samplekit.selection import _codes
+
+    cats = pd.Index(["a", "b", "nan"])
+    values = ["a", "x", None, "nan", "b", "a", None]
+    for dtype in ("str", "string", object):
+        s = pd.Series(values, dtype=dtype)
+        expected = [
+            cats.get_loc(str(v)) if str(v) in cats and v is not None else len(cats) for v in values
+        ]
+        if dtype is object:  # object columns go through astype(str): None becomes "None"
+            expected = [cats.get_loc(str(v)) if str(v) in cats else len(cats) for v in values]
+        assert _codes(s, cats).tolist() == expected, dtype
