@@ -54,6 +54,7 @@ RULE_SCOPES: tuple[str, ...] = ("sample", "monthly")
 RULE_PER: tuple[str, ...] = ("province", "city")
 RULE_WHERE_KEYS: tuple[str, ...] = ("section", "size_class", "ownership", "sector")
 TARGET_BASES: tuple[str, ...] = ("employment", "units")
+PANEL_TARGETS: tuple[str, ...] = ("on_top", "shared")
 
 #: Chinese headers for the output tables.
 HEADERS_ZH: dict[str, str] = {
@@ -295,6 +296,7 @@ class AllocationSettings:
     top_sections: int = 10
     pillar_sections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     target_basis: Literal["employment", "units"] = "employment"
+    panel_targets: Literal["on_top", "shared"] = "on_top"
     rules: tuple[Rule, ...] = ()
     monthly_total: int = 1000
     monthly_cities: tuple[str, ...] | None = None
@@ -324,6 +326,7 @@ _ALLOWED_KEYS = {
     "sector_employment_weight",
     "sections",
     "target_basis",
+    "panel_targets",
     "rules",
     "monthly",
     "precision",
@@ -593,6 +596,7 @@ def _settings_from_params(params: Params) -> AllocationSettings:
             )
         pillar[str(city)] = tuple(secs)
     basis = params.choice("allocation.target_basis", TARGET_BASES, d.target_basis)
+    panel_targets = params.choice("allocation.panel_targets", PANEL_TARGETS, d.panel_targets)
     rules_raw = params.get("allocation.rules", [], types=list)
     rules = tuple(_rule_from(params, i, item) for i, item in enumerate(rules_raw))
     seen: set[str] = set()
@@ -657,6 +661,7 @@ def _settings_from_params(params: Params) -> AllocationSettings:
         top_sections=top,
         pillar_sections=pillar,
         target_basis=basis,
+        panel_targets=panel_targets,
         rules=rules,
         monthly_total=monthly_total,
         monthly_cities=tuple(str(c) for c in mcities) if mcities is not None else None,
@@ -746,6 +751,7 @@ def frame_cells(frame: pd.DataFrame, *, bands: tuple[float, ...] = ()) -> pd.Dat
     df["frame_employment"] = np.where(active, employees, 0.0)
     df["existing"] = in_panel.astype(np.int64)
     df["existing_monthly"] = in_monthly.astype(np.int64)
+    df["existing_employment"] = np.where(in_panel, employees, 0.0)
     df = df[active]
     out = df.groupby(keys, sort=True).sum().reset_index()
     if bands:
@@ -756,6 +762,7 @@ def frame_cells(frame: pd.DataFrame, *, bands: tuple[float, ...] = ()) -> pd.Dat
     for key, u in zip(keys, uniques, strict=True):
         out[key] = pd.Series(u[out[key].to_numpy()], dtype=object).astype(str)
     out["frame_employment"] = np.round(out["frame_employment"]).astype(np.int64)
+    out["existing_employment"] = np.round(out["existing_employment"]).astype(np.int64)
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
@@ -1542,16 +1549,28 @@ def _cell_targets(
     cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings
 ) -> pd.DataFrame:
     """Proportional targets: each city-sector total shared among its open cells in proportion
-    to frame employment (or units); the monthly target scales it by monthly / city total."""
-    basis = (
-        (
-            cells["frame_employment"]
-            if settings.target_basis == "employment"
-            else cells["frame_units"]
-        )
-        .astype(float)
-        .to_numpy()
-    )
+    to frame employment (or units); the monthly target scales it by monthly / city total.
+
+    ``panel_targets="on_top"``: the existing (legacy) members are a take-all group kept on top
+    — a cell's target is its ``existing`` plus a share of the city-sector total left after
+    the existing members, in proportion to the employment (units) of its *other* units — so
+    the fresh part of every cell is sized for the units it stands for. ``"shared"``: the
+    whole total in proportion to the whole cell (the existing members then take the cell's
+    places first and the fresh part can be left with none).
+    """
+    emp = settings.target_basis == "employment"
+    basis = (cells["frame_employment"] if emp else cells["frame_units"]).astype(float).to_numpy()
+    existing = cells["existing"].to_numpy().astype(float)
+    on_top = settings.panel_targets == "on_top"
+    if on_top:
+        if not emp:
+            held = existing
+        elif "existing_employment" in cells.columns:
+            held = cells["existing_employment"].astype(float).to_numpy()
+        else:  # cells given without it: the existing members at the cell's mean employment
+            units = cells["frame_units"].astype(float).to_numpy()
+            held = np.where(units > 0, existing * basis / np.maximum(units, 1.0), 0.0)
+        basis = np.maximum(basis - held, 0.0)
     open_ = (cells["upper"] > cells["existing"]).to_numpy() | (cells["existing"] > 0).to_numpy()
     open_ &= (cells["sector"] != "primary").to_numpy()
     open_ &= cells["allowed"].to_numpy()
@@ -1563,8 +1582,13 @@ def _cell_targets(
     total = np.select(
         [cells["sector"] == "secondary", cells["sector"] == "tertiary"], [sec_total, ter_total], 0
     )
+    if on_top:
+        kept = pd.Series(np.where(open_, existing, 0.0)).groupby(key.to_numpy()).transform("sum")
+        total = np.maximum(total - kept.to_numpy(), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         target = np.where(denom > 0, total * b / denom, 0.0)
+    if on_top:
+        target = np.where(open_, target + existing, target)
     target = np.where((cells["sector"] == "primary").to_numpy(), cells["existing"], target)
     ratio = city.set_index("city")["monthly_subsample"] / city.set_index("city")["allocated"].clip(
         lower=1
