@@ -92,11 +92,12 @@ RESULT_COLUMNS: list[str] = [
 ]
 
 #: Domains with fewer reporters are flagged ``small_domain``: below this the Monte Carlo study
-#: (studies/monte_carlo.py: selection with the legacy panel, calibration, 5% non-response;
-#: docs/estimation.md) finds a city's 95% intervals covering less than 93% for some rate —
-#: 1310 = just above the largest city (广州, 1305 reporters) that fails, so every city of the
-#: demo design is flagged. Params: ``warning.min_reporters``.
-SMALL_DOMAIN_REPORTERS: int = 1310
+#: (studies/monte_carlo.py: the legacy panel kept on top of a fresh stratified sample,
+#: calibration, 5% non-response; docs/estimation.md, 120 replicates) finds a city's 95%
+#: intervals covering less than 93% for some rate — 1120 = just above the largest city that
+#: fails (广州, 1110 reporters: job loss 91.7%), so every city of the demo design is flagged.
+#: Params: ``warning.min_reporters``.
+SMALL_DOMAIN_REPORTERS: int = 1120
 
 Nonresponse = Literal["stratum", "none"]
 Singleton = Literal["collapse", "zero"]

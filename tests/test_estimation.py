@@ -173,7 +173,7 @@ def test_province_totals_and_rates_match_hand_computation():
         r = row(est, name)
         assert r["estimate"] == pytest.approx(100 * ratio, rel=1e-12)
         assert r["se"] == pytest.approx(100 * se, rel=1e-12)
-    # 12 reporters are far below the default small-domain threshold (the Monte Carlo's 1310)
+    # 12 reporters are far below the default small-domain threshold (the Monte Carlo's 1120)
     assert (est["n_reporters"] == 12).all() and est["small_domain"].all()
     small = estimate(make_reports(), make_sample(), periods="2013-12", min_reporters=12)
     assert not small["small_domain"].any()
