@@ -297,6 +297,7 @@ class AllocationSettings:
     pillar_sections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     target_basis: Literal["employment", "units"] = "employment"
     panel_targets: Literal["on_top", "shared"] = "on_top"
+    min_fresh: int = 2
     rules: tuple[Rule, ...] = ()
     monthly_total: int = 1000
     monthly_cities: tuple[str, ...] | None = None
@@ -327,6 +328,7 @@ _ALLOWED_KEYS = {
     "sections",
     "target_basis",
     "panel_targets",
+    "min_fresh",
     "rules",
     "monthly",
     "precision",
@@ -597,6 +599,7 @@ def _settings_from_params(params: Params) -> AllocationSettings:
         pillar[str(city)] = tuple(secs)
     basis = params.choice("allocation.target_basis", TARGET_BASES, d.target_basis)
     panel_targets = params.choice("allocation.panel_targets", PANEL_TARGETS, d.panel_targets)
+    min_fresh = int(params.number("allocation.min_fresh", d.min_fresh, low=0))
     rules_raw = params.get("allocation.rules", [], types=list)
     rules = tuple(_rule_from(params, i, item) for i, item in enumerate(rules_raw))
     seen: set[str] = set()
@@ -662,6 +665,7 @@ def _settings_from_params(params: Params) -> AllocationSettings:
         pillar_sections=pillar,
         target_basis=basis,
         panel_targets=panel_targets,
+        min_fresh=min_fresh,
         rules=rules,
         monthly_total=monthly_total,
         monthly_cities=tuple(str(c) for c in mcities) if mcities is not None else None,
@@ -1104,9 +1108,34 @@ def allocate(
     # stay at zero; leaving them out halves the model
     active = cells["upper"].to_numpy() > 0
     full_cells, cells = cells, cells[active].reset_index(drop=True)
-    model = _build_model(cells, city, settings)
+    # A cell holding existing members gets room for min(min_fresh, other units) fresh ones on
+    # top of them (its fresh group then stands for its other units; docs/allocation.md). When
+    # these floors do not fit the totals and rules, the plain floors (existing) are kept and the
+    # selection adds the fresh units beyond the allocation (selection.min_fresh).
+    ex = cells["existing"].to_numpy()
+    up = cells["upper"].to_numpy()
+    floor = np.where(ex > 0, ex + np.minimum(settings.min_fresh, np.maximum(up - ex, 0)), ex)
+    # only in the city-sectors whose total holds them (the province's task table can leave a
+    # city-sector little more than its existing members)
+    key = (cells["city"] + "|" + cells["sector"]).to_numpy()
+    need = pd.Series(floor).groupby(key).transform("sum").to_numpy()
+    sector_total = np.select(
+        [cells["sector"] == "secondary", cells["sector"] == "tertiary"],
+        [
+            cells["city"].map(city.set_index("city")["secondary"]).to_numpy(),
+            cells["city"].map(city.set_index("city")["tertiary"]).to_numpy(),
+        ],
+        0,
+    )
+    floor = np.where(need <= sector_total, floor, ex)
+    fresh_floor = bool((floor > ex).any())
+    model = _build_model(cells.assign(existing=floor), city, settings)
     t_build = time.perf_counter() - t0
     res = solve_model(model, settings)
+    if res.x is None and fresh_floor:
+        fresh_floor = False
+        model = _build_model(cells, city, settings)
+        res = solve_model(model, settings)
     if res.x is None:
         if res.status == 2 or "infeasible" in str(res.message).lower():
             diagnosis = diagnose(cells, city, settings)
@@ -1166,6 +1195,7 @@ def allocate(
         "rows": model.constraints.A.shape[0],
         "build_seconds": t_build,
         "solve_seconds": t_solve,
+        "fresh_floor": fresh_floor,
     }
     return AllocationResult(
         city=city,

@@ -268,6 +268,45 @@ def test_cell_targets_are_proportional_to_frame_employment(case, result):
             assert np.allclose(g["target_n"], expect)
 
 
+def test_fresh_floors_that_do_not_fit_fall_back_to_the_existing_members():
+    # 12 places for a cell of 10 units holding 4 members and another holding 8 of 10:
+    # 4 + 2 and 8 + 2 fresh places need 16 > 12, so the plain floors (4, 8) are used
+    rows = []
+    for size, members in (("medium", 4), ("small", 8)):
+        for k in range(10):
+            rows.append(
+                {
+                    "city": "城0",
+                    "section": "C",
+                    "size_class": size,
+                    "ownership": "private",
+                    "employees": 100,
+                    "status": "active",
+                    "in_panel": k < members,
+                    "in_monthly": False,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    cities = make_cities(1, np.random.default_rng(0))
+    frame["city"] = cities["city"].iloc[0]
+    kw = {
+        "total": 12,
+        "rules": (),
+        "monthly_total": 0,
+        "top_sections": 1,
+        "floors": Floors(0, ((0.0, 0),)),
+        "monthly_floors": Floors(0, ((0.0, 0),)),
+    }
+    res = allocate(cities, frame, small_settings(**kw))
+    assert not res.solver["fresh_floor"]
+    n = res.cells.set_index("size_class")["n"]
+    assert n["medium"] >= 4 and n["small"] >= 8 and n.sum() == 12
+    # with room for them (16 places) every cell gets its 2 fresh places
+    res = allocate(cities, frame, small_settings(**{**kw, "total": 16}))
+    assert res.solver["fresh_floor"]
+    assert res.cells.set_index("size_class")["n"].to_dict() == {"medium": 6, "small": 10}
+
+
 def test_on_top_targets_give_the_fresh_part_its_share():
     # one city, one section: cell a holds 4 existing members of its 10 units, cell b none;
     # 12 places → on top: a = 4 + 8·(a's non-panel employment)/(non-panel employment of a, b)
@@ -407,6 +446,7 @@ def test_optimal_against_brute_force():
         prefer_existing_monthly=0.7,
         mip_gap=0.0,
         panel_targets="shared",  # the hand targets below share the whole total
+        min_fresh=0,  # the enumeration below runs from the existing members up
     )
     res = allocate(cities, None, st_, cells=cells)
     out = res.cells.sort_values(["section", "size_class"]).reset_index(drop=True)
