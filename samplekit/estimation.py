@@ -2028,6 +2028,7 @@ def domain_estimates(
     level: float = 0.95,
     min_reporters: int = SMALL_DOMAIN_REPORTERS,
     indicators: list[str] | None = None,
+    dof: DegreesOfFreedom = "design",
 ) -> pd.DataFrame:
     """The user-facing estimates table (``samplekit estimate`` and the notebooks).
 
@@ -2043,6 +2044,8 @@ def domain_estimates(
         Calibrated weights with calibration-aware SEs, or design weights with design SEs.
     network : {"province", "ministry"}
         Monitoring network (:func:`network_members`).
+    dof : {"design", "satterthwaite"}
+        Degrees of freedom of the intervals (:func:`linearised_estimates`).
 
     Returns
     -------
@@ -2063,6 +2066,7 @@ def domain_estimates(
         indicators=indicators,
         weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
         variance=weights,
+        dof=dof,
     )
     out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
     return out.assign(weights=weights, network=network)
