@@ -54,6 +54,7 @@ RULE_SCOPES: tuple[str, ...] = ("sample", "monthly")
 RULE_PER: tuple[str, ...] = ("province", "city")
 RULE_WHERE_KEYS: tuple[str, ...] = ("section", "size_class", "ownership", "sector")
 TARGET_BASES: tuple[str, ...] = ("employment", "units")
+PANEL_TARGETS: tuple[str, ...] = ("on_top", "shared")
 
 #: Chinese headers for the output tables.
 HEADERS_ZH: dict[str, str] = {
@@ -295,6 +296,8 @@ class AllocationSettings:
     top_sections: int = 10
     pillar_sections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     target_basis: Literal["employment", "units"] = "employment"
+    panel_targets: Literal["on_top", "shared"] = "on_top"
+    min_fresh: int = 2
     rules: tuple[Rule, ...] = ()
     monthly_total: int = 1000
     monthly_cities: tuple[str, ...] | None = None
@@ -324,6 +327,8 @@ _ALLOWED_KEYS = {
     "sector_employment_weight",
     "sections",
     "target_basis",
+    "panel_targets",
+    "min_fresh",
     "rules",
     "monthly",
     "precision",
@@ -593,6 +598,8 @@ def _settings_from_params(params: Params) -> AllocationSettings:
             )
         pillar[str(city)] = tuple(secs)
     basis = params.choice("allocation.target_basis", TARGET_BASES, d.target_basis)
+    panel_targets = params.choice("allocation.panel_targets", PANEL_TARGETS, d.panel_targets)
+    min_fresh = int(params.number("allocation.min_fresh", d.min_fresh, low=0))
     rules_raw = params.get("allocation.rules", [], types=list)
     rules = tuple(_rule_from(params, i, item) for i, item in enumerate(rules_raw))
     seen: set[str] = set()
@@ -657,6 +664,8 @@ def _settings_from_params(params: Params) -> AllocationSettings:
         top_sections=top,
         pillar_sections=pillar,
         target_basis=basis,
+        panel_targets=panel_targets,
+        min_fresh=min_fresh,
         rules=rules,
         monthly_total=monthly_total,
         monthly_cities=tuple(str(c) for c in mcities) if mcities is not None else None,
@@ -746,6 +755,7 @@ def frame_cells(frame: pd.DataFrame, *, bands: tuple[float, ...] = ()) -> pd.Dat
     df["frame_employment"] = np.where(active, employees, 0.0)
     df["existing"] = in_panel.astype(np.int64)
     df["existing_monthly"] = in_monthly.astype(np.int64)
+    df["existing_employment"] = np.where(in_panel, employees, 0.0)
     df = df[active]
     out = df.groupby(keys, sort=True).sum().reset_index()
     if bands:
@@ -756,6 +766,7 @@ def frame_cells(frame: pd.DataFrame, *, bands: tuple[float, ...] = ()) -> pd.Dat
     for key, u in zip(keys, uniques, strict=True):
         out[key] = pd.Series(u[out[key].to_numpy()], dtype=object).astype(str)
     out["frame_employment"] = np.round(out["frame_employment"]).astype(np.int64)
+    out["existing_employment"] = np.round(out["existing_employment"]).astype(np.int64)
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
@@ -1097,9 +1108,34 @@ def allocate(
     # stay at zero; leaving them out halves the model
     active = cells["upper"].to_numpy() > 0
     full_cells, cells = cells, cells[active].reset_index(drop=True)
-    model = _build_model(cells, city, settings)
+    # A cell holding existing members gets room for min(min_fresh, other units) fresh ones on
+    # top of them (its fresh group then stands for its other units; docs/allocation.md). When
+    # these floors do not fit the totals and rules, the plain floors (existing) are kept and the
+    # selection adds the fresh units beyond the allocation (selection.min_fresh).
+    ex = cells["existing"].to_numpy()
+    up = cells["upper"].to_numpy()
+    floor = np.where(ex > 0, ex + np.minimum(settings.min_fresh, np.maximum(up - ex, 0)), ex)
+    # only in the city-sectors whose total holds them (the province's task table can leave a
+    # city-sector little more than its existing members)
+    key = (cells["city"] + "|" + cells["sector"]).to_numpy()
+    need = pd.Series(floor).groupby(key).transform("sum").to_numpy()
+    sector_total = np.select(
+        [cells["sector"] == "secondary", cells["sector"] == "tertiary"],
+        [
+            cells["city"].map(city.set_index("city")["secondary"]).to_numpy(),
+            cells["city"].map(city.set_index("city")["tertiary"]).to_numpy(),
+        ],
+        0,
+    )
+    floor = np.where(need <= sector_total, floor, ex)
+    fresh_floor = bool((floor > ex).any())
+    model = _build_model(cells.assign(existing=floor), city, settings)
     t_build = time.perf_counter() - t0
     res = solve_model(model, settings)
+    if res.x is None and fresh_floor:
+        fresh_floor = False
+        model = _build_model(cells, city, settings)
+        res = solve_model(model, settings)
     if res.x is None:
         if res.status == 2 or "infeasible" in str(res.message).lower():
             diagnosis = diagnose(cells, city, settings)
@@ -1159,6 +1195,7 @@ def allocate(
         "rows": model.constraints.A.shape[0],
         "build_seconds": t_build,
         "solve_seconds": t_solve,
+        "fresh_floor": fresh_floor,
     }
     return AllocationResult(
         city=city,
@@ -1542,16 +1579,28 @@ def _cell_targets(
     cells: pd.DataFrame, city: pd.DataFrame, settings: AllocationSettings
 ) -> pd.DataFrame:
     """Proportional targets: each city-sector total shared among its open cells in proportion
-    to frame employment (or units); the monthly target scales it by monthly / city total."""
-    basis = (
-        (
-            cells["frame_employment"]
-            if settings.target_basis == "employment"
-            else cells["frame_units"]
-        )
-        .astype(float)
-        .to_numpy()
-    )
+    to frame employment (or units); the monthly target scales it by monthly / city total.
+
+    ``panel_targets="on_top"``: the existing (legacy) members are a take-all group kept on top
+    — a cell's target is its ``existing`` plus a share of the city-sector total left after
+    the existing members, in proportion to the employment (units) of its *other* units — so
+    the fresh part of every cell is sized for the units it stands for. ``"shared"``: the
+    whole total in proportion to the whole cell (the existing members then take the cell's
+    places first and the fresh part can be left with none).
+    """
+    emp = settings.target_basis == "employment"
+    basis = (cells["frame_employment"] if emp else cells["frame_units"]).astype(float).to_numpy()
+    existing = cells["existing"].to_numpy().astype(float)
+    on_top = settings.panel_targets == "on_top"
+    if on_top:
+        if not emp:
+            held = existing
+        elif "existing_employment" in cells.columns:
+            held = cells["existing_employment"].astype(float).to_numpy()
+        else:  # cells given without it: the existing members at the cell's mean employment
+            units = cells["frame_units"].astype(float).to_numpy()
+            held = np.where(units > 0, existing * basis / np.maximum(units, 1.0), 0.0)
+        basis = np.maximum(basis - held, 0.0)
     open_ = (cells["upper"] > cells["existing"]).to_numpy() | (cells["existing"] > 0).to_numpy()
     open_ &= (cells["sector"] != "primary").to_numpy()
     open_ &= cells["allowed"].to_numpy()
@@ -1563,8 +1612,13 @@ def _cell_targets(
     total = np.select(
         [cells["sector"] == "secondary", cells["sector"] == "tertiary"], [sec_total, ter_total], 0
     )
+    if on_top:
+        kept = pd.Series(np.where(open_, existing, 0.0)).groupby(key.to_numpy()).transform("sum")
+        total = np.maximum(total - kept.to_numpy(), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         target = np.where(denom > 0, total * b / denom, 0.0)
+    if on_top:
+        target = np.where(open_, target + existing, target)
     target = np.where((cells["sector"] == "primary").to_numpy(), cells["existing"], target)
     ratio = city.set_index("city")["monthly_subsample"] / city.set_index("city")["allocated"].clip(
         lower=1

@@ -92,17 +92,19 @@ RESULT_COLUMNS: list[str] = [
 ]
 
 #: Domains with fewer reporters are flagged ``small_domain``: below this the Monte Carlo study
-#: (studies/monte_carlo.py: selection with the legacy panel, calibration, 5% non-response;
-#: docs/estimation.md) finds a city's 95% intervals covering less than 93% for some rate —
-#: 1310 = just above the largest city (广州, 1305 reporters) that fails, so every city of the
-#: demo design is flagged. Params: ``warning.min_reporters``.
-SMALL_DOMAIN_REPORTERS: int = 1310
+#: (studies/monte_carlo.py: the legacy panel kept on top of a fresh stratified sample,
+#: calibration, 5% non-response; docs/estimation.md, 120 replicates) finds a city's 95%
+#: intervals covering less than 93% for some rate — 1120 = just above the largest city that
+#: fails (广州, 1110 reporters: job loss 91.7%), so every city of the demo design is flagged.
+#: Params: ``warning.min_reporters``.
+SMALL_DOMAIN_REPORTERS: int = 1120
 
 Nonresponse = Literal["stratum", "none"]
 Singleton = Literal["collapse", "zero"]
 OutOfSample = Literal["error", "drop"]
 Network = Literal["province", "ministry"]
 Variance = Literal["calibrated", "design"]
+DegreesOfFreedom = Literal["design", "satterthwaite"]
 
 #: Column of the design weights (before calibration) and of the calibration size variable.
 DESIGN_WEIGHT = "weight"
@@ -1262,6 +1264,7 @@ def linearised_estimates(
     min_reporters: int = SMALL_DOMAIN_REPORTERS,
     domains: pd.DataFrame | None = None,
     calibration: CalibrationModel | None = None,
+    dof: DegreesOfFreedom = "design",
 ) -> pd.DataFrame:
     """Estimates, Taylor-linearised standard errors and t intervals for each period × domain.
 
@@ -1282,6 +1285,12 @@ def linearised_estimates(
         design weights ``_d``, over all units of the period), g-weighted (Deville–Särndal;
         :mod:`samplekit.calibrated_variance`). ``units`` must then hold every unit of each
         period (not a subset), ``_d`` and the model's columns.
+    dof : {"design", "satterthwaite"}
+        Degrees of freedom of the t interval. "design": reporters of the domain − variance
+        strata holding them. "satterthwaite": the effective df of the stratified variance,
+        (Σ_h v_h)² / Σ_h v_h²/(n_h − 1) with v_h the stratum's contribution (of the
+        calibration residuals under ``calibration``), at most the design df — small when a
+        few strata carry the variance (a closure among a small city's reports).
 
     Returns
     -------
@@ -1337,16 +1346,23 @@ def linearised_estimates(
     cell_n = np.ones(n_cells)
     cell_n[cell] = units["_nv"].to_numpy()
     var = np.empty((n_groups, len(specs)))
+    # Σ_h v_h²/(n_h − 1) per domain and spec, for the Satterthwaite df
+    spread = np.zeros((n_groups, len(specs)))
     for j in range(len(specs)):
         uj = np.nan_to_num(u[:, j])
         s1 = np.bincount(cell, weights=uj, minlength=n_cells)
         s2 = np.bincount(cell, weights=uj * uj, minlength=n_cells)
         contrib = cell_c * np.maximum(s2 - s1 * s1 / cell_n, 0.0)
         var[:, j] = np.bincount(cell_g, weights=contrib, minlength=n_groups)
+        spread[:, j] = np.bincount(
+            cell_g, weights=contrib**2 / np.maximum(cell_n - 1, 1), minlength=n_groups
+        )
     if calibration is not None and len(units):
         var = var - _calibration_adjustment(
             units, grp, n_groups, np.nan_to_num(zmat), np.nan_to_num(u), calibration
         )
+        if dof == "satterthwaite":
+            spread = _calibrated_spread(units, grp, n_groups, np.nan_to_num(zmat), calibration)
     se = np.sqrt(np.maximum(var, 0.0))
     for j, s in enumerate(specs):
         est[:, j] *= s.scale
@@ -1356,7 +1372,14 @@ def linearised_estimates(
     n_rep = np.bincount(grp, minlength=n_groups)
     # Design degrees of freedom of a domain: its reporters minus the variance strata they are in.
     strata_in = np.bincount(cell_g, minlength=n_groups) if n_cells else np.zeros(n_groups, int)
-    dof = np.maximum(n_rep - strata_in, 1)
+    design_df = np.maximum(n_rep - strata_in, 1)
+    df_mat = np.repeat(design_df[:, None], len(specs), axis=1)
+    if dof == "satterthwaite":
+        v = np.maximum(var, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            satt = np.floor(v * v / spread)
+        ok = np.isfinite(satt) & (v > 0)
+        df_mat = np.where(ok, np.clip(satt, 1, df_mat), df_mat).astype(np.int64)
     if len(units):
         first = units.groupby(keys, sort=False, observed=True, dropna=False).ngroup()
         key_frame = units.loc[~first.duplicated(), keys].reset_index(drop=True)
@@ -1372,14 +1395,14 @@ def linearised_estimates(
     low, high = confidence_interval(
         est,
         se,
-        dof[:, None] * np.ones((1, len(specs))),
+        df_mat,
         level=level,
         kind=np.array([_interval_kind(s) for s in specs])[None, :].repeat(n_groups, axis=0),
         scale=np.array([s.scale for s in specs])[None, :].repeat(n_groups, axis=0),
     )
     out["ci_low"] = low.ravel()
     out["ci_high"] = high.ravel()
-    out["df"] = np.repeat(dof, len(specs))
+    out["df"] = df_mat.ravel()
     out["n_reporters"] = np.repeat(n_rep, len(specs))
     if domains is not None and by:
         periods = pd.DataFrame({"period": pd.unique(units["period"])}) if len(units) else None
@@ -1504,6 +1527,54 @@ def _calibration_adjustment(
     return out
 
 
+def _calibrated_spread(
+    units: pd.DataFrame,
+    grp: np.ndarray,
+    n_groups: int,
+    z: np.ndarray,
+    model: CalibrationModel,
+) -> np.ndarray:
+    """Σ_h v_h²/(n_h − 1) per group × spec, v_h the variance stratum's contribution of the
+    g-weighted calibration residuals w·(z·1_g − M B_g) (materialised here, one spec at a
+    time: units × groups)."""
+    out = np.zeros((n_groups, z.shape[1]))
+    w = units["_w"].to_numpy(float)
+    d = units["_d"].to_numpy(float)
+    c = units["_c"].to_numpy(float)
+    nv = units["_nv"].to_numpy(float)
+    vs = units["_vs"].to_numpy(np.int64)
+    periods = (
+        pd.factorize(units["period"])[0]
+        if "period" in units.columns
+        else np.zeros(len(units), dtype=np.int64)
+    )
+    for p in range(int(periods.max()) + 1):
+        rows = np.flatnonzero(periods == p)
+        m = model.matrix(units.iloc[rows])
+        v_code, v_inv = np.unique(vs[rows], return_inverse=True)
+        in_v = sparse.csr_matrix(
+            (np.ones(len(rows)), (v_inv, np.arange(len(rows)))), shape=(len(v_code), len(rows))
+        )
+        c_v = np.zeros(len(v_code))
+        c_v[v_inv] = c[rows]
+        n_v = np.ones(len(v_code))
+        n_v[v_inv] = nv[rows]
+        g_code, g_inv = np.unique(grp[rows], return_inverse=True)
+        dm = m * d[rows, None]
+        pinv = np.linalg.pinv(dm.T @ m, rcond=1e-10, hermitian=True) if m.shape[1] else None
+        for j in range(z.shape[1]):
+            e = np.zeros((len(rows), len(g_code)))
+            e[np.arange(len(rows)), g_inv] = z[rows, j]
+            if pinv is not None:
+                e = e - m @ (pinv @ (dm.T @ e))  # residuals on the calibration variables
+            uu = w[rows, None] * e
+            s1 = in_v @ uu
+            s2 = in_v @ (uu * uu)
+            contrib = c_v[:, None] * np.maximum(s2 - s1 * s1 / n_v[:, None], 0.0)
+            out[g_code, j] = (contrib**2 / np.maximum(n_v - 1, 1)[:, None]).sum(axis=0)
+    return out
+
+
 def indicator_specs() -> list[Spec]:
     """The :data:`INDICATORS` as estimation specs."""
     specs = [
@@ -1581,6 +1652,7 @@ def estimate(
     out_of_sample: OutOfSample = "error",
     variance: Variance | None = None,
     calibration: CalibrationModel | None = None,
+    dof: DegreesOfFreedom = "design",
 ) -> pd.DataFrame:
     """Design-based estimates of the monitoring indicators for one period and each domain.
 
@@ -1633,6 +1705,8 @@ def estimate(
     calibration : CalibrationModel, optional
         The calibration margins (default: city, section, size_class, ownership × units,
         employment — ``CalibrationSettings``' defaults).
+    dof : {"design", "satterthwaite"}
+        Degrees of freedom of the intervals (:func:`linearised_estimates`).
 
     Returns
     -------
@@ -1672,6 +1746,7 @@ def estimate(
         min_reporters=min_reporters,
         domains=domains,
         calibration=model,
+        dof=dof,
     )
     return with_response(out, design, by=by)
 
@@ -2230,6 +2305,7 @@ def domain_estimates(
     level: float = 0.95,
     min_reporters: int = SMALL_DOMAIN_REPORTERS,
     indicators: list[str] | None = None,
+    dof: DegreesOfFreedom = "design",
 ) -> pd.DataFrame:
     """The user-facing estimates table (``samplekit estimate`` and the notebooks).
 
@@ -2245,6 +2321,8 @@ def domain_estimates(
         Calibrated weights with calibration-aware SEs, or design weights with design SEs.
     network : {"province", "ministry"}
         Monitoring network (:func:`network_members`).
+    dof : {"design", "satterthwaite"}
+        Degrees of freedom of the intervals (:func:`linearised_estimates`).
 
     Returns
     -------
@@ -2265,6 +2343,7 @@ def domain_estimates(
         indicators=indicators,
         weight="calibrated_weight" if weights == "calibrated" else DESIGN_WEIGHT,
         variance=weights,
+        dof=dof,
     )
     out.insert(len(by or []) + 2, "indicator_name", out["indicator"].map(INDICATOR_NAMES_ZH))
     return out.assign(weights=weights, network=network)

@@ -285,6 +285,9 @@ def maintain(
             work.loc[work.index[over["row"].to_numpy()], "in_monthly"] = False
             rebalanced = work["enterprise_id"].iloc[over["row"].to_numpy()].astype(str).tolist()
 
+    # The members kept here are the panel of record (its cells' places are the stratum of
+    # record), not a purposive legacy panel: no fresh units beyond the places (min_fresh).
+    settings = replace(settings, min_fresh=0)
     result = select_sample(work, target, settings)
     borrowed: dict[str, str] = {}
     short = result.cells[result.cells["shortfall"] > 0]

@@ -159,6 +159,7 @@ SELECTION_STATUS_ZH: dict[str, str] = {"retained": "保留", "replacement": "替
 FLAG_ZH: dict[str, str] = {
     "too_few_eligible": "可入样企业不足",
     "panel_differs_from_frame": "现有样本与名录差异大",
+    "fresh_added": "保留企业占满名额,另抽新样本",
 }
 SEVERITY_ZH: dict[str, str] = {"error": "错误", "warning": "提示", "info": "说明"}
 WARNING_STATUS_ZH: dict[str, str] = {

@@ -216,6 +216,11 @@ class SelectionSettings:
     flag_panel_treatment : float
         Flag a cell when the two treatments' design-weighted employment totals differ by more
         than this share of the cell's frame employment (``panel_treatment_differs``).
+    min_fresh : int
+        In a cell holding retained legacy members, draw at least ``min(min_fresh, N_h − R_h)``
+        fresh units even when the retained members fill (or exceed) the cell's places: the
+        fresh group is then never empty, so the two-group weights and their variance hold in
+        every cell (flag ``fresh_added``; 0 restores the allocation-only rule).
     """
 
     seed: int
@@ -226,6 +231,7 @@ class SelectionSettings:
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     panel_weights: PanelWeights = "two_group"
     flag_panel_treatment: float = 0.10
+    min_fresh: int = 2
 
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
@@ -242,6 +248,7 @@ class SelectionSettings:
                 "maintenance",
                 "panel_weights",
                 "flag_panel_treatment",
+                "min_fresh",
             },
         )
         seed = params.get("seed", types=int)
@@ -258,6 +265,7 @@ class SelectionSettings:
             flag_panel_treatment=float(
                 params.number("selection.flag_panel_treatment", 0.10, low=0)
             ),
+            min_fresh=int(params.number("selection.min_fresh", 2, low=0)),
         )
 
 
@@ -629,6 +637,10 @@ def select_sample(
 
     cand = el & ~pan
     C_h = np.bincount(c_sub[cand], minlength=H)
+    # A cell filled by its retained members still gets fresh units (min_fresh): without a
+    # fresh group nothing stands for the cell's other units, whose weight the purposive
+    # members would otherwise carry (conditionally biased, with no variance to show it).
+    fill = np.where(R_h > 0, np.maximum(fill, np.minimum(settings.min_fresh, C_h)), fill)
     order_key = u_sub
     lam_cand = np.zeros(len(idx))
     if settings.method == "pps":
@@ -874,6 +886,24 @@ def _flags(cells, table, sample, N_h, X_h, X2_h, settings, cal) -> pd.DataFrame:
                 f"{r.eligible_units} eligible active units: {r.shortfall} "
                 "place(s) unfilled; merge the cell or move the places in the "
                 "allocation",
+            }
+        )
+    added = table[
+        (table["new"] + table["replacement"] > 0) & (table["sample_n"] > table["n_allocated"])
+    ]
+    added = added[added["sample_n"] - np.maximum(added["retained"], added["n_allocated"]) > 0]
+    for r in added.itertuples(index=False):
+        extra = int(r.sample_n - max(r.retained, r.n_allocated))
+        rows.append(
+            {
+                **{c: getattr(r, c) for c in CELL},
+                "flag": "fresh_added",
+                "severity": "warning",
+                "value": extra,
+                "message": f"{r.retained} retained members fill the cell's {r.n_allocated} "
+                f"places: {extra} fresh unit(s) drawn beyond the allocation "
+                f"(selection.min_fresh = {settings.min_fresh}) so that the cell's other "
+                "units are represented by a probability sample",
             }
         )
     over = table[table["retained"] > table["n_allocated"]]

@@ -25,7 +25,7 @@ from samplekit.periods import quarter_label, quarter_months, quarters_back
 
 #: Default of ``warning.min_reporters`` = ``estimation.SMALL_DOMAIN_REPORTERS`` (not imported
 #: here: estimation pulls in scipy, and the CLI starts faster without it; a test keeps them equal).
-_SMALL_DOMAIN_REPORTERS = 1310
+_SMALL_DOMAIN_REPORTERS = 1120
 
 if TYPE_CHECKING:  # estimation (scipy) is imported where it is used: the CLI starts faster
     from samplekit.estimation import Network, OutOfSample

@@ -14,7 +14,8 @@ replicate after replicate:
    (missing at random) and reports its simulated baseline, survey employment, reductions and
    first-ranked reason;
 3. the estimators run on the reports (calibration-aware SE with ``--variance calibrated``, t
-   intervals with design df, logit for shares, log for totals); estimates and 95% CIs are
+   intervals with design df or ``--df satterthwaite``, logit for shares, log for totals);
+   estimates and 95% CIs are
    compared with the truth, for the province and **every** city (the small-domain threshold is
    read off the city rows: :func:`small_domain_threshold`).
 
@@ -26,8 +27,11 @@ estimated SE to the empirical SD of the estimates. Run::
 
 The design (allocation) is fixed across replicates: ``--sample-size`` places are allocated to
 the non-micro cells proportionally to frame employment, with at least 2 places per cell having
-at least 2 units (micro enterprises are excluded, as the ministry's rules say). See
-docs/estimation.md for the results and their reading.
+at least 2 units (micro enterprises are excluded, as the ministry's rules say); with the legacy
+panel (``--allocation panel``, default) its members keep their places on top and the rest go
+to each cell's non-panel units by their employment (``allocation.panel_targets: on_top``;
+``--allocation proportional`` is the design before issue 10). See docs/estimation.md for the
+results and their reading.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from samplekit.estimation import (
     REDUCTION_COLUMNS,
     STRATUM_COLUMNS,
     CalibrationModel,
+    DegreesOfFreedom,
     Variance,
     build_units,
     indicator_specs,
@@ -63,6 +68,7 @@ STUDIED = [
 ]
 Selector = Literal["selection", "numpy"]
 Panel = Literal["legacy", "none"]
+Allocation = Literal["panel", "proportional"]
 RATES = ["net_change_rate", "job_loss_rate", "share_reducing", "climate_index"]
 
 
@@ -130,24 +136,50 @@ def simulate_population(
 
 
 def design_cells(
-    pop: pd.DataFrame, sample_size: int = 10_000, min_per_cell: int = 2
+    pop: pd.DataFrame,
+    sample_size: int = 10_000,
+    min_per_cell: int = 2,
+    *,
+    allocation: Allocation = "proportional",
 ) -> pd.DataFrame:
-    """Allocation cells: non-micro cells, places ∝ frame employment, ≥ ``min_per_cell``."""
+    """Allocation cells: non-micro cells, places ∝ frame employment, ≥ ``min_per_cell``.
+
+    ``allocation="panel"``: the legacy panel (``pop["in_panel"]``) is a take-all stratum of
+    its own and keeps its ``R_h`` places on top; the remaining ``sample_size − ΣR_h`` places
+    go to the fresh part of each cell in proportion to the employment of its ``N_h − R_h``
+    non-panel units, at least ``min(min_per_cell, N_h − R_h)`` each — so the fresh group of a
+    cell is as large as it would be in a design without the panel, and never empty.
+    """
     scope = pop[pop["size_class"] != "micro"]
+    in_panel = (
+        scope["in_panel"].to_numpy(bool)
+        if allocation == "panel" and "in_panel" in scope
+        else np.zeros(len(scope), dtype=bool)
+    )
+    emp = scope["baseline_employment"].to_numpy(float)
     cells = (
-        scope.groupby(STRATUM_COLUMNS, observed=True)
-        .agg(frame_units=("enterprise_id", "size"), frame_employment=("baseline_employment", "sum"))
+        scope.assign(_r=in_panel.astype(np.int64), _rest=np.where(in_panel, 0.0, emp))
+        .groupby(STRATUM_COLUMNS, observed=True)
+        .agg(
+            frame_units=("enterprise_id", "size"),
+            frame_employment=("baseline_employment", "sum"),
+            _r=("_r", "sum"),
+            _rest=("_rest", "sum"),
+        )
         .reset_index()
     )
-    floor = np.minimum(cells["frame_units"].to_numpy(), min_per_cell)
-    rest = max(sample_size - int(floor.sum()), 0)
-    share = cells["frame_employment"].to_numpy() / cells["frame_employment"].sum()
+    r = cells.pop("_r").to_numpy()
+    rest_emp = cells.pop("_rest").to_numpy()
+    others = cells["frame_units"].to_numpy() - r
+    floor = np.minimum(others, min_per_cell)
+    rest = max(sample_size - int(r.sum()) - int(floor.sum()), 0)
+    share = rest_emp / rest_emp.sum()
     extra = np.floor(share * rest)
     # largest remainders, deterministic
     left = int(rest - extra.sum())
     order = np.argsort(-(share * rest - extra), kind="stable")[:left]
     extra[order] += 1
-    n = np.minimum(floor + extra, cells["frame_units"].to_numpy())
+    n = r + np.minimum(floor + extra, others)
     cells["n"] = n.astype(np.int64)
     cells["n_monthly"] = 0
     return cells[cells["n"] > 0].reset_index(drop=True)
@@ -191,9 +223,11 @@ def draw_sample(
     *,
     selector: Selector = "selection",
     panel: Panel = "none",
+    min_fresh: int = 2,
 ) -> pd.DataFrame:
     """One stratified sample of the allocation ``cells`` from the simulated population
-    (``panel="legacy"``: the register's ``in_panel`` members are retained)."""
+    (``panel="legacy"``: the register's ``in_panel`` members are retained, and every cell
+    holding them gets at least ``min_fresh`` fresh units: ``SelectionSettings.min_fresh``)."""
     if selector == "selection":
         from samplekit.selection import SelectionSettings, select_sample
 
@@ -204,7 +238,8 @@ def draw_sample(
             name="", status="active", in_panel=legacy, in_monthly=False
         )
         seed = int(rng.integers(1, 2**31 - 1))
-        return select_sample(frame, cells, SelectionSettings(seed=seed)).sample
+        settings = SelectionSettings(seed=seed, min_fresh=min_fresh)
+        return select_sample(frame, cells, settings).sample
     # plain stratified SRS: random order within each cell, first n_h
     keyed = pop[["enterprise_id", *STRATUM_COLUMNS]].merge(
         cells[[*STRATUM_COLUMNS, "n", "frame_units"]], on=STRATUM_COLUMNS
@@ -261,6 +296,9 @@ def run(
     panel: Panel = "none",
     variance: Variance = "design",
     all_cities: bool = False,
+    min_fresh: int = 2,
+    allocation: Allocation = "panel",
+    dof: DegreesOfFreedom = "design",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the study; returns (summary, per-replicate results).
 
@@ -274,7 +312,10 @@ def run(
     rng = np.random.default_rng(seed)
     _, frame = load_inputs(load_params(params_file))
     pop = simulate_population(frame, rng, closure_rate=closure_rate)
-    cells = design_cells(pop, sample_size)
+    # the panel-aware allocation only makes sense when the panel is retained
+    cells = design_cells(
+        pop, sample_size, allocation=allocation if panel == "legacy" else "proportional"
+    )
     # a large, a middle and a small city by sample size
     by_city = cells.groupby("city")["n"].sum().sort_values(ascending=False, kind="stable")
     picks = by_city.index[np.linspace(0, len(by_city) - 1, n_cities).round().astype(int)]
@@ -287,7 +328,7 @@ def run(
     calibrated = variance == "calibrated" and selector == "selection"
     model = CalibrationModel() if calibrated else None
     for r in range(replicates):
-        sample = draw_sample(pop, cells, rng, selector=selector, panel=panel)
+        sample = draw_sample(pop, cells, rng, selector=selector, panel=panel, min_fresh=min_fresh)
         reports = simulate_reports(pop, sample, rng, response_rate=response_rate)
         units = build_units(
             reports,
@@ -297,9 +338,9 @@ def run(
             weight=weight,
             design_weight="weight" if calibrated else None,
         )
-        prov = linearised_estimates(units, specs, calibration=model).assign(domain="全省")
+        prov = linearised_estimates(units, specs, calibration=model, dof=dof).assign(domain="全省")
         # the calibration residuals need every unit: estimate all cities, keep the studied ones
-        city = linearised_estimates(units, specs, by=["city"], calibration=model)
+        city = linearised_estimates(units, specs, by=["city"], calibration=model, dof=dof)
         city = city[city["city"].isin(cities)].rename(columns={"city": "domain"})
         results.append(pd.concat([prov, city], ignore_index=True).assign(replicate=r))
         if progress and (r + 1) % 50 == 0:
@@ -395,6 +436,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--variance", choices=["calibrated", "design"], default="calibrated")
     parser.add_argument(
+        "--df",
+        choices=["design", "satterthwaite"],
+        default="design",
+        help="degrees of freedom of the t intervals",
+    )
+    parser.add_argument(
+        "--allocation",
+        choices=["panel", "proportional"],
+        default="panel",
+        help="panel: the legacy panel on top, the rest ∝ the non-panel employment of each cell",
+    )
+    parser.add_argument(
+        "--min-fresh",
+        type=int,
+        default=2,
+        help="fresh units drawn at least in a cell holding legacy members (0: none)",
+    )
+    parser.add_argument(
         "--all-cities", action="store_true", help="every city (for the small-domain threshold)"
     )
     parser.add_argument("--out", default=None, help="optional CSV for the summary")
@@ -413,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         panel=args.panel,
         variance=args.variance,
         all_cities=args.all_cities,
+        min_fresh=args.min_fresh,
+        allocation=args.allocation,
+        dof=args.df,
     )
     elapsed = time.perf_counter() - start
     with pd.option_context(

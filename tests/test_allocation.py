@@ -240,15 +240,116 @@ def test_city_scores_and_floors(case, result):
         )
 
 
-def test_cell_targets_are_proportional_to_frame_employment(result):
-    cells = result.cells
-    open_ = cells[
-        cells["allowed"] & (cells["size_class"] != "micro") & (cells["sector"] == "secondary")
-    ]
-    for name, g in open_.groupby("city"):
-        total = result.city.set_index("city").loc[name, "secondary"]
-        expect = total * g["frame_employment"] / g["frame_employment"].sum()
-        assert np.allclose(g["target_n"], expect)
+def _existing_employment(frame: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Employees of the active existing members per cell, summed from the frame."""
+    keys = ["city", "section", "size_class", "ownership"]
+    act = frame[(frame["status"] == "active") & frame["in_panel"].astype(bool)]
+    held = act.groupby(keys)["employees"].sum()
+    return held.reindex(pd.MultiIndex.from_frame(cells[keys]), fill_value=0).to_numpy(float)
+
+
+def test_cell_targets_are_proportional_to_frame_employment(case, result):
+    cities, frame = case
+    shared = allocate(cities, frame, small_settings(panel_targets="shared"))
+    for res, on_top in ((result, True), (shared, False)):
+        cells = res.cells
+        open_ = cells[
+            cells["allowed"] & (cells["size_class"] != "micro") & (cells["sector"] == "secondary")
+        ]
+        for name, g in open_.groupby("city"):
+            total = res.city.set_index("city").loc[name, "secondary"]
+            if on_top:
+                # the existing members on top; the rest ∝ the employment of the other units
+                rest = g["frame_employment"] - _existing_employment(frame, g)
+                left = max(total - g["existing"].sum(), 0)
+                expect = g["existing"] + left * rest / rest.sum()
+            else:
+                expect = total * g["frame_employment"] / g["frame_employment"].sum()
+            assert np.allclose(g["target_n"], expect)
+
+
+def test_fresh_floors_that_do_not_fit_fall_back_to_the_existing_members():
+    # 12 places for a cell of 10 units holding 4 members and another holding 8 of 10:
+    # 4 + 2 and 8 + 2 fresh places need 16 > 12, so the plain floors (4, 8) are used
+    rows = []
+    for size, members in (("medium", 4), ("small", 8)):
+        for k in range(10):
+            rows.append(
+                {
+                    "city": "城0",
+                    "section": "C",
+                    "size_class": size,
+                    "ownership": "private",
+                    "employees": 100,
+                    "status": "active",
+                    "in_panel": k < members,
+                    "in_monthly": False,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    cities = make_cities(1, np.random.default_rng(0))
+    frame["city"] = cities["city"].iloc[0]
+    kw = {
+        "total": 12,
+        "rules": (),
+        "monthly_total": 0,
+        "top_sections": 1,
+        "floors": Floors(0, ((0.0, 0),)),
+        "monthly_floors": Floors(0, ((0.0, 0),)),
+    }
+    res = allocate(cities, frame, small_settings(**kw))
+    assert not res.solver["fresh_floor"]
+    n = res.cells.set_index("size_class")["n"]
+    assert n["medium"] >= 4 and n["small"] >= 8 and n.sum() == 12
+    # with room for them (16 places) every cell gets its 2 fresh places
+    res = allocate(cities, frame, small_settings(**{**kw, "total": 16}))
+    assert res.solver["fresh_floor"]
+    assert res.cells.set_index("size_class")["n"].to_dict() == {"medium": 6, "small": 10}
+
+
+def test_on_top_targets_give_the_fresh_part_its_share():
+    # one city, one section: cell a holds 4 existing members of its 10 units, cell b none;
+    # 12 places → on top: a = 4 + 8·(a's non-panel employment)/(non-panel employment of a, b)
+    rows = []
+    for cell, size in (("a", "medium"), ("b", "small")):
+        for k in range(10):
+            rows.append(
+                {
+                    "city": "城0",
+                    "section": "C",
+                    "size_class": size,
+                    "ownership": "private",
+                    "employees": 100,
+                    "status": "active",
+                    "in_panel": cell == "a" and k < 4,
+                    "in_monthly": False,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    cities = make_cities(1, np.random.default_rng(0))
+    frame["city"] = cities["city"].iloc[0]
+    kw = {
+        "total": 12,
+        "rules": (),
+        "monthly_total": 0,
+        "top_sections": 1,
+        "floors": Floors(0, ((0.0, 0),)),
+        "monthly_floors": Floors(0, ((0.0, 0),)),
+    }
+    got = {}
+    for mode in ("on_top", "shared"):
+        res = allocate(cities, frame, small_settings(panel_targets=mode, **kw))
+        got[mode] = res.cells.set_index("size_class")["target_n"]
+        total = res.city["secondary"].iloc[0]
+    assert total == 12  # both cells are manufacturing (secondary)
+    # cells given without existing_employment: the members count at the cell's mean (= 100)
+    given = frame_cells(frame).drop(columns="existing_employment")
+    res = allocate(cities, None, small_settings(**kw), cells=given)
+    assert res.cells.set_index("size_class")["target_n"]["medium"] == pytest.approx(7.0)
+    assert got["on_top"]["medium"] == pytest.approx(4 + 8 * 600 / 1600)  # 7.0
+    assert got["on_top"]["small"] == pytest.approx(8 * 1000 / 1600)  # 5.0
+    # shared: 6 places each, 4 taken by the existing members: 2 fresh for 6 other units
+    assert got["shared"]["medium"] == pytest.approx(6.0)
 
 
 def test_monthly_prefers_existing_network_members(case):
@@ -344,6 +445,8 @@ def test_optimal_against_brute_force():
         keep_existing_monthly=False,
         prefer_existing_monthly=0.7,
         mip_gap=0.0,
+        panel_targets="shared",  # the hand targets below share the whole total
+        min_fresh=0,  # the enumeration below runs from the existing members up
     )
     res = allocate(cities, None, st_, cells=cells)
     out = res.cells.sort_values(["section", "size_class"]).reset_index(drop=True)

@@ -72,6 +72,14 @@ def test_estimate_command_writes_csv_and_xlsx(fake_store, tmp_path, capsys):
     )
     d = pd.read_csv(out / "d" / "estimates_2013-12.csv")
     assert set(d["section"]) == {"C", "G"} and (d["weights"] == "design").all()
+    # Satterthwaite df: the same SEs, fewer df (tested by hand in test_estimation*.py)
+    args = ["estimate", "--store", str(path), "--period", "2013-12", "--by", "city"]
+    main([*args, "--df", "satterthwaite", "--out", str(out / "s")])
+    s = pd.read_csv(out / "s" / "estimates_2013-12.csv")
+    want_s = estimate(reports, membership, periods="2013-12", by=["city"], dof="satterthwaite")
+    pd.testing.assert_series_equal(s["se"], got["se"], check_names=False, rtol=1e-9)
+    assert (s["df"] == want_s["df"]).all() and (s["df"] <= got["df"]).all()
+    assert (s["df"] < got["df"]).any()
 
 
 def test_estimate_command_errors_in_chinese(fake_store, tmp_path, capsys):

@@ -173,7 +173,7 @@ def test_province_totals_and_rates_match_hand_computation():
         r = row(est, name)
         assert r["estimate"] == pytest.approx(100 * ratio, rel=1e-12)
         assert r["se"] == pytest.approx(100 * se, rel=1e-12)
-    # 12 reporters are far below the default small-domain threshold (the Monte Carlo's 1310)
+    # 12 reporters are far below the default small-domain threshold (the Monte Carlo's 1120)
     assert (est["n_reporters"] == 12).all() and est["small_domain"].all()
     small = estimate(make_reports(), make_sample(), periods="2013-12", min_reporters=12)
     assert not small["small_domain"].any()
@@ -818,3 +818,23 @@ def test_ministry_network_keeps_its_members_with_stratum_weight_totals():
     assert network_members(membership(False), network="province") is not None
     with pytest.raises(InputError, match="ministry"):
         network_members(make_sample(), network="ministry")
+
+
+def test_satterthwaite_df_by_hand():
+    # v_h = N_h² (1 − n_h/N_h) s_h² / n_h per stratum (the census stratum gives 0);
+    # df = (Σ v_h)² / Σ v_h²/(n_h − 1), floored, at most the design df (12 − 4 = 8)
+    est = estimate(make_reports(), make_sample(), periods="2013-12", dof="satterthwaite")
+    for name, f in (("baseline_employment", lambda u: u[2]), ("reduced_layoff", lambda u: u[4])):
+        parts = []
+        for big_n, units in DESIGN.values():
+            n = len(units)
+            vals = [f(u) for u in units]
+            s2 = float(np.var(vals, ddof=1))
+            parts.append((big_n**2 * (1 - n / big_n) * s2 / n, n))
+        v = sum(p for p, _ in parts)
+        df = min(math.floor(v * v / sum(p * p / (n - 1) for p, n in parts)), 8)
+        r = row(est, name)
+        assert r["df"] == df and df < 8
+        assert r["se"] == pytest.approx(math.sqrt(v), rel=1e-12)
+        tq = stats.t.ppf(0.975, df)
+        assert r["ci_high"] == pytest.approx(r["estimate"] * np.exp(tq * r["se"] / r["estimate"]))

@@ -5,6 +5,8 @@ and the t / logit / log intervals by hand."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -293,3 +295,67 @@ def test_intervals_by_hand():
         np.array([0.0]), np.array([0.0]), np.array([5]), kind="logit", scale=100.0
     )
     assert lo0[0] == 0 and hi0[0] == 0
+
+
+def _satterthwaite_by_hand(sample, rep, z_of, *, domain=None):
+    """df = (Σ_h v_h)² / Σ_h v_h²/(n_h − 1), v_h = (1 − n_h/N_h) n_h/(n_h − 1) Σ_i (u_i − ū_h)²
+    of u = w·e, e the design-weighted least-squares residual of z·1_d on the calibration
+    matrix — by plain loops and numpy's lstsq, not the library."""
+    s = sample.set_index("enterprise_id").loc[rep["enterprise_id"]].reset_index()
+    cols = []
+    for dim in ("city", "section", "size_class", "ownership"):
+        for cat in sorted(s[dim].unique()):
+            ind = (s[dim] == cat).to_numpy(float)
+            cols += [ind, ind * s["employees"].to_numpy(float)]
+    m = np.column_stack(cols)
+    d = s["weight"].to_numpy(float)
+    w = s["calibrated_weight"].to_numpy(float)
+    inside = np.ones(len(s), bool) if domain is None else (s["city"] == domain).to_numpy()
+    z = np.where(inside, z_of(rep, w, inside), 0.0)
+    beta = np.linalg.lstsq(m * np.sqrt(d)[:, None], z * np.sqrt(d), rcond=None)[0]
+    u = w * (z - m @ beta)
+    v, spread, n_total, strata = 0.0, 0.0, 0, 0
+    for _, idx in s.groupby(["city", "section"]).groups.items():
+        uh = u[np.asarray(s.index.get_indexer(idx))]
+        n, big_n = len(uh), float(s.loc[idx, "cell_frame_units"].iloc[0])
+        vh = (1 - n / big_n) * n / (n - 1) * sum((x - uh.mean()) ** 2 for x in uh)
+        v += vh
+        spread += vh**2 / (n - 1)
+        if inside[np.asarray(s.index.get_indexer(idx))].any():
+            n_total += int(inside[np.asarray(s.index.get_indexer(idx))].sum())
+            strata += 1
+    return v, min(math.floor(v * v / spread), n_total - strata)
+
+
+def test_satterthwaite_df_by_hand():
+    sample, reports = _small_design("raking", None)
+    dec = reports[reports["period"] == "2013-12"].reset_index(drop=True)
+
+    def total(rep, w, inside):
+        return rep["baseline_employment"].to_numpy(float)
+
+    def ratio(rep, w, inside):
+        x = rep["baseline_employment"].to_numpy(float)
+        r = rep["reduction_layoff"].to_numpy(float)
+        big_x = np.sum(w * x * inside)
+        return (r - np.sum(w * r * inside) / big_x * x) / big_x
+
+    kw = {"periods": "2013-12", "indicators": ["baseline_employment", "job_loss_rate"]}
+    prov = estimate(reports, sample, dof="satterthwaite", **kw).set_index("indicator")
+    city = estimate(reports, sample, by=["city"], dof="satterthwaite", **kw)
+    design_df = estimate(reports, sample, **kw).set_index("indicator")["df"]
+    for domain, table in (
+        (None, prov),
+        ("A", city[city["city"] == "A"].set_index("indicator")),
+        ("B", city[city["city"] == "B"].set_index("indicator")),
+    ):
+        for ind, f, scale in (("baseline_employment", total, 1.0), ("job_loss_rate", ratio, 100)):
+            v, df = _satterthwaite_by_hand(sample, dec, f, domain=domain)
+            got = table.loc[ind]
+            assert got["se"] == pytest.approx(scale * math.sqrt(v), rel=1e-6)
+            assert got["df"] == df, (domain, ind)
+    # fewer df than the design's 24 (28 reporters − 4 strata): wider intervals, same SE
+    assert (prov["df"] < design_df).all()
+    t = prov.loc["baseline_employment"]
+    tq = stats.t.ppf(0.975, t["df"])
+    assert t["ci_high"] == pytest.approx(t["estimate"] * np.exp(tq * t["se"] / t["estimate"]))

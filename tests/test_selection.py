@@ -78,13 +78,58 @@ def test_pips_by_hand():
 
 
 # ------------------------------------------------------------------------------ the sample list
+def _fresh_floor(frame: pd.DataFrame, cells: pd.DataFrame, min_fresh: int) -> pd.Series:
+    """Per cell, by counting the frame: max(n, R + min(min_fresh, N − R)) where R > 0, else n."""
+    active = frame[frame["status"] == "active"]
+    keys = [active[c].astype(str) for c in CELL]
+    r = active["in_panel"].astype(int).groupby(keys).sum()
+    other = (~active["in_panel"]).astype(int).groupby(keys).sum()
+    idx = pd.MultiIndex.from_frame(cells[CELL].astype(str))
+    r, other = r.reindex(idx, fill_value=0), other.reindex(idx, fill_value=0)
+    n = cells["n"].to_numpy()
+    floor = np.where(r > 0, r + np.minimum(min_fresh, other), 0)
+    return pd.Series(np.maximum(n, floor), index=idx)
+
+
 def test_counts_per_cell_equal_the_allocation(small, result):
-    _, cells = small
+    frame, cells = small
     got = result.sample.groupby(CELL, observed=True).size()
-    want = cells.set_index(CELL)["n"]
-    pd.testing.assert_series_equal(got.reindex(want.index, fill_value=0), want, check_names=False)
+    got.index = got.index.set_levels([lvl.astype(str) for lvl in got.index.levels])
+    # min_fresh = 2 (default): a cell its retained members fill gets up to 2 fresh units more
+    want = _fresh_floor(frame, cells, 2)
+    added = want.to_numpy() - cells["n"].to_numpy()
+    assert added.sum() > 0  # the synthetic panel fills some cells: the rule is exercised
+    np.testing.assert_array_equal(got.reindex(want.index, fill_value=0).to_numpy(), want)
     assert list(result.sample.columns) == SAMPLE_COLUMNS
     assert result.flags.query("flag == 'too_few_eligible'").empty
+    flagged = result.flags.query("flag == 'fresh_added'")
+    assert len(flagged) > 0 and (flagged["value"] > 0).all()
+    # with min_fresh = 0 the counts are the allocation (retained members beyond it kept)
+    old = select_sample(frame, cells, SelectionSettings(seed=20130627, min_fresh=0))
+    got0 = old.sample.groupby(CELL, observed=True).size()
+    got0.index = got0.index.set_levels([lvl.astype(str) for lvl in got0.index.levels])
+    want0 = _fresh_floor(frame, cells, 0)
+    np.testing.assert_array_equal(got0.reindex(want0.index, fill_value=0).to_numpy(), want0)
+    assert old.flags.query("flag == 'fresh_added'").empty
+
+
+def test_every_cell_with_retained_members_has_a_fresh_group_with_design_weights(small, result):
+    frame, cells = small
+    s = result.sample
+    fresh = s["status"] != "retained"
+    for key, g in s.groupby(CELL, observed=True):
+        ret = g["status"] == "retained"
+        if not ret.any():
+            continue
+        pool = _in_cell(frame[(frame["status"] == "active") & ~frame["in_panel"]], key)
+        if len(pool) == 0:
+            continue  # every unit of the cell is retained: a census
+        f = g[~ret]
+        assert len(f) == max(min(2, len(pool)), len(f))  # at least min(2, N − R) fresh units
+        # retained: take-all group (weight 1); fresh: SRS of their number from the N − R others
+        np.testing.assert_allclose(g.loc[ret, "weight"], 1.0)
+        np.testing.assert_allclose(f["weight"], len(pool) / len(f))
+    assert fresh.sum() > 0
 
 
 def test_every_active_existing_member_is_retained(small, result):
@@ -160,11 +205,9 @@ def test_pps_design_weights_reproduce_cell_employment(small):
     want = act["employees"].clip(lower=1).groupby([act[c] for c in CELL], observed=True).sum()
     np.testing.assert_allclose(emp.to_numpy(), want.reindex(emp.index).to_numpy(), rtol=1e-9)
     got = s.groupby(CELL, observed=True).size()
-    pd.testing.assert_series_equal(
-        got.reindex(cells.set_index(CELL).index, fill_value=0),
-        cells.set_index(CELL)["n"],
-        check_names=False,
-    )
+    got.index = got.index.set_levels([lvl.astype(str) for lvl in got.index.levels])
+    want_n = _fresh_floor(frame, cells, 2)
+    np.testing.assert_array_equal(got.reindex(want_n.index, fill_value=0).to_numpy(), want_n)
 
 
 def test_reserves_follow_the_sample_in_prn_order(small, result):

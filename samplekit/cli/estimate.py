@@ -50,6 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="province",
         help="监测网络:province 全省(默认)或 ministry 人社部月报网络",
     )
+    p.add_argument(
+        "--df",
+        choices=["design", "satterthwaite"],
+        default="design",
+        help="置信区间自由度:design 设计自由度(报送企业数 − 方差层数,默认)或 satterthwaite "
+        "有效自由度(方差集中在少数层时较小,小地市区间更宽;docs/estimation.md)",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="输出目录")
     p.set_defaults(handler=run_estimate)
 
@@ -88,7 +95,13 @@ def run_estimate(args: argparse.Namespace) -> int:
     if not reports["period"].astype(str).str.slice(0, 7).isin(months).any():
         raise InputError(f"{store}: {label} 没有已入库的报表")
     table = domain_estimates(
-        reports, membership, period=label, by=by, weights=args.weights, network=args.network
+        reports,
+        membership,
+        period=label,
+        by=by,
+        weights=args.weights,
+        network=args.network,
+        dof=args.df,
     )
     out = Path(args.out)
     stem = f"estimates_{label}"
@@ -123,7 +136,12 @@ def run_estimate(args: argparse.Namespace) -> int:
             "估计域": domain_zh,
             "权数": _WEIGHTS_ZH[args.weights],
             "监测网络": _NETWORK_ZH[args.network],
-            "说明": "置信区间用设计自由度(报送企业数 − 方差层数)的 t 分位数;比率类指标在 logit "
+            "说明": (
+                "置信区间用设计自由度(报送企业数 − 方差层数)"
+                if args.df == "design"
+                else "置信区间用 Satterthwaite 有效自由度"
+            )
+            + "的 t 分位数;比率类指标在 logit "
             "尺度、总量在对数尺度构造;“样本过少”为蒙特卡罗研究中覆盖率低于 93% 的"
             "报送企业数以下(docs/estimation.md)",
             "无回答调整": "报送企业的权数在其回答单元(抽样层;保留的原监测企业单独成组)内按在册"
