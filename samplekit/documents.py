@@ -605,6 +605,14 @@ def _indicator_table(
             "n_reporters": lv["n_reporters"],
         }
     )
+    # Response and reliability beside every design-based estimate (issue 13 item 2, issue 10):
+    # a domain below the small-domain threshold is judged but its interval is indicative.
+    if "response_rate" in lv.columns and lv["response_rate"].notna().any():
+        out["response_rate"] = lv["response_rate"].to_numpy()
+    if "small_domain" in lv.columns and lv["small_domain"].fillna(False).astype(bool).any():
+        out["reliability"] = np.where(
+            lv["small_domain"].fillna(False).astype(bool), SMALL_DOMAIN_MARK_ZH, ""
+        )
     if "source_zh" in lv.columns:  # a declared series break: which panel the number is from
         out["source_zh"] = lv["source_zh"].to_numpy()
         if result.settings.indicator(key).transform != "level":
@@ -621,6 +629,8 @@ _IND_HEADERS = {
     "level": "预警等级",
     "status": "状态",
     "n_reporters": "报送企业数",
+    "response_rate": "报送率(%)",
+    "reliability": "可靠性",
     "source_zh": "数据来源",
     "basis_zh": "同比口径",
 }
@@ -630,7 +640,17 @@ _IND_FORMATS = {
     "ci_high": "dec2",
     "line": "dec2",
     "n_reporters": "int",
+    "response_rate": "dec1",
 }
+SMALL_DOMAIN_MARK_ZH = "样本偏少"
+
+
+def _indicator_note(result: Any) -> str:
+    return (
+        "对照警戒线为所达等级的警戒线,未达警戒线时为最低一级警戒线;全省适用全省警戒线。"
+        f"“样本偏少”:报送企业少于{result.settings.min_reporters}家,模拟研究显示其95%置信区间"
+        "的实际覆盖率低于93%,区间和等级仅供参考(见估计方法说明)。"
+    )
 
 
 def warning_report(
@@ -706,7 +726,8 @@ def warning_report(
     _series_break_section(doc, result, period=period, city=city)
     doc.section("核心指标与警戒线")
     doc.paragraph(
-        "设计加权估计的指标给出95%置信区间(泰勒线性化,分层设计,含有限总体校正);"
+        "设计加权估计的指标给出95%置信区间(泰勒线性化并计入权数校准,分层设计,含有限总体"
+        "校正;按设计自由度取t分位数,比率类指标用logit变换);"
         "城市指标表与规模裁员为计数或行政数据,无抽样误差。"
     )
     for k, ind in enumerate([i for i in s.indicators if i.core], start=1):
@@ -717,7 +738,7 @@ def warning_report(
             formats=_IND_FORMATS,
             title=f"{period}{ind.name}",
             unit=ind.unit or "见指标名称",
-            note="对照警戒线为所达等级的警戒线,未达警戒线时为最低一级警戒线;全省适用全省警戒线。",
+            note=_indicator_note(result),
             source=WARNING_SOURCE,
         )
         if bmap and not city:
@@ -1141,6 +1162,7 @@ def circular(
             formats=_IND_FORMATS,
             title=f"{period}各地市{ind.name}",
             unit=ind.unit or "见指标名称",
+            note=_indicator_note(result),
             source=WARNING_SOURCE,
         )
         if bmap:

@@ -134,6 +134,14 @@ def test_warning_report_structure_numbers_and_marking(warn, tmp_path):
     for r in t2.rows[1:]:
         value = lv.loc[("net_change_rate", r.cells[0].text), "value"]
         assert r.cells[1].text == f"{value:,.2f}"
+    # beside every estimate: its response rate and, below the small-domain threshold, a mark
+    head = [c.text for c in t2.rows[0].cells]
+    assert "报送率(%)" in head and "可靠性" in head
+    n_col, mark_col = head.index("报送企业数"), head.index("可靠性")
+    for r in t2.rows[1:]:
+        n = int(r.cells[n_col].text.replace(",", "") or 0)
+        small = 0 < n < res.settings.min_reporters
+        assert r.cells[mark_col].text == ("样本偏少" if small else ""), r.cells[0].text
     captions = [p for p in paras if re.match(r"^表\d+  ", p)]
     assert [int(re.match(r"^表(\d+)", c).group(1)) for c in captions] == list(
         range(1, len(doc.tables) + 1)
