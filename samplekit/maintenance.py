@@ -311,6 +311,8 @@ def maintain(
             for r in ("closed", "suspended", "moved", "not_in_frame", "ineligible")
         ],
         *[(a, int(counts.get(a, 0))) for a in ("rebalanced_out", "replacement", "new", "borrowed")],
+        # Places no reserve could fill, here or in a nearest cell: kept visible, never dropped.
+        ("unfilled", int(result.cells["shortfall"].sum())),
         ("forced_outside_window", "true" if month != window.window_month else "false"),
     ]
     summary = pd.DataFrame(
@@ -319,6 +321,11 @@ def maintain(
     msg = (
         f"{kept} of {len(panel)} members kept, {int((reason != '').sum())} retired, "
         f"{int(counts.get('replacement', 0))} replaced, {int(counts.get('new', 0))} new"
+        + (
+            f", {int(result.cells['shortfall'].sum())} place(s) unfilled (no reserve left)"
+            if result.cells["shortfall"].sum()
+            else ""
+        )
     )
     return MaintenanceResult(True, result, changes, summary, msg)
 

@@ -171,7 +171,12 @@ def windowed(tmp_path_factory):
     frame, cells = synthetic_frame(
         6000, 40, sample_size=400, panel_share=0.02, inactive_share=0.02, rng=5
     )
-    sel = SelectionSettings(seed=31, calibration=CalibrationSettings(margins=("city",)))
+    # min_fresh=0: this small frame's reserves then suffice to refill every place (fresh units
+    # drawn beyond the allocation would exhaust some cells; maintenance reports those places as
+    # unfilled, tests/test_maintenance.py).
+    sel = SelectionSettings(
+        seed=31, calibration=CalibrationSettings(margins=("city",)), min_fresh=0
+    )
     design = select_sample(frame, cells, sel).sample.assign(individual=False)
     panel = pd.concat(
         [design, individual_units(design, 4, np.random.default_rng(3))], ignore_index=True

@@ -160,3 +160,17 @@ def test_new_allocation_rebalances_and_drops_the_largest_prns(year0):
     assert min(u[i] for i in dropped["enterprise_id"]) > max(u[i] for i in stay)
     counts = _key(out.selection.sample).value_counts()
     assert counts["|".join(map(str, tuple(cells.loc[grown, CELL])))] == new_cells.loc[grown, "n"]
+
+
+def test_a_place_no_reserve_can_fill_is_reported_unfilled():
+    frame, cells = synthetic_frame(3000, 30, sample_size=300, panel_share=0.0, rng=9)
+    res = select_sample(frame, cells, SETTINGS)
+    # Every unit of the province selected: no cell has a reserve, so a closure cannot be refilled.
+    f = frame.copy()
+    f.loc[~f["enterprise_id"].isin(res.sample["enterprise_id"]), "status"] = "closed"
+    victim = res.sample.iloc[0]["enterprise_id"]
+    f.loc[f["enterprise_id"] == victim, "status"] = "closed"
+    out = maintain(res.sample, f, SETTINGS, period="2013-12")
+    summary = dict(zip(out.summary["key"], out.summary["value"], strict=True))
+    assert len(out.selection.sample) == len(res.sample) - 1
+    assert summary["unfilled"] == "1" and "1 place(s) unfilled" in out.message
