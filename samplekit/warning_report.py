@@ -916,7 +916,10 @@ def plot_series_break(result: WarningResult, city: str | None = None):
         step = 3
         ax.set_xticks(range(0, len(months), step))
         ax.set_xticklabels(months[::step], rotation=30, ha="right", fontsize=7)
-        ax.legend(fontsize=7, loc="best")
+    # One legend under the last panel: inside the axes it covered the series.
+    axes[-1, 0].legend(
+        fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=4, frameon=False
+    )
     axes[0, 0].set_title(
         f"{city}月度序列:断点前后的数据来源与衔接({METHOD_TITLE.get(brk.settings.method, '')})"
     )
