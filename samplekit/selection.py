@@ -220,7 +220,8 @@ class SelectionSettings:
         In a cell holding retained legacy members, draw at least ``min(min_fresh, N_h − R_h)``
         fresh units even when the retained members fill (or exceed) the cell's places: the
         fresh group is then never empty, so the two-group weights and their variance hold in
-        every cell (flag ``fresh_added``; 0 restores the allocation-only rule).
+        every cell (flag ``fresh_added``). Default 0: the allocation (the task table) is the
+        contract; units beyond it are the province's decision, not the tool's.
     """
 
     seed: int
@@ -231,7 +232,7 @@ class SelectionSettings:
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
     panel_weights: PanelWeights = "two_group"
     flag_panel_treatment: float = 0.10
-    min_fresh: int = 2
+    min_fresh: int = 0
 
     @classmethod
     def from_params(cls, params: Any) -> SelectionSettings:
@@ -265,7 +266,7 @@ class SelectionSettings:
             flag_panel_treatment=float(
                 params.number("selection.flag_panel_treatment", 0.10, low=0)
             ),
-            min_fresh=int(params.number("selection.min_fresh", 2, low=0)),
+            min_fresh=int(params.number("selection.min_fresh", 0, low=0)),
         )
 
 

@@ -90,12 +90,11 @@ def test_the_demo_store_is_the_panel_of_record():
     assert overlaps(m).empty
     reports = store.read_reports(path).assign(row=lambda d: np.arange(len(d)) + 2)
     assert not_in_panel_problems(reports, m).empty
-    # 10 000 places + the fresh units selection.min_fresh draws where the task table leaves a
-    # panel-filled cell no room (287, flag fresh_added) + 40 individual businesses
+    # the task table's 10 000 places (selection.min_fresh 0: none beyond it) + 40 individual
+    # businesses
     sel = jobs.selection(load_params())
-    added = int(sel.flags.loc[sel.flags["flag"] == "fresh_added", "value"].sum())
-    assert added == 287
-    assert len(store.panel_in_force(path, "2013-12")) == 10000 + added + 40
+    assert sel.flags.query("flag == 'fresh_added'").empty
+    assert len(store.panel_in_force(path, "2013-12")) == 10000 + 40
 
 
 def test_ministry_tables_count_only_the_ministry_network():

@@ -41,7 +41,10 @@ def small():
 @pytest.fixture(scope="module")
 def result(small):
     frame, cells = small
-    return select_sample(frame, cells, SelectionSettings(seed=20130627, reserve_per_cell=3))
+    # min_fresh=2 (the default is 0): the tests below exercise fresh units beyond the allocation
+    return select_sample(
+        frame, cells, SelectionSettings(seed=20130627, reserve_per_cell=3, min_fresh=2)
+    )
 
 
 # ----------------------------------------------------------------------------------------- PRN
@@ -95,7 +98,7 @@ def test_counts_per_cell_equal_the_allocation(small, result):
     frame, cells = small
     got = result.sample.groupby(CELL, observed=True).size()
     got.index = got.index.set_levels([lvl.astype(str) for lvl in got.index.levels])
-    # min_fresh = 2 (default): a cell its retained members fill gets up to 2 fresh units more
+    # min_fresh = 2: a cell its retained members fill gets up to 2 fresh units more
     want = _fresh_floor(frame, cells, 2)
     added = want.to_numpy() - cells["n"].to_numpy()
     assert added.sum() > 0  # the synthetic panel fills some cells: the rule is exercised
@@ -194,7 +197,9 @@ def test_design_weights_reproduce_cell_units_and_calibration_margins(small, resu
 
 def test_pps_design_weights_reproduce_cell_employment(small):
     frame, cells = small
-    res = select_sample(frame, cells, SelectionSettings(seed=3, method="pps", calibration=FAST))
+    res = select_sample(
+        frame, cells, SelectionSettings(seed=3, method="pps", calibration=FAST, min_fresh=2)
+    )
     s = res.sample
     emp = (
         (s["weight"] * s["employees"].clip(lower=1))
