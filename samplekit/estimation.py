@@ -1471,6 +1471,25 @@ def confidence_interval(
     return low, high
 
 
+def _calibration_arrays(
+    units: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Calibrated and design weights, the variance factor (1 − f)·n/(n − 1), the variance stratum
+    and the period index of the prepared units (one calibration per period)."""
+    periods = (
+        pd.factorize(units["period"])[0]
+        if "period" in units.columns
+        else np.zeros(len(units), dtype=np.int64)
+    )
+    return (
+        units["_w"].to_numpy(float),
+        units["_d"].to_numpy(float),
+        units["_c"].to_numpy(float),
+        units["_vs"].to_numpy(np.int64),
+        periods,
+    )
+
+
 def _calibration_adjustment(
     units: pd.DataFrame,
     grp: np.ndarray,
@@ -1492,15 +1511,7 @@ def _calibration_adjustment(
             "(build them with design_weight=...), or pass variance='design'"
         )
     out = np.zeros((n_groups, z.shape[1]))
-    w = units["_w"].to_numpy(float)
-    d = units["_d"].to_numpy(float)
-    c = units["_c"].to_numpy(float)
-    vs = units["_vs"].to_numpy(np.int64)
-    periods = (
-        pd.factorize(units["period"])[0]
-        if "period" in units.columns
-        else np.zeros(len(units), dtype=np.int64)
-    )
+    w, d, c, vs, periods = _calibration_arrays(units)
     for p in range(int(periods.max()) + 1):
         rows = np.flatnonzero(periods == p)
         m = model.matrix(units.iloc[rows])
@@ -1538,16 +1549,8 @@ def _calibrated_spread(
     g-weighted calibration residuals w·(z·1_g − M B_g) (materialised here, one spec at a
     time: units × groups)."""
     out = np.zeros((n_groups, z.shape[1]))
-    w = units["_w"].to_numpy(float)
-    d = units["_d"].to_numpy(float)
-    c = units["_c"].to_numpy(float)
+    w, d, c, vs, periods = _calibration_arrays(units)
     nv = units["_nv"].to_numpy(float)
-    vs = units["_vs"].to_numpy(np.int64)
-    periods = (
-        pd.factorize(units["period"])[0]
-        if "period" in units.columns
-        else np.zeros(len(units), dtype=np.int64)
-    )
     for p in range(int(periods.max()) + 1):
         rows = np.flatnonzero(periods == p)
         m = model.matrix(units.iloc[rows])
