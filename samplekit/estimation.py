@@ -1123,7 +1123,11 @@ def _response_cells(units: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
                     share = np.where(w_g > 0, share, d_give / d_g)
             extra += np.where(has_rep, share[g], 0.0)
             level[moved] = name
-            into[moved] = cells.loc[moved, cols].astype(str).agg("/".join, axis=1).to_numpy()
+            # Column-wise concatenation: a row-wise join over thousands of cells was the
+            # slowest step of the brief (8 s of 23).
+            parts = [cells.loc[moved, c].astype(str) for c in cols]
+            joined = parts[0].str.cat(parts[1:], sep="/") if len(parts) > 1 else parts[0]
+            into[moved] = joined.to_numpy()
             receivers[moved] = rep_g[g[moved]].astype(np.int64)
             pending &= ~moved
     cells["_factor"] = np.where(has_rep, factor * (1.0 + extra), np.nan)
