@@ -14,7 +14,6 @@ persistent gap is a reason to ask, not proof of a wrong report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from samplekit.errors import ParamsError
 from samplekit.sidefiles import (
     Problems,
     SideFile,
@@ -125,16 +123,9 @@ class InsuranceSettings:
         if params is None:
             return d
         base = "monthly.insurance"
-        sec = params.get(base, {}) or {}
-        if not isinstance(sec, Mapping):
-            raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {"tolerance_share", "tolerance_persons", "persistence_months", "direction"}
-        unknown = sorted(set(sec) - allowed)
-        if unknown:
-            raise ParamsError(
-                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+        params.check_keys(
+            base, {"tolerance_share", "tolerance_persons", "persistence_months", "direction"}
+        )
         return cls(
             tolerance_share=float(
                 params.number(f"{base}.tolerance_share", d.tolerance_share, low=0)

@@ -156,23 +156,17 @@ class CalendarSettings:
         if params is None:
             return d
         base = "monthly.calendar"
-        sec = params.get(base, {}) or {}
-        if not isinstance(sec, Mapping):
-            raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {
-            "opens_day",
-            "deadlines",
-            "quarterly_report_day",
-            "holidays",
-            "weekends",
-            "judge_level",
-        }
-        unknown = sorted(set(sec) - allowed)
-        if unknown:
-            raise ParamsError(
-                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+        params.check_keys(
+            base,
+            {
+                "opens_day",
+                "deadlines",
+                "quarterly_report_day",
+                "holidays",
+                "weekends",
+                "judge_level",
+            },
+        )
         deadlines = {k: dict(v) for k, v in d.deadlines.items()}
         given = params.get(f"{base}.deadlines", {}) or {}
         if not isinstance(given, Mapping):

@@ -200,12 +200,7 @@ class ValidationRules:
         )
         base = "monthly.validation"
         rule = MassLayoffRule.from_params(params)  # refuses the keys it replaced, naming them
-        sec = params.get(base, {}) or {}
-        unknown = sorted(set(sec) - {"swing_pct", "change_pct_tolerance"})
-        if unknown:
-            from samplekit.errors import ParamsError
-
-            raise ParamsError(f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'")
+        params.check_keys(base, {"swing_pct", "change_pct_tolerance"})
         d = cls()
         return cls(
             mass_layoff=rule,

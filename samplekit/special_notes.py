@@ -9,7 +9,7 @@ ones (:func:`missing_notes`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from samplekit.errors import ParamsError
 from samplekit.rules import MassLayoffRule
 from samplekit.sidefiles import Problems, SideFile, blank, parse_date, parse_period, read_side_file
 
@@ -97,16 +96,9 @@ class NoteSettings:
         if params is None:
             return d
         base = "monthly.special_notes"
-        sec = params.get(base, {}) or {}
-        if not isinstance(sec, Mapping):
-            raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
-        allowed = {"closures_always"}  # the thresholds: the one rule monthly.mass_layoff
-        unknown = sorted(set(sec) - allowed)
-        if unknown:
-            raise ParamsError(
-                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+        params.check_keys(
+            base, {"closures_always"}
+        )  # the thresholds: the one rule monthly.mass_layoff
         rule = MassLayoffRule.from_params(params)
         return cls(
             min_persons=rule.min_persons,
