@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # params, errors and the job layer
     "load_params": "samplekit.params",
+    "load_optional_params": "samplekit.params",
     "Params": "samplekit.params",
     "SamplekitError": "samplekit.errors",
     "ParamsError": "samplekit.errors",

@@ -272,3 +272,9 @@ def load_params(
 
         validate_sections(params)
     return params
+
+
+def load_optional_params(path: str | Path | None) -> Params | None:
+    """:func:`load_params` of ``path``, or None when no file is given (commands whose params
+    only tune defaults: each settings class reads None as "all defaults")."""
+    return None if path is None else load_params(path)

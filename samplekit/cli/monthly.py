@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from samplekit.errors import PROBLEM_HEADERS_ZH, summarize_problems
+from samplekit.params import load_optional_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,14 +84,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(handler=run_tables)
 
 
-def _params(path: str | None):
-    if path is None:
-        return None
-    from samplekit.params import load_params
-
-    return load_params(path)
-
-
 def _read_panel_file(path: str):
     from samplekit.io import read_table
 
@@ -158,7 +151,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     from samplekit.reports import ValidationRules
     from samplekit.store import connect, ingest_into, load_panel
 
-    params = _params(args.params)
+    params = load_optional_params(args.params)
     rules = ValidationRules.from_params(params)
     mapping = _mapping(args.names)
     if args.panel:
@@ -206,7 +199,7 @@ def run_check(args: argparse.Namespace) -> int:
     from samplekit.io import write_csv, write_xlsx
     from samplekit.reports import ValidationRules, check_file, previous_period, read_report_file
 
-    rules = ValidationRules.from_params(_params(args.params))
+    rules = ValidationRules.from_params(load_optional_params(args.params))
     mapping = _mapping(args.names)
     panel = None
     previous = None
@@ -274,7 +267,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_tables(args: argparse.Namespace) -> int:
     from samplekit.monthly_tables import tables_for, write_monthly_tables
 
-    params = _params(args.params)
+    params = load_optional_params(args.params)
     note = ""
     if params is not None:
         from samplekit import jobs

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from samplekit.errors import InputError, summarize_problems
+from samplekit.params import load_optional_params
 
 RECEIPT_COLUMNS = ("received_at", "报送时间", "上报时间", "收到时间", "接收时间")
 
@@ -118,14 +119,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(handler=run_evaluate)
 
 
-def _params(path: str | None) -> Any:
-    if path is None:
-        return None
-    from samplekit.params import load_params
-
-    return load_params(path)
-
-
 def _time(text: str, what: str) -> Any:
     from samplekit.sidefiles import parse_datetime
 
@@ -164,7 +157,7 @@ def run_receive(args: argparse.Namespace) -> int:
     from samplekit.reports import ValidationRules
     from samplekit.store import connect, ingest_into, record_receipt
 
-    rules = ValidationRules.from_params(_params(args.params))
+    rules = ValidationRules.from_params(load_optional_params(args.params))
     given = _time(args.received, "--received") if args.received else None
     quarantined = unreadable = 0
     for f in args.files:
@@ -234,7 +227,7 @@ def run_chase(args: argparse.Namespace) -> int:
 
     if not MONTH_RE.match(args.period):
         raise InputError(f"--period {args.period!r} 应为 2013-12 的月份样式")
-    settings = CalendarSettings.from_params(_params(args.params))
+    settings = CalendarSettings.from_params(load_optional_params(args.params))
     status = reporting_status(args.store, [args.period], settings=settings)
     panel = members_expected(args.store, args.period)
     problems = read_row_problems(args.store, [args.period])
@@ -292,7 +285,7 @@ def run_supplement(args: argparse.Namespace) -> int:
     from samplekit.events import EventSettings
     from samplekit.store import ingest_events, ingest_insured, ingest_special_notes
 
-    params = _params(args.params)
+    params = load_optional_params(args.params)
     quarantined = unreadable = 0
     for f in args.files:
         try:
@@ -338,7 +331,7 @@ def run_crosscheck(args: argparse.Namespace) -> int:
         write_insurance_warnings,
     )
 
-    settings = InsuranceSettings.from_params(_params(args.params))
+    settings = InsuranceSettings.from_params(load_optional_params(args.params))
     months = month_range(args.start, args.end)
     insured = read_network_table(args.store, "insured")
     insured = insured[insured["period"].isin(months)]
@@ -389,7 +382,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from samplekit import jobs
     from samplekit.evaluation import EvaluationSettings, write_circular
 
-    params = _params(args.params)
+    params = load_optional_params(args.params)
     _, scores = jobs.evaluation(params, args.quarter)
     paths = write_circular(
         scores,
