@@ -609,10 +609,9 @@ def _indicator_table(
     # a domain below the small-domain threshold is judged but its interval is indicative.
     if "response_rate" in lv.columns and lv["response_rate"].notna().any():
         out["response_rate"] = lv["response_rate"].to_numpy()
-    if "small_domain" in lv.columns and lv["small_domain"].fillna(False).astype(bool).any():
-        out["reliability"] = np.where(
-            lv["small_domain"].fillna(False).astype(bool), SMALL_DOMAIN_MARK_ZH, ""
-        )
+    small = lv["small_domain"].fillna(False).astype(bool) if "small_domain" in lv.columns else None
+    if small is not None and small.any():
+        out["reliability"] = np.where(small, SMALL_DOMAIN_MARK_ZH, "")
     if "source_zh" in lv.columns:  # a declared series break: which panel the number is from
         out["source_zh"] = lv["source_zh"].to_numpy()
         if result.settings.indicator(key).transform != "level":

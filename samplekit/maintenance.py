@@ -296,6 +296,7 @@ def maintain(
         result = select_sample(work, target, settings)
 
     changes = _change_log(panel, reason, rebalanced, result, borrowed, target)
+    unfilled = int(result.cells["shortfall"].sum())
     new_ids = set(result.sample["enterprise_id"].astype(str))
     kept = int(panel["enterprise_id"].isin(new_ids).sum())
     counts = changes["action"].value_counts()
@@ -312,7 +313,7 @@ def maintain(
         ],
         *[(a, int(counts.get(a, 0))) for a in ("rebalanced_out", "replacement", "new", "borrowed")],
         # Places no reserve could fill, here or in a nearest cell: kept visible, never dropped.
-        ("unfilled", int(result.cells["shortfall"].sum())),
+        ("unfilled", unfilled),
         ("forced_outside_window", "true" if month != window.window_month else "false"),
     ]
     summary = pd.DataFrame(
@@ -321,11 +322,7 @@ def maintain(
     msg = (
         f"{kept} of {len(panel)} members kept, {int((reason != '').sum())} retired, "
         f"{int(counts.get('replacement', 0))} replaced, {int(counts.get('new', 0))} new"
-        + (
-            f", {int(result.cells['shortfall'].sum())} place(s) unfilled (no reserve left)"
-            if result.cells["shortfall"].sum()
-            else ""
-        )
+        + (f", {unfilled} place(s) unfilled (no reserve left)" if unfilled else "")
     )
     return MaintenanceResult(True, result, changes, summary, msg)
 
