@@ -16,7 +16,7 @@ candidate leading indicator (:func:`notice_persons`, :func:`lead_correlation`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from samplekit.errors import ParamsError
 from samplekit.rules import MassLayoffRule
 from samplekit.sidefiles import (
     Problems,
@@ -171,9 +172,16 @@ class EventSettings:
         if params is None:
             return d
         base = "monthly.events"
-        params.check_keys(
-            base, {"share_tolerance_pct"}
-        )  # the thresholds: the one rule monthly.mass_layoff
+        sec = params.get(base, {}) or {}
+        if not isinstance(sec, Mapping):
+            raise ParamsError(f"{params.path}: '{base}' must be a mapping, found {sec!r}")
+        allowed = {"share_tolerance_pct"}  # the thresholds: the one rule monthly.mass_layoff
+        unknown = sorted(set(sec) - allowed)
+        if unknown:
+            raise ParamsError(
+                f"{params.path}: unknown key(s) {', '.join(unknown)} in '{base}'; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
         rule = MassLayoffRule.from_params(params)
         return cls(
             min_persons=rule.min_persons,

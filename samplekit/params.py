@@ -198,7 +198,7 @@ class Params:
         unknown = sorted(found - set(allowed))
         if unknown:
             raise ParamsError(
-                f"{self.path}: unknown key(s) {', '.join(map(str, unknown))} in "
+                f"{self.path}: unknown key(s) {', '.join(repr(k) for k in unknown)} in "
                 f"'{section}'; allowed: {', '.join(sorted(allowed))}"
             )
 
